@@ -1,0 +1,1 @@
+"""Generated from protos/lucid/tron/chain: TRON's own wire messages (package `protocol`). Do not edit."""

@@ -1,0 +1,1 @@
+"""The `lucid-tron` command: up, status, devnet."""

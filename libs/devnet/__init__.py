@@ -1,0 +1,1 @@
+"""devnet: a TronGrid-compatible HTTP simulator for local runs and tests."""

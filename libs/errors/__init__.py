@@ -1,0 +1,151 @@
+"""The one domain-error hierarchy of lucid-tron.
+
+Domain code raises these; it never imports grpc and never picks a status code. The mesh runtime
+(`lucid_tron.mesh`) maps each class to exactly one gRPC status code, in one place::
+
+    LucidError
+    ├── InvalidArgument        INVALID_ARGUMENT  (BadRequest field violations)
+    ├── NotFound               NOT_FOUND         (ResourceInfo)
+    ├── AlreadyExists          ALREADY_EXISTS    (ResourceInfo)
+    ├── PermissionDenied       PERMISSION_DENIED (ErrorInfo)
+    ├── FailedPrecondition     FAILED_PRECONDITION (PreconditionFailure)
+    ├── Aborted                ABORTED           (a concurrent change won; the caller may retry)
+    ├── ResourceExhausted      RESOURCE_EXHAUSTED (a limit or quota)
+    ├── Unavailable            UNAVAILABLE       (a dependency is down; RetryInfo when known)
+    └── DeadlineExceeded       DEADLINE_EXCEEDED
+
+Messages are shown to callers: never put a key, a seed or a secret in one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "Aborted",
+    "AlreadyExists",
+    "DeadlineExceeded",
+    "FailedPrecondition",
+    "FieldViolation",
+    "InvalidArgument",
+    "LucidError",
+    "NotFound",
+    "PermissionDenied",
+    "ResourceExhausted",
+    "Unavailable",
+]
+
+
+class LucidError(Exception):
+    """Base of every error that a service answers with a status other than INTERNAL.
+
+    `reason` is a stable UPPER_SNAKE_CASE code for machines (google.rpc.ErrorInfo.reason);
+    the message is for people.
+    """
+
+    reason: str = "LUCID_ERROR"
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if reason is not None:
+            self.reason = reason
+
+
+@dataclass(frozen=True)
+class FieldViolation:
+    """One bad field of a request: `field` is the proto field path, e.g. `payout.amount_sun`."""
+
+    field: str
+    description: str
+
+
+class InvalidArgument(LucidError):
+    """The caller sent something malformed. Names every offending field."""
+
+    reason = "INVALID_ARGUMENT"
+
+    def __init__(self, *violations: FieldViolation) -> None:
+        if not violations:
+            raise ValueError("InvalidArgument needs at least one FieldViolation")
+        self.violations = tuple(violations)
+        super().__init__("; ".join(f"{v.field}: {v.description}" for v in self.violations))
+
+    @classmethod
+    def field(cls, field: str, description: str) -> InvalidArgument:
+        """Shorthand for the common case of a single bad field."""
+        return cls(FieldViolation(field, description))
+
+
+class NotFound(LucidError):
+    """The named thing does not exist (or the caller may not know that it does)."""
+
+    reason = "NOT_FOUND"
+
+    def __init__(self, resource_type: str, resource_name: str, message: str | None = None) -> None:
+        self.resource_type = resource_type
+        self.resource_name = resource_name
+        super().__init__(message or f"{resource_type} {resource_name!r} not found")
+
+
+class AlreadyExists(LucidError):
+    """A create collided with an existing resource that is not the same request replayed."""
+
+    reason = "ALREADY_EXISTS"
+
+    def __init__(self, resource_type: str, resource_name: str, message: str | None = None) -> None:
+        self.resource_type = resource_type
+        self.resource_name = resource_name
+        super().__init__(message or f"{resource_type} {resource_name!r} already exists")
+
+
+class PermissionDenied(LucidError):
+    """The caller is known but not allowed to do this (for example an ACL refusal)."""
+
+    reason = "PERMISSION_DENIED"
+
+
+class FailedPrecondition(LucidError):
+    """The request is well-formed but the system is not in a state to do it.
+
+    `subject` names what is not in the right state (e.g. the account address, the invoice id).
+    """
+
+    reason = "FAILED_PRECONDITION"
+
+    def __init__(self, message: str, *, reason: str | None = None, subject: str = "") -> None:
+        super().__init__(message, reason=reason)
+        self.subject = subject
+
+
+class Aborted(LucidError):
+    """A concurrent change won a race; retrying the whole operation is safe."""
+
+    reason = "ABORTED"
+
+
+class ResourceExhausted(LucidError):
+    """A limit was reached: a payout limit, a rate limit, a quota."""
+
+    reason = "RESOURCE_EXHAUSTED"
+
+
+class Unavailable(LucidError):
+    """A dependency (TronGrid, Tor, MongoDB, Redis, another service) cannot be reached now.
+
+    `retry_after_s`, when known, is sent to the caller as google.rpc.RetryInfo.
+    """
+
+    reason = "UNAVAILABLE"
+
+    def __init__(
+        self, message: str, *, reason: str | None = None, retry_after_s: float | None = None
+    ) -> None:
+        super().__init__(message, reason=reason)
+        self.retry_after_s = retry_after_s
+
+
+class DeadlineExceeded(LucidError):
+    """The work could not finish within the caller's deadline."""
+
+    reason = "DEADLINE_EXCEEDED"

@@ -1,0 +1,1 @@
+"""The seven TRON services, one package each."""

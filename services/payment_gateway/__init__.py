@@ -1,0 +1,1 @@
+"""payment-gateway: serves lucid.tron.v1.PaymentGatewayService."""

@@ -1,0 +1,1 @@
+"""payout-router: serves lucid.tron.v1.PayoutRouterService."""

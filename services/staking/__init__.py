@@ -1,0 +1,1 @@
+"""staking: serves lucid.tron.v1.StakingService."""

@@ -1,0 +1,1 @@
+"""tron-client: serves lucid.tron.v1.TronClientService."""

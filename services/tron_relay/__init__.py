@@ -1,0 +1,1 @@
+"""tron-relay: serves lucid.tron.v1.RelayService."""

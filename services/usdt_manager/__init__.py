@@ -1,0 +1,1 @@
+"""usdt-manager: serves lucid.tron.v1.UsdtService."""

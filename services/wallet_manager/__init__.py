@@ -1,0 +1,1 @@
+"""wallet-manager: serves lucid.tron.v1.WalletService."""
