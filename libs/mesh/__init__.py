@@ -1,1 +1,70 @@
-"""The mesh runtime every service runs on: grpc.aio server, health, reflection, shutdown, config, logs, tracing, errors."""
+"""The mesh runtime every service runs on: grpc.aio server, health, reflection, shutdown, config, logs, tracing, errors.
+
+A service's `__main__.py`::
+
+    from lucid.tron.v1 import relay_pb2_grpc
+    from lucid_tron.mesh import Registration, ServiceSpec, run
+
+    def build(settings: RelaySettings) -> ServiceSpec:
+        store = RelayStore(settings.redis_url)
+        servicer = RelayServicer(store)
+        add = relay_pb2_grpc.add_RelayServiceServicer_to_server
+        return ServiceSpec(
+            name="tron-relay",
+            services=[Registration(add, servicer, "lucid.tron.v1.RelayService")],
+            on_start=[store.connect],
+            on_stop=[store.close],
+        )
+
+    if __name__ == "__main__":
+        run(build, RelaySettings)
+
+Tests use `async with serving(spec, ServiceSettings(port=0)) as server:` and connect to `server.address`.
+Code that waits on anything reads the caller's deadline from `lucid_tron.mesh.deadlines`; calls to other services
+go through `open_channel(target)`, which forwards the deadline, the request id and the trace.
+"""
+
+from lucid_tron.mesh import deadlines
+from lucid_tron.mesh._client import open_channel
+from lucid_tron.mesh._config import (
+    ConfigError,
+    LogFormat,
+    LogLevel,
+    Problem,
+    ServiceSettings,
+    load_settings,
+    setting,
+)
+from lucid_tron.mesh._context import REQUEST_ID_HEADER, current_request_id, current_trace_id
+from lucid_tron.mesh._errors import ERROR_DOMAIN
+from lucid_tron.mesh._health import Health, HealthReporter
+from lucid_tron.mesh._logging import configure_logging
+from lucid_tron.mesh._run import EXIT_CONFIG, run
+from lucid_tron.mesh._server import MeshServer, Registration, ServiceSpec, StartHook, StopHook, serving
+
+__all__ = [
+    "ERROR_DOMAIN",
+    "EXIT_CONFIG",
+    "REQUEST_ID_HEADER",
+    "ConfigError",
+    "Health",
+    "HealthReporter",
+    "LogFormat",
+    "LogLevel",
+    "MeshServer",
+    "Problem",
+    "Registration",
+    "ServiceSettings",
+    "ServiceSpec",
+    "StartHook",
+    "StopHook",
+    "configure_logging",
+    "current_request_id",
+    "current_trace_id",
+    "deadlines",
+    "load_settings",
+    "open_channel",
+    "run",
+    "serving",
+    "setting",
+]

@@ -1,0 +1,145 @@
+"""The one place where domain errors become gRPC statuses (google.rpc.Status with details, AIP-193).
+
+Servicers and domain code raise `lucid_tron.errors` classes and never pick a status code. This interceptor maps
+each class to exactly one code and attaches the details a client needs to act on it (which field, which resource,
+when to retry). Anything else is a bug: the caller gets INTERNAL with the request id (never the exception text,
+which may carry internals), the traceback goes to the log, and the process keeps serving.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from google.protobuf import any_pb2, duration_pb2
+from google.protobuf.message import Message
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from lucid_tron import errors
+from lucid_tron.mesh._context import REQUEST_ID_HEADER, current_request_id
+from lucid_tron.mesh._handlers import wrap_handler
+
+ERROR_DOMAIN = "tron.lucid"
+
+log = logging.getLogger("lucid_tron.mesh.errors")
+
+# Most specific first: the first class in an error's MRO found here decides its code.
+_CODES: dict[type[errors.LucidError], grpc.StatusCode] = {
+    errors.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
+    errors.NotFound: grpc.StatusCode.NOT_FOUND,
+    errors.AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
+    errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
+    errors.FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.Aborted: grpc.StatusCode.ABORTED,
+    errors.ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    errors.Unavailable: grpc.StatusCode.UNAVAILABLE,
+    errors.DeadlineExceeded: grpc.StatusCode.DEADLINE_EXCEEDED,
+}
+
+
+class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        method = handler_call_details.method
+
+        @asynccontextmanager
+        async def mapped(context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[None]:
+            try:
+                yield
+            except grpc.aio.AbortError:
+                raise  # the status is already decided (e.g. the health servicer's NOT_FOUND)
+            except errors.LucidError as error:
+                status = domain_status(error, current_request_id() or "")
+                log.info(
+                    "%s failed: %s %s",
+                    method,
+                    _code_of(error).name,
+                    error.reason,
+                    extra={"rpc_method": method, "reason": error.reason},
+                )
+                await _abort(context, status)
+            except Exception:
+                request_id = current_request_id() or ""
+                log.exception("%s raised an unexpected error", method, extra={"rpc_method": method})
+                await _abort(context, internal_status(request_id))
+
+        return wrap_handler(await continuation(handler_call_details), mapped)
+
+
+def domain_status(error: errors.LucidError, request_id: str) -> status_pb2.Status:
+    """The google.rpc.Status for a domain error: its code, its message, ErrorInfo, RequestInfo and specific details."""
+    code = _code_of(error)
+    details: list[Message] = [
+        error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN),
+        error_details_pb2.RequestInfo(request_id=request_id),
+    ]
+    if isinstance(error, errors.InvalidArgument):
+        details.append(
+            error_details_pb2.BadRequest(
+                field_violations=[
+                    error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                    for v in error.violations
+                ]
+            )
+        )
+    elif isinstance(error, (errors.NotFound, errors.AlreadyExists)):
+        details.append(
+            error_details_pb2.ResourceInfo(
+                resource_type=error.resource_type, resource_name=error.resource_name, description=error.message
+            )
+        )
+    elif isinstance(error, errors.FailedPrecondition):
+        violation = error_details_pb2.PreconditionFailure.Violation(
+            type=error.reason, subject=error.subject, description=error.message
+        )
+        details.append(error_details_pb2.PreconditionFailure(violations=[violation]))
+    elif isinstance(error, errors.Unavailable) and error.retry_after_s is not None:
+        delay = duration_pb2.Duration()
+        delay.FromNanoseconds(round(error.retry_after_s * 1e9))
+        details.append(error_details_pb2.RetryInfo(retry_delay=delay))
+    return _status(code, error.message, details)
+
+
+def internal_status(request_id: str) -> status_pb2.Status:
+    """INTERNAL for an unexpected exception: only the request id, so nothing internal leaks to the caller."""
+    details: list[Message] = [
+        error_details_pb2.ErrorInfo(reason="INTERNAL", domain=ERROR_DOMAIN),
+        error_details_pb2.RequestInfo(request_id=request_id),
+    ]
+    return _status(grpc.StatusCode.INTERNAL, f"internal error (request_id={request_id})", details)
+
+
+def _code_of(error: errors.LucidError) -> grpc.StatusCode:
+    # A LucidError subclass outside the documented tree has no agreed code: UNKNOWN says so honestly.
+    return next((_CODES[cls] for cls in type(error).__mro__ if cls in _CODES), grpc.StatusCode.UNKNOWN)
+
+
+def _status(code: grpc.StatusCode, message: str, details: list[Message]) -> status_pb2.Status:
+    packed = []
+    for detail in details:
+        any_detail = any_pb2.Any()
+        any_detail.Pack(detail)
+        packed.append(any_detail)
+    return status_pb2.Status(code=code.value[0], message=message, details=packed)
+
+
+@dataclass(frozen=True)
+class _Status(grpc.Status):
+    code: grpc.StatusCode
+    details: str
+    trailing_metadata: tuple[tuple[str, str | bytes], ...]
+
+
+async def _abort(context: grpc.aio.ServicerContext[Any, Any], status: status_pb2.Status) -> None:
+    rich = rpc_status.to_status(status)
+    # Aborting replaces the trailing metadata set earlier, so the request id goes in again.
+    trailing = (*rich.trailing_metadata, (REQUEST_ID_HEADER, current_request_id() or ""))
+    await context.abort_with_status(_Status(rich.code, rich.details, trailing))

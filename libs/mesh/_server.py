@@ -1,0 +1,141 @@
+"""A service declares itself as a ServiceSpec; `serving` turns it into a running grpc.aio server.
+
+Every server gets the same furniture: grpc.health.v1 for "" and each service, server reflection (grpcurl and
+buf curl work without proto files), request id + deadline scope, tracing when configured, and the error mapping.
+Start order: on_start hooks, then the port opens, then SERVING. Stop order: NOT_SERVING, stop accepting and give
+in-flight RPCs the grace period, then on_stop hooks (close database clients only when no RPC can use them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from lucid_tron.mesh._config import ServiceSettings
+from lucid_tron.mesh._errors import ErrorMappingInterceptor
+from lucid_tron.mesh._health import Health
+from lucid_tron.mesh._request import RequestScopeInterceptor
+from lucid_tron.mesh._tracing import Tracing, start_tracing, stop_tracing
+
+log = logging.getLogger("lucid_tron.mesh.server")
+
+StartHook = Callable[[Health], Awaitable[None]]
+StopHook = Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One gRPC service of the process: the generated `add_XServicer_to_server`, the servicer, its full name.
+
+    `name` is the proto's full service name ("lucid.tron.v1.TronClientService"): health and reflection use it.
+    """
+
+    add_to_server: Callable[[Any, grpc.aio.Server], None]
+    servicer: Any
+    name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceSpec:
+    """What a service is: its name (logs, traces), its gRPC services, and what to do at start and stop.
+
+    `on_start` hooks run in order before the port opens and receive the process Health, from which a dependency
+    watcher takes its `reporter("tor")`. `on_stop` hooks run in order after the server stopped, even when a start
+    hook failed, so each must cope with its resource never having been opened.
+    """
+
+    name: str
+    services: Sequence[Registration]
+    on_start: Sequence[StartHook] = ()
+    on_stop: Sequence[StopHook] = ()
+
+
+class MeshServer:
+    """A running service: where it listens, its Health, and `shutdown()`."""
+
+    def __init__(self, spec: ServiceSpec, settings: ServiceSettings, health: Health, tracing: Tracing | None) -> None:
+        self.spec = spec
+        self.health = health
+        self._settings = settings
+        self._tracing = tracing
+        self._interceptors: list[grpc.aio.ServerInterceptor] = [RequestScopeInterceptor()]
+        if tracing is not None:
+            self._interceptors.append(tracing.interceptor)
+        self._interceptors.append(ErrorMappingInterceptor())
+        # so_reuseport off: a second process on the same port must fail to start, not silently share the traffic.
+        self.grpc_server = grpc.aio.server(interceptors=self._interceptors, options=[("grpc.so_reuseport", 0)])
+        self.port = 0
+        self._shutdown: asyncio.Task[None] | None = None
+
+    @property
+    def address(self) -> str:
+        """Where a client on this host reaches the server, e.g. "127.0.0.1:50051"."""
+        host = self._settings.host
+        if host in ("0.0.0.0", "::", "[::]"):
+            host = "127.0.0.1"
+        elif ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"{host}:{self.port}"
+
+    async def shutdown(self) -> None:
+        """NOT_SERVING, stop with the grace period, then the on_stop hooks. Safe to call more than once."""
+        if self._shutdown is None:
+            self._shutdown = asyncio.ensure_future(self._stop())
+        await asyncio.shield(self._shutdown)
+
+    async def _stop(self) -> None:
+        grace = self._settings.shutdown_grace_s
+        log.info("shutting down: NOT_SERVING, then up to %.1f s for in-flight RPCs", grace)
+        await self.health.enter_graceful_shutdown()
+        await self.grpc_server.stop(grace)
+        await _run_stop_hooks(self.spec)
+        if self._tracing is not None:
+            await asyncio.to_thread(stop_tracing, self._tracing)
+        log.info("stopped")
+
+
+@asynccontextmanager
+async def serving(spec: ServiceSpec, settings: ServiceSettings) -> AsyncIterator[MeshServer]:
+    """Run `spec` until the block exits, then shut it down gracefully.
+
+    In tests, `ServiceSettings(port=0)` listens on a free loopback port: connect to `server.address`.
+    """
+    names = [registration.name for registration in spec.services]
+    health_of_process = Health(names)
+    server = MeshServer(spec, settings, health_of_process, start_tracing(spec.name, settings.otel_endpoint))
+    try:
+        for registration in spec.services:
+            registration.add_to_server(registration.servicer, server.grpc_server)
+        health_pb2_grpc.add_HealthServicer_to_server(health_of_process.servicer, server.grpc_server)
+        reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server.grpc_server)
+        server.port = server.grpc_server.add_insecure_port(settings.bind_address)
+        await health_of_process.mark_starting()
+        for hook in spec.on_start:
+            await hook(health_of_process)
+        await server.grpc_server.start()
+        await health_of_process.mark_started()
+    except BaseException:
+        await server.shutdown()
+        raise
+    log.info("serving %s on %s", ", ".join(names) or "health only", server.address, extra={"address": server.address})
+    try:
+        yield server
+    finally:
+        await server.shutdown()
+
+
+async def _run_stop_hooks(spec: ServiceSpec) -> None:
+    # Every hook runs even if one fails: a failing Redis close must not leave the MongoDB client open.
+    for hook in spec.on_stop:
+        try:
+            await hook()
+        except Exception:
+            log.exception("on_stop hook %r failed", hook)
