@@ -2,8 +2,10 @@
 
 Servicers and domain code raise `lucid_tron.errors` classes and never pick a status code. This interceptor maps
 each class to exactly one code and attaches the details a client needs to act on it (which field, which resource,
-when to retry). Anything else is a bug: the caller gets INTERNAL with the request id (never the exception text,
-which may carry internals), the traceback goes to the log, and the process keeps serving.
+when to retry). NotImplementedError (an RPC inherited from the generated servicer base, or a variant of a request
+a servicer does not support yet) is UNIMPLEMENTED, naming the method. Anything else is a bug: the caller gets
+INTERNAL with the request id (never the exception text, which may carry internals), the traceback goes to the log,
+and the process keeps serving.
 """
 
 from __future__ import annotations
@@ -66,6 +68,9 @@ class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
                     extra={"rpc_method": method, "reason": error.reason},
                 )
                 await _abort(context, status)
+            except NotImplementedError:
+                log.info("%s is not implemented", method, extra={"rpc_method": method})
+                await _abort(context, unimplemented_status(method, current_request_id() or ""))
             except Exception:
                 request_id = current_request_id() or ""
                 log.exception("%s raised an unexpected error", method, extra={"rpc_method": method})
@@ -106,6 +111,15 @@ def domain_status(error: errors.LucidError, request_id: str) -> status_pb2.Statu
         delay.FromNanoseconds(round(error.retry_after_s * 1e9))
         details.append(error_details_pb2.RetryInfo(retry_delay=delay))
     return _status(code, error.message, details)
+
+
+def unimplemented_status(method: str, request_id: str) -> status_pb2.Status:
+    """UNIMPLEMENTED for a method (e.g. "/lucid.tron.v1.UsdtService/Transfer") the servicer does not implement."""
+    details: list[Message] = [
+        error_details_pb2.ErrorInfo(reason="UNIMPLEMENTED", domain=ERROR_DOMAIN),
+        error_details_pb2.RequestInfo(request_id=request_id),
+    ]
+    return _status(grpc.StatusCode.UNIMPLEMENTED, f"{method} is not implemented", details)
 
 
 def internal_status(request_id: str) -> status_pb2.Status:
