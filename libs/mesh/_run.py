@@ -34,6 +34,9 @@ def run(build: Callable[[S], ServiceSpec], settings_type: type[S]) -> NoReturn:
     """
     try:
         settings = load_settings(settings_type)
+        # Logging is configured before build() so that what build() logs (e.g. tor_proxy's warning that Tor is
+        # off) comes out as JSON like every other line; the module name stands in until the spec names the service.
+        configure_logging(_program().rpartition(".")[2].replace("_", "-"), settings.log_level, settings.log_format)
         spec = build(settings)
     except ConfigError as error:
         print(f"{_program()}: {error}", file=sys.stderr)
