@@ -1,0 +1,84 @@
+"""`<state-dir>/endpoints.json`: where a running `lucid-tron up` serves, for `status`, tests and tools.
+
+    {"services": {"tron-client": "127.0.0.1:41001", ...},
+     "devnet": {"url": "http://127.0.0.1:40123", "usdt_contract": "T..."},
+     "mongo_url": "mongodb://127.0.0.1:40200/?replicaSet=secantus",
+     "redis_url": "redis://127.0.0.1:40300/0"}
+
+`up` writes it once every service is SERVING and deletes it when it stops, so its presence means a mesh is (or
+was, if `up` was killed) running. The URLs may carry credentials when given by the user: the file is private (0600).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ENDPOINTS_FILE", "Endpoints", "EndpointsError"]
+
+ENDPOINTS_FILE = "endpoints.json"
+
+
+class EndpointsError(Exception):
+    """endpoints.json is missing or is not what `up` writes."""
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    services: dict[str, str]
+    devnet_url: str
+    usdt_contract: str
+    mongo_url: str
+    redis_url: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "services": dict(self.services),
+            "devnet": {"url": self.devnet_url, "usdt_contract": self.usdt_contract},
+            "mongo_url": self.mongo_url,
+            "redis_url": self.redis_url,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> Endpoints:
+        try:
+            services = data["services"]
+            if not isinstance(services, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in services.items()
+            ):
+                raise TypeError("services must map names to host:port strings")
+            return cls(
+                services=services,
+                devnet_url=str(data["devnet"]["url"]),
+                usdt_contract=str(data["devnet"]["usdt_contract"]),
+                mongo_url=str(data["mongo_url"]),
+                redis_url=str(data["redis_url"]),
+            )
+        except (KeyError, TypeError) as error:
+            raise EndpointsError(f"not an endpoints file written by `lucid-tron up`: {error}") from None
+
+    def write(self, state_dir: Path) -> Path:
+        """Write `<state_dir>/endpoints.json` atomically (a reader never sees half a file)."""
+        path = state_dir / ENDPOINTS_FILE
+        partial = path.with_suffix(".json.partial")
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            json.dump(self.to_json(), file, indent=2)
+            file.write("\n")
+        os.replace(partial, path)
+        return path
+
+    @classmethod
+    def read(cls, state_dir: Path) -> Endpoints:
+        path = state_dir / ENDPOINTS_FILE
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise EndpointsError(f"no {path}: is `lucid-tron up --state-dir {state_dir}` running?") from None
+        try:
+            return cls.from_json(json.loads(text))
+        except json.JSONDecodeError as error:
+            raise EndpointsError(f"{path} is not JSON: {error}") from None

@@ -1,0 +1,189 @@
+"""Argument parsing and dispatch of `lucid-tron`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["build_parser", "main"]
+
+_DEFAULT_STATE_DIR = ".state"
+
+
+def _default_state_dir() -> Path:
+    return Path(os.environ.get("LUCID_STATE_DIR") or _DEFAULT_STATE_DIR)
+
+
+def _fund_spec(text: str) -> str:
+    """Check ADDRESS:TRX_SUN:USDT_UNITS the way devnet will, so a typo fails here, not in devnet's log."""
+    from lucid_tron.devnet import parse_fund_spec
+
+    try:
+        parse_fund_spec(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+def _port(text: str) -> int:
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a TCP port")
+    return port
+
+
+def _non_negative(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from lucid_tron.cli._up import DEFAULT_REDIS_URL
+
+    parser = argparse.ArgumentParser(
+        prog="lucid-tron",
+        description="Run and inspect the lucid-tron payment plane on this machine.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=(
+            "examples:\n"
+            "  lucid-tron up --fund TJRabPrwbZy45sbavfcjinPJC18kjpRTv8:1000000000:5000000\n"
+            "  lucid-tron status\n"
+            "  lucid-tron devnet --port 8090 --block-interval 1\n"
+        ),
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    up = commands.add_parser(
+        "up",
+        help="start devnet, MongoDB, Redis and the seven services; run until Ctrl-C",
+        description=(
+            "Start devnet (a TronGrid simulator), a MongoDB-wire server (SecantusDB, data under the state dir) unless\n"
+            "--mongo-url is given, Redis, and the seven services, each its own process on its own port. Waits until\n"
+            "every service answers SERVING, prints where they are and writes <state-dir>/endpoints.json. Ctrl-C or\n"
+            "SIGTERM stops everything (exit 0); a child that dies stops the rest (exit 1). Logs: <state-dir>/logs/."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _state_dir_option(up)
+    up.add_argument(
+        "--fund",
+        action="append",
+        default=[],
+        type=_fund_spec,
+        metavar="ADDRESS:TRX_SUN:USDT_UNITS",
+        help="credit an account at devnet's genesis (repeatable); amounts in SUN and USDT base units",
+    )
+    up.add_argument(
+        "--block-interval", type=_non_negative, default=3.0, metavar="SECONDS", help="devnet block time (default 3)"
+    )
+    up.add_argument(
+        "--host", default="127.0.0.1", help="address the services and devnet listen on (default 127.0.0.1)"
+    )
+    up.add_argument(
+        "--base-port",
+        type=_port,
+        default=None,
+        metavar="PORT",
+        help="services listen on PORT..PORT+6 in the order of the table (default: free ports)",
+    )
+    up.add_argument("--devnet-port", type=_port, default=0, metavar="PORT", help="devnet's port (default: a free one)")
+    up.add_argument(
+        "--mongo-url",
+        default=os.environ.get("MONGO_URL") or None,
+        metavar="URL",
+        help="use this MongoDB instead of starting SecantusDB (default: $MONGO_URL)",
+    )
+    up.add_argument(
+        "--redis-url",
+        default=os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL,
+        metavar="URL",
+        help=f"use this Redis if it answers, else start a redis-server (default: $REDIS_URL or {DEFAULT_REDIS_URL})",
+    )
+    up.add_argument(
+        "--own-redis", action="store_true", help="always start a redis-server of its own (never use an existing one)"
+    )
+    up.add_argument(
+        "--ready-timeout",
+        type=_positive,
+        default=30.0,
+        metavar="SECONDS",
+        help="how long every service may take to answer SERVING (default 30)",
+    )
+    up.add_argument(
+        "--grace",
+        type=_non_negative,
+        default=5.0,
+        metavar="SECONDS",
+        help="each service's shutdown grace period, SHUTDOWN_GRACE_S (default 5)",
+    )
+    up.add_argument(
+        "--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="services' LOG_LEVEL"
+    )
+
+    status = commands.add_parser(
+        "status",
+        help="print the health of every service of a running `up`",
+        description="Read <state-dir>/endpoints.json and ask each service's grpc.health.v1. Exit 1 unless all SERVING.",
+    )
+    _state_dir_option(status)
+    status.add_argument(
+        "--timeout", type=_positive, default=2.0, metavar="SECONDS", help="per-service probe timeout (default 2)"
+    )
+
+    # Parsed by devnet itself (see main); declared here for the command list and `lucid-tron devnet --help`.
+    commands.add_parser("devnet", help="serve a devnet alone (see `lucid-tron devnet --help`)", add_help=False)
+    return parser
+
+
+def _state_dir_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=_default_state_dir(),
+        metavar="DIR",
+        help=f"where endpoints.json, logs and data live (default: $LUCID_STATE_DIR or ./{_DEFAULT_STATE_DIR})",
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `lucid-tron` with `argv` (default: sys.argv[1:]); returns the exit status."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["devnet"]:
+        from lucid_tron.devnet import main as devnet_main
+
+        return devnet_main(args_list[1:])
+    args = build_parser().parse_args(args_list)
+    if args.command == "status":
+        from lucid_tron.cli._status import run_status
+
+        return run_status(args.state_dir, timeout_s=args.timeout)
+    from lucid_tron.cli._up import UpOptions, run_up
+
+    return run_up(
+        UpOptions(
+            state_dir=args.state_dir,
+            host=args.host,
+            base_port=args.base_port,
+            devnet_port=args.devnet_port,
+            block_interval=args.block_interval,
+            fund=tuple(args.fund),
+            mongo_url=args.mongo_url,
+            redis_url=args.redis_url,
+            own_redis=args.own_redis,
+            ready_timeout_s=args.ready_timeout,
+            grace_s=args.grace,
+            log_level=args.log_level,
+        )
+    )

@@ -1,0 +1,403 @@
+"""`lucid-tron up`: the whole payment plane on one machine, against devnet, until Ctrl-C or SIGTERM.
+
+Start order: devnet, the MongoDB-wire server and Redis (side by side), then the seven services, each its own process
+on its own port, all at once; `up` waits until every one answers SERVING on grpc.health.v1, prints where they are,
+writes `<state-dir>/endpoints.json` and watches them. Stop order (signal, or a child that died): the services
+(SIGTERM, their grace period, then SIGKILL), devnet, then the database and Redis if `up` started them.
+
+State dir layout:
+    endpoints.json      where everything serves (see _endpoints); present while `up` runs
+    logs/<name>.log     each service's JSON log lines; logs/devnet.log
+    mongo/              SecantusDB: data/ (kept between runs) and server.log
+    redis/              redis-server's working dir and server.log (no persistence)
+    secrets/            SECRETS_DIR of the services: empty, so no /run/secrets file of this machine leaks in
+    up.lock             held while `up` runs: one `up` per state dir (the database files are not shareable)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from lucid_tron.cli._children import Child, tail
+from lucid_tron.cli._endpoints import ENDPOINTS_FILE, Endpoints
+from lucid_tron.cli._health import wait_serving
+from lucid_tron.cli._services import SERVICES, client_host, service_environment
+
+__all__ = ["DEFAULT_REDIS_URL", "UpOptions", "run_up"]
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+DEVNET_START_TIMEOUT_S = 20.0
+DEVNET_STOP_TIMEOUT_S = 5.0
+# What a service may take beyond its own grace period to run its stop hooks and exit, before SIGKILL.
+STOP_MARGIN_S = 5.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpOptions:
+    state_dir: Path
+    host: str = "127.0.0.1"
+    base_port: int | None = None
+    devnet_port: int = 0
+    block_interval: float = 3.0
+    fund: tuple[str, ...] = ()
+    mongo_url: str | None = None
+    redis_url: str = DEFAULT_REDIS_URL
+    own_redis: bool = False
+    ready_timeout_s: float = 30.0
+    grace_s: float = 5.0
+    log_level: str = "INFO"
+
+
+class StartError(Exception):
+    """Something did not start. The message names it and ends with the tail of its log."""
+
+
+def run_up(options: UpOptions) -> int:
+    """Run the mesh until a signal (exit 0) or until a child dies or something does not start (exit 1)."""
+    return asyncio.run(_Up(options).run())
+
+
+@dataclass
+class _Started:
+    """What `up` has started so far, so that whatever happens it stops exactly that."""
+
+    devnet: Child | None = None
+    services: dict[str, Child] = field(default_factory=dict)
+    mongo: Any = None  # lucid_tron.testing.MongoServer, imported only when `up` starts one
+    redis: Any = None  # lucid_tron.testing.RedisServer
+    # Server starts run in threads, which cancelling cannot interrupt: stopping waits for them first.
+    threads: list[asyncio.Future[Any]] = field(default_factory=list)
+
+
+class _Up:
+    def __init__(self, options: UpOptions) -> None:
+        self.options = options
+        self.state_dir = options.state_dir.resolve()
+        self.logs = self.state_dir / "logs"
+        self.started = _Started()
+        self.stop_requested = asyncio.Event()
+
+    async def run(self) -> int:
+        try:
+            lock = _lock(self.state_dir)
+        except BlockingIOError:
+            _err(f"another `lucid-tron up` is running with state dir {self.state_dir}")
+            return 1
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, self._on_signal, signum)
+        endpoints_path = self.state_dir / ENDPOINTS_FILE
+        try:
+            endpoints_path.unlink(missing_ok=True)
+            for directory in (self.logs, self.state_dir / "secrets"):
+                directory.mkdir(parents=True, exist_ok=True)
+            return await self._run()
+        finally:
+            await self._stop_all()
+            endpoints_path.unlink(missing_ok=True)
+            lock.close()
+
+    async def _run(self) -> int:
+        starting = asyncio.create_task(self._start())
+        stopping = asyncio.create_task(self.stop_requested.wait())
+        try:
+            await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not starting.done():
+                starting.cancel()
+                with contextlib.suppress(asyncio.CancelledError, StartError):
+                    await starting
+                return 0
+            try:
+                endpoints = starting.result()
+            except StartError as error:
+                _err(str(error))
+                return 1
+            endpoints.write(self.state_dir)
+            _say(f"endpoints: {self.state_dir / ENDPOINTS_FILE}; logs: {self.logs}/<name>.log; Ctrl-C to stop")
+            return await self._supervise(stopping)
+        finally:
+            stopping.cancel()
+
+    def _on_signal(self, signum: int) -> None:
+        if not self.stop_requested.is_set():
+            _say(f"received {signal.Signals(signum).name}: stopping")
+            self.stop_requested.set()
+
+    # -- start -------------------------------------------------------------------------------------------------------
+
+    async def _start(self) -> Endpoints:
+        try:
+            async with asyncio.TaskGroup() as group:
+                devnet = group.create_task(self._start_devnet())
+                mongo_url = group.create_task(self._start_mongo())
+                redis_url = group.create_task(self._start_redis())
+        except* StartError as failed:
+            raise failed.exceptions[0] from None
+        devnet_url, usdt_contract = devnet.result()
+        services = await self._start_services(devnet_url, usdt_contract, mongo_url.result(), redis_url.result())
+        return Endpoints(services, devnet_url, usdt_contract, mongo_url.result(), redis_url.result())
+
+    async def _start_devnet(self) -> tuple[str, str]:
+        options = self.options
+        argv = [
+            sys.executable, "-m", "lucid_tron.devnet",
+            "--host", options.host,
+            "--port", str(options.devnet_port),
+            "--block-interval", f"{options.block_interval:g}",
+        ]  # fmt: skip
+        for spec in options.fund:
+            argv += ["--fund", spec]
+        began = time.monotonic()
+        log_path = self.logs / "devnet.log"
+        child = await Child.spawn("devnet", argv, env=os.environ, log_path=log_path, stdout_pipe=True)
+        self.started.devnet = child
+        assert child.process.stdout is not None
+        try:
+            async with asyncio.timeout(DEVNET_START_TIMEOUT_S):
+                line = await child.process.stdout.readline()
+        except TimeoutError:
+            what = f"did not start within {DEVNET_START_TIMEOUT_S:g} s"
+            raise StartError(_failed("devnet", what, log_path)) from None
+        if not line:
+            code = await child.wait()
+            raise StartError(_failed("devnet", f"exited with code {code} while starting", log_path))
+        try:
+            info = json.loads(line)
+            url, usdt_contract = str(info["url"]), str(info["usdt_address"])
+        except (ValueError, KeyError, TypeError):
+            raise StartError(_failed("devnet", f"printed an unexpected start line {line!r}", log_path)) from None
+        url = _reachable_url(url)
+        _say(f"devnet on {url} (USDT {usdt_contract}) in {time.monotonic() - began:.2f} s")
+        return url, usdt_contract
+
+    async def _start_mongo(self) -> str:
+        from lucid_tron.testing import MongoServer, ServerStartError, mongo_answers
+
+        if self.options.mongo_url is not None:
+            url = self.options.mongo_url
+            if not await asyncio.to_thread(mongo_answers, url, 3.0):
+                raise StartError(f"nothing answers at MONGO_URL {_shown(url)}")
+            _say(f"MongoDB at {_shown(url)} (given)")
+            return url
+        data = self.state_dir / "mongo" / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        server = self.started.mongo = MongoServer(data, workdir=self.state_dir / "mongo")
+        try:
+            await self._in_thread(server.start)
+        except (ServerStartError, OSError) as error:
+            raise StartError(f"MongoDB-wire server (SecantusDB) did not start: {error}") from None
+        _say(f"MongoDB-wire server (SecantusDB, data in {data}) at {server.url} in {server.started_in_s:.2f} s")
+        return str(server.url)
+
+    async def _start_redis(self) -> str:
+        from lucid_tron.testing import RedisServer, ServerStartError, redis_answers
+
+        url = self.options.redis_url
+        if not self.options.own_redis:
+            if await asyncio.to_thread(redis_answers, url, 1.0):
+                _say(f"Redis at {_shown(url)}")
+                return url
+            _say(f"nothing answers at {_shown(url)}: starting a redis-server")
+        server = self.started.redis = RedisServer(workdir=self.state_dir / "redis")
+        try:
+            await self._in_thread(server.start)
+        except (ServerStartError, OSError) as error:
+            raise StartError(f"redis-server did not start: {error}") from None
+        _say(f"redis-server at {server.url} in {server.started_in_s:.2f} s")
+        return str(server.url)
+
+    async def _in_thread(self, start: Any) -> None:
+        running = asyncio.ensure_future(asyncio.to_thread(start))
+        self.started.threads.append(running)
+        await asyncio.shield(running)
+
+    async def _start_services(
+        self, devnet_url: str, usdt_contract: str, mongo_url: str, redis_url: str
+    ) -> dict[str, str]:
+        from lucid_tron.testing import free_port
+
+        options = self.options
+        if options.base_port is not None:
+            ports = {service.name: options.base_port + index for index, service in enumerate(SERVICES)}
+        else:
+            ports = {service.name: free_port() for service in SERVICES}
+        addresses = {service.name: f"{client_host(options.host)}:{ports[service.name]}" for service in SERVICES}
+        spawned_at = time.monotonic()
+        for service in SERVICES:
+            env = service_environment(
+                os.environ,
+                service=service,
+                host=options.host,
+                ports=ports,
+                trongrid_url=devnet_url,
+                usdt_contract=usdt_contract,
+                mongo_url=mongo_url,
+                redis_url=redis_url,
+                secrets_dir=str(self.state_dir / "secrets"),
+                log_level=options.log_level,
+                grace_s=options.grace_s,
+            )
+            argv = [sys.executable, "-m", service.module]
+            child = await Child.spawn(service.name, argv, env=env, log_path=self._log(service.name))
+            self.started.services[service.name] = child
+        serving_at = await self._wait_all_serving(addresses)
+        took = {name: at - spawned_at for name, at in serving_at.items()}
+        _print_table(addresses, took)
+        slowest = max(took, key=took.__getitem__)
+        _say(f"all {len(SERVICES)} services SERVING {took[slowest]:.2f} s after they were spawned (slowest: {slowest})")
+        return addresses
+
+    async def _wait_all_serving(self, addresses: dict[str, str]) -> dict[str, float]:
+        """The monotonic time each service first answered SERVING; StartError naming a service that died or hung."""
+        grpc_names = {service.name: service.grpc_service for service in SERVICES}
+        waiting = {
+            asyncio.create_task(wait_serving(addresses[name], grpc_names[name])): name for name in self.started.services
+        }
+        exits = {asyncio.create_task(child.wait()): name for name, child in self.started.services.items()}
+        serving_at: dict[str, float] = {}
+        deadline = time.monotonic() + self.options.ready_timeout_s
+        try:
+            while len(serving_at) < len(waiting):
+                pending = [task for task in waiting if not task.done()] + list(exits)
+                done, _ = await asyncio.wait(
+                    pending, timeout=max(0.0, deadline - time.monotonic()), return_when=asyncio.FIRST_COMPLETED
+                )
+                if not done:
+                    late = [name for task, name in waiting.items() if not task.done()]
+                    what = f"not SERVING {self.options.ready_timeout_s:g} s after start"
+                    raise StartError("\n".join(_failed(name, what, self._log(name)) for name in late))
+                for task in done:
+                    if task in exits:
+                        name = exits[task]
+                        what = f"exited with code {task.result()} while starting"
+                        raise StartError(_failed(name, what, self._log(name)))
+                    serving_at[waiting[task]] = task.result()
+        finally:
+            for task in [*waiting, *exits]:
+                task.cancel()
+            await asyncio.gather(*waiting, *exits, return_exceptions=True)
+        return serving_at
+
+    def _log(self, name: str) -> Path:
+        return self.logs / f"{name}.log"
+
+    # -- run ---------------------------------------------------------------------------------------------------------
+
+    async def _supervise(self, stopping: asyncio.Task[Any]) -> int:
+        """Wait for a stop signal (0) or the first child to die (1, after saying which)."""
+        watchers: dict[asyncio.Future[Any], str] = {}
+        children = [*self.started.services.values(), self.started.devnet]
+        for child in children:
+            if child is not None:
+                watchers[asyncio.ensure_future(child.wait())] = child.name
+        for server, name in ((self.started.mongo, "mongo"), (self.started.redis, "redis")):
+            if server is not None:
+                watchers[asyncio.ensure_future(_until_exited(server))] = name
+        try:
+            done, _ = await asyncio.wait({stopping, *watchers}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for watcher in watchers:
+                watcher.cancel()
+            await asyncio.gather(*watchers, return_exceptions=True)
+        if stopping in done:
+            return 0
+        name = next(watchers[task] for task in done if task in watchers)
+        child = next((c for c in children if c is not None and c.name == name), None)
+        if child is not None:
+            what = f"exited unexpectedly (exit code {child.returncode}); stopping the rest"
+            _err(_failed(name, what, child.log_path))
+        else:
+            server = self.started.mongo if name == "mongo" else self.started.redis
+            _err(_failed(name, "server exited unexpectedly; stopping the rest", server.log_path))
+        return 1
+
+    # -- stop --------------------------------------------------------------------------------------------------------
+
+    async def _stop_all(self) -> None:
+        started = self.started
+        await asyncio.gather(*started.threads, return_exceptions=True)
+        # Only the ones still running now: a crash was already reported when it happened.
+        services = [child for child in started.services.values() if child.returncode is None]
+        exited = await asyncio.gather(*(child.stop(self.options.grace_s + STOP_MARGIN_S) for child in services))
+        for child, by_itself in zip(services, exited, strict=True):
+            if not by_itself:
+                _err(f"{child.name} did not stop within its grace period: killed (see {child.log_path})")
+            elif child.returncode not in (0, -signal.SIGTERM):  # -SIGTERM: stopped before its handler was set
+                _err(f"{child.name} exited with code {child.returncode} while stopping (see {child.log_path})")
+        if started.devnet is not None:
+            await started.devnet.stop(DEVNET_STOP_TIMEOUT_S)
+        await asyncio.gather(
+            *(asyncio.to_thread(server.stop) for server in (started.mongo, started.redis) if server is not None)
+        )
+        stopped_any = bool(started.services) or started.devnet is not None
+        started.services.clear()
+        started.devnet = started.mongo = started.redis = None
+        if stopped_any:
+            _say("stopped")
+
+
+async def _until_exited(server: Any) -> None:
+    while server.running:
+        await asyncio.sleep(0.5)
+
+
+def _lock(state_dir: Path) -> IO[str]:
+    """Hold `<state_dir>/up.lock` for the life of this `up`; BlockingIOError if another `up` holds it."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    lock = open(state_dir / "up.lock", "w")  # noqa: SIM115 - held until `up` ends
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise
+    return lock
+
+
+def _reachable_url(url: str) -> str:
+    """`url` with a wildcard host (0.0.0.0, ::) replaced by one a client on this machine can connect to."""
+    parts = urlsplit(url)
+    if parts.hostname is None or parts.port is None:
+        return url
+    return urlunsplit(parts._replace(netloc=f"{client_host(parts.hostname)}:{parts.port}"))
+
+
+def _shown(url: str) -> str:
+    """`url` without its password, for the terminal."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+
+def _failed(name: str, what: str, log_path: Path) -> str:
+    lines = tail(log_path)
+    return f"{name} {what}; last lines of {log_path}:\n{lines}" if lines else f"{name} {what}; {log_path} is empty"
+
+
+def _print_table(addresses: dict[str, str], took: dict[str, float]) -> None:
+    rows = [("SERVICE", "ADDRESS", "gRPC SERVICE", "SERVING AFTER")]
+    rows += [(s.name, addresses[s.name], s.grpc_service, f"{took[s.name]:.2f} s") for s in SERVICES]
+    widths = [max(len(row[column]) for row in rows) for column in range(3)] + [0]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip(), flush=True)
+
+
+def _say(message: str) -> None:
+    print(f"lucid-tron up: {message}", flush=True)
+
+
+def _err(message: str) -> None:
+    print(f"lucid-tron up: {message}", file=sys.stderr, flush=True)
+

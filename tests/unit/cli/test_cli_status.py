@@ -1,0 +1,80 @@
+"""`lucid-tron status` asks each service's grpc.health.v1 and exits 0 only when every one is SERVING.
+
+The services here are real grpc.aio servers in this process (the mesh's `serving`), one per state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from lucid_tron.cli import main
+from lucid_tron.cli._endpoints import Endpoints
+from lucid_tron.mesh import MeshServer, ServiceSettings, ServiceSpec, serving
+from lucid_tron.services.payment_gateway.servicer import PaymentGatewayServicer, registration
+from lucid_tron.testing import free_port
+
+
+@pytest.fixture
+async def gateway() -> AsyncIterator[MeshServer]:
+    spec = ServiceSpec(name="payment-gateway", services=[registration(PaymentGatewayServicer())])
+    async with serving(spec, ServiceSettings(port=0)) as server:
+        yield server
+
+
+def write_endpoints(state_dir: Path, services: dict[str, str]) -> None:
+    Endpoints(
+        services=services,
+        devnet_url="http://127.0.0.1:1",
+        usdt_contract="TBEKPf4ob4ZU4nfxbMSSZy3tuc4aLuPNPg",
+        mongo_url="mongodb://127.0.0.1:2",
+        redis_url="redis://127.0.0.1:3/0",
+    ).write(state_dir)
+
+
+async def status(state_dir: Path) -> int:
+    # main runs its own event loop: give it a thread of its own.
+    return await asyncio.to_thread(main, ["status", "--state-dir", str(state_dir), "--timeout", "1"])
+
+
+async def test_all_serving_exits_zero(gateway: MeshServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_endpoints(tmp_path, {"payment-gateway": gateway.address})
+    assert await status(tmp_path) == 0
+    out = capsys.readouterr().out
+    assert f"payment-gateway  {gateway.address}  SERVING" in out
+    assert "1/1 SERVING" in out
+
+
+async def test_a_service_nobody_answers_for_is_unreachable_and_fails(
+    gateway: MeshServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_endpoints(tmp_path, {"payment-gateway": gateway.address, "staking": f"127.0.0.1:{free_port()}"})
+    assert await status(tmp_path) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("staking") and line.endswith("UNREACHABLE") for line in lines)
+    assert "1/2 SERVING" in lines
+
+
+async def test_another_service_on_the_port_is_service_unknown(
+    gateway: MeshServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_endpoints(tmp_path, {"payout-router": gateway.address})
+    assert await status(tmp_path) == 1
+    assert "SERVICE_UNKNOWN" in capsys.readouterr().out
+
+
+async def test_a_service_shutting_down_is_not_serving(
+    gateway: MeshServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_endpoints(tmp_path, {"payment-gateway": gateway.address})
+    await gateway.health.enter_graceful_shutdown()
+    assert await status(tmp_path) == 1
+    assert "NOT_SERVING" in capsys.readouterr().out
+
+
+async def test_without_a_running_up_it_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert await status(tmp_path) == 1
+    assert "is `lucid-tron up --state-dir" in capsys.readouterr().err

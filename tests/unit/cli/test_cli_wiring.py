@@ -1,0 +1,130 @@
+"""What `up` hands each service: its own port, every peer's address, the storage URLs, devnet, direct mode."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from lucid_tron.cli._endpoints import Endpoints, EndpointsError
+from lucid_tron.cli._services import SERVICES, client_host, service_environment
+
+PORTS = {service.name: 41000 + index for index, service in enumerate(SERVICES)}
+BY_NAME = {service.name: service for service in SERVICES}
+
+
+def environment(
+    base: dict[str, str] | None = None, *, service: str = "usdt-manager", host: str = "127.0.0.1"
+) -> dict[str, str]:
+    return service_environment(
+        base or {},
+        service=BY_NAME[service],
+        host=host,
+        ports=PORTS,
+        trongrid_url="http://127.0.0.1:40000",
+        usdt_contract="TBEKPf4ob4ZU4nfxbMSSZy3tuc4aLuPNPg",
+        mongo_url="mongodb://127.0.0.1:40001/?replicaSet=secantus",
+        redis_url="redis://127.0.0.1:40002/0",
+        secrets_dir="/state/secrets",
+        log_level="INFO",
+        grace_s=5.0,
+    )
+
+
+def test_the_mesh_is_the_seven_services_of_the_architecture() -> None:
+    assert [service.name for service in SERVICES] == [
+        "tron-client",
+        "tron-relay",
+        "wallet-manager",
+        "usdt-manager",
+        "staking",
+        "payment-gateway",
+        "payout-router",
+    ]
+    assert BY_NAME["tron-relay"].module == "lucid_tron.services.tron_relay"
+    assert BY_NAME["tron-relay"].grpc_service == "lucid.tron.v1.RelayService"
+
+
+def test_a_service_listens_on_its_own_port_and_finds_every_peer() -> None:
+    env = environment(service="usdt-manager")
+    assert (env["GRPC_HOST"], env["GRPC_PORT"]) == ("127.0.0.1", str(PORTS["usdt-manager"]))
+    assert env["TRON_CLIENT_ADDR"] == f"127.0.0.1:{PORTS['tron-client']}"
+    assert env["WALLET_MANAGER_ADDR"] == f"127.0.0.1:{PORTS['wallet-manager']}"
+    assert {service.address_variable for service in SERVICES} <= set(env)
+
+
+def test_storage_devnet_and_logs_are_wired() -> None:
+    env = environment()
+    assert env["TRONGRID_URL"] == "http://127.0.0.1:40000"
+    assert env["USDT_CONTRACT"] == "TBEKPf4ob4ZU4nfxbMSSZy3tuc4aLuPNPg"
+    assert env["MONGO_URL"].startswith("mongodb://127.0.0.1:40001")
+    assert env["REDIS_URL"] == "redis://127.0.0.1:40002/0"
+    assert (env["LOG_FORMAT"], env["SECRETS_DIR"], env["SHUTDOWN_GRACE_S"]) == ("json", "/state/secrets", "5")
+
+
+def test_devnet_on_loopback_is_reached_directly_the_only_way_tor_proxy_allows() -> None:
+    env = environment({"TOR_ONLY": "true"})
+    assert env["USE_TOR_FOR_EXTERNAL_CALLS"] == "false"
+    assert env["ALLOW_DIRECT_EXTERNAL_CALLS"] == "true"
+    assert env["TOR_ONLY"] == "false"
+
+
+def test_the_callers_environment_passes_through_but_cannot_override_what_up_decides() -> None:
+    env = environment({"PATH": "/usr/bin", "MONGO_URL": "mongodb://elsewhere", "MONGO_URL_FILE": "/run/secrets/x"})
+    assert env["PATH"] == "/usr/bin"
+    assert env["MONGO_URL"].startswith("mongodb://127.0.0.1:40001")
+    assert "MONGO_URL_FILE" not in env
+
+
+def test_peers_of_a_service_listening_on_every_interface_connect_over_loopback() -> None:
+    env = environment(host="0.0.0.0")
+    assert env["GRPC_HOST"] == "0.0.0.0"
+    assert env["TRON_CLIENT_ADDR"] == f"127.0.0.1:{PORTS['tron-client']}"
+
+
+@pytest.mark.parametrize(
+    ("host", "client"), [("0.0.0.0", "127.0.0.1"), ("::", "127.0.0.1"), ("10.0.0.5", "10.0.0.5"), ("::1", "[::1]")]
+)
+def test_client_host(host: str, client: str) -> None:
+    assert client_host(host) == client
+
+
+ENDPOINTS = Endpoints(
+    services={service.name: f"127.0.0.1:{PORTS[service.name]}" for service in SERVICES},
+    devnet_url="http://127.0.0.1:40000",
+    usdt_contract="TBEKPf4ob4ZU4nfxbMSSZy3tuc4aLuPNPg",
+    mongo_url="mongodb://127.0.0.1:40001/?replicaSet=secantus",
+    redis_url="redis://127.0.0.1:40002/0",
+)
+
+
+def test_endpoints_json_has_the_documented_shape(tmp_path: Path) -> None:
+    path = ENDPOINTS.write(tmp_path)
+    assert path == tmp_path / "endpoints.json"
+    assert json.loads(path.read_text()) == {
+        "services": {service.name: f"127.0.0.1:{PORTS[service.name]}" for service in SERVICES},
+        "devnet": {"url": "http://127.0.0.1:40000", "usdt_contract": "TBEKPf4ob4ZU4nfxbMSSZy3tuc4aLuPNPg"},
+        "mongo_url": "mongodb://127.0.0.1:40001/?replicaSet=secantus",
+        "redis_url": "redis://127.0.0.1:40002/0",
+    }
+    assert Endpoints.read(tmp_path) == ENDPOINTS
+
+
+def test_endpoints_json_is_private_because_given_urls_may_carry_passwords(tmp_path: Path) -> None:
+    path = ENDPOINTS.write(tmp_path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["endpoints.json"]
+
+
+def test_a_missing_endpoints_file_says_which_state_dir_to_run_up_with(tmp_path: Path) -> None:
+    with pytest.raises(EndpointsError, match=r"is `lucid-tron up --state-dir .*` running\?"):
+        Endpoints.read(tmp_path)
+
+
+@pytest.mark.parametrize("text", ["not json", "{}", '{"services": ["tron-client"]}'])
+def test_a_foreign_endpoints_file_is_refused(tmp_path: Path, text: str) -> None:
+    (tmp_path / "endpoints.json").write_text(text)
+    with pytest.raises(EndpointsError):
+        Endpoints.read(tmp_path)
