@@ -1,0 +1,5 @@
+import sys
+
+from lucid_tron.healthcheck import main
+
+sys.exit(main())
