@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from .exceptions import TorConfigError
@@ -24,7 +25,16 @@ _ENV = {
     "circuit_rotation_enabled": "TOR_CIRCUIT_ROTATION_ENABLED",
     "circuit_rotation_interval_s": "TOR_CIRCUIT_ROTATION_INTERVAL",
     "health_check_interval_s": "TOR_HEALTH_CHECK_INTERVAL",
+    "control_cookie_path": "TOR_CONTROL_COOKIE_PATH",
+    "control_password": "TOR_CONTROL_PASSWORD",
 }
+
+#: Tor performs NEWNYM at most once per this many seconds (MAX_SIGNEWNYM_RATE in tor's source); a rotation
+#: interval below it could not be honoured.
+NEWNYM_MIN_INTERVAL_S = 10.0
+
+# Where compose and Kubernetes mount secrets, as lucid_tron.mesh reads them.
+_DEFAULT_SECRETS_DIR = "/run/secrets"
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
@@ -45,12 +55,17 @@ class TorConfig:
 
     `socks_host=None` means "no proxy configured": with Tor required, every request then raises
     `ProxyNotConfigured` before any socket is opened.
+
+    The control port (same host as the SOCKS port) is authenticated with exactly the method configured:
+    `control_password`, or the cookie at `control_cookie_path`, or, with neither, the cookie file tor names
+    in PROTOCOLINFO (or no authentication, if tor offers that). Setting both is refused: tor would accept
+    either, and a wrong one must not be hidden by the other.
     """
 
     #: Host of Tor's SOCKS port (containers: "tor-proxy"). Resolved locally: it is our own network's name.
     socks_host: str | None = "127.0.0.1"
     socks_port: int = 9050
-    #: Tor's control port on `socks_host` (circuit rotation and health, used by a later version).
+    #: Tor's control port on `socks_host`: bootstrap and circuit status, NEWNYM.
     control_port: int = 9051
     #: True: connect directly, no Tor. Only for a devnet on loopback; the node reveals its address.
     direct: bool = False
@@ -60,11 +75,17 @@ class TorConfig:
     connectivity_timeout_s: float = 30.0
     #: A connectivity check slower than this reports the path as slow.
     max_latency_ms: int = 5000
-    #: Rotate circuits every `circuit_rotation_interval_s` seconds (NEWNYM; a later version).
+    #: Rotate circuits (NEWNYM) every `circuit_rotation_interval_s` seconds, at least NEWNYM_MIN_INTERVAL_S.
     circuit_rotation_enabled: bool = True
     circuit_rotation_interval_s: float = 3600.0
-    #: Seconds between health probes of the SOCKS port (used by the health component).
+    #: Seconds between health checks (bootstrap, circuits, SOCKS probe) while Tor is up; while it is down
+    #: the monitor checks every second or sooner.
     health_check_interval_s: float = 60.0
+    #: Tor's control cookie file, when it is not where tor says (e.g. mounted from the tor container).
+    control_cookie_path: str | None = None
+    #: The control-port password (a secret: TOR_CONTROL_PASSWORD_FILE, /run/secrets/tor_control_password or
+    #: TOR_CONTROL_PASSWORD). Never in repr or logs.
+    control_password: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.socks_host is not None:
@@ -79,6 +100,26 @@ class TorConfig:
         if isinstance(self.max_latency_ms, bool) or not isinstance(self.max_latency_ms, int) or self.max_latency_ms <= 0:
             raise TorConfigError(
                 f"{_ENV['max_latency_ms']} (max_latency_ms) must be a positive integer, got {self.max_latency_ms!r}"
+            )
+        if self.circuit_rotation_interval_s < NEWNYM_MIN_INTERVAL_S:
+            raise TorConfigError(
+                f"TOR_CIRCUIT_ROTATION_INTERVAL (circuit_rotation_interval_s) must be at least "
+                f"{NEWNYM_MIN_INTERVAL_S:g} s, tor's NEWNYM rate limit; got {self.circuit_rotation_interval_s!r}"
+            )
+        if self.control_cookie_path is not None and (
+            not isinstance(self.control_cookie_path, str) or not self.control_cookie_path.strip()
+        ):
+            raise TorConfigError(
+                f"TOR_CONTROL_COOKIE_PATH (control_cookie_path) must be a file path, got {self.control_cookie_path!r}"
+            )
+        if self.control_password is not None and (
+            not isinstance(self.control_password, str) or not self.control_password or "\n" in self.control_password
+        ):
+            raise TorConfigError("TOR_CONTROL_PASSWORD (control_password) must be a non-empty single line")
+        if self.control_password is not None and self.control_cookie_path is not None:
+            raise TorConfigError(
+                "TOR_CONTROL_PASSWORD and TOR_CONTROL_COOKIE_PATH are both set: choose one way to authenticate "
+                "to the control port"
             )
         if not self.direct and not self.prevent_dns_leaks:
             raise TorConfigError(
@@ -115,6 +156,9 @@ class TorConfig:
         - `TOR_PROXY` (`socks5h://host:port` or `socks5://host:port`) sets host and port at once; if
           `TOR_PROXY_HOST` / `TOR_PROXY_SOCKS_PORT` are also set they must agree with it.
         - `TOR_PROXY_HOST=""` (set but empty) means no proxy is configured: requests fail closed.
+        - The control password is a secret, read like lucid_tron.mesh reads secrets: the file named by
+          `TOR_CONTROL_PASSWORD_FILE`, then `$SECRETS_DIR/tor_control_password` (`/run/secrets` by
+          default), then `TOR_CONTROL_PASSWORD`. `TOR_CONTROL_COOKIE_PATH` names the cookie file instead.
         - Tor is turned off only by `USE_TOR_FOR_EXTERNAL_CALLS=false` together with
           `ALLOW_DIRECT_EXTERNAL_CALLS=true`; either alone is refused or has no effect, and
           `TOR_ONLY=true` with Tor turned off is a contradiction that is refused. `TOR_ONLY=false` on
@@ -174,6 +218,9 @@ class TorConfig:
                 values[name] = _parse_float(text, _ENV[name])
         if (text := env.get("TOR_MAX_LATENCY_MS")) is not None:
             values["max_latency_ms"] = _parse_int(text, "TOR_MAX_LATENCY_MS")
+        if cookie := env.get("TOR_CONTROL_COOKIE_PATH", "").strip():
+            values["control_cookie_path"] = cookie
+        values["control_password"] = _read_secret(env, "TOR_CONTROL_PASSWORD")
         return cls(**values)  # type: ignore[arg-type]
 
 
@@ -198,6 +245,26 @@ def _parse_proxy_url(url: str) -> tuple[str, int]:
     host = parts.hostname
     _check_host(host, "TOR_PROXY")
     return host, 9050 if port is None else port
+
+
+def _read_secret(env: Mapping[str, str], name: str) -> str | None:
+    """`<name>_FILE`, then `$SECRETS_DIR/<name lower-cased>`, then `<name>`; None when none is set.
+    A trailing line break is not part of the secret (echo adds one)."""
+    file_var = f"{name}_FILE"
+    path: Path | None = None
+    if env.get(file_var, "").strip():
+        path, variable = Path(env[file_var].strip()), file_var
+    else:
+        mounted = Path(env.get("SECRETS_DIR") or _DEFAULT_SECRETS_DIR) / name.lower()
+        if mounted.is_file():
+            path, variable = mounted, name
+    if path is None:
+        return env.get(name) or None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TorConfigError(f"{variable}: cannot read the secret file {path} ({type(exc).__name__})") from None
+    return text.removesuffix("\n").removesuffix("\r") or None
 
 
 def _check_host(host: object, env_name: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from ssl import SSLContext
 
 import python_socks
@@ -20,9 +21,22 @@ class TorConnector(ProxyConnector):
     aiohttp-socks installs a resolver that never resolves the destination, and with `rdns=True` the
     hostname goes to the proxy in the SOCKS5 CONNECT request: nothing about the destination is looked
     up locally. Only the proxy's own host is resolved here (a name on our own network).
+
+    `admit` runs before every new connection and raises `ProxyUnavailable` to refuse it without opening a
+    socket (the health monitor knows Tor is unusable): the call fails now, not at its deadline.
     """
 
-    def __init__(self, *, host: str, port: int, username: str, password: str, **kwargs: object) -> None:
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        username: str,
+        password: str,
+        admit: Callable[[], None] | None = None,
+        **kwargs: object,
+    ) -> None:
+        self._admit = admit
         super().__init__(
             host=host,
             port=port,
@@ -43,6 +57,8 @@ class TorConnector(ProxyConnector):
         # Translated here, inside the connector, so that every user of the session sees the same
         # errors (aiohttp passes exceptions that are not its own straight through to the caller).
         where = f"Tor SOCKS port {self._proxy_host}:{self._proxy_port}"
+        if self._admit is not None:
+            self._admit()
         try:
             return await super()._connect_via_proxy(host, port, ssl, timeout)
         except python_socks.ProxyConnectionError as exc:

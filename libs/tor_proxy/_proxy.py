@@ -8,24 +8,32 @@ import hmac
 import logging
 import secrets
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
-from types import TracebackType
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import SimpleNamespace, TracebackType
 from typing import Self
 
 import aiohttp
 
 from ._config import TorConfig
 from ._connector import TorConnector
+from ._stats import TorStats
 from .exceptions import DestinationUnreachable, ProxyNotConfigured, ProxyUnavailable, TorProxyError
 
-__all__ = ["ConnectivityResult", "ProbeResult", "TorProxy"]
+__all__ = ["USER_AGENT", "ConnectivityResult", "ProbeResult", "TorProxy"]
 
 _log = logging.getLogger("tor_proxy")
 
 _MAX_PURPOSE_LENGTH = 128
 _SOCKS5_NO_AUTH_GREETING = b"\x05\x01\x00"
 _SOCKS5_NO_AUTH_CHOSEN = b"\x05\x00"
+
+#: The User-Agent every node sends: Tor Browser's (Firefox ESR 140 on Windows), the most common one in traffic
+#: from Tor exits, and the same whatever Python, aiohttp or OS a node runs. aiohttp's default would name all three.
+USER_AGENT = "Mozilla/5.0 (Windows NT 10.0; rv:140.0) Gecko/20100101 Firefox/140.0"
+# Fixed too: aiohttp adds "br" when the brotli package happens to be installed, which tells nodes apart.
+_NEUTRAL_HEADERS = {"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"}
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,29 @@ class ConnectivityResult:
     slow: bool
 
 
+@dataclass(eq=False)
+class _Session:
+    """A cached session and what eviction and rotation need to know about it."""
+
+    purpose: str
+    username: str
+    session: aiohttp.ClientSession = field(init=False)
+    created: float = field(default_factory=time.monotonic)
+    last_used: float = field(default_factory=time.monotonic)
+    #: Requests started and not yet answered (headers) or failed.
+    in_flight: int = 0
+
+
+async def _close_later(entry: _Session, grace_s: float) -> None:
+    """Close a retired session after `grace_s`, or up to `grace_s` more while requests still run on it."""
+    if grace_s > 0:
+        await asyncio.sleep(grace_s)
+        until = time.monotonic() + grace_s
+        while entry.in_flight > 0 and time.monotonic() < until:
+            await asyncio.sleep(0.1)
+    await entry.session.close()
+
+
 class TorProxy:
     """The one way out to the internet.
 
@@ -60,16 +91,49 @@ class TorProxy:
     cannot be used, nothing is sent. Only `TorConfig(direct=True)` connects directly, and that is
     logged as a WARNING here.
 
-    Sessions use no cookie jar (cookies would link requests across circuits) and ignore the
-    HTTP(S)_PROXY environment variables (`trust_env=False`).
+    Sessions use no cookie jar (cookies would link requests across circuits), ignore the HTTP(S)_PROXY
+    environment variables (`trust_env=False`) and send the same neutral headers from every node
+    (`USER_AGENT`, a fixed Accept-Encoding) instead of aiohttp's, which name the library, its version
+    and whether brotli is installed.
+
+    Rotation: `new_circuits()` (called after every NEWNYM) and a request slower than
+    `TorConfig.max_latency_ms` give the purposes new SOCKS credentials: the next request opens a new
+    connection that Tor must put on a new circuit, even while tor still defers the NEWNYM. The old
+    session is retired, not closed at once: requests already running on it finish, and it is closed
+    `connectivity_timeout_s` later. So call `session(purpose)` for each request rather than keeping the
+    session: a kept one keeps its old circuit, then fails with "Session is closed".
+
+    The cache is bounded (per-wallet purposes would otherwise grow without end): when a session is
+    created, those unused for `session_idle_s` are closed and beyond `max_sessions` the least recently
+    used are retired.
     """
 
-    def __init__(self, config: TorConfig) -> None:
+    def __init__(
+        self,
+        config: TorConfig,
+        *,
+        max_sessions: int = 256,
+        session_idle_s: float = 600.0,
+        stats: TorStats | None = None,
+    ) -> None:
+        if max_sessions < 1:
+            raise ValueError(f"max_sessions must be >= 1, got {max_sessions}")
+        if not session_idle_s > 0:
+            raise ValueError(f"session_idle_s must be > 0, got {session_idle_s}")
         self._config = config
+        self._max_sessions = max_sessions
+        self._session_idle_s = session_idle_s
+        self.stats = stats if stats is not None else TorStats()
         # Per process (per instance): credentials are stable for a purpose while the process runs,
         # and cannot be linked to the purpose's name, nor across restarts.
         self._salt = secrets.token_bytes(32)
-        self._sessions: dict[str, aiohttp.ClientSession] = {}
+        # Bumped by new_circuits(): every purpose, or one purpose, gets new credentials.
+        self._epoch = 0
+        self._purpose_epochs: dict[str, int] = {}
+        self._sessions: OrderedDict[str, _Session] = OrderedDict()
+        self._retired: dict[asyncio.Task[None], _Session] = {}
+        self._unavailable: tuple[str, float | None] | None = None
+        self._failure_listeners: list[Callable[[TorProxyError], None]] = []
         self._closed = False
         if config.direct:
             _log.warning(
@@ -97,7 +161,7 @@ class TorProxy:
     # -- sessions -----------------------------------------------------------------------------------
 
     def session(self, purpose: str) -> aiohttp.ClientSession:
-        """The session for `purpose`, created on first use and cached until `close()`.
+        """The session for `purpose`, created on first use and cached (see the class doc for how long).
 
         Raises `ProxyNotConfigured` (before any socket is opened) when Tor is required and no SOCKS
         endpoint is configured. Must be called from the event loop the session will be used on.
@@ -110,52 +174,163 @@ class TorProxy:
                 "Tor is required and no SOCKS endpoint is configured (set TOR_PROXY or TOR_PROXY_HOST); "
                 "nothing was sent"
             )
-        session = self._sessions.get(purpose)
-        if session is None or session.closed:
-            session = self._new_session(purpose)
-            self._sessions[purpose] = session
-        return session
+        now = time.monotonic()
+        entry = self._sessions.get(purpose)
+        if entry is not None and (entry.session.closed or entry.username != self.socks_username(purpose)):
+            self._retire(purpose)
+            entry = None
+        if entry is None:
+            self._evict(now)
+            entry = self._new_session(purpose)
+            self._sessions[purpose] = entry
+        self._sessions.move_to_end(purpose)
+        entry.last_used = now
+        return entry.session
 
     def socks_username(self, purpose: str) -> str:
-        """The SOCKS username sent for `purpose`: what Tor's control port reports as SOCKS_USERNAME for
-        its streams, so circuit isolation can be checked per purpose."""
+        """The SOCKS username sent for `purpose` now: what Tor's control port reports as SOCKS_USERNAME for
+        its streams and circuits, so circuit isolation can be checked per purpose. It changes when the
+        purpose gets new circuits (`new_circuits`, a slow request)."""
         _check_purpose(purpose)
         return self._credentials(purpose)[0]
 
+    def new_circuits(self, purpose: str | None = None) -> None:
+        """Give `purpose` (None: every purpose) new SOCKS credentials, so its next request opens a new
+        connection on a new circuit. Sessions in use are retired (see the class doc), not cut."""
+        if purpose is None:
+            self._epoch += 1
+            self._purpose_epochs.clear()
+            for name in list(self._sessions):
+                self._retire(name)
+        else:
+            _check_purpose(purpose)
+            self._purpose_epochs[purpose] = self._purpose_epochs.get(purpose, 0) + 1
+            if purpose in self._sessions:
+                self._retire(purpose)
+
+    @property
+    def purposes(self) -> list[str]:
+        """The purposes that have a cached session, least recently used first."""
+        return list(self._sessions)
+
     def _credentials(self, purpose: str) -> tuple[str, str]:
-        digest = hmac.new(self._salt, purpose.encode("utf-8"), hashlib.sha256).hexdigest()
+        material = f"{self._epoch}\0{self._purpose_epochs.get(purpose, 0)}\0{purpose}"
+        digest = hmac.new(self._salt, material.encode("utf-8"), hashlib.sha256).hexdigest()
         return digest[:32], digest[32:]
 
-    def _new_session(self, purpose: str) -> aiohttp.ClientSession:
+    def _new_session(self, purpose: str) -> _Session:
         config = self._config
+        username, password = self._credentials(purpose)
         connector: aiohttp.BaseConnector
         if config.direct:
             connector = aiohttp.TCPConnector()
         else:
             assert config.socks_host is not None  # `configured` was checked by the caller
-            username, password = self._credentials(purpose)
             connector = TorConnector(
-                host=config.socks_host, port=config.socks_port, username=username, password=password
+                host=config.socks_host,
+                port=config.socks_port,
+                username=username,
+                password=password,
+                admit=self._admit,
             )
+        entry = _Session(purpose=purpose, username=username)
         # Default limits per phase, not in total: connecting (SOCKS handshake and Tor's circuit to the
         # destination) and each read get `connectivity_timeout_s`. Only the connector's own limit is
         # set for connecting, so a hung SOCKS port surfaces as ProxyUnavailable, not a bare timeout.
         # Callers pass their own `timeout=` per request (a `total` then raises asyncio.TimeoutError).
-        return aiohttp.ClientSession(
+        entry.session = aiohttp.ClientSession(
             connector=connector,
             timeout=aiohttp.ClientTimeout(
                 total=None, sock_connect=config.connectivity_timeout_s, sock_read=config.connectivity_timeout_s
             ),
             trust_env=False,
             cookie_jar=aiohttp.DummyCookieJar(),
+            headers=_NEUTRAL_HEADERS,
+            trace_configs=[self._trace(entry)],
         )
+        return entry
+
+    def _trace(self, entry: _Session) -> aiohttp.TraceConfig:
+        """Counts requests, failures and latency of `entry`'s session, and rotates a slow purpose."""
+        trace = aiohttp.TraceConfig()
+        stats = self.stats
+
+        async def started(session: object, context: SimpleNamespace, params: object) -> None:
+            context.started = time.monotonic()
+            entry.in_flight += 1
+            stats.requests += 1
+
+        async def answered(session: object, context: SimpleNamespace, params: object) -> None:
+            entry.in_flight -= 1
+            latency_ms = (time.monotonic() - context.started) * 1000
+            stats.last_latency_ms = latency_ms
+            if latency_ms > self._config.max_latency_ms:
+                stats.slow_requests += 1
+                self._rotate_slow(entry, latency_ms)
+
+        async def failed(
+            session: object, context: SimpleNamespace, params: aiohttp.TraceRequestExceptionParams
+        ) -> None:
+            entry.in_flight -= 1
+            stats.failures += 1
+            if isinstance(params.exception, ProxyUnavailable):
+                for listener in list(self._failure_listeners):
+                    try:
+                        listener(params.exception)
+                    except Exception:
+                        _log.exception("a Tor failure listener failed")
+
+        trace.on_request_start.append(started)
+        trace.on_request_end.append(answered)
+        trace.on_request_exception.append(failed)
+        trace.freeze()
+        return trace
+
+    def _rotate_slow(self, entry: _Session, latency_ms: float) -> None:
+        # Once per purpose per health interval: a destination that is slow by itself must not make every
+        # request build a new circuit (which makes it slower still).
+        already_rotated = entry.username != self.socks_username(entry.purpose)
+        if already_rotated or time.monotonic() - entry.created < self._config.health_check_interval_s:
+            return
+        self.stats.latency_rotations += 1
+        _log.info(
+            "a request of purpose %r took %.0f ms (> TOR_MAX_LATENCY_MS %d): its next request gets a new circuit",
+            entry.purpose, latency_ms, self._config.max_latency_ms,
+        )
+        self.new_circuits(entry.purpose)
+
+    def _evict(self, now: float) -> None:
+        """Close sessions idle for `session_idle_s`, and retire the least recently used ones beyond
+        `max_sessions - 1` (room for the one being created). A session with requests running is kept."""
+        for purpose, entry in list(self._sessions.items()):
+            if entry.in_flight == 0 and now - entry.last_used >= self._session_idle_s:
+                self._retire(purpose, grace_s=0.0)
+                self._purpose_epochs.pop(purpose, None)
+        for purpose, entry in list(self._sessions.items()):
+            if len(self._sessions) < self._max_sessions:
+                break
+            if entry.in_flight == 0:
+                self._retire(purpose)
+                self._purpose_epochs.pop(purpose, None)
+
+    def _retire(self, purpose: str, *, grace_s: float | None = None) -> None:
+        entry = self._sessions.pop(purpose)
+        if entry.session.closed:
+            return
+        grace = self._config.connectivity_timeout_s if grace_s is None else grace_s
+        task = asyncio.get_running_loop().create_task(_close_later(entry, grace), name="tor-proxy-retire")
+        self._retired[task] = entry
+        task.add_done_callback(lambda done: self._retired.pop(done, None))
 
     async def close(self) -> None:
-        """Close every session (and its connections). The proxy cannot be used afterwards."""
+        """Close every session (and its connections), retired ones too. The proxy cannot be used afterwards."""
         self._closed = True
-        sessions, self._sessions = list(self._sessions.values()), {}
-        for session in sessions:
-            await session.close()
+        entries, self._sessions = list(self._sessions.values()), OrderedDict()
+        retired, self._retired = dict(self._retired), {}
+        for task in retired:
+            task.cancel()
+        for entry in [*entries, *retired.values()]:
+            await entry.session.close()
 
     async def __aenter__(self) -> Self:
         return self
@@ -164,6 +339,34 @@ class TorProxy:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.close()
+
+    # -- failing fast while Tor is known to be unusable ------------------------------------------------
+
+    def set_unavailable(self, reason: str, *, retry_after_s: float | None = None) -> None:
+        """Refuse every new connection with `ProxyUnavailable(reason)` before any socket is opened, until
+        `set_available()`. The health monitor calls it while Tor is down, bootstrapping or without a usable
+        circuit, so calls fail at once instead of waiting for their deadline."""
+        self._unavailable = (reason, retry_after_s)
+
+    def set_available(self) -> None:
+        """Let requests try the SOCKS port again."""
+        self._unavailable = None
+
+    @property
+    def unavailable_reason(self) -> str | None:
+        """Why new connections are refused now, or None when they are tried."""
+        return None if self._unavailable is None else self._unavailable[0]
+
+    def add_failure_listener(self, listener: Callable[[TorProxyError], None]) -> None:
+        """Call `listener(error)` (on the event loop) whenever a request fails with `ProxyUnavailable`:
+        the health monitor checks Tor at once instead of at its next interval."""
+        self._failure_listeners.append(listener)
+
+    def _admit(self) -> None:
+        if self._unavailable is not None:
+            reason, retry_after_s = self._unavailable
+            self.stats.refused_while_unavailable += 1
+            raise ProxyUnavailable(f"Tor is not usable now ({reason}); nothing was sent", retry_after_s=retry_after_s)
 
     # -- health -------------------------------------------------------------------------------------
 

@@ -168,3 +168,74 @@ def test_local_dns_is_refused_while_tor_is_used():
 
 def test_direct_mode_is_an_explicit_constructor_argument():
     assert TorConfig(direct=True, socks_host=None).configured is True
+
+
+# -- rotation interval --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seconds", ["9.5", "1"])
+def test_a_rotation_interval_below_tors_newnym_rate_limit_is_refused(seconds):
+    with pytest.raises(TorConfigError, match="^TOR_CIRCUIT_ROTATION_INTERVAL .* at least 10 s"):
+        TorConfig.from_env({"TOR_CIRCUIT_ROTATION_INTERVAL": seconds})
+
+
+def test_a_rotation_interval_of_ten_seconds_is_accepted():
+    assert TorConfig.from_env({"TOR_CIRCUIT_ROTATION_INTERVAL": "10"}).circuit_rotation_interval_s == 10.0
+
+
+# -- control-port authentication ------------------------------------------------------------------------------------
+
+
+def test_without_control_settings_tor_says_how_to_authenticate():
+    config = TorConfig.from_env({"SECRETS_DIR": "/nonexistent"})
+
+    assert (config.control_password, config.control_cookie_path) == (None, None)
+
+
+def test_the_control_cookie_path_is_read_from_its_variable():
+    config = TorConfig.from_env({"TOR_CONTROL_COOKIE_PATH": "/run/tor/control.authcookie"})
+
+    assert config.control_cookie_path == "/run/tor/control.authcookie"
+
+
+def test_the_control_password_comes_from_its_file_first(tmp_path):
+    password_file = tmp_path / "password"
+    password_file.write_text("from-the-file\n")
+    env = {"TOR_CONTROL_PASSWORD_FILE": str(password_file), "TOR_CONTROL_PASSWORD": "from-the-variable"}
+
+    assert TorConfig.from_env(env).control_password == "from-the-file"
+
+
+def test_the_control_password_comes_from_the_secrets_dir_before_the_variable(tmp_path):
+    (tmp_path / "tor_control_password").write_text("mounted")
+    env = {"SECRETS_DIR": str(tmp_path), "TOR_CONTROL_PASSWORD": "from-the-variable"}
+
+    assert TorConfig.from_env(env).control_password == "mounted"
+
+
+def test_the_control_password_variable_is_the_last_resort(tmp_path):
+    env = {"SECRETS_DIR": str(tmp_path), "TOR_CONTROL_PASSWORD": "from-the-variable"}
+
+    assert TorConfig.from_env(env).control_password == "from-the-variable"
+
+
+def test_an_unreadable_password_file_is_refused_naming_the_variable(tmp_path):
+    with pytest.raises(TorConfigError, match="^TOR_CONTROL_PASSWORD_FILE: cannot read"):
+        TorConfig.from_env({"TOR_CONTROL_PASSWORD_FILE": str(tmp_path / "missing")})
+
+
+def test_the_control_password_never_appears_in_the_repr():
+    config = TorConfig(control_password="hunter2")
+
+    assert "hunter2" not in repr(config)
+
+
+def test_a_password_and_a_cookie_path_together_are_refused():
+    with pytest.raises(TorConfigError, match="TOR_CONTROL_PASSWORD and TOR_CONTROL_COOKIE_PATH are both set"):
+        TorConfig(control_password="x", control_cookie_path="/run/tor/cookie")
+
+
+@pytest.mark.parametrize("password", ["", "two\nlines"])
+def test_a_password_must_be_a_non_empty_single_line(password):
+    with pytest.raises(TorConfigError, match="^TOR_CONTROL_PASSWORD"):
+        TorConfig(control_password=password)
