@@ -24,6 +24,7 @@ from .exceptions import (
     TronGridNodeBusy,
     TronGridNodeError,
     TronGridThrottled,
+    TronGridTorUnavailable,
     TronGridUnavailable,
 )
 
@@ -40,5 +41,6 @@ __all__ = [
     "TronGridNodeBusy",
     "TronGridNodeError",
     "TronGridThrottled",
+    "TronGridTorUnavailable",
     "TronGridUnavailable",
 ]

@@ -16,7 +16,7 @@ import aiohttp
 
 from lucid_tron.errors import DeadlineExceeded
 from lucid_tron.mesh import deadlines
-from tor_proxy import ProxyNotConfigured, TorProxyError
+from tor_proxy import DestinationUnreachable, ProxyNotConfigured, TorProxyError
 
 from ._breaker import CircuitBreaker
 from ._responses import interpret
@@ -25,6 +25,7 @@ from .exceptions import (
     TronGridError,
     TronGridNodeBusy,
     TronGridThrottled,
+    TronGridTorUnavailable,
     TronGridUnavailable,
 )
 
@@ -214,7 +215,7 @@ class TronGridClient:
                 settled = True
                 return result
             except TronGridError as error:
-                retryable = _record(self.breaker, error, probe)
+                retryable = _record(self.breaker, error, probe) and not self._tor_known_down(error)
                 settled = True
                 if isinstance(error, TronGridThrottled) and error.retry_after_s:
                     # TronGrid asked this client, not this call, to pause.
@@ -252,8 +253,13 @@ class TronGridClient:
                 retry_after = response.headers.get("Retry-After")
         except ProxyNotConfigured:
             raise
-        except TorProxyError as exc:
+        except DestinationUnreachable as exc:
+            # Tor works but its exit could not reach TronGrid: that is TronGrid's reachability, for the breaker.
             raise TronGridUnavailable(f"TronGrid not reachable through Tor: {exc.message}", reason=exc.reason) from exc
+        except TorProxyError as exc:
+            raise TronGridTorUnavailable(
+                f"TronGrid not reachable through Tor: {exc.message}", reason=exc.reason, retry_after_s=exc.retry_after_s
+            ) from exc
         except TimeoutError as exc:
             raise TronGridUnavailable(
                 f"TronGrid did not answer {path} within {timeout_s:.3g} s", reason="TRONGRID_TIMEOUT"
@@ -263,6 +269,11 @@ class TronGridClient:
                 f"connection to TronGrid failed during {path}: {type(exc).__name__}", reason="TRONGRID_CONNECTION_FAILED"
             ) from exc
         return interpret(status, body, retry_after)
+
+    def _tor_known_down(self, error: TronGridError) -> bool:
+        """Whether tor_proxy's health gate refuses every connection now: retrying before it reopens only burns
+        the caller's deadline, so such a failure is answered at once."""
+        return isinstance(error, TronGridTorUnavailable) and bool(getattr(self._proxy, "unavailable_reason", None))
 
     def _attempt_timeout_s(self, deadline: float | None) -> float:
         if deadline is None:
@@ -308,8 +319,8 @@ def _deadline(deadline_s: float | None) -> float | None:
 
 def _record(breaker: CircuitBreaker, error: TronGridError, probe: bool) -> bool:
     """Tell the breaker what `error` says about TronGrid's health; return whether a retry may help."""
-    if isinstance(error, (TronGridThrottled, TronGridNodeBusy)):
-        breaker.release(probe)
+    if isinstance(error, (TronGridThrottled, TronGridNodeBusy, TronGridTorUnavailable)):
+        breaker.release(probe)  # a quota signal or a local Tor failure: not TronGrid being down
         return True
     if isinstance(error, TronGridBadResponse) and not 200 <= error.status < 300:
         breaker.record_success(probe)  # a clean 4xx: TronGrid is up, the request is wrong

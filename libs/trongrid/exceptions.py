@@ -6,6 +6,8 @@ Each class is also a class of the domain hierarchy, so the mesh runtime maps it 
     └── TronGridError                  base of everything below
         ├── TronGridUnavailable        (+ errors.Unavailable) no usable answer now: connection or Tor
         │   │                          failure, timeout, 5xx, circuit breaker open; `retry_after_s` when known
+        │   ├── TronGridTorUnavailable Tor, not TronGrid, failed: the proxy is down, not bootstrapped or
+        │   │                          refusing (`reason` is tor_proxy's); says nothing about TronGrid's health
         │   ├── TronGridThrottled      TronGrid's quota: 429, 403, or a "suspended for N s" body
         │   ├── TronGridNodeBusy       the node answered SERVER_BUSY, NO_CONNECTION or
         │   │                          NOT_ENOUGH_EFFECTIVE_CONNECTION (`code`, `node_message`)
@@ -29,6 +31,7 @@ __all__ = [
     "TronGridNodeBusy",
     "TronGridNodeError",
     "TronGridThrottled",
+    "TronGridTorUnavailable",
     "TronGridUnavailable",
 ]
 
@@ -60,6 +63,16 @@ class TronGridNodeBusy(TronGridUnavailable):
         super().__init__(f"TRON node busy: {code}: {node_message}" if node_message else f"TRON node busy: {code}")
         self.code = code
         self.node_message = node_message
+
+
+class TronGridTorUnavailable(TronGridUnavailable):
+    """The way out failed before TronGrid was reached: Tor is down, bootstrapping, or refused the connection.
+
+    Kept apart from TronGrid's own failures so that a Tor outage does not open TronGrid's circuit breaker
+    (which would keep calls failing for its whole open period after Tor is back).
+    """
+
+    reason = "TRONGRID_TOR_UNAVAILABLE"
 
 
 class TronGridBadResponse(TronGridUnavailable):

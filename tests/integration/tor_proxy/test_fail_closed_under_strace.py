@@ -119,7 +119,7 @@ async def test_a_trongrid_reader_contacts_only_tor_in_normal_operation_with_tor_
     assert not any(c.port == devnet_port for c in contacts)
 
     down = loop.reads(ok=False, since=killed, until=restarted)
-    assert {r["error"] for r in down} == {"TronGridUnavailable"}
+    assert {r["error"] for r in down} == {"TronGridTorUnavailable"}
     assert {r["reason"] for r in down} <= UNAVAILABLE_REASONS
     down_ms = [float(r["ms"]) for r in down]  # type: ignore[arg-type]
     assert max(down_ms) < 500

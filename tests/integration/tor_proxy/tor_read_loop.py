@@ -6,7 +6,7 @@ It is what a TronGrid-facing service does, without the service: so a test can ru
 and see every socket it opens. Each read prints one JSON line to stdout:
 
     {"t": <monotonic s>, "ok": true, "ms": 23.1, "purpose": "chain-read", "serving": true}
-    {"t": ..., "ok": false, "ms": 0.7, "error": "TronGridUnavailable", "reason": "TOR_PROXY_UNAVAILABLE", ...}
+    {"t": ..., "ok": false, "ms": 0.7, "error": "TronGridTorUnavailable", "reason": "TOR_PROXY_UNAVAILABLE", ...}
 
 It stops when its stdin closes, after a last line {"done": true, "stats": {...}}.
 """

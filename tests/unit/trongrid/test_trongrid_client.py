@@ -19,6 +19,7 @@ from lucid_tron.trongrid import (
     TronGridClient,
     TronGridNodeError,
     TronGridThrottled,
+    TronGridTorUnavailable,
     TronGridUnavailable,
 )
 from tor_proxy import ProxyNotConfigured, TorConfig, TorProxy
@@ -368,26 +369,37 @@ async def test_node_errors_and_client_errors_do_not_open_the_breaker(trongrid_se
 # -- Tor ------------------------------------------------------------------------------------------
 
 
-async def test_tor_down_is_trongrid_unavailable_fast_and_counts_for_the_breaker(trongrid_server):
+async def test_tor_down_is_unavailable_fast_and_never_opens_trongrids_breaker(trongrid_server):
+    # A Tor outage says nothing about TronGrid: were it counted, reads would keep failing for the breaker's whole
+    # open period after Tor came back.
     async with TorProxy(TorConfig(socks_host="127.0.0.1", socks_port=free_port())) as dead_tor:
         client = breaking_client(trongrid_server, dead_tor)
 
         started = time.monotonic()
-        with pytest.raises(TronGridUnavailable) as caught:
+        with pytest.raises(TronGridTorUnavailable) as caught:
             await client.wallet("getnowblock")
         elapsed_s = time.monotonic() - started
+        for _ in range(5):
+            with pytest.raises(TronGridTorUnavailable):
+                await client.wallet("getnowblock")
 
         assert caught.value.reason == "TOR_PROXY_UNAVAILABLE"
         assert elapsed_s < 1.0
-        await open_the_breaker_with_two_more_calls(client)
+        assert client.breaker.state is BreakerState.CLOSED
     assert trongrid_server.requests == []
 
 
-async def open_the_breaker_with_two_more_calls(client: TronGridClient) -> None:
-    for _ in range(2):
-        with pytest.raises(TronGridUnavailable):
-            await client.wallet("getnowblock")
-    assert client.breaker.state is BreakerState.OPEN
+async def test_while_tor_proxy_knows_tor_is_down_a_call_fails_at_once_without_retries(trongrid_server, tor):
+    tor.set_unavailable("not bootstrapped (40%)", retry_after_s=5.0)
+    client = client_for(trongrid_server, tor, retry=RetryPolicy(max_attempts=4, base_delay_s=0.5))
+
+    started = time.monotonic()
+    with pytest.raises(TronGridTorUnavailable) as caught:
+        await client.wallet("getnowblock")
+
+    assert time.monotonic() - started < 0.4  # one backoff step would already be 0.5 s
+    assert caught.value.retry_after_s == 5.0
+    assert trongrid_server.requests == []
 
 
 async def test_a_missing_proxy_configuration_passes_through_and_sends_nothing(trongrid_server):
