@@ -1,0 +1,52 @@
+"""tron-client: `python -m lucid_tron.services.tron_client`.
+
+Environment: TRONGRID_URL (required; `lucid-tron up` passes devnet's), TRONGRID_API_KEY (secret, optional),
+TRONGRID_TIMEOUT_S, CALL_TIMEOUT_S, the mesh's GRPC_HOST / GRPC_PORT / LOG_* and Tor's variables
+(`tor_proxy.TorConfig.from_env`: Tor is required unless USE_TOR_FOR_EXTERNAL_CALLS=false and
+ALLOW_DIRECT_EXTERNAL_CALLS=true, which is logged as a WARNING and meant only for a devnet on loopback).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lucid_tron.mesh import ConfigError, Problem, ServiceSettings, ServiceSpec, run, setting
+from lucid_tron.trongrid import TronGridClient
+from tor_proxy import TorConfig, TorConfigError, TorRuntime
+
+from .servicer import TronClientServicer, registration
+
+NAME = "tron-client"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TronClientSettings(ServiceSettings):
+    trongrid_url: str = setting("TRONGRID_URL", schemes=("http", "https"))
+    trongrid_api_key: str | None = setting("TRONGRID_API_KEY", default=None, secret=True)
+    # One attempt's limit; the caller's deadline cuts it shorter (Tor adds about a second per request).
+    trongrid_timeout_s: float = setting("TRONGRID_TIMEOUT_S", default=10.0, ge=0.1, le=120)
+    # Longest an RPC may take when its caller set no deadline (or a later one), retries of TronGrid included.
+    call_timeout_s: float = setting("CALL_TIMEOUT_S", default=30.0, ge=0.1, le=600)
+
+
+def tor_config_from_env() -> TorConfig:
+    """Tor's settings, as a ConfigError (exit 78, every problem listed) when they cannot be used."""
+    try:
+        return TorConfig.from_env()
+    except TorConfigError as error:
+        raise ConfigError([Problem("Tor", str(error))]) from None
+
+
+def build(settings: TronClientSettings, *, tor_config: TorConfig | None = None) -> ServiceSpec:
+    # Tor is this service's one way out: while it is down the process reports NOT_SERVING ("tor") and calls fail
+    # fast, since there is nothing it could answer.
+    tor = TorRuntime(tor_config if tor_config is not None else tor_config_from_env())
+    trongrid = TronGridClient(
+        settings.trongrid_url, tor.proxy, api_key=settings.trongrid_api_key, timeout_s=settings.trongrid_timeout_s
+    )
+    servicer = TronClientServicer(trongrid, call_timeout_s=settings.call_timeout_s)
+    return ServiceSpec(name=NAME, services=[registration(servicer)], on_start=[tor.start], on_stop=[tor.close])
+
+
+if __name__ == "__main__":
+    run(build, TronClientSettings)

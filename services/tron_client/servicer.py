@@ -1,0 +1,200 @@
+"""TronClientService over gRPC: validate the request, call TronGrid through lucid_tron.trongrid.reads, map back.
+
+Errors are domain errors (the mesh picks the status): bad input InvalidArgument naming the field, an unknown block,
+transaction or receipt NotFound, a node's refusal FailedPrecondition with TRON's code, TronGrid down, throttled
+or too slow for the caller's deadline Unavailable (the TronGrid client's retries and breaker stay within it).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import grpc
+
+from lucid.tron.v1 import tron_client_pb2, tron_client_pb2_grpc
+from lucid_tron.chain.validation import FieldChecks
+from lucid_tron.errors import NotFound
+from lucid_tron.mesh import Registration, deadlines
+from lucid_tron.trongrid import TronGridClient
+from lucid_tron.trongrid import reads
+from lucid_tron.trongrid.reads import Finality
+
+from . import broadcast, fees, messages
+
+__all__ = ["SERVICE_NAME", "TronClientServicer", "registration"]
+
+SERVICE_NAME: str = tron_client_pb2.DESCRIPTOR.services_by_name["TronClientService"].full_name
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+# name(type,type): the canonical signature TRON hashes into the selector, as given (a space changes it).
+_FUNCTION_SELECTOR = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*\([A-Za-z0-9_,\[\]()]*\)", re.ASCII)
+#: ABI arguments of one call; far above any TRC20 call, small enough to refuse a flood.
+MAX_PARAMETER_BYTES = 64 * 1024
+
+Request = TypeVar("Request")
+Response = TypeVar("Response")
+
+
+def _bounded(
+    method: Callable[[TronClientServicer, Request, Context], Awaitable[Response]],
+) -> Callable[[TronClientServicer, Request, Context], Awaitable[Response]]:
+    """Run the RPC under the caller's deadline, or `call_timeout_s` when the caller set none (or a later one):
+    a call without a deadline must not wait through every retry of a TronGrid that does not answer."""
+
+    @functools.wraps(method)
+    async def bounded(self: TronClientServicer, request: Request, context: Context) -> Response:
+        with deadlines.within(self._call_timeout_s):
+            return await method(self, request, context)
+
+    return bounded
+
+
+class TronClientServicer(tron_client_pb2_grpc.TronClientServiceServicer):
+    def __init__(self, trongrid: TronGridClient, *, call_timeout_s: float = 30.0) -> None:
+        self._trongrid = trongrid
+        self._call_timeout_s = call_timeout_s
+
+    @_bounded
+    async def GetNowBlock(  # noqa: N802 - the proto's name
+        self, request: tron_client_pb2.GetNowBlockRequest, context: Context
+    ) -> tron_client_pb2.GetNowBlockResponse:
+        check = FieldChecks()
+        finality = check.enum("finality", request.finality, messages.FINALITIES, unspecified=Finality.SOLIDIFIED)
+        check.done()
+        header = await reads.now_block(self._trongrid, finality)
+        return tron_client_pb2.GetNowBlockResponse(block=messages.block_header(header))
+
+    @_bounded
+    async def GetBlock(  # noqa: N802
+        self, request: tron_client_pb2.GetBlockRequest, context: Context
+    ) -> tron_client_pb2.GetBlockResponse:
+        check = FieldChecks()
+        number = check.non_negative("block_number", request.block_number)
+        check.done()
+        found = await reads.block(self._trongrid, number)
+        if found is None:
+            raise NotFound("block", str(number), f"block {number} is beyond the head")
+        return tron_client_pb2.GetBlockResponse(header=messages.block_header(found.header), txids=found.txids)
+
+    @_bounded
+    async def GetAccount(  # noqa: N802
+        self, request: tron_client_pb2.GetAccountRequest, context: Context
+    ) -> tron_client_pb2.GetAccountResponse:
+        check = FieldChecks()
+        address = check.address("address", request.address)
+        finality = check.enum("finality", request.finality, messages.FINALITIES, unspecified=Finality.SOLIDIFIED)
+        check.done()
+        found = await reads.account(self._trongrid, address, finality)
+        return tron_client_pb2.GetAccountResponse(account=messages.account(found))
+
+    @_bounded
+    async def GetAccountResources(  # noqa: N802
+        self, request: tron_client_pb2.GetAccountResourcesRequest, context: Context
+    ) -> tron_client_pb2.GetAccountResourcesResponse:
+        check = FieldChecks()
+        address = check.address("address", request.address)
+        check.done()
+        found = await reads.account_resources(self._trongrid, address)
+        return tron_client_pb2.GetAccountResourcesResponse(resources=messages.account_resources(found))
+
+    @_bounded
+    async def GetTransaction(  # noqa: N802
+        self, request: tron_client_pb2.GetTransactionRequest, context: Context
+    ) -> tron_client_pb2.GetTransactionResponse:
+        check = FieldChecks()
+        txid = check.txid("txid", request.txid)
+        finality = check.enum("finality", request.finality, messages.FINALITIES, unspecified=Finality.SOLIDIFIED)
+        check.done()
+        found = await reads.transaction(self._trongrid, txid, finality)
+        if found is None:
+            raise NotFound("transaction", txid, f"transaction {txid} is not in the {finality.value} view")
+        return tron_client_pb2.GetTransactionResponse(
+            txid=found.txid,
+            raw_data=found.raw_data,
+            signatures=found.signatures,
+            contract_type=found.contract_type,
+            owner_address=found.owner_address,
+            expiration_time=messages.timestamp(found.expiration_ms),
+            contract_result=found.contract_result,
+        )
+
+    @_bounded
+    async def GetTransactionInfo(  # noqa: N802
+        self, request: tron_client_pb2.GetTransactionInfoRequest, context: Context
+    ) -> tron_client_pb2.GetTransactionInfoResponse:
+        check = FieldChecks()
+        txid = check.txid("txid", request.txid)
+        finality = check.enum("finality", request.finality, messages.FINALITIES, unspecified=Finality.SOLIDIFIED)
+        check.done()
+        found = await reads.transaction_info(self._trongrid, txid, finality)
+        if found is None:
+            raise NotFound(
+                "transaction receipt",
+                txid,
+                f"no receipt for {txid} in the {finality.value} view (not included, or not {finality.value} yet)",
+            )
+        return tron_client_pb2.GetTransactionInfoResponse(receipt=messages.receipt(found))
+
+    @_bounded
+    async def BroadcastTransaction(  # noqa: N802
+        self, request: tron_client_pb2.BroadcastTransactionRequest, context: Context
+    ) -> tron_client_pb2.BroadcastTransactionResponse:
+        checked = broadcast.check_signed(request.raw_data, list(request.signatures), request.txid)
+        sent = await broadcast.send(self._trongrid, checked)
+        return tron_client_pb2.BroadcastTransactionResponse(
+            txid=sent.txid, duplicate=sent.duplicate, expiration_time=messages.timestamp(sent.expiration_ms)
+        )
+
+    @_bounded
+    async def GetChainParameters(  # noqa: N802
+        self, request: tron_client_pb2.GetChainParametersRequest, context: Context
+    ) -> tron_client_pb2.GetChainParametersResponse:
+        found = await reads.chain_parameters(self._trongrid)
+        return tron_client_pb2.GetChainParametersResponse(
+            energy_price_sun=found.energy_price_sun,
+            bandwidth_price_sun=found.bandwidth_price_sun,
+            create_account_fee_sun=found.create_account_fee_sun,
+            memo_fee_sun=found.memo_fee_sun,
+            max_fee_limit_sun=found.max_fee_limit_sun,
+            unfreeze_delay_days=found.unfreeze_delay_days,
+            parameters=[tron_client_pb2.ChainParameter(key=key, value=value) for key, value in found.parameters],
+        )
+
+    @_bounded
+    async def EstimateEnergy(  # noqa: N802
+        self, request: tron_client_pb2.EstimateEnergyRequest, context: Context
+    ) -> tron_client_pb2.EstimateEnergyResponse:
+        check = FieldChecks()
+        owner = check.address("owner_address", request.owner_address)
+        contract = check.address("contract_address", request.contract_address)
+        selector = check.pattern(
+            "function_selector",
+            request.function_selector,
+            _FUNCTION_SELECTOR,
+            expected='a Solidity signature such as "transfer(address,uint256)", without spaces',
+        )
+        parameter = check.data(
+            "parameter", request.parameter, required=False, max_length=MAX_PARAMETER_BYTES, multiple_of=32
+        )
+        call_value = check.amount("call_value_sun", request.call_value_sun, allow_zero=True)
+        check.done()
+        estimate = await fees.estimate_energy(
+            self._trongrid,
+            owner_address=owner,
+            contract_address=contract,
+            function_selector=selector,
+            parameter=parameter or b"",
+            call_value_sun=call_value,
+        )
+        return tron_client_pb2.EstimateEnergyResponse(
+            energy_required=estimate.energy_required, burn_fee_sun=estimate.burn_fee_sun
+        )
+
+
+def registration(servicer: TronClientServicer) -> Registration:
+    """The servicer as the mesh registers it (health and reflection under SERVICE_NAME)."""
+    return Registration(tron_client_pb2_grpc.add_TronClientServiceServicer_to_server, servicer, SERVICE_NAME)
