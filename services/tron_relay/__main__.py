@@ -1,0 +1,159 @@
+"""tron-relay: `python -m lucid_tron.services.tron_relay`.
+
+Environment: REDIS_URL (required), TRONGRID_URL (required), TRONGRID_API_KEY (secret, optional), the cache TTLs
+(CACHE_TTL_*_S, see RelaySettings), the mesh's GRPC_HOST / GRPC_PORT / LOG_*, and Tor's variables
+(`tor_proxy.TorConfig.from_env`: Tor is required unless USE_TOR_FOR_EXTERNAL_CALLS=false and
+ALLOW_DIRECT_EXTERNAL_CALLS=true, which is logged as a WARNING and meant only for a devnet on loopback).
+
+Neither Redis nor Tor is needed to answer: with Redis down the relay answers uncached (coalesced) reads, with Tor
+(hence TronGrid) down it answers what it has cached, marked stale. So the process stays SERVING and each is reported
+as a grpc.health.v1 service of its own, "redis" and "tor" (NOT_SERVING while down, and logged), which
+`grpc_health_probe -service=redis` shows without taking the relay out of rotation. Marking the whole process
+NOT_SERVING would turn a cache outage into a relay outage: every instance shares the one Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+
+from grpc_health.v1 import health_pb2
+
+from lucid_tron.mesh import ConfigError, Health, Problem, ServiceSettings, ServiceSpec, run, setting
+from lucid_tron.trongrid import TronGridClient
+from tor_proxy import TorConfig, TorConfigError, TorRuntime
+
+from .cache import CachePolicy, ReadThroughCache
+from .relay import ChainRelay
+from .servicer import RelayServicer, registration
+from .store import RedisCacheStore
+
+NAME = "tron-relay"
+#: The grpc.health.v1 service names under which the dependencies the relay can do without are reported.
+REDIS_HEALTH_NAME = "redis"
+TOR_HEALTH_NAME = "tor"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RelaySettings(ServiceSettings):
+    # The cache (see the module docstring). A URL may carry a password, hence secret: it is also read from a file.
+    redis_url: str = setting("REDIS_URL", secret=True, schemes=("redis", "rediss"))
+    trongrid_url: str = setting("TRONGRID_URL", schemes=("http", "https"))
+    trongrid_api_key: str | None = setting("TRONGRID_API_KEY", default=None, secret=True)
+    trongrid_timeout_s: float = setting("TRONGRID_TIMEOUT_S", default=10.0, ge=0.1, le=120)
+    head_block_ttl_s: float = setting("CACHE_TTL_HEAD_BLOCK_S", default=1.0, ge=0.001, le=3600)
+    solidified_block_ttl_s: float = setting("CACHE_TTL_SOLIDIFIED_BLOCK_S", default=3.0, ge=0.001, le=3600)
+    account_ttl_s: float = setting("CACHE_TTL_ACCOUNT_S", default=3.0, ge=0.001, le=3600)
+    resources_ttl_s: float = setting("CACHE_TTL_RESOURCES_S", default=3.0, ge=0.001, le=3600)
+    head_receipt_ttl_s: float = setting("CACHE_TTL_HEAD_RECEIPT_S", default=3.0, ge=0.001, le=3600)
+    solidified_receipt_ttl_s: float = setting(
+        "CACHE_TTL_SOLIDIFIED_RECEIPT_S", default=7 * 24 * 3600.0, ge=1, le=365 * 24 * 3600
+    )
+    not_found_ttl_s: float = setting("CACHE_TTL_NOT_FOUND_S", default=1.0, ge=0.001, le=3600)
+    # How long past its TTL an answer is kept to be served, marked stale, while TronGrid cannot be reached.
+    stale_for_s: float = setting("CACHE_STALE_FOR_S", default=600.0, ge=1, le=7 * 24 * 3600)
+    # Longest a caller with a cached answer waits for TronGrid before getting that answer marked stale.
+    refresh_wait_s: float = setting("CACHE_REFRESH_WAIT_S", default=2.0, ge=0.001, le=60)
+    # Bound of one shared TronGrid read, retries included (it outlives the caller that started it).
+    fetch_timeout_s: float = setting("TRONGRID_FETCH_TIMEOUT_S", default=15.0, ge=0.1, le=120)
+    # Redis is on the LAN: a reply slower than this is an outage, and the read goes on without the cache.
+    redis_timeout_s: float = setting("REDIS_TIMEOUT_S", default=0.25, ge=0.01, le=10)
+    redis_check_interval_s: float = setting("REDIS_CHECK_INTERVAL_S", default=2.0, ge=0.05, le=300)
+
+    @property
+    def cache_policy(self) -> CachePolicy:
+        return CachePolicy(
+            head_block_s=self.head_block_ttl_s,
+            solidified_block_s=self.solidified_block_ttl_s,
+            account_s=self.account_ttl_s,
+            resources_s=self.resources_ttl_s,
+            head_receipt_s=self.head_receipt_ttl_s,
+            solidified_receipt_s=self.solidified_receipt_ttl_s,
+            not_found_s=self.not_found_ttl_s,
+            stale_for_s=self.stale_for_s,
+            refresh_wait_s=self.refresh_wait_s,
+            fetch_timeout_s=self.fetch_timeout_s,
+        )
+
+
+def tor_config_from_env() -> TorConfig:
+    """Tor's settings, as a ConfigError (exit 78, every problem listed) when they cannot be used."""
+    try:
+        return TorConfig.from_env()
+    except TorConfigError as error:
+        raise ConfigError([Problem("Tor", str(error))]) from None
+
+
+class _OwnStatus:
+    """Reports one dependency as a grpc.health.v1 service name of its own; the process's status is left alone."""
+
+    def __init__(self, statuses: _OwnStatuses, dependency: str) -> None:
+        self._statuses = statuses
+        self.dependency = dependency
+
+    async def set_serving(self, serving: bool, reason: str = "") -> None:
+        health = self._statuses.health
+        if health is not None:
+            status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+            await health.servicer.set(self.dependency, status)
+
+
+class _OwnStatuses:
+    """What TorRuntime.start takes for a Health (`reporter(name)`), publishing each dependency under its own name."""
+
+    def __init__(self) -> None:
+        self.health: Health | None = None
+
+    def reporter(self, dependency: str) -> _OwnStatus:
+        return _OwnStatus(self, dependency)
+
+
+def build(settings: RelaySettings, *, tor_config: TorConfig | None = None) -> ServiceSpec:
+    tor = TorRuntime(tor_config if tor_config is not None else tor_config_from_env())
+    trongrid = TronGridClient(
+        settings.trongrid_url, tor.proxy, api_key=settings.trongrid_api_key, timeout_s=settings.trongrid_timeout_s
+    )
+    statuses = _OwnStatuses()
+    redis_status = statuses.reporter(REDIS_HEALTH_NAME)
+    store = RedisCacheStore(
+        settings.redis_url,
+        timeout_s=settings.redis_timeout_s,
+        retry_after_s=settings.redis_check_interval_s,
+        on_change=redis_status.set_serving,
+    )
+    # The TronGrid URL names the network: two networks sharing one Redis never read each other's entries.
+    cache = ReadThroughCache(store, settings.cache_policy, namespace=settings.trongrid_url)
+    watcher: list[asyncio.Task[None]] = []
+
+    async def watch_redis() -> None:
+        while True:
+            await asyncio.sleep(settings.redis_check_interval_s)
+            await store.check()
+
+    async def start(health: Health) -> None:
+        statuses.health = health
+        # Tor or Redis down at start is no reason not to start: the relay answers what it can meanwhile.
+        await tor.start(statuses)
+        await redis_status.set_serving(await store.check())
+        watcher.append(asyncio.create_task(watch_redis(), name="tron-relay-redis-watch"))
+
+    async def stop() -> None:
+        for task in watcher:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await cache.flights.close()
+        await store.close()
+        await tor.close()  # safe when start never ran
+
+    return ServiceSpec(
+        name=NAME,
+        services=[registration(RelayServicer(ChainRelay(trongrid, cache)))],
+        on_start=[start],
+        on_stop=[stop],
+    )
+
+
+if __name__ == "__main__":
+    run(build, RelaySettings)

@@ -1,0 +1,132 @@
+"""RelayService over gRPC: validate the request, read through the cache (lucid_tron.services.tron_relay.relay), map.
+
+Errors are domain errors (the mesh picks the status): bad input InvalidArgument naming the field, no receipt
+NotFound, TronGrid unreachable with nothing cached Unavailable. A Redis outage is never an error here: reads go
+uncached (see store.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+from google.protobuf.duration_pb2 import Duration
+
+from lucid.tron.v1 import relay_pb2, relay_pb2_grpc
+from lucid_tron.chain.validation import FieldChecks
+from lucid_tron.errors import NotFound
+from lucid_tron.mesh import Registration
+from lucid_tron.trongrid.reads import Finality
+
+from . import messages
+from .relay import ChainRelay
+from .verify import Expected
+
+__all__ = ["SERVICE_NAME", "RelayServicer", "registration"]
+
+SERVICE_NAME: str = relay_pb2.DESCRIPTOR.services_by_name["RelayService"].full_name
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+def _max_age(check: FieldChecks, request: Any) -> float | None:
+    if not request.HasField("max_age"):
+        return None
+    age: Duration = request.max_age
+    return check.duration("max_age", age.seconds, age.nanos) or None
+
+
+def _finality(check: FieldChecks, value: int) -> Finality | None:
+    return check.enum("finality", value, messages.FINALITIES, unspecified=Finality.SOLIDIFIED)
+
+
+class RelayServicer(relay_pb2_grpc.RelayServiceServicer):
+    def __init__(self, relay: ChainRelay) -> None:
+        self._relay = relay
+
+    async def GetNowBlock(  # noqa: N802 - the proto's name
+        self, request: relay_pb2.RelayServiceGetNowBlockRequest, context: Context
+    ) -> relay_pb2.RelayServiceGetNowBlockResponse:
+        check = FieldChecks()
+        finality = _finality(check, request.finality)
+        max_age = _max_age(check, request)
+        check.done()
+        answer = await self._relay.now_block(finality, max_age)
+        return relay_pb2.RelayServiceGetNowBlockResponse(
+            block=messages.block_header(answer.value), cache=messages.cache_status(answer.status)
+        )
+
+    async def GetAccount(  # noqa: N802
+        self, request: relay_pb2.RelayServiceGetAccountRequest, context: Context
+    ) -> relay_pb2.RelayServiceGetAccountResponse:
+        check = FieldChecks()
+        address = check.address("address", request.address)
+        finality = _finality(check, request.finality)
+        max_age = _max_age(check, request)
+        check.done()
+        answer = await self._relay.account(address, finality, max_age)
+        return relay_pb2.RelayServiceGetAccountResponse(
+            account=messages.account(answer.value), cache=messages.cache_status(answer.status)
+        )
+
+    async def GetAccountResources(  # noqa: N802
+        self, request: relay_pb2.RelayServiceGetAccountResourcesRequest, context: Context
+    ) -> relay_pb2.RelayServiceGetAccountResourcesResponse:
+        check = FieldChecks()
+        address = check.address("address", request.address)
+        max_age = _max_age(check, request)
+        check.done()
+        answer = await self._relay.account_resources(address, max_age)
+        return relay_pb2.RelayServiceGetAccountResourcesResponse(
+            resources=messages.account_resources(answer.value), cache=messages.cache_status(answer.status)
+        )
+
+    async def GetTransactionInfo(  # noqa: N802
+        self, request: relay_pb2.RelayServiceGetTransactionInfoRequest, context: Context
+    ) -> relay_pb2.RelayServiceGetTransactionInfoResponse:
+        check = FieldChecks()
+        txid = check.txid("txid", request.txid)
+        finality = _finality(check, request.finality)
+        max_age = _max_age(check, request)
+        check.done()
+        answer = await self._relay.transaction_info(txid, finality, max_age)
+        if answer.value is None:
+            raise NotFound(
+                "transaction receipt",
+                txid,
+                f"no receipt for {txid} in the {finality.value} view (not included, or not {finality.value} yet)",
+            )
+        return relay_pb2.RelayServiceGetTransactionInfoResponse(
+            receipt=messages.receipt(answer.value), cache=messages.cache_status(answer.status)
+        )
+
+    async def VerifyTrc20Transfer(  # noqa: N802
+        self, request: relay_pb2.VerifyTrc20TransferRequest, context: Context
+    ) -> relay_pb2.VerifyTrc20TransferResponse:
+        check = FieldChecks()
+        txid = check.txid("txid", request.txid)
+        contract = check.address("contract_address", request.contract_address)
+        sender = check.address("from_address", request.from_address, required=False)
+        recipient = check.address("to_address", request.to_address)
+        amount = check.amount("amount_base_units", request.amount_base_units)
+        check.done()
+        expected = Expected(
+            contract_address=contract, from_address=sender, to_address=recipient, amount_base_units=amount
+        )
+        answer = await self._relay.verify_trc20_transfer(txid, expected)
+        verdict = answer.verdict
+        response = relay_pb2.VerifyTrc20TransferResponse(
+            verified=verdict.verified,
+            failure=messages.failure(verdict.failure),
+            transfers=[messages.transfer(t) for t in verdict.transfers if messages.fits_int64(t)],
+            block_number=verdict.block_number,
+            cache=messages.cache_status(answer.cache),
+        )
+        if verdict.matched is not None:
+            response.matched_transfer.CopyFrom(messages.transfer(verdict.matched))
+        return response
+
+
+def registration(servicer: RelayServicer) -> Registration:
+    """The servicer as the mesh registers it (health and reflection under SERVICE_NAME)."""
+    return Registration(relay_pb2_grpc.add_RelayServiceServicer_to_server, servicer, SERVICE_NAME)
