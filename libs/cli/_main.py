@@ -131,6 +131,16 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="services' LOG_LEVEL"
     )
+    up.add_argument(
+        "--tor",
+        action="store_true",
+        help=(
+            "put devnet behind a private Tor network on loopback (needs Debian's tor; ~10 s more to start): Tor "
+            "required in every service, TRONGRID_URL http://trongrid.test:<devnet port> (only the exit resolves it), "
+            "devnet on 127.0.0.1; ports and pids in endpoints.json under \"tor\"; SIGUSR1 to `up` (re)starts the Tor "
+            "client"
+        ),
+    )
 
     status = commands.add_parser(
         "status",
@@ -140,6 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
     _state_dir_option(status)
     status.add_argument(
         "--timeout", type=_positive, default=2.0, metavar="SECONDS", help="per-service probe timeout (default 2)"
+    )
+
+    commands.add_parser(
+        "config",
+        help="print every setting each service reads (environment variables and secrets), as Markdown",
+        description="The configuration reference, generated from the services' settings classes.",
     )
 
     # Parsed by devnet itself (see main); declared here for the command list and `lucid-tron devnet --help`.
@@ -165,6 +181,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return devnet_main(args_list[1:])
     args = build_parser().parse_args(args_list)
+    if args.command == "config":
+        from lucid_tron.cli._config import config_reference
+
+        print(config_reference(), end="")
+        return 0
     if args.command == "status":
         from lucid_tron.cli._status import run_status
 
@@ -185,5 +206,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             ready_timeout_s=args.ready_timeout,
             grace_s=args.grace,
             log_level=args.log_level,
+            tor=args.tor,
         )
     )

@@ -172,6 +172,36 @@ def public_view(settings: ServiceSettings) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class SettingInfo:
+    """One setting as an operator sees it: the variable, its type, its default (None: required), whether secret."""
+
+    variable: str
+    type: str
+    default: str | None
+    secret: bool
+
+
+def describe_settings(settings_type: type[ServiceSettings]) -> list[SettingInfo]:
+    """Every variable `settings_type` reads, for a configuration reference generated from the code itself."""
+    hints = typing.get_type_hints(settings_type)
+    described = []
+    for f, meta in _settings_of(settings_type):
+        target = _unwrap_optional(hints[f.name])
+        if isinstance(target, type) and issubclass(target, enum.Enum):
+            type_name = ", ".join(str(member.value) for member in target)
+        else:
+            type_name = getattr(target, "__name__", str(target))
+        if f.default is dataclasses.MISSING:
+            default = None
+        elif f.default is None:
+            default = ""
+        else:
+            default = str(_plain(f.default))
+        described.append(SettingInfo(meta.env, type_name, default, meta.secret))
+    return described
+
+
 class _Bad(Exception):
     """A value that cannot be used; `variable` overrides the field's variable (e.g. an unreadable `<VAR>_FILE`)."""
 
