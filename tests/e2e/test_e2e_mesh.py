@@ -1,0 +1,228 @@
+"""The whole mesh as `lucid-tron up` runs it: seven processes on real sockets, devnet, SecantusDB, redis-server."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf import message_factory
+from google.protobuf.descriptor import MethodDescriptor
+from google.rpc import error_details_pb2
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
+from grpc_status import rpc_status
+
+from e2e.e2e_up import FUNDED_ADDRESS, FUNDED_TRX_SUN, Up, lucid_tron_command, start_up, still_running, up_environment
+from lucid.tron.v1 import (
+    common_pb2,
+    payment_gateway_pb2,
+    payout_router_pb2,
+    relay_pb2,
+    relay_pb2_grpc,
+    staking_pb2,
+    tron_client_pb2,
+    tron_client_pb2_grpc,
+    usdt_pb2,
+    wallet_pb2,
+)
+from lucid_tron.cli._services import SERVICES
+
+pytestmark = pytest.mark.e2e
+
+NAMES = [service.name for service in SERVICES]
+GRPC_SERVICE = {service.name: service.grpc_service for service in SERVICES}
+# The services whose RPCs later issues implement: until then every RPC answers UNIMPLEMENTED. An issue that
+# implements one removes it from here (and tests it in its own suite).
+SKELETONS = {
+    "wallet-manager": wallet_pb2.DESCRIPTOR.services_by_name["WalletService"],
+    "usdt-manager": usdt_pb2.DESCRIPTOR.services_by_name["UsdtService"],
+    "staking": staking_pb2.DESCRIPTOR.services_by_name["StakingService"],
+    "payment-gateway": payment_gateway_pb2.DESCRIPTOR.services_by_name["PaymentGatewayService"],
+    "payout-router": payout_router_pb2.DESCRIPTOR.services_by_name["PayoutRouterService"],
+}
+SKELETON_RPCS = [(name, method) for name, service in SKELETONS.items() for method in service.methods]
+
+
+@pytest.fixture(scope="session")
+async def channels(mesh: Up) -> AsyncIterator[dict[str, grpc.aio.Channel]]:
+    opened = {name: grpc.aio.insecure_channel(address) for name, address in mesh.endpoints["services"].items()}
+    yield opened
+    for channel in opened.values():
+        await channel.close()
+
+
+def service_processes(up: Up) -> dict[str, int]:
+    """pid of each service process below `up`, by service name."""
+    modules = {service.module: service.name for service in SERVICES}
+    found = {}
+    for pid in up.descendants():
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        for arg in argv:
+            if arg.decode(errors="replace") in modules:
+                found[modules[arg.decode()]] = pid
+    return found
+
+
+def test_endpoints_json_lists_the_seven_services_devnet_and_storage(mesh: Up) -> None:
+    endpoints = mesh.endpoints
+    assert set(endpoints) == {"services", "devnet", "mongo_url", "redis_url"}
+    assert list(endpoints["services"]) == NAMES
+    assert all(address.startswith("127.0.0.1:") for address in endpoints["services"].values())
+    assert endpoints["devnet"]["url"].startswith("http://127.0.0.1:")
+    assert endpoints["devnet"]["usdt_contract"].startswith("T")
+    assert endpoints["mongo_url"].startswith("mongodb://127.0.0.1:")
+    assert endpoints["redis_url"].startswith("redis://127.0.0.1:")
+    assert endpoints["redis_url"] != "redis://127.0.0.1:6379/0"  # --own-redis: never the machine's Redis
+
+
+def test_up_prints_the_table_and_how_long_the_services_took(mesh: Up) -> None:
+    output = mesh.output
+    for name in NAMES:
+        assert f"{name} " in output and mesh.endpoints["services"][name] in output
+    assert "all 7 services SERVING" in output
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("health_name", ["", "own"], ids=["empty", "own-name"])
+async def test_every_service_is_serving(channels: dict[str, grpc.aio.Channel], name: str, health_name: str) -> None:
+    service = GRPC_SERVICE[name] if health_name == "own" else ""
+    answer = await health_pb2_grpc.HealthStub(channels[name]).Check(
+        health_pb2.HealthCheckRequest(service=service), timeout=5
+    )
+    assert answer.status == health_pb2.HealthCheckResponse.SERVING
+
+
+@pytest.mark.parametrize("name", NAMES)
+async def test_reflection_lists_and_describes_each_service(channels: dict[str, grpc.aio.Channel], name: str) -> None:
+    stream = reflection_pb2_grpc.ServerReflectionStub(channels[name]).ServerReflectionInfo(timeout=5)
+    await stream.write(reflection_pb2.ServerReflectionRequest(list_services=""))
+    listed = await stream.read()
+    await stream.write(reflection_pb2.ServerReflectionRequest(file_containing_symbol=GRPC_SERVICE[name]))
+    described = await stream.read()
+    await stream.done_writing()
+    assert {service.name for service in listed.list_services_response.service} >= {
+        GRPC_SERVICE[name],
+        health.SERVICE_NAME,
+        reflection.SERVICE_NAME,
+    }
+    assert described.WhichOneof("message_response") == "file_descriptor_response"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_service_logs_json_lines_to_its_own_file(mesh: Up, name: str) -> None:
+    lines = (mesh.state_dir / "logs" / f"{name}.log").read_text().splitlines()
+    not_json = [line for line in lines if not line.startswith("{")]
+    assert not_json == [], f"{name} wrote lines that are not JSON"
+    records = [json.loads(line) for line in lines]
+    assert records and all(record["service"] == name for record in records)
+    assert any(record.get("address") == mesh.endpoints["services"][name] for record in records)
+
+
+async def test_tron_client_reads_devnet_head(channels: dict[str, grpc.aio.Channel]) -> None:
+    stub = tron_client_pb2_grpc.TronClientServiceStub(channels["tron-client"])
+    head = await stub.GetNowBlock(tron_client_pb2.GetNowBlockRequest(finality=common_pb2.FINALITY_HEAD), timeout=10)
+    solidified = await stub.GetNowBlock(tron_client_pb2.GetNowBlockRequest(), timeout=10)
+    assert len(head.block.block_id) == 64
+    assert head.block.number >= solidified.block.number >= 0
+    assert solidified.block.solidified
+
+
+@pytest.mark.parametrize("finality", [common_pb2.FINALITY_HEAD, common_pb2.FINALITY_SOLIDIFIED], ids=["head", "solid"])
+async def test_tron_client_sees_the_funded_balance(channels: dict[str, grpc.aio.Channel], finality: int) -> None:
+    stub = tron_client_pb2_grpc.TronClientServiceStub(channels["tron-client"])
+    answer = await stub.GetAccount(
+        tron_client_pb2.GetAccountRequest(address=FUNDED_ADDRESS, finality=finality), timeout=10
+    )
+    assert answer.account.address == FUNDED_ADDRESS
+    assert answer.account.activated
+    assert answer.account.balance_sun == FUNDED_TRX_SUN
+
+
+async def test_a_malformed_address_is_invalid_argument_naming_the_field(channels: dict[str, grpc.aio.Channel]) -> None:
+    stub = tron_client_pb2_grpc.TronClientServiceStub(channels["tron-client"])
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.GetAccount(tron_client_pb2.GetAccountRequest(address="TnotAnAddress"), timeout=10)
+    assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    status = rpc_status.from_call(caught.value)  # type: ignore[arg-type]
+    assert status is not None
+    violations = []
+    for detail in status.details:
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad_request = error_details_pb2.BadRequest()
+            detail.Unpack(bad_request)
+            violations += [violation.field for violation in bad_request.field_violations]
+    assert violations == ["address"]
+
+
+async def test_relay_reads_devnet_head(channels: dict[str, grpc.aio.Channel]) -> None:
+    stub = relay_pb2_grpc.RelayServiceStub(channels["tron-relay"])
+    answer = await stub.GetNowBlock(
+        relay_pb2.RelayServiceGetNowBlockRequest(finality=common_pb2.FINALITY_HEAD), timeout=10
+    )
+    assert len(answer.block.block_id) == 64
+    assert answer.block.number >= 0
+
+
+@pytest.mark.parametrize(("name", "method"), SKELETON_RPCS, ids=[f"{n}.{m.name}" for n, m in SKELETON_RPCS])
+async def test_skeleton_rpcs_answer_unimplemented(
+    channels: dict[str, grpc.aio.Channel], name: str, method: MethodDescriptor
+) -> None:
+    request_type = message_factory.GetMessageClass(method.input_type)
+    response_type = message_factory.GetMessageClass(method.output_type)
+    path = f"/{method.containing_service.full_name}/{method.name}"
+    assert not method.client_streaming
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        if method.server_streaming:
+            call: Any = channels[name].unary_stream(path, request_type.SerializeToString, response_type.FromString)
+            async for _ in call(request_type(), timeout=5):
+                pass
+        else:
+            call = channels[name].unary_unary(path, request_type.SerializeToString, response_type.FromString)
+            await call(request_type(), timeout=5)
+    assert caught.value.code() is grpc.StatusCode.UNIMPLEMENTED
+    assert caught.value.details() == f"{path} is not implemented"
+
+
+def test_status_lists_all_seven_serving(mesh: Up) -> None:
+    done = subprocess.run(
+        [*lucid_tron_command(), "status", "--state-dir", str(mesh.state_dir)],
+        env=up_environment(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = {line.split()[0]: line.split() for line in done.stdout.splitlines()[1:8]}
+    assert list(rows) == NAMES
+    assert all(row[1] == mesh.endpoints["services"][name] and row[2] == "SERVING" for name, row in rows.items())
+    assert "7/7 SERVING" in done.stdout
+
+
+def test_a_service_that_dies_is_reported_and_up_stops_the_rest(mesh: Up, tmp_path: Path) -> None:
+    # A second `up` of its own, sharing the session's database and Redis so that only devnet and the services start.
+    other = start_up(
+        tmp_path / "state",
+        ["--mongo-url", mesh.endpoints["mongo_url"], "--redis-url", mesh.endpoints["redis_url"]],
+    )
+    try:
+        children = other.descendants()
+        staking = service_processes(other)["staking"]
+        os.kill(staking, signal.SIGTERM)
+        code = other.process.wait(30)
+    finally:
+        if other.process.poll() is None:
+            other.stop()
+    assert code == 1
+    assert "staking exited unexpectedly (exit code 0); stopping the rest" in other.output
+    assert still_running(children) == []
+    assert not (other.state_dir / "endpoints.json").exists()
