@@ -1,20 +1,19 @@
 """The one place where domain errors become gRPC statuses (google.rpc.Status with details, AIP-193).
 
-Servicers and domain code raise `lucid_tron.errors` classes and never pick a status code. This interceptor maps
+Servicers and domain code raise `lucid_tron.errors` classes and never pick a status code. `answer_error` maps
 each class to exactly one code and attaches the details a client needs to act on it (which field, which resource,
 when to retry). NotImplementedError (an RPC inherited from the generated servicer base, or a variant of a request
 a servicer does not support yet) is UNIMPLEMENTED, naming the method. Anything else is a bug: the caller gets
 INTERNAL with the request id (never the exception text, which may carry internals), the traceback goes to the log,
-and the process keeps serving.
+and the process keeps serving. The mesh calls it from the one wrapper it puts around each handler
+(`_handlers.serve_in_runtime`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2
@@ -23,8 +22,7 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from lucid_tron import errors
-from lucid_tron.mesh._context import REQUEST_ID_HEADER, current_request_id
-from lucid_tron.mesh._handlers import wrap_handler
+from lucid_tron.mesh._context import REQUEST_ID_HEADER
 
 ERROR_DOMAIN = "tron.lucid"
 
@@ -44,39 +42,25 @@ _CODES: dict[type[errors.LucidError], grpc.StatusCode] = {
 }
 
 
-class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        method = handler_call_details.method
-
-        @asynccontextmanager
-        async def mapped(context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[None]:
-            try:
-                yield
-            except grpc.aio.AbortError:
-                raise  # the status is already decided (e.g. the health servicer's NOT_FOUND)
-            except errors.LucidError as error:
-                status = domain_status(error, current_request_id() or "")
-                log.info(
-                    "%s failed: %s %s",
-                    method,
-                    _code_of(error).name,
-                    error.reason,
-                    extra={"rpc_method": method, "reason": error.reason},
-                )
-                await _abort(context, status)
-            except NotImplementedError:
-                log.info("%s is not implemented", method, extra={"rpc_method": method})
-                await _abort(context, unimplemented_status(method, current_request_id() or ""))
-            except Exception:
-                request_id = current_request_id() or ""
-                log.exception("%s raised an unexpected error", method, extra={"rpc_method": method})
-                await _abort(context, internal_status(request_id))
-
-        return wrap_handler(await continuation(handler_call_details), mapped)
+async def answer_error(
+    context: grpc.aio.ServicerContext[Any, Any], method: str, request_id: str, error: Exception
+) -> NoReturn:
+    """End the RPC `method` with the status for `error` (raised by its behavior); raises grpc.aio's AbortError."""
+    if isinstance(error, errors.LucidError):
+        log.info(
+            "%s failed: %s %s",
+            method,
+            _code_of(error).name,
+            error.reason,
+            extra={"rpc_method": method, "reason": error.reason},
+        )
+        await _abort(context, domain_status(error, request_id), request_id)
+    elif isinstance(error, NotImplementedError):
+        log.info("%s is not implemented", method, extra={"rpc_method": method})
+        await _abort(context, unimplemented_status(method, request_id), request_id)
+    else:
+        log.error("%s raised an unexpected error", method, extra={"rpc_method": method}, exc_info=error)
+        await _abort(context, internal_status(request_id), request_id)
 
 
 def domain_status(error: errors.LucidError, request_id: str) -> status_pb2.Status:
@@ -152,8 +136,10 @@ class _Status(grpc.Status):
     trailing_metadata: tuple[tuple[str, str | bytes], ...]
 
 
-async def _abort(context: grpc.aio.ServicerContext[Any, Any], status: status_pb2.Status) -> None:
+async def _abort(
+    context: grpc.aio.ServicerContext[Any, Any], status: status_pb2.Status, request_id: str
+) -> NoReturn:
     rich = rpc_status.to_status(status)
     # Aborting replaces the trailing metadata set earlier, so the request id goes in again.
-    trailing = (*rich.trailing_metadata, (REQUEST_ID_HEADER, current_request_id() or ""))
+    trailing = (*rich.trailing_metadata, (REQUEST_ID_HEADER, request_id))
     await context.abort_with_status(_Status(rich.code, rich.details, trailing))
