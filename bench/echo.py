@@ -2,7 +2,7 @@
 
     python -m bench.echo --port P           bare grpc.aio: one generic handler, bytes in, bytes out, no interceptor
     python -m bench.echo --port P --mesh    the same handler on lucid_tron.mesh (`run`: request scope and error
-                                            interceptors, health, reflection, JSON logs), i.e. a service with no work
+                                            mapping, health, reflection, JSON logs), i.e. a service with no work
 
 The bare server is what "ratio vs echo" divides by: the best a Python grpc.aio process does on this machine, with
 the same process boundary, the same client and the same loopback as the services. The mesh variant tells the cost of

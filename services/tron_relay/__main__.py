@@ -60,6 +60,10 @@ class RelaySettings(ServiceSettings):
     # Redis is on the LAN: a reply slower than this is an outage, and the read goes on without the cache.
     redis_timeout_s: float = setting("REDIS_TIMEOUT_S", default=0.25, ge=0.01, le=10)
     redis_check_interval_s: float = setting("REDIS_CHECK_INTERVAL_S", default=2.0, ge=0.05, le=300)
+    # The in-process L1 in front of Redis: how long a decoded entry is kept (never past its kind's TTL; 0 turns the
+    # L1 off) and how many. It spares a Redis round trip on hot reads such as the head block.
+    local_s: float = setting("CACHE_LOCAL_S", default=0.25, ge=0, le=60)
+    local_entries: int = setting("CACHE_LOCAL_ENTRIES", default=1024, ge=1, le=1_000_000)
 
     @property
     def cache_policy(self) -> CachePolicy:
@@ -74,6 +78,8 @@ class RelaySettings(ServiceSettings):
             stale_for_s=self.stale_for_s,
             refresh_wait_s=self.refresh_wait_s,
             fetch_timeout_s=self.fetch_timeout_s,
+            local_s=self.local_s,
+            local_entries=self.local_entries,
         )
 
 
