@@ -27,6 +27,7 @@ from typing import Any
 
 import grpc
 
+from lucid_tron.errors import InvalidArgument
 from lucid_tron.mesh._errors import answer_error
 from lucid_tron.mesh._request import open_request_scope
 
@@ -45,30 +46,31 @@ def serve_in_runtime(handler: grpc.RpcMethodHandler[Any, Any], method: str) -> g
     are supported (and the generated placeholders): the mesh does not run handlers in threads.
     """
     kind, behavior = _behavior(handler)
+    parse, parses_request = _request_parser(handler)
     if inspect.isasyncgenfunction(behavior):
 
         async def streaming(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
             request_id = open_request_scope(context)
             try:
-                async for response in behavior(request, context):
+                async for response in behavior(parse(request), context):
                     yield response
             except grpc.aio.AbortError:
                 raise  # the status is already decided (e.g. the health servicer's NOT_FOUND)
             except Exception as error:
                 await answer_error(context, method, request_id, error)
 
-        return _replaced(handler, kind, streaming)
+        return _replaced(handler, kind, streaming, parses_request)
 
     async def single(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         request_id = open_request_scope(context)
         try:
-            return await behavior(request, context)
+            return await behavior(parse(request), context)
         except grpc.aio.AbortError:
             raise
         except Exception as error:
             await answer_error(context, method, request_id, error)
 
-    return _replaced(handler, kind, single)
+    return _replaced(handler, kind, single, parses_request)
 
 
 def wrap_handler(
@@ -191,11 +193,38 @@ async def _not_implemented_stream(request: Any, context: grpc.aio.ServicerContex
     yield  # an async generator, as grpc.aio expects of a server-streaming behavior
 
 
+def _request_parser(handler: grpc.RpcMethodHandler[Any, Any]) -> tuple[Callable[[Any], Any], bool]:
+    """How the wrapper turns the request into a message, and whether it took that job from grpc.
+
+    grpc parses a request before any handler runs and answers a corrupt one with UNKNOWN and the parser's own error
+    text. For a single request message the wrapper parses it instead, so a corrupt one is INVALID_ARGUMENT naming
+    the request, like any other bad input. (Request streams keep grpc's parsing: no RPC of ours takes one.)
+    """
+    deserialize = handler.request_deserializer
+    if handler.request_streaming or deserialize is None:
+        return _as_is, False
+
+    def parse(raw: bytes) -> Any:
+        try:
+            return deserialize(raw)
+        except Exception as error:  # protobuf raises DecodeError; any parser failure is the caller's bad bytes
+            raise InvalidArgument.field("request", f"not a valid request message ({type(error).__name__})") from None
+
+    return parse, True
+
+
+def _as_is(request: Any) -> Any:
+    return request
+
+
 def _replaced(
-    handler: grpc.RpcMethodHandler[Any, Any], kind: str, behavior: Callable[..., Any]
+    handler: grpc.RpcMethodHandler[Any, Any], kind: str, behavior: Callable[..., Any], parses_request: bool = False
 ) -> grpc.RpcMethodHandler[Any, Any]:
     # grpc's method handlers are namedtuples (grpc._utilities.RpcMethodHandler), though typed as an abstract class.
-    replaced: grpc.RpcMethodHandler[Any, Any] = handler._replace(**{kind: behavior})  # type: ignore[attr-defined]
+    changes: dict[str, Any] = {kind: behavior}
+    if parses_request:
+        changes["request_deserializer"] = None  # the behavior gets the raw bytes and parses them itself
+    replaced: grpc.RpcMethodHandler[Any, Any] = handler._replace(**changes)  # type: ignore[attr-defined]
     return replaced
 
 
