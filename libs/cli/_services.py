@@ -3,6 +3,11 @@
 Every service gets the same environment apart from its own GRPC_PORT: the address of every peer, the storage URLs,
 the devnet and the Tor switch. A service reads only the variables its settings declare, so this module does not
 have to mirror who calls whom; a compose file or a k8s manifest sets the same variables.
+
+The Tor switch has two positions. Without `--tor`, devnet on loopback is reached directly (DEVNET_DIRECT). With
+`--tor` (`TorEndpoint`), Tor is required exactly as in production: the services get the SOCKS and control ports of
+the private Tor network `up` started, and TRONGRID_URL names devnet as `trongrid.test`, a name only that network's
+exit can resolve, so a request that bypassed Tor could not even find devnet.
 """
 
 from __future__ import annotations
@@ -10,7 +15,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["SERVICES", "MeshService", "client_host", "service_environment"]
+__all__ = [
+    "SERVICES",
+    "TOR_TRONGRID_HOST",
+    "MeshService",
+    "TorEndpoint",
+    "client_host",
+    "service_environment",
+    "trongrid_url_through_tor",
+]
 
 
 @dataclass(frozen=True)
@@ -49,6 +62,44 @@ DEVNET_DIRECT = {
 }
 
 
+# Through the private Tor network: any `*.test` name reaches 127.0.0.1 at the exit (lucid_tron.testing.tor_network's
+# DNS stub). Nothing on this machine resolves it, so only the exit can connect to devnet under this name.
+TOR_TRONGRID_HOST = "trongrid.test"
+
+# Variables of the caller's shell that would contradict or weaken Tor-required mode: a TOR_PROXY URL disagreeing with
+# the ports `up` sets, a control password next to the cookie (tor_proxy refuses both at once), the direct-mode switch.
+_NOT_WITH_TOR = frozenset(
+    {"TOR_PROXY", "TOR_CONTROL_PASSWORD", "TOR_CONTROL_PASSWORD_FILE", "ALLOW_DIRECT_EXTERNAL_CALLS"}
+)
+
+
+@dataclass(frozen=True)
+class TorEndpoint:
+    """Where the services find Tor (`lucid-tron up --tor`): one host for the SOCKS and control ports, cookie auth."""
+
+    host: str
+    socks_port: int
+    control_port: int
+    control_cookie_path: str
+
+    def environment(self) -> dict[str, str]:
+        """Tor required, fail closed, names resolved by Tor only: the production settings, pointed at this Tor."""
+        return {
+            "USE_TOR_FOR_EXTERNAL_CALLS": "true",
+            "TOR_ONLY": "true",
+            "TOR_PREVENT_DNS_LEAKS": "true",
+            "TOR_PROXY_HOST": self.host,
+            "TOR_PROXY_SOCKS_PORT": str(self.socks_port),
+            "TOR_PROXY_CONTROL_PORT": str(self.control_port),
+            "TOR_CONTROL_COOKIE_PATH": self.control_cookie_path,
+        }
+
+
+def trongrid_url_through_tor(devnet_port: int) -> str:
+    """devnet's URL as the services use it through Tor: `http://trongrid.test:<port>`."""
+    return f"http://{TOR_TRONGRID_HOST}:{devnet_port}"
+
+
 def client_host(host: str) -> str:
     """The host a client on this machine uses to reach a server listening on `host` (wildcards -> loopback)."""
     if host in ("0.0.0.0", "", "::", "[::]"):
@@ -71,10 +122,14 @@ def service_environment(
     secrets_dir: str,
     log_level: str,
     grace_s: float,
+    tor: TorEndpoint | None = None,
 ) -> dict[str, str]:
-    """The environment of `service`: `base` (the caller's) overridden by everything `up` decides."""
+    """The environment of `service`: `base` (the caller's) overridden by everything `up` decides.
+
+    `tor`: Tor required through it (and `trongrid_url` should be `trongrid_url_through_tor`); None: devnet direct.
+    Other Tor settings of the caller (TOR_HEALTH_CHECK_INTERVAL, TOR_CONNECTIVITY_TIMEOUT, ...) pass through."""
     decided = {
-        **DEVNET_DIRECT,
+        **(DEVNET_DIRECT if tor is None else tor.environment()),
         **{peer.address_variable: f"{client_host(host)}:{ports[peer.name]}" for peer in SERVICES},
         "GRPC_HOST": host,
         "GRPC_PORT": str(ports[service.name]),
@@ -89,5 +144,5 @@ def service_environment(
         "REDIS_URL": redis_url,
     }
     # A secret setting reads <VAR>_FILE before <VAR>: one left in the caller's shell would win over `up`.
-    shadowing = {f"{key}_FILE" for key in decided}
-    return {**{key: value for key, value in base.items() if key not in shadowing}, **decided}
+    dropped = {f"{key}_FILE" for key in decided} | (_NOT_WITH_TOR if tor is not None else set())
+    return {**{key: value for key, value in base.items() if key not in dropped}, **decided}

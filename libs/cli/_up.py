@@ -3,7 +3,21 @@
 Start order: devnet, the MongoDB-wire server and Redis (side by side), then the seven services, each its own process
 on its own port, all at once; `up` waits until every one answers SERVING on grpc.health.v1, prints where they are,
 writes `<state-dir>/endpoints.json` and watches them. Stop order (signal, or a child that died): the services
-(SIGTERM, their grace period, then SIGKILL), devnet, then the database and Redis if `up` started them.
+(SIGTERM, their grace period, then SIGKILL), devnet, then the database and Redis if `up` started them, then (--tor)
+the Tor network.
+
+`--tor`: the devnet behind real Tor. `up` also boots a private Tor network on loopback (lucid_tron.testing.TorNetwork:
+three authorities, one of them the exit, and a client; ~10 s, alongside devnet and the databases), devnet listens on
+127.0.0.1 whatever --host says, and the services run with Tor required, as in production: TRONGRID_URL is
+http://trongrid.test:<devnet port>, a name only the exit resolves, and the Tor variables point at the client's SOCKS
+and control ports (cookie auth). endpoints.json gains a "tor" entry (ports, cookie, data dir, the tor pids, and the
+pid of `up` itself). The Tor network is stopped last, after the databases.
+
+A Tor client that dies does not stop `up`: Tor being down is a state the services handle (they answer UNAVAILABLE and
+report NOT_SERVING), so `up` keeps running and can bring it back. SIGUSR1 to `up` (re)starts the Tor client on the
+same ports, torrc and data dir, as a supervisor restarting the tor container would: `kill -USR1 <up pid>` (the pid is
+in endpoints.json, "tor"."up_pid"); a running client is stopped first (SIGTERM). The new client's pid replaces the old
+one in endpoints.json as soon as it is spawned; the services see it come back through their own health checks.
 
 State dir layout:
     endpoints.json      where everything serves (see _endpoints); present while `up` runs
@@ -11,6 +25,8 @@ State dir layout:
     mongo/              SecantusDB: data/ (kept between runs) and server.log
     redis/              redis-server's working dir and server.log (no persistence)
     secrets/            SECRETS_DIR of the services: empty, so no /run/secrets file of this machine leaks in
+    tor/                with --tor: one data dir per tor (auth0, auth1, auth2, client), each with its torrc and
+                        tor.log; fresh keys on every start
     up.lock             held while `up` runs: one `up` per state dir (the database files are not shareable)
 """
 
@@ -24,7 +40,7 @@ import os
 import signal
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -32,7 +48,13 @@ from urllib.parse import urlsplit, urlunsplit
 from lucid_tron.cli._children import Child, tail
 from lucid_tron.cli._endpoints import ENDPOINTS_FILE, Endpoints
 from lucid_tron.cli._health import wait_serving
-from lucid_tron.cli._services import SERVICES, client_host, service_environment
+from lucid_tron.cli._services import (
+    SERVICES,
+    TorEndpoint,
+    client_host,
+    service_environment,
+    trongrid_url_through_tor,
+)
 
 __all__ = ["DEFAULT_REDIS_URL", "UpOptions", "run_up"]
 
@@ -57,6 +79,25 @@ class UpOptions:
     ready_timeout_s: float = 30.0
     grace_s: float = 5.0
     log_level: str = "INFO"
+    #: Run the devnet behind a private Tor network on loopback, Tor required in every service (see the module doc).
+    tor: bool = False
+
+
+@dataclass(frozen=True)
+class _EndpointsWithTor(Endpoints):
+    """endpoints.json with the "tor" entry of `up --tor`; readers that do not know it (`status`) ignore it."""
+
+    tor: dict[str, Any] | None = None
+
+    @property
+    def tor_trongrid_url(self) -> str:
+        return str((self.tor or {}).get("trongrid_url", self.devnet_url))
+
+    def to_json(self) -> dict[str, Any]:
+        data = super().to_json()
+        if self.tor is not None:
+            data["tor"] = self.tor
+        return data
 
 
 class StartError(Exception):
@@ -76,6 +117,7 @@ class _Started:
     services: dict[str, Child] = field(default_factory=dict)
     mongo: Any = None  # lucid_tron.testing.MongoServer, imported only when `up` starts one
     redis: Any = None  # lucid_tron.testing.RedisServer
+    tor: Any = None  # lucid_tron.testing.TorNetwork, with --tor
     # Server starts run in threads, which cancelling cannot interrupt: stopping waits for them first.
     threads: list[asyncio.Future[Any]] = field(default_factory=list)
 
@@ -87,6 +129,8 @@ class _Up:
         self.logs = self.state_dir / "logs"
         self.started = _Started()
         self.stop_requested = asyncio.Event()
+        self.endpoints: _EndpointsWithTor | None = None
+        self._tor_restart: asyncio.Task[None] | None = None
 
     async def run(self) -> int:
         try:
@@ -97,6 +141,8 @@ class _Up:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, self._on_signal, signum)
+        if self.options.tor:
+            loop.add_signal_handler(signal.SIGUSR1, self._on_restart_tor_client)
         endpoints_path = self.state_dir / ENDPOINTS_FILE
         try:
             endpoints_path.unlink(missing_ok=True)
@@ -119,7 +165,7 @@ class _Up:
                     await starting
                 return 0
             try:
-                endpoints = starting.result()
+                endpoints = self.endpoints = starting.result()
             except StartError as error:
                 _err(str(error))
                 return 1
@@ -136,23 +182,37 @@ class _Up:
 
     # -- start -------------------------------------------------------------------------------------------------------
 
-    async def _start(self) -> Endpoints:
+    async def _start(self) -> _EndpointsWithTor:
         try:
             async with asyncio.TaskGroup() as group:
                 devnet = group.create_task(self._start_devnet())
                 mongo_url = group.create_task(self._start_mongo())
                 redis_url = group.create_task(self._start_redis())
+                if self.options.tor:
+                    group.create_task(self._start_tor())
         except* StartError as failed:
             raise failed.exceptions[0] from None
         devnet_url, usdt_contract = devnet.result()
-        services = await self._start_services(devnet_url, usdt_contract, mongo_url.result(), redis_url.result())
-        return Endpoints(services, devnet_url, usdt_contract, mongo_url.result(), redis_url.result())
+        tor, trongrid_url = None, devnet_url
+        if self.started.tor is not None:
+            network = self.started.tor
+            tor = TorEndpoint("127.0.0.1", network.socks_port, network.control_port, str(network.control_cookie_path))
+            trongrid_url = trongrid_url_through_tor(_port_of(devnet_url))
+            _say(f"services reach devnet as {trongrid_url}, a name only the Tor exit resolves: Tor is required")
+        services = await self._start_services(
+            trongrid_url, usdt_contract, mongo_url.result(), redis_url.result(), tor
+        )
+        return _EndpointsWithTor(
+            services, devnet_url, usdt_contract, mongo_url.result(), redis_url.result(), self._tor_entry(trongrid_url)
+        )
 
     async def _start_devnet(self) -> tuple[str, str]:
         options = self.options
+        # Behind Tor, devnet is reached through the exit, which connects only to 127.0.0.0/8.
+        host = "127.0.0.1" if options.tor else options.host
         argv = [
             sys.executable, "-m", "lucid_tron.devnet",
-            "--host", options.host,
+            "--host", host,
             "--port", str(options.devnet_port),
             "--block-interval", f"{options.block_interval:g}",
         ]  # fmt: skip
@@ -217,13 +277,76 @@ class _Up:
         _say(f"redis-server at {server.url} in {server.started_in_s:.2f} s")
         return str(server.url)
 
+    async def _start_tor(self) -> None:
+        from lucid_tron.testing import ServerStartError, TorNetwork
+
+        # A base dir passed in is never deleted: the tor logs stay in the state dir after `up` ends.
+        network = self.started.tor = TorNetwork(self.state_dir / "tor")
+        try:
+            await self._in_thread(network.start)
+        except (ServerStartError, OSError) as error:
+            raise StartError(f"the private Tor network did not start: {error}") from None
+        _say(
+            f"private Tor network (3 authorities, auth0 the exit; isolation: {network.isolation}) ready in "
+            f"{network.started_in_s:.2f} s: SOCKS 127.0.0.1:{network.socks_port}, control 127.0.0.1:"
+            f"{network.control_port}, data in {network.data_dir}"
+        )
+
+    def _tor_entry(self, trongrid_url: str) -> dict[str, Any] | None:
+        """The "tor" entry of endpoints.json: enough for a test or an operator to find, kill and restart the client."""
+        network = self.started.tor
+        if network is None:
+            return None
+        return {
+            "socks_port": network.socks_port,
+            "control_port": network.control_port,
+            "control_cookie_path": str(network.control_cookie_path),
+            "data_dir": str(network.data_dir),
+            "client_log": str(network.log_paths["client"]),
+            "dns_port": network.dns_port,
+            "trongrid_url": trongrid_url,
+            "exit": "auth0",
+            "pids": network.pids,
+            # SIGUSR1 to this pid (re)starts the Tor client on the same ports.
+            "up_pid": os.getpid(),
+        }
+
+    def _on_restart_tor_client(self) -> None:
+        if self.started.tor is None or self.endpoints is None:
+            _say("received SIGUSR1 before the mesh was up: ignored")
+            return
+        if self._tor_restart is not None and not self._tor_restart.done():
+            _say("received SIGUSR1 while the Tor client is being restarted: ignored")
+            return
+        self._tor_restart = asyncio.get_running_loop().create_task(self._restart_tor_client())
+
+    async def _restart_tor_client(self) -> None:
+        network = self.started.tor
+        was_running = network.client_running
+        old = network.pids.get("client")
+
+        def respawn() -> None:
+            network.stop_client()  # SIGTERM, and reaps a client that was killed
+            network.start_client(wait=False)
+
+        try:
+            await self._in_thread(respawn)
+        except (OSError, RuntimeError) as error:
+            _err(f"could not start the Tor client again: {error}")
+            return
+        if self.endpoints is not None:
+            self.endpoints = replace(self.endpoints, tor=self._tor_entry(self.endpoints.tor_trongrid_url))
+            self.endpoints.write(self.state_dir)
+        what = f"stopped (pid {old}) and started" if was_running else "was not running: started"
+        _say(f"SIGUSR1: Tor client {what} again, pid {network.pids.get('client')}, same ports")
+
     async def _in_thread(self, start: Any) -> None:
         running = asyncio.ensure_future(asyncio.to_thread(start))
         self.started.threads.append(running)
         await asyncio.shield(running)
 
     async def _start_services(
-        self, devnet_url: str, usdt_contract: str, mongo_url: str, redis_url: str
+        self, trongrid_url: str, usdt_contract: str, mongo_url: str, redis_url: str, tor: TorEndpoint | None
     ) -> dict[str, str]:
         from lucid_tron.testing import free_port
 
@@ -240,13 +363,14 @@ class _Up:
                 service=service,
                 host=options.host,
                 ports=ports,
-                trongrid_url=devnet_url,
+                trongrid_url=trongrid_url,
                 usdt_contract=usdt_contract,
                 mongo_url=mongo_url,
                 redis_url=redis_url,
                 secrets_dir=str(self.state_dir / "secrets"),
                 log_level=options.log_level,
                 grace_s=options.grace_s,
+                tor=tor,
             )
             argv = [sys.executable, "-m", service.module]
             child = await Child.spawn(service.name, argv, env=env, log_path=self._log(service.name))
@@ -326,6 +450,9 @@ class _Up:
 
     async def _stop_all(self) -> None:
         started = self.started
+        if self._tor_restart is not None:
+            self._tor_restart.cancel()
+            await asyncio.gather(self._tor_restart, return_exceptions=True)
         await asyncio.gather(*started.threads, return_exceptions=True)
         # Only the ones still running now: a crash was already reported when it happened.
         services = [child for child in started.services.values() if child.returncode is None]
@@ -340,9 +467,12 @@ class _Up:
         await asyncio.gather(
             *(asyncio.to_thread(server.stop) for server in (started.mongo, started.redis) if server is not None)
         )
+        # Last: while anything that may still talk to TronGrid runs, Tor stays up.
+        if started.tor is not None:
+            await asyncio.to_thread(started.tor.stop)
         stopped_any = bool(started.services) or started.devnet is not None
         started.services.clear()
-        started.devnet = started.mongo = started.redis = None
+        started.devnet = started.mongo = started.redis = started.tor = None
         if stopped_any:
             _say("stopped")
 
@@ -370,6 +500,13 @@ def _reachable_url(url: str) -> str:
     if parts.hostname is None or parts.port is None:
         return url
     return urlunsplit(parts._replace(netloc=f"{client_host(parts.hostname)}:{parts.port}"))
+
+
+def _port_of(url: str) -> int:
+    port = urlsplit(url).port
+    if port is None:
+        raise StartError(f"devnet printed a URL without a port: {url}")
+    return port
 
 
 def _shown(url: str) -> str:
