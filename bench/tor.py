@@ -2,7 +2,7 @@
 in one run, and the time the read path takes to come back after the Tor client restarts.
 
     python -m bench --tor          # the whole benchmark, then these rows
-    python -m bench.tor            # these rows alone (~2.5 min), same options (--json, --rounds, --duration, ...)
+    python -m bench.tor            # these rows alone (~1 min), same options (--json, --rounds, --duration, ...)
 
 What runs: devnet (`python -m lucid_tron.devnet` on 127.0.0.1, funded account, --block-interval), a private Tor
 network on loopback (lucid_tron.testing.TorNetwork: 3 authorities, one the exit, + a client; every circuit is
