@@ -18,11 +18,10 @@ from lucid.tron.v1 import tron_client_pb2, tron_client_pb2_grpc
 from lucid_tron.chain.validation import FieldChecks
 from lucid_tron.errors import NotFound
 from lucid_tron.mesh import Registration, deadlines
-from lucid_tron.trongrid import TronGridClient
-from lucid_tron.trongrid import reads
+from lucid_tron.trongrid import TronGridClient, messages, reads
 from lucid_tron.trongrid.reads import Finality
 
-from . import broadcast, fees, messages
+from . import broadcast, fees
 
 __all__ = ["SERVICE_NAME", "TronClientServicer", "registration"]
 

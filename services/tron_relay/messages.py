@@ -2,73 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from google.protobuf.duration_pb2 import Duration
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from lucid.tron.v1 import common_pb2, relay_pb2
 from lucid_tron.chain import MAX_INT64
-from lucid_tron.trongrid.reads import Account, AccountResources, BlockHeader, Finality, Receipt
+from lucid_tron.trongrid.messages import timestamp
 
 from .cache import CacheStatus
 from .verify import Failure, Transfer
-
-#: Finality numbers a request may carry; FINALITY_UNSPECIFIED means solidified (the contracts say so).
-FINALITIES = {common_pb2.FINALITY_HEAD: Finality.HEAD, common_pb2.FINALITY_SOLIDIFIED: Finality.SOLIDIFIED}
-
-
-def timestamp(ms: int) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromMilliseconds(ms)
-    return stamp
-
-
-def block_header(header: BlockHeader) -> common_pb2.BlockHeader:
-    return common_pb2.BlockHeader(
-        number=header.number,
-        block_id=header.block_id,
-        parent_block_id=header.parent_block_id,
-        block_time=timestamp(header.block_time_ms),
-        producer_address=header.producer_address,
-        transaction_count=header.transaction_count,
-        solidified=header.solidified,
-    )
-
-
-def account(value: Account) -> common_pb2.Account:
-    message = common_pb2.Account(address=value.address, activated=value.activated, balance_sun=value.balance_sun)
-    if value.create_time_ms is not None:
-        message.create_time.CopyFrom(timestamp(value.create_time_ms))
-    return message
-
-
-def account_resources(value: AccountResources) -> common_pb2.AccountResources:
-    # The dataclass is named field for field after the message.
-    return common_pb2.AccountResources(**dataclasses.asdict(value))
-
-
-def receipt(value: Receipt) -> common_pb2.TransactionReceipt:
-    return common_pb2.TransactionReceipt(
-        txid=value.txid,
-        block_number=value.block_number,
-        block_time=timestamp(value.block_time_ms),
-        result=common_pb2.ExecutionResult.Value(f"EXECUTION_RESULT_{value.result.name}"),
-        result_code=value.result_code,
-        result_message=value.result_message,
-        fee_sun=value.fee_sun,
-        energy_used=value.energy_used,
-        energy_burned=value.energy_burned,
-        energy_fee_sun=value.energy_fee_sun,
-        bandwidth_used=value.bandwidth_used,
-        bandwidth_fee_sun=value.bandwidth_fee_sun,
-        contract_address=value.contract_address,
-        logs=[
-            common_pb2.Log(index=log.index, contract_address=log.contract_address, topics=log.topics, data=log.data)
-            for log in value.logs
-        ],
-        solidified=value.solidified,
-    )
 
 
 def duration(seconds: float) -> Duration:

@@ -1,4 +1,8 @@
-"""lucid_tron.trongrid.reads values as lucid.tron.v1 messages, and the proto enums as domain values."""
+"""lucid_tron.trongrid.reads values as lucid.tron.v1 messages, and the proto enums as domain values.
+
+Shared by the services that answer chain reads (tron-client, tron-relay), so the two map TronGrid's answers to the
+contracts identically. Imported only by those services: the TronGrid client itself does not need protobuf.
+"""
 
 from __future__ import annotations
 
