@@ -21,26 +21,20 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from google.protobuf import empty_pb2
 from google.protobuf.unknown_fields import UnknownFieldSet
 
-from lucid_tron.chain import (
-    ChainError,
-    MalformedTransaction,
-    decode_address,
-    decode_transaction,
-    protocol,
-    to_base58,
-    transaction_from_json,
-    transaction_to_json,
-)
-from lucid_tron.chain import txid as compute_txid
+from lucid_tron import chain
+from lucid_tron.chain import ChainError, MalformedTransaction, decode_address, to_base58
 
 from ._client import TronGridClient
 from ._responses import decode_node_message
 from .exceptions import TronGridBadResponse, TronGridNodeError
+
+if TYPE_CHECKING:
+    from lucid_tron.chain import protocol
 
 __all__ = [
     "Account",
@@ -294,10 +288,10 @@ async def transaction(client: TronGridClient, txid: str, finality: Finality) -> 
     if not answer:
         return None
     try:
-        tx = transaction_from_json(answer)
+        tx = chain.transaction_from_json(answer)
     except ChainError as error:
         raise _bad(f"gettransactionbyid answered a transaction we cannot read: {error}") from None
-    computed = compute_txid(tx).hex()
+    computed = chain.txid(tx).hex()
     if computed != txid:
         raise _bad(f"gettransactionbyid {txid} answered transaction {computed}")
     contract_type, owner = _contract_summary(tx.raw_data)
@@ -313,7 +307,7 @@ async def transaction(client: TronGridClient, txid: str, finality: Finality) -> 
 
 
 def _contract_result(tx: protocol.Transaction) -> str:
-    codes = protocol.Transaction.Result.contractResult
+    codes = chain.protocol.Transaction.Result.contractResult
     if not tx.ret or tx.ret[0].contractRet == codes.DEFAULT:
         return ""  # not executed, or TRON did not say
     number = tx.ret[0].contractRet
@@ -382,10 +376,10 @@ async def broadcast(client: TronGridClient, tx: protocol.Transaction) -> Broadca
     The client retries this call (it is a POST to a broadcast path) only because the bytes are identical: a
     broadcast that reached the node before its answer was lost comes back as DUP_TRANSACTION_ERROR.
     """
-    txid = compute_txid(tx).hex()
+    txid = chain.txid(tx).hex()
     try:
         answer = await client.wallet(
-            "broadcasttransaction", transaction_to_json(tx), purpose="broadcast", retry=True
+            "broadcasttransaction", chain.transaction_to_json(tx), purpose="broadcast", retry=True
         )
     except TronGridNodeError as refusal:
         if refusal.code == DUP_TRANSACTION:
@@ -565,7 +559,7 @@ def _receipt(answer: Mapping[str, Any], txid: str, *, solidified: bool) -> Recei
 def _contract_summary(raw: protocol.Transaction.raw) -> tuple[str, str]:
     """(contract type name, owner address) of any transaction, including types lucid-tron does not build."""
     try:
-        decoded = decode_transaction(raw)
+        decoded = chain.decode_transaction(raw)
     except MalformedTransaction:
         pass
     else:
@@ -573,7 +567,7 @@ def _contract_summary(raw: protocol.Transaction.raw) -> tuple[str, str]:
     if not raw.contract:
         return "", ""
     contract = raw.contract[0]
-    kinds = protocol.Transaction.Contract.ContractType
+    kinds = chain.protocol.Transaction.Contract.ContractType
     type_name = kinds.Name(contract.type) if contract.type in kinds.values() else str(contract.type)
     # Every TRON contract message has owner_address as field 1, whatever its type.
     holder = empty_pb2.Empty()
