@@ -27,7 +27,7 @@ import math
 import os
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -66,6 +66,7 @@ class _Setting:
     ge: float | None
     le: float | None
     schemes: tuple[str, ...] | None
+    valid_if: tuple[Callable[[Any], bool], str] | None = None
 
 
 def setting(
@@ -76,14 +77,16 @@ def setting(
     ge: float | None = None,
     le: float | None = None,
     schemes: Sequence[str] | None = None,
+    valid_if: tuple[Callable[[Any], bool], str] | None = None,
 ) -> Any:
     """Declare a settings field read from the variable `env`.
 
     No `default` makes the setting required. `ge`/`le` bound numbers; `schemes` makes a string a URL whose scheme
-    must be one of them and which must name a host. `secret=True` also reads files (see the module docstring),
-    keeps the value out of the dataclass repr and out of error messages.
+    must be one of them and which must name a host. `valid_if=(predicate, "what it must be")` is any other rule of
+    a single value, e.g. `(is_address, "a TRON address")`. `secret=True` also reads files (see the module
+    docstring), keeps the value out of the dataclass repr and out of error messages.
     """
-    meta = {_SETTING: _Setting(env, secret, ge, le, tuple(schemes) if schemes is not None else None)}
+    meta = {_SETTING: _Setting(env, secret, ge, le, tuple(schemes) if schemes is not None else None, valid_if)}
     return dataclasses.field(default=default, repr=not secret, metadata=meta)
 
 
@@ -299,6 +302,10 @@ def _check(meta: _Setting, value: Any) -> str | None:
         url = urlsplit(value)
         if url.scheme not in meta.schemes or not url.hostname:
             return f"must be a URL like {meta.schemes[0]}://host:port (scheme {'/'.join(meta.schemes)}), got {shown}"
+    if meta.valid_if is not None:
+        predicate, expected = meta.valid_if
+        if not predicate(value):
+            return f"must be {expected}, got {shown}"
     return None
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lucid_tron.chain import is_address
-from lucid_tron.mesh import ConfigError, Problem, ServiceSettings, ServiceSpec, run, setting
+from lucid_tron.mesh import ServiceSettings, ServiceSpec, run, setting
 from lucid_tron.services.usdt_manager.servicer import UsdtManagerServicer, registration
 
 NAME = "usdt-manager"
@@ -27,18 +27,7 @@ class UsdtManagerSettings(ServiceSettings):
     wallet_manager_addr: str = setting("WALLET_MANAGER_ADDR")
     # The USDT-TRC20 contract of the network in use (mainnet TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t). Required:
     # a default would silently point a Nile or devnet deployment at the wrong contract.
-    usdt_contract: str = setting("USDT_CONTRACT")
-
-    def __post_init__(self) -> None:
-        problems: list[Problem] = []
-        try:
-            super().__post_init__()
-        except ConfigError as error:
-            problems += error.problems
-        if not is_address(self.usdt_contract):
-            problems.append(Problem("USDT_CONTRACT", f"must be a TRON address, got {self.usdt_contract!r}"))
-        if problems:
-            raise ConfigError(problems)
+    usdt_contract: str = setting("USDT_CONTRACT", valid_if=(is_address, "a TRON address"))
 
 
 def build(settings: UsdtManagerSettings) -> ServiceSpec:

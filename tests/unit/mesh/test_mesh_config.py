@@ -187,3 +187,26 @@ def test_a_field_without_setting_is_a_programming_error(tmp_path: Path) -> None:
 
 def test_ipv6_hosts_are_bracketed_in_the_bind_address() -> None:
     assert ServiceSettings(host="::", port=50051).bind_address == "[::]:50051"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContractSettings(ServiceSettings):
+    contract: str = setting("CONTRACT", valid_if=(str.isupper, "upper case"))
+    signing_key: str | None = setting("SIGNING_KEY", default=None, secret=True, valid_if=(str.isupper, "upper case"))
+
+
+def test_a_value_failing_its_rule_is_a_problem_saying_what_it_must_be(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(ContractSettings, env(tmp_path, CONTRACT="usdt"))
+    assert problems(caught.value) == {"CONTRACT": "must be upper case, got 'usdt'"}
+
+
+def test_a_value_meeting_its_rule_is_accepted(tmp_path: Path) -> None:
+    assert load_settings(ContractSettings, env(tmp_path, CONTRACT="USDT")).contract == "USDT"
+
+
+def test_a_secret_failing_its_rule_is_reported_without_its_value(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(ContractSettings, env(tmp_path, CONTRACT="USDT", SIGNING_KEY="hunter2"))
+    assert problems(caught.value) == {"SIGNING_KEY": "must be upper case, got the value"}
+    assert "hunter2" not in str(caught.value)
