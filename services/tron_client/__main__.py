@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lucid_tron.mesh import ConfigError, Problem, ServiceSettings, ServiceSpec, run, setting
+from lucid_tron.mesh import ServiceSpec, run, setting
 from lucid_tron.trongrid import TronGridClient
-from tor_proxy import TorConfig, TorConfigError, TorRuntime
+from lucid_tron.trongrid.settings import TronGridSettings, tor_config_from_env
+from tor_proxy import TorConfig, TorRuntime
 
 from .servicer import TronClientServicer, registration
 
@@ -20,21 +21,9 @@ NAME = "tron-client"
 
 
 @dataclass(frozen=True, kw_only=True)
-class TronClientSettings(ServiceSettings):
-    trongrid_url: str = setting("TRONGRID_URL", schemes=("http", "https"))
-    trongrid_api_key: str | None = setting("TRONGRID_API_KEY", default=None, secret=True)
-    # One attempt's limit; the caller's deadline cuts it shorter (Tor adds about a second per request).
-    trongrid_timeout_s: float = setting("TRONGRID_TIMEOUT_S", default=10.0, ge=0.1, le=120)
+class TronClientSettings(TronGridSettings):
     # Longest an RPC may take when its caller set no deadline (or a later one), retries of TronGrid included.
     call_timeout_s: float = setting("CALL_TIMEOUT_S", default=30.0, ge=0.1, le=600)
-
-
-def tor_config_from_env() -> TorConfig:
-    """Tor's settings, as a ConfigError (exit 78, every problem listed) when they cannot be used."""
-    try:
-        return TorConfig.from_env()
-    except TorConfigError as error:
-        raise ConfigError([Problem("Tor", str(error))]) from None
 
 
 def build(settings: TronClientSettings, *, tor_config: TorConfig | None = None) -> ServiceSpec:

@@ -20,9 +20,10 @@ from dataclasses import dataclass
 
 from grpc_health.v1 import health_pb2
 
-from lucid_tron.mesh import ConfigError, Health, Problem, ServiceSettings, ServiceSpec, run, setting
+from lucid_tron.mesh import Health, ServiceSpec, run, setting
 from lucid_tron.trongrid import TronGridClient
-from tor_proxy import TorConfig, TorConfigError, TorRuntime
+from lucid_tron.trongrid.settings import TronGridSettings, tor_config_from_env
+from tor_proxy import TorConfig, TorRuntime
 
 from .cache import CachePolicy, ReadThroughCache
 from .relay import ChainRelay
@@ -36,12 +37,9 @@ TOR_HEALTH_NAME = "tor"
 
 
 @dataclass(frozen=True, kw_only=True)
-class RelaySettings(ServiceSettings):
+class RelaySettings(TronGridSettings):
     # The cache (see the module docstring). A URL may carry a password, hence secret: it is also read from a file.
     redis_url: str = setting("REDIS_URL", secret=True, schemes=("redis", "rediss"))
-    trongrid_url: str = setting("TRONGRID_URL", schemes=("http", "https"))
-    trongrid_api_key: str | None = setting("TRONGRID_API_KEY", default=None, secret=True)
-    trongrid_timeout_s: float = setting("TRONGRID_TIMEOUT_S", default=10.0, ge=0.1, le=120)
     head_block_ttl_s: float = setting("CACHE_TTL_HEAD_BLOCK_S", default=1.0, ge=0.001, le=3600)
     solidified_block_ttl_s: float = setting("CACHE_TTL_SOLIDIFIED_BLOCK_S", default=3.0, ge=0.001, le=3600)
     account_ttl_s: float = setting("CACHE_TTL_ACCOUNT_S", default=3.0, ge=0.001, le=3600)
@@ -81,14 +79,6 @@ class RelaySettings(ServiceSettings):
             local_s=self.local_s,
             local_entries=self.local_entries,
         )
-
-
-def tor_config_from_env() -> TorConfig:
-    """Tor's settings, as a ConfigError (exit 78, every problem listed) when they cannot be used."""
-    try:
-        return TorConfig.from_env()
-    except TorConfigError as error:
-        raise ConfigError([Problem("Tor", str(error))]) from None
 
 
 class _OwnStatus:
