@@ -8,7 +8,6 @@ No Docker engine or cluster is needed: the YAML is read as written (PyYAML resol
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import ipaddress
 import sys
@@ -21,9 +20,9 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from lucid_tron.cli._config import settings_type_of
 from lucid_tron.cli._services import SERVICES, MeshService
-from lucid_tron.mesh import ServiceSettings, load_settings
-from lucid_tron.mesh._config import _settings_of
+from lucid_tron.mesh import ServiceSettings, describe_settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -66,30 +65,16 @@ def _main_module(service: MeshService) -> ModuleType:
 
 
 def _settings_class(service: MeshService) -> type[ServiceSettings]:
-    main = _main_module(service)
-    found = [
-        value
-        for value in vars(main).values()
-        if isinstance(value, type)
-        and issubclass(value, ServiceSettings)
-        and value is not ServiceSettings
-        and value.__module__ == main.__name__
-    ]
-    assert len(found) == 1, f"{service.module}.__main__ should declare one settings class, found {found}"
-    return found[0]
+    return settings_type_of(service.module)
 
 
 def _variables(service: MeshService) -> dict[str, bool]:
     """Every variable the service's settings read -> whether it is secret (also read from /run/secrets)."""
-    return {meta.env: meta.secret for _field, meta in _settings_of(_settings_class(service))}
+    return {info.variable: info.secret for info in describe_settings(_settings_class(service))}
 
 
 def _required(service: MeshService) -> set[str]:
-    return {
-        meta.env
-        for field, meta in _settings_of(_settings_class(service))
-        if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
-    }
+    return {info.variable for info in describe_settings(_settings_class(service)) if info.default is None}
 
 
 def _uses_tor(service: MeshService) -> bool:
