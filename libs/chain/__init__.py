@@ -18,8 +18,9 @@ wire messages (~2.4 MB of descriptors) or secp256k1 (~0.8 MB), which matters aga
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from lucid_tron.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from lucid.tron.chain import protocol_pb2 as protocol
@@ -104,96 +105,82 @@ if TYPE_CHECKING:
     from .trongrid_json import raw_data_from_json, raw_data_to_json, transaction_from_json, transaction_to_json
 
 _LAZY = {
-    "ADDRESS_PREFIX": "address",
-    "AbiError": "exceptions",
-    "CONTRACT_MESSAGES": "contracts",
-    "ChainError": "exceptions",
-    "DecodedContract": "contracts",
-    "DecodedTransaction": "transactions",
-    "InvalidAddress": "exceptions",
-    "InvalidAmount": "exceptions",
-    "InvalidKey": "exceptions",
-    "InvalidSignature": "exceptions",
-    "MAX_INT64": "amounts",
-    "MalformedTransaction": "exceptions",
-    "PrivateKey": "keys",
-    "RESOURCES": "contracts",
-    "SECP256K1_N": "keys",
-    "SUN_PER_TRX": "amounts",
-    "TRANSFER_EVENT_TOPIC": "abi",
-    "TRANSFER_SELECTOR": "abi",
-    "TRANSFER_SIGNATURE": "abi",
-    "TRX_DECIMALS": "amounts",
-    "TYPE_URL_PREFIX": "contracts",
-    "TxidMismatch": "exceptions",
-    "USDT_DECIMALS": "amounts",
-    "address_from_public_key": "address",
-    "block_number_from_id": "transactions",
-    "build_transaction": "transactions",
-    "cancel_all_unfreeze_v2": "contracts",
-    "decode_address": "address",
-    "decode_address_word": "abi",
-    "decode_contract": "contracts",
-    "decode_transaction": "transactions",
-    "decode_transfer_call": "abi",
-    "decode_transfer_log": "abi",
-    "decode_uint256": "abi",
-    "delegate_resource": "contracts",
-    "encode_address": "abi",
-    "encode_bool": "abi",
-    "encode_call": "abi",
-    "encode_transfer": "abi",
-    "encode_uint256": "abi",
-    "format_trx": "amounts",
-    "format_units": "amounts",
-    "format_usdt": "amounts",
-    "freeze_balance_v2": "contracts",
-    "is_address": "address",
-    "keccak256": "address",
-    "make_block_id": "transactions",
-    "make_contract": "contracts",
-    "parse_trx": "amounts",
-    "parse_units": "amounts",
-    "parse_usdt": "amounts",
-    "raw_data_bytes": "transactions",
-    "raw_data_from_json": "trongrid_json",
-    "raw_data_to_json": "trongrid_json",
-    "recover_address": "keys",
-    "recover_public_key": "keys",
-    "resource_code": "contracts",
-    "resource_name": "contracts",
-    "selector": "abi",
-    "sign_transaction": "transactions",
-    "to_base58": "address",
-    "to_hex": "address",
-    "transaction_from_json": "trongrid_json",
-    "transaction_to_json": "trongrid_json",
-    "transfer_contract": "contracts",
-    "trc20_transfer": "contracts",
-    "trigger_smart_contract": "contracts",
-    "txid": "transactions",
-    "undelegate_resource": "contracts",
-    "unfreeze_balance_v2": "contracts",
-    "validate_amount": "amounts",
-    "verify_signature": "keys",
-    "withdraw_expire_unfreeze": "contracts",
+    "ADDRESS_PREFIX": ".address",
+    "AbiError": ".exceptions",
+    "CONTRACT_MESSAGES": ".contracts",
+    "ChainError": ".exceptions",
+    "DecodedContract": ".contracts",
+    "DecodedTransaction": ".transactions",
+    "InvalidAddress": ".exceptions",
+    "InvalidAmount": ".exceptions",
+    "InvalidKey": ".exceptions",
+    "InvalidSignature": ".exceptions",
+    "MAX_INT64": ".amounts",
+    "MalformedTransaction": ".exceptions",
+    "PrivateKey": ".keys",
+    "RESOURCES": ".contracts",
+    "SECP256K1_N": ".keys",
+    "SUN_PER_TRX": ".amounts",
+    "TRANSFER_EVENT_TOPIC": ".abi",
+    "TRANSFER_SELECTOR": ".abi",
+    "TRANSFER_SIGNATURE": ".abi",
+    "TRX_DECIMALS": ".amounts",
+    "TYPE_URL_PREFIX": ".contracts",
+    "TxidMismatch": ".exceptions",
+    "USDT_DECIMALS": ".amounts",
+    "address_from_public_key": ".address",
+    "block_number_from_id": ".transactions",
+    "build_transaction": ".transactions",
+    "cancel_all_unfreeze_v2": ".contracts",
+    "decode_address": ".address",
+    "decode_address_word": ".abi",
+    "decode_contract": ".contracts",
+    "decode_transaction": ".transactions",
+    "decode_transfer_call": ".abi",
+    "decode_transfer_log": ".abi",
+    "decode_uint256": ".abi",
+    "delegate_resource": ".contracts",
+    "encode_address": ".abi",
+    "encode_bool": ".abi",
+    "encode_call": ".abi",
+    "encode_transfer": ".abi",
+    "encode_uint256": ".abi",
+    "format_trx": ".amounts",
+    "format_units": ".amounts",
+    "format_usdt": ".amounts",
+    "freeze_balance_v2": ".contracts",
+    "is_address": ".address",
+    "keccak256": ".address",
+    "make_block_id": ".transactions",
+    "make_contract": ".contracts",
+    "parse_trx": ".amounts",
+    "parse_units": ".amounts",
+    "parse_usdt": ".amounts",
+    "raw_data_bytes": ".transactions",
+    "raw_data_from_json": ".trongrid_json",
+    "raw_data_to_json": ".trongrid_json",
+    "recover_address": ".keys",
+    "recover_public_key": ".keys",
+    "resource_code": ".contracts",
+    "resource_name": ".contracts",
+    "selector": ".abi",
+    "sign_transaction": ".transactions",
+    "to_base58": ".address",
+    "to_hex": ".address",
+    "transaction_from_json": ".trongrid_json",
+    "transaction_to_json": ".trongrid_json",
+    "transfer_contract": ".contracts",
+    "trc20_transfer": ".contracts",
+    "trigger_smart_contract": ".contracts",
+    "txid": ".transactions",
+    "undelegate_resource": ".contracts",
+    "unfreeze_balance_v2": ".contracts",
+    "validate_amount": ".amounts",
+    "verify_signature": ".keys",
+    "withdraw_expire_unfreeze": ".contracts",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name == "protocol":
-        value = import_module("lucid.tron.chain.protocol_pb2")
-    elif name in _LAZY:
-        value = getattr(import_module(f"{__name__}.{_LAZY[name]}"), name)
-    else:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
-
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, modules={"protocol": "lucid.tron.chain.protocol_pb2"})
 
 __all__ = [
     "ADDRESS_PREFIX",

@@ -9,7 +9,8 @@ from __future__ import annotations
 import importlib
 
 from lucid_tron.cli._services import SERVICES
-from lucid_tron.mesh import ServiceSettings, SettingInfo, describe_settings
+from lucid_tron.config import SettingInfo, describe_settings
+from lucid_tron.mesh import ServiceSettings
 
 __all__ = ["config_reference", "settings_type_of"]
 

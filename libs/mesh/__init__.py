@@ -20,28 +20,19 @@ A service's `__main__.py`::
         run(build, RelaySettings)
 
 Tests use `async with serving(spec, ServiceSettings(port=0)) as server:` and connect to `server.address`.
-Code that waits on anything reads the caller's deadline from `lucid_tron.mesh.deadlines`; calls to other services
+Code that waits on anything reads the caller's deadline from `lucid_tron.context.deadlines`; calls to other services
 go through `open_channel(target)`, which forwards the deadline, the request id and the trace.
 """
 
-from lucid_tron.mesh import deadlines
+from lucid_tron.context import deadlines
 from lucid_tron.mesh._client import open_channel
-from lucid_tron.mesh._config import (
-    ConfigError,
-    LogFormat,
-    LogLevel,
-    Problem,
-    ServiceSettings,
-    SettingInfo,
-    describe_settings,
-    load_settings,
-    setting,
-)
-from lucid_tron.mesh._context import REQUEST_ID_HEADER, current_request_id, current_trace_id
+from lucid_tron.config import ConfigError, Problem, SettingInfo, describe_settings, load_settings, setting
+from lucid_tron.context import REQUEST_ID_HEADER, current_request_id, current_trace_id
 from lucid_tron.mesh._errors import ERROR_DOMAIN
 from lucid_tron.mesh._health import Health, HealthReporter
 from lucid_tron.mesh._logging import configure_logging
 from lucid_tron.mesh._run import EXIT_CONFIG, run
+from lucid_tron.mesh._service_settings import LogFormat, LogLevel, ServiceSettings
 from lucid_tron.mesh._server import MeshServer, Registration, ServiceSpec, StartHook, StopHook, serving
 
 __all__ = [

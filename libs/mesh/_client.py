@@ -13,8 +13,8 @@ from typing import Any
 
 import grpc
 
-from lucid_tron.mesh import deadlines
-from lucid_tron.mesh._context import REQUEST_ID_HEADER, current_request_id
+from lucid_tron.context import deadlines
+from lucid_tron.context._ids import REQUEST_ID_HEADER, current_request_id
 from lucid_tron.mesh._tracing import inject_trace_context
 
 

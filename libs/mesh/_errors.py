@@ -22,7 +22,7 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from lucid_tron import errors
-from lucid_tron.mesh._context import REQUEST_ID_HEADER
+from lucid_tron.context._ids import REQUEST_ID_HEADER
 
 ERROR_DOMAIN = "tron.lucid"
 

@@ -20,8 +20,8 @@ import traceback
 from datetime import UTC, datetime
 from typing import Any
 
-from lucid_tron.mesh._config import LogFormat, LogLevel
-from lucid_tron.mesh._context import current_request_id, current_trace_id
+from lucid_tron.mesh._service_settings import LogFormat, LogLevel
+from lucid_tron.context._ids import current_request_id, current_trace_id
 
 REDACTED = "[redacted]"
 

@@ -22,7 +22,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from lucid_tron.mesh._context import set_trace_id
+from lucid_tron.context._ids import set_trace_id
 from lucid_tron.mesh._handlers import wrap_handler
 
 # Probes and tooling, polled every few seconds: spans for them would bury the real traffic.

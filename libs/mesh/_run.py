@@ -15,7 +15,8 @@ import sys
 from collections.abc import Callable
 from typing import NoReturn, TypeVar
 
-from lucid_tron.mesh._config import ConfigError, ServiceSettings, load_settings, public_view
+from lucid_tron.config import ConfigError, load_settings, public_view
+from lucid_tron.mesh._service_settings import ServiceSettings
 from lucid_tron.mesh._logging import configure_logging
 from lucid_tron.mesh._server import ServiceSpec, serving
 

@@ -21,7 +21,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from lucid_tron.mesh._config import ServiceSettings
+from lucid_tron.mesh._service_settings import ServiceSettings
 from lucid_tron.mesh._handlers import RuntimeServer
 from lucid_tron.mesh._health import Health
 from lucid_tron.mesh._tracing import Tracing, start_tracing, stop_tracing

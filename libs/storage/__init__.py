@@ -24,7 +24,9 @@ reports itself as 8.2, so they do not catch a 5.0+ feature.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from lucid_tron.lazy import lazy_exports
 
 from ._errors import MONGO_UNAVAILABLE, REDIS_UNAVAILABLE, as_unavailable, map_storage_errors
 
@@ -45,26 +47,14 @@ __all__ = [
     "redis_ping",
 ]
 
-_LAZY = {
-    "DURABLE_WRITES": "mongo",
-    "connect_mongo": "mongo",
-    "ensure_indexes": "mongo",
-    "mongo_ping": "mongo",
-    "connect_redis": "redis",
-    "redis_ping": "redis",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib import import_module
-
-    value = getattr(import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "DURABLE_WRITES": ".mongo",
+        "connect_mongo": ".mongo",
+        "ensure_indexes": ".mongo",
+        "mongo_ping": ".mongo",
+        "connect_redis": ".redis",
+        "redis_ping": ".redis",
+    },
+)

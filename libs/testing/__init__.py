@@ -21,7 +21,9 @@ this package loads neither pymongo nor redis.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from lucid_tron.lazy import lazy_exports
 
 from ._ports import free_port
 from ._process import ServerProcess, ServerStartError
@@ -44,26 +46,14 @@ __all__ = [
     "redis_answers",
 ]
 
-_LAZY = {
-    "MongoServer": "mongo",
-    "mongo_answers": "mongo",
-    "RedisServer": "redis",
-    "redis_answers": "redis",
-    "MicrosocksServer": "microsocks",
-    "TorNetwork": "tor_network",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib import import_module
-
-    value = getattr(import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "MongoServer": ".mongo",
+        "mongo_answers": ".mongo",
+        "RedisServer": ".redis",
+        "redis_answers": ".redis",
+        "MicrosocksServer": ".microsocks",
+        "TorNetwork": ".tor_network",
+    },
+)

@@ -7,7 +7,7 @@
         sent = await trongrid.wallet("broadcasttransaction", signed, purpose="broadcast", retry=True)
 
     TronGridClient      get / post / wallet / solidity; returns parsed JSON; bounded by the caller's
-                        RPC deadline (lucid_tron.mesh.deadlines) or `deadline_s`
+                        RPC deadline (lucid_tron.context.deadlines) or `deadline_s`
     RetryPolicy         attempts and backoff (full jitter), the longest Retry-After worth waiting for
     CircuitBreaker      closed -> open -> half-open, shared by all calls of a client (`client.breaker`)
     BreakerPolicy       when it opens and for how long;  BreakerState: its states

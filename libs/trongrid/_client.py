@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from lucid_tron.errors import DeadlineExceeded
-from lucid_tron.mesh import deadlines
+from lucid_tron.context import deadlines
 from tor_proxy import DestinationUnreachable, ProxyNotConfigured, TorProxyError
 
 from ._breaker import CircuitBreaker
@@ -82,7 +82,7 @@ class TronGridClient:
     parsed JSON or raise `lucid_tron.trongrid.exceptions` (and `tor_proxy.ProxyNotConfigured`).
 
     - Deadlines: each attempt gets `timeout_s`, cut to what is left of the call's deadline: the caller's
-      RPC deadline (`lucid_tron.mesh.deadlines`) or `deadline_s`, whichever is sooner. No attempt and no
+      RPC deadline (`lucid_tron.context.deadlines`) or `deadline_s`, whichever is sooner. No attempt and no
       backoff outlives it; with no time left at all the call raises `DeadlineExceeded` without a request.
     - Retries: on timeouts, dropped connections, Tor failures, 5xx, undecodable bodies and throttling,
       with `retry` policy. By default every path is retried except `BROADCAST_PATHS`; pass `retry=True`
@@ -308,7 +308,7 @@ class TronGridClient:
 
 def _deadline(deadline_s: float | None) -> float | None:
     """The monotonic time by which the call must be over: `deadline_s` from now, or the caller's RPC
-    deadline (`lucid_tron.mesh.deadlines`, less the margin needed to answer), whichever comes first."""
+    deadline (`lucid_tron.context.deadlines`, less the margin needed to answer), whichever comes first."""
     now = time.monotonic()
     candidates = [] if deadline_s is None else [now + deadline_s]
     ambient_s = deadlines.remaining()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lucid_tron.mesh import ConfigError, Problem, ServiceSettings, setting
+from lucid_tron.config import ConfigError, Problem, setting
+from lucid_tron.mesh import ServiceSettings
 from tor_proxy import TorConfig, TorConfigError
 
 __all__ = ["TronGridSettings", "tor_config_from_env"]

@@ -17,7 +17,8 @@ import grpc
 from lucid.tron.v1 import tron_client_pb2, tron_client_pb2_grpc
 from lucid_tron.chain.validation import FieldChecks
 from lucid_tron.errors import NotFound
-from lucid_tron.mesh import Registration, deadlines
+from lucid_tron.context import deadlines
+from lucid_tron.mesh import Registration
 from lucid_tron.trongrid import TronGridClient, messages, reads
 from lucid_tron.trongrid.reads import Finality
 

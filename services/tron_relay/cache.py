@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from lucid_tron.errors import DeadlineExceeded, Unavailable
-from lucid_tron.mesh import deadlines
+from lucid_tron.context import deadlines
 
 from .codec import CodecError, from_json, to_json
 from .coalesce import SingleFlight

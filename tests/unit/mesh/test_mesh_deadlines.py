@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from lucid_tron.errors import DeadlineExceeded
-from lucid_tron.mesh import deadlines
+from lucid_tron.context import deadlines
 
 
 def test_without_a_deadline_nothing_is_left_to_compute() -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from lucid_tron.mesh import LogFormat, LogLevel, configure_logging
-from lucid_tron.mesh._context import accept_request_id, set_trace_id
+from lucid_tron.context._ids import accept_request_id, set_trace_id
 from lucid_tron.mesh._logging import JsonFormatter, RedactingFilter
 
 

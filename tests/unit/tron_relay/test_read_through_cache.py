@@ -13,7 +13,7 @@ import asyncio
 import pytest
 
 from lucid_tron.errors import Unavailable
-from lucid_tron.mesh import deadlines
+from lucid_tron.context import deadlines
 from lucid_tron.services.tron_relay.cache import CachePolicy, Kind, ReadThroughCache
 from lucid_tron.trongrid import TronGridThrottled, TronGridUnavailable
 from lucid_tron.trongrid.reads import Account

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from lucid_tron.mesh import deadlines
+from lucid_tron.context import deadlines
 from lucid_tron.services.tron_relay.coalesce import SingleFlight
 
 

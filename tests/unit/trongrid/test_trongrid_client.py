@@ -8,7 +8,7 @@ import time
 import pytest
 
 from lucid_tron.errors import DeadlineExceeded, FailedPrecondition, Unavailable
-from lucid_tron.mesh import deadlines
+from lucid_tron.context import deadlines
 from lucid_tron.testing import free_port
 from lucid_tron.trongrid import (
     BreakerPolicy,

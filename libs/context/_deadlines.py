@@ -4,7 +4,7 @@ Why: a request that arrives with 2 s left must not start a 30 s TronGrid call; t
 has given up, and its retries would spend quota for nobody. The mesh stores the incoming RPC's deadline here; code
 below the servicer asks how long it may wait::
 
-    from lucid_tron.mesh import deadlines
+    from lucid_tron.context import deadlines
 
     response = await session.get(url, timeout=deadlines.timeout(30.0))
 

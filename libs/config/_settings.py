@@ -1,7 +1,8 @@
 """Typed settings read from environment variables and secret files, validated once at start.
 
-A service declares its settings as a frozen dataclass whose fields are `setting(...)`s and extends `ServiceSettings`,
-which holds what every service has. `load_settings` reads every field, and reports *all* problems at once in one
+A service declares its settings as a frozen dataclass whose fields are `setting(...)`s and extends `Settings` (a
+service: `lucid_tron.mesh.ServiceSettings`, which holds what every service has). No grpc here: libraries that are not
+servers (tor_proxy, the TronGrid client) declare their settings with it too. `load_settings` reads every field, and reports *all* problems at once in one
 ConfigError, each naming its variable: an operator fixing a deployment should not discover problems one restart at a
 time.
 
@@ -90,33 +91,16 @@ def setting(
     return dataclasses.field(default=default, repr=not secret, metadata=meta)
 
 
-class LogLevel(enum.Enum):
-    DEBUG = "DEBUG"
-    INFO = "INFO"
-    WARNING = "WARNING"
-    ERROR = "ERROR"
-
-
-class LogFormat(enum.Enum):
-    JSON = "json"
-    TEXT = "text"  # for a developer's terminal; production parses JSON
-
-
 @dataclass(frozen=True, kw_only=True)
-class ServiceSettings:
-    """What every service has. Extend with `@dataclass(frozen=True, kw_only=True)` and more `setting()` fields.
+class Settings:
+    """Base of every settings group. Extend with `@dataclass(frozen=True, kw_only=True)` and `setting()` fields.
 
-    Constructing it directly (tests do) validates the same bounds as loading it; a subclass that adds cross-field
-    rules in `__post_init__` calls `super().__post_init__()` first and raises ConfigError.
+    Groups compose by inheritance: a service's settings class lists the groups it needs as bases
+    (`class PayoutSettings(MongoSettings, WalletManagerAddress, ServiceSettings)`), so a variable such as
+    MONGO_URL is declared once. Constructing it directly (tests do) validates the same bounds as loading it; a
+    subclass that adds cross-field rules in `__post_init__` calls `super().__post_init__()` first and raises
+    ConfigError.
     """
-
-    host: str = setting("GRPC_HOST", default="127.0.0.1")  # 0.0.0.0 in containers
-    port: int = setting("GRPC_PORT", default=50051, ge=0, le=65535)  # 0 picks a free port (tests)
-    log_level: LogLevel = setting("LOG_LEVEL", default=LogLevel.INFO)
-    log_format: LogFormat = setting("LOG_FORMAT", default=LogFormat.JSON)
-    otel_endpoint: str | None = setting("OTEL_EXPORTER_OTLP_ENDPOINT", default=None, schemes=("http", "https"))
-    # Below docker's 10 s stop timeout, leaving time for on_stop hooks before SIGKILL.
-    shutdown_grace_s: float = setting("SHUTDOWN_GRACE_S", default=5.0, ge=0, le=120)
 
     def __post_init__(self) -> None:
         problems = [
@@ -127,14 +111,8 @@ class ServiceSettings:
         if problems:
             raise ConfigError(problems)
 
-    @property
-    def bind_address(self) -> str:
-        """`host:port` for grpc's add_insecure_port (IPv6 hosts in brackets)."""
-        host = f"[{self.host}]" if ":" in self.host and not self.host.startswith("[") else self.host
-        return f"{host}:{self.port}"
 
-
-S = TypeVar("S", bound=ServiceSettings)
+S = TypeVar("S", bound=Settings)
 
 
 def load_settings(settings_type: type[S], environ: Mapping[str, str] | None = None) -> S:
@@ -167,7 +145,7 @@ def load_settings(settings_type: type[S], environ: Mapping[str, str] | None = No
     return settings_type(**values)
 
 
-def public_view(settings: ServiceSettings) -> dict[str, Any]:
+def public_view(settings: Settings) -> dict[str, Any]:
     """The settings as a dict for a start-up log line, with secret values replaced."""
     return {
         f.name: "[redacted]" if meta.secret else _plain(getattr(settings, f.name))
@@ -185,7 +163,7 @@ class SettingInfo:
     secret: bool
 
 
-def describe_settings(settings_type: type[ServiceSettings]) -> list[SettingInfo]:
+def describe_settings(settings_type: type[Settings]) -> list[SettingInfo]:
     """Every variable `settings_type` reads, for a configuration reference generated from the code itself."""
     hints = typing.get_type_hints(settings_type)
     described = []

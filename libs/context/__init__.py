@@ -1,0 +1,13 @@
+"""What the current request carries, readable by any code below a servicer: its deadline, request id and trace id.
+
+    deadlines.remaining() / deadlines.timeout(default) / deadlines.within(seconds)
+    current_request_id(), current_trace_id(), REQUEST_ID_HEADER
+
+No grpc here: the TronGrid client, the storage helpers and domain code read the deadline without loading the gRPC
+server runtime. The mesh (`lucid_tron.mesh`) fills these in for each incoming RPC and forwards them on outgoing calls.
+"""
+
+from lucid_tron.context import _deadlines as deadlines
+from lucid_tron.context._ids import REQUEST_ID_HEADER, current_request_id, current_trace_id
+
+__all__ = ["REQUEST_ID_HEADER", "current_request_id", "current_trace_id", "deadlines"]

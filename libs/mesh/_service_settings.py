@@ -1,0 +1,45 @@
+"""What every service's settings hold: where it listens, how it logs, where traces go, how long it drains."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from lucid_tron.config import Settings, setting
+
+__all__ = ["LogFormat", "LogLevel", "ServiceSettings"]
+
+
+class LogLevel(enum.Enum):
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+
+
+class LogFormat(enum.Enum):
+    JSON = "json"
+    TEXT = "text"  # for a developer's terminal; production parses JSON
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceSettings(Settings):
+    """What every service has. Extend with `@dataclass(frozen=True, kw_only=True)` and more `setting()` fields.
+
+    Constructing it directly (tests do) validates the same bounds as loading it; a subclass that adds cross-field
+    rules in `__post_init__` calls `super().__post_init__()` first and raises ConfigError.
+    """
+
+    host: str = setting("GRPC_HOST", default="127.0.0.1")  # 0.0.0.0 in containers
+    port: int = setting("GRPC_PORT", default=50051, ge=0, le=65535)  # 0 picks a free port (tests)
+    log_level: LogLevel = setting("LOG_LEVEL", default=LogLevel.INFO)
+    log_format: LogFormat = setting("LOG_FORMAT", default=LogFormat.JSON)
+    otel_endpoint: str | None = setting("OTEL_EXPORTER_OTLP_ENDPOINT", default=None, schemes=("http", "https"))
+    # Below docker's 10 s stop timeout, leaving time for on_stop hooks before SIGKILL.
+    shutdown_grace_s: float = setting("SHUTDOWN_GRACE_S", default=5.0, ge=0, le=120)
+
+    @property
+    def bind_address(self) -> str:
+        """`host:port` for grpc's add_insecure_port (IPv6 hosts in brackets)."""
+        host = f"[{self.host}]" if ":" in self.host and not self.host.startswith("[") else self.host
+        return f"{host}:{self.port}"

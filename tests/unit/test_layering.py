@@ -1,0 +1,39 @@
+"""Libraries below the servicer do not load the gRPC server runtime: the layering is checked in a fresh interpreter."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+
+def _loaded_after_import(module: str) -> set[str]:
+    code = f"import sys, {module}; print(' '.join(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    return set(out.split())
+
+
+@pytest.mark.parametrize(
+    "module", ["lucid_tron.trongrid", "lucid_tron.context", "lucid_tron.config", "lucid_tron.errors", "tor_proxy"]
+)
+def test_library_imports_without_grpc(module: str) -> None:
+    loaded = _loaded_after_import(module)
+    assert "grpc" not in loaded
+    assert "lucid_tron.mesh" not in loaded
+
+
+def test_lazy_package_faces_load_nothing_until_a_name_is_used() -> None:
+    loaded = _loaded_after_import("lucid_tron.chain, lucid_tron.storage, lucid_tron.testing")
+    assert {"coincurve", "pymongo", "redis", "stem", "lucid.tron.chain.protocol_pb2"}.isdisjoint(loaded)
+
+
+def test_lazy_name_is_loaded_on_first_use_and_cached() -> None:
+    import lucid_tron.chain as chain
+
+    first = chain.is_address
+    assert chain.is_address is first
+    assert "is_address" in dir(chain)
+    assert chain.protocol.Transaction.DESCRIPTOR.full_name.endswith("Transaction")
+    with pytest.raises(AttributeError):
+        chain.no_such_name  # noqa: B018
