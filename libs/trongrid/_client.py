@@ -365,7 +365,9 @@ def _check_path(path: str) -> None:
     segments = path[1:].split("/")
     for segment in segments:
         if not _SEGMENT.fullmatch(segment) or segment in (".", ".."):
-            raise ValueError(f"path {path!r} has a segment {segment!r} that is not plain letters, digits, '_', '-', '.'")
+            raise ValueError(
+                f"path {path!r} has a segment {segment!r} that is not plain letters, digits, '_', '-', '.'"
+            )
     if segments[0] in ("wallet", "walletsolidity") and (len(segments) != 2 or not _API_NAME.fullmatch(segments[1])):
         raise ValueError(f"path {path!r} must be /{segments[0]}/<api name>")
     if segments[0] == "v1" and len(segments) > 2 and segments[1] in _V1_IDENTIFIERS:

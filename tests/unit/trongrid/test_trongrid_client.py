@@ -106,8 +106,13 @@ async def test_a_path_that_could_reach_another_resource_is_refused_before_any_re
     assert trongrid_server.requests == []
 
 
-@pytest.mark.parametrize("name", ["..", "getnowblock?visible=true", "get%6eowblock", "a/b", "/getnowblock", "", "get.now"])
-async def test_an_api_name_that_is_not_plain_letters_and_digits_is_refused_before_any_request(trongrid_server, tor, name):
+HOSTILE_NAMES = ["..", "getnowblock?visible=true", "get%6eowblock", "a/b", "/getnowblock", "", "get.now"]
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+async def test_an_api_name_that_is_not_plain_letters_and_digits_is_refused_before_any_request(
+    trongrid_server, tor, name
+):
     client = client_for(trongrid_server, tor)
 
     with pytest.raises(ValueError, match="API name"):
