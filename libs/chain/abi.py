@@ -1,7 +1,10 @@
 """The slice of the Solidity ABI that TRC20 needs: selectors, 32-byte words of address / uint256 / bool, the
 transfer call and the Transfer event.
 
-On the TVM an address is the 20-byte account id without TRON's 0x41 prefix, left-padded to 32 bytes.
+On the TVM an address is the 20-byte account id without TRON's 0x41 prefix, left-padded to 32 bytes. Decoding reads
+an address word as the TVM does: the low 20 bytes, whatever the 12 padding bytes hold. Mainnet USDT (compiled before
+Solidity checked padding) masks its `transfer` argument that way, so a call with dirty padding moves real tokens to the
+masked address; refusing to read such a call would hide a transfer that happened.
 """
 
 from __future__ import annotations
@@ -111,10 +114,9 @@ def decode_uint256(word: bytes | str) -> int:
 
 
 def decode_address_word(word: bytes | str) -> str:
-    """The base58 address in a 32-byte word (bytes or hex); the 12 padding bytes must be zero."""
+    """The base58 address in a 32-byte word (bytes or hex): its low 20 bytes, as the contract reads it (the 12
+    padding bytes are ignored, see the module doc)."""
     word = _word(word, "address word")
-    if any(word[:12]):
-        raise AbiError("address word has non-zero bytes in its 12-byte padding")
     return to_base58(bytes([ADDRESS_PREFIX]) + word[12:])
 
 

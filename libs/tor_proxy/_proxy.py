@@ -26,6 +26,8 @@ __all__ = ["USER_AGENT", "ConnectivityResult", "ProbeResult", "TorProxy"]
 _log = logging.getLogger("tor_proxy")
 
 _MAX_PURPOSE_LENGTH = 128
+#: How many purposes' rotation counts are kept per allowed session before every purpose is moved on at once.
+_ROTATED_PURPOSES_PER_SESSION = 16
 _SOCKS5_NO_AUTH_GREETING = b"\x05\x01\x00"
 _SOCKS5_NO_AUTH_CHOSEN = b"\x05\x00"
 
@@ -105,7 +107,10 @@ class TorProxy:
 
     The cache is bounded (per-wallet purposes would otherwise grow without end): when a session is
     created, those unused for `session_idle_s` are closed and beyond `max_sessions` the least recently
-    used are retired.
+    used are retired. A rotation is never undone: an evicted purpose keeps its rotation count, so its
+    next session does not get the credentials (and circuit) it was moved away from. The counts are
+    bounded too: beyond `16 * max_sessions` rotated purposes, every purpose moves to new credentials at
+    once (as after `new_circuits()`) and the counts start again under the new epoch.
     """
 
     def __init__(
@@ -122,12 +127,14 @@ class TorProxy:
             raise ValueError(f"session_idle_s must be > 0, got {session_idle_s}")
         self._config = config
         self._max_sessions = max_sessions
+        self._max_rotated_purposes = _ROTATED_PURPOSES_PER_SESSION * max_sessions
         self._session_idle_s = session_idle_s
         self.stats = stats if stats is not None else TorStats()
         # Per process (per instance): credentials are stable for a purpose while the process runs,
         # and cannot be linked to the purpose's name, nor across restarts.
         self._salt = secrets.token_bytes(32)
-        # Bumped by new_circuits(): every purpose, or one purpose, gets new credentials.
+        # Bumped by new_circuits(): every purpose, or one purpose, gets new credentials. Only ever increase:
+        # credentials derive from (epoch, purpose count, purpose), so a count going back would reuse old ones.
         self._epoch = 0
         self._purpose_epochs: dict[str, int] = {}
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
@@ -205,7 +212,11 @@ class TorProxy:
         else:
             _check_purpose(purpose)
             self._purpose_epochs[purpose] = self._purpose_epochs.get(purpose, 0) + 1
-            if purpose in self._sessions:
+            if len(self._purpose_epochs) > self._max_rotated_purposes:
+                # Forgetting one purpose's count would give it its old circuit back; a new epoch for all
+                # bounds the memory and undoes no rotation.
+                self.new_circuits()
+            elif purpose in self._sessions:
                 self._retire(purpose)
 
     @property
@@ -305,13 +316,11 @@ class TorProxy:
         for purpose, entry in list(self._sessions.items()):
             if entry.in_flight == 0 and now - entry.last_used >= self._session_idle_s:
                 self._retire(purpose, grace_s=0.0)
-                self._purpose_epochs.pop(purpose, None)
         for purpose, entry in list(self._sessions.items()):
             if len(self._sessions) < self._max_sessions:
                 break
             if entry.in_flight == 0:
                 self._retire(purpose)
-                self._purpose_epochs.pop(purpose, None)
 
     def _retire(self, purpose: str, *, grace_s: float | None = None) -> None:
         entry = self._sessions.pop(purpose)

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import math
 import random
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -14,8 +15,9 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from lucid_tron.errors import DeadlineExceeded
+from lucid_tron.chain.address import is_address
 from lucid_tron.context import deadlines
+from lucid_tron.errors import DeadlineExceeded
 from tor_proxy import DestinationUnreachable, ProxyNotConfigured, TorProxyError
 
 from ._breaker import CircuitBreaker
@@ -38,6 +40,19 @@ _log = logging.getLogger("lucid_tron.trongrid")
 BROADCAST_PATHS = frozenset({"/wallet/broadcasttransaction", "/wallet/broadcasthex"})
 
 _API_KEY_HEADER = "TRON-PRO-API-KEY"
+
+# What a path segment may be: TronGrid's API names, base58 addresses, hex, numbers. No '%' (an escape a server
+# would decode into '/', '?' or '..'), no '?' or '#' (a query or fragment smuggled into the path), no spaces.
+_SEGMENT = re.compile(r"[A-Za-z0-9_.-]+", re.ASCII)
+# FullNode API names: getnowblock, gettransactioninfobyblocknum, getBrokerage.
+_API_NAME = re.compile(r"[A-Za-z0-9]+", re.ASCII)
+_TXID = re.compile(r"[0-9a-fA-F]{64}", re.ASCII)
+# The /v1 resources whose next segment names an account, a contract or a transaction, and how it is checked.
+_V1_IDENTIFIERS = {
+    "accounts": ("an address", is_address),
+    "contracts": ("an address", is_address),
+    "transactions": ("a 64-digit hex txid", _TXID.fullmatch),
+}
 
 
 class SessionProvider(Protocol):
@@ -342,12 +357,26 @@ def _check_base_url(url: str) -> str:
 
 
 def _check_path(path: str) -> None:
-    if not path.startswith("/") or "://" in path or "#" in path:
+    """Refuse a path that could reach another resource than it names: each segment is plain characters (no '..',
+    '.', '%' escape, '?', '#' or empty segment), /wallet and /walletsolidity take one API name, and the identifier
+    after /v1/accounts, /v1/contracts and /v1/transactions is a valid address or txid."""
+    if not isinstance(path, str) or not path.startswith("/"):
         raise ValueError(f"path must be an absolute path such as /wallet/getnowblock, got {path!r}")
+    segments = path[1:].split("/")
+    for segment in segments:
+        if not _SEGMENT.fullmatch(segment) or segment in (".", ".."):
+            raise ValueError(
+                f"path {path!r} has a segment {segment!r} that is not plain letters, digits, '_', '-', '.'"
+            )
+    if segments[0] in ("wallet", "walletsolidity") and (len(segments) != 2 or not _API_NAME.fullmatch(segments[1])):
+        raise ValueError(f"path {path!r} must be /{segments[0]}/<api name>")
+    if segments[0] == "v1" and len(segments) > 2 and segments[1] in _V1_IDENTIFIERS:
+        what, valid = _V1_IDENTIFIERS[segments[1]]
+        if not valid(segments[2]):
+            raise ValueError(f"path {path!r}: /v1/{segments[1]}/ must be followed by {what}, got {segments[2]!r}")
 
 
 def _check_name(name: str) -> str:
-    name = name.strip("/")
-    if not name or "/" in name or "?" in name:
+    if not isinstance(name, str) or not _API_NAME.fullmatch(name):
         raise ValueError(f"expected an API name such as 'getnowblock', got {name!r}")
     return name

@@ -67,7 +67,7 @@ async def test_a_broadcast_while_trongrid_fails_is_unavailable_and_safe_to_repea
     payer = devnet_accounts[0]
     tx = signed(devnet, payer.key, transfer_contract(payer.address, devnet_accounts[1].address, 1))
     request = pb.BroadcastTransactionRequest(raw_data=tx.raw_data.SerializeToString(), signatures=tx.signature)
-    devnet.faults.add(status=503, paths=("/wallet/broadcasttransaction",), count=50)
+    devnet.faults.add(status=503, paths=("/wallet/broadcasthex",), count=50)
     await unavailable_within_deadline(tron_client.stub.BroadcastTransaction, request)
 
     devnet.faults.clear()

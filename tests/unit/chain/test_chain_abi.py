@@ -89,11 +89,21 @@ def test_decode_transfer_call_refuses_extra_bytes():
         decode_transfer_call(encode_transfer(KEY_ONE_ADDRESS, 1) + bytes(32))
 
 
-def test_decode_transfer_call_refuses_dirty_address_padding():
+def test_a_transfer_call_with_dirty_address_padding_decodes_to_the_masked_address_as_usdt_reads_it():
     data = bytearray(encode_transfer(KEY_ONE_ADDRESS, 1))
-    data[4] = 1
-    with pytest.raises(AbiError, match="padding"):
-        decode_transfer_call(bytes(data))
+    data[4:16] = b"\xff" * 12
+
+    assert decode_transfer_call(bytes(data)) == (KEY_ONE_ADDRESS, 1)
+
+
+@given(st.binary(min_size=12, max_size=12), st.binary(min_size=20, max_size=20))
+def test_an_address_word_is_its_low_20_bytes_whatever_the_padding(padding, account_id):
+    assert decode_address_word(padding + account_id) == to_base58(b"\x41" + account_id)
+
+
+def test_a_transfer_log_with_dirty_topic_padding_names_the_masked_addresses():
+    topics = [TRANSFER_EVENT_TOPIC, b"\x01" * 12 + encode_address(KEY_ONE_ADDRESS)[12:], encode_address(USDT)]
+    assert decode_transfer_log(topics, encode_uint256(7)) == (KEY_ONE_ADDRESS, USDT, 7)
 
 
 def test_transfer_log_in_trongrid_hex_form_decodes_to_from_to_amount():

@@ -188,6 +188,46 @@ async def test_a_session_idle_longer_than_session_idle_s_is_closed_when_another_
         assert idle.closed
 
 
+async def test_a_rotated_purpose_whose_idle_session_is_closed_does_not_get_its_old_credentials_back():
+    async with TorProxy(TorConfig(), session_idle_s=0.05) as tor:
+        tor.session("wallet:1")
+        abandoned = tor.socks_username("wallet:1")
+        tor.new_circuits("wallet:1")
+        rotated = tor.socks_username("wallet:1")
+        tor.session("wallet:1")
+        await asyncio.sleep(0.1)
+        tor.session("wallet:2")  # evicts the idle wallet:1
+
+        assert tor.purposes == ["wallet:2"]
+        assert tor.socks_username("wallet:1") == rotated != abandoned
+
+
+async def test_a_rotated_purpose_retired_beyond_max_sessions_does_not_get_its_old_credentials_back():
+    async with TorProxy(TorConfig(connectivity_timeout_s=0.05), max_sessions=1) as tor:
+        tor.session("wallet:1")
+        abandoned = tor.socks_username("wallet:1")
+        tor.new_circuits("wallet:1")
+        rotated = tor.socks_username("wallet:1")
+        tor.session("wallet:1")
+        tor.session("wallet:2")  # retires wallet:1, the least recently used
+
+        assert tor.purposes == ["wallet:2"]
+        assert tor.socks_username("wallet:1") == rotated != abandoned
+
+
+async def test_beyond_16_rotated_purposes_per_session_every_purpose_moves_to_credentials_it_never_had():
+    async with TorProxy(TorConfig(), max_sessions=1) as tor:
+        purposes = [f"wallet:{n}" for n in range(17)]
+        had: dict[str, set[str]] = {purpose: {tor.socks_username(purpose)} for purpose in purposes}
+        for purpose in purposes[:16]:
+            tor.new_circuits(purpose)
+            had[purpose].add(tor.socks_username(purpose))
+
+        tor.new_circuits(purposes[16])  # the 17th rotated purpose
+
+        assert all(tor.socks_username(purpose) not in had[purpose] for purpose in purposes)
+
+
 # -- failing fast while Tor is known to be unusable ------------------------------------------------------------------
 
 

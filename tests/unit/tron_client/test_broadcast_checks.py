@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 
 import pytest
 
@@ -15,7 +16,7 @@ from lucid_tron.chain import (
     sign_transaction,
     transfer_contract,
 )
-from lucid_tron.errors import InvalidArgument
+from lucid_tron.errors import FailedPrecondition, InvalidArgument
 from lucid_tron.services.tron_client.broadcast import MAX_SIGNATURES, check_signed
 
 OWNER = PrivateKey(hashlib.sha256(b"owner").digest())
@@ -25,12 +26,9 @@ BLOCK_ID = (7).to_bytes(8, "big") + bytes(range(24))
 
 def transaction(contract: protocol.Transaction.Contract | None = None) -> protocol.Transaction:
     contract = contract or transfer_contract(OWNER.address, OTHER.address, 1_000_000)
+    now = int(time.time() * 1000)
     return build_transaction(
-        contract,
-        ref_block_number=7,
-        ref_block_id=BLOCK_ID,
-        expiration_ms=1_700_000_060_000,
-        timestamp_ms=1_700_000_000_000,
+        contract, ref_block_number=7, ref_block_id=BLOCK_ID, expiration_ms=now + 60_000, timestamp_ms=now
     )
 
 
@@ -50,9 +48,10 @@ def test_a_transaction_signed_by_its_owner_passes_with_the_txid_computed_locally
 
     checked = check_signed(raw, signatures, "")
 
+    sent = protocol.Transaction.FromString(checked.signed_bytes)
     assert checked.txid == hashlib.sha256(raw).hexdigest()
-    assert checked.transaction.raw_data.SerializeToString(deterministic=True) == raw
-    assert list(checked.transaction.signature) == signatures
+    assert sent.raw_data.SerializeToString() == raw
+    assert list(sent.signature) == signatures
 
 
 def test_the_callers_txid_may_be_uppercase():
@@ -98,9 +97,11 @@ def test_more_signatures_than_the_owner_permission_can_have_are_refused():
     assert "at most" in refusal(raw, signatures * (MAX_SIGNATURES + 1))["signatures"]
 
 
-def test_a_repeated_signature_is_refused():
+def test_a_repeated_signature_is_refused_as_a_duplicate_signer():
     raw, signatures = signed_by(OWNER)
-    assert "repeats" in refusal(raw, signatures * 2)["signatures[1]"]
+    with pytest.raises(FailedPrecondition) as raised:
+        check_signed(raw, signatures * 2, "")
+    assert raised.value.reason == "DUPLICATE_SIGNER" and "signatures[1]" in raised.value.message
 
 
 def test_raw_data_that_is_not_a_transaction_is_refused():

@@ -112,13 +112,18 @@ def test_logs_that_only_look_like_a_trc20_transfer_are_ignored():
         topics=(TRANSFER_EVENT_TOPIC, encode_address(PAYER), encode_address(MERCHANT), encode_uint256(5_000_000)),
         data=b"",
     )  # fmt: skip
+    assert transfers_of(receipt(erc721)) == ()
+    assert verify(EXPECTED, receipt(erc721), None).failure is Failure.NO_TRANSFER_LOG
+
+
+def test_an_address_topic_with_dirty_padding_is_compared_as_the_masked_address_the_token_credited():
     dirty_padding = Log(
         index=1, contract_address=USDT,
         topics=(TRANSFER_EVENT_TOPIC, b"\x01" + encode_address(PAYER)[1:], encode_address(MERCHANT)),
         data=encode_uint256(5_000_000),
     )  # fmt: skip
-    assert transfers_of(receipt(erc721, dirty_padding)) == ()
-    assert verify(EXPECTED, receipt(erc721, dirty_padding), None).failure is Failure.NO_TRANSFER_LOG
+    verdict = verify(EXPECTED, receipt(dirty_padding), None)
+    assert verdict.verified and verdict.matched.from_address == PAYER
 
 
 def test_an_amount_beyond_int64_from_a_hostile_token_is_decoded_and_simply_does_not_match():

@@ -24,6 +24,7 @@ from lucid_tron.trongrid import (
 )
 from tor_proxy import ProxyNotConfigured, TorConfig, TorProxy
 
+USDT = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
 FAST_RETRIES = RetryPolicy(max_attempts=3, base_delay_s=0.02, max_delay_s=0.05)
 NO_RETRIES = RetryPolicy(max_attempts=1)
 
@@ -60,11 +61,81 @@ async def test_get_sends_the_query_parameters(trongrid_server, tor):
     trongrid_server.answer(body={"data": [], "success": True})
     client = client_for(trongrid_server, tor)
 
-    answer = await client.get("/v1/accounts/TXYZ/transactions/trc20", {"limit": 200, "only_confirmed": "true"})
+    answer = await client.get(f"/v1/accounts/{USDT}/transactions/trc20", {"limit": 200, "only_confirmed": "true"})
 
     assert answer == {"data": [], "success": True}
     (seen,) = trongrid_server.requests
     assert (seen.method, seen.query) == ("GET", {"limit": "200", "only_confirmed": "true"})
+
+
+# -- paths: nothing but what they name ------------------------------------------------------------------------------
+
+HOSTILE_PATHS = [
+    "/wallet/../devnet/reset",
+    "/./wallet/getnowblock",
+    "/wallet/%2e%2e",
+    "/wallet/getnowblock%3Fvisible=true",
+    "/wallet/getnowblock?visible=true",
+    "/wallet/getnowblock#fragment",
+    "/wallet//getnowblock",
+    "/wallet/getnowblock/",
+    "/wallet/getnowblock/extra",
+    "/wallet/get now block",
+    "/wallet/getnowblock\r\nX-Injected: 1",
+    "wallet/getnowblock",
+    "//evil.example/wallet/getnowblock",
+    f"/v1/accounts/{USDT}%2F..%2F..%2Fadmin/transactions",
+    f"/v1/accounts/{USDT}/../../admin",
+    "/v1/accounts/TXYZ/transactions/trc20",
+    "/v1/accounts/0x" + "ab" * 20 + "/transactions",
+    "/v1/contracts/..%2Fwallet/events",
+    "/v1/transactions/" + "zz" * 32 + "/events",
+    "/v1/transactions/" + "ab" * 31 + "/events",
+]
+
+
+@pytest.mark.parametrize("path", HOSTILE_PATHS)
+async def test_a_path_that_could_reach_another_resource_is_refused_before_any_request(trongrid_server, tor, path):
+    client = client_for(trongrid_server, tor)
+
+    with pytest.raises(ValueError, match="path"):
+        await client.get(path)
+    with pytest.raises(ValueError, match="path"):
+        await client.post(path, {})
+
+    assert trongrid_server.requests == []
+
+
+HOSTILE_NAMES = ["..", "getnowblock?visible=true", "get%6eowblock", "a/b", "/getnowblock", "", "get.now"]
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+async def test_an_api_name_that_is_not_plain_letters_and_digits_is_refused_before_any_request(
+    trongrid_server, tor, name
+):
+    client = client_for(trongrid_server, tor)
+
+    with pytest.raises(ValueError, match="API name"):
+        await client.wallet(name)
+    with pytest.raises(ValueError, match="API name"):
+        await client.solidity(name)
+
+    assert trongrid_server.requests == []
+
+
+async def test_validated_addresses_and_txids_reach_v1_paths(trongrid_server, tor):
+    client = client_for(trongrid_server, tor)
+    txid = "AB" * 32
+
+    await client.get(f"/v1/accounts/{USDT}/transactions/trc20")
+    await client.get("/v1/contracts/41a614f803b6fd780986a42c78ec9c7f77e6ded13c/events")
+    await client.get(f"/v1/transactions/{txid}/events")
+
+    assert [seen.path for seen in trongrid_server.requests] == [
+        f"/v1/accounts/{USDT}/transactions/trc20",
+        "/v1/contracts/41a614f803b6fd780986a42c78ec9c7f77e6ded13c/events",
+        f"/v1/transactions/{txid}/events",
+    ]
 
 
 async def test_the_api_key_header_is_sent_when_a_key_is_configured(trongrid_server, tor):

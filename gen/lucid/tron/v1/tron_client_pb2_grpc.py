@@ -133,10 +133,15 @@ class TronClientServiceServicer:
 
     def BroadcastTransaction(self, request, context):
         """Broadcasts a signed transaction after checking it locally: the txid is recomputed as sha256(raw_data) and every
-        signature must recover to raw_data's owner address (multi-signature permissions are not supported). Broadcasting
-        the same bytes again is safe and answers duplicate = true. INVALID_ARGUMENT when a local check fails;
-        FAILED_PRECONDITION when the node refuses it (expired, bad reference block, insufficient balance), with TRON's code
-        in the error details. Acceptance means only that the node took it: follow it with GetTransactionInfo.
+        signature must recover to raw_data's owner address (multi-signature permissions are not supported). The exact
+        signed bytes are sent (TronGrid broadcasthex). Broadcasting the same bytes again is safe and answers
+        duplicate = true. INVALID_ARGUMENT when a local check fails. FAILED_PRECONDITION, with nothing sent, for what
+        TRON refuses from the transaction alone; the ErrorInfo reason says which: TRANSACTION_EXPIRED,
+        EXPIRATION_TOO_FAR (more than 24 h ahead), EXPIRATION_NOT_AFTER_TIMESTAMP, DUPLICATE_SIGNER (one address signed
+        twice, whatever the signature bytes), AMOUNT_NOT_POSITIVE, AMOUNT_BELOW_MINIMUM (a stake or delegation under
+        1 TRX), CALL_VALUE_NEGATIVE, TRANSFER_TO_SELF, DELEGATION_TO_SELF. FAILED_PRECONDITION when the node refuses it
+        (bad reference block, insufficient balance), with TRON's code as the reason. Acceptance means only that the node
+        took it: follow it with GetTransactionInfo.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
