@@ -18,7 +18,7 @@ from ._blocks import Block
 from ._chain import Chain
 from ._config import DevnetConfig
 from ._faults import Faults
-from ._http import build_app
+from ._app import build_app
 
 __all__ = ["BlockInfo", "Devnet"]
 
@@ -133,7 +133,7 @@ class Devnet:
     @contextlib.asynccontextmanager
     async def serve(self, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[Devnet]:
         """Serve the HTTP API on host:port (0 = a free port; see `url`) and produce blocks on the interval."""
-        runner = web.AppRunner(build_app(self), access_log=None, handle_signals=False)
+        runner = web.AppRunner(build_app(self.chain, self.faults, self.info), access_log=None, handle_signals=False)
         await runner.setup()
         try:
             site = web.TCPSite(runner, host, port)

@@ -246,7 +246,7 @@ MALFORMED_BODIES = [
 
 
 async def test_no_malformed_request_makes_any_path_answer_500(devnet, devnet_http):
-    from lucid_tron.devnet._http import WALLET_PATHS
+    from lucid_tron.devnet._wallet import WALLET_PATHS
 
     failures = []
     for name in WALLET_PATHS:
