@@ -52,23 +52,24 @@ class _Admin:
             address = decode_address(params.get("address", ""))
         except InvalidAddress as error:
             return _refused(f"invalid address: {error}")
-        amounts = {key: params.get(key, 0) for key in ("trx_sun", "usdt_units")}
+        amounts = {key: params.get(key, 0) for key in ("trx_sun", "usdt_units", "lookalike_units")}
         for key, value in amounts.items():
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 return _refused(f"{key} must be a non-negative integer")
-        self.chain.fund(address, amounts["trx_sun"], amounts["usdt_units"])
+        self.chain.fund(address, amounts["trx_sun"], amounts["usdt_units"], amounts["lookalike_units"])
         ledger = self.chain.ledger()
         account = ledger.account(address)
         return json_response({
             "address": to_base58(address),
             "balance": account.balance if account else 0,
-            "usdt_balance": ledger.usdt_balances.get(address, 0),
+            "usdt_balance": self.chain.token.balance_of(ledger, address),
+            "lookalike_balance": self.chain.lookalike.balance_of(ledger, address),
         })
 
     async def reorg(self, request: web.Request) -> web.Response:
         params = await read_params(request)
         depth = params.get("depth", 1)
-        requeue = params.get("requeue", False)
+        requeue = params.get("requeue", self.chain.config.reorg_requeue)
         if isinstance(depth, bool) or not isinstance(depth, int) or not isinstance(requeue, bool):
             return _refused("depth must be an integer and requeue a boolean")
         try:

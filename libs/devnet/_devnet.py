@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from lucid_tron.chain import decode_address
+from lucid_tron.chain import decode_address, to_base58
 
 from ._blocks import Block
 from ._chain import Chain
@@ -86,6 +86,8 @@ class Devnet:
         return {
             "url": self.url,
             "usdt_address": self.usdt_address,
+            "lookalike_address": self.lookalike_address,
+            "forwarder_address": self.forwarder_address,
             "chain_id": self.chain_id,
             "genesis_block_id": self.genesis_block_id,
             "block_interval": self.config.block_interval,
@@ -107,26 +109,40 @@ class Devnet:
         """Produce as many blocks as it takes for the current head to become solidified."""
         return self.produce_blocks(self.config.solidification_lag)
 
-    def reorg(self, depth: int, *, requeue: bool = False) -> list[str]:
+    def reorg(self, depth: int, *, requeue: bool | None = None) -> list[str]:
         """Replace the last `depth` unsolidified blocks with new empty ones; return the txids taken out.
 
-        Those transactions are dropped (a rebroadcast is accepted again), or with requeue=True go back to
-        the pending pool for the next block. Raises ReorgError for a depth that would touch solidified blocks.
+        Those transactions go back to the pending pool and land in the next block (requeue=True, the default
+        unless DevnetConfig.reorg_requeue is False), or are dropped and forgotten, so a rebroadcast is accepted
+        again (requeue=False). Raises ReorgError for a depth that would touch solidified blocks.
         """
         return [txid.hex() for txid in self.chain.reorg(depth, requeue=requeue)]
 
-    def fund(self, address: str, *, trx_sun: int = 0, usdt_units: int = 0) -> None:
+    def fund(self, address: str, *, trx_sun: int = 0, usdt_units: int = 0, lookalike_units: int = 0) -> None:
         """Credit an address out of band (no transaction), creating its account if needed."""
-        if min(trx_sun, usdt_units) < 0:
+        if min(trx_sun, usdt_units, lookalike_units) < 0:
             raise ValueError("amounts must be non-negative")
-        self.chain.fund(decode_address(address), trx_sun, usdt_units)
+        self.chain.fund(decode_address(address), trx_sun, usdt_units, lookalike_units)
 
     def trx_balance(self, address: str, *, solidified: bool = False) -> int:
         account = self.chain.ledger(solidified=solidified).account(decode_address(address))
         return account.balance if account else 0
 
     def usdt_balance(self, address: str, *, solidified: bool = False) -> int:
-        return self.chain.ledger(solidified=solidified).usdt_balances.get(decode_address(address), 0)
+        return self.chain.token.balance_of(self.chain.ledger(solidified=solidified), decode_address(address))
+
+    def lookalike_balance(self, address: str, *, solidified: bool = False) -> int:
+        return self.chain.lookalike.balance_of(self.chain.ledger(solidified=solidified), decode_address(address))
+
+    @property
+    def lookalike_address(self) -> str:
+        """The base58 address of the lookalike TRC20: USDT's name, symbol and decimals, another contract."""
+        return to_base58(self.chain.lookalike.address)
+
+    @property
+    def forwarder_address(self) -> str:
+        """The base58 address of the payment forwarder (forward(token, to, value) calls token.transferFrom)."""
+        return to_base58(self.chain.forwarder.address)
 
     # -- serving -------------------------------------------------------------------------------------------------
 

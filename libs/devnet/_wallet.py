@@ -55,6 +55,7 @@ from ._json import (
 )
 from ._ledger import BANDWIDTH, ENERGY
 from ._resources import can_delegate_max
+from ._trc20 import CallOutcome, NativeContract
 from ._web import Call, JavaError, Json, java_bool, json_response, read_params
 
 __all__ = ["WALLET_PATHS", "add_wallet_routes"]
@@ -370,9 +371,18 @@ def _contract_error(message: str, visible: bool) -> dict[str, Any]:
     return {"result": {"code": "CONTRACT_VALIDATE_ERROR", "message": text_json(message, visible)}}
 
 
-def _constant_answer(call: Call, owner: bytes, target: bytes, data: bytes) -> Json:
+def _run_constant(call: Call, owner: bytes, target: bytes, data: bytes) -> CallOutcome:
+    """Run a call without committing it, in the maintenance period of the head (a node estimates with the energy
+    factor it has now; the transaction may execute in the next period, at another factor)."""
     chain = call.chain
-    outcome = chain.token.call(chain.ledger(solidified=call.solidified), owner, data, call.integer("call_value", 0))
+    return chain.contracts[target].call(
+        chain.ledger(solidified=call.solidified), owner, data, call.integer("call_value", 0),
+        period=chain.period_of(chain.head.number),
+    )
+
+
+def _constant_answer(call: Call, owner: bytes, target: bytes, data: bytes) -> Json:
+    outcome = _run_constant(call, owner, target, data)
     contract = _chain_call(trigger_smart_contract, to_base58(owner), to_base58(target), data,
                            call.integer("call_value", 0))
     view = _built(call, contract, validate=False)
@@ -397,9 +407,10 @@ def _constant_answer(call: Call, owner: bytes, target: bytes, data: bytes) -> Js
 
 def trigger_smart_contract_path(call: Call) -> Json:
     owner, target, data = _trigger_target(call)
-    if target != call.chain.token.address:
+    called = call.chain.contracts.get(target)
+    if called is None:
         return _contract_error("No contract or not a valid smart contract", call.visible)
-    if call.chain.token.is_constant(data):
+    if called.is_constant(data):
         return _constant_answer(call, owner, target, data)
     contract = _chain_call(trigger_smart_contract, to_base58(owner), to_base58(target), data,
                            call.integer("call_value", 0))
@@ -409,49 +420,48 @@ def trigger_smart_contract_path(call: Call) -> Json:
 
 def trigger_constant_contract_path(call: Call) -> Json:
     owner, target, data = _trigger_target(call)
-    if target != call.chain.token.address:
+    if target not in call.chain.contracts:
         return _contract_error("No contract or not a smart contract", call.visible)
     return _constant_answer(call, owner, target, data)
 
 
 def estimate_energy(call: Call) -> Json:
     owner, target, data = _trigger_target(call)
-    if target != call.chain.token.address:
+    if target not in call.chain.contracts:
         return _contract_error("contract validate error : No contract or not a smart contract", call.visible)
-    ledger = call.chain.ledger(solidified=call.solidified)
-    outcome = call.chain.token.call(ledger, owner, data, call.integer("call_value", 0))
+    outcome = _run_constant(call, owner, target, data)
     if outcome.reverted:
         return {"result": {"code": "CONTRACT_EXE_ERROR", "message": text_json("REVERT opcode executed", call.visible)}}
     return {"result": {"result": True}, "energy_required": outcome.energy}
 
 
-def _contract_view(call: Call) -> dict[str, Any]:
-    token = call.chain.token
+def _contract_view(call: Call, contract: NativeContract) -> dict[str, Any]:
     return {
-        "bytecode": token.bytecode.hex(),
+        "bytecode": contract.bytecode.hex(),
         "consume_user_resource_percent": 100,
-        "name": "TetherToken",
-        "origin_address": address_json(token.origin, call.visible),
-        "abi": {"entrys": token.abi},
+        "name": contract.contract_name,
+        "origin_address": address_json(contract.origin, call.visible),
+        "abi": {"entrys": contract.abi},
         "origin_energy_limit": 10_000_000,
-        "contract_address": address_json(token.address, call.visible),
-        "code_hash": keccak256(token.bytecode).hex(),
+        "contract_address": address_json(contract.address, call.visible),
+        "code_hash": keccak256(contract.bytecode).hex(),
     }
 
 
 def get_contract(call: Call) -> Json:
-    address = call.address("value")
-    return _contract_view(call) if address == call.chain.token.address else {}
+    contract = call.chain.contracts.get(call.address("value"))
+    return _contract_view(call, contract) if contract else {}
 
 
 def get_contract_info(call: Call) -> Json:
-    address = call.address("value")
-    if address != call.chain.token.address:
+    contract = call.chain.contracts.get(call.address("value"))
+    if contract is None:
         return {}
+    period = call.chain.period_of(call.chain.head.number)
     return {
-        "runtimecode": call.chain.token.bytecode.hex(),
-        "smart_contract": _contract_view(call),
-        "contract_state": {"energy_factor": 0, "update_cycle": call.chain.head.number // 7200},
+        "runtimecode": contract.bytecode.hex(),
+        "smart_contract": _contract_view(call, contract),
+        "contract_state": {"energy_factor": contract.energy_factor(period), "update_cycle": period},
     }
 
 

@@ -210,7 +210,7 @@ async def test_the_admin_api_funds_an_account_and_produces_blocks(devnet, devnet
     funded = await devnet_http.post(devnet, "/devnet/fund", {"address": newcomer, "trx_sun": 7, "usdt_units": 9})
     produced = await devnet_http.post(devnet, "/devnet/produce-block", {"count": 3})
 
-    assert funded == {"address": newcomer, "balance": 7, "usdt_balance": 9}
+    assert funded == {"address": newcomer, "balance": 7, "usdt_balance": 9, "lookalike_balance": 0}
     assert [b["number"] for b in produced["blocks"]] == [1, 2, 3]
     assert produced["head"] == 3
     account = await devnet_http.post(devnet, "/wallet/getaccount", {"address": newcomer, "visible": True})
