@@ -18,7 +18,7 @@ from ._chain import Chain
 from ._faults import Faults
 from ._v1 import V1Error, add_v1_routes
 from ._wallet import add_wallet_routes
-from ._web import JavaError, json_response
+from ._web import READ_LAG, JavaError, json_response
 
 __all__ = ["build_app"]
 
@@ -44,6 +44,7 @@ def _fault_middleware(faults: Faults) -> Callable[..., Awaitable[web.StreamRespo
             headers = {"Retry-After": str(decision.retry_after_s)} if decision.retry_after_s is not None else None
             message = "Too Many Requests" if decision.status == 429 else f"injected HTTP {decision.status}"
             return json_response({"Error": f"devnet fault injection: {message}"}, decision.status, headers)
+        request[READ_LAG] = decision.lag_blocks
         return await handler(request)
 
     return inject

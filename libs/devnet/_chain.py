@@ -45,6 +45,8 @@ __all__ = ["BroadcastResult", "Chain", "ReorgError"]
 MAX_EXPIRATION_AHEAD_MS = 24 * 3600 * 1000
 TAPOS_WINDOW = 1 << 16  # ref_block_bytes hold the low 16 bits of a block number
 MAX_TRANSACTION_BYTES = 500 * 1024
+# State is kept this many blocks below the solidified head too, for nodes that lag behind (LaggingView).
+MAX_READ_LAG = 32
 # Permission ids a devnet account has: 0 owner, 2 the default active permission (same single key).
 KNOWN_PERMISSIONS = (0, 2)
 
@@ -160,6 +162,10 @@ class Chain:
     def ledger(self, *, solidified: bool = False) -> Ledger:
         """State as /walletsolidity/ (solidified head) or /wallet/ (head plus pending transactions) reads it."""
         return self._snapshots[self.solidified_number] if solidified else self._pending_ledger
+
+    def snapshot(self, number: int) -> Ledger:
+        """The state after block `number` (kept from MAX_READ_LAG blocks below the solidified head upwards)."""
+        return self._snapshots[number]
 
     def period_of(self, number: int) -> int:
         """The maintenance period block `number` belongs to."""
@@ -334,7 +340,7 @@ class Chain:
         if include_pending:
             self._pending = []
             self._pending_ledger = ledger.copy()
-        for number in [n for n in self._snapshots if n < self.solidified_number]:
+        for number in [n for n in self._snapshots if n < self.solidified_number - MAX_READ_LAG]:
             del self._snapshots[number]
         return block
 

@@ -92,6 +92,9 @@ class Devnet:
             "genesis_block_id": self.genesis_block_id,
             "block_interval": self.config.block_interval,
             "solidification_lag": self.config.solidification_lag,
+            "reorg_requeue": self.config.reorg_requeue,
+            "usdt_energy_factors": list(self.config.usdt_energy_factors),
+            "maintenance_period_blocks": self.config.maintenance_period_blocks,
             "head": self.head_number,
             "solidified": self.solidified_number,
         }

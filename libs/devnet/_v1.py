@@ -15,7 +15,7 @@ from aiohttp import web
 from lucid_tron.chain import InvalidAddress, decode_address, keccak256, to_base58
 
 from ._chain import Chain
-from ._web import Json, json_response
+from ._web import Json, chain_for, json_response
 
 __all__ = ["V1Error", "add_v1_routes"]
 
@@ -135,6 +135,6 @@ _TRANSFER_TOPIC = keccak256(b"Transfer(address,address,uint256)")
 
 def add_v1_routes(app: web.Application, chain: Chain) -> None:
     async def history(request: web.Request) -> web.Response:
-        return json_response(trc20_history(chain, request))
+        return json_response(trc20_history(chain_for(request, chain), request))
 
     app.router.add_get("/v1/accounts/{address}/transactions/trc20", history)

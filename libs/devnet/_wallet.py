@@ -56,7 +56,7 @@ from ._json import (
 from ._ledger import BANDWIDTH, ENERGY
 from ._resources import can_delegate_max
 from ._trc20 import CallOutcome, NativeContract
-from ._web import Call, JavaError, Json, java_bool, json_response, read_params
+from ._web import Call, JavaError, Json, chain_for, java_bool, json_response, read_params
 
 __all__ = ["WALLET_PATHS", "add_wallet_routes"]
 
@@ -681,6 +681,6 @@ def _route(chain: Chain, handler: Callable[[Call], Json], solidified: bool) -> C
     [web.Request], Awaitable[web.Response]
 ]:
     async def handle(request: web.Request) -> web.Response:
-        return json_response(handler(Call(chain, await read_params(request), solidified)))
+        return json_response(handler(Call(chain_for(request, chain), await read_params(request), solidified)))
 
     return handle

@@ -14,14 +14,24 @@ from aiohttp import web
 
 from lucid_tron.chain import InvalidAddress, decode_address
 
+from ._lagging import LaggingView
 from ._ledger import BANDWIDTH, ENERGY
 
 if TYPE_CHECKING:
     from ._chain import Chain
 
-__all__ = ["Call", "JavaError", "Json", "java_bool", "json_response", "read_params"]
+__all__ = ["READ_LAG", "Call", "JavaError", "Json", "chain_for", "java_bool", "json_response", "read_params"]
 
 Json = dict[str, Any] | list[Any]
+
+# The request key under which fault injection leaves how many blocks behind the serving node is.
+READ_LAG = web.RequestKey("lucid_tron.devnet.read_lag", int)
+
+
+def chain_for(request: web.Request, chain: Chain) -> Chain:
+    """The chain as the node serving `request` sees it: a node lagging behind when fault injection says so."""
+    lag = request.get(READ_LAG, 0)
+    return LaggingView(chain, lag) if lag else chain  # type: ignore[return-value]  # same read interface
 
 
 class JavaError(Exception):
