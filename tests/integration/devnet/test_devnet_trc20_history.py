@@ -18,6 +18,12 @@ async def send_usdt(devnet, http, sender, receiver: str, amount: int) -> str:
     return tx["txID"]
 
 
+async def call_contract(devnet, http, account, contract: str, data: bytes) -> None:
+    tx = signed(devnet, account.key, trigger_smart_contract(account.address, contract, data), fee_limit_sun=50_000_000)
+    assert (await http.post(devnet, "/wallet/broadcasttransaction", tx)).get("result") is True
+    devnet.produce_block()
+
+
 @pytest.fixture
 async def history(devnet, devnet_http, devnet_accounts):
     """Five transfers 0 -> 1 of 1..5 base units, one per block (oldest first), then 20 blocks to solidify them."""
@@ -92,11 +98,8 @@ async def test_the_contract_address_filter_keeps_only_that_token(devnet, devnet_
 
 async def test_approvals_are_listed_as_approval_entries(devnet, devnet_http, devnet_accounts):
     owner, spender = devnet_accounts[0], devnet_accounts[2]
-    call = encode_call("approve(address,uint256)", spender.address, 42)
-    tx = signed(devnet, owner.key, trigger_smart_contract(owner.address, devnet.usdt_address, call),
-                fee_limit_sun=50_000_000)
-    await devnet_http.post(devnet, "/wallet/broadcasttransaction", tx)
-    devnet.produce_block()
+    await call_contract(devnet, devnet_http, owner, devnet.usdt_address,
+                        encode_call("approve(address,uint256)", spender.address, 42))
 
     _, page = await get(devnet, devnet_http, spender.address)
 
@@ -190,11 +193,8 @@ async def test_lookalike_token_transfers_are_listed_under_the_lookalikes_own_add
 ):
     sender, receiver = devnet_accounts[0], devnet_accounts[1]
     devnet.fund(sender.address, lookalike_units=50)
-    call = encode_call("transfer(address,uint256)", receiver.address, 50)
-    tx = signed(devnet, sender.key, trigger_smart_contract(sender.address, devnet.lookalike_address, call),
-                fee_limit_sun=50_000_000)
-    await devnet_http.post(devnet, "/wallet/broadcasttransaction", tx)
-    devnet.produce_block()
+    await call_contract(devnet, devnet_http, sender, devnet.lookalike_address,
+                        encode_call("transfer(address,uint256)", receiver.address, 50))
 
     _, everything = await get(devnet, devnet_http, receiver.address)
     _, usdt_only = await get(devnet, devnet_http, receiver.address, contract_address=devnet.usdt_address)
