@@ -5,6 +5,7 @@ Refusals answer HTTP 400 with {"Error": ...}.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -15,9 +16,14 @@ from lucid_tron.chain import InvalidAddress, decode_address, to_base58
 from ._blocks import Block
 from ._chain import Chain, ReorgError
 from ._faults import FaultRule, Faults
+from ._poisoning import PoisoningError, lookalike_key, poison
 from ._web import json_response, read_params
 
 __all__ = ["add_admin_routes"]
+
+
+# POST /devnet/poison's integer fields and their defaults.
+_POISON_NUMBERS = (("dust_units", 1), ("fake_units", 0), ("prefix", 2), ("suffix", 1))
 
 
 def _block_summary(block: Block) -> dict[str, Any]:
@@ -78,6 +84,29 @@ class _Admin:
             return _refused(str(error))
         return json_response({"transactions": [t.hex() for t in taken_out], "requeued": requeue, **self._heads()})
 
+    async def poison(self, request: web.Request) -> web.Response:
+        params = await read_params(request)
+        try:
+            victim = decode_address(params.get("victim", ""))
+            counterparty = to_base58(decode_address(params.get("counterparty", "")))
+        except InvalidAddress as error:
+            return _refused(f"victim and counterparty must be addresses: {error}")
+        zero_value = params.get("zero_value", True)
+        if not isinstance(zero_value, bool):
+            return _refused("zero_value must be a boolean")
+        numbers = {key: params.get(key, default) for key, default in _POISON_NUMBERS}
+        for key, value in numbers.items():
+            if isinstance(value, bool) or not isinstance(value, int):
+                return _refused(f"{key} must be an integer")
+        try:
+            # Finding the lookalike's key can take seconds: off the event loop, so other requests go on.
+            key = await asyncio.to_thread(lookalike_key, self.chain, counterparty, numbers["prefix"], numbers["suffix"])
+            done = poison(self.chain, victim, key, zero_value=zero_value, dust_units=numbers["dust_units"],
+                          fake_units=numbers["fake_units"])
+        except PoisoningError as error:
+            return _refused(str(error))
+        return json_response({"lookalike": done.lookalike, "transactions": list(done.txids)})
+
     async def faults_rules(self, request: web.Request) -> web.Response:
         if request.method == "DELETE":
             self.faults.clear()
@@ -101,6 +130,7 @@ def add_admin_routes(app: web.Application, chain: Chain, faults: Faults, info: C
     app.router.add_post("/devnet/produce-block", admin.produce_block)
     app.router.add_post("/devnet/fund", admin.fund)
     app.router.add_post("/devnet/reorg", admin.reorg)
+    app.router.add_post("/devnet/poison", admin.poison)
     app.router.add_route("*", "/devnet/faults", admin.faults_rules)
     app.router.add_get("/devnet/info", admin.info_answer)
     app.router.add_post("/devnet/info", admin.info_answer)

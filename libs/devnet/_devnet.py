@@ -18,6 +18,7 @@ from ._blocks import Block
 from ._chain import Chain
 from ._config import DevnetConfig
 from ._faults import Faults
+from ._poisoning import Poisoning, lookalike_key, poison
 from ._app import build_app
 
 __all__ = ["BlockInfo", "Devnet"]
@@ -126,6 +127,24 @@ class Devnet:
         if min(trx_sun, usdt_units, lookalike_units) < 0:
             raise ValueError("amounts must be non-negative")
         self.chain.fund(decode_address(address), trx_sun, usdt_units, lookalike_units)
+
+    def poison(
+        self,
+        victim: str,
+        counterparty: str,
+        *,
+        zero_value: bool = True,
+        dust_units: int = 1,
+        fake_units: int = 0,
+        prefix: int = 2,
+        suffix: int = 1,
+    ) -> Poisoning:
+        """Send `victim` poisoning transfers from an address that shares `counterparty`'s first `prefix` and last
+        `suffix` characters: a zero-value USDT transferFrom, USDT dust, lookalike tokens (see `_poisoning`).
+        They wait in the pending pool for the next block. Raises PoisoningError for impossible requests."""
+        key = lookalike_key(self.chain, to_base58(decode_address(counterparty)), prefix, suffix)
+        return poison(self.chain, decode_address(victim), key, zero_value=zero_value, dust_units=dust_units,
+                      fake_units=fake_units)
 
     def trx_balance(self, address: str, *, solidified: bool = False) -> int:
         account = self.chain.ledger(solidified=solidified).account(decode_address(address))
