@@ -62,6 +62,7 @@ class Receipt:
     contract_result: bytes = b""
     contract_address: bytes | None = None
     logs: list[Log] = field(default_factory=list)
+    internal_calls: list[tuple[bytes, bytes]] = field(default_factory=list)  # (caller, called contract)
     failed: bool = False
     res_message: str = ""
     withdraw_expire_amount: int = 0
@@ -242,6 +243,7 @@ def _trigger(c: _Context) -> None:
         receipt.result = receipt.contract_ret = "SUCCESS"
         receipt.contract_result = outcome.output
         receipt.logs = outcome.logs
+        receipt.internal_calls = outcome.internal_calls
         commit(c.ledger, outcome)
 
     from_stake = min(staked_left, used)

@@ -69,4 +69,5 @@ class Forwarder(NativeContract):
         inner.energy += FORWARD_ENERGY
         if not inner.reverted:
             inner.output = encode_bool(True)
+            inner.internal_calls.insert(0, (self.address, token.address))
         return inner

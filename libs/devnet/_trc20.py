@@ -67,6 +67,7 @@ class CallOutcome:
     balances: dict[tuple[bytes, bytes], int] = field(default_factory=dict)  # (token, holder) -> balance
     allowances: dict[tuple[bytes, bytes, bytes], int] = field(default_factory=dict)  # (token, owner, spender)
     revert_reason: str = ""
+    internal_calls: list[tuple[bytes, bytes]] = field(default_factory=list)  # (caller, called contract), in order
 
 
 def commit(ledger: Ledger, outcome: CallOutcome) -> None:

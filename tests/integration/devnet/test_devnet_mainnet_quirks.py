@@ -167,3 +167,6 @@ async def test_usdt_moved_by_another_contract_shows_only_in_the_usdt_transfer_lo
     assert log["topics"][1][24:] == decode_address(payer.address)[1:].hex()
     assert log["topics"][2][24:] == decode_address(merchant)[1:].hex()
     assert devnet.usdt_balance(merchant) == 2_500
+    [internal] = info["internal_transactions"]
+    assert (internal["caller_address"], internal["transferTo_address"], internal["note"]) == (
+        decode_address(devnet.forwarder_address).hex(), decode_address(devnet.usdt_address).hex(), b"call".hex())
