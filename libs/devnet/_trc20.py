@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
 from lucid_tron.chain import (
@@ -24,7 +25,7 @@ from lucid_tron.chain import (
     selector,
 )
 
-from ._ledger import Ledger
+from ._ledger import Ledger, TokenBook
 
 __all__ = ["CallOutcome", "ENERGY", "Log", "NativeContract", "Trc20Token", "commit", "function_abi"]
 
@@ -86,7 +87,7 @@ def commit(ledger: Ledger, outcome: CallOutcome) -> None:
             allowances.pop((owner, spender), None)
 
 
-class NativeContract:
+class NativeContract(ABC):
     """A contract devnet runs in Python: what getcontract shows of it and how a call runs.
 
     `call` runs against `ledger` without changing it (`commit` applies a successful outcome); `period` is the
@@ -99,11 +100,13 @@ class NativeContract:
     abi: list[dict]
     bytecode: bytes
 
+    @abstractmethod
     def is_constant(self, data: bytes) -> bool:
-        raise NotImplementedError
+        """Whether the call is a view: TronGrid's triggersmartcontract then runs it instead of building a tx."""
 
+    @abstractmethod
     def call(self, ledger: Ledger, caller: bytes, data: bytes, call_value: int = 0, *, period: int = 0) -> CallOutcome:
-        raise NotImplementedError
+        """Run the call against `ledger`; the outcome's writes are applied by `commit`, if it succeeded."""
 
     def energy_factor(self, period: int) -> int:
         """The dynamic energy factor in `period`, in 1/10,000 (0: the energy of the ENERGY table)."""
@@ -201,7 +204,6 @@ class Trc20Token(NativeContract):
         self.bytecode = b"lucid-devnet native TRC20 " + symbol.encode()
 
     def is_constant(self, data: bytes) -> bool:
-        """Whether the call is a view: TronGrid's triggersmartcontract then runs it instead of building a tx."""
         return data[:4] in _VIEWS
 
     def energy_factor(self, period: int) -> int:
@@ -219,6 +221,10 @@ class Trc20Token(NativeContract):
 
     def balance_of(self, ledger: Ledger, holder: bytes) -> int:
         return ledger.token_balance(self.address, holder)
+
+    def _book(self, ledger: Ledger) -> TokenBook:
+        """This token's book in `ledger`, for reading (a call writes only through its outcome)."""
+        return ledger.tokens.get(self.address) or TokenBook()
 
     def mint(self, ledger: Ledger, holder: bytes, amount: int) -> None:
         """Credit `amount` base units out of band (genesis and /devnet/fund): no event, the supply grows."""
@@ -256,14 +262,14 @@ class Trc20Token(NativeContract):
         if signature == "decimals()":
             return encode_uint256(self.decimals)
         if signature == "totalSupply()":
-            return encode_uint256(ledger.book(self.address).total_supply)
+            return encode_uint256(self._book(ledger).total_supply)
         if signature == "balanceOf(address)":
             return encode_uint256(self.balance_of(ledger, address_arg(args, 0)))
         owner, spender = address_arg(args, 0), address_arg(args, 1)
-        return encode_uint256(ledger.book(self.address).allowances.get((owner, spender), 0))
+        return encode_uint256(self._book(ledger).allowances.get((owner, spender), 0))
 
     def _transfer(self, ledger: Ledger, sender: bytes, to: bytes, value: int, *, spender: bytes | None) -> CallOutcome:
-        book = ledger.book(self.address)
+        book = self._book(ledger)
         sender_balance = book.balances.get(sender, 0)
         if value > sender_balance:
             raise Revert("transfer amount exceeds balance")
@@ -282,7 +288,7 @@ class Trc20Token(NativeContract):
         return outcome
 
     def _approve(self, ledger: Ledger, owner: bytes, spender: bytes, value: int) -> CallOutcome:
-        current = ledger.book(self.address).allowances.get((owner, spender), 0)
+        current = self._book(ledger).allowances.get((owner, spender), 0)
         energy = ENERGY.APPROVE_FROM_NONZERO if current else ENERGY.APPROVE_FROM_ZERO
         outcome = CallOutcome(energy=energy, reverted=False, output=encode_bool(True))
         outcome.allowances[(self.address, owner, spender)] = value

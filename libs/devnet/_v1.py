@@ -19,6 +19,7 @@ from aiohttp import web
 from lucid_tron.chain import InvalidAddress, decode_address, keccak256, to_base58
 
 from ._chain import Chain
+from ._lagging import LaggingView
 from ._trc20 import Trc20Token
 from ._web import Json, chain_for, json_response
 
@@ -92,7 +93,7 @@ def _position(fingerprint: str) -> tuple[int, int, int]:
         raise V1Error("invalid fingerprint") from None
 
 
-def trc20_history(chain: Chain, request: web.Request) -> Json:
+def trc20_history(chain: Chain | LaggingView, request: web.Request) -> Json:
     """GET /v1/accounts/{address}/transactions/trc20: Transfer and Approval events of the account's TRC20 tokens
     (every token contract devnet runs, each with its own token_info), newest first."""
     account = v1_address(request.match_info["address"], "address")

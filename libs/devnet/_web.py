@@ -28,10 +28,10 @@ Json = dict[str, Any] | list[Any]
 READ_LAG = web.RequestKey("lucid_tron.devnet.read_lag", int)
 
 
-def chain_for(request: web.Request, chain: Chain) -> Chain:
+def chain_for(request: web.Request, chain: Chain) -> Chain | LaggingView:
     """The chain as the node serving `request` sees it: a node lagging behind when fault injection says so."""
     lag = request.get(READ_LAG, 0)
-    return LaggingView(chain, lag) if lag else chain  # type: ignore[return-value]  # same read interface
+    return LaggingView(chain, lag) if lag else chain
 
 
 class JavaError(Exception):
@@ -45,7 +45,7 @@ class JavaError(Exception):
 class Call:
     """One /wallet/ request: its parameters, `visible`, and whether it reads the solidified state."""
 
-    def __init__(self, chain: Chain, params: dict[str, Any], solidified: bool) -> None:
+    def __init__(self, chain: Chain | LaggingView, params: dict[str, Any], solidified: bool) -> None:
         self.chain = chain
         self.params = params
         self.solidified = solidified
