@@ -4,9 +4,13 @@ State lives in `Ledger` snapshots, one per unsolidified block plus the solidifie
 (head + the pending transactions, which is what /wallet/ reads see, as on a java-tron full node).
 
 Reorg: `reorg(depth)` replaces the last `depth` blocks (never a solidified one) with as many new empty blocks,
-so the head number stays and the replaced block ids change. Transactions of the replaced blocks are dropped
-and forgotten (a rebroadcast of the same bytes is accepted again) unless `requeue=True`, which puts them back
-in the pending pool for the next block. Out-of-band credits (`fund`) survive reorgs.
+so the head number stays and the replaced block ids change. Transactions of the replaced blocks go back to the
+pending pool and land in the next block, at another height (java-tron's fork switch re-queues them), unless
+`requeue=False` (or DevnetConfig.reorg_requeue=False), which drops and forgets them (a rebroadcast of the same
+bytes is accepted again). Out-of-band credits (`fund`) survive reorgs.
+
+Contracts: USDT, a lookalike TRC20 (USDT's name, symbol and decimals at another address) and a payment
+forwarder that moves tokens by calling them (`_forwarder`), all run natively.
 """
 
 from __future__ import annotations
@@ -33,13 +37,16 @@ from ._blocks import Block, BlockHeader, block_id, merkle_root
 from ._config import DevnetConfig
 from ._executor import ContractValidateError, Receipt, ResourceInsufficientError, execute
 from ._ledger import Ledger
-from ._trc20 import Trc20Token
+from ._forwarder import Forwarder
+from ._trc20 import NativeContract, Trc20Token
 
 __all__ = ["BroadcastResult", "Chain", "ReorgError"]
 
 MAX_EXPIRATION_AHEAD_MS = 24 * 3600 * 1000
 TAPOS_WINDOW = 1 << 16  # ref_block_bytes hold the low 16 bits of a block number
 MAX_TRANSACTION_BYTES = 500 * 1024
+# State is kept this many blocks below the solidified head too, for nodes that lag behind (LaggingView).
+MAX_READ_LAG = 32
 # Permission ids a devnet account has: 0 owner, 2 the default active permission (same single key).
 KNOWN_PERMISSIONS = (0, 2)
 
@@ -83,11 +90,24 @@ class Chain:
         else:
             # java-tron's contract address: 0x41 + keccak256(sha256(deploy raw_data) || owner)[12:].
             token_address = b"\x41" + keccak256(config.seed_bytes("usdt-deploy-tx") + deployer)[12:]
-        self.token = Trc20Token(token_address, name="Tether USD", symbol="USDT", decimals=6, origin=deployer)
+        self.token = Trc20Token(token_address, name="Tether USD", symbol="USDT", decimals=6, origin=deployer,
+                                energy_factors=config.usdt_energy_factors)
+        impostor = decode_address(PrivateKey(config.seed_bytes("lookalike-deployer")).address)
+        self.lookalike = Trc20Token(
+            b"\x41" + keccak256(config.seed_bytes("lookalike-deploy-tx") + impostor)[12:],
+            name=self.token.name, symbol=self.token.symbol, decimals=self.token.decimals, origin=impostor,
+        )
+        tokens = {self.token.address: self.token, self.lookalike.address: self.lookalike}
+        self.forwarder = Forwarder(
+            b"\x41" + keccak256(config.seed_bytes("forwarder-deploy-tx") + deployer)[12:], origin=deployer,
+            tokens=tokens,
+        )
+        self.contracts: dict[bytes, NativeContract] = {**tokens, self.forwarder.address: self.forwarder}
 
         genesis_ledger = Ledger()
         genesis_time = config.genesis_timestamp_ms
-        genesis_ledger.create_account(token_address, genesis_time, is_contract=True)
+        for contract_address in self.contracts:
+            genesis_ledger.create_account(contract_address, genesis_time, is_contract=True)
         for funded in config.funded:
             address = decode_address(funded.address)
             if genesis_ledger.account(address) is None:
@@ -143,6 +163,14 @@ class Chain:
         """State as /walletsolidity/ (solidified head) or /wallet/ (head plus pending transactions) reads it."""
         return self._snapshots[self.solidified_number] if solidified else self._pending_ledger
 
+    def snapshot(self, number: int) -> Ledger:
+        """The state after block `number` (kept from MAX_READ_LAG blocks below the solidified head upwards)."""
+        return self._snapshots[number]
+
+    def period_of(self, number: int) -> int:
+        """The maintenance period block `number` belongs to."""
+        return number // self.config.maintenance_period_blocks
+
     @property
     def pending_txids(self) -> list[bytes]:
         return [p.decoded.txid for p in self._pending]
@@ -176,34 +204,36 @@ class Chain:
     def broadcast(self, tx: protocol.Transaction) -> BroadcastResult:
         """Check `tx` as java-tron's broadcasttransaction does and add it to the pending pool.
 
-        Order: known txid (DUP_TRANSACTION_ERROR), signature (SIGERROR), reference block (TAPOS_ERROR),
-        expiration (TRANSACTION_EXPIRATION_ERROR), then execution against the pending state
-        (CONTRACT_VALIDATE_ERROR, BANDWITH_ERROR). Only accepted transactions are remembered.
+        Order (java-tron's Wallet.broadcastTransaction, then Manager.pushTransaction and processTransaction):
+        expiration (TRANSACTION_EXPIRATION_ERROR), signature (SIGERROR), reference block (TAPOS_ERROR), size
+        (TOO_BIG_TRANSACTION_ERROR), known txid (DUP_TRANSACTION_ERROR), then execution against the pending state
+        (CONTRACT_VALIDATE_ERROR, BANDWITH_ERROR). So an included transaction rebroadcast after its expiry is
+        refused as expired, not as a duplicate. Only accepted transactions are remembered.
         """
         raw_bytes = tx.raw_data.SerializeToString(deterministic=True)
         txid = hashlib.sha256(raw_bytes).digest()
         result = _Verdict(txid.hex())
-        if txid in self._known:
-            return result.fail("DUP_TRANSACTION_ERROR")
         try:
             decoded = decode_transaction(raw_bytes)
         except MalformedTransaction as error:
             return result.fail("OTHER_ERROR", f"other error : {error}")
+        now = self.now_ms()
+        if not now < decoded.expiration_ms <= now + MAX_EXPIRATION_AHEAD_MS:
+            return result.fail("TRANSACTION_EXPIRATION_ERROR", "transaction expired")
         unsigned = protocol.Transaction(raw_data=tx.raw_data, signature=tx.signature)
-        size = unsigned.ByteSize()
-        if size > MAX_TRANSACTION_BYTES:
-            return result.fail("TOO_BIG_TRANSACTION_ERROR", "transaction size is too big")
         signature_error = self._check_signature(decoded, list(tx.signature))
         if signature_error:
             return result.fail("SIGERROR", f"validate signature error {signature_error}")
         if not self._tapos_ok(decoded):
             return result.fail("TAPOS_ERROR", "Tapos check error")
-        now = self.now_ms()
-        if not now < decoded.expiration_ms <= now + MAX_EXPIRATION_AHEAD_MS:
-            return result.fail("TRANSACTION_EXPIRATION_ERROR", "transaction expired")
+        size = unsigned.ByteSize()
+        if size > MAX_TRANSACTION_BYTES:
+            return result.fail("TOO_BIG_TRANSACTION_ERROR", "transaction size is too big")
+        if txid in self._known:
+            return result.fail("DUP_TRANSACTION_ERROR")
         work = self._pending_ledger.copy()
         try:
-            self._execute(work, decoded, size, now)
+            self._execute(work, decoded, size, now, self.head.number + 1)
         except ContractValidateError as error:
             return result.fail("CONTRACT_VALIDATE_ERROR", f"contract validate error : {error}")
         except ResourceInsufficientError:
@@ -237,7 +267,8 @@ class Chain:
         return referenced is not None and referenced[8:16] == decoded.ref_block_hash
 
     def _execute(
-        self, ledger: Ledger, decoded: DecodedTransaction, size: int, now: int, *, charge_fees: bool = True
+        self, ledger: Ledger, decoded: DecodedTransaction, size: int, now: int, block_number: int, *,
+        charge_fees: bool = True,
     ) -> Receipt:
         return execute(
             ledger,
@@ -245,14 +276,15 @@ class Chain:
             size,
             now,
             prices=self.prices,
-            token=self.token,
+            contracts=self.contracts,
+            period=self.period_of(block_number),
             unfreeze_delay_ms=int(self.config.unfreeze_delay_s * 1000),
             charge_fees=charge_fees,
         )
 
     def validate_contract(self, decoded: DecodedTransaction) -> None:
         """Raise ContractValidateError if the contract would not apply to the pending state (nothing changes)."""
-        self._execute(self._pending_ledger.copy(), decoded, 0, self.now_ms(), charge_fees=False)
+        self._execute(self._pending_ledger.copy(), decoded, 0, self.now_ms(), self.head.number + 1, charge_fees=False)
 
     def reference_block(self) -> Block:
         """The block transactions built here refer to (java-tron's default: the head)."""
@@ -272,7 +304,7 @@ class Chain:
                 continue
             work = ledger.copy()
             try:
-                receipt = self._execute(work, pending.decoded, pending.size, timestamp)
+                receipt = self._execute(work, pending.decoded, pending.size, timestamp, parent.number + 1)
             except (ContractValidateError, ResourceInsufficientError):
                 self._known.discard(pending.decoded.txid)
                 continue
@@ -308,12 +340,17 @@ class Chain:
         if include_pending:
             self._pending = []
             self._pending_ledger = ledger.copy()
-        for number in [n for n in self._snapshots if n < self.solidified_number]:
+        for number in [n for n in self._snapshots if n < self.solidified_number - MAX_READ_LAG]:
             del self._snapshots[number]
         return block
 
-    def reorg(self, depth: int, *, requeue: bool = False) -> list[bytes]:
-        """Replace the last `depth` blocks with new empty ones; return the txids taken out of the chain."""
+    def reorg(self, depth: int, *, requeue: bool | None = None) -> list[bytes]:
+        """Replace the last `depth` blocks with new empty ones; return the txids taken out of the chain.
+
+        requeue: put those transactions back in the pending pool (default: DevnetConfig.reorg_requeue).
+        """
+        if requeue is None:
+            requeue = self.config.reorg_requeue
         unsolidified = self.head.number - self.solidified_number
         if not 1 <= depth <= unsolidified:
             raise ReorgError(
@@ -359,7 +396,7 @@ class Chain:
             try:
                 if pending.decoded.expiration_ms <= now:
                     raise ContractValidateError("expired")
-                self._execute(work, pending.decoded, pending.size, now)
+                self._execute(work, pending.decoded, pending.size, now, self.head.number + 1)
             except (ContractValidateError, ResourceInsufficientError):
                 self._known.discard(pending.decoded.txid)
                 continue
@@ -368,8 +405,9 @@ class Chain:
 
     # -- out-of-band ---------------------------------------------------------------------------------------------
 
-    def fund(self, address: bytes, trx_sun: int = 0, usdt_units: int = 0) -> None:
-        """Credit TRX and USDT outside any transaction, in every state devnet keeps (so a reorg keeps it too)."""
+    def fund(self, address: bytes, trx_sun: int = 0, usdt_units: int = 0, lookalike_units: int = 0) -> None:
+        """Credit TRX, USDT and lookalike tokens outside any transaction, in every state devnet keeps (so a reorg
+        keeps it too)."""
         now = self.now_ms()
         for ledger in [*self._snapshots.values(), self._pending_ledger]:
             if ledger.account(address) is None:
@@ -378,6 +416,8 @@ class Chain:
                 ledger.account_mut(address).balance += trx_sun
             if usdt_units:
                 self.token.mint(ledger, address, usdt_units)
+            if lookalike_units:
+                self.lookalike.mint(ledger, address, lookalike_units)
 
     def usdt_address_base58(self) -> str:
         return to_base58(self.token.address)
@@ -396,5 +436,5 @@ def _state_root(ledger: Ledger, token: bytes) -> bytes:
     digest = hashlib.sha256(token)
     for address in sorted(ledger.accounts):
         digest.update(address + ledger.accounts[address].balance.to_bytes(16, "big"))
-        digest.update(ledger.usdt_balances.get(address, 0).to_bytes(32, "big"))
+        digest.update(ledger.token_balance(token, address).to_bytes(32, "big"))
     return digest.digest()

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from ._config import DevnetConfig, parse_fund_spec
 from ._devnet import Devnet
+from ._faults import FaultRule
 
 __all__ = ["main"]
 
@@ -46,8 +47,39 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--unfreeze-delay", type=float, default=60.0, help="seconds before unstaked TRX is withdrawable"
     )
+    parser.add_argument(
+        "--reorg-drop", action="store_true",
+        help="reorgs drop and forget their transactions (default: requeue them, as java-tron does)",
+    )
+    parser.add_argument(
+        "--usdt-energy-factors", type=_factors, default=(), metavar="F[,F...]",
+        help="USDT's dynamic energy factor per maintenance period, in 1/10000 (5000 = +50%%), cycling",
+    )
+    parser.add_argument(
+        "--maintenance-blocks", type=int, default=7_200, help="blocks per maintenance period (default 7200: 6 h)"
+    )
+    parser.add_argument(
+        "--read-lag", type=_read_lag, default=None, metavar="BLOCKS[:RATE]",
+        help="serve reads from nodes up to BLOCKS behind, for a share RATE of requests (default 1), as a "
+             "load-balanced TronGrid does",
+    )
     parser.add_argument("--log-level", default="WARNING", help="Python log level (default WARNING)")
     return parser
+
+
+def _factors(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected integers separated by commas, got {text!r}") from None
+
+
+def _read_lag(text: str) -> FaultRule:
+    blocks, _, rate = text.partition(":")
+    try:
+        return FaultRule(lag_blocks=int(blocks), rate=float(rate) if rate else 1.0)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected BLOCKS[:RATE], got {text!r}: {error}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -62,19 +94,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             usdt_address=args.usdt_address,
             seed=args.seed,
             unfreeze_delay_s=args.unfreeze_delay,
+            reorg_requeue=not args.reorg_drop,
+            usdt_energy_factors=args.usdt_energy_factors,
+            maintenance_period_blocks=args.maintenance_blocks,
         )
     except ValueError as error:
         print(f"lucid-tron devnet: {error}", file=sys.stderr)
         return 2
-    asyncio.run(_serve(config, args.host, args.port))
+    devnet = Devnet(config)
+    if args.read_lag is not None:
+        devnet.faults.add(args.read_lag)
+    asyncio.run(_serve(devnet, args.host, args.port))
     return 0
 
 
-async def _serve(config: DevnetConfig, host: str, port: int) -> None:
+async def _serve(devnet: Devnet, host: str, port: int) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    async with Devnet(config).serve(host=host, port=port) as devnet:
+    async with devnet.serve(host=host, port=port):
         print(json.dumps(devnet.info()), flush=True)
         await stop.wait()

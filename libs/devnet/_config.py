@@ -69,6 +69,11 @@ class DevnetConfig:
     unfreeze_delay_s: how long unstaked TRX waits before withdrawexpireunfreeze (mainnet: 14 days).
     genesis_timestamp_ms: timestamp of block 0 (fixed so the genesis block id is deterministic).
     fault_seed: seed of the random draws of fault injection, so a run with faults repeats.
+    reorg_requeue: whether `reorg` puts the taken-out transactions back in the pending pool (java-tron's fork
+        switch does; they land again at another height) or drops and forgets them (False).
+    usdt_energy_factors: USDT's dynamic energy factor per maintenance period, in 1/10,000 of the ENERGY table
+        (5000: +50%), cycling; empty means always 0.
+    maintenance_period_blocks: blocks per maintenance period (mainnet: 6 h, 7,200 blocks).
     """
 
     block_interval: float = 3.0
@@ -80,6 +85,9 @@ class DevnetConfig:
     genesis_timestamp_ms: int = 0
     prices: ResourcePrices = field(default_factory=ResourcePrices)
     fault_seed: int = 0
+    reorg_requeue: bool = True
+    usdt_energy_factors: tuple[int, ...] = ()
+    maintenance_period_blocks: int = 7_200
 
     def __post_init__(self) -> None:
         if self.block_interval < 0:
@@ -88,7 +96,12 @@ class DevnetConfig:
             raise ValueError("solidification_lag must be >= 0")
         if self.unfreeze_delay_s < 0:
             raise ValueError("unfreeze_delay_s must be >= 0")
+        if self.maintenance_period_blocks < 1:
+            raise ValueError("maintenance_period_blocks must be >= 1")
         object.__setattr__(self, "funded", tuple(self.funded))
+        object.__setattr__(self, "usdt_energy_factors", tuple(self.usdt_energy_factors))
+        if any(not -10_000 < factor <= 1_000_000 for factor in self.usdt_energy_factors):
+            raise ValueError("usdt_energy_factors must each be above -10000 and at most 1000000 (1/10,000 units)")
         if self.usdt_address is not None:
             decode_address(self.usdt_address)
 

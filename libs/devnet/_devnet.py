@@ -12,13 +12,14 @@ from typing import Any
 
 from aiohttp import web
 
-from lucid_tron.chain import decode_address
+from lucid_tron.chain import decode_address, to_base58
 
 from ._blocks import Block
 from ._chain import Chain
 from ._config import DevnetConfig
 from ._faults import Faults
-from ._http import build_app
+from ._poisoning import Poisoning, lookalike_key, poison
+from ._app import build_app
 
 __all__ = ["BlockInfo", "Devnet"]
 
@@ -86,10 +87,15 @@ class Devnet:
         return {
             "url": self.url,
             "usdt_address": self.usdt_address,
+            "lookalike_address": self.lookalike_address,
+            "forwarder_address": self.forwarder_address,
             "chain_id": self.chain_id,
             "genesis_block_id": self.genesis_block_id,
             "block_interval": self.config.block_interval,
             "solidification_lag": self.config.solidification_lag,
+            "reorg_requeue": self.config.reorg_requeue,
+            "usdt_energy_factors": list(self.config.usdt_energy_factors),
+            "maintenance_period_blocks": self.config.maintenance_period_blocks,
             "head": self.head_number,
             "solidified": self.solidified_number,
         }
@@ -107,33 +113,65 @@ class Devnet:
         """Produce as many blocks as it takes for the current head to become solidified."""
         return self.produce_blocks(self.config.solidification_lag)
 
-    def reorg(self, depth: int, *, requeue: bool = False) -> list[str]:
+    def reorg(self, depth: int, *, requeue: bool | None = None) -> list[str]:
         """Replace the last `depth` unsolidified blocks with new empty ones; return the txids taken out.
 
-        Those transactions are dropped (a rebroadcast is accepted again), or with requeue=True go back to
-        the pending pool for the next block. Raises ReorgError for a depth that would touch solidified blocks.
+        Those transactions go back to the pending pool and land in the next block (requeue=True, the default
+        unless DevnetConfig.reorg_requeue is False), or are dropped and forgotten, so a rebroadcast is accepted
+        again (requeue=False). Raises ReorgError for a depth that would touch solidified blocks.
         """
         return [txid.hex() for txid in self.chain.reorg(depth, requeue=requeue)]
 
-    def fund(self, address: str, *, trx_sun: int = 0, usdt_units: int = 0) -> None:
+    def fund(self, address: str, *, trx_sun: int = 0, usdt_units: int = 0, lookalike_units: int = 0) -> None:
         """Credit an address out of band (no transaction), creating its account if needed."""
-        if min(trx_sun, usdt_units) < 0:
+        if min(trx_sun, usdt_units, lookalike_units) < 0:
             raise ValueError("amounts must be non-negative")
-        self.chain.fund(decode_address(address), trx_sun, usdt_units)
+        self.chain.fund(decode_address(address), trx_sun, usdt_units, lookalike_units)
+
+    def poison(
+        self,
+        victim: str,
+        counterparty: str,
+        *,
+        zero_value: bool = True,
+        dust_units: int = 1,
+        fake_units: int = 0,
+        prefix: int = 2,
+        suffix: int = 1,
+    ) -> Poisoning:
+        """Send `victim` poisoning transfers from an address that shares `counterparty`'s first `prefix` and last
+        `suffix` characters: a zero-value USDT transferFrom, USDT dust, lookalike tokens (see `_poisoning`).
+        They wait in the pending pool for the next block. Raises PoisoningError for impossible requests."""
+        key = lookalike_key(self.chain, to_base58(decode_address(counterparty)), prefix, suffix)
+        return poison(self.chain, decode_address(victim), key, zero_value=zero_value, dust_units=dust_units,
+                      fake_units=fake_units)
 
     def trx_balance(self, address: str, *, solidified: bool = False) -> int:
         account = self.chain.ledger(solidified=solidified).account(decode_address(address))
         return account.balance if account else 0
 
     def usdt_balance(self, address: str, *, solidified: bool = False) -> int:
-        return self.chain.ledger(solidified=solidified).usdt_balances.get(decode_address(address), 0)
+        return self.chain.token.balance_of(self.chain.ledger(solidified=solidified), decode_address(address))
+
+    def lookalike_balance(self, address: str, *, solidified: bool = False) -> int:
+        return self.chain.lookalike.balance_of(self.chain.ledger(solidified=solidified), decode_address(address))
+
+    @property
+    def lookalike_address(self) -> str:
+        """The base58 address of the lookalike TRC20: USDT's name, symbol and decimals, another contract."""
+        return to_base58(self.chain.lookalike.address)
+
+    @property
+    def forwarder_address(self) -> str:
+        """The base58 address of the payment forwarder (forward(token, to, value) calls token.transferFrom)."""
+        return to_base58(self.chain.forwarder.address)
 
     # -- serving -------------------------------------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
     async def serve(self, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[Devnet]:
         """Serve the HTTP API on host:port (0 = a free port; see `url`) and produce blocks on the interval."""
-        runner = web.AppRunner(build_app(self), access_log=None, handle_signals=False)
+        runner = web.AppRunner(build_app(self.chain, self.faults, self.info), access_log=None, handle_signals=False)
         await runner.setup()
         try:
             site = web.TCPSite(runner, host, port)

@@ -10,6 +10,7 @@ ResourceInsufficientError -> BANDWITH_ERROR (sic, java-tron's spelling).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from lucid_tron.chain import DecodedTransaction, decode_address, to_base58
@@ -25,7 +26,7 @@ from ._resources import (
     free_net_used,
     net_used,
 )
-from ._trc20 import Log, Trc20Token
+from ._trc20 import Log, NativeContract, commit
 
 __all__ = ["ContractValidateError", "Receipt", "ResourceInsufficientError", "execute"]
 
@@ -61,6 +62,7 @@ class Receipt:
     contract_result: bytes = b""
     contract_address: bytes | None = None
     logs: list[Log] = field(default_factory=list)
+    internal_calls: list[tuple[bytes, bytes]] = field(default_factory=list)  # (caller, called contract)
     failed: bool = False
     res_message: str = ""
     withdraw_expire_amount: int = 0
@@ -80,13 +82,15 @@ def execute(
     now_ms: int,
     *,
     prices: ResourcePrices,
-    token: Trc20Token,
+    contracts: Mapping[bytes, NativeContract],
+    period: int,
     unfreeze_delay_ms: int,
     charge_fees: bool = True,
 ) -> Receipt:
     """Apply `tx` (already signature-checked) to `ledger` at chain time `now_ms`; return its receipt.
 
-    size_bytes is the serialized size of the signed transaction (what bandwidth is charged for). With
+    size_bytes is the serialized size of the signed transaction (what bandwidth is charged for); `period` is the
+    maintenance period of the block it executes in (the contracts' dynamic energy factor). With
     charge_fees=False only the contract is validated and applied (no bandwidth, no memo fee), as java-tron's
     create* paths validate a transaction they build.
     """
@@ -108,7 +112,7 @@ def execute(
     handler = _HANDLERS.get(contract.contract_type)
     if handler is None:
         raise ContractValidateError(f"contract type {contract.contract_type} is not supported by devnet")
-    context = _Context(ledger, owner, now_ms, prices, token, unfreeze_delay_ms, receipt, tx)
+    context = _Context(ledger, owner, now_ms, prices, contracts, period, unfreeze_delay_ms, receipt, tx)
     handler(context)
     ledger.account_mut(owner).latest_operation_time = now_ms
     return receipt
@@ -120,7 +124,8 @@ class _Context:
     owner: bytes
     now_ms: int
     prices: ResourcePrices
-    token: Trc20Token
+    contracts: Mapping[bytes, NativeContract]
+    period: int
     unfreeze_delay_ms: int
     receipt: Receipt
     tx: DecodedTransaction
@@ -195,7 +200,7 @@ def _transfer(c: _Context) -> None:
     c.ledger.account_mut(to).balance += amount
 
 
-# -- TRC20 --------------------------------------------------------------------------------------------------------
+# -- contracts -----------------------------------------------------------------------------------------------------
 
 
 def _trigger(c: _Context) -> None:
@@ -204,7 +209,8 @@ def _trigger(c: _Context) -> None:
     fee_limit = c.tx.fee_limit_sun
     if fee_limit < 0 or fee_limit > c.prices.max_fee_limit_sun:
         raise ContractValidateError(f"feeLimit must be >= 0 and <= {c.prices.max_fee_limit_sun}")
-    if target != c.token.address:
+    called = c.contracts.get(target)
+    if called is None:
         raise ContractValidateError("No contract or not a smart contract")
     call_value = contract.call_value_sun or 0
     owner = c.ledger.account(c.owner)
@@ -215,7 +221,7 @@ def _trigger(c: _Context) -> None:
     price = c.prices.sun_per_energy
     staked_left = available_energy(c.ledger, owner, c.prices, c.now_ms)
     energy_cap = min(staked_left + max(owner.balance - call_value, 0) // price, fee_limit // price)
-    outcome = c.token.call(c.ledger, c.owner, contract.call_data or b"", call_value)
+    outcome = called.call(c.ledger, c.owner, contract.call_data or b"", call_value, period=c.period)
     receipt = c.receipt
     receipt.contract_address = target
     if outcome.energy > energy_cap:
@@ -237,7 +243,8 @@ def _trigger(c: _Context) -> None:
         receipt.result = receipt.contract_ret = "SUCCESS"
         receipt.contract_result = outcome.output
         receipt.logs = outcome.logs
-        c.token.commit(c.ledger, outcome)
+        receipt.internal_calls = outcome.internal_calls
+        commit(c.ledger, outcome)
 
     from_stake = min(staked_left, used)
     burned = (used - from_stake) * price

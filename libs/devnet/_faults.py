@@ -1,8 +1,10 @@
-"""Fault injection: throttling (429), server errors (5xx), added latency and dropped connections.
+"""Fault injection: throttling (429), server errors (5xx), added latency, dropped connections, lagging nodes.
 
 A rule matches requests by path prefix (no prefixes: every path but devnet's own /devnet/ admin API). For each
 matching request, independently: `latency_ms` is always added, the connection is dropped with probability
-`drop` (closed without an answer), and the request is answered with `status` with probability `rate`.
+`drop` (closed without an answer), the request is answered with `status` with probability `rate`, and with
+`lag_blocks` it is served, with probability `rate`, by a node 1..lag_blocks blocks behind (drawn per request),
+as a load-balanced TronGrid does: the head can go backwards and a receipt seen a moment ago can vanish.
 `count` makes a rule expire after matching that many requests. Draws come from a seeded generator, so a run
 with the same requests and the same `fault_seed` fails the same way.
 """
@@ -12,6 +14,8 @@ from __future__ import annotations
 import random
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from ._chain import MAX_READ_LAG
 
 __all__ = ["FaultDecision", "FaultRule", "Faults"]
 
@@ -29,6 +33,7 @@ class FaultRule:
     paths: tuple[str, ...] = ()
     count: int | None = None
     retry_after_s: int | None = None
+    lag_blocks: int = 0
     matched: int = field(default=0, compare=False)
 
     def __post_init__(self) -> None:
@@ -43,6 +48,8 @@ class FaultRule:
                 raise ValueError(f"{name} must be between 0 and 1, got {value}")
         if self.latency_ms < 0:
             raise ValueError(f"latency_ms must be >= 0, got {self.latency_ms}")
+        if not 0 <= self.lag_blocks <= MAX_READ_LAG:
+            raise ValueError(f"lag_blocks must be between 0 and {MAX_READ_LAG}, got {self.lag_blocks}")
         if self.count is not None and self.count < 1:
             raise ValueError(f"count must be >= 1, got {self.count}")
 
@@ -62,7 +69,7 @@ class FaultRule:
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> FaultRule:
-        known = {"status", "rate", "latency_ms", "drop", "paths", "count", "retry_after_s"}
+        known = {"status", "rate", "latency_ms", "drop", "paths", "count", "retry_after_s", "lag_blocks"}
         unknown = set(body) - known
         if unknown:
             raise ValueError(f"unknown fault fields: {', '.join(sorted(unknown))}")
@@ -71,12 +78,14 @@ class FaultRule:
 
 @dataclass(frozen=True)
 class FaultDecision:
-    """What to do to one request: wait `latency_ms`, then drop it, or answer `status`, or serve it."""
+    """What to do to one request: wait `latency_ms`, then drop it, or answer `status`, or serve it (from a node
+    `lag_blocks` behind the head when that is not 0)."""
 
     latency_ms: int = 0
     drop: bool = False
     status: int | None = None
     retry_after_s: int | None = None
+    lag_blocks: int = 0
 
 
 class Faults:
@@ -107,6 +116,7 @@ class Faults:
         drop = False
         status = None
         retry_after = None
+        lag = 0
         for rule in self._rules:
             if not rule.matches(path):
                 continue
@@ -116,5 +126,7 @@ class Faults:
                 drop = True
             if rule.status is not None and status is None and self._random.random() < rule.rate:
                 status, retry_after = rule.status, rule.retry_after_s
+            if rule.lag_blocks and self._random.random() < rule.rate:
+                lag = max(lag, self._random.randint(1, rule.lag_blocks))
         self._rules = [rule for rule in self._rules if not rule.exhausted]
-        return FaultDecision(latency_ms=latency, drop=drop, status=status, retry_after_s=retry_after)
+        return FaultDecision(latency_ms=latency, drop=drop, status=status, retry_after_s=retry_after, lag_blocks=lag)

@@ -7,6 +7,7 @@ TransactionInfo.resMessage) as text instead of hex. These functions follow it fi
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from lucid_tron.chain import protocol, to_base58, transaction_to_json
@@ -104,6 +105,11 @@ def receipt_json(receipt: Receipt, visible: bool) -> dict[str, Any]:
     out["receipt"] = inner
     if receipt.logs:
         out["log"] = [_log_json(log.address, log.topics, log.data, visible) for log in receipt.logs]
+    if receipt.internal_calls:
+        out["internal_transactions"] = [
+            _internal_transaction_json(receipt.txid, index, caller, called, visible)
+            for index, (caller, called) in enumerate(receipt.internal_calls)
+        ]
     if receipt.failed:
         out["result"] = "FAILED"
         if receipt.res_message:
@@ -115,6 +121,18 @@ def receipt_json(receipt: Receipt, visible: bool) -> dict[str, Any]:
             {"key": key, "value": value} for key, value in receipt.cancel_unfreeze_v2_amount.items()
         ]
     return out
+
+
+def _internal_transaction_json(txid: bytes, index: int, caller: bytes, called: bytes, visible: bool) -> dict[str, Any]:
+    """java-tron's InternalTransaction of a contract calling another (note "call"). Its hash is a stand-in:
+    sha256(txid || index), not java-tron's derivation."""
+    return {
+        "hash": hashlib.sha256(txid + index.to_bytes(4, "big")).hexdigest(),
+        "caller_address": address_json(caller, visible),
+        "transferTo_address": address_json(called, visible),
+        "callValueInfo": [{}],
+        "note": b"call".hex(),
+    }
 
 
 def _log_json(address: bytes, topics: tuple[bytes, ...], data: bytes, visible: bool) -> dict[str, Any]:

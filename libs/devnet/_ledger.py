@@ -1,4 +1,4 @@
-"""The world state of devnet: accounts, the TRC20 USDT ledger and Stake 2.0 delegations.
+"""The world state of devnet: accounts, the books of its TRC20 tokens and Stake 2.0 delegations.
 
 A `Ledger` is copied once per block (the snapshot that a reorg goes back to) and once per pending
 transaction, so copies are cheap: dictionaries are copied shallowly and an `Account` is copied only when
@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field, replace
 
-__all__ = ["Account", "Delegation", "Ledger", "Unfreezing", "BANDWIDTH", "ENERGY"]
+__all__ = ["Account", "Delegation", "Ledger", "TokenBook", "Unfreezing", "BANDWIDTH", "ENERGY"]
 
 BANDWIDTH = "BANDWIDTH"
 ENERGY = "ENERGY"
@@ -103,27 +103,43 @@ class Delegation:
         return self.bandwidth == 0 and self.energy == 0
 
 
+@dataclass
+class TokenBook:
+    """The storage of one TRC20 contract: balances, allowances (owner, spender) and the total supply."""
+
+    balances: dict[bytes, int] = field(default_factory=dict)
+    allowances: dict[tuple[bytes, bytes], int] = field(default_factory=dict)
+    total_supply: int = 0
+
+    def copy(self) -> TokenBook:
+        return TokenBook(dict(self.balances), dict(self.allowances), self.total_supply)
+
+
 class Ledger:
-    """Accounts, USDT balances and allowances, delegations. Copy with `copy()`; change accounts via `account_mut`."""
+    """Accounts, token books, delegations. Copy with `copy()`; change accounts via `account_mut`."""
 
     def __init__(self) -> None:
         self.accounts: dict[bytes, Account] = {}
-        self.usdt_balances: dict[bytes, int] = {}
-        self.usdt_allowances: dict[tuple[bytes, bytes], int] = {}
-        self.usdt_total_supply = 0
+        self.tokens: dict[bytes, TokenBook] = {}
         self.delegations: dict[tuple[bytes, bytes, bool], Delegation] = {}
         self._owned: set[bytes] = set()
 
     def copy(self) -> Ledger:
         twin = Ledger()
         twin.accounts = dict(self.accounts)
-        twin.usdt_balances = dict(self.usdt_balances)
-        twin.usdt_allowances = dict(self.usdt_allowances)
-        twin.usdt_total_supply = self.usdt_total_supply
+        twin.tokens = {address: book.copy() for address, book in self.tokens.items()}
         twin.delegations = dict(self.delegations)
         # Both ledgers now share every Account object: neither may change one in place any more.
         self._owned = set()
         return twin
+
+    def book(self, token: bytes) -> TokenBook:
+        """The book of the TRC20 contract at `token` (empty until the contract first writes)."""
+        return self.tokens.setdefault(token, TokenBook())
+
+    def token_balance(self, token: bytes, holder: bytes) -> int:
+        book = self.tokens.get(token)
+        return book.balances.get(holder, 0) if book else 0
 
     def account(self, address: bytes) -> Account | None:
         return self.accounts.get(address)

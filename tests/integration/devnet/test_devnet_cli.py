@@ -54,6 +54,29 @@ async def test_the_same_flags_give_the_same_usdt_address_and_genesis():
     assert runs[0] == runs[1]
 
 
+async def test_the_mainnet_behaviour_flags_reach_the_devnet():
+    process, info = await start("--block-interval", "0", "--reorg-drop", "--usdt-energy-factors", "0,5000",
+                                "--maintenance-blocks", "4", "--read-lag", "3:0.5")
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{info['url']}/devnet/faults") as response:
+                faults = await response.json()
+    finally:
+        await stop(process)
+
+    assert (info["reorg_requeue"], info["usdt_energy_factors"], info["maintenance_period_blocks"]) == (
+        False, [0, 5000], 4)
+    [rule] = faults["rules"]
+    assert (rule["lag_blocks"], rule["rate"]) == (3, 0.5)
+
+
+@pytest.mark.parametrize("flags", [["--read-lag", "40"], ["--read-lag", "x"], ["--usdt-energy-factors", "1,a"]])
+def test_a_bad_mainnet_behaviour_flag_exits_with_status_2(flags):
+    with pytest.raises(SystemExit) as exit_info:
+        main(flags)
+    assert exit_info.value.code == 2
+
+
 @pytest.mark.parametrize("spec", ["not-an-address:1:2", "TCPrNU1gePQ5BnoGe8vg6yyDqNwmHExBEw:1.5:0"])
 def test_a_bad_fund_spec_exits_with_status_2(spec, capsys):
     assert main(["--fund", spec]) == 2

@@ -1,4 +1,5 @@
-"""Fault injection: 429 and 5xx answers, added latency, dropped connections, in-process and over the admin API."""
+"""Fault injection: 429 and 5xx answers, added latency, dropped connections, lagging nodes, in-process and over the
+admin API."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ import time
 import aiohttp
 import httpx
 import pytest
+from fixtures.devnet import signed
 from tronpy import AsyncTron
 from tronpy.providers.async_http import AsyncHTTPProvider
+
+from lucid_tron.chain import transfer_contract
 
 
 async def test_a_429_rule_throttles_only_its_paths(devnet, devnet_http):
@@ -115,3 +119,55 @@ async def test_the_same_fault_seed_fails_the_same_requests(start_devnet, devnet_
             runs.append([(await devnet_http.post_status(running, "/wallet/getnowblock"))[0] for _ in range(20)])
 
     assert runs[0] == runs[1]
+
+
+async def test_a_lagging_nodes_rule_serves_heads_up_to_that_many_blocks_behind_so_the_head_goes_backwards(
+    devnet, devnet_http
+):
+    devnet.produce_blocks(10)
+    devnet.faults.add(lag_blocks=3, rate=0.5, paths=["/wallet/getnowblock"])
+
+    heads = [(await devnet_http.post(devnet, "/wallet/getnowblock"))["block_header"]["raw_data"]["number"]
+             for _ in range(40)]
+
+    assert set(heads) == {7, 8, 9, 10}
+    assert any(later < earlier for earlier, later in zip(heads, heads[1:]))
+
+
+async def test_behind_a_lagging_node_a_receipt_that_was_seen_vanishes_and_comes_back(
+    devnet, devnet_http, devnet_accounts
+):
+    sender, receiver = devnet_accounts[0], devnet_accounts[1]
+    tx = signed(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000))
+    assert (await devnet_http.post(devnet, "/wallet/broadcasttransaction", tx))["result"] is True
+    devnet.produce_block()
+    seen = await devnet_http.post(devnet, "/wallet/gettransactioninfobyid", {"value": tx["txID"]})
+    await devnet_http.post(devnet, "/devnet/faults", {"lag_blocks": 1, "rate": 0.5})
+
+    answers = [await devnet_http.post(devnet, "/wallet/gettransactioninfobyid", {"value": tx["txID"]})
+               for _ in range(30)]
+
+    assert seen["blockNumber"] == 1
+    first_gap = answers.index({})
+    assert seen in answers[first_gap:], "the receipt never came back"
+
+
+async def test_a_lagging_node_reads_the_state_of_its_own_head(devnet, devnet_http, devnet_accounts):
+    sender, receiver = devnet_accounts[0], devnet_accounts[1]
+    tx = signed(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000))
+    assert (await devnet_http.post(devnet, "/wallet/broadcasttransaction", tx))["result"] is True
+    devnet.produce_block()
+    devnet.faults.add(lag_blocks=1, paths=["/wallet/getaccount"])
+
+    account = await devnet_http.post(devnet, "/wallet/getaccount", {"address": receiver.address, "visible": True})
+
+    assert account["balance"] == 10_000_000_000
+    assert devnet.trx_balance(receiver.address) == 10_001_000_000
+
+
+async def test_the_admin_api_adds_and_lists_a_lagging_nodes_rule(devnet, devnet_http):
+    added = await devnet_http.post(devnet, "/devnet/faults", {"lag_blocks": 2, "rate": 0.25})
+    status, refused = await devnet_http.post_status(devnet, "/devnet/faults", {"lag_blocks": 33})
+
+    assert added["rules"][0]["lag_blocks"] == 2 and added["rules"][0]["rate"] == 0.25
+    assert status == 400 and "lag_blocks" in refused["Error"]

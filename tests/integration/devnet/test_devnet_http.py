@@ -210,7 +210,7 @@ async def test_the_admin_api_funds_an_account_and_produces_blocks(devnet, devnet
     funded = await devnet_http.post(devnet, "/devnet/fund", {"address": newcomer, "trx_sun": 7, "usdt_units": 9})
     produced = await devnet_http.post(devnet, "/devnet/produce-block", {"count": 3})
 
-    assert funded == {"address": newcomer, "balance": 7, "usdt_balance": 9}
+    assert funded == {"address": newcomer, "balance": 7, "usdt_balance": 9, "lookalike_balance": 0}
     assert [b["number"] for b in produced["blocks"]] == [1, 2, 3]
     assert produced["head"] == 3
     account = await devnet_http.post(devnet, "/wallet/getaccount", {"address": newcomer, "visible": True})
@@ -246,7 +246,7 @@ MALFORMED_BODIES = [
 
 
 async def test_no_malformed_request_makes_any_path_answer_500(devnet, devnet_http):
-    from lucid_tron.devnet._http import WALLET_PATHS
+    from lucid_tron.devnet._wallet import WALLET_PATHS
 
     failures = []
     for name in WALLET_PATHS:

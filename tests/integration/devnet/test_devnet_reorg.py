@@ -1,4 +1,5 @@
-"""Reorgs replace unsolidified blocks; their transactions vanish (or are requeued); solidified data never changes."""
+"""Reorgs replace unsolidified blocks; their transactions are requeued (or, if asked, dropped); solidified data never
+changes."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ async def land(devnet, http, tx_json: dict) -> int:
     return devnet.produce_block().number
 
 
-async def test_a_reorg_drops_the_transaction_of_an_unsolidified_block(devnet, devnet_http, devnet_accounts):
+async def test_a_dropping_reorg_drops_the_transaction_of_an_unsolidified_block(devnet, devnet_http, devnet_accounts):
     sender, receiver = devnet_accounts[0], devnet_accounts[1]
     tx = signed(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000))
     number = await land(devnet, devnet_http, tx)
@@ -23,7 +24,7 @@ async def test_a_reorg_drops_the_transaction_of_an_unsolidified_block(devnet, de
     lookup = {"value": tx["txID"]}
     assert await devnet_http.post(devnet, "/wallet/gettransactioninfobyid", lookup) != {}
 
-    taken_out = devnet.reorg(3)
+    taken_out = devnet.reorg(3, requeue=False)
 
     assert taken_out == [tx["txID"]]
     assert await devnet_http.post(devnet, "/wallet/gettransactioninfobyid", lookup) == {}
@@ -69,19 +70,19 @@ async def test_a_dropped_transaction_can_be_broadcast_again(devnet, devnet_http,
     sender, receiver = devnet_accounts[0], devnet_accounts[1]
     tx = signed(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000))
     await land(devnet, devnet_http, tx)
-    devnet.reorg(1)
+    devnet.reorg(1, requeue=False)
 
     again = await devnet_http.post(devnet, "/wallet/broadcasttransaction", tx)
 
     assert again == {"result": True, "txid": tx["txID"]}
 
 
-async def test_a_requeued_transaction_lands_in_the_next_block(devnet, devnet_http, devnet_accounts):
+async def test_by_default_a_reorg_requeues_its_transactions_into_the_next_block(devnet, devnet_http, devnet_accounts):
     sender, receiver = devnet_accounts[0], devnet_accounts[1]
     tx = signed(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000))
     first_block = await land(devnet, devnet_http, tx)
 
-    devnet.reorg(1, requeue=True)
+    devnet.reorg(1)
     pending_rebroadcast = await devnet_http.post(devnet, "/wallet/broadcasttransaction", tx)
     block = devnet.produce_block()
 
@@ -97,7 +98,7 @@ async def test_the_admin_api_reorgs_and_refuses_a_depth_into_solidified_blocks(d
     done = await devnet_http.post(devnet, "/devnet/reorg", {"depth": 2})
     status, refused = await devnet_http.post_status(devnet, "/devnet/reorg", {"depth": 20})
 
-    assert done == {"transactions": [], "requeued": False, "head": 25, "solidified": 6}
+    assert done == {"transactions": [], "requeued": True, "head": 25, "solidified": 6}
     assert status == 400 and "between 1 and 19" in refused["Error"]
 
 
@@ -120,3 +121,17 @@ async def test_funding_survives_a_reorg(devnet, devnet_accounts):
 
     assert devnet.trx_balance(devnet_accounts[2].address) == 10_000_000_005
     assert devnet.usdt_balance(devnet_accounts[2].address) == 1_000_000_007
+
+
+async def test_a_devnet_configured_to_drop_forgets_the_transactions_of_a_reorg(start_devnet, devnet_http, devnet_accounts):
+    sender, receiver = devnet_accounts[0], devnet_accounts[1]
+    async with start_devnet(block_interval=0, reorg_requeue=False) as devnet:
+        tx = signed(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000))
+        await land(devnet, devnet_http, tx)
+
+        answer = await devnet_http.post(devnet, "/devnet/reorg", {"depth": 1})
+        block = devnet.produce_block()
+
+        assert answer["requeued"] is False and answer["transactions"] == [tx["txID"]]
+        assert block.txids == ()
+        assert devnet.trx_balance(receiver.address) == 10_000_000_000

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fixtures.devnet import signed
 
-from lucid_tron.chain import encode_call, trc20_transfer, trigger_smart_contract
+from lucid_tron.chain import decode_address, encode_call, trc20_transfer, trigger_smart_contract
 
 PATH = "/v1/accounts/{}/transactions/trc20"
 
@@ -16,6 +16,12 @@ async def send_usdt(devnet, http, sender, receiver: str, amount: int) -> str:
     assert (await http.post(devnet, "/wallet/broadcasttransaction", tx)).get("result") is True
     devnet.produce_block()
     return tx["txID"]
+
+
+async def call_contract(devnet, http, account, contract: str, data: bytes) -> None:
+    tx = signed(devnet, account.key, trigger_smart_contract(account.address, contract, data), fee_limit_sun=50_000_000)
+    assert (await http.post(devnet, "/wallet/broadcasttransaction", tx)).get("result") is True
+    devnet.produce_block()
 
 
 @pytest.fixture
@@ -92,11 +98,8 @@ async def test_the_contract_address_filter_keeps_only_that_token(devnet, devnet_
 
 async def test_approvals_are_listed_as_approval_entries(devnet, devnet_http, devnet_accounts):
     owner, spender = devnet_accounts[0], devnet_accounts[2]
-    call = encode_call("approve(address,uint256)", spender.address, 42)
-    tx = signed(devnet, owner.key, trigger_smart_contract(owner.address, devnet.usdt_address, call),
-                fee_limit_sun=50_000_000)
-    await devnet_http.post(devnet, "/wallet/broadcasttransaction", tx)
-    devnet.produce_block()
+    await call_contract(devnet, devnet_http, owner, devnet.usdt_address,
+                        encode_call("approve(address,uint256)", spender.address, 42))
 
     _, page = await get(devnet, devnet_http, spender.address)
 
@@ -136,3 +139,67 @@ async def test_a_reorged_transfer_leaves_the_history(devnet, devnet_http, devnet
 
     assert [e["transaction_id"] for e in before["data"]] == [txid]
     assert after["data"] == []
+
+
+@pytest.mark.parametrize(("snake", "camel"), [
+    ({"only_confirmed": "true"}, {"onlyConfirmed": "true"}),
+    ({"only_unconfirmed": "true"}, {"onlyUnconfirmed": "true"}),
+    ({"only_to": "true"}, {"onlyTo": "true"}),
+    ({"only_from": "true", "limit": "2"}, {"onlyFrom": "true", "limit": "2"}),
+    ({"order_by": "block_timestamp,asc"}, {"orderBy": "block_timestamp,asc"}),
+    ({"order_by": "block_timestamp,asc"}, {"orderBy": "blockTimestamp,asc"}),
+    ({"min_timestamp": "MIN", "max_timestamp": "MAX"}, {"minTimestamp": "MIN", "maxTimestamp": "MAX"}),
+    ({"contract_address": "LOOKALIKE"}, {"contractAddress": "LOOKALIKE"}),
+])
+async def test_camel_case_parameters_mean_what_their_snake_case_twins_mean(
+    devnet, devnet_http, devnet_accounts, history, snake, camel
+):
+    newest = await send_usdt(devnet, devnet_http, devnet_accounts[1], devnet_accounts[0].address, 9)
+    times = {"MIN": str(devnet.chain.blocks[2].timestamp), "MAX": str(devnet.chain.blocks[4].timestamp),
+             "LOOKALIKE": devnet.lookalike_address}
+
+    def filled(params: dict) -> dict:
+        return {key: times.get(value, value) for key, value in params.items()}
+
+    _, by_snake = await get(devnet, devnet_http, devnet_accounts[0].address, **filled(snake))
+    _, by_camel = await get(devnet, devnet_http, devnet_accounts[0].address, **filled(camel))
+    _, unfiltered = await get(devnet, devnet_http, devnet_accounts[0].address)
+
+    assert by_camel["data"] == by_snake["data"] != unfiltered["data"]
+    assert [e["transaction_id"] for e in unfiltered["data"]] == [newest, *reversed(history)]
+
+
+async def test_a_parameter_given_in_both_cases_with_different_values_is_a_400(devnet, devnet_http, devnet_accounts):
+    status, body = await get(devnet, devnet_http, devnet_accounts[0].address, only_to="true", onlyTo="false")
+
+    assert (status, body["success"]) == (400, False)
+
+
+async def test_addresses_may_be_0x_prefixed_41_hex_or_base58(devnet, devnet_http, devnet_accounts, history):
+    account = devnet_accounts[1].address
+    as_hex = "0x" + decode_address(account).hex()
+    usdt_hex = "0x" + decode_address(devnet.usdt_address).hex()
+
+    _, by_base58 = await get(devnet, devnet_http, account, contract_address=devnet.usdt_address)
+    _, by_0x = await get(devnet, devnet_http, as_hex, contractAddress=usdt_hex)
+    _, by_41 = await get(devnet, devnet_http, as_hex[2:])
+
+    assert by_base58["data"] == by_0x["data"] == by_41["data"]
+    assert len(by_base58["data"]) == 5
+
+
+async def test_lookalike_token_transfers_are_listed_under_the_lookalikes_own_address(
+    devnet, devnet_http, devnet_accounts
+):
+    sender, receiver = devnet_accounts[0], devnet_accounts[1]
+    devnet.fund(sender.address, lookalike_units=50)
+    await call_contract(devnet, devnet_http, sender, devnet.lookalike_address,
+                        encode_call("transfer(address,uint256)", receiver.address, 50))
+
+    _, everything = await get(devnet, devnet_http, receiver.address)
+    _, usdt_only = await get(devnet, devnet_http, receiver.address, contract_address=devnet.usdt_address)
+
+    [entry] = everything["data"]
+    assert entry["token_info"] == {"symbol": "USDT", "address": devnet.lookalike_address, "decimals": 6,
+                                   "name": "Tether USD"}
+    assert usdt_only["data"] == []

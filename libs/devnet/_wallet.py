@@ -1,20 +1,17 @@
-"""TronGrid's HTTP API over the devnet chain (aiohttp.web).
+"""TronGrid's /wallet/ and /walletsolidity/ paths over the devnet chain.
 
-Every /wallet/ and /walletsolidity/ path takes POST with a JSON body (or GET with query parameters), honours
-`visible` (base58 addresses in and out when true, "41..." hex when false) and answers as java-tron does:
-HTTP 200 with the message, {} when nothing is found, and {"Error": "class <java exception> : <message>"}
-for a request it cannot read. /v1/ paths answer TronGrid's v1 shape; /devnet/ is devnet's admin API.
+Every path takes POST with a JSON body (or GET with query parameters), honours `visible` and answers as
+java-tron does: HTTP 200 with the message, {} when nothing is found, and {"Error": "class <java exception> :
+<message>"} for a request it cannot read. Paths marked True in WALLET_PATHS also exist under /walletsolidity/,
+reading the solidified state.
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import json
-import logging
 import re
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
@@ -43,9 +40,8 @@ from lucid_tron.chain import (
     withdraw_expire_unfreeze,
 )
 
-from ._chain import BroadcastResult, ReorgError
+from ._chain import BroadcastResult, Chain
 from ._executor import ContractValidateError
-from ._faults import FaultRule
 from ._json import (
     account_json,
     account_net_json,
@@ -59,107 +55,13 @@ from ._json import (
 )
 from ._ledger import BANDWIDTH, ENERGY
 from ._resources import can_delegate_max
+from ._trc20 import CallOutcome, NativeContract
+from ._web import Call, JavaError, Json, chain_for, java_bool, json_response, read_params
 
-if TYPE_CHECKING:
-    from ._devnet import Devnet
-
-__all__ = ["build_app"]
-
-logger = logging.getLogger("lucid_tron.devnet")
+__all__ = ["WALLET_PATHS", "add_wallet_routes"]
 
 DEFAULT_EXPIRATION_MS = 60_000
 BLOCK_LIMIT = 100  # java-tron's BLOCK_LIMIT_NUM for block range queries
-V1_MAX_LIMIT = 200
-V1_DEFAULT_LIMIT = 20
-MAX_BODY_BYTES = 4 * 1024 * 1024
-
-Json = dict[str, Any] | list[Any]
-
-
-class JavaError(Exception):
-    """A request java-tron would refuse with {"Error": "class <exception> : <message>"} (HTTP 200)."""
-
-    def __init__(self, message: str, exception: str = "java.lang.IllegalArgumentException") -> None:
-        super().__init__(message)
-        self.body = {"Error": f"class {exception} : {message}"}
-
-
-class V1Error(Exception):
-    """A TronGrid v1 refusal: {"success": false, "error": ..., "statusCode": ...}."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class Call:
-    """One /wallet/ request: its parameters, `visible`, and whether it reads the solidified state."""
-
-    def __init__(self, devnet: Devnet, params: dict[str, Any], solidified: bool) -> None:
-        self.devnet = devnet
-        self.chain = devnet.chain
-        self.params = params
-        self.solidified = solidified
-        self.visible = _bool(params.get("visible", False), "visible")
-
-    def address(self, key: str, *, required: bool = True) -> bytes | None:
-        value = self.params.get(key)
-        if value is None or value == "":
-            if required:
-                raise JavaError(f"{key} isn't set.", "java.security.InvalidParameterException")
-            return None
-        if not isinstance(value, str):
-            raise JavaError(f"{key} must be a string address, got {type(value).__name__}")
-        looks_hex = bool(re.fullmatch(r"[0-9a-fA-F]+", value))
-        if self.visible and looks_hex:
-            raise JavaError(f"{key} {value!r} is hex but visible=true expects a base58 address (T...)")
-        if not self.visible and not looks_hex:
-            raise JavaError(f"{key} {value!r} is not hex; send visible=true with base58 addresses")
-        try:
-            return decode_address(value)
-        except InvalidAddress as error:
-            raise JavaError(f"invalid {key}: {error}") from None
-
-    def integer(self, key: str, default: int | None = None) -> int:
-        value = self.params.get(key, default)
-        if value is None:
-            raise JavaError(f"key [{key}] does not exist", "java.security.InvalidParameterException")
-        if isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value):
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise JavaError(f"{key} must be an integer, got {value!r}", "java.lang.NumberFormatException")
-        if not -(2**63) <= value < 2**63:
-            raise JavaError(f"{key} is out of the int64 range: {value}", "java.lang.ArithmeticException")
-        return value
-
-    def hex(self, key: str) -> bytes:
-        value = self.params.get(key, "")
-        if not isinstance(value, str):
-            raise JavaError(f"{key} must be a hex string")
-        try:
-            return bytes.fromhex(value[2:] if value[:2] in ("0x", "0X") else value)
-        except ValueError:
-            raise JavaError(f"{key} is not hex: {value!r}", "org.bouncycastle.util.encoders.DecoderException") from None
-
-    def resource(self, key: str = "resource") -> str:
-        value = self.params.get(key, BANDWIDTH)
-        if value in (0, BANDWIDTH):
-            return BANDWIDTH
-        if value in (1, ENERGY):
-            return ENERGY
-        if value in (2, "TRON_POWER"):
-            return "TRON_POWER"
-        raise JavaError(f"{key} must be BANDWIDTH or ENERGY, got {value!r}")
-
-
-def _bool(value: Any, key: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    if value is None:
-        return False
-    raise JavaError(f"{key} must be true or false, got {value!r}", "com.alibaba.fastjson.JSONException")
 
 
 # -- blocks ----------------------------------------------------------------------------------------------------------
@@ -189,7 +91,7 @@ def get_block_by_id(call: Call) -> Json:
 
 def get_block(call: Call) -> Json:
     """POST /wallet/getblock {"id_or_num": "<number or id>", "detail": bool}: the head without id_or_num."""
-    detail = _bool(call.params.get("detail", False), "detail")
+    detail = java_bool(call.params.get("detail", False), "detail")
     value = call.params.get("id_or_num")
     if value is None or value == "":
         block = call.chain.solidified if call.solidified else call.chain.head
@@ -419,7 +321,7 @@ def unfreeze_balance_v2_path(call: Call) -> Json:
 
 def delegate_resource_path(call: Call) -> Json:
     owner, receiver = call.address("owner_address"), call.address("receiver_address")
-    lock = _bool(call.params.get("lock", False), "lock")
+    lock = java_bool(call.params.get("lock", False), "lock")
     contract = _chain_call(
         delegate_resource, to_base58(owner), to_base58(receiver), call.integer("balance"), call.resource(),
         lock=lock, lock_period=call.integer("lock_period", 0),
@@ -469,9 +371,18 @@ def _contract_error(message: str, visible: bool) -> dict[str, Any]:
     return {"result": {"code": "CONTRACT_VALIDATE_ERROR", "message": text_json(message, visible)}}
 
 
-def _constant_answer(call: Call, owner: bytes, target: bytes, data: bytes) -> Json:
+def _run_constant(call: Call, owner: bytes, target: bytes, data: bytes) -> CallOutcome:
+    """Run a call without committing it, in the maintenance period of the head (a node estimates with the energy
+    factor it has now; the transaction may execute in the next period, at another factor)."""
     chain = call.chain
-    outcome = chain.token.call(chain.ledger(solidified=call.solidified), owner, data, call.integer("call_value", 0))
+    return chain.contracts[target].call(
+        chain.ledger(solidified=call.solidified), owner, data, call.integer("call_value", 0),
+        period=chain.period_of(chain.head.number),
+    )
+
+
+def _constant_answer(call: Call, owner: bytes, target: bytes, data: bytes) -> Json:
+    outcome = _run_constant(call, owner, target, data)
     contract = _chain_call(trigger_smart_contract, to_base58(owner), to_base58(target), data,
                            call.integer("call_value", 0))
     view = _built(call, contract, validate=False)
@@ -496,9 +407,10 @@ def _constant_answer(call: Call, owner: bytes, target: bytes, data: bytes) -> Js
 
 def trigger_smart_contract_path(call: Call) -> Json:
     owner, target, data = _trigger_target(call)
-    if target != call.chain.token.address:
+    called = call.chain.contracts.get(target)
+    if called is None:
         return _contract_error("No contract or not a valid smart contract", call.visible)
-    if call.chain.token.is_constant(data):
+    if called.is_constant(data):
         return _constant_answer(call, owner, target, data)
     contract = _chain_call(trigger_smart_contract, to_base58(owner), to_base58(target), data,
                            call.integer("call_value", 0))
@@ -508,49 +420,48 @@ def trigger_smart_contract_path(call: Call) -> Json:
 
 def trigger_constant_contract_path(call: Call) -> Json:
     owner, target, data = _trigger_target(call)
-    if target != call.chain.token.address:
+    if target not in call.chain.contracts:
         return _contract_error("No contract or not a smart contract", call.visible)
     return _constant_answer(call, owner, target, data)
 
 
 def estimate_energy(call: Call) -> Json:
     owner, target, data = _trigger_target(call)
-    if target != call.chain.token.address:
+    if target not in call.chain.contracts:
         return _contract_error("contract validate error : No contract or not a smart contract", call.visible)
-    ledger = call.chain.ledger(solidified=call.solidified)
-    outcome = call.chain.token.call(ledger, owner, data, call.integer("call_value", 0))
+    outcome = _run_constant(call, owner, target, data)
     if outcome.reverted:
         return {"result": {"code": "CONTRACT_EXE_ERROR", "message": text_json("REVERT opcode executed", call.visible)}}
     return {"result": {"result": True}, "energy_required": outcome.energy}
 
 
-def _contract_view(call: Call) -> dict[str, Any]:
-    token = call.chain.token
+def _contract_view(call: Call, contract: NativeContract) -> dict[str, Any]:
     return {
-        "bytecode": token.bytecode.hex(),
+        "bytecode": contract.bytecode.hex(),
         "consume_user_resource_percent": 100,
-        "name": "TetherToken",
-        "origin_address": address_json(token.origin, call.visible),
-        "abi": {"entrys": token.abi},
+        "name": contract.contract_name,
+        "origin_address": address_json(contract.origin, call.visible),
+        "abi": {"entrys": contract.abi},
         "origin_energy_limit": 10_000_000,
-        "contract_address": address_json(token.address, call.visible),
-        "code_hash": keccak256(token.bytecode).hex(),
+        "contract_address": address_json(contract.address, call.visible),
+        "code_hash": keccak256(contract.bytecode).hex(),
     }
 
 
 def get_contract(call: Call) -> Json:
-    address = call.address("value")
-    return _contract_view(call) if address == call.chain.token.address else {}
+    contract = call.chain.contracts.get(call.address("value"))
+    return _contract_view(call, contract) if contract else {}
 
 
 def get_contract_info(call: Call) -> Json:
-    address = call.address("value")
-    if address != call.chain.token.address:
+    contract = call.chain.contracts.get(call.address("value"))
+    if contract is None:
         return {}
+    period = call.chain.period_of(call.chain.head.number)
     return {
-        "runtimecode": call.chain.token.bytecode.hex(),
-        "smart_contract": _contract_view(call),
-        "contract_state": {"energy_factor": 0, "update_cycle": call.chain.head.number // 7200},
+        "runtimecode": contract.bytecode.hex(),
+        "smart_contract": _contract_view(call, contract),
+        "contract_state": {"energy_factor": contract.energy_factor(period), "update_cycle": period},
     }
 
 
@@ -755,285 +666,21 @@ WALLET_PATHS: dict[str, tuple[Callable[[Call], Json], bool]] = {
 }
 
 
-async def _params(request: web.Request) -> dict[str, Any]:
-    params: dict[str, Any] = dict(request.query)
-    if request.method == "POST" and request.can_read_body:
-        text = await request.text()
-        if text.strip():
-            try:
-                body = json.loads(text)
-            except ValueError as error:
-                raise JavaError(f"syntax error, {error}", "com.alibaba.fastjson.JSONException") from None
-            if not isinstance(body, dict):
-                raise JavaError(f"can not cast to JSONObject: {type(body).__name__}", "java.lang.ClassCastException")
-            params.update(body)
-    return params
-
-
-def _json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(
-        text=json.dumps(data, separators=(",", ":")), status=status, content_type="application/json", headers=headers
-    )
-
-
-def _wallet_handler(devnet: Devnet, handler: Callable[[Call], Json], solidified: bool) -> Callable[
-    [web.Request], Awaitable[web.Response]
-]:
-    async def handle(request: web.Request) -> web.Response:
-        call = Call(devnet, await _params(request), solidified)
-        return _json_response(handler(call))
-
-    return handle
-
-
-# -- TronGrid v1 -----------------------------------------------------------------------------------------------------
-
-
-def _v1_bool(request: web.Request, key: str) -> bool:
-    value = request.query.get(key, "false").lower()
-    if value not in ("true", "false"):
-        raise V1Error(f"{key} must be true or false")
-    return value == "true"
-
-
-def _fingerprint(position: tuple[int, int, int]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(list(position)).encode()).decode().rstrip("=")
-
-
-def _position(fingerprint: str) -> tuple[int, int, int]:
-    try:
-        padded = fingerprint + "=" * (-len(fingerprint) % 4)
-        values = json.loads(base64.urlsafe_b64decode(padded))
-        if len(values) != 3 or not all(isinstance(v, int) for v in values):
-            raise ValueError
-        return values[0], values[1], values[2]
-    except (ValueError, TypeError):
-        raise V1Error("invalid fingerprint") from None
-
-
-def trc20_history(devnet: Devnet, request: web.Request) -> Json:
-    """GET /v1/accounts/{address}/transactions/trc20: Transfer and Approval events of the account, newest first."""
-    chain = devnet.chain
-    try:
-        account = decode_address(request.match_info["address"])
-    except InvalidAddress:
-        raise V1Error("Invalid address") from None
-    only_confirmed = _v1_bool(request, "only_confirmed")
-    only_unconfirmed = _v1_bool(request, "only_unconfirmed")
-    if only_confirmed and only_unconfirmed:
-        raise V1Error("only_confirmed and only_unconfirmed cannot both be true")
-    only_to, only_from = _v1_bool(request, "only_to"), _v1_bool(request, "only_from")
-    try:
-        limit = int(request.query.get("limit", V1_DEFAULT_LIMIT))
-        min_ts = int(request.query.get("min_timestamp", 0))
-        max_ts = int(request.query.get("max_timestamp", 2**63 - 1))
-    except ValueError:
-        raise V1Error("limit, min_timestamp and max_timestamp must be integers") from None
-    if not 1 <= limit <= V1_MAX_LIMIT:
-        raise V1Error(f"limit must be between 1 and {V1_MAX_LIMIT}")
-    order = request.query.get("order_by", "block_timestamp,desc")
-    if order not in ("block_timestamp,desc", "block_timestamp,asc"):
-        raise V1Error("order_by must be block_timestamp,desc or block_timestamp,asc")
-    descending = order.endswith("desc")
-    contract_filter = request.query.get("contract_address")
-    if contract_filter:
-        try:
-            wanted_contract = decode_address(contract_filter)
-        except InvalidAddress:
-            raise V1Error("Invalid contract_address") from None
-    else:
-        wanted_contract = None
-    after = _position(request.query["fingerprint"]) if request.query.get("fingerprint") else None
-
-    token = chain.token
-    solid = chain.solidified_number
-    entries = []
-    for block, index, receipt in chain.iter_receipts():
-        if only_confirmed and block.number > solid or only_unconfirmed and block.number <= solid:
-            continue
-        if not min_ts <= block.timestamp <= max_ts:
-            continue
-        for log_index, log in enumerate(receipt.logs):
-            if log.address != token.address or (wanted_contract and wanted_contract != log.address):
-                continue
-            sender = b"\x41" + log.topics[1][12:]
-            receiver = b"\x41" + log.topics[2][12:]
-            if account not in (sender, receiver) or only_to and receiver != account or only_from and sender != account:
-                continue
-            kind = "Transfer" if log.topics[0] == _TRANSFER_TOPIC else "Approval"
-            entries.append(((block.number, index, log_index), block, receipt, sender, receiver, kind, log.data))
-    entries.sort(key=lambda e: e[0], reverse=descending)
-    if after is not None:
-        entries = [e for e in entries if (e[0] < after if descending else e[0] > after)]
-    page, more = entries[:limit], len(entries) > limit
-    data = [
-        {
-            "transaction_id": receipt.txid.hex(),
-            "token_info": {"symbol": token.symbol, "address": to_base58(token.address), "decimals": token.decimals,
-                           "name": token.name},
-            "block_timestamp": block.timestamp,
-            "from": to_base58(sender),
-            "to": to_base58(receiver),
-            "type": kind,
-            "value": str(int.from_bytes(value, "big")),
-        }
-        for _, block, receipt, sender, receiver, kind, value in page
-    ]
-    meta: dict[str, Any] = {"at": chain.now_ms(), "page_size": len(data)}
-    if more:
-        fingerprint = _fingerprint(page[-1][0])
-        meta["fingerprint"] = fingerprint
-        query = dict(request.query)
-        query["fingerprint"] = fingerprint
-        meta["links"] = {"next": str(request.url.with_query(query))}
-    return {"data": data, "success": True, "meta": meta}
-
-
-_TRANSFER_TOPIC = keccak256(b"Transfer(address,address,uint256)")
-
-
-# -- devnet admin ----------------------------------------------------------------------------------------------------
-
-
-def _block_summary(block: Any) -> dict[str, Any]:
-    return {"number": block.number, "blockID": block.id.hex(), "timestamp": block.timestamp,
-            "transactions": [r.txid.hex() for r in block.receipts]}
-
-
-async def admin_produce_block(devnet: Devnet, request: web.Request) -> web.Response:
-    params = await _params(request)
-    count = params.get("count", 1)
-    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 1000:
-        return _json_response({"Error": "count must be an integer between 1 and 1000"}, status=400)
-    blocks = [devnet.chain.produce_block() for _ in range(count)]
-    return _json_response({"blocks": [_block_summary(b) for b in blocks], **_heads(devnet)})
-
-
-def _heads(devnet: Devnet) -> dict[str, Any]:
-    return {"head": devnet.chain.head.number, "solidified": devnet.chain.solidified_number}
-
-
-async def admin_fund(devnet: Devnet, request: web.Request) -> web.Response:
-    params = await _params(request)
-    try:
-        address = decode_address(params.get("address", ""))
-    except InvalidAddress as error:
-        return _json_response({"Error": f"invalid address: {error}"}, status=400)
-    amounts = {key: params.get(key, 0) for key in ("trx_sun", "usdt_units")}
-    for key, value in amounts.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            return _json_response({"Error": f"{key} must be a non-negative integer"}, status=400)
-    devnet.chain.fund(address, amounts["trx_sun"], amounts["usdt_units"])
-    ledger = devnet.chain.ledger()
-    account = ledger.account(address)
-    return _json_response({
-        "address": to_base58(address),
-        "balance": account.balance if account else 0,
-        "usdt_balance": ledger.usdt_balances.get(address, 0),
-    })
-
-
-async def admin_reorg(devnet: Devnet, request: web.Request) -> web.Response:
-    params = await _params(request)
-    depth = params.get("depth", 1)
-    requeue = params.get("requeue", False)
-    if isinstance(depth, bool) or not isinstance(depth, int) or not isinstance(requeue, bool):
-        return _json_response({"Error": "depth must be an integer and requeue a boolean"}, status=400)
-    try:
-        taken_out = devnet.chain.reorg(depth, requeue=requeue)
-    except ReorgError as error:
-        return _json_response({"Error": str(error)}, status=400)
-    return _json_response({"transactions": [t.hex() for t in taken_out], "requeued": requeue, **_heads(devnet)})
-
-
-async def admin_faults(devnet: Devnet, request: web.Request) -> web.Response:
-    if request.method == "DELETE":
-        devnet.faults.clear()
-    elif request.method == "POST":
-        params = await _params(request)
-        bodies = params["rules"] if isinstance(params.get("rules"), list) else [params]
-        try:
-            rules = [FaultRule.from_json(body) for body in bodies]
-        except (TypeError, ValueError) as error:
-            return _json_response({"Error": f"invalid fault rule: {error}"}, status=400)
-        for rule in rules:
-            devnet.faults.add(rule)
-    return _json_response({"rules": [rule.to_json() for rule in devnet.faults.rules]})
-
-
-async def admin_info(devnet: Devnet, request: web.Request) -> web.Response:
-    return _json_response(devnet.info())
-
-
-# -- application -----------------------------------------------------------------------------------------------------
-
-
-def _fault_middleware(devnet: Devnet) -> Callable[..., Awaitable[web.StreamResponse]]:
-    @web.middleware
-    async def faults(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
-        decision = devnet.faults.decide(request.path)
-        if decision.latency_ms:
-            await asyncio.sleep(decision.latency_ms / 1000)
-        if decision.drop:
-            # Close the connection without a byte of answer, as a crashed proxy or a reset would.
-            if request.transport is not None:
-                request.transport.abort()
-            raise asyncio.CancelledError
-        if decision.status is not None:
-            headers = {"Retry-After": str(decision.retry_after_s)} if decision.retry_after_s is not None else None
-            message = "Too Many Requests" if decision.status == 429 else f"injected HTTP {decision.status}"
-            return _json_response({"Error": f"devnet fault injection: {message}"}, decision.status, headers)
-        return await handler(request)
-
-    return faults
-
-
-@web.middleware
-async def _error_middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
-    try:
-        return await handler(request)
-    except JavaError as error:
-        return _json_response(error.body)
-    except V1Error as error:
-        return _json_response({"success": False, "error": str(error), "statusCode": error.status}, error.status)
-    except web.HTTPException as error:
-        if error.status < 400:
-            raise
-        return _json_response({"Error": f"{error.status} {error.reason}: {request.method} {request.path}"},
-                              error.status)
-    except (asyncio.CancelledError, ConnectionResetError):
-        raise
-    except Exception:
-        logger.exception("devnet failed on %s %s", request.method, request.path)
-        return _json_response({"Error": "class java.lang.Exception : devnet internal error (see its log)"}, 500)
-
-
-def build_app(devnet: Devnet) -> web.Application:
-    """The aiohttp application serving `devnet`."""
-    app = web.Application(middlewares=[_error_middleware, _fault_middleware(devnet)], client_max_size=MAX_BODY_BYTES)
+def add_wallet_routes(app: web.Application, chain: Chain) -> None:
+    """Serve WALLET_PATHS under /wallet/ and, where marked, /walletsolidity/ (POST and GET)."""
     for name, (handler, also_solidified) in WALLET_PATHS.items():
         for prefix, solidified in (("/wallet/", False), ("/walletsolidity/", True)):
             if solidified and not also_solidified:
                 continue
-            route = _wallet_handler(devnet, handler, solidified)
+            route = _route(chain, handler, solidified)
             app.router.add_route("POST", prefix + name, route)
             app.router.add_route("GET", prefix + name, route)
 
-    async def history(request: web.Request) -> web.Response:
-        return _json_response(trc20_history(devnet, request))
 
-    app.router.add_get("/v1/accounts/{address}/transactions/trc20", history)
+def _route(chain: Chain, handler: Callable[[Call], Json], solidified: bool) -> Callable[
+    [web.Request], Awaitable[web.Response]
+]:
+    async def handle(request: web.Request) -> web.Response:
+        return json_response(handler(Call(chain_for(request, chain), await read_params(request), solidified)))
 
-    def admin(handler: Callable[[Devnet, web.Request], Awaitable[web.Response]]):
-        async def handle(request: web.Request) -> web.Response:
-            return await handler(devnet, request)
-
-        return handle
-
-    app.router.add_post("/devnet/produce-block", admin(admin_produce_block))
-    app.router.add_post("/devnet/fund", admin(admin_fund))
-    app.router.add_post("/devnet/reorg", admin(admin_reorg))
-    app.router.add_route("*", "/devnet/faults", admin(admin_faults))
-    app.router.add_get("/devnet/info", admin(admin_info))
-    app.router.add_post("/devnet/info", admin(admin_info))
-    return app
+    return handle
