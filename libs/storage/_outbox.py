@@ -134,8 +134,9 @@ class OutboxDispatcher:
     """Delivers an outbox's events to `deliver`, at least once and in order per subject.
 
     When `deliver` raises for an event, the later events of that subject wait for the next round (order holds);
-    other subjects go on. Run exactly one dispatcher per outbox (hold a Lease): two would deliver one subject's
-    events concurrently and out of order.
+    other subjects go on. A batch takes pending events by subject name, so a backlog larger than `batch_size`
+    delays the subjects late in that order until it drains. Run exactly one dispatcher per outbox (hold a Lease):
+    two would deliver one subject's events concurrently and out of order.
     """
 
     def __init__(

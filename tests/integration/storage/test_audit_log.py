@@ -64,7 +64,9 @@ async def test_a_modified_entry_with_a_recomputed_hash_breaks_the_link_after_it(
     await append_three(audit)
     entries = mongo_db[AuditLog.COLLECTION]
     forged = {**await entries.find_one({"_id": 2}), "details": {"daily_limit_sun": 99_000_000}}
-    forged["hash"] = _entry_hash(2, forged["prev_hash"], forged["principal"], forged["action"], forged["details"], forged["at"])
+    forged["hash"] = _entry_hash(
+        2, forged["prev_hash"], forged["principal"], forged["action"], forged["details"], forged["at"]
+    )
     await entries.replace_one({"_id": 2}, forged)
 
     assert await audit.verify() == BrokenLink(3, "does not follow the entry before it")

@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from integration.storage.storage_processes import Worker
+from integration.storage.storage_workers import CLAIM_LEASE_S
 from lucid.tron.v1 import common_pb2, payout_router_pb2
 from lucid_tron.errors import Aborted, InvalidArgument
 from lucid_tron.storage import (
@@ -18,8 +20,6 @@ from lucid_tron.storage import (
     ensure_indexes,
     request_digest,
 )
-from integration.storage.storage_processes import Worker
-from integration.storage.storage_workers import CLAIM_LEASE_S
 
 
 def payout_request(request_id: str = "req-1", amount: int = 1_000_000) -> payout_router_pb2.CreatePayoutRequest:

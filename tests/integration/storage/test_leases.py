@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from lucid_tron.storage import LeaseLost, Leases
 from integration.storage.storage_processes import Worker
 from integration.storage.storage_workers import LEASE_STEP_S
+from lucid_tron.storage import LeaseLost, Leases
 
 TTL_S = 1.0
 #: A waiting worker polls every LEASE_STEP_S / 2; a new process needs about a second to import and connect.

@@ -12,11 +12,11 @@ from contextlib import contextmanager
 import pytest
 from pymongo import IndexModel
 
+from integration.storage.storage_processes import stop_process
 from lucid_tron.context import deadlines
 from lucid_tron.errors import DeadlineExceeded, Unavailable
 from lucid_tron.storage import DURABLE_WRITES, MONGO_UNAVAILABLE, MongoSettings, MongoStore
 from lucid_tron.testing import MongoServer, free_port
-from integration.storage.storage_processes import stop_process
 
 
 class InvoiceStore(MongoStore):
@@ -114,7 +114,9 @@ async def test_a_durable_collection_acknowledges_only_journaled_majority_writes(
     assert store.collection("invoices").write_concern != DURABLE_WRITES
 
 
-async def test_a_query_on_a_hung_mongo_answers_unavailable_within_the_callers_deadline(store_on_pausable, pausable_mongo):
+async def test_a_query_on_a_hung_mongo_answers_unavailable_within_the_callers_deadline(
+    store_on_pausable, pausable_mongo
+):
     with paused(pausable_mongo), deadlines.within(0.5):
         began = time.monotonic()
         with pytest.raises(Unavailable) as caught, store_on_pausable.bounded():

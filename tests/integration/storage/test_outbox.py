@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from integration.storage.storage_processes import Worker
 from lucid_tron.storage import (
     Outbox,
     OutboxDispatcher,
@@ -13,7 +14,6 @@ from lucid_tron.storage import (
     ensure_indexes,
     in_transaction,
 )
-from integration.storage.storage_processes import Worker
 
 
 @pytest.fixture
@@ -49,7 +49,8 @@ async def test_a_committed_change_and_its_event_are_both_stored(mongo_db, outbox
 
     assert (await mongo_db.invoices.find_one({"_id": "inv-1"}))["payments"] == 1
     [event] = await outbox.pending(10)
-    assert (event.subject, event.seq, event.kind, event.payload) == ("inv-1", 1, "invoice.paid", {"invoice_id": "inv-1"})
+    assert (event.subject, event.seq, event.kind) == ("inv-1", 1, "invoice.paid")
+    assert event.payload == {"invoice_id": "inv-1"}
 
 
 async def test_an_aborted_change_leaves_neither_the_change_nor_its_event_nor_a_gap(mongo_db, outbox):
