@@ -9,7 +9,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from lucid_tron.testing import ServerProcess
 
 WORKERS = Path(__file__).with_name("storage_workers.py")
 
@@ -34,6 +38,17 @@ def _all_threads_stopped(pid: int) -> bool:
         if stat.rsplit(")", 1)[1].split()[0] not in ("T", "t"):
             return False
     return True
+
+
+@contextmanager
+def paused(server: ServerProcess) -> Iterator[None]:
+    """The server SIGSTOPped (hung: connections stay open, nothing answers) for the block, then continued."""
+    assert server.pid is not None
+    stop_process(server.pid)
+    try:
+        yield
+    finally:
+        os.kill(server.pid, signal.SIGCONT)
 
 
 class Worker:

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 
 import pytest
 from pymongo import IndexModel
 
-from integration.storage.storage_processes import stop_process
+from integration.storage.storage_processes import paused
 from lucid_tron.context import deadlines
 from lucid_tron.errors import DeadlineExceeded, Unavailable
 from lucid_tron.storage import DURABLE_WRITES, MONGO_UNAVAILABLE, MongoSettings, MongoStore
@@ -36,23 +33,6 @@ async def store(mongo_url: str) -> AsyncIterator[InvoiceStore]:
     yield opened
     await opened.db.client.drop_database(opened.db.name)
     await opened.close()
-
-
-@pytest.fixture(scope="module")
-def pausable_mongo() -> Iterator[MongoServer]:
-    """A server of this module's own: tests stop and continue it, which the session server must not see."""
-    with MongoServer() as server:
-        yield server
-
-
-@contextmanager
-def paused(server: MongoServer) -> Iterator[None]:
-    assert server.pid is not None
-    stop_process(server.pid)
-    try:
-        yield
-    finally:
-        os.kill(server.pid, signal.SIGCONT)
 
 
 @pytest.fixture
