@@ -61,7 +61,8 @@ class FieldViolation:
 
 
 class InvalidArgument(LucidError):
-    """The caller sent something malformed. Names every offending field."""
+    """The caller sent something malformed. Names every offending field; `reason`, when given, says more precisely
+    what is wrong for machines (e.g. IDEMPOTENCY_KEY_REUSED)."""
 
     reason = "INVALID_ARGUMENT"
 

@@ -23,7 +23,7 @@ STORES: dict[type[MongoStore], str] = {
 
 
 @pytest.mark.parametrize("store_type", STORES, ids=lambda store_type: store_type.__name__)
-async def test_a_store_uses_the_services_own_database_unless_mongo_database_is_set(store_type, mongo_url, mongo_client):
+async def test_a_store_uses_the_services_own_database_by_default(store_type, mongo_url, mongo_client):
     store = store_type(MongoSettings(mongo_url=mongo_url))
     await store.open()
     try:
