@@ -110,16 +110,21 @@ class Leases:
         """Run the job's writes `work(session)` in one transaction that commits only if `lease` is still the newest
         holder of its name; raises LeaseLost otherwise, and nothing of `work` is written.
 
-        The check writes to the lease document, so a takeover that races the transaction conflicts with it and
-        either the takeover waits or the transaction is retried and sees the new token."""
+        The check is a write to the lease document at the end of the transaction: a takeover committed at any time
+        since the transaction began conflicts with it, so the transaction is retried, finds the new token and raises.
+        Being last, it holds the lease document only for the commit's round trip. A holder killed or paused inside
+        the transaction keeps the documents it wrote locked until the server aborts the transaction
+        (transactionLifetimeLimitSeconds, 60 s by default on mongod): the next holder's writes to them wait for that.
+        """
 
         async def checked(session: AsyncClientSession) -> T:
+            result = await work(session)
             current = await self._leases.update_one(
                 {"_id": lease.name, "token": lease.token}, {"$set": {"fenced_at": utc_now()}}, session=session
             )
             if current.matched_count == 0:
                 raise LeaseLost(f"lease {lease.name!r} was taken over; write refused")
-            return await work(session)
+            return result
 
         with bounded():
             return await in_transaction(self._leases.database.client, checked)

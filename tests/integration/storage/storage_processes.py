@@ -44,8 +44,8 @@ def _all_threads_stopped(pid: int) -> bool:
 def paused(server: ServerProcess) -> Iterator[None]:
     """The server SIGSTOPped (hung: connections stay open, nothing answers) for the block, then continued."""
     assert server.pid is not None
-    stop_process(server.pid)
     try:
+        stop_process(server.pid)
         yield
     finally:
         os.kill(server.pid, signal.SIGCONT)

@@ -26,8 +26,8 @@ from lucid_tron.storage import (
 
 #: The idempotency lease of `claim`, short so that a test sees it expire.
 CLAIM_LEASE_S = 1.0
-#: How often the lease worker writes and renews.
-LEASE_STEP_S = 0.1
+#: How often the lease worker writes and renews: also how long a test has to kill or stop it between steps.
+LEASE_STEP_S = 0.2
 
 
 def report(line: str) -> None:
@@ -56,7 +56,6 @@ async def lease(db: AsyncDatabase, owner: str, ttl_s: float) -> None:
         )
 
     while True:
-        await asyncio.sleep(LEASE_STEP_S)
         try:
             await leases.fenced(held, write)
             report(f"wrote {token}")
@@ -65,9 +64,13 @@ async def lease(db: AsyncDatabase, owner: str, ttl_s: float) -> None:
             return
         try:
             held = await leases.renew(held)
+            # Between steps: nothing in flight, so a test that kills or stops the worker now leaves no transaction
+            # open (one would hold its documents until the server aborts it, 60 s).
+            report(f"renewed {token}")
         except LeaseLost:
             # Keep going with the old lease: a worker that misses its renewal still cannot write.
             report(f"renewal refused {token}")
+        await asyncio.sleep(LEASE_STEP_S)
 
 
 async def outbox(db: AsyncDatabase) -> None:
