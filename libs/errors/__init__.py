@@ -9,7 +9,7 @@ Domain code raises these; it never imports grpc and never picks a status code. T
     ├── AlreadyExists          ALREADY_EXISTS    (ResourceInfo)
     ├── PermissionDenied       PERMISSION_DENIED (ErrorInfo)
     ├── FailedPrecondition     FAILED_PRECONDITION (PreconditionFailure)
-    ├── Aborted                ABORTED           (a concurrent change won; the caller may retry)
+    ├── Aborted                ABORTED           (a concurrent change won; RetryInfo when known)
     ├── ResourceExhausted      RESOURCE_EXHAUSTED (a limit or quota)
     ├── Unavailable            UNAVAILABLE       (a dependency is down; RetryInfo when known)
     └── DeadlineExceeded       DEADLINE_EXCEEDED
@@ -61,20 +61,21 @@ class FieldViolation:
 
 
 class InvalidArgument(LucidError):
-    """The caller sent something malformed. Names every offending field."""
+    """The caller sent something malformed. Names every offending field; `reason`, when given, says more precisely
+    what is wrong for machines (e.g. IDEMPOTENCY_KEY_REUSED)."""
 
     reason = "INVALID_ARGUMENT"
 
-    def __init__(self, *violations: FieldViolation) -> None:
+    def __init__(self, *violations: FieldViolation, reason: str | None = None) -> None:
         if not violations:
             raise ValueError("InvalidArgument needs at least one FieldViolation")
         self.violations = tuple(violations)
-        super().__init__("; ".join(f"{v.field}: {v.description}" for v in self.violations))
+        super().__init__("; ".join(f"{v.field}: {v.description}" for v in self.violations), reason=reason)
 
     @classmethod
-    def field(cls, field: str, description: str) -> InvalidArgument:
+    def field(cls, field: str, description: str, *, reason: str | None = None) -> InvalidArgument:
         """Shorthand for the common case of a single bad field."""
-        return cls(FieldViolation(field, description))
+        return cls(FieldViolation(field, description), reason=reason)
 
 
 class NotFound(LucidError):
@@ -119,9 +120,18 @@ class FailedPrecondition(LucidError):
 
 
 class Aborted(LucidError):
-    """A concurrent change won a race; retrying the whole operation is safe."""
+    """A concurrent change won a race; retrying the whole operation is safe.
+
+    `retry_after_s`, when known (e.g. the same request is still running), is sent as google.rpc.RetryInfo.
+    """
 
     reason = "ABORTED"
+
+    def __init__(
+        self, message: str, *, reason: str | None = None, retry_after_s: float | None = None
+    ) -> None:
+        super().__init__(message, reason=reason)
+        self.retry_after_s = retry_after_s
 
 
 class ResourceExhausted(LucidError):

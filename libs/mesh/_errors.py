@@ -90,7 +90,7 @@ def domain_status(error: errors.LucidError, request_id: str) -> status_pb2.Statu
             type=error.reason, subject=error.subject, description=error.message
         )
         details.append(error_details_pb2.PreconditionFailure(violations=[violation]))
-    elif isinstance(error, errors.Unavailable) and error.retry_after_s is not None:
+    elif isinstance(error, (errors.Unavailable, errors.Aborted)) and error.retry_after_s is not None:
         delay = duration_pb2.Duration()
         delay.FromNanoseconds(round(error.retry_after_s * 1e9))
         details.append(error_details_pb2.RetryInfo(retry_delay=delay))

@@ -1,17 +1,36 @@
-"""Storage helpers: PyMongo's async client and redis-py's asyncio client, configured to fail fast.
+"""Storage for the payment plane: MongoDB (PyMongo's async client) and Redis (redis-py's asyncio client), configured
+to fail fast, and the primitives that money state needs.
 
+Settings groups, composed into a service's settings by inheritance:
+    MongoSettings (MONGO_URL, MONGO_DATABASE), RedisSettings (REDIS_URL)
+
+A service's MongoDB:
+    MongoStore                  base of every service's store.py: indexes ensured at start, ping() health,
+                                bounded() puts every query under the caller's deadline, collection(durable=True)
+    MoneyStore, MoneyJobStore   a money service's store: + idempotency keys and audit log (+ outbox and leases)
+    bounded(default_s)          the same bound outside a store; DEFAULT_QUERY_TIMEOUT_S without a deadline
+    in_transaction(client, work)   work(session) in one transaction, committed with DURABLE_WRITES
+    DURABLE_WRITES              WriteConcern(w="majority", j=True) for money state
+
+Primitives (each guarantee is stated in its class docstring):
+    IdempotencyKeys, IdempotentCall, request_digest    AIP-155 request_id: replay, reuse refused, in-flight aborted
+    IDEMPOTENCY_KEY_REUSED, REQUEST_IN_FLIGHT, IDEMPOTENCY_CLAIM_LOST   their `reason` codes
+    Leases, Lease, LeaseLost, LEASE_LOST               single-worker jobs with fencing tokens
+    Outbox, OutboxEvent, OutboxDispatcher              state change + event in one transaction, delivered in order
+    AuditLog, AuditEntry, BrokenLink, GENESIS_HASH     hash-chained audit log and its verification
+
+Lower level:
     connect_mongo(url, database, *, app_name)   -> (AsyncMongoClient, AsyncDatabase), fail-fast timeouts
     mongo_ping(client, *, timeout_s)            -> bool, a health probe that never raises for an outage
     ensure_indexes(db, {collection: [IndexModel, ...]})   idempotent, run at service start
-    DURABLE_WRITES                              WriteConcern(w="majority", j=True) for money state
     connect_redis(url, *, app_name)             -> redis.asyncio.Redis, fail-fast timeouts, 1 reconnect
     redis_ping(client, *, timeout_s)            -> bool
-    map_storage_errors                          context manager / decorator: outage -> errors.Unavailable
+    map_storage_errors                          context manager / decorator: outage or timeout -> errors.Unavailable
     as_unavailable(exc)                         the Unavailable for a driver exception, or None
     MONGO_UNAVAILABLE, REDIS_UNAVAILABLE        the `reason` codes of those Unavailable errors
 
-Imports are lazy: `lucid_tron.storage.mongo` loads only pymongo and `lucid_tron.storage.redis` only
-redis-py, so a service that uses one driver does not pay for the other in memory (idle RSS <= 60 MB).
+Imports are lazy: MongoDB names load only pymongo and Redis names only redis-py, so a service that uses one driver
+does not pay for the other in memory (idle RSS <= 60 MB).
 
 Supported MongoDB servers: 4.4 to 8.x (and 9.0), the range of the pinned pymongo 4.20
 (`pymongo.common.MIN_SUPPORTED_SERVER_VERSION == "4.4"`, wire versions 9..29; pymongo 4.14 had already
@@ -29,32 +48,96 @@ from typing import TYPE_CHECKING
 from lucid_tron.lazy import lazy_exports
 
 from ._errors import MONGO_UNAVAILABLE, REDIS_UNAVAILABLE, as_unavailable, map_storage_errors
+from ._settings import MongoSettings, RedisSettings
 
 if TYPE_CHECKING:
-    from .mongo import DURABLE_WRITES, connect_mongo, ensure_indexes, mongo_ping
-    from .redis import connect_redis, redis_ping
+    from ._audit import GENESIS_HASH, AuditEntry, AuditLog, BrokenLink
+    from ._bounds import DEFAULT_QUERY_TIMEOUT_S, bounded
+    from ._idempotency import (
+        IDEMPOTENCY_CLAIM_LOST,
+        IDEMPOTENCY_KEY_REUSED,
+        REQUEST_IN_FLIGHT,
+        IdempotencyKeys,
+        IdempotentCall,
+        request_digest,
+    )
+    from ._leases import LEASE_LOST, Lease, LeaseLost, Leases
+    from ._mongo import DURABLE_WRITES, connect_mongo, ensure_indexes, mongo_ping
+    from ._money_stores import MoneyJobStore, MoneyStore
+    from ._outbox import Outbox, OutboxDispatcher, OutboxEvent
+    from ._redis import connect_redis, redis_ping
+    from ._store import MongoStore
+    from ._transactions import in_transaction
 
 __all__ = [
+    "DEFAULT_QUERY_TIMEOUT_S",
     "DURABLE_WRITES",
+    "GENESIS_HASH",
+    "IDEMPOTENCY_CLAIM_LOST",
+    "IDEMPOTENCY_KEY_REUSED",
+    "LEASE_LOST",
     "MONGO_UNAVAILABLE",
     "REDIS_UNAVAILABLE",
+    "REQUEST_IN_FLIGHT",
+    "AuditEntry",
+    "AuditLog",
+    "BrokenLink",
+    "IdempotencyKeys",
+    "IdempotentCall",
+    "Lease",
+    "LeaseLost",
+    "Leases",
+    "MongoSettings",
+    "MongoStore",
+    "MoneyJobStore",
+    "MoneyStore",
+    "Outbox",
+    "OutboxDispatcher",
+    "OutboxEvent",
+    "RedisSettings",
     "as_unavailable",
+    "bounded",
     "connect_mongo",
     "connect_redis",
     "ensure_indexes",
+    "in_transaction",
     "map_storage_errors",
     "mongo_ping",
     "redis_ping",
+    "request_digest",
 ]
 
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "DURABLE_WRITES": ".mongo",
-        "connect_mongo": ".mongo",
-        "ensure_indexes": ".mongo",
-        "mongo_ping": ".mongo",
-        "connect_redis": ".redis",
-        "redis_ping": ".redis",
+        "GENESIS_HASH": "._audit",
+        "AuditEntry": "._audit",
+        "AuditLog": "._audit",
+        "BrokenLink": "._audit",
+        "DEFAULT_QUERY_TIMEOUT_S": "._bounds",
+        "bounded": "._bounds",
+        "IDEMPOTENCY_CLAIM_LOST": "._idempotency",
+        "IDEMPOTENCY_KEY_REUSED": "._idempotency",
+        "REQUEST_IN_FLIGHT": "._idempotency",
+        "IdempotencyKeys": "._idempotency",
+        "IdempotentCall": "._idempotency",
+        "request_digest": "._idempotency",
+        "LEASE_LOST": "._leases",
+        "Lease": "._leases",
+        "LeaseLost": "._leases",
+        "Leases": "._leases",
+        "DURABLE_WRITES": "._mongo",
+        "connect_mongo": "._mongo",
+        "ensure_indexes": "._mongo",
+        "mongo_ping": "._mongo",
+        "Outbox": "._outbox",
+        "OutboxDispatcher": "._outbox",
+        "OutboxEvent": "._outbox",
+        "connect_redis": "._redis",
+        "redis_ping": "._redis",
+        "MongoStore": "._store",
+        "MoneyJobStore": "._money_stores",
+        "MoneyStore": "._money_stores",
+        "in_transaction": "._transactions",
     },
 )

@@ -27,14 +27,20 @@ def as_unavailable(exc: BaseException) -> Unavailable | None:
     """The `Unavailable` that stands for `exc` when it means MongoDB or Redis cannot be reached, else None.
 
     MongoDB: pymongo's `ConnectionFailure` family (`ServerSelectionTimeoutError`, `AutoReconnect`,
-    `NetworkTimeout`, `NotPrimaryError`, `WaitQueueTimeoutError`). Redis: redis-py's `ConnectionError`
+    `NetworkTimeout`, `NotPrimaryError`, `WaitQueueTimeoutError`) and every error that pymongo marks as a
+    timeout (`.timeout`: `ExecutionTimeout` when maxTimeMS ran out on the server, `WTimeoutError` when the
+    write concern was not satisfied in time, any error raised when a `pymongo.timeout()` block ran out), so a
+    hung MongoDB answers like a dead one. Redis: redis-py's `ConnectionError`
     (including authentication failures and a full connection pool) and `TimeoutError`. Anything else
     (a duplicate key, a bad query, a Lua error) is not an outage and is left alone.
 
     The message names only the exception class: it reaches callers, so no host, port or credential.
     """
     pymongo_errors = sys.modules.get("pymongo.errors")
-    if pymongo_errors is not None and isinstance(exc, pymongo_errors.ConnectionFailure):
+    if pymongo_errors is not None and (
+        isinstance(exc, pymongo_errors.ConnectionFailure)
+        or (isinstance(exc, pymongo_errors.PyMongoError) and exc.timeout)
+    ):
         return Unavailable(f"MongoDB is unavailable ({type(exc).__name__})", reason=MONGO_UNAVAILABLE)
     redis_exceptions = sys.modules.get("redis.exceptions")
     if redis_exceptions is not None and isinstance(

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 
 from redis.exceptions import RedisError
 
-from lucid_tron.storage.redis import connect_redis, redis_ping
+from lucid_tron.storage import connect_redis, redis_ping
 
 __all__ = ["RedisCacheStore"]
 

@@ -20,9 +20,11 @@ def _loaded_after(statement: str) -> set[str]:
         ("import lucid_tron.storage", set()),
         ("from lucid_tron.storage import map_storage_errors, MONGO_UNAVAILABLE", set()),
         ("from lucid_tron.storage import connect_mongo", {"pymongo"}),
-        ("import lucid_tron.storage.mongo", {"pymongo"}),
+        ("import lucid_tron.storage._mongo", {"pymongo"}),
+        ("from lucid_tron.storage import MongoSettings, RedisSettings", set()),
+        ("from lucid_tron.storage import MongoStore, IdempotencyKeys, Leases, Outbox, AuditLog", {"pymongo"}),
         ("from lucid_tron.storage import connect_redis", {"redis"}),
-        ("import lucid_tron.storage.redis", {"redis"}),
+        ("import lucid_tron.storage._redis", {"redis"}),
         ("import lucid_tron.testing", set()),
     ],
 )

@@ -10,8 +10,12 @@ Types shared by every lucid.tron.v1 service, and the conventions all the contrac
 - Transaction ids (txid) and block ids are 64 lowercase hex characters (32 bytes).
 - Each field comment starts with its behaviour (AIP-203): REQUIRED or OPTIONAL for inputs, OUTPUT_ONLY for values the
   server sets (ignored when sent), INPUT_ONLY for inputs never returned. Response fields are all output.
-- `request_id` (AIP-155) is a client-chosen idempotency key, a UUID recommended. A retry with the same key returns
-  the original result and never moves money twice; the same key with different arguments is INVALID_ARGUMENT.
+- `request_id` (AIP-155) is a client-chosen idempotency key, a UUID recommended, at most 128 characters, scoped to
+  the service and method. A retry with the same key and the same request returns the stored result and never moves
+  money twice. The same key with a different request (any field other than request_id differs) is INVALID_ARGUMENT
+  with reason IDEMPOTENCY_KEY_REUSED naming the field `request_id`. A retry while the first request is still running
+  is ABORTED with reason REQUEST_IN_FLIGHT and RetryInfo: retry after the delay, with the same key. A key is
+  remembered at least 24 hours; a failed request (any error status) is not remembered, so its retry runs again.
 - Errors are google.rpc.Status with details: INVALID_ARGUMENT (with BadRequest field violations) for bad input,
   NOT_FOUND for unknown ids, FAILED_PRECONDITION for a wrong state, UNAVAILABLE when a dependency is down.
 """

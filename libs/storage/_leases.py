@@ -1,0 +1,134 @@
+"""Leases for single-worker jobs (the chain watcher, the payout executor), with fencing tokens.
+
+    leases = Leases.in_database(store.db, owner=f"{host}:{pid}", ttl_s=10)
+    lease = await leases.acquire("payout-executor")          # None: another worker holds it
+    await leases.fenced(lease, lambda session: payouts.update_one(..., session=session))
+    lease = await leases.renew(lease)                        # well before ttl_s has passed
+
+A lease alone cannot stop a worker that was paused (SIGSTOP, a long GC, a frozen VM) from writing after its lease
+expired and another worker took over: it does not know that time passed. So every acquisition increments the
+lease's fencing token, and every write of the job goes through `fenced()`, which in the same transaction checks
+that the token is still the newest. A former holder's write then fails with LeaseLost instead of landing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar, TypeVar
+
+from pymongo import IndexModel, ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from lucid_tron.errors import Aborted
+
+from ._bounds import bounded
+from ._mongo import DURABLE_WRITES
+from ._transactions import in_transaction, utc_now
+
+__all__ = ["LEASE_LOST", "Lease", "LeaseLost", "Leases"]
+
+LEASE_LOST = "LEASE_LOST"
+_RELEASED = datetime(1970, 1, 1, tzinfo=UTC)
+
+T = TypeVar("T")
+
+
+class LeaseLost(Aborted):
+    """The lease was taken over by another worker (a newer fencing token exists): stop the job's work."""
+
+    reason = LEASE_LOST
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A held lease: `token` is its fencing token, larger than every earlier holder's."""
+
+    name: str
+    owner: str
+    token: int
+    expires_at: datetime
+
+
+class Leases:
+    """Leases of one owner (this worker), in one collection holding one document per lease name."""
+
+    COLLECTION: ClassVar[str] = "leases"
+    #: For a store's `indexes`: a lease is found by its name, the `_id`, so no other index.
+    INDEXES: ClassVar[Mapping[str, list[IndexModel]]] = {COLLECTION: []}
+
+    def __init__(self, collection: AsyncCollection[Any], *, owner: str, ttl_s: float) -> None:
+        self._leases = collection
+        self._owner = owner
+        self._ttl = timedelta(seconds=ttl_s)
+
+    @classmethod
+    def in_database(cls, db: AsyncDatabase[Any], *, owner: str, ttl_s: float) -> Leases:
+        """The leases in `db`'s COLLECTION, written with DURABLE_WRITES."""
+        return cls(db.get_collection(cls.COLLECTION, write_concern=DURABLE_WRITES), owner=owner, ttl_s=ttl_s)
+
+    async def acquire(self, name: str) -> Lease | None:
+        """Take the lease `name` if nobody holds it (never held, released or expired), with a new fencing token;
+        None while another worker (or this one: use `renew`) holds it."""
+        now = utc_now()
+        with bounded():
+            try:
+                held = await self._leases.find_one_and_update(
+                    {"_id": name, "expires_at": {"$lte": now}},
+                    {"$set": {"owner": self._owner, "expires_at": now + self._ttl}, "$inc": {"token": 1}},
+                    upsert=True,
+                    return_document=ReturnDocument.AFTER,
+                )
+            except DuplicateKeyError:
+                return None  # it exists and is held: the upsert's insert collided with it
+        return _lease_of(held)
+
+    async def renew(self, lease: Lease) -> Lease:
+        """Extend a held lease by `ttl_s` from now. Raises LeaseLost when another worker acquired it since."""
+        with bounded():
+            held = await self._leases.find_one_and_update(
+                {"_id": lease.name, "token": lease.token},
+                {"$set": {"expires_at": utc_now() + self._ttl}},
+                return_document=ReturnDocument.AFTER,
+            )
+        if held is None:
+            raise LeaseLost(f"lease {lease.name!r} was taken over")
+        return _lease_of(held)
+
+    async def release(self, lease: Lease) -> None:
+        """Give the lease up so another worker can take it at once; the token stays, so fencing still holds."""
+        with bounded():
+            await self._leases.update_one(
+                {"_id": lease.name, "token": lease.token}, {"$set": {"expires_at": _RELEASED}}
+            )
+
+    async def fenced(self, lease: Lease, work: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
+        """Run the job's writes `work(session)` in one transaction that commits only if `lease` is still the newest
+        holder of its name; raises LeaseLost otherwise, and nothing of `work` is written.
+
+        The check is a write to the lease document at the end of the transaction: a takeover committed at any time
+        since the transaction began conflicts with it, so the transaction is retried, finds the new token and raises.
+        Being last, it holds the lease document only for the commit's round trip. A holder killed or paused inside
+        the transaction keeps the documents it wrote locked until the server aborts the transaction
+        (transactionLifetimeLimitSeconds, 60 s by default on mongod): the next holder's writes to them wait for that.
+        """
+
+        async def checked(session: AsyncClientSession) -> T:
+            result = await work(session)
+            current = await self._leases.update_one(
+                {"_id": lease.name, "token": lease.token}, {"$set": {"fenced_at": utc_now()}}, session=session
+            )
+            if current.matched_count == 0:
+                raise LeaseLost(f"lease {lease.name!r} was taken over; write refused")
+            return result
+
+        with bounded():
+            return await in_transaction(self._leases.database.client, checked)
+
+
+def _lease_of(document: Mapping[str, Any]) -> Lease:
+    return Lease(document["_id"], document["owner"], document["token"], document["expires_at"])

@@ -1,0 +1,159 @@
+"""Leases for single-worker jobs: one holder at a time, takeover after expiry, fencing tokens refuse a former holder.
+
+The takeover tests run each worker as a real OS process and crash (SIGKILL) or pause (SIGSTOP) it.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from integration.storage.storage_processes import Worker
+from integration.storage.storage_workers import LEASE_STEP_S
+from lucid_tron.storage import LeaseLost, Leases
+
+TTL_S = 1.0
+#: How long past the lease time a test waits for the takeover report before it fails.
+TAKEOVER_SLACK_S = 0.5
+
+
+def leases_of(mongo_db, owner: str, ttl_s: float = TTL_S) -> Leases:
+    return Leases.in_database(mongo_db, owner=owner, ttl_s=ttl_s)
+
+
+async def record(mongo_db, session, owner: str) -> None:
+    await mongo_db.job.update_one({"_id": "job"}, {"$push": {"writes": owner}}, upsert=True, session=session)
+
+
+async def test_a_held_lease_cannot_be_acquired_by_another_owner(mongo_db):
+    held = await leases_of(mongo_db, "a").acquire("watcher")
+
+    assert held is not None and held.owner == "a"
+    assert await leases_of(mongo_db, "b").acquire("watcher") is None
+
+
+async def test_an_expired_lease_goes_to_the_next_owner_with_a_larger_token(mongo_db):
+    first = await leases_of(mongo_db, "a", ttl_s=0.1).acquire("watcher")
+    time.sleep(0.15)
+    second = await leases_of(mongo_db, "b").acquire("watcher")
+
+    assert first is not None and second is not None
+    assert second.token > first.token
+
+
+async def test_renewal_keeps_the_lease_and_its_token(mongo_db):
+    leases = leases_of(mongo_db, "a", ttl_s=0.3)
+    held = await leases.acquire("watcher")
+    time.sleep(0.2)
+    renewed = await leases.renew(held)
+    time.sleep(0.2)
+
+    assert renewed.token == held.token and renewed.expires_at > held.expires_at
+    assert await leases_of(mongo_db, "b").acquire("watcher") is None
+
+
+async def test_a_released_lease_can_be_taken_at_once_and_its_token_still_grows(mongo_db):
+    leases = leases_of(mongo_db, "a")
+    held = await leases.acquire("watcher")
+    await leases.release(held)
+    taken = await leases_of(mongo_db, "b").acquire("watcher")
+
+    assert taken is not None and taken.token == held.token + 1
+
+
+async def test_a_renewal_after_a_takeover_raises_lease_lost(mongo_db):
+    stale = await leases_of(mongo_db, "a", ttl_s=0.1).acquire("watcher")
+    time.sleep(0.15)
+    await leases_of(mongo_db, "b").acquire("watcher")
+
+    with pytest.raises(LeaseLost):
+        await leases_of(mongo_db, "a").renew(stale)
+
+
+async def test_a_fenced_write_of_the_current_holder_lands(mongo_db):
+    leases = leases_of(mongo_db, "a")
+    held = await leases.acquire("watcher")
+
+    await leases.fenced(held, lambda session: record(mongo_db, session, "a"))
+
+    assert (await mongo_db.job.find_one({"_id": "job"}))["writes"] == ["a"]
+
+
+async def test_a_fenced_write_of_a_former_holder_is_refused_and_writes_nothing(mongo_db):
+    former = await leases_of(mongo_db, "a", ttl_s=0.1).acquire("watcher")
+    time.sleep(0.15)
+    current = await leases_of(mongo_db, "b").acquire("watcher")
+    await leases_of(mongo_db, "b").fenced(current, lambda session: record(mongo_db, session, "b"))
+
+    with pytest.raises(LeaseLost):
+        await leases_of(mongo_db, "a").fenced(former, lambda session: record(mongo_db, session, "a"))
+
+    assert (await mongo_db.job.find_one({"_id": "job"}))["writes"] == ["b"]
+
+
+async def test_a_takeover_during_a_fenced_transaction_refuses_its_writes(mongo_db):
+    former = await leases_of(mongo_db, "a", ttl_s=0.1).acquire("watcher")
+    time.sleep(0.15)
+    taken_over = []
+
+    async def write_while_taken_over(session):
+        await record(mongo_db, session, "a")
+        if not taken_over:  # the takeover commits after the transaction began, before it commits
+            taken_over.append(await leases_of(mongo_db, "b").acquire("watcher"))
+
+    with pytest.raises(LeaseLost):
+        await leases_of(mongo_db, "a").fenced(former, write_while_taken_over)
+
+    assert taken_over[0] is not None
+    assert await mongo_db.job.find_one({"_id": "job"}) is None
+
+
+def start_holder_and_waiter(mongo_url: str, database: str) -> tuple[Worker, Worker]:
+    holder = Worker("lease", mongo_url, database, "holder", str(TTL_S))
+    holder.wait_for("acquired 1")
+    holder.wait_for("wrote 1")
+    waiter = Worker("lease", mongo_url, database, "waiter", str(TTL_S))
+    return holder, waiter
+
+
+async def test_when_the_holder_is_killed_the_other_worker_takes_over_within_the_lease_time(mongo_url, mongo_db):
+    holder, waiter = start_holder_and_waiter(mongo_url, mongo_db.name)
+    try:
+        time.sleep(1.0)  # the waiter is up and polling
+        holder.drain()
+        holder.wait_for("renewed 1")
+        holder.kill()
+        killed = time.monotonic()
+        waiter.wait_for("acquired 2", timeout=TTL_S + TAKEOVER_SLACK_S)
+        took_over_after = time.monotonic() - killed
+        waiter.wait_for("wrote 2")
+    finally:
+        holder.kill()
+        waiter.kill()
+
+    assert took_over_after <= TTL_S + LEASE_STEP_S  # a waiter polls every LEASE_STEP_S / 2
+
+
+async def test_a_paused_holder_loses_the_lease_and_its_writes_are_refused_when_it_continues(mongo_url, mongo_db):
+    holder, waiter = start_holder_and_waiter(mongo_url, mongo_db.name)
+    try:
+        time.sleep(1.0)
+        holder.drain()
+        holder.wait_for("renewed 1")
+        holder.stop()
+        waiter.wait_for("acquired 2", timeout=TTL_S + TAKEOVER_SLACK_S)
+        waiter.wait_for("wrote 2")
+
+        holder.drain()
+        holder.resume()
+        after_resume = holder.wait_for("write refused 1", timeout=5.0)
+        waiter.wait_for("wrote 2")  # the new holder goes on writing
+    finally:
+        holder.kill()
+        waiter.kill()
+
+    assert not any(line.startswith("wrote") for line in after_resume)
+    writes = (await mongo_db.job.find_one({"_id": "job"}))["writes"]
+    first_of_waiter = writes.index({"owner": "waiter", "token": 2})
+    assert all(write["token"] == 2 for write in writes[first_of_waiter:])
