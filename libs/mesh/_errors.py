@@ -139,7 +139,9 @@ def error_from_peer(peer: str, method: str, failure: grpc.aio.AioRpcError) -> Ex
         return errors.Unavailable(f"{peer} {what}", reason=PEER_UNAVAILABLE, retry_after_s=retry_after_s)
     if code is grpc.StatusCode.NOT_FOUND:
         resource = _first(details, error_details_pb2.ResourceInfo) or error_details_pb2.ResourceInfo()
-        return _with_reason(errors.NotFound(resource.resource_type, resource.resource_name, message), reason)
+        not_found = errors.NotFound(resource.resource_type, resource.resource_name, message)
+        not_found.reason = reason or not_found.reason
+        return not_found
     if code is grpc.StatusCode.FAILED_PRECONDITION:
         failed = _first(details, error_details_pb2.PreconditionFailure)
         subject = failed.violations[0].subject if failed is not None and failed.violations else ""
@@ -192,17 +194,10 @@ def _details_of(failure: grpc.aio.AioRpcError) -> list[Message]:
 
 
 M = TypeVar("M", bound=Message)
-E = TypeVar("E", bound=errors.LucidError)
 
 
 def _first(details: list[Message], detail_type: type[M]) -> M | None:
     return next((detail for detail in details if isinstance(detail, detail_type)), None)
-
-
-def _with_reason(error: E, reason: str | None) -> E:
-    if reason is not None:
-        error.reason = reason
-    return error
 
 
 def _code_of(error: errors.LucidError) -> grpc.StatusCode:

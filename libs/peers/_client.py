@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from types import TracebackType
 from typing import Any, ClassVar, Generic, Self, TypeVar
-
-import grpc
 
 from lucid_tron.mesh import open_peer_channel
 
@@ -30,7 +27,7 @@ class PeerClient(Generic[StubT]):
     #: The peer's name in logs and errors (its service name, e.g. "wallet-manager").
     peer: ClassVar[str]
     #: The generated stub class (e.g. wallet_pb2_grpc.WalletServiceStub).
-    stub: ClassVar[Callable[[grpc.aio.Channel], Any]]
+    stub: ClassVar[type[Any]]
 
     def __init__(self, target: str, *, default_timeout_s: float = DEFAULT_PEER_TIMEOUT_S) -> None:
         self.target = target
