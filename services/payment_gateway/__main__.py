@@ -31,16 +31,20 @@ REDIS_HEALTH_NAME = "redis"
 
 @dataclass(frozen=True, kw_only=True)
 class PaymentGatewaySettings(
-    MongoSettings,
-    RedisSettings,
-    TronClientAddress,
-    TronRelayAddress,
-    WalletManagerAddress,
-    UsdtContractSettings,
-    DependencyCheckSettings,
     ServiceSettings,
+    DependencyCheckSettings,
+    UsdtContractSettings,
+    WalletManagerAddress,
+    TronRelayAddress,
+    TronClientAddress,
+    RedisSettings,
+    MongoSettings,
 ):
-    """Everything payment-gateway reads, composed from the settings groups that declare each variable once."""
+    """Everything payment-gateway reads, composed from the settings groups that declare each variable once.
+
+    The groups are listed last-first because a dataclass takes its fields from the last base first: this way
+    problems and the configuration reference name MONGO_URL first and the mesh's own settings last.
+    """
 
 
 def build(settings: PaymentGatewaySettings) -> ServiceSpec:

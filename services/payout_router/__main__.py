@@ -31,15 +31,19 @@ REDIS_HEALTH_NAME = "redis"
 
 @dataclass(frozen=True, kw_only=True)
 class PayoutRouterSettings(
-    MongoSettings,
-    RedisSettings,
-    TronClientAddress,
-    WalletManagerAddress,
-    UsdtContractSettings,
-    DependencyCheckSettings,
     ServiceSettings,
+    DependencyCheckSettings,
+    UsdtContractSettings,
+    WalletManagerAddress,
+    TronClientAddress,
+    RedisSettings,
+    MongoSettings,
 ):
-    """Everything payout-router reads, composed from the settings groups that declare each variable once."""
+    """Everything payout-router reads, composed from the settings groups that declare each variable once.
+
+    The groups are listed last-first because a dataclass takes its fields from the last base first: this way
+    problems and the configuration reference name MONGO_URL first and the mesh's own settings last.
+    """
 
 
 def build(settings: PayoutRouterSettings) -> ServiceSpec:

@@ -28,14 +28,18 @@ MONGODB_HEALTH_NAME = "mongodb"
 
 @dataclass(frozen=True, kw_only=True)
 class UsdtManagerSettings(
-    MongoSettings,
-    TronClientAddress,
-    WalletManagerAddress,
-    UsdtContractSettings,
-    DependencyCheckSettings,
     ServiceSettings,
+    DependencyCheckSettings,
+    UsdtContractSettings,
+    WalletManagerAddress,
+    TronClientAddress,
+    MongoSettings,
 ):
-    """Everything usdt-manager reads, composed from the settings groups that declare each variable once."""
+    """Everything usdt-manager reads, composed from the settings groups that declare each variable once.
+
+    The groups are listed last-first because a dataclass takes its fields from the last base first: this way
+    problems and the configuration reference name MONGO_URL first and the mesh's own settings last.
+    """
 
 
 def build(settings: UsdtManagerSettings) -> ServiceSpec:

@@ -26,8 +26,12 @@ MONGODB_HEALTH_NAME = "mongodb"
 
 
 @dataclass(frozen=True, kw_only=True)
-class WalletManagerSettings(MongoSettings, UsdtContractSettings, DependencyCheckSettings, ServiceSettings):
-    """Everything wallet-manager reads, composed from the settings groups that declare each variable once."""
+class WalletManagerSettings(ServiceSettings, DependencyCheckSettings, UsdtContractSettings, MongoSettings):
+    """Everything wallet-manager reads, composed from the settings groups that declare each variable once.
+
+    The groups are listed last-first because a dataclass takes its fields from the last base first: this way
+    problems and the configuration reference name MONGO_URL first and the mesh's own settings last.
+    """
 
 
 def build(settings: WalletManagerSettings) -> ServiceSpec:
