@@ -66,9 +66,7 @@ class Health:
     def reporter(self, dependency: str) -> HealthReporter:
         """The switch through which the hard dependency `dependency` (e.g. "tor", "mongodb") marks the process up
         or down."""
-        reporter = HealthReporter(dependency)
-        reporter._health = self
-        return reporter
+        return self._reporter(dependency, soft=False)
 
     async def watch(self, reporter: HealthReporter, probe: Probe, *, interval_s: float) -> None:
         """Report `probe()` through `reporter` now, then every `interval_s` until shutdown begins.
@@ -105,6 +103,11 @@ class Health:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.servicer.enter_graceful_shutdown()
+
+    def _reporter(self, dependency: str, *, soft: bool) -> HealthReporter:
+        reporter = HealthReporter(dependency, soft=soft)
+        reporter._health = self
+        return reporter
 
     async def _keep_watching(self, reporter: HealthReporter, probe: Probe, interval_s: float) -> None:
         while True:
@@ -143,9 +146,7 @@ class SoftDependencies:
 
     def reporter(self, dependency: str) -> HealthReporter:
         """The switch of the soft dependency `dependency`, reported as the health service of that name."""
-        reporter = HealthReporter(dependency, soft=True)
-        reporter._health = self._health
-        return reporter
+        return self._health._reporter(dependency, soft=True)
 
 
 class HealthReporter:
