@@ -14,6 +14,8 @@ Domain code raises these; it never imports grpc and never picks a status code. T
     ├── Unavailable            UNAVAILABLE       (a dependency is down; RetryInfo when known)
     └── DeadlineExceeded       DEADLINE_EXCEEDED
 
+    PeerFailed                 INTERNAL          (not a LucidError: another service answered in a way that is a bug)
+
 Messages are shown to callers: never put a key, a seed or a secret in one.
 """
 
@@ -30,6 +32,7 @@ __all__ = [
     "InvalidArgument",
     "LucidError",
     "NotFound",
+    "PeerFailed",
     "PermissionDenied",
     "ResourceExhausted",
     "Unavailable",
@@ -159,3 +162,21 @@ class DeadlineExceeded(LucidError):
     """The work could not finish within the caller's deadline."""
 
     reason = "DEADLINE_EXCEEDED"
+
+
+class PeerFailed(Exception):
+    """Another service of the mesh answered a call in a way no caller can act on: a bug, here or there.
+
+    Its INTERNAL, UNKNOWN or UNIMPLEMENTED, or its INVALID_ARGUMENT for a request this service built. Not a
+    LucidError on purpose: the mesh answers it like any unexpected error, INTERNAL with the request id only, and
+    logs it with the peer's status (its code, message and details), which the text of this exception carries.
+    """
+
+    def __init__(self, peer: str, method: str, code: str, message: str, details: tuple[str, ...] = ()) -> None:
+        self.peer = peer
+        self.method = method
+        self.code = code
+        self.peer_message = message
+        self.details = details
+        shown = f" {'; '.join(details)}" if details else ""
+        super().__init__(f"{peer} answered {method} with {code}: {message}{shown}")

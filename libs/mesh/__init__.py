@@ -21,15 +21,19 @@ A service's `__main__.py`::
 
 Tests use `async with serving(spec, ServiceSettings(port=0)) as server:` and connect to `server.address`.
 Code that waits on anything reads the caller's deadline from `lucid_tron.context.deadlines`; calls to other services
-go through `open_channel(target)`, which forwards the deadline, the request id and the trace.
+go through `open_channel(target)`, which forwards the deadline, the request id and the trace, or, for the typed
+clients of `lucid_tron.peers`, `open_peer_channel(target, peer=..., default_timeout_s=...)`, which also maps the
+peer's status into the caller's own error. Dependencies report through `health.reporter(name)` (hard: the process
+goes NOT_SERVING) or `health.soft.reporter(name)` (reported under its own name), and `health.watch(reporter, probe,
+interval_s=...)` keeps probing one until shutdown.
 """
 
 from lucid_tron.context import deadlines
-from lucid_tron.mesh._client import open_channel
+from lucid_tron.mesh._client import open_channel, open_peer_channel
 from lucid_tron.config import ConfigError, Problem, SettingInfo, describe_settings, load_settings, setting
 from lucid_tron.context import REQUEST_ID_HEADER, current_request_id, current_trace_id
-from lucid_tron.mesh._errors import ERROR_DOMAIN
-from lucid_tron.mesh._health import Health, HealthReporter
+from lucid_tron.mesh._errors import ERROR_DOMAIN, PEER_UNAVAILABLE
+from lucid_tron.mesh._health import DependencyCheckSettings, Health, HealthReporter, Probe, SoftDependencies
 from lucid_tron.mesh._logging import configure_logging
 from lucid_tron.mesh._run import EXIT_CONFIG, run
 from lucid_tron.mesh._service_settings import LogFormat, LogLevel, ServiceSettings
@@ -38,18 +42,22 @@ from lucid_tron.mesh._server import MeshServer, Registration, ServiceSpec, Start
 __all__ = [
     "ERROR_DOMAIN",
     "EXIT_CONFIG",
+    "PEER_UNAVAILABLE",
     "REQUEST_ID_HEADER",
     "ConfigError",
+    "DependencyCheckSettings",
     "Health",
     "HealthReporter",
     "LogFormat",
     "LogLevel",
     "MeshServer",
+    "Probe",
     "Problem",
     "Registration",
     "ServiceSettings",
     "ServiceSpec",
     "SettingInfo",
+    "SoftDependencies",
     "StartHook",
     "StopHook",
     "configure_logging",
@@ -59,6 +67,7 @@ __all__ = [
     "deadlines",
     "load_settings",
     "open_channel",
+    "open_peer_channel",
     "run",
     "serving",
     "setting",

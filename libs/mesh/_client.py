@@ -3,18 +3,24 @@
 A call made while handling an RPC gets the time left on that RPC (minus a margin) as its timeout, so a
 downstream service never works for a caller that has already given up. An explicit timeout is kept when it is
 shorter. When the deadline has already passed, the call is not made: DeadlineExceeded is raised instead.
+
+`open_peer_channel` is the channel the typed peer clients (`lucid_tron.peers`) use. On top of that it gives a call
+made outside any RPC (a background job) a default timeout, and turns the status a peer answers into the caller's
+own error (`_errors.error_from_peer`): every call to a peer fails with a `lucid_tron.errors` class or PeerFailed,
+never with grpc's AioRpcError, so the caller's mapping answers its own caller with the status of its situation.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import grpc
 
 from lucid_tron.context import deadlines
 from lucid_tron.context._ids import REQUEST_ID_HEADER, current_request_id
+from lucid_tron.mesh._errors import error_from_peer
 from lucid_tron.mesh._tracing import inject_trace_context
 
 
@@ -25,6 +31,23 @@ def open_channel(target: str, *, options: Sequence[tuple[str, Any]] = ()) -> grp
     internet. Close it with `await channel.close()` in an on_stop hook, or use it as `async with`.
     """
     return grpc.aio.insecure_channel(target, options=list(options), interceptors=_INTERCEPTORS)
+
+
+def open_peer_channel(
+    target: str, *, peer: str, default_timeout_s: float, options: Sequence[tuple[str, Any]] = ()
+) -> grpc.aio.Channel:
+    """A channel to the service `peer` (its name in logs and errors, e.g. "wallet-manager") at `target`.
+
+    Like `open_channel`, and: a call with neither a caller's deadline nor an explicit timeout gets
+    `default_timeout_s`; a failed call raises the caller's own error for the peer's status (see the module docstring).
+    """
+    interceptors: list[grpc.aio.ClientInterceptor] = [
+        _PeerUnaryUnary(peer, default_timeout_s),
+        _PeerUnaryStream(peer, default_timeout_s),
+        _PeerStreamUnary(peer, default_timeout_s),
+        _PeerStreamStream(peer, default_timeout_s),
+    ]
+    return grpc.aio.insecure_channel(target, options=list(options), interceptors=interceptors)
 
 
 # One object per call shape: grpc.aio files an interceptor under the first shape it implements only, so a single
@@ -52,10 +75,69 @@ class _StreamStream(grpc.aio.StreamStreamClientInterceptor):
 _INTERCEPTORS: list[grpc.aio.ClientInterceptor] = [_UnaryUnary(), _UnaryStream(), _StreamUnary(), _StreamStream()]
 
 
-def _propagated(details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
+class _ToPeer:
+    """What the peer interceptors share: the peer's name, the default timeout, and the mapping of a failure."""
+
+    def __init__(self, peer: str, default_timeout_s: float) -> None:
+        self._peer = peer
+        self._default_timeout_s = default_timeout_s
+
+    def _details(self, details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
+        return _propagated(details, self._default_timeout_s)
+
+    async def _response(self, call: Any, method: str) -> Any:
+        # Awaited here rather than by the caller so that the failure can be replaced: grpc.aio hands the caller
+        # whatever the interceptor returns or raises.
+        try:
+            return await call
+        except grpc.aio.AioRpcError as failure:
+            raise error_from_peer(self._peer, method, failure) from None
+
+    async def _responses(self, call: Any, method: str) -> AsyncIterator[Any]:
+        try:
+            async for response in call:
+                yield response
+        except grpc.aio.AioRpcError as failure:
+            raise error_from_peer(self._peer, method, failure) from None
+
+
+class _PeerUnaryUnary(_ToPeer, grpc.aio.UnaryUnaryClientInterceptor):
+    async def intercept_unary_unary(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
+        call = await continuation(self._details(client_call_details), request)
+        return await self._response(call, _method(client_call_details))
+
+
+class _PeerUnaryStream(_ToPeer, grpc.aio.UnaryStreamClientInterceptor):
+    async def intercept_unary_stream(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
+        call = await continuation(self._details(client_call_details), request)
+        return self._responses(call, _method(client_call_details))
+
+
+class _PeerStreamUnary(_ToPeer, grpc.aio.StreamUnaryClientInterceptor):
+    async def intercept_stream_unary(self, continuation: Any, client_call_details: Any, request_iterator: Any) -> Any:
+        call = await continuation(self._details(client_call_details), request_iterator)
+        return await self._response(call, _method(client_call_details))
+
+
+class _PeerStreamStream(_ToPeer, grpc.aio.StreamStreamClientInterceptor):
+    async def intercept_stream_stream(self, continuation: Any, client_call_details: Any, request_iterator: Any) -> Any:
+        call = await continuation(self._details(client_call_details), request_iterator)
+        return self._responses(call, _method(client_call_details))
+
+
+def _method(details: grpc.aio.ClientCallDetails) -> str:
+    method = details.method
+    return method.decode() if isinstance(method, bytes) else method
+
+
+def _propagated(
+    details: grpc.aio.ClientCallDetails, default_timeout_s: float | None = None
+) -> grpc.aio.ClientCallDetails:
     timeout = details.timeout
     if deadlines.remaining() is not None:
         timeout = deadlines.timeout(math.inf if timeout is None else timeout)
+    elif timeout is None:
+        timeout = default_timeout_s
     metadata = grpc.aio.Metadata(*(details.metadata or ()))
     request_id = current_request_id()
     if request_id is not None and not metadata.get_all(REQUEST_ID_HEADER):

@@ -7,16 +7,24 @@ a servicer does not support yet) is UNIMPLEMENTED, naming the method. Anything e
 INTERNAL with the request id (never the exception text, which may carry internals), the traceback goes to the log,
 and the process keeps serving. The mesh calls it from the one wrapper it puts around each handler
 (`_handlers.serve_in_runtime`).
+
+The other direction is here too: `error_from_peer` turns the status another service answered into the error that
+describes the caller's own situation, so that it reaches the caller's caller through the same mapping. A peer that
+is down or too slow makes the caller unavailable (UNAVAILABLE, reason PEER_UNAVAILABLE, the peer's RetryInfo
+kept); a peer's NOT_FOUND, FAILED_PRECONDITION, PERMISSION_DENIED, RESOURCE_EXHAUSTED and ABORTED are passed on
+with their reason and details, since the caller can act on them; anything else (the peer's INTERNAL, or its
+INVALID_ARGUMENT for a request this service built) is a bug: PeerFailed, answered INTERNAL and logged with the
+peer's status.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import grpc
-from google.protobuf import any_pb2, duration_pb2
+from google.protobuf import any_pb2, duration_pb2, text_format
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
@@ -25,6 +33,8 @@ from lucid_tron import errors
 from lucid_tron.context._ids import REQUEST_ID_HEADER
 
 ERROR_DOMAIN = "tron.lucid"
+#: The reason of the Unavailable a caller raises when a peer is down or did not answer in time.
+PEER_UNAVAILABLE = "PEER_UNAVAILABLE"
 
 log = logging.getLogger("lucid_tron.mesh.errors")
 
@@ -113,6 +123,81 @@ def internal_status(request_id: str) -> status_pb2.Status:
         error_details_pb2.RequestInfo(request_id=request_id),
     ]
     return _status(grpc.StatusCode.INTERNAL, f"internal error (request_id={request_id})", details)
+
+
+def error_from_peer(peer: str, method: str, failure: grpc.aio.AioRpcError) -> Exception:
+    """The error for the status `peer` (e.g. "wallet-manager") answered to `method`, as the caller's situation."""
+    code = failure.code()
+    message = failure.details() or ""
+    details = _details_of(failure)
+    info = _first(details, error_details_pb2.ErrorInfo)
+    reason = info.reason if info is not None and info.reason else None
+    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+        retry = _first(details, error_details_pb2.RetryInfo)
+        retry_after_s = retry.retry_delay.ToNanoseconds() / 1e9 if retry is not None else None
+        what = "did not answer in time" if code is grpc.StatusCode.DEADLINE_EXCEEDED else f"is unavailable: {message}"
+        return errors.Unavailable(f"{peer} {what}", reason=PEER_UNAVAILABLE, retry_after_s=retry_after_s)
+    if code is grpc.StatusCode.NOT_FOUND:
+        resource = _first(details, error_details_pb2.ResourceInfo) or error_details_pb2.ResourceInfo()
+        not_found = errors.NotFound(resource.resource_type, resource.resource_name, message)
+        not_found.reason = reason or not_found.reason
+        return not_found
+    if code is grpc.StatusCode.FAILED_PRECONDITION:
+        failed = _first(details, error_details_pb2.PreconditionFailure)
+        subject = failed.violations[0].subject if failed is not None and failed.violations else ""
+        return errors.FailedPrecondition(message, reason=reason, subject=subject)
+    kept = _KEPT.get(code)
+    if kept is not None:
+        return kept(message, reason=reason)
+    shown = tuple(f"{d.DESCRIPTOR.name} {{{text_format.MessageToString(d, as_one_line=True)}}}" for d in details)
+    return errors.PeerFailed(peer, method, code.name, message, shown)
+
+
+# The peer's codes that describe the caller's situation too, when the peer's details say no more than a reason.
+_KEPT: dict[grpc.StatusCode, type[errors.LucidError]] = {
+    grpc.StatusCode.PERMISSION_DENIED: errors.PermissionDenied,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: errors.ResourceExhausted,
+    grpc.StatusCode.ABORTED: errors.Aborted,
+}
+
+_DETAIL_TYPES: dict[str, type[Message]] = {
+    cls.DESCRIPTOR.full_name: cls
+    for cls in (
+        error_details_pb2.ErrorInfo,
+        error_details_pb2.RequestInfo,
+        error_details_pb2.BadRequest,
+        error_details_pb2.ResourceInfo,
+        error_details_pb2.PreconditionFailure,
+        error_details_pb2.RetryInfo,
+        error_details_pb2.QuotaFailure,
+        error_details_pb2.DebugInfo,
+        error_details_pb2.Help,
+        error_details_pb2.LocalizedMessage,
+    )
+}
+
+
+def _details_of(failure: grpc.aio.AioRpcError) -> list[Message]:
+    """The google.rpc.Status details of a failed call that are known types; none when it carried no valid Status."""
+    try:
+        status = rpc_status.from_call(failure)  # type: ignore[arg-type]
+    except ValueError:  # a Status whose code or message disagrees with the call's: not to be trusted
+        return []
+    unpacked: list[Message] = []
+    for packed in status.details if status is not None else ():
+        detail_type = _DETAIL_TYPES.get(packed.TypeName())
+        if detail_type is not None:
+            detail = detail_type()
+            packed.Unpack(detail)
+            unpacked.append(detail)
+    return unpacked
+
+
+M = TypeVar("M", bound=Message)
+
+
+def _first(details: list[Message], detail_type: type[M]) -> M | None:
+    return next((detail for detail in details if isinstance(detail, detail_type)), None)
 
 
 def _code_of(error: errors.LucidError) -> grpc.StatusCode:

@@ -1,26 +1,48 @@
 """grpc.health.v1 for a service process: one status for "" and every registered service, driven by dependencies.
 
-A process is SERVING when it has started, is not shutting down, and none of its dependencies is reported down.
+A process is SERVING when it has started, is not shutting down, and none of its hard dependencies is reported down.
 Each dependency (Tor, MongoDB, Redis, TronGrid...) gets its own `HealthReporter`, because one flag shared by
 several watchers would let MongoDB coming back hide that Tor is still down. All registered services of a process
 share their status: they share the process and its dependencies.
+
+A soft dependency is one the service can answer without (tron-relay's cache): it is reported under a
+grpc.health.v1 service name of its own (`grpc_health_probe -service=redis`), and the process stays SERVING, so an
+outage of something every instance shares does not take every instance out of rotation. `health.soft` hands out
+those reporters (TorRuntime.start takes it as it takes `health`).
+
+`await health.watch(reporter, probe, interval_s=...)` is the one dependency loop: it probes once before the port
+opens, then every `interval_s` until shutdown begins.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2
 from grpc_health.v1.health import aio as health_aio
 
+from lucid_tron.config import Settings, setting
+
 log = logging.getLogger("lucid_tron.mesh.health")
 
 _SERVING = health_pb2.HealthCheckResponse.SERVING
 _NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+#: A dependency check: True when the dependency answers. It should not raise; one that does counts as down.
+Probe = Callable[[], Awaitable[bool]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DependencyCheckSettings(Settings):
+    """How often a service's dependency watchers (`Health.watch`) probe MongoDB, Redis and the like."""
+
+    dependency_check_interval_s: float = setting("DEPENDENCY_CHECK_INTERVAL_S", default=2.0, ge=0.05, le=300)
 
 
 class Health:
@@ -28,9 +50,13 @@ class Health:
 
     def __init__(self, service_names: Sequence[str]) -> None:
         self._names = ("", *service_names)
+        # Dependency -> why it is down; only the hard ones decide the process's status.
         self._down: dict[str, str] = {}
+        self._soft_down: dict[str, str] = {}
         self._started = False
+        self._watches: list[asyncio.Task[None]] = []
         self.servicer = _EndingHealthServicer(self._names)
+        self.soft = SoftDependencies(self)
 
     @property
     def serving(self) -> bool:
@@ -38,8 +64,23 @@ class Health:
         return self._started and not self._down and not self.servicer.shutting_down
 
     def reporter(self, dependency: str) -> HealthReporter:
-        """The switch through which `dependency` (e.g. "tor", "mongodb") marks the process up or down."""
-        return HealthReporter(self, dependency)
+        """The switch through which the hard dependency `dependency` (e.g. "tor", "mongodb") marks the process up
+        or down."""
+        return self._reporter(dependency, soft=False)
+
+    async def watch(self, reporter: HealthReporter, probe: Probe, *, interval_s: float) -> None:
+        """Report `probe()` through `reporter` now, then every `interval_s` until shutdown begins.
+
+        `reporter` may have been made before the process had a Health (`HealthReporter("redis", soft=True)`, handed
+        to a store that reports what it notices between probes): it reports here from now on, starting with the
+        probe's answer (what it was told before has nowhere to go and is older).
+        """
+        if reporter._health is None:
+            reporter._health = self
+        await reporter.set_serving(*await _checked(probe))
+        self._watches.append(
+            asyncio.create_task(self._keep_watching(reporter, probe, interval_s), name=f"health-{reporter.dependency}")
+        )
 
     async def mark_starting(self) -> None:
         """Report NOT_SERVING for every service until `mark_started`: no probe may see SERVING before the hooks ran."""
@@ -51,37 +92,87 @@ class Health:
         await self._publish()
 
     async def enter_graceful_shutdown(self) -> None:
-        """Report NOT_SERVING for good, and end health Watch streams, so callers move away before the server stops."""
+        """Report NOT_SERVING for good, and end health Watch streams, so callers move away before the server stops.
+
+        The watchers stop first: none may report anything once shutdown began, nor probe a client about to close.
+        """
+        watches, self._watches = self._watches, []
+        for task in watches:
+            task.cancel()
+        for task in watches:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await self.servicer.enter_graceful_shutdown()
+
+    def _reporter(self, dependency: str, *, soft: bool) -> HealthReporter:
+        reporter = HealthReporter(dependency, soft=soft)
+        reporter._health = self
+        return reporter
+
+    async def _keep_watching(self, reporter: HealthReporter, probe: Probe, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            await reporter.set_serving(*await _checked(probe))
 
     async def _publish(self) -> None:
         status = _SERVING if self.serving else _NOT_SERVING
         for name in self._names:
             await self.servicer.set(name, status)
 
-    async def _report(self, dependency: str, serving: bool, reason: str) -> None:
-        was_down = dependency in self._down
+    async def _report(self, reporter: HealthReporter, serving: bool, reason: str) -> None:
+        dependency = reporter.dependency
+        down = self._soft_down if reporter.soft else self._down
+        was_down = dependency in down
         if serving:
-            self._down.pop(dependency, None)
+            down.pop(dependency, None)
             if was_down:
                 log.info("dependency %s is back", dependency, extra={"dependency": dependency})
         else:
-            self._down[dependency] = reason
+            down[dependency] = reason
             if not was_down:
                 log.warning("dependency %s is down: %s", dependency, reason, extra={"dependency": dependency})
-        await self._publish()
+        if reporter.soft:
+            self.servicer.known(dependency)
+            await self.servicer.set(dependency, _SERVING if serving else _NOT_SERVING)
+        else:
+            await self._publish()
+
+
+class SoftDependencies:
+    """`health.soft`: hands out reporters of soft dependencies, each under its own grpc.health.v1 service name."""
+
+    def __init__(self, health: Health) -> None:
+        self._health = health
+
+    def reporter(self, dependency: str) -> HealthReporter:
+        """The switch of the soft dependency `dependency`, reported as the health service of that name."""
+        return self._health._reporter(dependency, soft=True)
 
 
 class HealthReporter:
-    """Lets one dependency flip the process between SERVING and NOT_SERVING."""
+    """Lets one dependency report itself up or down: the whole process for a hard one, its own name for a soft one.
 
-    def __init__(self, health: Health, dependency: str) -> None:
-        self._health = health
+    Made by `health.reporter(name)` or `health.soft.reporter(name)`; or made before the process has a Health, as
+    `HealthReporter(name, soft=...)`, and attached by `health.watch`: until then its reports go nowhere.
+    """
+
+    def __init__(self, dependency: str, *, soft: bool = False) -> None:
         self.dependency = dependency
+        self.soft = soft
+        self._health: Health | None = None
 
     async def set_serving(self, serving: bool, reason: str = "") -> None:
         """Report this dependency up (`True`) or down (`False`, with a `reason` for the log)."""
-        await self._health._report(self.dependency, serving, reason)
+        if self._health is not None:
+            await self._health._report(self, serving, reason)
+
+
+async def _checked(probe: Probe) -> tuple[bool, str]:
+    try:
+        return (True, "") if await probe() else (False, "the check failed")
+    except Exception as error:  # a probe is meant not to raise: its failure is the dependency's, not the process's
+        log.exception("health probe %r raised", probe)
+        return False, f"the check raised {type(error).__name__}"
 
 
 class _EndingHealthServicer(health_aio.HealthServicer):
@@ -93,8 +184,12 @@ class _EndingHealthServicer(health_aio.HealthServicer):
 
     def __init__(self, known: Sequence[str]) -> None:
         super().__init__()
-        self._known = frozenset(known)
+        self._known = set(known)
         self._closing = asyncio.Event()
+
+    def known(self, name: str) -> None:
+        """Count `name` (a soft dependency's) among the services a Watch ends with NOT_SERVING at shutdown."""
+        self._known.add(name)
 
     @property
     def shutting_down(self) -> bool:

@@ -1,19 +1,24 @@
-"""The gRPC adapter of payout-router: lucid.tron.v1.PayoutRouterService.
+"""The gRPC adapter of payout-router: lucid.tron.v1.PayoutRouterService over `Payouts`.
 
-Every RPC is still the generated base's, so each answers UNIMPLEMENTED (naming the method) until the issue that
-builds payouts, limits and exactly-once broadcast implements it here.
+Every RPC is still the generated base's, so each answers UNIMPLEMENTED (naming the method) until the issue that builds
+payouts, limits and exactly-once broadcast implements it here: parse the request (`messages`), call `Payouts`, map the
+answer back.
 """
 
 from __future__ import annotations
 
-from lucid.tron.v1 import payout_router_pb2, payout_router_pb2_grpc
+from lucid.tron.v1 import payout_router_pb2_grpc
 from lucid_tron.mesh import Registration
 
-SERVICE_NAME: str = payout_router_pb2.DESCRIPTOR.services_by_name["PayoutRouterService"].full_name
+from .messages import SERVICE_NAME
+from .payouts import Payouts
 
 
 class PayoutRouterServicer(payout_router_pb2_grpc.PayoutRouterServiceServicer):
     """lucid.tron.v1.PayoutRouterService; no RPC implemented yet."""
+
+    def __init__(self, payouts: Payouts) -> None:
+        self._payouts = payouts
 
 
 def registration(servicer: PayoutRouterServicer) -> Registration:

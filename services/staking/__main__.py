@@ -1,33 +1,62 @@
 """staking: `python -m lucid_tron.services.staking` serves lucid.tron.v1.StakingService.
 
-Settings come from the environment (and secret files, see lucid_tron.mesh); every problem is reported at once and
-the process exits 78 before serving.
+Settings (MONGO_URL, MONGO_DATABASE, TRON_CLIENT_ADDR, WALLET_MANAGER_ADDR, DEPENDENCY_CHECK_INTERVAL_S and the mesh's)
+come from the environment and secret files; every problem is reported at once and the process exits 78 before serving.
+MongoDB holds this service's state: the process is NOT_SERVING while MongoDB does not answer, checked every
+DEPENDENCY_CHECK_INTERVAL_S.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lucid_tron.mesh import ServiceSettings, ServiceSpec, run, setting
-from lucid_tron.services.staking.servicer import StakingServicer, registration
+from lucid_tron.mesh import DependencyCheckSettings, Health, ServiceSettings, ServiceSpec, run
+from lucid_tron.peers import TronClientAddress, WalletManagerAddress
+from lucid_tron.storage import MongoSettings
+
+from .stakes import Stakes
+from .servicer import StakingServicer, registration
+from .store import StakingStore
 
 NAME = "staking"
+#: The database used when MONGO_DATABASE is not set.
+DATABASE = "lucid_staking"
+#: The grpc.health.v1 service names of dependencies.
+MONGODB_HEALTH_NAME = "mongodb"
 
 
 @dataclass(frozen=True, kw_only=True)
-class StakingSettings(ServiceSettings):
-    # MongoDB holds this service's state; no connection is made at start (the issue that stores data adds
-    # a health reporter for it). A URL may carry credentials, hence secret: it is also read from a file.
-    mongo_url: str = setting("MONGO_URL", secret=True, schemes=("mongodb", "mongodb+srv"))
-    mongo_database: str = setting("MONGO_DATABASE", default="lucid_staking")
-    # tron-client: blocks, accounts, broadcast of signed transactions; host:port.
-    tron_client_addr: str = setting("TRON_CLIENT_ADDR")
-    # wallet-manager: addresses and signatures; host:port.
-    wallet_manager_addr: str = setting("WALLET_MANAGER_ADDR")
+class StakingSettings(
+    ServiceSettings,
+    DependencyCheckSettings,
+    WalletManagerAddress,
+    TronClientAddress,
+    MongoSettings,
+):
+    """Everything staking reads, composed from the settings groups that declare each variable once.
+
+    The groups are listed last-first because a dataclass takes its fields from the last base first: this way
+    problems and the configuration reference name MONGO_URL first and the mesh's own settings last.
+    """
 
 
 def build(settings: StakingSettings) -> ServiceSpec:
-    return ServiceSpec(name=NAME, services=[registration(StakingServicer())])
+    store = StakingStore(settings, app_name=NAME, default_database=DATABASE)
+    tron_client = settings.tron_client()
+    wallet_manager = settings.wallet_manager()
+    stakes = Stakes(store, tron_client=tron_client, wallet_manager=wallet_manager)
+    interval_s = settings.dependency_check_interval_s
+
+    async def start(health: Health) -> None:
+        await store.open()
+        await health.watch(health.reporter(MONGODB_HEALTH_NAME), store.ping, interval_s=interval_s)
+
+    return ServiceSpec(
+        name=NAME,
+        services=[registration(StakingServicer(stakes))],
+        on_start=[start],
+        on_stop=[store.close, tron_client.close, wallet_manager.close],
+    )
 
 
 if __name__ == "__main__":

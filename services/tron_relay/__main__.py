@@ -14,13 +14,9 @@ NOT_SERVING would turn a cache outage into a relay outage: every instance shares
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from dataclasses import dataclass
 
-from grpc_health.v1 import health_pb2
-
-from lucid_tron.mesh import Health, ServiceSpec, run, setting
+from lucid_tron.mesh import Health, HealthReporter, ServiceSpec, run, setting
 from lucid_tron.trongrid import TronGridClient
 from lucid_tron.trongrid.settings import TronGridSettings, tor_config_from_env
 from tor_proxy import TorConfig, TorRuntime
@@ -81,37 +77,13 @@ class RelaySettings(TronGridSettings):
         )
 
 
-class _OwnStatus:
-    """Reports one dependency as a grpc.health.v1 service name of its own; the process's status is left alone."""
-
-    def __init__(self, statuses: _OwnStatuses, dependency: str) -> None:
-        self._statuses = statuses
-        self.dependency = dependency
-
-    async def set_serving(self, serving: bool, reason: str = "") -> None:
-        health = self._statuses.health
-        if health is not None:
-            status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
-            await health.servicer.set(self.dependency, status)
-
-
-class _OwnStatuses:
-    """What TorRuntime.start takes for a Health (`reporter(name)`), publishing each dependency under its own name."""
-
-    def __init__(self) -> None:
-        self.health: Health | None = None
-
-    def reporter(self, dependency: str) -> _OwnStatus:
-        return _OwnStatus(self, dependency)
-
-
 def build(settings: RelaySettings, *, tor_config: TorConfig | None = None) -> ServiceSpec:
     tor = TorRuntime(tor_config if tor_config is not None else tor_config_from_env())
     trongrid = TronGridClient(
         settings.trongrid_url, tor.proxy, api_key=settings.trongrid_api_key, timeout_s=settings.trongrid_timeout_s
     )
-    statuses = _OwnStatuses()
-    redis_status = statuses.reporter(REDIS_HEALTH_NAME)
+    # Made before the process has a Health, because the store reports what it notices between checks.
+    redis_status = HealthReporter(REDIS_HEALTH_NAME, soft=True)
     store = RedisCacheStore(
         settings.redis_url,
         timeout_s=settings.redis_timeout_s,
@@ -120,25 +92,13 @@ def build(settings: RelaySettings, *, tor_config: TorConfig | None = None) -> Se
     )
     # The TronGrid URL names the network: two networks sharing one Redis never read each other's entries.
     cache = ReadThroughCache(store, settings.cache_policy, namespace=settings.trongrid_url)
-    watcher: list[asyncio.Task[None]] = []
-
-    async def watch_redis() -> None:
-        while True:
-            await asyncio.sleep(settings.redis_check_interval_s)
-            await store.check()
 
     async def start(health: Health) -> None:
-        statuses.health = health
         # Tor or Redis down at start is no reason not to start: the relay answers what it can meanwhile.
-        await tor.start(statuses)
-        await redis_status.set_serving(await store.check())
-        watcher.append(asyncio.create_task(watch_redis(), name="tron-relay-redis-watch"))
+        await tor.start(health.soft)
+        await health.watch(redis_status, store.check, interval_s=settings.redis_check_interval_s)
 
     async def stop() -> None:
-        for task in watcher:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
         await cache.flights.close()
         await store.close()
         await tor.close()  # safe when start never ran

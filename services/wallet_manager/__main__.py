@@ -1,34 +1,54 @@
 """wallet-manager: `python -m lucid_tron.services.wallet_manager` serves lucid.tron.v1.WalletService.
 
-Settings come from the environment (and secret files, see lucid_tron.mesh); every problem is reported at once and
-the process exits 78 before serving.
+Settings (MONGO_URL, MONGO_DATABASE, USDT_CONTRACT, DEPENDENCY_CHECK_INTERVAL_S and the mesh's) come from the
+environment and secret files; every problem is reported at once and the process exits 78 before serving. MongoDB holds
+this service's state: the process is NOT_SERVING while MongoDB does not answer, checked every
+DEPENDENCY_CHECK_INTERVAL_S.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lucid_tron.chain import is_address
-from lucid_tron.mesh import ServiceSettings, ServiceSpec, run, setting
-from lucid_tron.services.wallet_manager.servicer import WalletManagerServicer, registration
+from lucid_tron.chain.settings import UsdtContractSettings
+from lucid_tron.mesh import DependencyCheckSettings, Health, ServiceSettings, ServiceSpec, run
+from lucid_tron.storage import MongoSettings
+
+from .wallets import Wallets
+from .servicer import WalletManagerServicer, registration
+from .store import WalletStore
 
 NAME = "wallet-manager"
+#: The database used when MONGO_DATABASE is not set.
+DATABASE = "lucid_wallet_manager"
+#: The grpc.health.v1 service names of dependencies.
+MONGODB_HEALTH_NAME = "mongodb"
 
 
 @dataclass(frozen=True, kw_only=True)
-class WalletManagerSettings(ServiceSettings):
-    # MongoDB holds this service's state; no connection is made at start (the issue that stores data adds
-    # a health reporter for it). A URL may carry credentials, hence secret: it is also read from a file.
-    mongo_url: str = setting("MONGO_URL", secret=True, schemes=("mongodb", "mongodb+srv"))
-    mongo_database: str = setting("MONGO_DATABASE", default="lucid_wallet_manager")
-    # The USDT-TRC20 contract of the network in use (mainnet TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t): a USDT intent
-    # may only be signed as a call to it. Required: a default would silently point a Nile or devnet deployment at
-    # the wrong contract.
-    usdt_contract: str = setting("USDT_CONTRACT", valid_if=(is_address, "a TRON address"))
+class WalletManagerSettings(ServiceSettings, DependencyCheckSettings, UsdtContractSettings, MongoSettings):
+    """Everything wallet-manager reads, composed from the settings groups that declare each variable once.
+
+    The groups are listed last-first because a dataclass takes its fields from the last base first: this way
+    problems and the configuration reference name MONGO_URL first and the mesh's own settings last.
+    """
 
 
 def build(settings: WalletManagerSettings) -> ServiceSpec:
-    return ServiceSpec(name=NAME, services=[registration(WalletManagerServicer())])
+    store = WalletStore(settings, app_name=NAME, default_database=DATABASE)
+    wallets = Wallets(store, usdt_contract=settings.usdt_contract)
+    interval_s = settings.dependency_check_interval_s
+
+    async def start(health: Health) -> None:
+        await store.open()
+        await health.watch(health.reporter(MONGODB_HEALTH_NAME), store.ping, interval_s=interval_s)
+
+    return ServiceSpec(
+        name=NAME,
+        services=[registration(WalletManagerServicer(wallets))],
+        on_start=[start],
+        on_stop=[store.close],
+    )
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from integration.mesh.mesh_testkit import generic_service, unary_unary
-from lucid_tron.mesh import Health, MeshServer, ServiceSettings, ServiceSpec, serving
+from lucid_tron.mesh import Health, HealthReporter, MeshServer, ServiceSettings, ServiceSpec, serving
 
 SERVICE = "test.mesh.Payments"
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -166,3 +166,108 @@ async def test_two_servers_cannot_share_a_port(server: MeshServer) -> None:
     with pytest.raises(RuntimeError):
         async with serving(spec(), ServiceSettings(port=server.port)):
             pytest.fail("the block must not run")
+
+
+async def test_a_soft_dependency_down_is_reported_under_its_own_name_and_the_process_stays_serving(
+    server: MeshServer,
+) -> None:
+    redis = server.health.soft.reporter("redis")
+    await redis.set_serving(False, "connection refused")
+    assert (await check(server.address, "redis"), await check(server.address, SERVICE)) == (NOT_SERVING, SERVING)
+    await redis.set_serving(True)
+    assert await check(server.address, "redis") == SERVING
+
+
+class Switch:
+    """A probe whose answer the test sets, counting how often it was asked."""
+
+    def __init__(self, up: bool = True) -> None:
+        self.up = up
+        self.probes = 0
+
+    async def __call__(self) -> bool:
+        self.probes += 1
+        return self.up
+
+
+async def until(condition: Any, timeout_s: float = 3.0) -> None:
+    async with asyncio.timeout(timeout_s):
+        while not await condition():
+            await asyncio.sleep(0.01)
+
+
+async def status_is(address: str, service: str, expected: int) -> bool:
+    return await check(address, service) == expected
+
+
+async def test_a_watched_dependency_down_at_start_keeps_the_process_not_serving() -> None:
+    async def watch_mongodb(health: Health) -> None:
+        await health.watch(health.reporter("mongodb"), Switch(up=False), interval_s=60)
+
+    async with serving(spec(on_start=[watch_mongodb]), ServiceSettings(port=0)) as running:
+        assert await check(running.address, "") == NOT_SERVING
+
+
+async def test_a_watched_dependency_takes_the_process_down_and_back_up_as_its_probe_answers() -> None:
+    mongodb = Switch()
+
+    async def watch_mongodb(health: Health) -> None:
+        await health.watch(health.reporter("mongodb"), mongodb, interval_s=0.02)
+
+    async with serving(spec(on_start=[watch_mongodb]), ServiceSettings(port=0)) as running:
+        assert await check(running.address, SERVICE) == SERVING
+        mongodb.up = False
+        await until(lambda: status_is(running.address, SERVICE, NOT_SERVING))
+        mongodb.up = True
+        await until(lambda: status_is(running.address, SERVICE, SERVING))
+
+
+async def test_a_watched_soft_dependency_is_reported_under_its_own_name_only() -> None:
+    redis = Switch(up=False)
+
+    async def watch_redis(health: Health) -> None:
+        await health.watch(health.soft.reporter("redis"), redis, interval_s=60)
+
+    async with serving(spec(on_start=[watch_redis]), ServiceSettings(port=0)) as running:
+        assert (await check(running.address, "redis"), await check(running.address, "")) == (NOT_SERVING, SERVING)
+
+
+async def test_a_probe_that_raises_counts_as_the_dependency_down() -> None:
+    async def broken_probe() -> bool:
+        raise OSError("socket closed")
+
+    async def watch(health: Health) -> None:
+        await health.watch(health.reporter("mongodb"), broken_probe, interval_s=60)
+
+    async with serving(spec(on_start=[watch]), ServiceSettings(port=0)) as running:
+        assert await check(running.address, "") == NOT_SERVING
+
+
+async def test_watchers_stop_probing_once_shutdown_begins() -> None:
+    mongodb = Switch()
+
+    async def watch_mongodb(health: Health) -> None:
+        await health.watch(health.reporter("mongodb"), mongodb, interval_s=0.01)
+
+    async with serving(spec(on_start=[watch_mongodb]), ServiceSettings(port=0)) as running:
+        await until(lambda: _after(mongodb, 3))
+        await running.shutdown()
+        probes_at_shutdown = mongodb.probes
+        await asyncio.sleep(0.1)
+    assert mongodb.probes == probes_at_shutdown
+
+
+async def test_a_reporter_made_before_the_process_had_a_health_reports_through_it_once_watched() -> None:
+    redis = HealthReporter("redis", soft=True)  # e.g. handed to a store when the service is built
+
+    async def watch_redis(health: Health) -> None:
+        await health.watch(redis, Switch(up=False), interval_s=60)
+
+    async with serving(spec(on_start=[watch_redis]), ServiceSettings(port=0)) as running:
+        assert await check(running.address, "redis") == NOT_SERVING
+        await redis.set_serving(True)
+        assert await check(running.address, "redis") == SERVING
+
+
+async def _after(switch: Switch, probes: int) -> bool:
+    return switch.probes >= probes

@@ -13,14 +13,18 @@ import pytest
 
 from lucid_tron.cli import main
 from lucid_tron.cli._endpoints import Endpoints
-from lucid_tron.mesh import MeshServer, ServiceSettings, ServiceSpec, serving
-from lucid_tron.services.payment_gateway.servicer import PaymentGatewayServicer, registration
+from lucid.tron.v1 import payment_gateway_pb2_grpc
+from lucid_tron.mesh import MeshServer, Registration, ServiceSettings, ServiceSpec, serving
+from lucid_tron.services.payment_gateway.messages import SERVICE_NAME
 from lucid_tron.testing import free_port
 
 
 @pytest.fixture
 async def gateway() -> AsyncIterator[MeshServer]:
-    spec = ServiceSpec(name="payment-gateway", services=[registration(PaymentGatewayServicer())])
+    # Only its health matters here: the generated base servicer stands in for payment-gateway's.
+    servicer = payment_gateway_pb2_grpc.PaymentGatewayServiceServicer()
+    add = payment_gateway_pb2_grpc.add_PaymentGatewayServiceServicer_to_server
+    spec = ServiceSpec(name="payment-gateway", services=[Registration(add, servicer, SERVICE_NAME)])
     async with serving(spec, ServiceSettings(port=0)) as server:
         yield server
 

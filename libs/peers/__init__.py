@@ -1,0 +1,42 @@
+"""Typed clients for one service calling another, and the settings that say where each peer is.
+
+    TronClientService, RelayService, WalletService, UsdtService, StakingService, PaymentGatewayService,
+    PayoutRouterService                  `client.rpc.<Method>(request)`: typed request in, typed response out
+    PeerClient, DEFAULT_PEER_TIMEOUT_S   their base; the timeout of a call made without a caller's deadline
+    TronClientAddress, TronRelayAddress, WalletManagerAddress
+                                         settings groups (TRON_CLIENT_ADDR, ...); `settings.wallet_manager()` -> client
+
+A call carries the caller's deadline, request id and trace, and a peer's failure arrives as the caller's own error
+(`lucid_tron.errors`), mapped once in the mesh (`lucid_tron.mesh.open_peer_channel`)::
+
+    wallet = settings.wallet_manager()
+    response = await wallet.rpc.GetWallet(wallet_pb2.GetWalletRequest(wallet_id=wallet_id))   # NotFound, Unavailable...
+    await wallet.close()
+"""
+
+from ._addresses import TronClientAddress, TronRelayAddress, WalletManagerAddress
+from ._client import DEFAULT_PEER_TIMEOUT_S, PeerClient
+from ._services import (
+    PaymentGatewayService,
+    PayoutRouterService,
+    RelayService,
+    StakingService,
+    TronClientService,
+    UsdtService,
+    WalletService,
+)
+
+__all__ = [
+    "DEFAULT_PEER_TIMEOUT_S",
+    "PaymentGatewayService",
+    "PayoutRouterService",
+    "PeerClient",
+    "RelayService",
+    "StakingService",
+    "TronClientAddress",
+    "TronClientService",
+    "TronRelayAddress",
+    "UsdtService",
+    "WalletManagerAddress",
+    "WalletService",
+]
