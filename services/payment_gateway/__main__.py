@@ -22,8 +22,6 @@ from .servicer import PaymentGatewayServicer, registration
 from .store import PaymentGatewayStore
 
 NAME = "payment-gateway"
-#: The database used when MONGO_DATABASE is not set.
-DATABASE = "lucid_payment_gateway"
 #: The grpc.health.v1 service names of dependencies (redis: soft, see the module docstring).
 MONGODB_HEALTH_NAME = "mongodb"
 REDIS_HEALTH_NAME = "redis"
@@ -48,7 +46,7 @@ class PaymentGatewaySettings(
 
 
 def build(settings: PaymentGatewaySettings) -> ServiceSpec:
-    store = PaymentGatewayStore(settings, app_name=NAME, default_database=DATABASE)
+    store = PaymentGatewayStore(settings)
     tron_client = settings.tron_client()
     tron_relay = settings.tron_relay()
     wallet_manager = settings.wallet_manager()

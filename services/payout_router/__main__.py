@@ -22,8 +22,6 @@ from .servicer import PayoutRouterServicer, registration
 from .store import PayoutRouterStore
 
 NAME = "payout-router"
-#: The database used when MONGO_DATABASE is not set.
-DATABASE = "lucid_payout_router"
 #: The grpc.health.v1 service names of dependencies (redis: soft, see the module docstring).
 MONGODB_HEALTH_NAME = "mongodb"
 REDIS_HEALTH_NAME = "redis"
@@ -47,7 +45,7 @@ class PayoutRouterSettings(
 
 
 def build(settings: PayoutRouterSettings) -> ServiceSpec:
-    store = PayoutRouterStore(settings, app_name=NAME, default_database=DATABASE)
+    store = PayoutRouterStore(settings)
     tron_client = settings.tron_client()
     wallet_manager = settings.wallet_manager()
     redis = connect_redis(settings.redis_url, app_name=NAME)

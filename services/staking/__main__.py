@@ -19,8 +19,6 @@ from .servicer import StakingServicer, registration
 from .store import StakingStore
 
 NAME = "staking"
-#: The database used when MONGO_DATABASE is not set.
-DATABASE = "lucid_staking"
 #: The grpc.health.v1 service names of dependencies.
 MONGODB_HEALTH_NAME = "mongodb"
 
@@ -41,7 +39,7 @@ class StakingSettings(
 
 
 def build(settings: StakingSettings) -> ServiceSpec:
-    store = StakingStore(settings, app_name=NAME, default_database=DATABASE)
+    store = StakingStore(settings)
     tron_client = settings.tron_client()
     wallet_manager = settings.wallet_manager()
     stakes = Stakes(store, tron_client=tron_client, wallet_manager=wallet_manager)

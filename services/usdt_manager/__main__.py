@@ -17,11 +17,9 @@ from lucid_tron.storage import MongoSettings
 
 from .transfers import UsdtTransfers
 from .servicer import UsdtManagerServicer, registration
-from .store import UsdtStore
+from .store import UsdtManagerStore
 
 NAME = "usdt-manager"
-#: The database used when MONGO_DATABASE is not set.
-DATABASE = "lucid_usdt_manager"
 #: The grpc.health.v1 service names of dependencies.
 MONGODB_HEALTH_NAME = "mongodb"
 
@@ -43,7 +41,7 @@ class UsdtManagerSettings(
 
 
 def build(settings: UsdtManagerSettings) -> ServiceSpec:
-    store = UsdtStore(settings, app_name=NAME, default_database=DATABASE)
+    store = UsdtManagerStore(settings)
     tron_client = settings.tron_client()
     wallet_manager = settings.wallet_manager()
     transfers = UsdtTransfers(

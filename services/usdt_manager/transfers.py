@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .store import UsdtStore
+from .store import UsdtManagerStore
 
 if TYPE_CHECKING:
     from lucid_tron.peers import TronClientService, WalletService
@@ -20,7 +20,7 @@ class UsdtTransfers:
 
     def __init__(
         self,
-        store: UsdtStore,
+        store: UsdtManagerStore,
         *,
         tron_client: TronClientService,
         wallet_manager: WalletService,

@@ -16,11 +16,9 @@ from lucid_tron.storage import MongoSettings
 
 from .wallets import Wallets
 from .servicer import WalletManagerServicer, registration
-from .store import WalletStore
+from .store import WalletManagerStore
 
 NAME = "wallet-manager"
-#: The database used when MONGO_DATABASE is not set.
-DATABASE = "lucid_wallet_manager"
 #: The grpc.health.v1 service names of dependencies.
 MONGODB_HEALTH_NAME = "mongodb"
 
@@ -35,7 +33,7 @@ class WalletManagerSettings(ServiceSettings, DependencyCheckSettings, UsdtContra
 
 
 def build(settings: WalletManagerSettings) -> ServiceSpec:
-    store = WalletStore(settings, app_name=NAME, default_database=DATABASE)
+    store = WalletManagerStore(settings)
     wallets = Wallets(store, usdt_contract=settings.usdt_contract)
     interval_s = settings.dependency_check_interval_s
 

@@ -7,12 +7,12 @@ signing writes them here, on these dependencies.
 
 from __future__ import annotations
 
-from .store import WalletStore
+from .store import WalletManagerStore
 
 
 class Wallets:
     """wallet-manager's domain, on its MongoDB store and the USDT contract."""
 
-    def __init__(self, store: WalletStore, *, usdt_contract: str) -> None:
+    def __init__(self, store: WalletManagerStore, *, usdt_contract: str) -> None:
         self.store = store
         self.usdt_contract = usdt_contract
