@@ -33,6 +33,16 @@ def open_channel(target: str, *, options: Sequence[tuple[str, Any]] = ()) -> grp
     return grpc.aio.insecure_channel(target, options=list(options), interceptors=_INTERCEPTORS)
 
 
+# grpc's reconnect backoff grows to 120 s: after a long outage of a peer, its callers could keep answering
+# UNAVAILABLE for up to two more minutes after it came back. Peers are on the LAN (or the same Pi), so probing a
+# dead one every few seconds costs nothing.
+_PEER_CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (
+    ("grpc.initial_reconnect_backoff_ms", 250),
+    ("grpc.min_reconnect_backoff_ms", 250),
+    ("grpc.max_reconnect_backoff_ms", 2_000),
+)
+
+
 def open_peer_channel(
     target: str, *, peer: str, default_timeout_s: float, options: Sequence[tuple[str, Any]] = ()
 ) -> grpc.aio.Channel:
@@ -47,7 +57,7 @@ def open_peer_channel(
         _PeerStreamUnary(peer, default_timeout_s),
         _PeerStreamStream(peer, default_timeout_s),
     ]
-    return grpc.aio.insecure_channel(target, options=list(options), interceptors=interceptors)
+    return grpc.aio.insecure_channel(target, options=[*_PEER_CHANNEL_OPTIONS, *options], interceptors=interceptors)
 
 
 # One object per call shape: grpc.aio files an interceptor under the first shape it implements only, so a single
