@@ -2,8 +2,9 @@
 
 Environment: REDIS_URL (required), TRONGRID_URL (required), TRONGRID_API_KEY (secret, optional), the cache TTLs
 (CACHE_TTL_*_S, see RelaySettings), the mesh's GRPC_HOST / GRPC_PORT / LOG_*, and Tor's variables
-(`tor_proxy.TorConfig.from_env`: Tor is required unless USE_TOR_FOR_EXTERNAL_CALLS=false and
-ALLOW_DIRECT_EXTERNAL_CALLS=true, which is logged as a WARNING and meant only for a devnet on loopback).
+(`tor_proxy.TorSettings`: Tor is required unless USE_TOR_FOR_EXTERNAL_CALLS=false and
+ALLOW_DIRECT_EXTERNAL_CALLS=true, which is logged as a WARNING and meant only for a devnet on loopback; while Tor is
+required TRONGRID_URL must be https://, or http:// to loopback, a .test name or a .onion service).
 
 Neither Redis nor Tor is needed to answer: with Redis down the relay answers uncached (coalesced) reads, with Tor
 (hence TronGrid) down it answers what it has cached, marked stale. So the process stays SERVING and each is reported
@@ -22,7 +23,7 @@ from grpc_health.v1 import health_pb2
 
 from lucid_tron.mesh import Health, ServiceSpec, run, setting
 from lucid_tron.trongrid import TronGridClient
-from lucid_tron.trongrid.settings import TronGridSettings, tor_config_from_env
+from lucid_tron.trongrid.settings import TronGridSettings
 from tor_proxy import TorConfig, TorRuntime
 
 from .cache import CachePolicy, ReadThroughCache
@@ -106,7 +107,7 @@ class _OwnStatuses:
 
 
 def build(settings: RelaySettings, *, tor_config: TorConfig | None = None) -> ServiceSpec:
-    tor = TorRuntime(tor_config if tor_config is not None else tor_config_from_env())
+    tor = TorRuntime(tor_config if tor_config is not None else settings.tor_config)
     trongrid = TronGridClient(
         settings.trongrid_url, tor.proxy, api_key=settings.trongrid_api_key, timeout_s=settings.trongrid_timeout_s
     )

@@ -51,6 +51,13 @@ async def test_turning_tor_off_without_allowing_direct_calls_exits_78(tmp_path: 
     assert code == EXIT_CONFIG and "ALLOW_DIRECT_EXTERNAL_CALLS" in stderr
 
 
+async def test_plain_http_trongrid_while_tor_is_required_exits_78_naming_it(tmp_path: Path):
+    # An exit node would read the API key and could forge receipts: refused before anything is sent.
+    code, stderr = await run_to_exit(MODULE, tmp_path, TRONGRID_URL="http://api.trongrid.io", TRONGRID_API_KEY="k")
+    assert code == EXIT_CONFIG
+    assert "TRONGRID_URL: plain http:// to api.trongrid.io while Tor is required" in stderr
+
+
 async def test_with_tor_required_and_down_it_is_not_serving_and_reads_fail_closed(devnet, tmp_path: Path):
     # The default: Tor required, here pointed at a port nothing listens on. Nothing may go out directly.
     service = await start_service_process(
