@@ -26,7 +26,7 @@ from lucid_tron.chain import (
     protocol,
     recover_address,
 )
-from lucid_tron.chain.validation import FieldChecks
+from lucid_tron.validation import FieldChecks
 from lucid_tron.errors import FailedPrecondition, InvalidArgument
 from lucid_tron.trongrid import TronGridClient, TronGridNodeError
 from lucid_tron.trongrid import reads

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import grpc
 
 from lucid.tron.v1 import tron_client_pb2, tron_client_pb2_grpc
-from lucid_tron.chain.validation import FieldChecks
+from lucid_tron.validation import FieldChecks
 from lucid_tron.errors import NotFound
 from lucid_tron.context import deadlines
 from lucid_tron.mesh import Registration

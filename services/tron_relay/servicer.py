@@ -13,7 +13,7 @@ import grpc
 from google.protobuf.duration_pb2 import Duration
 
 from lucid.tron.v1 import relay_pb2, relay_pb2_grpc
-from lucid_tron.chain.validation import FieldChecks
+from lucid_tron.validation import FieldChecks
 from lucid_tron.errors import NotFound
 from lucid_tron.mesh import Registration
 from lucid_tron.trongrid import messages as chain_messages

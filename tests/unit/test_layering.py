@@ -15,7 +15,15 @@ def _loaded_after_import(module: str) -> set[str]:
 
 
 @pytest.mark.parametrize(
-    "module", ["lucid_tron.trongrid", "lucid_tron.context", "lucid_tron.config", "lucid_tron.errors", "tor_proxy"]
+    "module",
+    [
+        "lucid_tron.trongrid",
+        "lucid_tron.context",
+        "lucid_tron.config",
+        "lucid_tron.errors",
+        "lucid_tron.validation",
+        "tor_proxy",
+    ],
 )
 def test_library_imports_without_grpc(module: str) -> None:
     loaded = _loaded_after_import(module)
