@@ -40,7 +40,7 @@ from ._proxy import USER_AGENT, ConnectivityResult, ProbeResult, TorProxy
 from ._runtime import TorRuntime
 from ._settings import TorSettings
 from ._stats import TorStats
-from .exceptions import (
+from ._exceptions import (
     ControlAuthFailed,
     ControlPortUnavailable,
     DestinationUnreachable,

@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .exceptions import TorConfigError
+from ._exceptions import TorConfigError
 
 __all__ = ["TorConfig"]
 

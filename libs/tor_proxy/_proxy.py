@@ -19,7 +19,7 @@ import aiohttp
 from ._config import TorConfig
 from ._connector import TorConnector
 from ._stats import TorStats
-from .exceptions import DestinationUnreachable, ProxyNotConfigured, ProxyUnavailable, TorProxyError
+from ._exceptions import DestinationUnreachable, ProxyNotConfigured, ProxyUnavailable, TorProxyError
 
 __all__ = ["USER_AGENT", "ConnectivityResult", "ProbeResult", "TorProxy"]
 

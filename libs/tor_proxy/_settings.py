@@ -151,7 +151,9 @@ class TorSettings(Settings):
                     )
                 )
             if self.tor_proxy_host is not None and self.tor_proxy_host.lower() != url.hostname:
-                problems.append(Problem("TOR_PROXY", f"disagrees with TOR_PROXY_HOST ({self.tor_proxy_host!r}): set one"))
+                problems.append(
+                    Problem("TOR_PROXY", f"disagrees with TOR_PROXY_HOST ({self.tor_proxy_host!r}): set one")
+                )
             if self.tor_proxy_socks_port is not None and self.tor_proxy_socks_port != _socks_port(url):
                 problems.append(
                     Problem("TOR_PROXY", f"disagrees with TOR_PROXY_SOCKS_PORT ({self.tor_proxy_socks_port}): set one")

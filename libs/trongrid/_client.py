@@ -20,7 +20,7 @@ from tor_proxy import DestinationUnreachable, ProxyNotConfigured, TorProxyError
 
 from ._breaker import CircuitBreaker
 from ._responses import interpret
-from .exceptions import (
+from ._exceptions import (
     TronGridBadResponse,
     TronGridError,
     TronGridNodeBusy,

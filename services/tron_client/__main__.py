@@ -12,8 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lucid_tron.mesh import ServiceSpec, run, setting
-from lucid_tron.trongrid import TronGridClient
-from lucid_tron.trongrid.settings import TronGridSettings
+from lucid_tron.trongrid import TronGridClient, TronGridSettings
 from tor_proxy import TorConfig, TorRuntime
 
 from .servicer import TronClientServicer, registration

@@ -28,8 +28,7 @@ from lucid_tron.chain import (
 )
 from lucid_tron.validation import FieldChecks
 from lucid_tron.errors import FailedPrecondition, InvalidArgument
-from lucid_tron.trongrid import TronGridClient, TronGridNodeError
-from lucid_tron.trongrid import reads
+from lucid_tron.trongrid import TronGridClient, TronGridNodeError, broadcast
 
 __all__ = ["MAX_RAW_DATA_BYTES", "MAX_SIGNATURES", "Broadcast", "CheckedTransaction", "check_signed", "send"]
 
@@ -110,7 +109,7 @@ def check_signed(raw_data: bytes, signatures: Sequence[bytes], claimed_txid: str
 async def send(trongrid: TronGridClient, checked: CheckedTransaction) -> Broadcast:
     """Broadcast the checked bytes; FailedPrecondition (reason = TRON's code) when the node refuses them."""
     try:
-        result = await reads.broadcast(trongrid, checked.transaction)
+        result = await broadcast(trongrid, checked.transaction)
     except TronGridNodeError as refusal:
         code = refusal.code or "NODE_REFUSED"
         raise FailedPrecondition(

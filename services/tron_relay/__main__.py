@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from grpc_health.v1 import health_pb2
 
 from lucid_tron.mesh import Health, ServiceSpec, run, setting
-from lucid_tron.trongrid import TronGridClient
-from lucid_tron.trongrid.settings import TronGridSettings
+from lucid_tron.trongrid import TronGridClient, TronGridSettings
 from tor_proxy import TorConfig, TorRuntime
 
 from .cache import CachePolicy, ReadThroughCache

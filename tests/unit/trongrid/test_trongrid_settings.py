@@ -11,7 +11,7 @@ from collections.abc import Mapping
 import pytest
 
 from lucid_tron.config import ConfigError, load_settings
-from lucid_tron.trongrid.settings import TronGridSettings
+from lucid_tron.trongrid import TronGridSettings
 
 DIRECT = {"USE_TOR_FOR_EXTERNAL_CALLS": "false", "ALLOW_DIRECT_EXTERNAL_CALLS": "true"}
 
