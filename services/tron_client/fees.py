@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lucid_tron.errors import FailedPrecondition
-from lucid_tron.trongrid import TronGridClient, TronGridNodeError, both, chain_parameters, estimate_energy
+from lucid_tron.trongrid import TronGridClient, TronGridNodeError, both, chain_parameters
+from lucid_tron.trongrid import estimate_energy as energy_required
 
 __all__ = ["EnergyEstimate", "estimate_energy"]
 
@@ -30,7 +31,7 @@ async def estimate_energy(
     contract that does not exist) is FailedPrecondition with TRON's code as the reason."""
     try:
         energy, parameters = await both(
-            estimate_energy(
+            energy_required(
                 trongrid,
                 owner_address=owner_address,
                 contract_address=contract_address,

@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
-
-def _loaded_after_import(module: str) -> set[str]:
-    code = f"import sys, {module}; print(' '.join(sorted(sys.modules)))"
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
-    return set(out.split())
+from fixtures.imports import modules_after_importing
 
 
 @pytest.mark.parametrize(
@@ -26,13 +19,13 @@ def _loaded_after_import(module: str) -> set[str]:
     ],
 )
 def test_library_imports_without_grpc(module: str) -> None:
-    loaded = _loaded_after_import(module)
+    loaded = modules_after_importing(module)
     assert "grpc" not in loaded
     assert "lucid_tron.mesh" not in loaded
 
 
 def test_lazy_package_faces_load_nothing_until_a_name_is_used() -> None:
-    loaded = _loaded_after_import("lucid_tron.chain, lucid_tron.storage, lucid_tron.testing")
+    loaded = modules_after_importing("lucid_tron.chain", "lucid_tron.storage", "lucid_tron.testing")
     assert {"coincurve", "pymongo", "redis", "stem", "lucid.tron.chain.protocol_pb2"}.isdisjoint(loaded)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from fixtures.devnet import signed
+from fixtures.transactions import signed_json
 
 from lucid_tron.chain import encode_call, trc20_transfer, trigger_smart_contract
 
@@ -11,7 +11,7 @@ PATH = "/v1/accounts/{}/transactions/trc20"
 
 
 async def send_usdt(devnet, http, sender, receiver: str, amount: int) -> str:
-    tx = signed(devnet, sender.key, trc20_transfer(sender.address, devnet.usdt_address, receiver, amount),
+    tx = signed_json(devnet, sender.key, trc20_transfer(sender.address, devnet.usdt_address, receiver, amount),
                 fee_limit_sun=50_000_000)
     assert (await http.post(devnet, "/wallet/broadcasttransaction", tx)).get("result") is True
     devnet.produce_block()
@@ -93,7 +93,7 @@ async def test_the_contract_address_filter_keeps_only_that_token(devnet, devnet_
 async def test_approvals_are_listed_as_approval_entries(devnet, devnet_http, devnet_accounts):
     owner, spender = devnet_accounts[0], devnet_accounts[2]
     call = encode_call("approve(address,uint256)", spender.address, 42)
-    tx = signed(devnet, owner.key, trigger_smart_contract(owner.address, devnet.usdt_address, call),
+    tx = signed_json(devnet, owner.key, trigger_smart_contract(owner.address, devnet.usdt_address, call),
                 fee_limit_sun=50_000_000)
     await devnet_http.post(devnet, "/wallet/broadcasttransaction", tx)
     devnet.produce_block()
