@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from lucid_tron.mesh import ServiceSpec, run, setting
 from lucid_tron.trongrid import TronGridClient, TronGridSettings
-from tor_proxy import TorConfig, TorRuntime
+from tor_proxy import TorRuntime
 
 from .servicer import TronClientServicer, registration
 
@@ -26,10 +26,10 @@ class TronClientSettings(TronGridSettings):
     call_timeout_s: float = setting("CALL_TIMEOUT_S", default=30.0, ge=0.1, le=600)
 
 
-def build(settings: TronClientSettings, *, tor_config: TorConfig | None = None) -> ServiceSpec:
+def build(settings: TronClientSettings) -> ServiceSpec:
     # Tor is this service's one way out: while it is down the process reports NOT_SERVING ("tor") and calls fail
     # fast, since there is nothing it could answer.
-    tor = TorRuntime(tor_config if tor_config is not None else settings.tor_config)
+    tor = TorRuntime(settings.tor_config)
     trongrid = TronGridClient(
         settings.trongrid_url, tor.proxy, api_key=settings.trongrid_api_key, timeout_s=settings.trongrid_timeout_s
     )

@@ -23,7 +23,7 @@ from grpc_health.v1 import health_pb2
 
 from lucid_tron.mesh import Health, ServiceSpec, run, setting
 from lucid_tron.trongrid import TronGridClient, TronGridSettings
-from tor_proxy import TorConfig, TorRuntime
+from tor_proxy import TorRuntime
 
 from .cache import CachePolicy, ReadThroughCache
 from .relay import ChainRelay
@@ -105,8 +105,8 @@ class _OwnStatuses:
         return _OwnStatus(self, dependency)
 
 
-def build(settings: RelaySettings, *, tor_config: TorConfig | None = None) -> ServiceSpec:
-    tor = TorRuntime(tor_config if tor_config is not None else settings.tor_config)
+def build(settings: RelaySettings) -> ServiceSpec:
+    tor = TorRuntime(settings.tor_config)
     trongrid = TronGridClient(
         settings.trongrid_url, tor.proxy, api_key=settings.trongrid_api_key, timeout_s=settings.trongrid_timeout_s
     )

@@ -9,16 +9,12 @@ from typing import Any
 
 import grpc
 
+from fixtures.service_processes import DEVNET_WITHOUT_TOR_FIELDS
 from lucid.tron.v1 import tron_client_pb2, tron_client_pb2_grpc
 from lucid_tron.chain import protocol
 from lucid_tron.devnet import Devnet
 from lucid_tron.mesh import MeshServer, serving
 from lucid_tron.services.tron_client.__main__ import TronClientSettings, build
-from tor_proxy import TorConfig
-
-# Devnet runs on loopback: Tor off, as `lucid-tron up` runs it (USE_TOR_FOR_EXTERNAL_CALLS=false plus
-# ALLOW_DIRECT_EXTERNAL_CALLS=true), which tor_proxy logs as a WARNING.
-DIRECT = TorConfig(direct=True)
 
 
 @dataclass
@@ -30,9 +26,10 @@ class RunningClient:
 
 @contextlib.asynccontextmanager
 async def start_tron_client(devnet: Devnet, **settings: Any) -> AsyncIterator[RunningClient]:
-    settings.setdefault("trongrid_timeout_s", 5.0)
+    # Devnet runs on loopback: Tor off, as `lucid-tron up` runs it (tor_proxy logs it as a WARNING).
+    settings = {"trongrid_timeout_s": 5.0, **DEVNET_WITHOUT_TOR_FIELDS, **settings}
     config = TronClientSettings(port=0, trongrid_url=devnet.url, **settings)
-    async with serving(build(config, tor_config=DIRECT), config) as server:
+    async with serving(build(config), config) as server:
         async with grpc.aio.insecure_channel(server.address) as channel:
             yield RunningClient(server, channel, tron_client_pb2_grpc.TronClientServiceStub(channel))
 
