@@ -38,3 +38,15 @@ def test_lazy_name_is_loaded_on_first_use_and_cached() -> None:
     assert chain.protocol.Transaction.DESCRIPTOR.full_name.endswith("Transaction")
     with pytest.raises(AttributeError):
         chain.no_such_name  # noqa: B018
+
+
+def test_the_trongrid_client_alone_loads_neither_protobuf_nor_the_reads() -> None:
+    loaded = modules_after_importing("lucid_tron.trongrid")
+    assert {"google.protobuf", "lucid.tron.v1.common_pb2", "lucid_tron.trongrid._reads"}.isdisjoint(loaded)
+
+
+def test_a_trongrid_read_is_loaded_on_first_use() -> None:
+    from lucid_tron import trongrid
+
+    assert trongrid.now_block.__module__ == "lucid_tron.trongrid._reads"
+    assert trongrid.block_header_message.__module__ == "lucid_tron.trongrid._messages"
