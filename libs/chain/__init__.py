@@ -6,14 +6,16 @@ generated module of TRON's wire messages (Transaction, TransferContract, ...; se
 Names load their module on first use: a service that only checks addresses (tron-relay) does not pay for TRON's
 wire messages (~2.4 MB of descriptors) or secp256k1 (~0.8 MB), which matters against a 60 MB budget on a Pi.
 
-- address: decode_address / to_base58 / to_hex / is_address / address_from_public_key
+- addresses: decode_address / to_base58 / to_hex / is_address / address_from_public_key
 - amounts: SUN_PER_TRX, validate_amount, format_trx / parse_trx, format_usdt / parse_usdt
 - keys: PrivateKey, recover_address, verify_signature
 - contracts: transfer_contract, trigger_smart_contract, Stake 2.0 contracts, decode_contract
 - transactions: build_transaction, txid, sign_transaction, decode_transaction
-- trongrid_json: transaction_to_json / transaction_from_json (TronGrid's HTTP shape)
-- abi: TRC20 selectors, words, transfer call and Transfer event
-- exceptions: ChainError and its subclasses (all ValueError)
+- TronGrid's HTTP shape: transaction_to_json / transaction_from_json
+- TRC20 ABI: selectors, words, transfer call and Transfer event
+- errors: ChainError and its subclasses (all ValueError)
+
+The modules behind these names are private; import the names from here.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ if TYPE_CHECKING:
         encode_uint256,
         selector,
     )
-    from .address import (
+    from ._address import (
         ADDRESS_PREFIX,
         address_from_public_key,
         decode_address,
@@ -49,7 +51,7 @@ if TYPE_CHECKING:
         to_base58,
         to_hex,
     )
-    from .amounts import (
+    from ._amounts import (
         MAX_INT64,
         SUN_PER_TRX,
         TRX_DECIMALS,
@@ -62,7 +64,7 @@ if TYPE_CHECKING:
         parse_usdt,
         validate_amount,
     )
-    from .contracts import (
+    from ._contracts import (
         CONTRACT_MESSAGES,
         RESOURCES,
         TYPE_URL_PREFIX,
@@ -81,7 +83,8 @@ if TYPE_CHECKING:
         unfreeze_balance_v2,
         withdraw_expire_unfreeze,
     )
-    from .exceptions import (
+    from ._settings import UsdtContractSettings
+    from ._exceptions import (
         AbiError,
         ChainError,
         InvalidAddress,
@@ -91,8 +94,8 @@ if TYPE_CHECKING:
         MalformedTransaction,
         TxidMismatch,
     )
-    from .keys import SECP256K1_N, PrivateKey, recover_address, recover_public_key, verify_signature
-    from .transactions import (
+    from ._keys import SECP256K1_N, PrivateKey, recover_address, recover_public_key, verify_signature
+    from ._transactions import (
         DecodedTransaction,
         block_number_from_id,
         build_transaction,
@@ -102,82 +105,83 @@ if TYPE_CHECKING:
         sign_transaction,
         txid,
     )
-    from .trongrid_json import raw_data_from_json, raw_data_to_json, transaction_from_json, transaction_to_json
+    from ._trongrid_json import raw_data_from_json, raw_data_to_json, transaction_from_json, transaction_to_json
 
 _LAZY = {
-    "ADDRESS_PREFIX": ".address",
-    "AbiError": ".exceptions",
-    "CONTRACT_MESSAGES": ".contracts",
-    "ChainError": ".exceptions",
-    "DecodedContract": ".contracts",
-    "DecodedTransaction": ".transactions",
-    "InvalidAddress": ".exceptions",
-    "InvalidAmount": ".exceptions",
-    "InvalidKey": ".exceptions",
-    "InvalidSignature": ".exceptions",
-    "MAX_INT64": ".amounts",
-    "MalformedTransaction": ".exceptions",
-    "PrivateKey": ".keys",
-    "RESOURCES": ".contracts",
-    "SECP256K1_N": ".keys",
-    "SUN_PER_TRX": ".amounts",
+    "ADDRESS_PREFIX": "._address",
+    "AbiError": "._exceptions",
+    "CONTRACT_MESSAGES": "._contracts",
+    "ChainError": "._exceptions",
+    "DecodedContract": "._contracts",
+    "DecodedTransaction": "._transactions",
+    "InvalidAddress": "._exceptions",
+    "InvalidAmount": "._exceptions",
+    "InvalidKey": "._exceptions",
+    "InvalidSignature": "._exceptions",
+    "MAX_INT64": "._amounts",
+    "MalformedTransaction": "._exceptions",
+    "PrivateKey": "._keys",
+    "RESOURCES": "._contracts",
+    "SECP256K1_N": "._keys",
+    "SUN_PER_TRX": "._amounts",
     "TRANSFER_EVENT_TOPIC": ".abi",
     "TRANSFER_SELECTOR": ".abi",
     "TRANSFER_SIGNATURE": ".abi",
-    "TRX_DECIMALS": ".amounts",
-    "TYPE_URL_PREFIX": ".contracts",
-    "TxidMismatch": ".exceptions",
-    "USDT_DECIMALS": ".amounts",
-    "address_from_public_key": ".address",
-    "block_number_from_id": ".transactions",
-    "build_transaction": ".transactions",
-    "cancel_all_unfreeze_v2": ".contracts",
-    "decode_address": ".address",
+    "TRX_DECIMALS": "._amounts",
+    "TYPE_URL_PREFIX": "._contracts",
+    "TxidMismatch": "._exceptions",
+    "UsdtContractSettings": "._settings",
+    "USDT_DECIMALS": "._amounts",
+    "address_from_public_key": "._address",
+    "block_number_from_id": "._transactions",
+    "build_transaction": "._transactions",
+    "cancel_all_unfreeze_v2": "._contracts",
+    "decode_address": "._address",
     "decode_address_word": ".abi",
-    "decode_contract": ".contracts",
-    "decode_transaction": ".transactions",
+    "decode_contract": "._contracts",
+    "decode_transaction": "._transactions",
     "decode_transfer_call": ".abi",
     "decode_transfer_log": ".abi",
     "decode_uint256": ".abi",
-    "delegate_resource": ".contracts",
+    "delegate_resource": "._contracts",
     "encode_address": ".abi",
     "encode_bool": ".abi",
     "encode_call": ".abi",
     "encode_transfer": ".abi",
     "encode_uint256": ".abi",
-    "format_trx": ".amounts",
-    "format_units": ".amounts",
-    "format_usdt": ".amounts",
-    "freeze_balance_v2": ".contracts",
-    "is_address": ".address",
-    "keccak256": ".address",
-    "make_block_id": ".transactions",
-    "make_contract": ".contracts",
-    "parse_trx": ".amounts",
-    "parse_units": ".amounts",
-    "parse_usdt": ".amounts",
-    "raw_data_bytes": ".transactions",
-    "raw_data_from_json": ".trongrid_json",
-    "raw_data_to_json": ".trongrid_json",
-    "recover_address": ".keys",
-    "recover_public_key": ".keys",
-    "resource_code": ".contracts",
-    "resource_name": ".contracts",
+    "format_trx": "._amounts",
+    "format_units": "._amounts",
+    "format_usdt": "._amounts",
+    "freeze_balance_v2": "._contracts",
+    "is_address": "._address",
+    "keccak256": "._address",
+    "make_block_id": "._transactions",
+    "make_contract": "._contracts",
+    "parse_trx": "._amounts",
+    "parse_units": "._amounts",
+    "parse_usdt": "._amounts",
+    "raw_data_bytes": "._transactions",
+    "raw_data_from_json": "._trongrid_json",
+    "raw_data_to_json": "._trongrid_json",
+    "recover_address": "._keys",
+    "recover_public_key": "._keys",
+    "resource_code": "._contracts",
+    "resource_name": "._contracts",
     "selector": ".abi",
-    "sign_transaction": ".transactions",
-    "to_base58": ".address",
-    "to_hex": ".address",
-    "transaction_from_json": ".trongrid_json",
-    "transaction_to_json": ".trongrid_json",
-    "transfer_contract": ".contracts",
-    "trc20_transfer": ".contracts",
-    "trigger_smart_contract": ".contracts",
-    "txid": ".transactions",
-    "undelegate_resource": ".contracts",
-    "unfreeze_balance_v2": ".contracts",
-    "validate_amount": ".amounts",
-    "verify_signature": ".keys",
-    "withdraw_expire_unfreeze": ".contracts",
+    "sign_transaction": "._transactions",
+    "to_base58": "._address",
+    "to_hex": "._address",
+    "transaction_from_json": "._trongrid_json",
+    "transaction_to_json": "._trongrid_json",
+    "transfer_contract": "._contracts",
+    "trc20_transfer": "._contracts",
+    "trigger_smart_contract": "._contracts",
+    "txid": "._transactions",
+    "undelegate_resource": "._contracts",
+    "unfreeze_balance_v2": "._contracts",
+    "validate_amount": "._amounts",
+    "verify_signature": "._keys",
+    "withdraw_expire_unfreeze": "._contracts",
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY, modules={"protocol": "lucid.tron.chain.protocol_pb2"})
@@ -206,6 +210,7 @@ __all__ = [
     "MalformedTransaction",
     "PrivateKey",
     "TxidMismatch",
+    "UsdtContractSettings",
     "address_from_public_key",
     "block_number_from_id",
     "build_transaction",

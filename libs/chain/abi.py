@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 
-from .address import ADDRESS_PREFIX, decode_address, keccak256, to_base58
-from .exceptions import AbiError
+from ._address import ADDRESS_PREFIX, decode_address, keccak256, to_base58
+from ._exceptions import AbiError
 
 __all__ = [
     "TRANSFER_EVENT_TOPIC",

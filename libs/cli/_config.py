@@ -11,11 +11,9 @@ import importlib
 from lucid_tron.cli._services import SERVICES
 from lucid_tron.config import SettingInfo, describe_settings
 from lucid_tron.mesh import ServiceSettings
+from tor_proxy import TorSettings
 
-__all__ = ["config_reference", "settings_type_of"]
-
-# tor_proxy reads these itself (TorConfig.from_env) in every service that reaches TronGrid.
-_TOR_SERVICES = ("tron-client", "tron-relay")
+__all__ = ["config_reference", "settings_type_of", "uses_tor"]
 
 
 def settings_type_of(module: str) -> type[ServiceSettings]:
@@ -34,6 +32,11 @@ def settings_type_of(module: str) -> type[ServiceSettings]:
     return found[0]
 
 
+def uses_tor(module: str) -> bool:
+    """True for a service that reaches the internet (through Tor): its settings include TorSettings."""
+    return issubclass(settings_type_of(module), TorSettings)
+
+
 def _row(info: SettingInfo) -> str:
     default = "**required**" if info.default is None else (f"`{info.default}`" if info.default else "unset")
     secret = "secret" if info.secret else ""
@@ -41,16 +44,21 @@ def _row(info: SettingInfo) -> str:
 
 
 def config_reference() -> str:
-    """Markdown: the settings every service shares, then each service's own."""
+    """Markdown: the settings every service shares, then each service's own, then Tor's (for the services that use
+    Tor: those whose settings include TorSettings)."""
     common = describe_settings(ServiceSettings)
-    common_names = {info.variable for info in common}
+    tor = describe_settings(TorSettings)
+    listed_apart = {info.variable for info in common + tor}
     header = ["| variable | type | default | |", "|---|---|---|---|"]
     lines = ["#### Every service", "", *header, *map(_row, common), ""]
+    tor_users = []
     for service in SERVICES:
-        own = [info for info in describe_settings(settings_type_of(service.module)) if info.variable not in common_names]
+        own = [info for info in describe_settings(settings_type_of(service.module)) if info.variable not in listed_apart]
         lines += [f"#### {service.name} (`python -m {service.module}`)", ""]
         lines += [*header, *map(_row, own)] if own else ["No settings of its own."]
-        if service.name in _TOR_SERVICES:
+        if uses_tor(service.module):
+            tor_users.append(service.name)
             lines += ["", "Also reads the Tor settings below."]
         lines.append("")
+    lines += [f"#### Tor ({', '.join(tor_users)})", "", *header, *map(_row, tor), ""]
     return "\n".join(lines).rstrip() + "\n"

@@ -2,7 +2,7 @@
 
 A service wires it in three lines (see `TorRuntime`)::
 
-    tor = TorRuntime(TorConfig.from_env())            # validated; Tor off only when explicit, logged as a WARNING
+    tor = TorRuntime(settings.tor_config)             # settings: a class with TorSettings among its bases
     trongrid = TronGridClient(url, tor.proxy, ...)    # every request through Tor, one circuit per purpose
     ServiceSpec(..., on_start=[tor.start], on_stop=[tor.close])   # "tor" in grpc health, NEWNYM schedule, fail fast
 
@@ -12,7 +12,9 @@ and a script::
         session = tor.session("chain-read")           # aiohttp.ClientSession, own circuit per purpose
         async with session.get("https://api.trongrid.io/wallet/getnowblock") as response: ...
 
-    TorConfig              validated settings; `from_env()` reads the deployment's variables and secrets
+    TorSettings            the deployment's variables and secrets (a lucid_tron.config settings group);
+                           `.tor_config` is the TorConfig; Tor off only when explicit, logged as a WARNING
+    TorConfig              what the runtime takes, validated when built; `from_env()` reads it through TorSettings
     TorRuntime             proxy + controller + monitor + stats; `start(health)`, `close()`, `session(purpose)`
     TorProxy               `session(purpose)`, `socks_username(purpose)`, `new_circuits()`, `probe()`,
                            `check_connectivity(url)`, `set_unavailable()`/`set_available()`, `stats`, `close()`
@@ -24,7 +26,8 @@ and a script::
     USER_AGENT             the one User-Agent every node sends
     exceptions             TorProxyError (an Unavailable) > ProxyNotConfigured, ProxyUnavailable,
                            DestinationUnreachable; TorControlError (an Unavailable) > ControlPortUnavailable,
-                           ControlAuthFailed, NewnymRateLimited; TorConfigError (a ValueError)
+                           ControlAuthFailed, NewnymRateLimited; TorConfigError (a ValueError: a TorConfig built
+                           in code with a bad value; from the environment it is a lucid_tron.config.ConfigError)
 
 Hostnames always go to the proxy (remote DNS); no code path connects directly unless the
 configuration says `direct=True`, which is logged as a WARNING.
@@ -35,8 +38,9 @@ from ._control import BootstrapStatus, CircuitInfo, Rotation, SocksListener, Tor
 from ._monitor import HealthCallback, TorHealthMonitor, TorStatus
 from ._proxy import USER_AGENT, ConnectivityResult, ProbeResult, TorProxy
 from ._runtime import TorRuntime
+from ._settings import TorSettings
 from ._stats import TorStats
-from .exceptions import (
+from ._exceptions import (
     ControlAuthFailed,
     ControlPortUnavailable,
     DestinationUnreachable,
@@ -71,6 +75,7 @@ __all__ = [
     "TorProxy",
     "TorProxyError",
     "TorRuntime",
+    "TorSettings",
     "TorStats",
     "TorStatus",
 ]

@@ -10,13 +10,13 @@ import python_socks
 from aiohttp.client_proto import ResponseHandler
 from aiohttp_socks import ProxyConnector, ProxyType
 
-from .exceptions import DestinationUnreachable, ProxyUnavailable
+from ._exceptions import DestinationUnreachable, ProxyUnavailable
 
 __all__ = ["TorConnector"]
 
 
 class TorConnector(ProxyConnector):
-    """aiohttp-socks' `ProxyConnector` fixed to SOCKS5 with remote DNS, raising `tor_proxy.exceptions`.
+    """aiohttp-socks' `ProxyConnector` fixed to SOCKS5 with remote DNS, raising tor_proxy's exceptions.
 
     aiohttp-socks installs a resolver that never resolves the destination, and with `rdns=True` the
     hostname goes to the proxy in the SOCKS5 CONNECT request: nothing about the destination is looked

@@ -44,7 +44,7 @@ from stem.control import EventType, Signal, State
 
 from ._config import NEWNYM_MIN_INTERVAL_S, TorConfig
 from ._stats import TorStats
-from .exceptions import ControlAuthFailed, ControlPortUnavailable, NewnymRateLimited, TorControlError
+from ._exceptions import ControlAuthFailed, ControlPortUnavailable, NewnymRateLimited, TorControlError
 
 __all__ = ["BootstrapStatus", "CircuitInfo", "Rotation", "SocksListener", "TorController"]
 

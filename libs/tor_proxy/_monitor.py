@@ -39,7 +39,7 @@ from ._config import TorConfig
 from ._control import SocksListener, TorController
 from ._proxy import TorProxy
 from ._stats import TorStats
-from .exceptions import (
+from ._exceptions import (
     ControlAuthFailed,
     DestinationUnreachable,
     ProxyNotConfigured,

@@ -19,7 +19,7 @@ import aiohttp
 from ._config import TorConfig
 from ._connector import TorConnector
 from ._stats import TorStats
-from .exceptions import DestinationUnreachable, ProxyNotConfigured, ProxyUnavailable, TorProxyError
+from ._exceptions import DestinationUnreachable, ProxyNotConfigured, ProxyUnavailable, TorProxyError
 
 __all__ = ["USER_AGENT", "ConnectivityResult", "ProbeResult", "TorProxy"]
 
@@ -89,7 +89,7 @@ class TorProxy:
     purpose and a random per-instance salt: Tor's IsolateSOCKSAuth then keeps purposes on separate
     circuits, and the purpose's name never reaches Tor. Create one `TorProxy` per process.
 
-    Failures raise `tor_proxy.exceptions` (all `Unavailable`). There is no fallback: when the proxy
+    Failures raise `tor_proxy`'s exceptions (all `Unavailable`). There is no fallback: when the proxy
     cannot be used, nothing is sent. Only `TorConfig(direct=True)` connects directly, and that is
     logged as a WARNING here.
 

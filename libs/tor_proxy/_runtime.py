@@ -68,7 +68,7 @@ class TorRuntime:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **options: object) -> TorRuntime:
-        """A runtime configured by `TorConfig.from_env(environ)`; raises TorConfigError naming the variable."""
+        """A runtime configured by `TorConfig.from_env(environ)`; raises ConfigError naming every variable to fix."""
         return cls(TorConfig.from_env(environ), **options)  # type: ignore[arg-type]
 
     def session(self, purpose: str) -> aiohttp.ClientSession:

@@ -1,10 +1,11 @@
-"""An async TronGrid HTTP client that reaches the network only through tor_proxy, with retries and a circuit breaker.
+"""An async TronGrid HTTP client that reaches the network only through tor_proxy, with retries, a circuit breaker,
+and typed reads.
 
-    async with TorProxy(TorConfig.from_env()) as tor:
+    async with TorProxy(settings.tor_config) as tor:
         trongrid = TronGridClient("https://api.trongrid.io", tor, api_key=key)
-        block = await trongrid.solidity("getnowblock")                        # /walletsolidity/getnowblock
-        account = await trongrid.wallet("getaccount", {"address": addr, "visible": True})
-        sent = await trongrid.wallet("broadcasttransaction", signed, purpose="broadcast", retry=True)
+        header = await now_block(trongrid, Finality.SOLIDIFIED)              # /walletsolidity/getnowblock
+        account = await trongrid.wallet("getaccount", {"address": addr, "visible": True})   # raw JSON
+        sent = await broadcast(trongrid, signed)                             # BroadcastResult(txid, duplicate)
 
     TronGridClient      get / post / wallet / solidity; returns parsed JSON; bounded by the caller's
                         RPC deadline (lucid_tron.context.deadlines) or `deadline_s`
@@ -14,11 +15,28 @@
     BROADCAST_PATHS     the paths not retried unless the caller says so
     SessionProvider     what the client needs from a proxy: `session(purpose)`
     exceptions          TronGridError > TronGridUnavailable (> Throttled, NodeBusy, BadResponse), TronGridNodeError
+
+Reads (TronGrid's JSON parsed once into plain frozen dataclasses; "not found" is None, an unusable answer
+TronGridBadResponse): now_block, block, account, account_resources, transaction, transaction_info,
+chain_parameters, estimate_energy, and `both` (two calls at once). The one write: broadcast (DUP_TRANSACTION_ERROR
+is success with duplicate=True). Values: Finality, Block, BlockHeader, Account, AccountResources, Transaction,
+Receipt, Log, ExecutionResult, ChainParameters, BroadcastResult.
+
+The reads, broadcast and the names below load their modules (protobuf, the chain library) on first use, so a user
+of the client alone does not pay for them: the lucid.tron.v1 mappings (FINALITIES,
+block_header_message, account_message, account_resources_message, receipt_message, timestamp_message) and
+TronGridSettings (TronGrid's and Tor's variables; it extends the mesh's ServiceSettings, so it loads grpc).
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from lucid_tron.lazy import lazy_exports
 
 from ._breaker import BreakerPolicy, BreakerState, CircuitBreaker
 from ._client import BROADCAST_PATHS, RetryPolicy, SessionProvider, TronGridClient
-from .exceptions import (
+from ._exceptions import (
     TronGridBadResponse,
     TronGridError,
     TronGridNodeBusy,
@@ -27,20 +45,108 @@ from .exceptions import (
     TronGridTorUnavailable,
     TronGridUnavailable,
 )
+from ._values import (
+    Account,
+    AccountResources,
+    Block,
+    BlockHeader,
+    BroadcastResult,
+    ChainParameters,
+    ExecutionResult,
+    Finality,
+    Log,
+    Receipt,
+    Transaction,
+)
+
+if TYPE_CHECKING:
+    from ._broadcast import DUP_TRANSACTION, broadcast
+    from ._messages import (
+        FINALITIES,
+        account_message,
+        account_resources_message,
+        block_header_message,
+        receipt_message,
+        timestamp_message,
+    )
+    from ._reads import (
+        account,
+        account_resources,
+        block,
+        both,
+        chain_parameters,
+        estimate_energy,
+        now_block,
+        transaction,
+        transaction_info,
+    )
+    from ._settings import TronGridSettings
+
+_LAZY = {
+    "DUP_TRANSACTION": "._broadcast",
+    "FINALITIES": "._messages",
+    "TronGridSettings": "._settings",
+    "account": "._reads",
+    "account_message": "._messages",
+    "account_resources": "._reads",
+    "account_resources_message": "._messages",
+    "block": "._reads",
+    "block_header_message": "._messages",
+    "both": "._reads",
+    "broadcast": "._broadcast",
+    "chain_parameters": "._reads",
+    "estimate_energy": "._reads",
+    "now_block": "._reads",
+    "receipt_message": "._messages",
+    "timestamp_message": "._messages",
+    "transaction": "._reads",
+    "transaction_info": "._reads",
+}
+
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 __all__ = [
     "BROADCAST_PATHS",
+    "DUP_TRANSACTION",
+    "FINALITIES",
+    "Account",
+    "AccountResources",
+    "Block",
+    "BlockHeader",
     "BreakerPolicy",
     "BreakerState",
+    "BroadcastResult",
+    "ChainParameters",
     "CircuitBreaker",
+    "ExecutionResult",
+    "Finality",
+    "Log",
+    "Receipt",
     "RetryPolicy",
     "SessionProvider",
+    "Transaction",
     "TronGridBadResponse",
     "TronGridClient",
     "TronGridError",
     "TronGridNodeBusy",
     "TronGridNodeError",
+    "TronGridSettings",
     "TronGridThrottled",
     "TronGridTorUnavailable",
     "TronGridUnavailable",
+    "account",
+    "account_message",
+    "account_resources",
+    "account_resources_message",
+    "block",
+    "block_header_message",
+    "both",
+    "broadcast",
+    "chain_parameters",
+    "estimate_energy",
+    "now_block",
+    "receipt_message",
+    "timestamp_message",
+    "transaction",
+    "transaction_info",
 ]

@@ -20,7 +20,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-from .exceptions import TronGridUnavailable
+from ._exceptions import TronGridUnavailable
 
 __all__ = ["BreakerPolicy", "BreakerState", "CircuitBreaker"]
 

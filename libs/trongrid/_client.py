@@ -15,14 +15,14 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from lucid_tron.chain.address import is_address
+from lucid_tron.chain import is_address
 from lucid_tron.context import deadlines
 from lucid_tron.errors import DeadlineExceeded
 from tor_proxy import DestinationUnreachable, ProxyNotConfigured, TorProxyError
 
 from ._breaker import CircuitBreaker
 from ._responses import interpret
-from .exceptions import (
+from ._exceptions import (
     TronGridBadResponse,
     TronGridError,
     TronGridNodeBusy,
@@ -94,7 +94,7 @@ class TronGridClient:
     """Async client of TronGrid's HTTP API (FullNode `/wallet/*`, solidified `/walletsolidity/*`, `/v1/*`).
 
     Every request goes through `proxy.session(purpose)`: there is no other transport. Methods return the
-    parsed JSON or raise `lucid_tron.trongrid.exceptions` (and `tor_proxy.ProxyNotConfigured`).
+    parsed JSON or raise the `lucid_tron.trongrid` exceptions (and `tor_proxy.ProxyNotConfigured`).
 
     - Deadlines: each attempt gets `timeout_s`, cut to what is left of the call's deadline: the caller's
       RPC deadline (`lucid_tron.context.deadlines`) or `deadline_s`, whichever is sooner. No attempt and no

@@ -16,7 +16,7 @@ import re
 import time
 from typing import Any
 
-from .exceptions import (
+from ._exceptions import (
     TronGridBadResponse,
     TronGridError,
     TronGridNodeBusy,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 
-from lucid_tron.chain.settings import UsdtContractSettings
+from lucid_tron.chain import UsdtContractSettings
 from lucid_tron.mesh import DependencyCheckSettings, Health, ServiceSettings, ServiceSpec, run
 from lucid_tron.peers import TronClientAddress, TronRelayAddress, WalletManagerAddress
 from lucid_tron.storage import MongoSettings, RedisSettings, connect_redis, redis_ping

@@ -2,8 +2,9 @@
 
 Environment: TRONGRID_URL (required; `lucid-tron up` passes devnet's), TRONGRID_API_KEY (secret, optional),
 TRONGRID_TIMEOUT_S, CALL_TIMEOUT_S, the mesh's GRPC_HOST / GRPC_PORT / LOG_* and Tor's variables
-(`tor_proxy.TorConfig.from_env`: Tor is required unless USE_TOR_FOR_EXTERNAL_CALLS=false and
-ALLOW_DIRECT_EXTERNAL_CALLS=true, which is logged as a WARNING and meant only for a devnet on loopback).
+(`tor_proxy.TorSettings`: Tor is required unless USE_TOR_FOR_EXTERNAL_CALLS=false and
+ALLOW_DIRECT_EXTERNAL_CALLS=true, which is logged as a WARNING and meant only for a devnet on loopback; while Tor is
+required TRONGRID_URL must be https://, or http:// to loopback, a .test name or a .onion service).
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lucid_tron.mesh import ServiceSpec, run, setting
-from lucid_tron.trongrid import TronGridClient
-from lucid_tron.trongrid.settings import TronGridSettings, tor_config_from_env
-from tor_proxy import TorConfig, TorRuntime
+from lucid_tron.trongrid import TronGridClient, TronGridSettings
+from tor_proxy import TorRuntime
 
 from .servicer import TronClientServicer, registration
 
@@ -26,10 +26,10 @@ class TronClientSettings(TronGridSettings):
     call_timeout_s: float = setting("CALL_TIMEOUT_S", default=30.0, ge=0.1, le=600)
 
 
-def build(settings: TronClientSettings, *, tor_config: TorConfig | None = None) -> ServiceSpec:
+def build(settings: TronClientSettings) -> ServiceSpec:
     # Tor is this service's one way out: while it is down the process reports NOT_SERVING ("tor") and calls fail
     # fast, since there is nothing it could answer.
-    tor = TorRuntime(tor_config if tor_config is not None else tor_config_from_env())
+    tor = TorRuntime(settings.tor_config)
     trongrid = TronGridClient(
         settings.trongrid_url, tor.proxy, api_key=settings.trongrid_api_key, timeout_s=settings.trongrid_timeout_s
     )

@@ -20,7 +20,7 @@ bytes are already in the node's pool or chain).
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lucid_tron.chain import (
@@ -31,9 +31,9 @@ from lucid_tron.chain import (
     protocol,
     recover_address,
 )
-from lucid_tron.chain.validation import FieldChecks
+from lucid_tron.validation import FieldChecks
 from lucid_tron.errors import FailedPrecondition, InvalidArgument
-from lucid_tron.trongrid import TronGridBadResponse, TronGridClient, TronGridNodeError
+from lucid_tron.trongrid import TronGridClient, TronGridNodeError, broadcast
 
 from .admission import refuse_what_tron_refuses
 
@@ -44,8 +44,6 @@ MAX_RAW_DATA_BYTES = 500 * 1024
 #: The owner permission has one key; a few copies are tolerated only to say precisely what is wrong with them.
 MAX_SIGNATURES = 5
 SIGNATURE_BYTES = 65
-#: TRON's answer to a broadcast of a transaction it already has: the broadcast succeeded earlier.
-DUP_TRANSACTION = "DUP_TRANSACTION_ERROR"
 
 
 @dataclass(frozen=True)
@@ -124,18 +122,12 @@ async def send(trongrid: TronGridClient, checked: CheckedTransaction) -> Broadca
     was lost comes back as DUP_TRANSACTION_ERROR, which is success.
     """
     try:
-        answer = await trongrid.wallet(
-            "broadcasthex", {"transaction": checked.signed_bytes.hex()}, purpose="broadcast", retry=True
-        )
+        result = await broadcast(trongrid, checked.signed_bytes)
     except TronGridNodeError as refusal:
-        if refusal.code == DUP_TRANSACTION:
-            return Broadcast(txid=checked.txid, duplicate=True, expiration_ms=checked.decoded.expiration_ms)
         code = refusal.code or "NODE_REFUSED"
         raise FailedPrecondition(
             f"the TRON node refused transaction {checked.txid}: {code}: {refusal.node_message}",
             reason=code,
             subject=checked.txid,
         ) from refusal
-    if not isinstance(answer, Mapping) or answer.get("result") is not True:
-        raise TronGridBadResponse(f"broadcasthex answered neither result=true nor a code: {answer!r:.200}", status=200)
-    return Broadcast(txid=checked.txid, duplicate=False, expiration_ms=checked.decoded.expiration_ms)
+    return Broadcast(txid=checked.txid, duplicate=result.duplicate, expiration_ms=checked.decoded.expiration_ms)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lucid_tron.errors import FailedPrecondition
-from lucid_tron.trongrid import TronGridClient, TronGridNodeError
-from lucid_tron.trongrid import reads
+from lucid_tron.trongrid import TronGridClient, TronGridNodeError, both, chain_parameters
+from lucid_tron.trongrid import estimate_energy as energy_required
 
 __all__ = ["EnergyEstimate", "estimate_energy"]
 
@@ -30,8 +30,8 @@ async def estimate_energy(
     """The estimate and the energy price, asked concurrently. A call the node says would fail (a revert, a
     contract that does not exist) is FailedPrecondition with TRON's code as the reason."""
     try:
-        energy, parameters = await reads.both(
-            reads.estimate_energy(
+        energy, parameters = await both(
+            energy_required(
                 trongrid,
                 owner_address=owner_address,
                 contract_address=contract_address,
@@ -39,7 +39,7 @@ async def estimate_energy(
                 parameter=parameter,
                 call_value_sun=call_value_sun,
             ),
-            reads.chain_parameters(trongrid),
+            chain_parameters(trongrid),
         )
     except TronGridNodeError as refusal:
         code = refusal.code or "NODE_REFUSED"

@@ -1,4 +1,4 @@
-"""TronClientService over gRPC: validate the request, call TronGrid through lucid_tron.trongrid.reads, map back.
+"""TronClientService over gRPC: validate the request, call TronGrid through lucid_tron.trongrid, map back.
 
 Errors are domain errors (the mesh picks the status): bad input InvalidArgument naming the field, an unknown block,
 transaction or receipt NotFound, a node's refusal FailedPrecondition with TRON's code, TronGrid down, throttled
@@ -15,12 +15,12 @@ from typing import Any, TypeVar
 import grpc
 
 from lucid.tron.v1 import tron_client_pb2, tron_client_pb2_grpc
-from lucid_tron.chain.validation import FieldChecks
-from lucid_tron.errors import NotFound
+from lucid_tron import trongrid
 from lucid_tron.context import deadlines
+from lucid_tron.errors import NotFound
 from lucid_tron.mesh import Registration
-from lucid_tron.trongrid import TronGridClient, messages, reads
-from lucid_tron.trongrid.reads import Finality
+from lucid_tron.trongrid import Finality, TronGridClient
+from lucid_tron.validation import FieldChecks
 
 from . import broadcast, fees
 
@@ -63,10 +63,10 @@ class TronClientServicer(tron_client_pb2_grpc.TronClientServiceServicer):
         self, request: tron_client_pb2.GetNowBlockRequest, context: Context
     ) -> tron_client_pb2.GetNowBlockResponse:
         check = FieldChecks()
-        finality = check.enum("finality", request.finality, messages.FINALITIES, unspecified=Finality.SOLIDIFIED)
+        finality = check.enum("finality", request.finality, trongrid.FINALITIES, unspecified=Finality.SOLIDIFIED)
         check.done()
-        header = await reads.now_block(self._trongrid, finality)
-        return tron_client_pb2.GetNowBlockResponse(block=messages.block_header(header))
+        header = await trongrid.now_block(self._trongrid, finality)
+        return tron_client_pb2.GetNowBlockResponse(block=trongrid.block_header_message(header))
 
     @_bounded
     async def GetBlock(  # noqa: N802
@@ -75,10 +75,10 @@ class TronClientServicer(tron_client_pb2_grpc.TronClientServiceServicer):
         check = FieldChecks()
         number = check.non_negative("block_number", request.block_number)
         check.done()
-        found = await reads.block(self._trongrid, number)
+        found = await trongrid.block(self._trongrid, number)
         if found is None:
             raise NotFound("block", str(number), f"block {number} is beyond the head")
-        return tron_client_pb2.GetBlockResponse(header=messages.block_header(found.header), txids=found.txids)
+        return tron_client_pb2.GetBlockResponse(header=trongrid.block_header_message(found.header), txids=found.txids)
 
     @_bounded
     async def GetAccount(  # noqa: N802
@@ -86,10 +86,10 @@ class TronClientServicer(tron_client_pb2_grpc.TronClientServiceServicer):
     ) -> tron_client_pb2.GetAccountResponse:
         check = FieldChecks()
         address = check.address("address", request.address)
-        finality = check.enum("finality", request.finality, messages.FINALITIES, unspecified=Finality.SOLIDIFIED)
+        finality = check.enum("finality", request.finality, trongrid.FINALITIES, unspecified=Finality.SOLIDIFIED)
         check.done()
-        found = await reads.account(self._trongrid, address, finality)
-        return tron_client_pb2.GetAccountResponse(account=messages.account(found))
+        found = await trongrid.account(self._trongrid, address, finality)
+        return tron_client_pb2.GetAccountResponse(account=trongrid.account_message(found))
 
     @_bounded
     async def GetAccountResources(  # noqa: N802
@@ -98,8 +98,8 @@ class TronClientServicer(tron_client_pb2_grpc.TronClientServiceServicer):
         check = FieldChecks()
         address = check.address("address", request.address)
         check.done()
-        found = await reads.account_resources(self._trongrid, address)
-        return tron_client_pb2.GetAccountResourcesResponse(resources=messages.account_resources(found))
+        found = await trongrid.account_resources(self._trongrid, address)
+        return tron_client_pb2.GetAccountResourcesResponse(resources=trongrid.account_resources_message(found))
 
     @_bounded
     async def GetTransaction(  # noqa: N802
@@ -107,9 +107,9 @@ class TronClientServicer(tron_client_pb2_grpc.TronClientServiceServicer):
     ) -> tron_client_pb2.GetTransactionResponse:
         check = FieldChecks()
         txid = check.txid("txid", request.txid)
-        finality = check.enum("finality", request.finality, messages.FINALITIES, unspecified=Finality.SOLIDIFIED)
+        finality = check.enum("finality", request.finality, trongrid.FINALITIES, unspecified=Finality.SOLIDIFIED)
         check.done()
-        found = await reads.transaction(self._trongrid, txid, finality)
+        found = await trongrid.transaction(self._trongrid, txid, finality)
         if found is None:
             raise NotFound("transaction", txid, f"transaction {txid} is not in the {finality.value} view")
         return tron_client_pb2.GetTransactionResponse(
@@ -118,7 +118,7 @@ class TronClientServicer(tron_client_pb2_grpc.TronClientServiceServicer):
             signatures=found.signatures,
             contract_type=found.contract_type,
             owner_address=found.owner_address,
-            expiration_time=messages.timestamp(found.expiration_ms),
+            expiration_time=trongrid.timestamp_message(found.expiration_ms),
             contract_result=found.contract_result,
         )
 
@@ -128,16 +128,16 @@ class TronClientServicer(tron_client_pb2_grpc.TronClientServiceServicer):
     ) -> tron_client_pb2.GetTransactionInfoResponse:
         check = FieldChecks()
         txid = check.txid("txid", request.txid)
-        finality = check.enum("finality", request.finality, messages.FINALITIES, unspecified=Finality.SOLIDIFIED)
+        finality = check.enum("finality", request.finality, trongrid.FINALITIES, unspecified=Finality.SOLIDIFIED)
         check.done()
-        found = await reads.transaction_info(self._trongrid, txid, finality)
+        found = await trongrid.transaction_info(self._trongrid, txid, finality)
         if found is None:
             raise NotFound(
                 "transaction receipt",
                 txid,
                 f"no receipt for {txid} in the {finality.value} view (not included, or not {finality.value} yet)",
             )
-        return tron_client_pb2.GetTransactionInfoResponse(receipt=messages.receipt(found))
+        return tron_client_pb2.GetTransactionInfoResponse(receipt=trongrid.receipt_message(found))
 
     @_bounded
     async def BroadcastTransaction(  # noqa: N802
@@ -146,14 +146,14 @@ class TronClientServicer(tron_client_pb2_grpc.TronClientServiceServicer):
         checked = broadcast.check_signed(request.raw_data, list(request.signatures), request.txid)
         sent = await broadcast.send(self._trongrid, checked)
         return tron_client_pb2.BroadcastTransactionResponse(
-            txid=sent.txid, duplicate=sent.duplicate, expiration_time=messages.timestamp(sent.expiration_ms)
+            txid=sent.txid, duplicate=sent.duplicate, expiration_time=trongrid.timestamp_message(sent.expiration_ms)
         )
 
     @_bounded
     async def GetChainParameters(  # noqa: N802
         self, request: tron_client_pb2.GetChainParametersRequest, context: Context
     ) -> tron_client_pb2.GetChainParametersResponse:
-        found = await reads.chain_parameters(self._trongrid)
+        found = await trongrid.chain_parameters(self._trongrid)
         return tron_client_pb2.GetChainParametersResponse(
             energy_price_sun=found.energy_price_sun,
             bandwidth_price_sun=found.bandwidth_price_sun,

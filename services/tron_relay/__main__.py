@@ -2,8 +2,9 @@
 
 Environment: REDIS_URL (required), TRONGRID_URL (required), TRONGRID_API_KEY (secret, optional), the cache TTLs
 (CACHE_TTL_*_S, see RelaySettings), the mesh's GRPC_HOST / GRPC_PORT / LOG_*, and Tor's variables
-(`tor_proxy.TorConfig.from_env`: Tor is required unless USE_TOR_FOR_EXTERNAL_CALLS=false and
-ALLOW_DIRECT_EXTERNAL_CALLS=true, which is logged as a WARNING and meant only for a devnet on loopback).
+(`tor_proxy.TorSettings`: Tor is required unless USE_TOR_FOR_EXTERNAL_CALLS=false and
+ALLOW_DIRECT_EXTERNAL_CALLS=true, which is logged as a WARNING and meant only for a devnet on loopback; while Tor is
+required TRONGRID_URL must be https://, or http:// to loopback, a .test name or a .onion service).
 
 Neither Redis nor Tor is needed to answer: with Redis down the relay answers uncached (coalesced) reads, with Tor
 (hence TronGrid) down it answers what it has cached, marked stale. So the process stays SERVING and each is reported
@@ -17,9 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lucid_tron.mesh import Health, HealthReporter, ServiceSpec, run, setting
-from lucid_tron.trongrid import TronGridClient
-from lucid_tron.trongrid.settings import TronGridSettings, tor_config_from_env
-from tor_proxy import TorConfig, TorRuntime
+from lucid_tron.trongrid import TronGridClient, TronGridSettings
+from tor_proxy import TorRuntime
 
 from .cache import CachePolicy, ReadThroughCache
 from .relay import ChainRelay
@@ -77,8 +77,8 @@ class RelaySettings(TronGridSettings):
         )
 
 
-def build(settings: RelaySettings, *, tor_config: TorConfig | None = None) -> ServiceSpec:
-    tor = TorRuntime(tor_config if tor_config is not None else tor_config_from_env())
+def build(settings: RelaySettings) -> ServiceSpec:
+    tor = TorRuntime(settings.tor_config)
     trongrid = TronGridClient(
         settings.trongrid_url, tor.proxy, api_key=settings.trongrid_api_key, timeout_s=settings.trongrid_timeout_s
     )

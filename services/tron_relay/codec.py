@@ -1,4 +1,4 @@
-"""The cache's wire format: lucid_tron.trongrid.reads dataclasses as JSON, read back by their type hints.
+"""The cache's wire format: lucid_tron.trongrid's value dataclasses as JSON, read back by their type hints.
 
 JSON rather than pickle: whoever can write to Redis must not be able to run code in the relay. Bytes are hex,
 enums their value, tuples lists, None null. A value that does not fit its type raises CodecError, which the cache

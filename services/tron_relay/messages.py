@@ -6,7 +6,7 @@ from google.protobuf.duration_pb2 import Duration
 
 from lucid.tron.v1 import common_pb2, relay_pb2
 from lucid_tron.chain import MAX_INT64
-from lucid_tron.trongrid.messages import timestamp
+from lucid_tron.trongrid import timestamp_message
 
 from .cache import CacheStatus
 from .verify import Failure, Transfer
@@ -31,7 +31,7 @@ def transfer(value: Transfer) -> common_pb2.Trc20Transfer:
         to_address=value.to_address,
         amount_base_units=value.amount_base_units,
         block_number=value.block_number,
-        block_time=timestamp(value.block_time_ms),
+        block_time=timestamp_message(value.block_time_ms),
         solidified=value.solidified,
     )
 

@@ -1,12 +1,11 @@
-"""The relay's reads: lucid_tron.trongrid.reads through the read-through cache, and transfer verification."""
+"""The relay's reads: lucid_tron.trongrid's reads through the read-through cache, and transfer verification."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lucid_tron.trongrid import TronGridClient
-from lucid_tron.trongrid import reads
-from lucid_tron.trongrid.reads import Account, AccountResources, BlockHeader, Finality, Receipt
+from lucid_tron import trongrid
+from lucid_tron.trongrid import Account, AccountResources, BlockHeader, Finality, Receipt, TronGridClient
 
 from .cache import Cached, CacheStatus, Kind, ReadThroughCache
 from .verify import Expected, Verdict, verify
@@ -33,26 +32,26 @@ class ChainRelay:
     async def now_block(self, finality: Finality, max_age_s: float | None) -> Cached[BlockHeader]:
         return await self._cache.read(
             _BLOCK_KINDS[finality], "now", BlockHeader,
-            lambda: reads.now_block(self._trongrid, finality), max_age_s=max_age_s,
+            lambda: trongrid.now_block(self._trongrid, finality), max_age_s=max_age_s,
         )  # fmt: skip
 
     async def account(self, address: str, finality: Finality, max_age_s: float | None) -> Cached[Account]:
         return await self._cache.read(
             _ACCOUNT_KINDS[finality], address, Account,
-            lambda: reads.account(self._trongrid, address, finality), max_age_s=max_age_s,
+            lambda: trongrid.account(self._trongrid, address, finality), max_age_s=max_age_s,
         )  # fmt: skip
 
     async def account_resources(self, address: str, max_age_s: float | None) -> Cached[AccountResources]:
         return await self._cache.read(
             Kind.RESOURCES, address, AccountResources,
-            lambda: reads.account_resources(self._trongrid, address), max_age_s=max_age_s,
+            lambda: trongrid.account_resources(self._trongrid, address), max_age_s=max_age_s,
         )  # fmt: skip
 
     async def transaction_info(self, txid: str, finality: Finality, max_age_s: float | None) -> Cached[Receipt | None]:
         """The receipt in the view; None when the view holds none (cached briefly, as it changes with a block)."""
         return await self._cache.read(
             _RECEIPT_KINDS[finality], txid, Receipt | None,
-            lambda: reads.transaction_info(self._trongrid, txid, finality), max_age_s=max_age_s,
+            lambda: trongrid.transaction_info(self._trongrid, txid, finality), max_age_s=max_age_s,
         )  # fmt: skip
 
     async def verify_trc20_transfer(self, txid: str, expected: Expected) -> Verification:

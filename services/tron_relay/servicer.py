@@ -13,11 +13,11 @@ import grpc
 from google.protobuf.duration_pb2 import Duration
 
 from lucid.tron.v1 import relay_pb2, relay_pb2_grpc
-from lucid_tron.chain.validation import FieldChecks
+from lucid_tron import trongrid
 from lucid_tron.errors import NotFound
 from lucid_tron.mesh import Registration
-from lucid_tron.trongrid import messages as chain_messages
-from lucid_tron.trongrid.reads import Finality
+from lucid_tron.trongrid import Finality
+from lucid_tron.validation import FieldChecks
 
 from . import messages
 from .relay import ChainRelay
@@ -38,7 +38,7 @@ def _max_age(check: FieldChecks, request: Any) -> float | None:
 
 
 def _finality(check: FieldChecks, value: int) -> Finality | None:
-    return check.enum("finality", value, chain_messages.FINALITIES, unspecified=Finality.SOLIDIFIED)
+    return check.enum("finality", value, trongrid.FINALITIES, unspecified=Finality.SOLIDIFIED)
 
 
 class RelayServicer(relay_pb2_grpc.RelayServiceServicer):
@@ -54,7 +54,7 @@ class RelayServicer(relay_pb2_grpc.RelayServiceServicer):
         check.done()
         answer = await self._relay.now_block(finality, max_age)
         return relay_pb2.RelayServiceGetNowBlockResponse(
-            block=chain_messages.block_header(answer.value), cache=messages.cache_status(answer.status)
+            block=trongrid.block_header_message(answer.value), cache=messages.cache_status(answer.status)
         )
 
     async def GetAccount(  # noqa: N802
@@ -67,7 +67,7 @@ class RelayServicer(relay_pb2_grpc.RelayServiceServicer):
         check.done()
         answer = await self._relay.account(address, finality, max_age)
         return relay_pb2.RelayServiceGetAccountResponse(
-            account=chain_messages.account(answer.value), cache=messages.cache_status(answer.status)
+            account=trongrid.account_message(answer.value), cache=messages.cache_status(answer.status)
         )
 
     async def GetAccountResources(  # noqa: N802
@@ -79,7 +79,7 @@ class RelayServicer(relay_pb2_grpc.RelayServiceServicer):
         check.done()
         answer = await self._relay.account_resources(address, max_age)
         return relay_pb2.RelayServiceGetAccountResourcesResponse(
-            resources=chain_messages.account_resources(answer.value), cache=messages.cache_status(answer.status)
+            resources=trongrid.account_resources_message(answer.value), cache=messages.cache_status(answer.status)
         )
 
     async def GetTransactionInfo(  # noqa: N802
@@ -98,7 +98,7 @@ class RelayServicer(relay_pb2_grpc.RelayServiceServicer):
                 f"no receipt for {txid} in the {finality.value} view (not included, or not {finality.value} yet)",
             )
         return relay_pb2.RelayServiceGetTransactionInfoResponse(
-            receipt=chain_messages.receipt(answer.value), cache=messages.cache_status(answer.status)
+            receipt=trongrid.receipt_message(answer.value), cache=messages.cache_status(answer.status)
         )
 
     async def VerifyTrc20Transfer(  # noqa: N802

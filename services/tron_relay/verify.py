@@ -22,7 +22,7 @@ import enum
 from dataclasses import dataclass
 
 from lucid_tron.chain import AbiError, ChainError, decode_transfer_log
-from lucid_tron.trongrid.reads import ExecutionResult, Receipt
+from lucid_tron.trongrid import ExecutionResult, Receipt
 
 __all__ = ["Expected", "Failure", "Transfer", "Verdict", "transfers_of", "verify"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lucid_tron.chain.settings import UsdtContractSettings
+from lucid_tron.chain import UsdtContractSettings
 from lucid_tron.mesh import DependencyCheckSettings, Health, ServiceSettings, ServiceSpec, run
 from lucid_tron.storage import MongoSettings
 

@@ -41,7 +41,7 @@ async def test_tron_client_reads_the_head_block_and_an_account_through_tor(tron_
     head = await tron_client.stub.GetNowBlock(pb.GetNowBlockRequest(finality=common_pb2.FINALITY_HEAD), timeout=15)
     account = await tron_client.stub.GetAccount(pb.GetAccountRequest(address=PAYER.address), timeout=15)
 
-    assert head.block.number >= 0 and len(head.block.block_id) == 64
+    assert len(head.block.block_id) == 64 and int(head.block.block_id[:16], 16) == head.block.number
     assert account.account.activated
     assert account.account.balance_sun > 0
     assert account.account.balance_sun <= PAYER_TRX_SUN

@@ -8,49 +8,31 @@ No Docker engine or cluster is needed: the YAML is read as written (PyYAML resol
 
 from __future__ import annotations
 
-import importlib
 import ipaddress
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 import yaml
 
-from lucid_tron.cli._config import settings_type_of
+from lucid_tron.cli._config import settings_type_of, uses_tor
 from lucid_tron.cli._services import SERVICES, MeshService
 from lucid_tron.mesh import ServiceSettings, describe_settings, load_settings
+from tor_proxy import TorSettings
 
 ROOT = Path(__file__).resolve().parents[2]
-HERE = Path(__file__).resolve().parent
 
 
-def _import_past_this_folder(name: str) -> ModuleType:
-    """Import `name` with tests/unit off sys.path. pytest puts this file's folder first on sys.path, and there the
-    test folder tests/unit/tor_proxy/ (no __init__.py) would be imported as a namespace package named tor_proxy.
-    Once the real one is in sys.modules, the services' own `from tor_proxy import ...` find it there."""
-    saved = sys.path[:]
-    sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != HERE]
-    try:
-        return importlib.import_module(name)
-    finally:
-        sys.path[:] = saved
-
-
-_tor_proxy = _import_past_this_folder("tor_proxy")
-TorConfig = _tor_proxy.TorConfig
-TOR_ENV: dict[str, str] = _import_past_this_folder("tor_proxy._config")._ENV
+#: Every variable Tor's settings read.
+TOR_VARIABLES = {info.variable for info in describe_settings(TorSettings)}
 DEPLOY = ROOT / "deploy"
 K3S = DEPLOY / "k3s"
 GRPC_PORT = 50051
 SECRETS_MOUNT = "/run/secrets"
 #: A stand-in for a mounted secret file: 32 bytes as hex, the shape a key or a password takes.
 PLACEHOLDER_SECRET = "00" * 32
-#: Variables tor_proxy.TorConfig.from_env reads, beyond the per-field ones.
-TOR_EXTRA_ENV = {"TOR_PROXY", "TOR_ONLY", "ALLOW_DIRECT_EXTERNAL_CALLS"}
 #: Words that make a variable name look like it holds a secret value.
 SECRET_WORDS = ("KEY", "PASSWORD", "SECRET", "TOKEN", "SEED", "MNEMONIC")
 
@@ -58,10 +40,6 @@ SERVICE_IDS = [service.name for service in SERVICES]
 
 
 # -- the code side -----------------------------------------------------------------------------------------------
-
-
-def _main_module(service: MeshService) -> ModuleType:
-    return importlib.import_module(f"{service.module}.__main__")
 
 
 def _settings_class(service: MeshService) -> type[ServiceSettings]:
@@ -78,15 +56,8 @@ def _required(service: MeshService) -> set[str]:
 
 
 def _uses_tor(service: MeshService) -> bool:
-    """A service that reads a TorConfig reaches the internet, through Tor; the others never do."""
-    return any(value is TorConfig for value in vars(_main_module(service)).values())
-
-
-def _readable(service: MeshService) -> set[str]:
-    names = set(_variables(service))
-    if _uses_tor(service):
-        names |= set(TOR_ENV.values()) | TOR_EXTRA_ENV
-    return names
+    """A service whose settings include Tor's reaches the internet, through Tor; the others never do."""
+    return uses_tor(service.module)
 
 
 def _peers(service: MeshService) -> set[str]:
@@ -115,14 +86,6 @@ def _load(service: MeshService, env: dict[str, str], secret_files: set[str], tmp
     for name in secret_files:
         (secrets_dir / name).write_text(PLACEHOLDER_SECRET + "\n")
     return load_settings(_settings_class(service), {**env, "SECRETS_DIR": str(secrets_dir)})
-
-
-def _tor_config(env: dict[str, str], secret_files: set[str], tmp_path: Path) -> TorConfig:
-    secrets_dir = tmp_path / "tor-secrets"
-    secrets_dir.mkdir(exist_ok=True)
-    for name in secret_files:
-        (secrets_dir / name).write_text(PLACEHOLDER_SECRET + "\n")
-    return TorConfig.from_env({**env, "SECRETS_DIR": str(secrets_dir)})
 
 
 def _host(address: str) -> str:
@@ -199,7 +162,7 @@ def test_compose_sets_every_required_variable_in_the_environment_or_as_a_secret(
 @pytest.mark.parametrize("name", SERVICE_IDS)
 def test_compose_sets_no_variable_the_service_does_not_read(compose, name):
     service = next(s for s in SERVICES if s.name == name)
-    assert set(_compose_env(compose, name)) - _readable(service) == set()
+    assert set(_compose_env(compose, name)) - set(_variables(service)) == set()
 
 
 @pytest.mark.parametrize("name", SERVICE_IDS)
@@ -208,7 +171,7 @@ def test_compose_services_that_use_tor_go_through_the_tor_container_and_only_the
     shares_a_network_with_tor = bool(_compose_networks(compose, name) & _compose_networks(compose, "tor"))
     assert shares_a_network_with_tor == _uses_tor(service)
     if _uses_tor(service):
-        config = _tor_config(_compose_env(compose, name), _compose_secrets(compose, name), tmp_path)
+        config = _load(service, _compose_env(compose, name), _compose_secrets(compose, name), tmp_path).tor_config
         assert (config.direct, config.socks_host, config.socks_port) == (False, "tor", 9050)
         assert "tor_control_password" in _compose_secrets(compose, name)
 
@@ -366,9 +329,9 @@ def test_k3s_sets_the_same_variables_as_compose(manifests, compose, name):
 def test_k3s_services_that_use_tor_go_through_the_tor_service(manifests, name, tmp_path):
     service = next(s for s in SERVICES if s.name == name)
     if not _uses_tor(service):
-        assert not set(_k3s_env(manifests, name)) & (set(TOR_ENV.values()) | TOR_EXTRA_ENV)
+        assert not set(_k3s_env(manifests, name)) & TOR_VARIABLES
         return
-    config = _tor_config(_k3s_env(manifests, name), _k3s_secrets(manifests, name), tmp_path)
+    config = _load(service, _k3s_env(manifests, name), _k3s_secrets(manifests, name), tmp_path).tor_config
     assert (config.direct, config.socks_host, config.socks_port) == (False, "tor", 9050)
     assert {p["port"] for p in _objects(manifests, "Service")["tor"]["spec"]["ports"]} == {9050, 9051}
 

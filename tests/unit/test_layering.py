@@ -2,29 +2,30 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
-
-def _loaded_after_import(module: str) -> set[str]:
-    code = f"import sys, {module}; print(' '.join(sorted(sys.modules)))"
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
-    return set(out.split())
+from fixtures.imports import modules_after_importing
 
 
 @pytest.mark.parametrize(
-    "module", ["lucid_tron.trongrid", "lucid_tron.context", "lucid_tron.config", "lucid_tron.errors", "tor_proxy"]
+    "module",
+    [
+        "lucid_tron.trongrid",
+        "lucid_tron.context",
+        "lucid_tron.config",
+        "lucid_tron.errors",
+        "lucid_tron.validation",
+        "tor_proxy",
+    ],
 )
 def test_library_imports_without_grpc(module: str) -> None:
-    loaded = _loaded_after_import(module)
+    loaded = modules_after_importing(module)
     assert "grpc" not in loaded
     assert "lucid_tron.mesh" not in loaded
 
 
 def test_lazy_package_faces_load_nothing_until_a_name_is_used() -> None:
-    loaded = _loaded_after_import("lucid_tron.chain, lucid_tron.storage, lucid_tron.testing")
+    loaded = modules_after_importing("lucid_tron.chain", "lucid_tron.storage", "lucid_tron.testing")
     assert {"coincurve", "pymongo", "redis", "stem", "lucid.tron.chain.protocol_pb2"}.isdisjoint(loaded)
 
 
@@ -37,3 +38,15 @@ def test_lazy_name_is_loaded_on_first_use_and_cached() -> None:
     assert chain.protocol.Transaction.DESCRIPTOR.full_name.endswith("Transaction")
     with pytest.raises(AttributeError):
         chain.no_such_name  # noqa: B018
+
+
+def test_the_trongrid_client_alone_loads_neither_protobuf_nor_the_reads() -> None:
+    loaded = modules_after_importing("lucid_tron.trongrid")
+    assert {"google.protobuf", "lucid.tron.v1.common_pb2", "lucid_tron.trongrid._reads"}.isdisjoint(loaded)
+
+
+def test_a_trongrid_read_is_loaded_on_first_use() -> None:
+    from lucid_tron import trongrid
+
+    assert trongrid.now_block.__module__ == "lucid_tron.trongrid._reads"
+    assert trongrid.block_header_message.__module__ == "lucid_tron.trongrid._messages"

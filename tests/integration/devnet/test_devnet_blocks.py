@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 
-from fixtures.devnet import funded_accounts, signed
+from fixtures.devnet import funded_accounts
+from fixtures.transactions import signed_json
 
 from lucid_tron.chain import recover_address, to_base58, transfer_contract
 from lucid_tron.devnet import Devnet, DevnetConfig, FundedAccount
@@ -45,7 +46,7 @@ async def test_the_solidified_head_is_19_blocks_behind_the_head(devnet, devnet_h
 
 async def test_a_receipt_is_solidified_only_after_19_more_blocks(devnet, devnet_http, devnet_accounts):
     sender, receiver = devnet_accounts[0], devnet_accounts[1]
-    tx = signed(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000))
+    tx = signed_json(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000))
     await devnet_http.post(devnet, "/wallet/broadcasttransaction", tx)
     devnet.produce_block()
     lookup = {"value": tx["txID"]}
@@ -63,7 +64,7 @@ async def test_a_receipt_is_solidified_only_after_19_more_blocks(devnet, devnet_
 
 async def test_solidified_account_state_lags_the_head(devnet, devnet_http, devnet_accounts):
     sender, receiver = devnet_accounts[0], devnet_accounts[1]
-    tx = signed(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000))
+    tx = signed_json(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000))
     await devnet_http.post(devnet, "/wallet/broadcasttransaction", tx)
     devnet.produce_block()
     query = {"address": receiver.address, "visible": True}
@@ -77,7 +78,7 @@ async def test_solidified_account_state_lags_the_head(devnet, devnet_http, devne
 async def test_the_wallet_view_includes_pending_transactions(devnet, devnet_http, devnet_accounts):
     # As on a java-tron full node: a broadcast transaction is applied to the state /wallet/ reads.
     sender, receiver = devnet_accounts[0], devnet_accounts[1]
-    tx = signed(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000))
+    tx = signed_json(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000))
     await devnet_http.post(devnet, "/wallet/broadcasttransaction", tx)
 
     account = await devnet_http.post(devnet, "/wallet/getaccount", {"address": receiver.address, "visible": True})
@@ -103,7 +104,7 @@ async def test_getblock_without_detail_leaves_out_the_transactions(devnet, devne
     sender, receiver = devnet_accounts[0], devnet_accounts[1]
     await devnet_http.post(
         devnet, "/wallet/broadcasttransaction",
-        signed(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000)),
+        signed_json(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000)),
     )
     block_id = devnet.produce_block().id
 
@@ -123,7 +124,7 @@ async def test_gettransactioninfobyblocknum_lists_every_receipt_of_the_block(dev
     sender, receiver = devnet_accounts[0], devnet_accounts[1]
     txids = []
     for amount in (1_000_000, 2_000_000):
-        tx = signed(devnet, sender.key, transfer_contract(sender.address, receiver.address, amount))
+        tx = signed_json(devnet, sender.key, transfer_contract(sender.address, receiver.address, amount))
         await devnet_http.post(devnet, "/wallet/broadcasttransaction", tx)
         txids.append(tx["txID"])
     number = devnet.produce_block().number

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 
-from fixtures.devnet import signed
+from fixtures.transactions import signed_json
 
 from lucid_tron.chain import (
     PrivateKey,
@@ -30,7 +30,7 @@ async def test_an_accepted_transaction_answers_result_true_and_the_locally_compu
     devnet, devnet_http, devnet_accounts
 ):
     sender, receiver = devnet_accounts[0], devnet_accounts[1]
-    tx = signed(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000))
+    tx = signed_json(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000))
 
     answer = await devnet_http.post(devnet, "/wallet/broadcasttransaction", tx)
 
@@ -39,7 +39,7 @@ async def test_an_accepted_transaction_answers_result_true_and_the_locally_compu
 
 async def test_a_transaction_is_included_in_the_next_block(devnet, devnet_http, devnet_accounts):
     sender, receiver = devnet_accounts[0], devnet_accounts[1]
-    tx = signed(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000))
+    tx = signed_json(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000))
     await devnet_http.post(devnet, "/wallet/broadcasttransaction", tx)
     assert await devnet_http.post(devnet, "/wallet/gettransactioninfobyid", {"value": tx["txID"]}) == {}
 
@@ -55,7 +55,7 @@ async def test_a_transaction_is_included_in_the_next_block(devnet, devnet_http, 
 
 async def test_a_signature_by_another_key_is_a_sigerror(devnet, devnet_http, devnet_accounts):
     sender, other = devnet_accounts[0], devnet_accounts[1]
-    tx = signed(devnet, other.key, transfer_contract(sender.address, other.address, 1_000_000))
+    tx = signed_json(devnet, other.key, transfer_contract(sender.address, other.address, 1_000_000))
 
     answer = await devnet_http.post(devnet, "/wallet/broadcasttransaction", tx)
 
@@ -69,7 +69,7 @@ async def test_a_signature_by_another_key_is_a_sigerror(devnet, devnet_http, dev
 
 async def test_a_transaction_without_signature_is_a_sigerror(devnet, devnet_http, devnet_accounts):
     sender, receiver = devnet_accounts[0], devnet_accounts[1]
-    tx = signed(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000))
+    tx = signed_json(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000))
     tx["signature"] = []
 
     answer = await devnet_http.post(devnet, "/wallet/broadcasttransaction", tx)
@@ -79,7 +79,7 @@ async def test_a_transaction_without_signature_is_a_sigerror(devnet, devnet_http
 
 async def test_a_txid_that_is_not_the_hash_of_raw_data_is_a_sigerror(devnet, devnet_http, devnet_accounts):
     sender, receiver = devnet_accounts[0], devnet_accounts[1]
-    tx = signed(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000))
+    tx = signed_json(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000))
     del tx["raw_data_hex"]
     tx["raw_data"]["contract"][0]["parameter"]["value"]["amount"] = 2_000_000  # the txID no longer matches
 
@@ -91,7 +91,7 @@ async def test_a_txid_that_is_not_the_hash_of_raw_data_is_a_sigerror(devnet, dev
 
 async def test_a_rebroadcast_of_a_known_transaction_is_dup_transaction(devnet, devnet_http, devnet_accounts):
     sender, receiver = devnet_accounts[0], devnet_accounts[1]
-    tx = signed(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000))
+    tx = signed_json(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000))
     await devnet_http.post(devnet, "/wallet/broadcasttransaction", tx)
 
     pending_again = await devnet_http.post(devnet, "/wallet/broadcasttransaction", tx)
@@ -106,7 +106,7 @@ async def test_a_rebroadcast_of_a_known_transaction_is_dup_transaction(devnet, d
 async def test_an_expired_transaction_is_refused(devnet, devnet_http, devnet_accounts):
     sender, receiver = devnet_accounts[0], devnet_accounts[1]
     past = int(time.time() * 1000) - 1_000
-    tx = signed(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000), expiration_ms=past)
+    tx = signed_json(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000), expiration_ms=past)
 
     answer = await devnet_http.post(devnet, "/wallet/broadcasttransaction", tx)
 
@@ -116,7 +116,7 @@ async def test_an_expired_transaction_is_refused(devnet, devnet_http, devnet_acc
 async def test_an_expiration_more_than_24_hours_ahead_is_refused(devnet, devnet_http, devnet_accounts):
     sender, receiver = devnet_accounts[0], devnet_accounts[1]
     far = int(time.time() * 1000) + 24 * 3600 * 1000 + 60_000
-    tx = signed(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000), expiration_ms=far)
+    tx = signed_json(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000), expiration_ms=far)
 
     answer = await devnet_http.post(devnet, "/wallet/broadcasttransaction", tx)
 
@@ -144,7 +144,7 @@ async def test_a_reference_block_not_on_this_chain_is_a_tapos_error(devnet, devn
 
 async def test_a_transfer_above_the_balance_is_a_contract_validate_error(devnet, devnet_http, devnet_accounts):
     sender, receiver = devnet_accounts[0], devnet_accounts[1]
-    tx = signed(devnet, sender.key, transfer_contract(sender.address, receiver.address, 10_000_000_001))
+    tx = signed_json(devnet, sender.key, transfer_contract(sender.address, receiver.address, 10_000_000_001))
 
     answer = await devnet_http.post(devnet, "/wallet/broadcasttransaction", tx)
 
@@ -154,8 +154,8 @@ async def test_a_transfer_above_the_balance_is_a_contract_validate_error(devnet,
 
 async def test_pending_transactions_count_against_the_balance(devnet, devnet_http, devnet_accounts):
     sender, receiver = devnet_accounts[0], devnet_accounts[1]
-    first = signed(devnet, sender.key, transfer_contract(sender.address, receiver.address, 6_000_000_000))
-    second = signed(devnet, sender.key, transfer_contract(sender.address, receiver.address, 5_000_000_000))
+    first = signed_json(devnet, sender.key, transfer_contract(sender.address, receiver.address, 6_000_000_000))
+    second = signed_json(devnet, sender.key, transfer_contract(sender.address, receiver.address, 5_000_000_000))
 
     assert (await devnet_http.post(devnet, "/wallet/broadcasttransaction", first))["result"] is True
     answer = await devnet_http.post(devnet, "/wallet/broadcasttransaction", second)
@@ -170,7 +170,7 @@ async def test_an_account_without_trx_cannot_pay_bandwidth_beyond_the_free_allow
     devnet.fund(poor.address, trx_sun=10)  # exists, but cannot burn TRX for bandwidth
     answers = []
     for amount in (1, 2, 3):  # each ~268 points: the third exceeds the 600 free points of the day
-        tx = signed(devnet, poor, transfer_contract(poor.address, devnet_accounts[0].address, amount))
+        tx = signed_json(devnet, poor, transfer_contract(poor.address, devnet_accounts[0].address, amount))
         answers.append(await devnet_http.post(devnet, "/wallet/broadcasttransaction", tx))
 
     assert [a.get("result") for a in answers[:2]] == [True, True]
@@ -179,7 +179,7 @@ async def test_an_account_without_trx_cannot_pay_bandwidth_beyond_the_free_allow
 
 async def test_broadcasthex_accepts_the_serialized_transaction(devnet, devnet_http, devnet_accounts):
     sender, receiver = devnet_accounts[0], devnet_accounts[1]
-    tx = signed(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000))
+    tx = signed_json(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000))
     raw = transaction_from_json(tx).SerializeToString()
 
     answer = await devnet_http.post(devnet, "/wallet/broadcasthex", {"transaction": raw.hex()})
@@ -195,7 +195,7 @@ async def test_broadcasthex_of_bytes_that_are_not_a_transaction_is_an_error_body
 
 async def test_a_signature_over_the_wrong_digest_is_a_sigerror(devnet, devnet_http, devnet_accounts):
     sender, receiver = devnet_accounts[0], devnet_accounts[1]
-    tx = signed(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000))
+    tx = signed_json(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000))
     tx["signature"] = [sender.key.sign_digest(hashlib.sha256(b"something else").digest()).hex()]
 
     answer = await devnet_http.post(devnet, "/wallet/broadcasttransaction", tx)
@@ -205,7 +205,7 @@ async def test_a_signature_over_the_wrong_digest_is_a_sigerror(devnet, devnet_ht
 
 async def test_a_memo_burns_the_memo_fee(devnet, devnet_http, devnet_accounts):
     sender, receiver = devnet_accounts[0], devnet_accounts[1]
-    tx = signed(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000), memo=b"invoice 7")
+    tx = signed_json(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000), memo=b"invoice 7")
     await devnet_http.post(devnet, "/wallet/broadcasttransaction", tx)
     devnet.produce_block()
 
@@ -220,7 +220,7 @@ async def test_raw_data_is_read_from_its_json_view_and_a_stale_raw_data_hex_is_i
 ):
     # java-tron re-packs raw_data from JSON and never reads raw_data_hex; devnet does the same.
     sender, receiver = devnet_accounts[0], devnet_accounts[1]
-    tx = signed(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000))
+    tx = signed_json(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000))
     edited = dict(tx, raw_data={**tx["raw_data"], "expiration": tx["raw_data"]["expiration"] + 1})
     del edited["txID"]
 

@@ -8,7 +8,7 @@ import time
 import aiohttp
 import httpx
 import pytest
-from fixtures.devnet import signed
+from fixtures.transactions import signed_json
 from tronpy import AsyncTron
 from tronpy.providers.async_http import AsyncHTTPProvider
 
@@ -138,7 +138,7 @@ async def test_behind_a_lagging_node_a_receipt_that_was_seen_vanishes_and_comes_
     devnet, devnet_http, devnet_accounts
 ):
     sender, receiver = devnet_accounts[0], devnet_accounts[1]
-    tx = signed(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000))
+    tx = signed_json(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000))
     assert (await devnet_http.post(devnet, "/wallet/broadcasttransaction", tx))["result"] is True
     devnet.produce_block()
     seen = await devnet_http.post(devnet, "/wallet/gettransactioninfobyid", {"value": tx["txID"]})
@@ -154,7 +154,7 @@ async def test_behind_a_lagging_node_a_receipt_that_was_seen_vanishes_and_comes_
 
 async def test_a_lagging_node_reads_the_state_of_its_own_head(devnet, devnet_http, devnet_accounts):
     sender, receiver = devnet_accounts[0], devnet_accounts[1]
-    tx = signed(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000))
+    tx = signed_json(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000))
     assert (await devnet_http.post(devnet, "/wallet/broadcasttransaction", tx))["result"] is True
     devnet.produce_block()
     devnet.faults.add(lag_blocks=1, paths=["/wallet/getaccount"])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from fixtures.devnet import signed
+from fixtures.transactions import signed_json
 
 from lucid_tron.chain import (
     PrivateKey,
@@ -35,7 +35,7 @@ def fresh_address(name: str) -> str:
 def call_usdt(devnet, account, data: bytes) -> dict:
     """A signed call of the USDT contract by `account` with ABI `data` (fee_limit 50 TRX)."""
     contract = trigger_smart_contract(account.address, devnet.usdt_address, data)
-    return signed(devnet, account.key, contract, fee_limit_sun=50_000_000)
+    return signed_json(devnet, account.key, contract, fee_limit_sun=50_000_000)
 
 
 async def settle(devnet, http, tx_json: dict) -> dict:
@@ -47,7 +47,7 @@ async def settle(devnet, http, tx_json: dict) -> dict:
 
 async def test_a_trx_transfer_uses_free_bandwidth_first(devnet, devnet_http, devnet_accounts):
     sender, receiver = devnet_accounts[0], devnet_accounts[1]
-    tx = signed(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000))
+    tx = signed_json(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000))
 
     info = await settle(devnet, devnet_http, tx)
 
@@ -63,7 +63,7 @@ async def test_bandwidth_beyond_the_free_600_points_is_burned_at_1000_sun_a_poin
     sender, receiver = devnet_accounts[0], devnet_accounts[1]
     receipts = []
     for amount in (1, 2, 3):
-        tx = signed(devnet, sender.key, transfer_contract(sender.address, receiver.address, amount))
+        tx = signed_json(devnet, sender.key, transfer_contract(sender.address, receiver.address, amount))
         receipts.append((tx, await settle(devnet, devnet_http, tx)))
 
     burned_tx, burned = receipts[2]
@@ -73,7 +73,7 @@ async def test_bandwidth_beyond_the_free_600_points_is_burned_at_1000_sun_a_poin
 
 async def test_a_usdt_transfer_to_a_holder_burns_64285_energy_at_100_sun(devnet, devnet_http, devnet_accounts):
     sender, receiver = devnet_accounts[0], devnet_accounts[1]
-    tx = signed(devnet, sender.key, trc20_transfer(sender.address, devnet.usdt_address, receiver.address, 5),
+    tx = signed_json(devnet, sender.key, trc20_transfer(sender.address, devnet.usdt_address, receiver.address, 5),
                 fee_limit_sun=50_000_000)
 
     info = await settle(devnet, devnet_http, tx)
@@ -87,7 +87,7 @@ async def test_a_usdt_transfer_to_a_holder_burns_64285_energy_at_100_sun(devnet,
 
 async def test_a_usdt_transfer_to_a_new_holder_costs_130285_energy(devnet, devnet_http, devnet_accounts):
     sender = devnet_accounts[0]
-    tx = signed(devnet, sender.key, trc20_transfer(sender.address, devnet.usdt_address, fresh_address("new"), 5),
+    tx = signed_json(devnet, sender.key, trc20_transfer(sender.address, devnet.usdt_address, fresh_address("new"), 5),
                 fee_limit_sun=50_000_000)
 
     info = await settle(devnet, devnet_http, tx)
@@ -97,7 +97,7 @@ async def test_a_usdt_transfer_to_a_new_holder_costs_130285_energy(devnet, devne
 
 async def test_the_transfer_event_log_has_tronGrids_shape(devnet, devnet_http, devnet_accounts):
     sender, receiver = devnet_accounts[0], devnet_accounts[1]
-    tx = signed(devnet, sender.key, trc20_transfer(sender.address, devnet.usdt_address, receiver.address, 5),
+    tx = signed_json(devnet, sender.key, trc20_transfer(sender.address, devnet.usdt_address, receiver.address, 5),
                 fee_limit_sun=50_000_000)
     await settle(devnet, devnet_http, tx)
 
@@ -118,8 +118,8 @@ async def test_the_transfer_event_log_has_tronGrids_shape(devnet, devnet_http, d
 async def test_staked_energy_is_used_before_trx_is_burned(devnet, devnet_http, devnet_accounts):
     sender, receiver = devnet_accounts[0], devnet_accounts[1]
     stake = freeze_balance_v2(sender.address, 6_500_000_000, "ENERGY")  # ~65,000 energy
-    await settle(devnet, devnet_http, signed(devnet, sender.key, stake))
-    tx = signed(devnet, sender.key, trc20_transfer(sender.address, devnet.usdt_address, receiver.address, 5),
+    await settle(devnet, devnet_http, signed_json(devnet, sender.key, stake))
+    tx = signed_json(devnet, sender.key, trc20_transfer(sender.address, devnet.usdt_address, receiver.address, 5),
                 fee_limit_sun=50_000_000)
 
     info = await settle(devnet, devnet_http, tx)
@@ -134,7 +134,7 @@ async def test_staked_energy_is_used_before_trx_is_burned(devnet, devnet_http, d
 
 async def test_a_fee_limit_too_small_ends_out_of_energy_and_changes_nothing(devnet, devnet_http, devnet_accounts):
     sender, receiver = devnet_accounts[0], devnet_accounts[1]
-    tx = signed(devnet, sender.key, trc20_transfer(sender.address, devnet.usdt_address, receiver.address, 5),
+    tx = signed_json(devnet, sender.key, trc20_transfer(sender.address, devnet.usdt_address, receiver.address, 5),
                 fee_limit_sun=1_000_000)
 
     info = await settle(devnet, devnet_http, tx)
@@ -150,7 +150,7 @@ async def test_a_fee_limit_too_small_ends_out_of_energy_and_changes_nothing(devn
 
 async def test_a_fee_limit_above_15000_trx_is_refused(devnet, devnet_http, devnet_accounts):
     sender, receiver = devnet_accounts[0], devnet_accounts[1]
-    tx = signed(devnet, sender.key, trc20_transfer(sender.address, devnet.usdt_address, receiver.address, 5),
+    tx = signed_json(devnet, sender.key, trc20_transfer(sender.address, devnet.usdt_address, receiver.address, 5),
                 fee_limit_sun=15_000_000_001)
 
     answer = await devnet_http.post(devnet, "/wallet/broadcasttransaction", tx)
@@ -161,7 +161,7 @@ async def test_a_fee_limit_above_15000_trx_is_refused(devnet, devnet_http, devne
 
 async def test_a_usdt_transfer_above_the_balance_reverts_with_an_error_string(devnet, devnet_http, devnet_accounts):
     sender, receiver = devnet_accounts[0], devnet_accounts[1]
-    tx = signed(devnet, sender.key, trc20_transfer(sender.address, devnet.usdt_address, receiver.address, 10**15),
+    tx = signed_json(devnet, sender.key, trc20_transfer(sender.address, devnet.usdt_address, receiver.address, 10**15),
                 fee_limit_sun=50_000_000)
 
     info = await settle(devnet, devnet_http, tx)
@@ -204,7 +204,7 @@ async def test_transfer_from_beyond_the_allowance_reverts(devnet, devnet_http, d
 @pytest.mark.parametrize("resource", ["BANDWIDTH", "ENERGY"])
 async def test_freezing_more_than_the_balance_is_refused(devnet, devnet_http, devnet_accounts, resource):
     owner = devnet_accounts[0]
-    tx = signed(devnet, owner.key, freeze_balance_v2(owner.address, 10_000_000_001, resource))
+    tx = signed_json(devnet, owner.key, freeze_balance_v2(owner.address, 10_000_000_001, resource))
 
     answer = await devnet_http.post(devnet, "/wallet/broadcasttransaction", tx)
 
@@ -215,7 +215,7 @@ async def test_freezing_more_than_the_balance_is_refused(devnet, devnet_http, de
 
 async def test_the_stored_transaction_carries_its_contract_result(devnet, devnet_http, devnet_accounts):
     sender, receiver = devnet_accounts[0], devnet_accounts[1]
-    tx = signed(devnet, sender.key, trc20_transfer(sender.address, devnet.usdt_address, receiver.address, 5),
+    tx = signed_json(devnet, sender.key, trc20_transfer(sender.address, devnet.usdt_address, receiver.address, 5),
                 fee_limit_sun=50_000_000)
     await settle(devnet, devnet_http, tx)
 

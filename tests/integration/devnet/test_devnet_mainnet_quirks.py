@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import time
 
-from fixtures.devnet import signed
+from fixtures.transactions import signed_json
 
 from lucid_tron.chain import (
     TRANSFER_EVENT_TOPIC,
@@ -35,7 +35,7 @@ async def land(devnet, http, tx: dict) -> dict:
 
 
 def call(devnet, account, contract_address: str, data: bytes, fee_limit: int = FEE_LIMIT) -> dict:
-    return signed(devnet, account.key, trigger_smart_contract(account.address, contract_address, data),
+    return signed_json(devnet, account.key, trigger_smart_contract(account.address, contract_address, data),
                   fee_limit_sun=fee_limit)
 
 
@@ -43,7 +43,7 @@ async def test_a_successful_usdt_transfer_returns_false_with_a_success_receipt_a
     devnet, devnet_http, devnet_accounts
 ):
     sender, receiver = devnet_accounts[0], devnet_accounts[1]
-    tx = signed(devnet, sender.key, trc20_transfer(sender.address, devnet.usdt_address, receiver.address, 5),
+    tx = signed_json(devnet, sender.key, trc20_transfer(sender.address, devnet.usdt_address, receiver.address, 5),
                 fee_limit_sun=FEE_LIMIT)
 
     info = await land(devnet, devnet_http, tx)
@@ -76,7 +76,7 @@ async def test_an_included_transaction_rebroadcast_after_its_expiry_is_expired_n
 ):
     sender, receiver = devnet_accounts[0], devnet_accounts[1]
     expiration = int(time.time() * 1000) + 1_500
-    tx = signed(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000),
+    tx = signed_json(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000),
                 expiration_ms=expiration)
     await land(devnet, devnet_http, tx)
     before_expiry = await devnet_http.post(devnet, "/wallet/broadcasttransaction", tx)

@@ -4,7 +4,7 @@ changes."""
 from __future__ import annotations
 
 import pytest
-from fixtures.devnet import signed
+from fixtures.transactions import signed_json
 
 from lucid_tron.chain import transfer_contract
 from lucid_tron.devnet import ReorgError
@@ -18,7 +18,7 @@ async def land(devnet, http, tx_json: dict) -> int:
 
 async def test_a_dropping_reorg_drops_the_transaction_of_an_unsolidified_block(devnet, devnet_http, devnet_accounts):
     sender, receiver = devnet_accounts[0], devnet_accounts[1]
-    tx = signed(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000))
+    tx = signed_json(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000))
     number = await land(devnet, devnet_http, tx)
     devnet.produce_blocks(2)
     lookup = {"value": tx["txID"]}
@@ -51,7 +51,7 @@ async def test_a_reorg_keeps_the_head_number_and_changes_the_replaced_block_ids(
 
 async def test_a_reorg_never_touches_solidified_blocks(devnet, devnet_http, devnet_accounts):
     sender, receiver = devnet_accounts[0], devnet_accounts[1]
-    tx = signed(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000))
+    tx = signed_json(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000))
     await land(devnet, devnet_http, tx)
     devnet.solidify()
     solid_block = await devnet_http.post(devnet, "/walletsolidity/getnowblock")
@@ -68,7 +68,7 @@ async def test_a_reorg_never_touches_solidified_blocks(devnet, devnet_http, devn
 
 async def test_a_dropped_transaction_can_be_broadcast_again(devnet, devnet_http, devnet_accounts):
     sender, receiver = devnet_accounts[0], devnet_accounts[1]
-    tx = signed(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000))
+    tx = signed_json(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000))
     await land(devnet, devnet_http, tx)
     devnet.reorg(1, requeue=False)
 
@@ -79,7 +79,7 @@ async def test_a_dropped_transaction_can_be_broadcast_again(devnet, devnet_http,
 
 async def test_by_default_a_reorg_requeues_its_transactions_into_the_next_block(devnet, devnet_http, devnet_accounts):
     sender, receiver = devnet_accounts[0], devnet_accounts[1]
-    tx = signed(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000))
+    tx = signed_json(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000))
     first_block = await land(devnet, devnet_http, tx)
 
     devnet.reorg(1)
@@ -105,7 +105,7 @@ async def test_the_admin_api_reorgs_and_refuses_a_depth_into_solidified_blocks(d
 async def test_a_transaction_referring_to_a_replaced_block_fails_tapos(devnet, devnet_http, devnet_accounts):
     sender, receiver = devnet_accounts[0], devnet_accounts[1]
     devnet.produce_blocks(3)
-    stale = signed(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000))
+    stale = signed_json(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000))
 
     devnet.reorg(1)
     answer = await devnet_http.post(devnet, "/wallet/broadcasttransaction", stale)
@@ -126,7 +126,7 @@ async def test_funding_survives_a_reorg(devnet, devnet_accounts):
 async def test_a_devnet_configured_to_drop_forgets_the_transactions_of_a_reorg(start_devnet, devnet_http, devnet_accounts):
     sender, receiver = devnet_accounts[0], devnet_accounts[1]
     async with start_devnet(block_interval=0, reorg_requeue=False) as devnet:
-        tx = signed(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000))
+        tx = signed_json(devnet, sender.key, transfer_contract(sender.address, receiver.address, 1_000_000))
         await land(devnet, devnet_http, tx)
 
         answer = await devnet_http.post(devnet, "/devnet/reorg", {"depth": 1})

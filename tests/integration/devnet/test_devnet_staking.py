@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from fixtures.devnet import signed
+from fixtures.transactions import signed_json
 
 from lucid_tron.chain import (
     delegate_resource,
@@ -72,15 +72,15 @@ async def test_the_node_refuses_to_build_an_invalid_freeze(quick, devnet_http, d
 
 async def test_unfrozen_trx_is_withdrawable_only_after_the_delay(quick, devnet_http, devnet_accounts):
     owner = devnet_accounts[0]
-    await settle(quick, devnet_http, signed(quick, owner.key, freeze_balance_v2(owner.address, 100 * TRX, "BANDWIDTH")))
+    await settle(quick, devnet_http, signed_json(quick, owner.key, freeze_balance_v2(owner.address, 100 * TRX, "BANDWIDTH")))
     unfreeze = unfreeze_balance_v2(owner.address, 40 * TRX, "BANDWIDTH")
-    await settle(quick, devnet_http, signed(quick, owner.key, unfreeze))
+    await settle(quick, devnet_http, signed_json(quick, owner.key, unfreeze))
 
     early = await devnet_http.post(quick, "/wallet/broadcasttransaction",
-                                   signed(quick, owner.key, withdraw_expire_unfreeze(owner.address)))
+                                   signed_json(quick, owner.key, withdraw_expire_unfreeze(owner.address)))
     view = await account(quick, devnet_http, owner.address)
     await asyncio.sleep(0.35)
-    info = await settle(quick, devnet_http, signed(quick, owner.key, withdraw_expire_unfreeze(owner.address)))
+    info = await settle(quick, devnet_http, signed_json(quick, owner.key, withdraw_expire_unfreeze(owner.address)))
 
     assert message(early) == "contract validate error : no unFreeze balance to withdraw "
     assert view["unfrozenV2"][0]["unfreeze_amount"] == 40 * TRX
@@ -91,8 +91,8 @@ async def test_unfrozen_trx_is_withdrawable_only_after_the_delay(quick, devnet_h
 
 async def test_delegated_energy_moves_the_energy_limit_to_the_receiver(quick, devnet_http, devnet_accounts):
     owner, receiver = devnet_accounts[0], devnet_accounts[1]
-    await settle(quick, devnet_http, signed(quick, owner.key, freeze_balance_v2(owner.address, 3_000 * TRX, "ENERGY")))
-    await settle(quick, devnet_http, signed(
+    await settle(quick, devnet_http, signed_json(quick, owner.key, freeze_balance_v2(owner.address, 3_000 * TRX, "ENERGY")))
+    await settle(quick, devnet_http, signed_json(
         quick, owner.key, delegate_resource(owner.address, receiver.address, 1_000 * TRX, "ENERGY")))
 
     given = await devnet_http.post(quick, "/wallet/getdelegatedresourcev2", {
@@ -115,11 +115,11 @@ async def test_delegated_energy_moves_the_energy_limit_to_the_receiver(quick, de
 
 async def test_undelegating_gives_the_stake_back(quick, devnet_http, devnet_accounts):
     owner, receiver = devnet_accounts[0], devnet_accounts[1]
-    await settle(quick, devnet_http, signed(quick, owner.key, freeze_balance_v2(owner.address, 500 * TRX, "BANDWIDTH")))
-    await settle(quick, devnet_http, signed(
+    await settle(quick, devnet_http, signed_json(quick, owner.key, freeze_balance_v2(owner.address, 500 * TRX, "BANDWIDTH")))
+    await settle(quick, devnet_http, signed_json(
         quick, owner.key, delegate_resource(owner.address, receiver.address, 200 * TRX, "BANDWIDTH")))
 
-    await settle(quick, devnet_http, signed(
+    await settle(quick, devnet_http, signed_json(
         quick, owner.key, undelegate_resource(owner.address, receiver.address, 200 * TRX, "BANDWIDTH")))
 
     assert await devnet_http.post(quick, "/wallet/getdelegatedresourcev2", {
@@ -129,11 +129,11 @@ async def test_undelegating_gives_the_stake_back(quick, devnet_http, devnet_acco
 
 async def test_a_locked_delegation_cannot_be_taken_back_before_its_lock_ends(quick, devnet_http, devnet_accounts):
     owner, receiver = devnet_accounts[0], devnet_accounts[1]
-    await settle(quick, devnet_http, signed(quick, owner.key, freeze_balance_v2(owner.address, 500 * TRX, "ENERGY")))
-    await settle(quick, devnet_http, signed(quick, owner.key, delegate_resource(
+    await settle(quick, devnet_http, signed_json(quick, owner.key, freeze_balance_v2(owner.address, 500 * TRX, "ENERGY")))
+    await settle(quick, devnet_http, signed_json(quick, owner.key, delegate_resource(
         owner.address, receiver.address, 100 * TRX, "ENERGY", lock=True, lock_period=100)))
 
-    answer = await devnet_http.post(quick, "/wallet/broadcasttransaction", signed(
+    answer = await devnet_http.post(quick, "/wallet/broadcasttransaction", signed_json(
         quick, owner.key, undelegate_resource(owner.address, receiver.address, 100 * TRX, "ENERGY")))
     record = (await devnet_http.post(quick, "/wallet/getdelegatedresourcev2", {
         "fromAddress": owner.address, "toAddress": receiver.address, "visible": True}))["delegatedResource"][0]
@@ -146,9 +146,9 @@ async def test_a_locked_delegation_cannot_be_taken_back_before_its_lock_ends(qui
 
 async def test_delegating_more_than_the_stake_is_refused(quick, devnet_http, devnet_accounts):
     owner, receiver = devnet_accounts[0], devnet_accounts[1]
-    await settle(quick, devnet_http, signed(quick, owner.key, freeze_balance_v2(owner.address, 10 * TRX, "ENERGY")))
+    await settle(quick, devnet_http, signed_json(quick, owner.key, freeze_balance_v2(owner.address, 10 * TRX, "ENERGY")))
 
-    answer = await devnet_http.post(quick, "/wallet/broadcasttransaction", signed(
+    answer = await devnet_http.post(quick, "/wallet/broadcasttransaction", signed_json(
         quick, owner.key, delegate_resource(owner.address, receiver.address, 11 * TRX, "ENERGY")))
 
     assert message(answer) == (
@@ -158,7 +158,7 @@ async def test_delegating_more_than_the_stake_is_refused(quick, devnet_http, dev
 
 async def test_the_node_builds_delegate_and_undelegate_transactions(quick, devnet_http, devnet_accounts):
     owner, receiver = devnet_accounts[0], devnet_accounts[1]
-    await settle(quick, devnet_http, signed(quick, owner.key, freeze_balance_v2(owner.address, 10 * TRX, "ENERGY")))
+    await settle(quick, devnet_http, signed_json(quick, owner.key, freeze_balance_v2(owner.address, 10 * TRX, "ENERGY")))
     body = {"owner_address": owner.address, "receiver_address": receiver.address, "balance": 5 * TRX,
             "resource": "ENERGY", "lock": False, "visible": True}
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from fixtures.devnet import signed
+from fixtures.transactions import signed_json
 
 from lucid_tron.chain import decode_address, encode_call, trc20_transfer, trigger_smart_contract
 
@@ -11,7 +11,7 @@ PATH = "/v1/accounts/{}/transactions/trc20"
 
 
 async def send_usdt(devnet, http, sender, receiver: str, amount: int) -> str:
-    tx = signed(devnet, sender.key, trc20_transfer(sender.address, devnet.usdt_address, receiver, amount),
+    tx = signed_json(devnet, sender.key, trc20_transfer(sender.address, devnet.usdt_address, receiver, amount),
                 fee_limit_sun=50_000_000)
     assert (await http.post(devnet, "/wallet/broadcasttransaction", tx)).get("result") is True
     devnet.produce_block()
@@ -19,7 +19,7 @@ async def send_usdt(devnet, http, sender, receiver: str, amount: int) -> str:
 
 
 async def call_contract(devnet, http, account, contract: str, data: bytes) -> None:
-    tx = signed(devnet, account.key, trigger_smart_contract(account.address, contract, data), fee_limit_sun=50_000_000)
+    tx = signed_json(devnet, account.key, trigger_smart_contract(account.address, contract, data), fee_limit_sun=50_000_000)
     assert (await http.post(devnet, "/wallet/broadcasttransaction", tx)).get("result") is True
     devnet.produce_block()
 

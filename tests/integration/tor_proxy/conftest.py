@@ -43,12 +43,6 @@ class CountingHttpServer:
 
 
 @pytest.fixture
-def microsocks() -> Iterator[MicrosocksServer]:
-    with MicrosocksServer() as server:
-        yield server
-
-
-@pytest.fixture
 async def target() -> AsyncIterator[CountingHttpServer]:
     server = CountingHttpServer()
     await server.start()

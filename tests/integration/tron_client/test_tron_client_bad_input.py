@@ -8,7 +8,8 @@ import hashlib
 import grpc
 import pytest
 
-from integration.tron_client.tron_client_kit import field_violations, requests_to
+from fixtures.rpc_errors import field_violations
+from fixtures.transactions import requests_to
 from lucid.tron.v1 import tron_client_pb2 as pb
 from lucid_tron.chain import PrivateKey, to_hex
 

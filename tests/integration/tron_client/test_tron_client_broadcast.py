@@ -10,14 +10,9 @@ import time
 import grpc
 import pytest
 
-from integration.tron_client.tron_client_kit import (
-    broadcast_request,
-    error_reason,
-    field_violations,
-    requests_to,
-    signed,
-    start_tron_client,
-)
+from fixtures.rpc_errors import error_reason, field_violations
+from fixtures.transactions import requests_to, signed
+from integration.tron_client.tron_client_kit import broadcast_request, start_tron_client
 from lucid.tron.v1 import common_pb2
 from lucid.tron.v1 import tron_client_pb2 as pb
 from lucid_tron.chain import (

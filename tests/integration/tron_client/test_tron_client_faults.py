@@ -10,7 +10,9 @@ import pytest
 from google.rpc import error_details_pb2
 
 from integration.mesh.mesh_testkit import details_of, rich_status
-from integration.tron_client.tron_client_kit import error_reason, requests_to, signed, start_tron_client
+from fixtures.rpc_errors import error_reason
+from fixtures.transactions import requests_to, signed
+from integration.tron_client.tron_client_kit import start_tron_client
 from lucid.tron.v1 import tron_client_pb2 as pb
 from lucid_tron.chain import transfer_contract
 

@@ -8,11 +8,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from integration.tron_client.tron_client_kit import (
-    DEVNET_WITHOUT_TOR,
-    run_to_exit,
-    start_service_process,
-)
+from fixtures.service_processes import DEVNET_WITHOUT_TOR, run_to_exit, start_service_process
 from lucid.tron.v1 import tron_client_pb2 as pb
 from lucid.tron.v1 import tron_client_pb2_grpc
 from lucid_tron.mesh import EXIT_CONFIG
@@ -49,6 +45,13 @@ async def test_turning_tor_off_without_allowing_direct_calls_exits_78(tmp_path: 
         MODULE, tmp_path, TRONGRID_URL="http://127.0.0.1:1", USE_TOR_FOR_EXTERNAL_CALLS="false"
     )
     assert code == EXIT_CONFIG and "ALLOW_DIRECT_EXTERNAL_CALLS" in stderr
+
+
+async def test_plain_http_trongrid_while_tor_is_required_exits_78_naming_it(tmp_path: Path):
+    # An exit node would read the API key and could forge receipts: refused before anything is sent.
+    code, stderr = await run_to_exit(MODULE, tmp_path, TRONGRID_URL="http://api.trongrid.io", TRONGRID_API_KEY="k")
+    assert code == EXIT_CONFIG
+    assert "TRONGRID_URL: plain http:// to api.trongrid.io while Tor is required" in stderr
 
 
 async def test_with_tor_required_and_down_it_is_not_serving_and_reads_fail_closed(devnet, tmp_path: Path):

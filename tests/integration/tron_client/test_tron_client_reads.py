@@ -7,7 +7,9 @@ import hashlib
 import grpc
 import pytest
 
-from integration.tron_client.tron_client_kit import broadcast_request, error_reason, signed
+from fixtures.rpc_errors import error_reason
+from fixtures.transactions import signed
+from integration.tron_client.tron_client_kit import broadcast_request
 from lucid.tron.v1 import common_pb2
 from lucid.tron.v1 import tron_client_pb2 as pb
 from lucid_tron.chain import PrivateKey, encode_address, encode_uint256, transfer_contract, trc20_transfer

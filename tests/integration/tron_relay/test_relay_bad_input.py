@@ -9,7 +9,7 @@ import grpc
 import pytest
 from google.protobuf.duration_pb2 import Duration
 
-from integration.tron_client.tron_client_kit import field_violations
+from fixtures.rpc_errors import field_violations
 from lucid.tron.v1 import relay_pb2 as pb
 from lucid_tron.chain import PrivateKey, to_hex
 

@@ -6,7 +6,7 @@ import asyncio
 
 import grpc
 
-from integration.tron_client.tron_client_kit import requests_to
+from fixtures.transactions import requests_to
 from lucid.tron.v1 import relay_pb2 as pb
 
 CALLERS = 25

@@ -9,11 +9,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from integration.tron_client.tron_client_kit import (
-    DEVNET_WITHOUT_TOR,
-    run_to_exit,
-    start_service_process,
-)
+from fixtures.service_processes import DEVNET_WITHOUT_TOR, run_to_exit, start_service_process
 from lucid.tron.v1 import relay_pb2 as pb
 from lucid.tron.v1 import relay_pb2_grpc
 from lucid_tron.mesh import EXIT_CONFIG

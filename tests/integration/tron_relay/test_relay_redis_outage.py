@@ -12,7 +12,7 @@ import logging
 import pytest
 from grpc_health.v1 import health_pb2
 
-from integration.tron_client.tron_client_kit import requests_to
+from fixtures.transactions import requests_to
 from integration.tron_relay.tron_relay_kit import start_relay
 from lucid.tron.v1 import relay_pb2 as pb
 from lucid_tron.services.tron_relay.cache import CachePolicy

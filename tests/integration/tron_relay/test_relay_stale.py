@@ -9,7 +9,8 @@ import time
 import grpc
 import pytest
 
-from integration.tron_client.tron_client_kit import error_reason, requests_to
+from fixtures.rpc_errors import error_reason
+from fixtures.transactions import requests_to
 from integration.tron_relay.tron_relay_kit import age_s, seconds, start_relay
 from lucid.tron.v1 import common_pb2
 from lucid.tron.v1 import relay_pb2 as pb

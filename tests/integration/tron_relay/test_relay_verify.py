@@ -8,7 +8,7 @@ import hashlib
 
 import pytest
 
-from integration.tron_client.tron_client_kit import requests_to, signed
+from fixtures.transactions import requests_to, signed
 from integration.tron_relay.tron_relay_kit import start_relay
 from lucid.tron.v1 import relay_pb2 as pb
 from lucid_tron.chain import PrivateKey, transaction_to_json, transfer_contract, trc20_transfer

@@ -11,14 +11,11 @@ import grpc
 from google.protobuf.duration_pb2 import Duration
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from fixtures.service_processes import DEVNET_WITHOUT_TOR_FIELDS
 from lucid.tron.v1 import relay_pb2_grpc
 from lucid_tron.devnet import Devnet
 from lucid_tron.mesh import MeshServer, serving
 from lucid_tron.services.tron_relay.__main__ import REDIS_HEALTH_NAME, TOR_HEALTH_NAME, RelaySettings, build
-from tor_proxy import TorConfig
-
-# Devnet runs on loopback: Tor off, as `lucid-tron up` runs it.
-DIRECT = TorConfig(direct=True)
 
 
 @dataclass
@@ -39,12 +36,12 @@ class RunningRelay:
 
 
 @contextlib.asynccontextmanager
-async def start_relay(
-    devnet: Devnet, redis_url: str, *, tor_config: TorConfig = DIRECT, **settings: Any
-) -> AsyncIterator[RunningRelay]:
-    settings.setdefault("trongrid_timeout_s", 5.0)
+async def start_relay(devnet: Devnet, redis_url: str, **settings: Any) -> AsyncIterator[RunningRelay]:
+    """A relay in front of `devnet`, Tor off unless `settings` set Tor's (RelaySettings field names)."""
+    # Devnet runs on loopback: Tor off, as `lucid-tron up` runs it (tor_proxy logs it as a WARNING).
+    settings = {"trongrid_timeout_s": 5.0, **DEVNET_WITHOUT_TOR_FIELDS, **settings}
     config = RelaySettings(port=0, trongrid_url=devnet.url, redis_url=redis_url, **settings)
-    async with serving(build(config, tor_config=tor_config), config) as server:
+    async with serving(build(config), config) as server:
         async with grpc.aio.insecure_channel(server.address) as channel:
             yield RunningRelay(server, channel, relay_pb2_grpc.RelayServiceStub(channel))
 

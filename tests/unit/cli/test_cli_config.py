@@ -4,7 +4,7 @@ import re
 from pathlib import Path
 
 from lucid_tron.cli import main
-from lucid_tron.cli._config import config_reference, settings_type_of
+from lucid_tron.cli._config import config_reference, settings_type_of, uses_tor
 from lucid_tron.cli._services import SERVICES
 from lucid_tron.mesh import describe_settings
 
@@ -47,3 +47,13 @@ def test_readme_reference_is_the_generated_one():
     match = re.search(r"<!-- config-reference:start -->\n(.*?)<!-- config-reference:end -->", text, re.S)
     assert match, "README.md lacks the config-reference markers"
     assert match.group(1) == config_reference(), "README is stale: paste the output of `lucid-tron config`"
+
+
+def test_the_services_that_use_tor_are_those_whose_settings_include_tor_settings():
+    assert {service.name for service in SERVICES if uses_tor(service.module)} == {"tron-client", "tron-relay"}
+
+
+def test_tor_settings_are_listed_once_for_the_services_that_read_them():
+    reference = config_reference()
+    assert reference.count("| `TOR_PROXY_HOST` |") == 1
+    assert "#### Tor (tron-client, tron-relay)" in reference

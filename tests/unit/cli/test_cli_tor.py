@@ -20,7 +20,8 @@ from lucid_tron.cli._services import (
     trongrid_url_through_tor,
 )
 from lucid_tron.cli._up import _EndpointsWithTor
-from tor_proxy import TorConfig
+from lucid_tron.config import load_settings
+from tor_proxy import TorSettings
 
 PORTS = {service.name: 41000 + index for index, service in enumerate(SERVICES)}
 BY_NAME = {service.name: service for service in SERVICES}
@@ -68,7 +69,7 @@ def test_behind_tor_every_service_gets_tor_required_with_the_networks_ports_and_
 
 
 def test_tor_proxy_reads_that_environment_as_tor_required_through_those_ports() -> None:
-    config = TorConfig.from_env(environment())
+    config = load_settings(TorSettings, environment()).tor_config
     assert not config.direct
     assert (config.socks_host, config.socks_port, config.control_port) == ("127.0.0.1", 39050, 39051)
     assert config.control_cookie_path == "/state/tor/client/control_auth_cookie"
@@ -83,7 +84,7 @@ def test_behind_tor_the_callers_contradicting_tor_settings_are_dropped(variable:
     base = {variable: "socks5h://10.0.0.9:9050" if variable == "TOR_PROXY" else "x", "PATH": "/usr/bin"}
     env = environment(base)
     assert variable not in env
-    TorConfig.from_env(env)  # accepted: a TOR_PROXY or a password beside the cookie would be refused
+    load_settings(TorSettings, env)  # accepted: a TOR_PROXY or a password beside the cookie would be refused
 
 
 def test_behind_tor_the_callers_tuning_of_tor_passes_through() -> None:

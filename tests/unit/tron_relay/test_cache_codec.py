@@ -7,7 +7,7 @@ import json
 import pytest
 
 from lucid_tron.services.tron_relay.codec import CodecError, from_json, to_json
-from lucid_tron.trongrid.reads import Account, BlockHeader, ChainParameters, ExecutionResult, Log, Receipt
+from lucid_tron.trongrid import Account, BlockHeader, ChainParameters, ExecutionResult, Log, Receipt
 
 ADDRESS = "TQyGrUpBRF7m2ScEwuyK9VadWZBfYDmG6f"
 RECEIPT = Receipt(

@@ -14,7 +14,7 @@ import asyncio
 import pytest
 
 from lucid_tron.services.tron_relay.cache import CachePolicy, Kind, LocalEntries, ReadThroughCache, _Entry
-from lucid_tron.trongrid.reads import Account
+from lucid_tron.trongrid import Account
 
 ADDRESS = "TQyGrUpBRF7m2ScEwuyK9VadWZBfYDmG6f"
 OTHER = "TCPrNU1gePQ5BnoGe8vg6yyDqNwmHExBEw"

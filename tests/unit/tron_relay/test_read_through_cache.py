@@ -16,7 +16,7 @@ from lucid_tron.errors import Unavailable
 from lucid_tron.context import deadlines
 from lucid_tron.services.tron_relay.cache import CachePolicy, Kind, ReadThroughCache
 from lucid_tron.trongrid import TronGridThrottled, TronGridUnavailable
-from lucid_tron.trongrid.reads import Account
+from lucid_tron.trongrid import Account
 
 ADDRESS = "TQyGrUpBRF7m2ScEwuyK9VadWZBfYDmG6f"
 

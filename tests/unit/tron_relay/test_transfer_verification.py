@@ -8,7 +8,7 @@ import pytest
 
 from lucid_tron.chain import TRANSFER_EVENT_TOPIC, PrivateKey, encode_address, encode_uint256
 from lucid_tron.services.tron_relay.verify import Expected, Failure, transfers_of, verify
-from lucid_tron.trongrid.reads import ExecutionResult, Log, Receipt
+from lucid_tron.trongrid import ExecutionResult, Log, Receipt
 
 
 def address(name: str) -> str:

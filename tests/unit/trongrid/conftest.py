@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import deque
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,12 +101,6 @@ class TronGridStandIn:
             return web.Response()
         body = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
         return web.Response(status=reply.status, body=body, headers=reply.headers, content_type="application/json")
-
-
-@pytest.fixture
-def microsocks() -> Iterator[MicrosocksServer]:
-    with MicrosocksServer() as server:
-        yield server
 
 
 @pytest.fixture

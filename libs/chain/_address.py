@@ -7,7 +7,7 @@ import hashlib
 import base58
 from Crypto.Hash import keccak
 
-from .exceptions import InvalidAddress
+from ._exceptions import InvalidAddress
 
 __all__ = [
     "ADDRESS_PREFIX",

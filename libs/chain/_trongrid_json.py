@@ -22,10 +22,10 @@ from google.protobuf.message_factory import GetMessageClass
 
 from lucid.tron.chain import protocol_pb2 as protocol
 
-from .address import decode_address, to_base58
-from .contracts import CONTRACT_MESSAGES, TYPE_URL_PREFIX
-from .exceptions import InvalidAddress, MalformedTransaction, TxidMismatch
-from .transactions import raw_data_bytes
+from ._address import decode_address, to_base58
+from ._contracts import CONTRACT_MESSAGES, TYPE_URL_PREFIX
+from ._exceptions import InvalidAddress, MalformedTransaction, TxidMismatch
+from ._transactions import raw_data_bytes
 
 __all__ = [
     "raw_data_from_json",

@@ -11,8 +11,8 @@ import secrets
 
 import coincurve
 
-from .address import address_from_public_key, decode_address
-from .exceptions import InvalidKey, InvalidSignature
+from ._address import address_from_public_key, decode_address
+from ._exceptions import InvalidKey, InvalidSignature
 
 __all__ = [
     "SECP256K1_N",

@@ -1,7 +1,8 @@
-"""lucid_tron.trongrid.reads values as lucid.tron.v1 messages, and the proto enums as domain values.
+"""The values of the TronGrid reads as lucid.tron.v1 messages, and the proto enums as domain values.
 
 Shared by the services that answer chain reads (tron-client, tron-relay), so the two map TronGrid's answers to the
-contracts identically. Imported only by those services: the TronGrid client itself does not need protobuf.
+contracts identically. Loaded only when those services use a name of it: the TronGrid client itself does not need
+lucid.tron.v1.
 """
 
 from __future__ import annotations
@@ -11,47 +12,56 @@ import dataclasses
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from lucid.tron.v1 import common_pb2
-from lucid_tron.trongrid.reads import Account, AccountResources, BlockHeader, Finality, Receipt
+from ._values import Account, AccountResources, BlockHeader, Finality, Receipt
+
+__all__ = [
+    "FINALITIES",
+    "account_message",
+    "account_resources_message",
+    "block_header_message",
+    "receipt_message",
+    "timestamp_message",
+]
 
 #: Finality numbers a request may carry; FINALITY_UNSPECIFIED means solidified (the contracts say so).
 FINALITIES = {common_pb2.FINALITY_HEAD: Finality.HEAD, common_pb2.FINALITY_SOLIDIFIED: Finality.SOLIDIFIED}
 
 
-def timestamp(ms: int) -> Timestamp:
+def timestamp_message(ms: int) -> Timestamp:
     stamp = Timestamp()
     stamp.FromMilliseconds(ms)
     return stamp
 
 
-def block_header(header: BlockHeader) -> common_pb2.BlockHeader:
+def block_header_message(header: BlockHeader) -> common_pb2.BlockHeader:
     return common_pb2.BlockHeader(
         number=header.number,
         block_id=header.block_id,
         parent_block_id=header.parent_block_id,
-        block_time=timestamp(header.block_time_ms),
+        block_time=timestamp_message(header.block_time_ms),
         producer_address=header.producer_address,
         transaction_count=header.transaction_count,
         solidified=header.solidified,
     )
 
 
-def account(value: Account) -> common_pb2.Account:
+def account_message(value: Account) -> common_pb2.Account:
     message = common_pb2.Account(address=value.address, activated=value.activated, balance_sun=value.balance_sun)
     if value.create_time_ms is not None:
-        message.create_time.CopyFrom(timestamp(value.create_time_ms))
+        message.create_time.CopyFrom(timestamp_message(value.create_time_ms))
     return message
 
 
-def account_resources(value: AccountResources) -> common_pb2.AccountResources:
+def account_resources_message(value: AccountResources) -> common_pb2.AccountResources:
     # The dataclass is named field for field after the message.
     return common_pb2.AccountResources(**dataclasses.asdict(value))
 
 
-def receipt(value: Receipt) -> common_pb2.TransactionReceipt:
+def receipt_message(value: Receipt) -> common_pb2.TransactionReceipt:
     return common_pb2.TransactionReceipt(
         txid=value.txid,
         block_number=value.block_number,
-        block_time=timestamp(value.block_time_ms),
+        block_time=timestamp_message(value.block_time_ms),
         result=common_pb2.ExecutionResult.Value(f"EXECUTION_RESULT_{value.result.name}"),
         result_code=value.result_code,
         result_message=value.result_message,

@@ -1,4 +1,4 @@
-"""lucid_tron.trongrid.reads: TronGrid's JSON parsed once into typed values, and shapes it cannot use refused.
+"""lucid_tron.trongrid's reads: TronGrid's JSON parsed once into typed values, and shapes it cannot use refused.
 
 A scripted stand-in replaces TronGridClient here (the test double says so): devnet answers only well-formed JSON,
 and what is tested is the parsing of answers devnet never gives (a hostile or broken node, mainnet's variations).
@@ -23,9 +23,8 @@ from lucid_tron.chain import (
     transaction_to_json,
     transfer_contract,
 )
-from lucid_tron.trongrid import TronGridBadResponse, TronGridNodeError
-from lucid_tron.trongrid import reads
-from lucid_tron.trongrid.reads import ExecutionResult, Finality
+from lucid_tron import trongrid
+from lucid_tron.trongrid import ExecutionResult, Finality, TronGridBadResponse, TronGridNodeError
 
 OWNER = PrivateKey(hashlib.sha256(b"owner").digest())
 TOKEN = PrivateKey(hashlib.sha256(b"token").digest()).address
@@ -87,9 +86,9 @@ def signed_json() -> dict[str, Any]:
 
 
 async def test_now_block_reads_the_solidified_view_when_asked():
-    trongrid = ScriptedTronGrid({("walletsolidity", "getnowblock"): block_json()})
+    node = ScriptedTronGrid({("walletsolidity", "getnowblock"): block_json()})
 
-    header = await reads.now_block(trongrid, Finality.SOLIDIFIED)
+    header = await trongrid.now_block(node, Finality.SOLIDIFIED)
 
     assert header.number == 5 and header.solidified and header.producer_address == OWNER.address
     assert header.block_id == BLOCK_ID and header.parent_block_id == "aa" * 32
@@ -99,53 +98,53 @@ async def test_a_block_id_that_is_not_of_its_number_is_a_bad_response():
     answer = block_json()
     answer["block_header"]["raw_data"]["number"] = 6
     with pytest.raises(TronGridBadResponse):
-        await reads.now_block(ScriptedTronGrid({("wallet", "getnowblock"): answer}), Finality.HEAD)
+        await trongrid.now_block(ScriptedTronGrid({("wallet", "getnowblock"): answer}), Finality.HEAD)
 
 
 async def test_block_txids_are_recomputed_from_raw_data():
     tx = signed_json()
-    trongrid = ScriptedTronGrid({("walletsolidity", "getblockbynum"): block_json(transactions=[tx])})
+    node = ScriptedTronGrid({("walletsolidity", "getblockbynum"): block_json(transactions=[tx])})
 
-    found = await reads.block(trongrid, 5)
+    found = await trongrid.block(node, 5)
 
     assert found is not None and found.txids == (tx["txID"],) and found.header.transaction_count == 1
 
 
 async def test_a_block_transaction_whose_txid_lies_is_a_bad_response():
     tx = signed_json() | {"txID": "00" * 32}
-    trongrid = ScriptedTronGrid({("walletsolidity", "getblockbynum"): block_json(transactions=[tx])})
+    node = ScriptedTronGrid({("walletsolidity", "getblockbynum"): block_json(transactions=[tx])})
     with pytest.raises(TronGridBadResponse):
-        await reads.block(trongrid, 5)
+        await trongrid.block(node, 5)
 
 
 async def test_a_block_only_the_head_view_has_is_not_solidified_and_beyond_head_is_none():
-    trongrid = ScriptedTronGrid({("walletsolidity", "getblockbynum"): {}, ("wallet", "getblockbynum"): block_json()})
-    found = await reads.block(trongrid, 5)
+    node = ScriptedTronGrid({("walletsolidity", "getblockbynum"): {}, ("wallet", "getblockbynum"): block_json()})
+    found = await trongrid.block(node, 5)
     assert found is not None and not found.header.solidified
 
-    trongrid.answers[("wallet", "getblockbynum")] = {}
-    assert await reads.block(trongrid, 5) is None
+    node.answers[("wallet", "getblockbynum")] = {}
+    assert await trongrid.block(node, 5) is None
 
 
 async def test_an_address_tron_does_not_know_is_an_account_that_is_not_activated():
-    trongrid = ScriptedTronGrid({("walletsolidity", "getaccount"): {}})
-    account = await reads.account(trongrid, OWNER.address, Finality.SOLIDIFIED)
+    node = ScriptedTronGrid({("walletsolidity", "getaccount"): {}})
+    account = await trongrid.account(node, OWNER.address, Finality.SOLIDIFIED)
     assert (account.activated, account.balance_sun, account.create_time_ms) == (False, 0, None)
 
 
 async def test_a_balance_that_is_not_an_integer_is_a_bad_response_not_a_crash():
-    trongrid = ScriptedTronGrid({("wallet", "getaccount"): {"balance": "lots", "create_time": 1}})
+    node = ScriptedTronGrid({("wallet", "getaccount"): {"balance": "lots", "create_time": 1}})
     with pytest.raises(TronGridBadResponse, match="getaccount.balance"):
-        await reads.account(trongrid, OWNER.address, Finality.HEAD)
+        await trongrid.account(node, OWNER.address, Finality.HEAD)
 
 
 async def test_an_answer_that_is_not_an_object_is_a_bad_response():
     with pytest.raises(TronGridBadResponse):
-        await reads.account(ScriptedTronGrid({("wallet", "getaccount"): [1, 2]}), OWNER.address, Finality.HEAD)
+        await trongrid.account(ScriptedTronGrid({("wallet", "getaccount"): [1, 2]}), OWNER.address, Finality.HEAD)
 
 
 async def test_staked_amounts_include_what_is_delegated_out():
-    trongrid = ScriptedTronGrid(
+    node = ScriptedTronGrid(
         {
             ("wallet", "getaccountresource"): {"freeNetLimit": 600, "EnergyLimit": 10, "TotalEnergyWeight": 7},
             ("wallet", "getaccount"): {
@@ -161,7 +160,7 @@ async def test_staked_amounts_include_what_is_delegated_out():
         }
     )
 
-    resources = await reads.account_resources(trongrid, OWNER.address)
+    resources = await trongrid.account_resources(node, OWNER.address)
 
     assert (resources.staked_for_bandwidth_sun, resources.staked_for_energy_sun) == (4_000_000, 7_000_000)
     assert (resources.delegated_bandwidth_out_sun, resources.delegated_energy_out_sun) == (1_000_000, 2_000_000)
@@ -198,15 +197,15 @@ def receipt_json(**overrides: Any) -> dict[str, Any]:
     return answer
 
 
-async def head_receipt(answer: dict[str, Any]) -> reads.Receipt | None:
-    trongrid = ScriptedTronGrid({("wallet", "gettransactioninfobyid"): answer})
-    return await reads.transaction_info(trongrid, TXID, Finality.HEAD)
+async def head_receipt(answer: dict[str, Any]) -> trongrid.Receipt | None:
+    node = ScriptedTronGrid({("wallet", "gettransactioninfobyid"): answer})
+    return await trongrid.transaction_info(node, TXID, Finality.HEAD)
 
 
 async def test_a_receipt_is_read_with_its_logs_and_the_energy_paid_by_burning():
-    trongrid = ScriptedTronGrid({("walletsolidity", "gettransactioninfobyid"): receipt_json()})
+    node = ScriptedTronGrid({("walletsolidity", "gettransactioninfobyid"): receipt_json()})
 
-    receipt = await reads.transaction_info(trongrid, TXID, Finality.SOLIDIFIED)
+    receipt = await trongrid.transaction_info(node, TXID, Finality.SOLIDIFIED)
 
     assert receipt is not None and receipt.solidified and receipt.result is ExecutionResult.SUCCESS
     assert (receipt.energy_used, receipt.energy_burned, receipt.energy_fee_sun) == (64_285, 54_000, 5_400_000)
@@ -238,14 +237,14 @@ async def test_a_failure_message_is_decoded_from_hex():
 
 
 async def test_no_receipt_is_none_not_an_error():
-    trongrid = ScriptedTronGrid({("walletsolidity", "gettransactioninfobyid"): {}})
-    assert await reads.transaction_info(trongrid, TXID, Finality.SOLIDIFIED) is None
+    node = ScriptedTronGrid({("walletsolidity", "gettransactioninfobyid"): {}})
+    assert await trongrid.transaction_info(node, TXID, Finality.SOLIDIFIED) is None
 
 
 async def test_the_receipt_of_another_transaction_is_a_bad_response():
-    trongrid = ScriptedTronGrid({("walletsolidity", "gettransactioninfobyid"): receipt_json(id="ef" * 32)})
+    node = ScriptedTronGrid({("walletsolidity", "gettransactioninfobyid"): receipt_json(id="ef" * 32)})
     with pytest.raises(TronGridBadResponse):
-        await reads.transaction_info(trongrid, TXID, Finality.SOLIDIFIED)
+        await trongrid.transaction_info(node, TXID, Finality.SOLIDIFIED)
 
 
 async def test_a_log_topic_that_is_not_a_word_is_a_bad_response():
@@ -256,9 +255,9 @@ async def test_a_log_topic_that_is_not_a_word_is_a_bad_response():
 
 async def test_a_transaction_is_read_from_its_bytes_with_the_txid_checked():
     tx = signed_json()
-    trongrid = ScriptedTronGrid({("walletsolidity", "gettransactionbyid"): tx | {"ret": [{"contractRet": "SUCCESS"}]}})
+    node = ScriptedTronGrid({("walletsolidity", "gettransactionbyid"): tx | {"ret": [{"contractRet": "SUCCESS"}]}})
 
-    found = await reads.transaction(trongrid, tx["txID"], Finality.SOLIDIFIED)
+    found = await trongrid.transaction(node, tx["txID"], Finality.SOLIDIFIED)
 
     assert found is not None
     assert (found.contract_type, found.contract_result) == ("TransferContract", "SUCCESS")
@@ -278,7 +277,7 @@ async def test_a_transaction_of_a_type_lucid_tron_does_not_build_is_still_descri
     txid = hashlib.sha256(raw_bytes).hexdigest()
     answer = {"txID": txid, "raw_data_hex": raw_bytes.hex(), "signature": []}
 
-    found = await reads.transaction(ScriptedTronGrid({("wallet", "gettransactionbyid"): answer}), txid, Finality.HEAD)
+    found = await trongrid.transaction(ScriptedTronGrid({("wallet", "gettransactionbyid"): answer}), txid, Finality.HEAD)
 
     assert found is not None and (found.contract_type, found.owner_address, found.contract_result) == (
         "VoteWitnessContract", OWNER.address, ""
@@ -286,9 +285,9 @@ async def test_a_transaction_of_a_type_lucid_tron_does_not_build_is_still_descri
 
 
 async def test_a_transaction_answer_for_another_txid_is_a_bad_response():
-    trongrid = ScriptedTronGrid({("wallet", "gettransactionbyid"): signed_json()})
+    node = ScriptedTronGrid({("wallet", "gettransactionbyid"): signed_json()})
     with pytest.raises(TronGridBadResponse):
-        await reads.transaction(trongrid, TXID, Finality.HEAD)
+        await trongrid.transaction(node, TXID, Finality.HEAD)
 
 
 async def test_chain_parameters_without_a_value_are_zero_and_fees_are_summed():
@@ -300,42 +299,42 @@ async def test_chain_parameters_without_a_value_are_zero_and_fees_are_summed():
             {"key": "getUnfreezeDelayDays"},
         ]
     }
-    found = await reads.chain_parameters(ScriptedTronGrid({("wallet", "getchainparameters"): answer}))
+    found = await trongrid.chain_parameters(ScriptedTronGrid({("wallet", "getchainparameters"): answer}))
     assert (found.energy_price_sun, found.create_account_fee_sun, found.unfreeze_delay_days) == (100, 1_100_000, 0)
     assert found.parameters[-1] == ("getUnfreezeDelayDays", 0)
 
 
 async def test_a_broadcast_the_node_already_has_is_a_duplicate_success():
     tx = signed_transfer()
-    trongrid = ScriptedTronGrid({("wallet", "broadcasttransaction"): TronGridNodeError("DUP_TRANSACTION_ERROR", "dup")})
+    node = ScriptedTronGrid({("wallet", "broadcasthex"): TronGridNodeError("DUP_TRANSACTION_ERROR", "dup")})
 
-    sent = await reads.broadcast(trongrid, tx)
+    sent = await trongrid.broadcast(node, tx.SerializeToString())
 
     assert sent.duplicate and sent.txid == hashlib.sha256(tx.raw_data.SerializeToString()).hexdigest()
-    (_, _, body, options) = trongrid.calls[0]
-    assert body["raw_data_hex"] == tx.raw_data.SerializeToString().hex()
+    (_, _, body, options) = node.calls[0]
+    assert body == {"transaction": tx.SerializeToString().hex()}
     assert options == {"purpose": "broadcast", "retry": True}
 
 
 async def test_a_broadcast_refused_for_another_reason_raises_the_node_error():
     tx = signed_transfer()
     refusal = TronGridNodeError("TAPOS_ERROR", "Tapos check error")
-    trongrid = ScriptedTronGrid({("wallet", "broadcasttransaction"): refusal})
+    node = ScriptedTronGrid({("wallet", "broadcasthex"): refusal})
     with pytest.raises(TronGridNodeError) as raised:
-        await reads.broadcast(trongrid, tx)
+        await trongrid.broadcast(node, tx.SerializeToString())
     assert raised.value.code == "TAPOS_ERROR"
 
 
 async def test_a_broadcast_answer_without_result_true_is_a_bad_response():
     tx = signed_transfer()
     with pytest.raises(TronGridBadResponse):
-        await reads.broadcast(ScriptedTronGrid({("wallet", "broadcasttransaction"): {"result": False}}), tx)
+        await trongrid.broadcast(ScriptedTronGrid({("wallet", "broadcasthex"): {"result": False}}), tx.SerializeToString())
 
 
 async def test_an_estimate_without_energy_required_is_a_bad_response():
-    trongrid = ScriptedTronGrid({("wallet", "estimateenergy"): {"result": {"result": True}}})
+    node = ScriptedTronGrid({("wallet", "estimateenergy"): {"result": {"result": True}}})
     with pytest.raises(TronGridBadResponse):
-        await reads.estimate_energy(
-            trongrid, owner_address=OWNER.address, contract_address=TOKEN, function_selector="f()", parameter=b"",
+        await trongrid.estimate_energy(
+            node, owner_address=OWNER.address, contract_address=TOKEN, function_selector="f()", parameter=b"",
             call_value_sun=0,
         )  # fmt: skip

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 from lucid.tron.chain import protocol_pb2 as protocol
 
-from .amounts import validate_amount
-from .contracts import DecodedContract, decode_contract, parse_exact
-from .exceptions import ChainError, MalformedTransaction
-from .keys import PrivateKey
+from ._amounts import validate_amount
+from ._contracts import DecodedContract, decode_contract, parse_exact
+from ._exceptions import ChainError, MalformedTransaction
+from ._keys import PrivateKey
 
 __all__ = [
     "DecodedTransaction",

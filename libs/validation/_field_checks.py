@@ -30,9 +30,7 @@ from typing import TypeVar
 
 from lucid_tron.errors import FieldViolation, InvalidArgument
 
-from .address import decode_address, to_base58
-from .amounts import MAX_INT64
-from .exceptions import InvalidAddress
+from lucid_tron.chain import MAX_INT64, InvalidAddress, decode_address, to_base58
 
 __all__ = ["MAX_STRING_LENGTH", "FieldChecks"]
 

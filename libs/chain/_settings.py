@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from lucid_tron.config import Settings, setting
 
-from .address import is_address
+from ._address import is_address
 
 __all__ = ["UsdtContractSettings"]
 

@@ -1,4 +1,4 @@
-"""lucid_tron.chain.validation.FieldChecks: every bad field of a request named, all at once, as InvalidArgument."""
+"""lucid_tron.validation.FieldChecks: every bad field of a request named, all at once, as InvalidArgument."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 import pytest
 
 from lucid_tron.chain import PrivateKey, to_hex
-from lucid_tron.chain.validation import FieldChecks
+from lucid_tron.validation import FieldChecks
 from lucid_tron.errors import InvalidArgument
 
 ADDRESS = PrivateKey(b"\x01" * 32).address

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from .exceptions import InvalidAmount
+from ._exceptions import InvalidAmount
 
 __all__ = [
     "MAX_INT64",

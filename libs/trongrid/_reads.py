@@ -1,0 +1,134 @@
+"""Typed chain reads over `TronGridClient`: one call each, its answer parsed by `_parsing` into `_values`.
+
+    header = await now_block(client, Finality.SOLIDIFIED)                 # /walletsolidity/getnowblock
+    receipt = await transaction_info(client, txid, Finality.SOLIDIFIED)   # None: no receipt in that view (yet)
+
+Every function raises what the client raises (`TronGridUnavailable` and subclasses, `TronGridNodeError`,
+`DeadlineExceeded`); an answer whose shape we cannot use raises `TronGridBadResponse`, so a surprising node never
+becomes an unexpected exception. "Not found" is a value (None), never an error: the caller decides what it means.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
+
+from ._client import TronGridClient
+from ._parsing import (
+    bad_response,
+    json_object,
+    parse_account,
+    parse_account_resources,
+    parse_block,
+    parse_chain_parameters,
+    parse_energy_required,
+    parse_receipt,
+    parse_transaction,
+)
+from ._values import Account, AccountResources, Block, BlockHeader, ChainParameters, Finality, Receipt, Transaction
+
+__all__ = [
+    "account",
+    "account_resources",
+    "block",
+    "both",
+    "chain_parameters",
+    "estimate_energy",
+    "now_block",
+    "transaction",
+    "transaction_info",
+]
+
+A = TypeVar("A")
+B = TypeVar("B")
+
+
+def _view(client: TronGridClient, finality: Finality) -> Callable[..., Coroutine[Any, Any, Any]]:
+    return client.solidity if finality is Finality.SOLIDIFIED else client.wallet
+
+
+async def now_block(client: TronGridClient, finality: Finality) -> BlockHeader:
+    """The newest block of the view (getnowblock)."""
+    answer = json_object(await _view(client, finality)("getnowblock"), "getnowblock")
+    if not answer:
+        raise bad_response("getnowblock answered without a block")
+    return parse_block(answer, solidified=finality is Finality.SOLIDIFIED).header
+
+
+async def block(client: TronGridClient, number: int) -> Block | None:
+    """Block `number` (header and txids), None beyond the head. The solidified view is asked first, so the header
+    says whether the block is final; only a block it does not have yet costs a second request."""
+    body = {"num": number}
+    answer = json_object(await client.solidity("getblockbynum", body), "getblockbynum")
+    if answer:
+        return parse_block(answer, solidified=True)
+    answer = json_object(await client.wallet("getblockbynum", body), "getblockbynum")
+    return parse_block(answer, solidified=False) if answer else None
+
+
+async def account(client: TronGridClient, address: str, finality: Finality) -> Account:
+    """The account's TRX state; a never-activated address is an Account with activated=False."""
+    body = {"address": address, "visible": True}
+    return parse_account(json_object(await _view(client, finality)("getaccount", body), "getaccount"), address)
+
+
+async def account_resources(client: TronGridClient, address: str) -> AccountResources:
+    """Limits and usage (getaccountresource) with the stake behind them (getaccount), both at head, fetched
+    concurrently."""
+    body = {"address": address, "visible": True}
+    resource_answer, account_answer = await both(
+        client.wallet("getaccountresource", body), client.wallet("getaccount", body)
+    )
+    return parse_account_resources(resource_answer, account_answer, address)
+
+
+async def transaction(client: TronGridClient, txid: str, finality: Finality) -> Transaction | None:
+    """The included transaction (gettransactionbyid), None when the view does not know it."""
+    answer = json_object(await _view(client, finality)("gettransactionbyid", {"value": txid}), "gettransactionbyid")
+    return parse_transaction(answer, txid) if answer else None
+
+
+async def transaction_info(client: TronGridClient, txid: str, finality: Finality) -> Receipt | None:
+    """The receipt (gettransactioninfobyid), None when the view holds none: not included, or not solidified yet."""
+    answer = json_object(
+        await _view(client, finality)("gettransactioninfobyid", {"value": txid}), "gettransactioninfobyid"
+    )
+    return parse_receipt(answer, txid, solidified=finality is Finality.SOLIDIFIED) if answer else None
+
+
+async def chain_parameters(client: TronGridClient) -> ChainParameters:
+    """The chain parameters that price fees (getchainparameters)."""
+    return parse_chain_parameters(await client.wallet("getchainparameters"))
+
+
+async def estimate_energy(
+    client: TronGridClient,
+    *,
+    owner_address: str,
+    contract_address: str,
+    function_selector: str,
+    parameter: bytes,
+    call_value_sun: int,
+) -> int:
+    """Energy units the call would use (estimateenergy). A call that would revert is the node's refusal
+    (`TronGridNodeError`, e.g. CONTRACT_EXE_ERROR)."""
+    body: dict[str, Any] = {
+        "owner_address": owner_address,
+        "contract_address": contract_address,
+        "function_selector": function_selector,
+        "parameter": parameter.hex(),
+        "visible": True,
+    }
+    if call_value_sun:
+        body["call_value"] = call_value_sun
+    return parse_energy_required(await client.wallet("estimateenergy", body))
+
+
+async def both(first: Awaitable[A], second: Awaitable[B]) -> tuple[A, B]:
+    """Await two calls concurrently; if either fails, raise its error once both are over (none left running)."""
+    a, b = await asyncio.gather(first, second, return_exceptions=True)
+    for outcome in (a, b):
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return a, b  # type: ignore[return-value]
