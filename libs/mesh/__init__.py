@@ -21,10 +21,12 @@ A service's `__main__.py`::
 
 Tests use `async with serving(spec, ServiceSettings(port=0)) as server:` and connect to `server.address`.
 Code that waits on anything reads the caller's deadline from `lucid_tron.context.deadlines`; calls to other services
-go through `open_channel(target)`, which forwards the deadline, the request id and the trace.
+go through `open_channel(target)`, which forwards the deadline, the request id and the trace. Domain counters go to
+`metrics.counter(name, documentation, labels)` (served on METRICS_PORT with the runtime's RPC metrics).
 """
 
 from lucid_tron.context import deadlines
+from lucid_tron.lazy import lazy_exports
 from lucid_tron.mesh._client import open_channel
 from lucid_tron.config import ConfigError, Problem, SettingInfo, describe_settings, load_settings, setting
 from lucid_tron.context import REQUEST_ID_HEADER, current_request_id, current_trace_id
@@ -54,6 +56,7 @@ __all__ = [
     "StopHook",
     "configure_logging",
     "describe_settings",
+    "metrics",
     "current_request_id",
     "current_trace_id",
     "deadlines",
@@ -63,3 +66,6 @@ __all__ = [
     "serving",
     "setting",
 ]
+
+# prometheus-client (~1.2 MiB) is loaded by the first service that declares a domain counter, not by every import.
+__getattr__, __dir__ = lazy_exports(__name__, {"metrics": "._metrics"})

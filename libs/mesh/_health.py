@@ -29,6 +29,7 @@ class Health:
     def __init__(self, service_names: Sequence[str]) -> None:
         self._names = ("", *service_names)
         self._down: dict[str, str] = {}
+        self._dependencies: set[str] = set()
         self._started = False
         self.servicer = _EndingHealthServicer(self._names)
 
@@ -39,7 +40,12 @@ class Health:
 
     def reporter(self, dependency: str) -> HealthReporter:
         """The switch through which `dependency` (e.g. "tor", "mongodb") marks the process up or down."""
+        self._dependencies.add(dependency)
         return HealthReporter(self, dependency)
+
+    def dependencies(self) -> dict[str, bool]:
+        """Every dependency a reporter was made for, and whether it is up (what the metrics export)."""
+        return {dependency: dependency not in self._down for dependency in self._dependencies}
 
     async def mark_starting(self) -> None:
         """Report NOT_SERVING for every service until `mark_started`: no probe may see SERVING before the hooks ran."""

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from grpc_health.v1 import health_pb2
 
-from lucid_tron.mesh import Health, ServiceSpec, run, setting
+from lucid_tron.mesh import Health, ServiceSpec, metrics, run, setting
 from lucid_tron.trongrid import TronGridClient
 from lucid_tron.trongrid.settings import TronGridSettings, tor_config_from_env
 from tor_proxy import TorConfig, TorRuntime
@@ -107,6 +107,7 @@ class _OwnStatuses:
 
 def build(settings: RelaySettings, *, tor_config: TorConfig | None = None) -> ServiceSpec:
     tor = TorRuntime(tor_config if tor_config is not None else tor_config_from_env())
+    metrics.counter_from("lucid_tor_rotations_total", "Tor circuit rotations (NEWNYM, slow circuits)", lambda: tor.stats.rotations)
     trongrid = TronGridClient(
         settings.trongrid_url, tor.proxy, api_key=settings.trongrid_api_key, timeout_s=settings.trongrid_timeout_s
     )

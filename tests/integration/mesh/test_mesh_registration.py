@@ -15,7 +15,7 @@ import pytest
 
 from integration.mesh.mesh_testkit import identity
 from lucid.tron.v1 import payment_gateway_pb2, payment_gateway_pb2_grpc
-from lucid_tron.mesh import REQUEST_ID_HEADER, Registration, ServiceSettings, ServiceSpec, serving
+from lucid_tron.mesh import REQUEST_ID_HEADER, Registration, ServiceSettings, ServiceSpec, current_request_id, serving
 
 GATEWAY = "lucid.tron.v1.PaymentGatewayService"
 SWITCHING = "test.mesh.Switching"
@@ -25,7 +25,8 @@ class Gateway(payment_gateway_pb2_grpc.PaymentGatewayServiceServicer):
     async def GetInvoice(  # noqa: N802 - the proto's name
         self, request: payment_gateway_pb2.GetInvoiceRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> payment_gateway_pb2.GetInvoiceResponse:
-        return payment_gateway_pb2.GetInvoiceResponse()
+        # Reading the request id makes the runtime echo it: the trailer shows how many wrappers ran.
+        return payment_gateway_pb2.GetInvoiceResponse(invoice=payment_gateway_pb2.Invoice(invoice_id=current_request_id()))
 
 
 class Switching(grpc.GenericRpcHandler):
