@@ -127,11 +127,16 @@ class RpcMetrics:
         )
         self.in_flight = Gauge("grpc_server_in_flight", "RPCs being handled now", labels, registry=self.registry)
         self.registry.register(_Health(health))
+        self._methods: dict[str, MethodMetrics] = {}
 
     def method(self, full_method: str) -> MethodMetrics:
-        """The prepared series of `full_method` ("/package.Service/Method")."""
-        service, _, method = full_method.lstrip("/").partition("/")
-        return MethodMetrics(self, service, method)
+        """The prepared series of `full_method` ("/package.Service/Method"), one object per method however often
+        it is wrapped (a generated servicer is registered twice), so its in-flight count is the one the gauge reads."""
+        prepared = self._methods.get(full_method)
+        if prepared is None:
+            service, _, method = full_method.lstrip("/").partition("/")
+            prepared = self._methods[full_method] = MethodMetrics(self, service, method)
+        return prepared
 
 
 class _Health:
