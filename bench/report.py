@@ -38,9 +38,8 @@ def _ratio_budget(results: dict[str, Any], target: str, budget: float, name: str
     rows = [row for row in results["throughput"] if row["target"] == target and row["concurrency"] == top]
     by_channels = {row["channels"]: row for row in rows if row["ratio"] is not None}
     parts = [
-        f"ch={channels}: {row['ratio']:.2f} ({row['ratio_min']:.2f}..{row['ratio_max']:.2f}), by CPU {row['cpu_ratio']:.2f}"
-        if row["cpu_ratio"] is not None
-        else f"ch={channels}: {row['ratio']:.2f} ({row['ratio_min']:.2f}..{row['ratio_max']:.2f})"
+        f"ch={channels}: {_ratio(row['ratio'], row['ratio_min'], row['ratio_max'])}"
+        + ("" if row["cpu_ratio"] is None else f", by CPU {row['cpu_ratio']:.2f}")
         for channels, row in sorted(by_channels.items())
     ]
     value = min((row["ratio"] for row in by_channels.values()), default=None)

@@ -7,7 +7,8 @@
      "redis_url": "redis://127.0.0.1:40300/0"}
 
 `up` writes it once every service is SERVING and deletes it when it stops, so its presence means a mesh is (or
-was, if `up` was killed) running. "metrics" is where Prometheus scrapes each service (`http://<host:port>/metrics`). The URLs may carry credentials when given by the user: the file is private (0600).
+was, if `up` was killed) running. "metrics" is where Prometheus scrapes each service (`http://<host:port>/metrics`).
+The URLs may carry credentials when given by the user: the file is private (0600).
 """
 
 from __future__ import annotations

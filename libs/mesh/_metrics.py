@@ -38,8 +38,9 @@ class DomainMetrics:
     One per process (prometheus-client's default registry), served by every metrics endpoint of the process.
     Declare a counter once, where the code that counts lives, e.g. at module level::
 
-        CACHE_READS = metrics.counter("lucid_relay_cache_reads_total", "Reads by where the answer came from", ["source"])
-        CACHE_READS.labels("memory").inc()
+        ANSWERS = metrics.counter("lucid_relay_answers_total", "Answers by where they came from", ["source"])
+        FROM_CACHE = ANSWERS.labels("cache")  # bound once
+        FROM_CACHE.inc()
     """
 
     def __init__(self) -> None:

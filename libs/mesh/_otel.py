@@ -5,13 +5,15 @@ dependency (plus wrapt), and its aio server interceptor would wrap every handler
 is started by the runtime's one wrapper (`_handlers`), with its name and attributes prepared once per method, health
 and reflection skipped, and its trace id handed to the log lines.
 
-Sampling: `ParentBased(TraceIdRatioBased(OTEL_TRACES_SAMPLER_ARG))`, so a caller's decision (the sampled flag of its
-traceparent) is followed and a ratio of the other RPCs start a trace. An RPC that is not sampled gets a
-non-recording span, which costs no attributes, no export and no log field, and still propagates the decision onwards.
+Sampling: a caller's decision (the sampled flag of its traceparent) is followed (`ParentBased`); of the RPCs that
+come without one, OTEL_TRACES_SAMPLER_ARG start a trace, decided here before anything is built: such an RPC that is
+not sampled costs one random number (a non-recording span from the SDK cost ~15 us per call). Its calls onwards then
+carry no traceparent, so the next service decides for itself at its own ratio.
 """
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import grpc
@@ -21,7 +23,7 @@ from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from lucid_tron.context._ids import set_trace_id
@@ -45,21 +47,25 @@ class OtelTracing:
     """A tracer provider of its own (not the global one), so several servers in one test process do not clash."""
 
     def __init__(self, service: str, endpoint: str, sample_ratio: float) -> None:
+        # Roots reach the SDK only once sampled (see `start`); children follow their parent's flag.
         self._provider = TracerProvider(
-            resource=Resource.create({"service.name": service}), sampler=ParentBased(TraceIdRatioBased(sample_ratio))
+            resource=Resource.create({"service.name": service}), sampler=ParentBased(ALWAYS_ON)
         )
+        self._sample_ratio = sample_ratio
         self._provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
         self._tracer = self._provider.get_tracer("lucid_tron.mesh")
         # method -> (span name, attributes): the same for every call of a method.
         self._prepared: dict[str, tuple[str, dict[str, str]]] = {}
 
-    def start(self, context: grpc.aio.ServicerContext[Any, Any], method: str) -> _RpcSpan:
+    def start(self, context: grpc.aio.ServicerContext[Any, Any], method: str) -> _RpcSpan | None:
+        carrier = {key: value for key, value in context.invocation_metadata() or () if key in _PROPAGATED}
+        if not carrier and random.random() >= self._sample_ratio:
+            return None
         prepared = self._prepared.get(method)
         if prepared is None:
             service, _, name = method.lstrip("/").partition("/")
             attributes = {"rpc.system": "grpc", "rpc.service": service, "rpc.method": name}
             prepared = self._prepared[method] = (f"{service}/{name}", attributes)
-        carrier = {key: value for key, value in context.invocation_metadata() or () if key in _PROPAGATED}
         span = self._tracer.start_span(
             prepared[0],
             context=_PROPAGATOR.extract(carrier) if carrier else None,
@@ -70,7 +76,7 @@ class OtelTracing:
         )
         if span.is_recording():
             set_trace_id(format(span.get_span_context().trace_id, "032x"))
-        # Current for the behavior, so calls onwards carry this span (or the decision not to sample) as parent.
+        # Current for the behavior, so calls onwards carry this span (or its caller's decision not to sample).
         token = otel_context.attach(trace.set_span_in_context(span))
         return _RpcSpan(span, token)
 

@@ -22,14 +22,14 @@ NAME = "tron-client"
 
 @dataclass(frozen=True, kw_only=True)
 class TronClientSettings(TronGridSettings):
-    """TronGrid's settings and the mesh's (CALL_TIMEOUT_S bounds a call without a deadline, TronGrid's retries included)."""
+    """TronGrid's settings and the mesh's (CALL_TIMEOUT_S bounds a call without a deadline, retries included)."""
 
 
 def build(settings: TronClientSettings, *, tor_config: TorConfig | None = None) -> ServiceSpec:
     # Tor is this service's one way out: while it is down the process reports NOT_SERVING ("tor") and calls fail
     # fast, since there is nothing it could answer.
     tor = TorRuntime(tor_config if tor_config is not None else tor_config_from_env())
-    metrics.counter_from("lucid_tor_rotations_total", "Tor circuit rotations (NEWNYM, slow circuits)", lambda: tor.stats.rotations)
+    metrics.counter_from("lucid_tor_rotations_total", "Tor circuit rotations", lambda: tor.stats.rotations)
     trongrid = TronGridClient(
         settings.trongrid_url, tor.proxy, api_key=settings.trongrid_api_key, timeout_s=settings.trongrid_timeout_s
     )

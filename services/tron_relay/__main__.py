@@ -107,7 +107,7 @@ class _OwnStatuses:
 
 def build(settings: RelaySettings, *, tor_config: TorConfig | None = None) -> ServiceSpec:
     tor = TorRuntime(tor_config if tor_config is not None else tor_config_from_env())
-    metrics.counter_from("lucid_tor_rotations_total", "Tor circuit rotations (NEWNYM, slow circuits)", lambda: tor.stats.rotations)
+    metrics.counter_from("lucid_tor_rotations_total", "Tor circuit rotations", lambda: tor.stats.rotations)
     trongrid = TronGridClient(
         settings.trongrid_url, tor.proxy, api_key=settings.trongrid_api_key, timeout_s=settings.trongrid_timeout_s
     )

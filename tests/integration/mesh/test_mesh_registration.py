@@ -27,7 +27,8 @@ class Gateway(payment_gateway_pb2_grpc.PaymentGatewayServiceServicer):
         self, request: payment_gateway_pb2.GetInvoiceRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> payment_gateway_pb2.GetInvoiceResponse:
         # Reading the request id makes the runtime echo it: the trailer shows how many wrappers ran.
-        return payment_gateway_pb2.GetInvoiceResponse(invoice=payment_gateway_pb2.Invoice(invoice_id=current_request_id()))
+        invoice = payment_gateway_pb2.Invoice(invoice_id=current_request_id())
+        return payment_gateway_pb2.GetInvoiceResponse(invoice=invoice)
 
 
 class Switching(grpc.GenericRpcHandler):
