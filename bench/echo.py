@@ -1,8 +1,9 @@
 """The baseline: a grpc.aio server whose one RPC returns its request, run as its own process like a service.
 
     python -m bench.echo --port P           bare grpc.aio: one generic handler, bytes in, bytes out, no interceptor
-    python -m bench.echo --port P --mesh    the same handler on lucid_tron.mesh (`run`: request scope and error
-                                            mapping, health, reflection, JSON logs), i.e. a service with no work
+    python -m bench.echo --port P --mesh    the same handler on lucid_tron.mesh (`run`: request scope, metrics
+                                            when METRICS_PORT is set, error mapping, health, reflection, JSON
+                                            logs), i.e. a service with no work
 
 The bare server is what "ratio vs echo" divides by: the best a Python grpc.aio process does on this machine, with
 the same process boundary, the same client and the same loopback as the services. The mesh variant tells the cost of

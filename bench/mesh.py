@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.system import cmdline, descendants, environ, spawn, stop
+from lucid_tron.testing import free_port
 
 __all__ = ["FUNDED_ADDRESS", "Mesh", "MeshError", "MeshService"]
 
@@ -121,10 +122,12 @@ class Mesh:
         return services
 
     def spawn_alone(self, name: str, port: int, log_path: Path) -> subprocess.Popen[bytes]:
-        """Another process of service `name`, as `up` started it (same command and environment) but on `port`."""
+        """Another process of service `name`, as `up` started it (same command and environment) but on `port`
+        (and another metrics port)."""
         pid = self.services[name].pid
         env = environ(pid)
         env["GRPC_PORT"] = str(port)
+        env["METRICS_PORT"] = str(free_port())  # the running one holds its own
         env["SHUTDOWN_GRACE_S"] = "0"
         return spawn(cmdline(pid), env=env, log_path=log_path)
 

@@ -192,6 +192,9 @@ def _spawn_echo(port: int, extra: list[str], log_path: Path) -> Any:
     secrets = log_path.parent / "echo-secrets"
     secrets.mkdir(exist_ok=True)
     env.update(LOG_FORMAT="json", LOG_LEVEL="INFO", SHUTDOWN_GRACE_S="0", SECRETS_DIR=str(secrets))
+    if extra:
+        # Metrics on, as `lucid-tron up` runs every service (tracing as the caller's environment says, as in `up`).
+        env["METRICS_PORT"] = str(free_port())
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     return spawn([sys.executable, "-m", "bench.echo", "--port", str(port), *extra], env=env, log_path=log_path, cwd=ROOT)
 

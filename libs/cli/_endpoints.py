@@ -1,12 +1,14 @@
 """`<state-dir>/endpoints.json`: where a running `lucid-tron up` serves, for `status`, tests and tools.
 
     {"services": {"tron-client": "127.0.0.1:41001", ...},
+     "metrics": {"tron-client": "127.0.0.1:41101", ...},
      "devnet": {"url": "http://127.0.0.1:40123", "usdt_contract": "T..."},
      "mongo_url": "mongodb://127.0.0.1:40200/?replicaSet=secantus",
      "redis_url": "redis://127.0.0.1:40300/0"}
 
 `up` writes it once every service is SERVING and deletes it when it stops, so its presence means a mesh is (or
-was, if `up` was killed) running. The URLs may carry credentials when given by the user: the file is private (0600).
+was, if `up` was killed) running. "metrics" is where Prometheus scrapes each service (`http://<host:port>/metrics`).
+The URLs may carry credentials when given by the user: the file is private (0600).
 """
 
 from __future__ import annotations
@@ -33,10 +35,12 @@ class Endpoints:
     usdt_contract: str
     mongo_url: str
     redis_url: str
+    metrics: dict[str, str]
 
     def to_json(self) -> dict[str, Any]:
         return {
             "services": dict(self.services),
+            "metrics": dict(self.metrics),
             "devnet": {"url": self.devnet_url, "usdt_contract": self.usdt_contract},
             "mongo_url": self.mongo_url,
             "redis_url": self.redis_url,
@@ -45,13 +49,15 @@ class Endpoints:
     @classmethod
     def from_json(cls, data: Any) -> Endpoints:
         try:
-            services = data["services"]
-            if not isinstance(services, dict) or not all(
-                isinstance(k, str) and isinstance(v, str) for k, v in services.items()
-            ):
-                raise TypeError("services must map names to host:port strings")
+            services, metrics = data["services"], data["metrics"]
+            for entry in (services, metrics):
+                if not isinstance(entry, dict) or not all(
+                    isinstance(k, str) and isinstance(v, str) for k, v in entry.items()
+                ):
+                    raise TypeError("services and metrics must map names to host:port strings")
             return cls(
                 services=services,
+                metrics=metrics,
                 devnet_url=str(data["devnet"]["url"]),
                 usdt_contract=str(data["devnet"]["usdt_contract"]),
                 mongo_url=str(data["mongo_url"]),

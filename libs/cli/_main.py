@@ -96,7 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_port,
         default=None,
         metavar="PORT",
-        help="services listen on PORT..PORT+6 in the order of the table (default: free ports)",
+        help="services listen on PORT..PORT+6 in the order of the table, their metrics on PORT+7..PORT+13"
+        " (default: free ports)",
     )
     up.add_argument("--devnet-port", type=_port, default=0, metavar="PORT", help="devnet's port (default: a free one)")
     up.add_argument(

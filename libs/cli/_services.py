@@ -1,8 +1,8 @@
 """The seven services `lucid-tron up` runs, and the environment each one gets.
 
-Every service gets the same environment apart from its own GRPC_PORT: the address of every peer, the storage URLs,
-the devnet and the Tor switch. A service reads only the variables its settings declare, so this module does not
-have to mirror who calls whom; a compose file or a k8s manifest sets the same variables.
+Every service gets the same environment apart from its own GRPC_PORT and METRICS_PORT: the address of every peer,
+the storage URLs, the devnet and the Tor switch. A service reads only the variables its settings declare, so this
+module does not have to mirror who calls whom; a compose file or a k8s manifest sets the same variables.
 
 The Tor switch has two positions. Without `--tor`, devnet on loopback is reached directly (DEVNET_DIRECT). With
 `--tor` (`TorEndpoint`), Tor is required exactly as in production: the services get the SOCKS and control ports of
@@ -115,6 +115,7 @@ def service_environment(
     service: MeshService,
     host: str,
     ports: Mapping[str, int],
+    metrics_port: int,
     trongrid_url: str,
     usdt_contract: str,
     mongo_url: str,
@@ -133,6 +134,8 @@ def service_environment(
         **{peer.address_variable: f"{client_host(host)}:{ports[peer.name]}" for peer in SERVICES},
         "GRPC_HOST": host,
         "GRPC_PORT": str(ports[service.name]),
+        "METRICS_PORT": str(metrics_port),
+        "METRICS_HOST": host,
         "LOG_FORMAT": "json",
         "LOG_LEVEL": log_level,
         "SHUTDOWN_GRACE_S": f"{grace_s:g}",

@@ -199,11 +199,17 @@ class _Up:
             tor = TorEndpoint("127.0.0.1", network.socks_port, network.control_port, str(network.control_cookie_path))
             trongrid_url = trongrid_url_through_tor(_port_of(devnet_url))
             _say(f"services reach devnet as {trongrid_url}, a name only the Tor exit resolves: Tor is required")
-        services = await self._start_services(
+        services, metrics = await self._start_services(
             trongrid_url, usdt_contract, mongo_url.result(), redis_url.result(), tor
         )
         return _EndpointsWithTor(
-            services, devnet_url, usdt_contract, mongo_url.result(), redis_url.result(), self._tor_entry(trongrid_url)
+            services,
+            devnet_url,
+            usdt_contract,
+            mongo_url.result(),
+            redis_url.result(),
+            metrics,
+            self._tor_entry(trongrid_url),
         )
 
     async def _start_devnet(self) -> tuple[str, str]:
@@ -347,15 +353,19 @@ class _Up:
 
     async def _start_services(
         self, trongrid_url: str, usdt_contract: str, mongo_url: str, redis_url: str, tor: TorEndpoint | None
-    ) -> dict[str, str]:
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        """Spawn the services, wait until all are SERVING; their gRPC and their metrics addresses, by name."""
         from lucid_tron.testing import free_port
 
         options = self.options
         if options.base_port is not None:
             ports = {service.name: options.base_port + index for index, service in enumerate(SERVICES)}
+            metrics_ports = {service.name: ports[service.name] + len(SERVICES) for service in SERVICES}
         else:
             ports = {service.name: free_port() for service in SERVICES}
+            metrics_ports = {service.name: free_port() for service in SERVICES}
         addresses = {service.name: f"{client_host(options.host)}:{ports[service.name]}" for service in SERVICES}
+        metrics = {service.name: f"{client_host(options.host)}:{metrics_ports[service.name]}" for service in SERVICES}
         spawned_at = time.monotonic()
         for service in SERVICES:
             env = service_environment(
@@ -363,6 +373,7 @@ class _Up:
                 service=service,
                 host=options.host,
                 ports=ports,
+                metrics_port=metrics_ports[service.name],
                 trongrid_url=trongrid_url,
                 usdt_contract=usdt_contract,
                 mongo_url=mongo_url,
@@ -380,7 +391,7 @@ class _Up:
         _print_table(addresses, took)
         slowest = max(took, key=took.__getitem__)
         _say(f"all {len(SERVICES)} services SERVING {took[slowest]:.2f} s after they were spawned (slowest: {slowest})")
-        return addresses
+        return addresses, metrics
 
     async def _wait_all_serving(self, addresses: dict[str, str]) -> dict[str, float]:
         """The monotonic time each service first answered SERVING; StartError naming a service that died or hung."""

@@ -4,7 +4,8 @@
     current_request_id(), current_trace_id(), REQUEST_ID_HEADER
 
 No grpc here: the TronGrid client, the storage helpers and domain code read the deadline without loading the gRPC
-server runtime. The mesh (`lucid_tron.mesh`) fills these in for each incoming RPC and forwards them on outgoing calls.
+server runtime. The mesh (`lucid_tron.mesh`) opens a request scope for each incoming RPC (the id and the deadline are
+worked out when first read) and forwards them on outgoing calls.
 """
 
 from lucid_tron.context import _deadlines as deadlines

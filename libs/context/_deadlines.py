@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from lucid_tron.context._scope import current_scope
 from lucid_tron.errors import DeadlineExceeded
 
 __all__ = ["MARGIN_S", "remaining", "timeout", "within"]
@@ -32,7 +33,7 @@ _deadline: ContextVar[float | None] = ContextVar("lucid_deadline", default=None)
 
 def remaining() -> float | None:
     """Seconds left before the current deadline (0 or less once passed), or None when there is no deadline."""
-    deadline = _deadline.get()
+    deadline = _current()
     return None if deadline is None else deadline - time.monotonic()
 
 
@@ -58,7 +59,7 @@ def within(seconds: float) -> Iterator[None]:
     ever tightened: an inner block cannot grant itself more time than its caller has.
     """
     candidate = time.monotonic() + seconds
-    current = _deadline.get()
+    current = _current()
     token = _deadline.set(candidate if current is None else min(current, candidate))
     try:
         yield
@@ -66,6 +67,10 @@ def within(seconds: float) -> Iterator[None]:
         _deadline.reset(token)
 
 
-def _set_from_rpc(time_remaining: float | None) -> None:
-    """Record an incoming RPC's deadline (grpc's `context.time_remaining()`); the mesh calls this once per RPC."""
-    _deadline.set(None if time_remaining is None else time.monotonic() + time_remaining)
+def _current() -> float | None:
+    # A `within` block inside the RPC holds the tighter deadline; else the RPC's own, worked out on first use.
+    deadline = _deadline.get()
+    if deadline is not None:
+        return deadline
+    scope = current_scope()
+    return None if scope is None else scope.deadline

@@ -7,35 +7,24 @@ needed when the RPC ends. No grpc here: the logging code reads these values too.
 
 from __future__ import annotations
 
-import re
-import uuid
 from contextvars import ContextVar
 
-REQUEST_ID_HEADER = "x-request-id"
+from lucid_tron.context._scope import REQUEST_ID_HEADER, current_scope
 
-# A caller-supplied id ends up in every log line of the request: accept only short, printable ids so a caller
-# cannot inject fake log fields or flood the logs. Anything else is replaced by a fresh id.
-_ACCEPTABLE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+__all__ = ["REQUEST_ID_HEADER", "current_request_id", "current_trace_id", "set_trace_id"]
 
-_request_id: ContextVar[str | None] = ContextVar("lucid_request_id", default=None)
 _trace_id: ContextVar[str | None] = ContextVar("lucid_trace_id", default=None)
 
 
 def current_request_id() -> str | None:
-    """The id of the RPC being handled, or None outside an RPC."""
-    return _request_id.get()
+    """The id of the RPC being handled (the caller's, or one made now on first use), or None outside an RPC."""
+    scope = current_scope()
+    return None if scope is None else scope.request_id
 
 
 def current_trace_id() -> str | None:
-    """The W3C trace id (32 hex digits) of the RPC being handled when tracing is on, else None."""
+    """The W3C trace id (32 hex digits) of the RPC being handled when it is traced, else None."""
     return _trace_id.get()
-
-
-def accept_request_id(offered: str | None) -> str:
-    """Adopt the caller's request id when it is well-formed, else make a new one; store it for this RPC."""
-    request_id = offered if offered and _ACCEPTABLE_REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
-    _request_id.set(request_id)
-    return request_id
 
 
 def set_trace_id(trace_id: str) -> None:

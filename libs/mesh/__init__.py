@@ -25,10 +25,12 @@ go through `open_channel(target)`, which forwards the deadline, the request id a
 clients of `lucid_tron.peers`, `open_peer_channel(target, peer=..., default_timeout_s=...)`, which also maps the
 peer's status into the caller's own error. Dependencies report through `health.reporter(name)` (hard: the process
 goes NOT_SERVING) or `health.soft.reporter(name)` (reported under its own name), and `health.watch(reporter, probe,
-interval_s=...)` keeps probing one until shutdown.
+interval_s=...)` keeps probing one until shutdown. Domain counters go to `metrics.counter(name, documentation,
+labels)` (served on METRICS_PORT with the runtime's RPC metrics).
 """
 
 from lucid_tron.context import deadlines
+from lucid_tron.lazy import lazy_exports
 from lucid_tron.mesh._client import open_channel, open_peer_channel
 from lucid_tron.config import ConfigError, Problem, SettingInfo, describe_settings, load_settings, setting
 from lucid_tron.context import REQUEST_ID_HEADER, current_request_id, current_trace_id
@@ -62,6 +64,7 @@ __all__ = [
     "StopHook",
     "configure_logging",
     "describe_settings",
+    "metrics",
     "current_request_id",
     "current_trace_id",
     "deadlines",
@@ -72,3 +75,6 @@ __all__ = [
     "serving",
     "setting",
 ]
+
+# prometheus-client (~1.2 MiB) is loaded by the first service that declares a domain counter, not by every import.
+__getattr__, __dir__ = lazy_exports(__name__, {"metrics": "._metrics"})

@@ -53,6 +53,8 @@ class Health:
         # Dependency -> why it is down; only the hard ones decide the process's status.
         self._down: dict[str, str] = {}
         self._soft_down: dict[str, str] = {}
+        # Every dependency that reported, hard or soft, and whether it is up (what the metrics export).
+        self._reported: dict[str, bool] = {}
         self._started = False
         self._watches: list[asyncio.Task[None]] = []
         self.servicer = _EndingHealthServicer(self._names)
@@ -81,6 +83,10 @@ class Health:
         self._watches.append(
             asyncio.create_task(self._keep_watching(reporter, probe, interval_s), name=f"health-{reporter.dependency}")
         )
+
+    def dependencies(self) -> dict[str, bool]:
+        """Every dependency that has reported, hard or soft, and whether it is up (what the metrics export)."""
+        return dict(self._reported)
 
     async def mark_starting(self) -> None:
         """Report NOT_SERVING for every service until `mark_started`: no probe may see SERVING before the hooks ran."""
@@ -121,6 +127,7 @@ class Health:
 
     async def _report(self, reporter: HealthReporter, serving: bool, reason: str) -> None:
         dependency = reporter.dependency
+        self._reported[dependency] = serving
         down = self._soft_down if reporter.soft else self._down
         was_down = dependency in down
         if serving:

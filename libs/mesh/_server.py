@@ -1,9 +1,9 @@
 """A service declares itself as a ServiceSpec; `serving` turns it into a running grpc.aio server.
 
 Every server gets the same furniture: grpc.health.v1 for "" and each service, server reflection (grpcurl and
-buf curl work without proto files), request id + deadline scope, tracing when configured, and the error mapping.
-The scope and the error mapping are put around each handler once, when it is registered (`RuntimeServer`); only
-tracing, when configured, is a grpc.aio interceptor.
+buf curl work without proto files), request id + deadline scope (CALL_TIMEOUT_S when the caller sets no deadline),
+metrics when METRICS_PORT is set, tracing when configured, and the error mapping. All of it is one wrapper put
+around each handler once, when it is registered (`RuntimeServer`); the grpc.aio server runs no interceptor.
 Start order: on_start hooks, then the port opens, then SERVING. Stop order: NOT_SERVING, stop accepting and give
 in-flight RPCs the grace period, then on_stop hooks (close database clients only when no RPC can use them).
 """
@@ -15,16 +15,19 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from lucid_tron.mesh._service_settings import ServiceSettings
-from lucid_tron.mesh._handlers import RuntimeServer
+from lucid_tron.mesh._handlers import Runtime, RuntimeServer
 from lucid_tron.mesh._health import Health
-from lucid_tron.mesh._tracing import Tracing, start_tracing, stop_tracing
+from lucid_tron.mesh._tracing import Spans, start_tracing, stop_tracing
+
+if TYPE_CHECKING:
+    from lucid_tron.mesh._metrics import MetricsEndpoint, RpcMetrics
 
 log = logging.getLogger("lucid_tron.mesh.server")
 
@@ -60,19 +63,25 @@ class ServiceSpec:
 
 
 class MeshServer:
-    """A running service: where it listens, its Health, and `shutdown()`."""
+    """A running service: where it listens (gRPC, and metrics when on), its Health, and `shutdown()`."""
 
-    def __init__(self, spec: ServiceSpec, settings: ServiceSettings, health: Health, tracing: Tracing | None) -> None:
+    def __init__(self, spec: ServiceSpec, settings: ServiceSettings, health: Health, tracing: Spans | None) -> None:
         self.spec = spec
         self.health = health
         self._settings = settings
         self._tracing = tracing
-        # Without tracing the server runs no interceptor at all: grpc.aio then finds a call's handler with one dict
-        # lookup, and awaits nothing before the (already wrapped) handler runs.
-        interceptors = None if tracing is None else [tracing.interceptor]
+        self.metrics: RpcMetrics | None = None
+        if settings.metrics_port is not None:
+            from lucid_tron.mesh._metrics import RpcMetrics
+
+            self.metrics = RpcMetrics(health)
+        self._metrics_endpoint: MetricsEndpoint | None = None
+        runtime = Runtime(call_timeout_s=settings.call_timeout_s, metrics=self.metrics, spans=tracing)
+        # No interceptor: grpc.aio then finds a call's handler with one dict lookup, and awaits nothing before the
+        # (already wrapped) handler runs.
         # so_reuseport off: a second process on the same port must fail to start, not silently share the traffic.
         self.grpc_server: grpc.aio.Server = RuntimeServer(
-            grpc.aio.server(interceptors=interceptors, options=[("grpc.so_reuseport", 0)])
+            grpc.aio.server(options=[("grpc.so_reuseport", 0)]), runtime
         )
         self.port = 0
         self._shutdown: asyncio.Task[None] | None = None
@@ -80,12 +89,22 @@ class MeshServer:
     @property
     def address(self) -> str:
         """Where a client on this host reaches the server, e.g. "127.0.0.1:50051"."""
-        host = self._settings.host
-        if host in ("0.0.0.0", "::", "[::]"):
-            host = "127.0.0.1"
-        elif ":" in host and not host.startswith("["):
-            host = f"[{host}]"
-        return f"{host}:{self.port}"
+        return f"{_client_host(self._settings.host)}:{self.port}"
+
+    @property
+    def metrics_address(self) -> str | None:
+        """Where Prometheus scrapes this server ("127.0.0.1:9464", path /metrics), None when metrics are off."""
+        if self._metrics_endpoint is None:
+            return None
+        return f"{_client_host(self._settings.metrics_bind_host)}:{self._metrics_endpoint.port}"
+
+    def _start_metrics(self) -> None:
+        if self.metrics is not None and self._settings.metrics_port is not None:
+            from lucid_tron.mesh._metrics import MetricsEndpoint
+
+            self._metrics_endpoint = MetricsEndpoint(
+                self.metrics, self._settings.metrics_bind_host, self._settings.metrics_port
+            )
 
     async def shutdown(self) -> None:
         """NOT_SERVING, stop with the grace period, then the on_stop hooks. Safe to call more than once."""
@@ -99,6 +118,8 @@ class MeshServer:
         await self.health.enter_graceful_shutdown()
         await self.grpc_server.stop(grace)
         await _run_stop_hooks(self.spec)
+        if self._metrics_endpoint is not None:
+            await asyncio.to_thread(self._metrics_endpoint.close)
         if self._tracing is not None:
             await asyncio.to_thread(stop_tracing, self._tracing)
         log.info("stopped")
@@ -112,13 +133,15 @@ async def serving(spec: ServiceSpec, settings: ServiceSettings) -> AsyncIterator
     """
     names = [registration.name for registration in spec.services]
     health_of_process = Health(names)
-    server = MeshServer(spec, settings, health_of_process, start_tracing(spec.name, settings.otel_endpoint))
+    tracing = start_tracing(spec.name, settings.otel_endpoint, settings.otel_sample_ratio)
+    server = MeshServer(spec, settings, health_of_process, tracing)
     try:
         for registration in spec.services:
             registration.add_to_server(registration.servicer, server.grpc_server)
         health_pb2_grpc.add_HealthServicer_to_server(health_of_process.servicer, server.grpc_server)
         reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server.grpc_server)
         server.port = server.grpc_server.add_insecure_port(settings.bind_address)
+        server._start_metrics()
         await health_of_process.mark_starting()
         for hook in spec.on_start:
             await hook(health_of_process)
@@ -127,7 +150,12 @@ async def serving(spec: ServiceSpec, settings: ServiceSettings) -> AsyncIterator
     except BaseException:
         await server.shutdown()
         raise
-    log.info("serving %s on %s", ", ".join(names) or "health only", server.address, extra={"address": server.address})
+    log.info(
+        "serving %s on %s",
+        ", ".join(names) or "health only",
+        server.address,
+        extra={"address": server.address, "metrics_address": server.metrics_address},
+    )
     try:
         yield server
     finally:
@@ -141,3 +169,12 @@ async def _run_stop_hooks(spec: ServiceSpec) -> None:
             await hook()
         except Exception:
             log.exception("on_stop hook %r failed", hook)
+
+
+def _client_host(host: str) -> str:
+    """The host a client on this machine uses to reach a server listening on `host` (wildcards -> loopback)."""
+    if host in ("0.0.0.0", "::", "[::]"):
+        return "127.0.0.1"
+    if ":" in host and not host.startswith("["):
+        return f"[{host}]"
+    return host

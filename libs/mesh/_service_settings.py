@@ -1,4 +1,5 @@
-"""What every service's settings hold: where it listens, how it logs, where traces go, how long it drains."""
+"""What every service's settings hold: where it listens, how it logs, where traces and metrics go, how long a call
+may take and how long it drains."""
 
 from __future__ import annotations
 
@@ -35,6 +36,16 @@ class ServiceSettings(Settings):
     log_level: LogLevel = setting("LOG_LEVEL", default=LogLevel.INFO)
     log_format: LogFormat = setting("LOG_FORMAT", default=LogFormat.JSON)
     otel_endpoint: str | None = setting("OTEL_EXPORTER_OTLP_ENDPOINT", default=None, schemes=("http", "https"))
+    # Share of the RPCs that start a trace (a caller's sampled traceparent is always followed): spans cost CPU on a Pi.
+    otel_sample_ratio: float = setting("OTEL_TRACES_SAMPLER_ARG", default=0.1, ge=0, le=1)
+    # The Prometheus endpoint (/metrics): off when METRICS_PORT is unset; 0 picks a free port (tests).
+    metrics_port: int | None = setting("METRICS_PORT", default=None, ge=0, le=65535)
+    # Where it listens; unset: the same host as gRPC (GRPC_HOST).
+    metrics_host: str | None = setting("METRICS_HOST", default=None)
+    # Longest an RPC's work may take when its caller set no deadline (or a later one), retries of dependencies
+    # included: code below the servicer reads it through `deadlines`, so a caller without a deadline cannot make a
+    # service wait through every retry of a dependency that does not answer.
+    call_timeout_s: float = setting("CALL_TIMEOUT_S", default=30.0, ge=0.1, le=600)
     # Below docker's 10 s stop timeout, leaving time for on_stop hooks before SIGKILL.
     shutdown_grace_s: float = setting("SHUTDOWN_GRACE_S", default=5.0, ge=0, le=120)
 
@@ -43,3 +54,8 @@ class ServiceSettings(Settings):
         """`host:port` for grpc's add_insecure_port (IPv6 hosts in brackets)."""
         host = f"[{self.host}]" if ":" in self.host and not self.host.startswith("[") else self.host
         return f"{host}:{self.port}"
+
+    @property
+    def metrics_bind_host(self) -> str:
+        """The host the metrics endpoint listens on: METRICS_HOST, else GRPC_HOST."""
+        return self.host if self.metrics_host is None else self.metrics_host

@@ -1,7 +1,7 @@
 """tron-client: `python -m lucid_tron.services.tron_client`.
 
 Environment: TRONGRID_URL (required; `lucid-tron up` passes devnet's), TRONGRID_API_KEY (secret, optional),
-TRONGRID_TIMEOUT_S, CALL_TIMEOUT_S, the mesh's GRPC_HOST / GRPC_PORT / LOG_* and Tor's variables
+TRONGRID_TIMEOUT_S, the mesh's CALL_TIMEOUT_S / GRPC_HOST / GRPC_PORT / LOG_* and Tor's variables
 (`tor_proxy.TorSettings`: Tor is required unless USE_TOR_FOR_EXTERNAL_CALLS=false and
 ALLOW_DIRECT_EXTERNAL_CALLS=true, which is logged as a WARNING and meant only for a devnet on loopback; while Tor is
 required TRONGRID_URL must be https://, or http:// to loopback, a .test name or a .onion service).
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lucid_tron.mesh import ServiceSpec, run, setting
+from lucid_tron.mesh import ServiceSpec, metrics, run
 from lucid_tron.trongrid import TronGridClient, TronGridSettings
 from tor_proxy import TorRuntime
 
@@ -22,18 +22,18 @@ NAME = "tron-client"
 
 @dataclass(frozen=True, kw_only=True)
 class TronClientSettings(TronGridSettings):
-    # Longest an RPC may take when its caller set no deadline (or a later one), retries of TronGrid included.
-    call_timeout_s: float = setting("CALL_TIMEOUT_S", default=30.0, ge=0.1, le=600)
+    """TronGrid's settings and the mesh's (CALL_TIMEOUT_S bounds a call without a deadline, retries included)."""
 
 
 def build(settings: TronClientSettings) -> ServiceSpec:
     # Tor is this service's one way out: while it is down the process reports NOT_SERVING ("tor") and calls fail
     # fast, since there is nothing it could answer.
     tor = TorRuntime(settings.tor_config)
+    metrics.counter_from("lucid_tor_rotations_total", "Tor circuit rotations", lambda: tor.stats.rotations)
     trongrid = TronGridClient(
         settings.trongrid_url, tor.proxy, api_key=settings.trongrid_api_key, timeout_s=settings.trongrid_timeout_s
     )
-    servicer = TronClientServicer(trongrid, call_timeout_s=settings.call_timeout_s)
+    servicer = TronClientServicer(trongrid)
     return ServiceSpec(name=NAME, services=[registration(servicer)], on_start=[tor.start], on_stop=[tor.close])
 
 

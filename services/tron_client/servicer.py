@@ -7,16 +7,13 @@ or too slow for the caller's deadline Unavailable (the TronGrid client's retries
 
 from __future__ import annotations
 
-import functools
 import re
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import grpc
 
 from lucid.tron.v1 import tron_client_pb2, tron_client_pb2_grpc
 from lucid_tron import trongrid
-from lucid_tron.context import deadlines
 from lucid_tron.errors import NotFound
 from lucid_tron.mesh import Registration
 from lucid_tron.trongrid import Finality, TronGridClient
@@ -35,30 +32,10 @@ _FUNCTION_SELECTOR = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*\([A-Za-z0-9_,\[\]()]*
 #: ABI arguments of one call; far above any TRC20 call, small enough to refuse a flood.
 MAX_PARAMETER_BYTES = 64 * 1024
 
-Request = TypeVar("Request")
-Response = TypeVar("Response")
-
-
-def _bounded(
-    method: Callable[[TronClientServicer, Request, Context], Awaitable[Response]],
-) -> Callable[[TronClientServicer, Request, Context], Awaitable[Response]]:
-    """Run the RPC under the caller's deadline, or `call_timeout_s` when the caller set none (or a later one):
-    a call without a deadline must not wait through every retry of a TronGrid that does not answer."""
-
-    @functools.wraps(method)
-    async def bounded(self: TronClientServicer, request: Request, context: Context) -> Response:
-        with deadlines.within(self._call_timeout_s):
-            return await method(self, request, context)
-
-    return bounded
-
-
 class TronClientServicer(tron_client_pb2_grpc.TronClientServiceServicer):
-    def __init__(self, trongrid: TronGridClient, *, call_timeout_s: float = 30.0) -> None:
+    def __init__(self, trongrid: TronGridClient) -> None:
         self._trongrid = trongrid
-        self._call_timeout_s = call_timeout_s
 
-    @_bounded
     async def GetNowBlock(  # noqa: N802 - the proto's name
         self, request: tron_client_pb2.GetNowBlockRequest, context: Context
     ) -> tron_client_pb2.GetNowBlockResponse:
@@ -68,7 +45,6 @@ class TronClientServicer(tron_client_pb2_grpc.TronClientServiceServicer):
         header = await trongrid.now_block(self._trongrid, finality)
         return tron_client_pb2.GetNowBlockResponse(block=trongrid.block_header_message(header))
 
-    @_bounded
     async def GetBlock(  # noqa: N802
         self, request: tron_client_pb2.GetBlockRequest, context: Context
     ) -> tron_client_pb2.GetBlockResponse:
@@ -80,7 +56,6 @@ class TronClientServicer(tron_client_pb2_grpc.TronClientServiceServicer):
             raise NotFound("block", str(number), f"block {number} is beyond the head")
         return tron_client_pb2.GetBlockResponse(header=trongrid.block_header_message(found.header), txids=found.txids)
 
-    @_bounded
     async def GetAccount(  # noqa: N802
         self, request: tron_client_pb2.GetAccountRequest, context: Context
     ) -> tron_client_pb2.GetAccountResponse:
@@ -91,7 +66,6 @@ class TronClientServicer(tron_client_pb2_grpc.TronClientServiceServicer):
         found = await trongrid.account(self._trongrid, address, finality)
         return tron_client_pb2.GetAccountResponse(account=trongrid.account_message(found))
 
-    @_bounded
     async def GetAccountResources(  # noqa: N802
         self, request: tron_client_pb2.GetAccountResourcesRequest, context: Context
     ) -> tron_client_pb2.GetAccountResourcesResponse:
@@ -101,7 +75,6 @@ class TronClientServicer(tron_client_pb2_grpc.TronClientServiceServicer):
         found = await trongrid.account_resources(self._trongrid, address)
         return tron_client_pb2.GetAccountResourcesResponse(resources=trongrid.account_resources_message(found))
 
-    @_bounded
     async def GetTransaction(  # noqa: N802
         self, request: tron_client_pb2.GetTransactionRequest, context: Context
     ) -> tron_client_pb2.GetTransactionResponse:
@@ -122,7 +95,6 @@ class TronClientServicer(tron_client_pb2_grpc.TronClientServiceServicer):
             contract_result=found.contract_result,
         )
 
-    @_bounded
     async def GetTransactionInfo(  # noqa: N802
         self, request: tron_client_pb2.GetTransactionInfoRequest, context: Context
     ) -> tron_client_pb2.GetTransactionInfoResponse:
@@ -139,7 +111,6 @@ class TronClientServicer(tron_client_pb2_grpc.TronClientServiceServicer):
             )
         return tron_client_pb2.GetTransactionInfoResponse(receipt=trongrid.receipt_message(found))
 
-    @_bounded
     async def BroadcastTransaction(  # noqa: N802
         self, request: tron_client_pb2.BroadcastTransactionRequest, context: Context
     ) -> tron_client_pb2.BroadcastTransactionResponse:
@@ -149,7 +120,6 @@ class TronClientServicer(tron_client_pb2_grpc.TronClientServiceServicer):
             txid=sent.txid, duplicate=sent.duplicate, expiration_time=trongrid.timestamp_message(sent.expiration_ms)
         )
 
-    @_bounded
     async def GetChainParameters(  # noqa: N802
         self, request: tron_client_pb2.GetChainParametersRequest, context: Context
     ) -> tron_client_pb2.GetChainParametersResponse:
@@ -164,7 +134,6 @@ class TronClientServicer(tron_client_pb2_grpc.TronClientServiceServicer):
             parameters=[tron_client_pb2.ChainParameter(key=key, value=value) for key, value in found.parameters],
         )
 
-    @_bounded
     async def EstimateEnergy(  # noqa: N802
         self, request: tron_client_pb2.EstimateEnergyRequest, context: Context
     ) -> tron_client_pb2.EstimateEnergyResponse:

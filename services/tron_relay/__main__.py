@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lucid_tron.mesh import Health, HealthReporter, ServiceSpec, run, setting
+from lucid_tron.mesh import Health, HealthReporter, ServiceSpec, metrics, run, setting
 from lucid_tron.trongrid import TronGridClient, TronGridSettings
 from tor_proxy import TorRuntime
 
@@ -79,6 +79,7 @@ class RelaySettings(TronGridSettings):
 
 def build(settings: RelaySettings) -> ServiceSpec:
     tor = TorRuntime(settings.tor_config)
+    metrics.counter_from("lucid_tor_rotations_total", "Tor circuit rotations", lambda: tor.stats.rotations)
     trongrid = TronGridClient(
         settings.trongrid_url, tor.proxy, api_key=settings.trongrid_api_key, timeout_s=settings.trongrid_timeout_s
     )

@@ -15,11 +15,12 @@ from google.protobuf.duration_pb2 import Duration
 from lucid.tron.v1 import relay_pb2, relay_pb2_grpc
 from lucid_tron import trongrid
 from lucid_tron.errors import NotFound
-from lucid_tron.mesh import Registration
+from lucid_tron.mesh import Registration, metrics
 from lucid_tron.trongrid import Finality
 from lucid_tron.validation import FieldChecks
 
 from . import messages
+from .cache import CacheStatus
 from .relay import ChainRelay
 from .verify import Expected
 
@@ -28,6 +29,20 @@ __all__ = ["SERVICE_NAME", "RelayServicer", "registration"]
 SERVICE_NAME: str = relay_pb2.DESCRIPTOR.services_by_name["RelayService"].full_name
 
 Context = grpc.aio.ServicerContext[Any, Any]
+
+# Where answers came from: the share served from the cache is the TronGrid quota the relay saves.
+_ANSWERS = metrics.counter("lucid_relay_answers_total", "Relay answers by where they came from", ["source"])
+_ANSWERED_FROM = {  # (from_cache, stale) -> its series, bound once
+    (True, False): _ANSWERS.labels("cache"),
+    (True, True): _ANSWERS.labels("stale_cache"),
+    (False, False): _ANSWERS.labels("trongrid"),
+}
+
+
+def _cache_status(status: CacheStatus) -> relay_pb2.CacheStatus:
+    """The answer's CacheStatus message, counted by where the answer came from."""
+    _ANSWERED_FROM[(status.from_cache, status.stale)].inc()
+    return messages.cache_status(status)
 
 
 def _max_age(check: FieldChecks, request: Any) -> float | None:
@@ -54,7 +69,7 @@ class RelayServicer(relay_pb2_grpc.RelayServiceServicer):
         check.done()
         answer = await self._relay.now_block(finality, max_age)
         return relay_pb2.RelayServiceGetNowBlockResponse(
-            block=trongrid.block_header_message(answer.value), cache=messages.cache_status(answer.status)
+            block=trongrid.block_header_message(answer.value), cache=_cache_status(answer.status)
         )
 
     async def GetAccount(  # noqa: N802
@@ -67,7 +82,7 @@ class RelayServicer(relay_pb2_grpc.RelayServiceServicer):
         check.done()
         answer = await self._relay.account(address, finality, max_age)
         return relay_pb2.RelayServiceGetAccountResponse(
-            account=trongrid.account_message(answer.value), cache=messages.cache_status(answer.status)
+            account=trongrid.account_message(answer.value), cache=_cache_status(answer.status)
         )
 
     async def GetAccountResources(  # noqa: N802
@@ -79,7 +94,7 @@ class RelayServicer(relay_pb2_grpc.RelayServiceServicer):
         check.done()
         answer = await self._relay.account_resources(address, max_age)
         return relay_pb2.RelayServiceGetAccountResourcesResponse(
-            resources=trongrid.account_resources_message(answer.value), cache=messages.cache_status(answer.status)
+            resources=trongrid.account_resources_message(answer.value), cache=_cache_status(answer.status)
         )
 
     async def GetTransactionInfo(  # noqa: N802
@@ -98,7 +113,7 @@ class RelayServicer(relay_pb2_grpc.RelayServiceServicer):
                 f"no receipt for {txid} in the {finality.value} view (not included, or not {finality.value} yet)",
             )
         return relay_pb2.RelayServiceGetTransactionInfoResponse(
-            receipt=trongrid.receipt_message(answer.value), cache=messages.cache_status(answer.status)
+            receipt=trongrid.receipt_message(answer.value), cache=_cache_status(answer.status)
         )
 
     async def VerifyTrc20Transfer(  # noqa: N802
@@ -121,7 +136,7 @@ class RelayServicer(relay_pb2_grpc.RelayServiceServicer):
             failure=messages.failure(verdict.failure),
             transfers=[messages.transfer(t) for t in verdict.transfers if messages.fits_int64(t)],
             block_number=verdict.block_number,
-            cache=messages.cache_status(answer.cache),
+            cache=_cache_status(answer.cache),
         )
         if verdict.matched is not None:
             response.matched_transfer.CopyFrom(messages.transfer(verdict.matched))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
 import subprocess
+import urllib.request
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from google.rpc import error_details_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
 from grpc_status import rpc_status
+from prometheus_client.parser import text_string_to_metric_families
 
 from e2e.e2e_up import FUNDED_ADDRESS, FUNDED_TRX_SUN, Up, lucid_tron_command, start_up, still_running, up_environment
 from lucid.tron.v1 import (
@@ -75,8 +78,10 @@ def service_processes(up: Up) -> dict[str, int]:
 
 def test_endpoints_json_lists_the_seven_services_devnet_and_storage(mesh: Up) -> None:
     endpoints = mesh.endpoints
-    assert set(endpoints) == {"services", "devnet", "mongo_url", "redis_url"}
+    assert set(endpoints) == {"services", "metrics", "devnet", "mongo_url", "redis_url"}
     assert list(endpoints["services"]) == NAMES
+    assert list(endpoints["metrics"]) == NAMES
+    assert all(address.startswith("127.0.0.1:") for address in endpoints["metrics"].values())
     assert all(address.startswith("127.0.0.1:") for address in endpoints["services"].values())
     assert endpoints["devnet"]["url"].startswith("http://127.0.0.1:")
     assert endpoints["devnet"]["usdt_contract"].startswith("T")
@@ -172,6 +177,41 @@ async def test_relay_reads_devnet_head(channels: dict[str, grpc.aio.Channel]) ->
     )
     assert len(answer.block.block_id) == 64
     assert int(answer.block.block_id[:16], 16) == answer.block.number
+
+
+def scrape(mesh: Up, name: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of service `name`'s metrics endpoint: (name, sorted labels) -> value."""
+    with urllib.request.urlopen(f"http://{mesh.endpoints['metrics'][name]}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_service_serves_its_metrics_where_endpoints_json_says(mesh: Up, name: str) -> None:
+    samples = scrape(mesh, name)
+    assert samples[("lucid_serving", ())] == 1
+    assert samples[("process_resident_memory_bytes", ())] > 0
+
+
+async def test_the_relay_counts_its_rpcs_and_where_its_answers_came_from(
+    mesh: Up, channels: dict[str, grpc.aio.Channel]
+) -> None:
+    stub = relay_pb2_grpc.RelayServiceStub(channels["tron-relay"])
+    method = (("grpc_code", "OK"), ("grpc_method", "GetNowBlock"), ("grpc_service", GRPC_SERVICE["tron-relay"]))
+    before = await asyncio.to_thread(scrape, mesh, "tron-relay")
+    for _ in range(3):
+        await stub.GetNowBlock(relay_pb2.RelayServiceGetNowBlockRequest(finality=common_pb2.FINALITY_HEAD), timeout=10)
+    await health_pb2_grpc.HealthStub(channels["tron-relay"]).Check(health_pb2.HealthCheckRequest(), timeout=5)
+    after = await asyncio.to_thread(scrape, mesh, "tron-relay")
+
+    assert after[("grpc_server_handled_total", method)] - before.get(("grpc_server_handled_total", method), 0) == 3
+    answers = [labels for name, labels in after if name == "lucid_relay_answers_total"]
+    assert sum(after[("lucid_relay_answers_total", labels)] for labels in answers) >= 3
+    assert not [labels for name, labels in after if dict(labels).get("grpc_service") == health.SERVICE_NAME]
 
 
 @pytest.mark.parametrize(("name", "method"), SKELETON_RPCS, ids=[f"{n}.{m.name}" for n, m in SKELETON_RPCS])

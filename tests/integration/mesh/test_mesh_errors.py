@@ -24,7 +24,15 @@ from integration.mesh.mesh_testkit import (
     unary_unary,
 )
 from lucid_tron import errors
-from lucid_tron.mesh import ERROR_DOMAIN, REQUEST_ID_HEADER, MeshServer, ServiceSettings, ServiceSpec, serving
+from lucid_tron.mesh import (
+    ERROR_DOMAIN,
+    REQUEST_ID_HEADER,
+    MeshServer,
+    ServiceSettings,
+    ServiceSpec,
+    current_request_id,
+    serving,
+)
 from lucid_tron.mesh._logging import JsonFormatter, RedactingFilter
 
 SERVICE = "test.mesh.Errors"
@@ -54,6 +62,11 @@ async def raise_chosen(request: bytes, context: grpc.aio.ServicerContext[Any, An
     if request in RAISES:
         raise RAISES[request]()
     return b"ok:" + request
+
+
+async def identify(request: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
+    """Reads the request id, as a log line or a call onwards does."""
+    return str(current_request_id()).encode()
 
 
 async def stream_then_raise(request: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[bytes]:
@@ -90,6 +103,7 @@ async def server() -> AsyncIterator[MeshServer]:
                 SERVICE,
                 {
                     "Unary": unary_unary(raise_chosen),
+                    "Identify": unary_unary(identify),
                     "ServerStream": unary_stream(stream_then_raise),
                     "ServerWrite": unary_stream(write_then_raise),
                     "ClientStream": stream_unary(collect_then_raise),
@@ -188,18 +202,25 @@ async def test_the_request_id_is_in_the_details_and_the_trailing_metadata(channe
     assert trailing(error, REQUEST_ID_HEADER) == "req-from-caller"
 
 
-async def test_a_successful_call_echoes_a_generated_request_id(channel: grpc.aio.Channel) -> None:
+async def test_a_successful_call_that_used_its_request_id_echoes_the_generated_one(
+    channel: grpc.aio.Channel,
+) -> None:
+    call = channel.unary_unary(f"/{SERVICE}/Identify")(b"hello")
+    used = (await call).decode()
+    assert re.fullmatch(r"[0-9a-f]{32}", used)
+    assert trailing(await call.trailing_metadata(), REQUEST_ID_HEADER) == used
+
+
+async def test_a_successful_call_that_never_used_a_request_id_makes_none(channel: grpc.aio.Channel) -> None:
     call = channel.unary_unary(f"/{SERVICE}/Unary")(b"hello")
     assert await call == b"ok:hello"
-    request_id = trailing(await call.trailing_metadata(), REQUEST_ID_HEADER)
-    assert isinstance(request_id, str) and re.fullmatch(r"[0-9a-f]{32}", request_id)
+    assert trailing(await call.trailing_metadata(), REQUEST_ID_HEADER) is None
 
 
 async def test_a_malformed_request_id_is_replaced(channel: grpc.aio.Channel) -> None:
-    call = channel.unary_unary(f"/{SERVICE}/Unary")(b"x", metadata=((REQUEST_ID_HEADER, 'bad id" level=ERROR'),))
-    await call
-    request_id = trailing(await call.trailing_metadata(), REQUEST_ID_HEADER)
-    assert isinstance(request_id, str) and re.fullmatch(r"[0-9a-f]{32}", request_id)
+    metadata = ((REQUEST_ID_HEADER, 'bad id" level=ERROR'),)
+    call = channel.unary_unary(f"/{SERVICE}/Identify")(b"x", metadata=metadata)
+    assert re.fullmatch(r"[0-9a-f]{32}", (await call).decode())
 
 
 @pytest.fixture

@@ -1,4 +1,7 @@
-"""A call to another service carries the incoming deadline and request id; an expired deadline stops the call."""
+"""A call to another service carries the incoming deadline and request id; an expired deadline stops the call.
+
+An RPC's deadline is its caller's or the service's CALL_TIMEOUT_S from its start, whichever is sooner.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +18,8 @@ from lucid_tron.mesh import REQUEST_ID_HEADER, ServiceSettings, ServiceSpec, dea
 
 DOWNSTREAM = "test.mesh.Downstream"
 UPSTREAM = "test.mesh.Upstream"
+#: The upstream's CALL_TIMEOUT_S: the deadline of a call whose caller set none (or a later one).
+CALL_TIMEOUT_S = 20.0
 
 
 @dataclass
@@ -75,7 +80,7 @@ async def mesh() -> AsyncIterator[Mesh]:
             return await record_call(request)
 
         async def budget(request: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
-            return repr(deadlines.timeout(30.0)).encode()
+            return repr(deadlines.timeout(60.0)).encode()
 
         upstream_spec = ServiceSpec(
             name="upstream",
@@ -93,7 +98,7 @@ async def mesh() -> AsyncIterator[Mesh]:
             ],
         )
         async with (
-            serving(upstream_spec, ServiceSettings(port=0)) as upstream,
+            serving(upstream_spec, ServiceSettings(port=0, call_timeout_s=CALL_TIMEOUT_S)) as upstream,
             grpc.aio.insecure_channel(upstream.address) as channel,
         ):
             yield Mesh(channel, seen)
@@ -111,9 +116,10 @@ async def test_the_callers_deadline_reaches_the_next_service(mesh: Mesh, method:
     assert remaining is not None and 1.5 < remaining < 2.0
 
 
-async def test_without_a_deadline_the_next_call_has_none(mesh: Mesh) -> None:
+async def test_without_a_deadline_the_next_call_gets_the_services_call_timeout(mesh: Mesh) -> None:
     await call(mesh, "Forward")
-    assert mesh.seen.time_remaining[-1] is None
+    remaining = mesh.seen.time_remaining[-1]
+    assert remaining is not None and CALL_TIMEOUT_S - 1.0 < remaining < CALL_TIMEOUT_S
 
 
 async def test_a_longer_explicit_timeout_is_shortened_to_the_callers_deadline(mesh: Mesh) -> None:
@@ -139,4 +145,8 @@ async def test_no_call_is_made_once_the_deadline_has_passed(mesh: Mesh) -> None:
 
 async def test_handlers_can_budget_their_waits_from_the_deadline(mesh: Mesh) -> None:
     assert 0.5 < float(await call(mesh, "Budget", timeout=1.0)) < 1.0
-    assert float(await call(mesh, "Budget")) == 30.0
+
+
+async def test_a_callers_deadline_later_than_the_call_timeout_is_shortened_to_it(mesh: Mesh) -> None:
+    assert CALL_TIMEOUT_S - 0.5 < float(await call(mesh, "Budget", timeout=50.0)) < CALL_TIMEOUT_S
+    assert CALL_TIMEOUT_S - 0.5 < float(await call(mesh, "Budget")) < CALL_TIMEOUT_S

@@ -15,17 +15,20 @@ import pytest
 
 from integration.mesh.mesh_testkit import identity
 from lucid.tron.v1 import payment_gateway_pb2, payment_gateway_pb2_grpc
-from lucid_tron.mesh import REQUEST_ID_HEADER, Registration, ServiceSettings, ServiceSpec, serving
+from lucid_tron.mesh import REQUEST_ID_HEADER, Registration, ServiceSettings, ServiceSpec, current_request_id, serving
 
 GATEWAY = "lucid.tron.v1.PaymentGatewayService"
 SWITCHING = "test.mesh.Switching"
+REGISTERED = "test.mesh.RegisteredOnly"
 
 
 class Gateway(payment_gateway_pb2_grpc.PaymentGatewayServiceServicer):
     async def GetInvoice(  # noqa: N802 - the proto's name
         self, request: payment_gateway_pb2.GetInvoiceRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> payment_gateway_pb2.GetInvoiceResponse:
-        return payment_gateway_pb2.GetInvoiceResponse()
+        # Reading the request id makes the runtime echo it: the trailer shows how many wrappers ran.
+        invoice = payment_gateway_pb2.Invoice(invoice_id=current_request_id())
+        return payment_gateway_pb2.GetInvoiceResponse(invoice=invoice)
 
 
 class Switching(grpc.GenericRpcHandler):
@@ -53,11 +56,19 @@ async def channel() -> AsyncIterator[grpc.aio.Channel]:
     def add_switching(_servicer: object, server: grpc.aio.Server) -> None:
         server.add_generic_rpc_handlers((switching,))
 
+    async def identify(request: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
+        return str(current_request_id()).encode()
+
+    def add_registered_only(_servicer: object, server: grpc.aio.Server) -> None:
+        handler = grpc.unary_unary_rpc_method_handler(identify, identity, identity)
+        server.add_registered_method_handlers(REGISTERED, {"Identify": handler})
+
     spec = ServiceSpec(
         name="registration-test",
         services=[
             Registration(payment_gateway_pb2_grpc.add_PaymentGatewayServiceServicer_to_server, Gateway(), GATEWAY),
             Registration(add_switching, None, SWITCHING),
+            Registration(add_registered_only, None, REGISTERED),
         ],
     )
     async with (
@@ -74,6 +85,13 @@ async def test_a_generated_servicers_rpc_runs_in_the_runtime(channel: grpc.aio.C
     await call
     trailing = await call.trailing_metadata()
     assert [value for key, value in trailing or () if key == REQUEST_ID_HEADER] == ["req-once"]
+
+
+async def test_a_service_registered_only_by_method_name_runs_in_the_runtime(channel: grpc.aio.Channel) -> None:
+    call = channel.unary_unary(f"/{REGISTERED}/Identify")(b"", metadata=((REQUEST_ID_HEADER, "req-registered"),))
+    assert await call == b"req-registered"
+    trailing = await call.trailing_metadata()
+    assert [value for key, value in trailing or () if key == REQUEST_ID_HEADER] == ["req-registered"]
 
 
 async def test_a_generic_handler_that_changes_its_handler_is_followed(channel: grpc.aio.Channel) -> None:

@@ -21,6 +21,7 @@ from lucid_tron.mesh import ServiceSettings, ServiceSpec, current_trace_id, open
 
 TRACED = "test.mesh.Traced"
 DOWNSTREAM = "test.mesh.TracedDownstream"
+SAMPLED = "test.mesh.Sampled"
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 PARENT_SPAN_ID = "b7ad6b7169203331"
 TRACEPARENT = f"00-{TRACE_ID}-{PARENT_SPAN_ID}-01"
@@ -67,6 +68,9 @@ async def traced() -> AsyncIterator[Traced]:
     async def bug(request: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
         raise ZeroDivisionError
 
+    async def work(request: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
+        return b"worked"
+
     downstream_spec = ServiceSpec(
         name="traced-downstream", services=[generic_service(DOWNSTREAM, {"Record": unary_unary(record)})]
     )
@@ -88,15 +92,25 @@ async def traced() -> AsyncIterator[Traced]:
                 )
             ],
         )
+        # Never starting a trace of its own: only calls whose caller sampled them are traced.
+        rarely_spec = ServiceSpec(
+            name="rarely-sampled", services=[generic_service(SAMPLED, {"Work": unary_unary(work)})]
+        )
         async with (
-            serving(spec, ServiceSettings(port=0, otel_endpoint=endpoint)) as server,
+            serving(spec, ServiceSettings(port=0, otel_endpoint=endpoint, otel_sample_ratio=1.0)) as server,
             grpc.aio.insecure_channel(server.address) as channel,
+            serving(rarely_spec, ServiceSettings(port=0, otel_endpoint=endpoint, otel_sample_ratio=0.0)) as rarely,
+            grpc.aio.insecure_channel(rarely.address) as rarely_channel,
         ):
             await channel.unary_unary(f"/{TRACED}/Forward")(b"", metadata=(("traceparent", TRACEPARENT),))
             for method in ("NotFound", "Bug"):
                 with pytest.raises(grpc.aio.AioRpcError):
                     await channel.unary_unary(f"/{TRACED}/{method}")(b"")
             await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
+            work = rarely_channel.unary_unary(f"/{SAMPLED}/Work")
+            for _ in range(5):
+                await work(b"")
+            await work(b"", metadata=(("traceparent", TRACEPARENT),))
     await receiver.stop(None)
     yield result
 
@@ -122,7 +136,12 @@ def test_each_rpc_becomes_a_server_span_with_rpc_attributes(traced: Traced) -> N
 
 
 def test_spans_are_exported_under_the_service_name(traced: Traced) -> None:
-    assert {service for service, _ in traced.collector.spans} == {"traced-service"}
+    assert {service for service, _ in traced.collector.spans} == {"traced-service", "rarely-sampled"}
+
+
+def test_with_a_sample_ratio_of_zero_only_calls_a_caller_sampled_are_traced(traced: Traced) -> None:
+    spans = [span for service, span in traced.collector.spans if service == "rarely-sampled"]
+    assert [(span.name, span.trace_id.hex()) for span in spans] == [(f"{SAMPLED}/Work", TRACE_ID)]
 
 
 def test_an_incoming_traceparent_makes_the_span_its_child(traced: Traced) -> None:
@@ -153,4 +172,4 @@ def test_an_unexpected_error_marks_the_span_failed(traced: Traced) -> None:
 
 def test_health_checks_make_no_spans(traced: Traced) -> None:
     assert not [span for _, span in traced.collector.spans if span.name.startswith("grpc.health")]
-    assert len(traced.collector.spans) == 3
+    assert len([service for service, _ in traced.collector.spans if service == "traced-service"]) == 3

@@ -32,13 +32,24 @@ async def test_the_callers_deadline_reaches_the_peer(peer: tuple[Peer, str]) -> 
     assert remaining is not None and 1.5 < remaining < 2.0
 
 
-async def test_without_a_callers_deadline_the_call_gets_the_clients_default(peer: tuple[Peer, str]) -> None:
+async def test_outside_any_rpc_the_call_gets_the_clients_default(peer: tuple[Peer, str]) -> None:
+    seen, address = peer
+    async with WalletService(address, default_timeout_s=5.0) as wallet:
+        await wallet.rpc.GetWallet(wallet_pb2.GetWalletRequest(wallet_id="w1"))
+    remaining = seen.time_remaining[-1]
+    # grpc's own view of a deadline can be ~10 ms generous.
+    assert remaining is not None and 4.5 < remaining < 5.1
+
+
+async def test_inside_an_rpc_without_a_callers_deadline_the_call_gets_the_services_call_timeout(
+    peer: tuple[Peer, str],
+) -> None:
     seen, address = peer
     async with caller_of(address, default_timeout_s=5.0) as call:
         await call(b"w1")
     remaining = seen.time_remaining[-1]
-    # grpc's own view of a deadline can be ~10 ms generous.
-    assert remaining is not None and 4.5 < remaining < 5.1
+    # The caller's RPC runs under CALL_TIMEOUT_S (30 s by default), which the peer call inherits, margin taken.
+    assert remaining is not None and 29.0 < remaining < 30.0
 
 
 async def test_an_explicit_timeout_shorter_than_the_deadline_is_kept(peer: tuple[Peer, str]) -> None:

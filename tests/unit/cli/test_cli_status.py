@@ -36,6 +36,7 @@ def write_endpoints(state_dir: Path, services: dict[str, str]) -> None:
         usdt_contract="TBEKPf4ob4ZU4nfxbMSSZy3tuc4aLuPNPg",
         mongo_url="mongodb://127.0.0.1:2",
         redis_url="redis://127.0.0.1:3/0",
+        metrics={},
     ).write(state_dir)
 
 

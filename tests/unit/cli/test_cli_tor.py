@@ -24,6 +24,7 @@ from lucid_tron.config import load_settings
 from tor_proxy import TorSettings
 
 PORTS = {service.name: 41000 + index for index, service in enumerate(SERVICES)}
+METRICS_PORT = 41100
 BY_NAME = {service.name: service for service in SERVICES}
 TOR = TorEndpoint("127.0.0.1", 39050, 39051, "/state/tor/client/control_auth_cookie")
 
@@ -34,6 +35,7 @@ def environment(base: dict[str, str] | None = None, *, service: str = "tron-clie
         service=BY_NAME[service],
         host="127.0.0.1",
         ports=PORTS,
+        metrics_port=METRICS_PORT,
         trongrid_url=trongrid_url_through_tor(40000),
         usdt_contract="TBEKPf4ob4ZU4nfxbMSSZy3tuc4aLuPNPg",
         mongo_url="mongodb://127.0.0.1:40001/?replicaSet=secantus",
@@ -99,6 +101,7 @@ def test_without_tor_devnet_is_still_reached_directly() -> None:
         service=BY_NAME["tron-client"],
         host="127.0.0.1",
         ports=PORTS,
+        metrics_port=METRICS_PORT,
         trongrid_url="http://127.0.0.1:40000",
         usdt_contract="TBEKPf4ob4ZU4nfxbMSSZy3tuc4aLuPNPg",
         mongo_url="mongodb://127.0.0.1:40001/?replicaSet=secantus",
@@ -117,6 +120,7 @@ ENDPOINTS = dict(
     usdt_contract="TBEKPf4ob4ZU4nfxbMSSZy3tuc4aLuPNPg",
     mongo_url="mongodb://127.0.0.1:40001/?replicaSet=secantus",
     redis_url="redis://127.0.0.1:40002/0",
+    metrics={service.name: f"127.0.0.1:{PORTS[service.name] + 100}" for service in SERVICES},
 )
 
 

@@ -12,6 +12,7 @@ from lucid_tron.cli._endpoints import Endpoints, EndpointsError
 from lucid_tron.cli._services import SERVICES, client_host, service_environment
 
 PORTS = {service.name: 41000 + index for index, service in enumerate(SERVICES)}
+METRICS_PORT = 41100
 BY_NAME = {service.name: service for service in SERVICES}
 
 
@@ -23,6 +24,7 @@ def environment(
         service=BY_NAME[service],
         host=host,
         ports=PORTS,
+        metrics_port=METRICS_PORT,
         trongrid_url="http://127.0.0.1:40000",
         usdt_contract="TBEKPf4ob4ZU4nfxbMSSZy3tuc4aLuPNPg",
         mongo_url="mongodb://127.0.0.1:40001/?replicaSet=secantus",
@@ -53,6 +55,11 @@ def test_a_service_listens_on_its_own_port_and_finds_every_peer() -> None:
     assert env["TRON_CLIENT_ADDR"] == f"127.0.0.1:{PORTS['tron-client']}"
     assert env["WALLET_MANAGER_ADDR"] == f"127.0.0.1:{PORTS['wallet-manager']}"
     assert {service.address_variable for service in SERVICES} <= set(env)
+
+
+def test_a_service_serves_its_metrics_on_its_own_port_and_host() -> None:
+    env = environment(host="0.0.0.0")
+    assert (env["METRICS_HOST"], env["METRICS_PORT"]) == ("0.0.0.0", str(METRICS_PORT))
 
 
 def test_storage_devnet_and_logs_are_wired() -> None:
@@ -97,6 +104,7 @@ ENDPOINTS = Endpoints(
     usdt_contract="TBEKPf4ob4ZU4nfxbMSSZy3tuc4aLuPNPg",
     mongo_url="mongodb://127.0.0.1:40001/?replicaSet=secantus",
     redis_url="redis://127.0.0.1:40002/0",
+    metrics={service.name: f"127.0.0.1:{PORTS[service.name] + 100}" for service in SERVICES},
 )
 
 
@@ -105,6 +113,7 @@ def test_endpoints_json_has_the_documented_shape(tmp_path: Path) -> None:
     assert path == tmp_path / "endpoints.json"
     assert json.loads(path.read_text()) == {
         "services": {service.name: f"127.0.0.1:{PORTS[service.name]}" for service in SERVICES},
+        "metrics": {service.name: f"127.0.0.1:{PORTS[service.name] + 100}" for service in SERVICES},
         "devnet": {"url": "http://127.0.0.1:40000", "usdt_contract": "TBEKPf4ob4ZU4nfxbMSSZy3tuc4aLuPNPg"},
         "mongo_url": "mongodb://127.0.0.1:40001/?replicaSet=secantus",
         "redis_url": "redis://127.0.0.1:40002/0",

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from lucid_tron.mesh import LogFormat, LogLevel, configure_logging
-from lucid_tron.context._ids import accept_request_id, set_trace_id
+from lucid_tron.context._ids import set_trace_id
+from lucid_tron.context._scope import REQUEST_ID_HEADER, open_scope
 from lucid_tron.mesh._logging import JsonFormatter, RedactingFilter
 
 
@@ -39,6 +40,19 @@ def lines_of(buffer: io.StringIO) -> list[dict[str, Any]]:
     return [json.loads(line) for line in buffer.getvalue().splitlines()]
 
 
+class RpcWithRequestId:
+    """Stands in for a grpc.aio ServicerContext: the request scope reads only these two methods of it."""
+
+    def __init__(self, request_id: str) -> None:
+        self._metadata = ((REQUEST_ID_HEADER, request_id),)
+
+    def invocation_metadata(self) -> tuple[tuple[str, str], ...]:
+        return self._metadata
+
+    def time_remaining(self) -> float | None:
+        return None
+
+
 def test_a_record_is_one_json_line_with_the_standard_fields(buffer: io.StringIO) -> None:
     log().info("block %d solidified", 42)
     [line] = lines_of(buffer)
@@ -52,7 +66,7 @@ def test_a_record_is_one_json_line_with_the_standard_fields(buffer: io.StringIO)
 
 def test_lines_inside_an_rpc_carry_its_request_and_trace_ids(buffer: io.StringIO) -> None:
     def in_rpc() -> None:
-        accept_request_id("req-123")
+        open_scope(RpcWithRequestId("req-123"), None)
         set_trace_id("0af7651916cd43dd8448eb211c80319c")
         log().info("handling")
 
