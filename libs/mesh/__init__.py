@@ -23,9 +23,10 @@ Tests use `async with serving(spec, ServiceSettings(port=0)) as server:` and con
 Code that waits on anything reads the caller's deadline from `lucid_tron.context.deadlines`; calls to other services
 go through `open_channel(target)`, which forwards the deadline, the request id and the trace, or, for the typed
 clients of `lucid_tron.peers`, `open_peer_channel(target, peer=..., default_timeout_s=...)`, which also maps the
-peer's status into the caller's own error. Dependencies report through `health.reporter(name)` (hard: the process
-goes NOT_SERVING) or `health.soft.reporter(name)` (reported under its own name), and `health.watch(reporter, probe,
-interval_s=...)` keeps probing one until shutdown. Domain counters go to `metrics.counter(name, documentation,
+peer's status into the caller's own error. A service declares what it depends on as `ServiceSpec(dependencies=
+[Dependency(name, probe, soft=..., open=...)])` and the runtime probes each every DEPENDENCY_CHECK_INTERVAL_S: a hard
+one down takes the process NOT_SERVING, a soft one is reported under its own name. For what a library notices between
+probes, `health.reporter(name)` / `health.soft.reporter(name)` and `health.watch(reporter, probe, interval_s=...)`. Domain counters go to `metrics.counter(name, documentation,
 labels)` (served on METRICS_PORT with the runtime's RPC metrics).
 """
 
@@ -35,7 +36,7 @@ from lucid_tron.mesh._client import open_channel, open_peer_channel
 from lucid_tron.config import ConfigError, Problem, SettingInfo, describe_settings, load_settings, setting
 from lucid_tron.context import REQUEST_ID_HEADER, current_request_id, current_trace_id
 from lucid_tron.mesh._errors import ERROR_DOMAIN, PEER_UNAVAILABLE
-from lucid_tron.mesh._health import DependencyCheckSettings, Health, HealthReporter, Probe, SoftDependencies
+from lucid_tron.mesh._health import Dependency, Health, HealthReporter, Probe, SoftDependencies
 from lucid_tron.mesh._logging import configure_logging
 from lucid_tron.mesh._run import EXIT_CONFIG, run
 from lucid_tron.mesh._service_settings import LogFormat, LogLevel, ServiceSettings
@@ -47,7 +48,7 @@ __all__ = [
     "PEER_UNAVAILABLE",
     "REQUEST_ID_HEADER",
     "ConfigError",
-    "DependencyCheckSettings",
+    "Dependency",
     "Health",
     "HealthReporter",
     "LogFormat",

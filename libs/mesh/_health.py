@@ -27,7 +27,6 @@ import grpc
 from grpc_health.v1 import health_pb2
 from grpc_health.v1.health import aio as health_aio
 
-from lucid_tron.config import Settings, setting
 
 log = logging.getLogger("lucid_tron.mesh.health")
 
@@ -38,11 +37,19 @@ _NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 Probe = Callable[[], Awaitable[bool]]
 
 
-@dataclass(frozen=True, kw_only=True)
-class DependencyCheckSettings(Settings):
-    """How often a service's dependency watchers (`Health.watch`) probe MongoDB, Redis and the like."""
+@dataclass(frozen=True)
+class Dependency:
+    """A dependency the runtime watches for a service (`ServiceSpec.dependencies`): `probe()` answers whether it is up,
+    asked before the port opens and then every DEPENDENCY_CHECK_INTERVAL_S until shutdown. A hard one takes the
+    process NOT_SERVING while down (there is nothing it could answer without it: MongoDB for a money service); a soft
+    one is reported under its own grpc.health.v1 service name `name` and the process stays SERVING (a cache).
+    `open`, when given, runs once before the first probe (a store creating its client and its indexes); it must not
+    fail because the dependency is down, which the probe reports."""
 
-    dependency_check_interval_s: float = setting("DEPENDENCY_CHECK_INTERVAL_S", default=2.0, ge=0.05, le=300)
+    name: str
+    probe: Probe
+    soft: bool = False
+    open: Callable[[], Awaitable[None]] | None = None
 
 
 class Health:

@@ -23,7 +23,7 @@ from grpc_reflection.v1alpha import reflection
 
 from lucid_tron.mesh._service_settings import ServiceSettings
 from lucid_tron.mesh._handlers import Runtime, RuntimeServer
-from lucid_tron.mesh._health import Health
+from lucid_tron.mesh._health import Dependency, Health
 from lucid_tron.mesh._tracing import Spans, start_tracing, stop_tracing
 
 if TYPE_CHECKING:
@@ -52,13 +52,16 @@ class ServiceSpec:
     """What a service is: its name (logs, traces), its gRPC services, and what to do at start and stop.
 
     `on_start` hooks run in order before the port opens and receive the process Health, from which a dependency
-    watcher takes its `reporter("tor")`. `on_stop` hooks run in order after the server stopped, even when a start
-    hook failed, so each must cope with its resource never having been opened.
+    watcher takes its `reporter("tor")`. Then each of `dependencies` is probed once and watched every
+    DEPENDENCY_CHECK_INTERVAL_S until shutdown (`Dependency`: hard ones decide SERVING, soft ones report under their
+    own name). `on_stop` hooks run in order after the server stopped, even when a start hook failed, so each must cope
+    with its resource never having been opened.
     """
 
     name: str
     services: Sequence[Registration]
     on_start: Sequence[StartHook] = ()
+    dependencies: Sequence[Dependency] = ()
     on_stop: Sequence[StopHook] = ()
 
 
@@ -145,6 +148,13 @@ async def serving(spec: ServiceSpec, settings: ServiceSettings) -> AsyncIterator
         await health_of_process.mark_starting()
         for hook in spec.on_start:
             await hook(health_of_process)
+        for dependency in spec.dependencies:
+            if dependency.open is not None:
+                await dependency.open()
+            reporters = health_of_process.soft if dependency.soft else health_of_process
+            await health_of_process.watch(
+                reporters.reporter(dependency.name), dependency.probe, interval_s=settings.dependency_check_interval_s
+            )
         await server.grpc_server.start()
         await health_of_process.mark_started()
     except BaseException:

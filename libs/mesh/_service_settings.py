@@ -46,6 +46,8 @@ class ServiceSettings(Settings):
     # included: code below the servicer reads it through `deadlines`, so a caller without a deadline cannot make a
     # service wait through every retry of a dependency that does not answer.
     call_timeout_s: float = setting("CALL_TIMEOUT_S", default=30.0, ge=0.1, le=600)
+    # How often the runtime probes the service's dependencies (`ServiceSpec.dependencies`: MongoDB, Redis, ...).
+    dependency_check_interval_s: float = setting("DEPENDENCY_CHECK_INTERVAL_S", default=2.0, ge=0.05, le=300)
     # Below docker's 10 s stop timeout, leaving time for on_stop hooks before SIGKILL.
     shutdown_grace_s: float = setting("SHUTDOWN_GRACE_S", default=5.0, ge=0, le=120)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from lucid_tron.chain import UsdtContractSettings
-from lucid_tron.mesh import DependencyCheckSettings, Health, ServiceSettings, ServiceSpec, run
+from lucid_tron.mesh import Dependency, ServiceSettings, ServiceSpec, run
 from lucid_tron.peers import TronClientAddress, TronRelayAddress, WalletManagerAddress
 from lucid_tron.storage import MongoSettings, RedisSettings, connect_redis, redis_ping
 
@@ -22,15 +22,11 @@ from .servicer import PaymentGatewayServicer, registration
 from .store import PaymentGatewayStore
 
 NAME = "payment-gateway"
-#: The grpc.health.v1 service names of dependencies (redis: soft, see the module docstring).
-MONGODB_HEALTH_NAME = "mongodb"
-REDIS_HEALTH_NAME = "redis"
 
 
 @dataclass(frozen=True, kw_only=True)
 class PaymentGatewaySettings(
     ServiceSettings,
-    DependencyCheckSettings,
     UsdtContractSettings,
     WalletManagerAddress,
     TronRelayAddress,
@@ -59,17 +55,13 @@ def build(settings: PaymentGatewaySettings) -> ServiceSpec:
         redis=redis,
         usdt_contract=settings.usdt_contract,
     )
-    interval_s = settings.dependency_check_interval_s
-
-    async def start(health: Health) -> None:
-        await store.open()
-        await health.watch(health.reporter(MONGODB_HEALTH_NAME), store.ping, interval_s=interval_s)
-        await health.watch(health.soft.reporter(REDIS_HEALTH_NAME), partial(redis_ping, redis), interval_s=interval_s)
-
     return ServiceSpec(
         name=NAME,
         services=[registration(PaymentGatewayServicer(invoices))],
-        on_start=[start],
+        dependencies=[
+            Dependency("mongodb", store.ping, open=store.open),
+            Dependency("redis", partial(redis_ping, redis), soft=True),
+        ],
         on_stop=[store.close, tron_client.close, tron_relay.close, wallet_manager.close, redis.aclose],
     )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lucid_tron.mesh import DependencyCheckSettings, Health, ServiceSettings, ServiceSpec, run
+from lucid_tron.mesh import Dependency, ServiceSettings, ServiceSpec, run
 from lucid_tron.peers import TronClientAddress, WalletManagerAddress
 from lucid_tron.storage import MongoSettings
 
@@ -19,14 +19,11 @@ from .servicer import StakingServicer, registration
 from .store import StakingStore
 
 NAME = "staking"
-#: The grpc.health.v1 service names of dependencies.
-MONGODB_HEALTH_NAME = "mongodb"
 
 
 @dataclass(frozen=True, kw_only=True)
 class StakingSettings(
     ServiceSettings,
-    DependencyCheckSettings,
     WalletManagerAddress,
     TronClientAddress,
     MongoSettings,
@@ -43,16 +40,10 @@ def build(settings: StakingSettings) -> ServiceSpec:
     tron_client = settings.tron_client()
     wallet_manager = settings.wallet_manager()
     stakes = Stakes(store, tron_client=tron_client, wallet_manager=wallet_manager)
-    interval_s = settings.dependency_check_interval_s
-
-    async def start(health: Health) -> None:
-        await store.open()
-        await health.watch(health.reporter(MONGODB_HEALTH_NAME), store.ping, interval_s=interval_s)
-
     return ServiceSpec(
         name=NAME,
         services=[registration(StakingServicer(stakes))],
-        on_start=[start],
+        dependencies=[Dependency("mongodb", store.ping, open=store.open)],
         on_stop=[store.close, tron_client.close, wallet_manager.close],
     )
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lucid_tron.chain import UsdtContractSettings
-from lucid_tron.mesh import DependencyCheckSettings, Health, ServiceSettings, ServiceSpec, run
+from lucid_tron.mesh import Dependency, ServiceSettings, ServiceSpec, run
 from lucid_tron.peers import TronClientAddress, WalletManagerAddress
 from lucid_tron.storage import MongoSettings
 
@@ -20,14 +20,11 @@ from .servicer import UsdtManagerServicer, registration
 from .store import UsdtManagerStore
 
 NAME = "usdt-manager"
-#: The grpc.health.v1 service names of dependencies.
-MONGODB_HEALTH_NAME = "mongodb"
 
 
 @dataclass(frozen=True, kw_only=True)
 class UsdtManagerSettings(
     ServiceSettings,
-    DependencyCheckSettings,
     UsdtContractSettings,
     WalletManagerAddress,
     TronClientAddress,
@@ -50,16 +47,10 @@ def build(settings: UsdtManagerSettings) -> ServiceSpec:
         wallet_manager=wallet_manager,
         usdt_contract=settings.usdt_contract,
     )
-    interval_s = settings.dependency_check_interval_s
-
-    async def start(health: Health) -> None:
-        await store.open()
-        await health.watch(health.reporter(MONGODB_HEALTH_NAME), store.ping, interval_s=interval_s)
-
     return ServiceSpec(
         name=NAME,
         services=[registration(UsdtManagerServicer(transfers))],
-        on_start=[start],
+        dependencies=[Dependency("mongodb", store.ping, open=store.open)],
         on_stop=[store.close, tron_client.close, wallet_manager.close],
     )
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lucid_tron.chain import UsdtContractSettings
-from lucid_tron.mesh import DependencyCheckSettings, Health, ServiceSettings, ServiceSpec, run
+from lucid_tron.mesh import Dependency, ServiceSettings, ServiceSpec, run
 from lucid_tron.storage import MongoSettings
 
 from .wallets import Wallets
@@ -19,12 +19,10 @@ from .servicer import WalletManagerServicer, registration
 from .store import WalletManagerStore
 
 NAME = "wallet-manager"
-#: The grpc.health.v1 service names of dependencies.
-MONGODB_HEALTH_NAME = "mongodb"
 
 
 @dataclass(frozen=True, kw_only=True)
-class WalletManagerSettings(ServiceSettings, DependencyCheckSettings, UsdtContractSettings, MongoSettings):
+class WalletManagerSettings(ServiceSettings, UsdtContractSettings, MongoSettings):
     """Everything wallet-manager reads, composed from the settings groups that declare each variable once.
 
     The groups are listed last-first because a dataclass takes its fields from the last base first: this way
@@ -35,16 +33,10 @@ class WalletManagerSettings(ServiceSettings, DependencyCheckSettings, UsdtContra
 def build(settings: WalletManagerSettings) -> ServiceSpec:
     store = WalletManagerStore(settings)
     wallets = Wallets(store, usdt_contract=settings.usdt_contract)
-    interval_s = settings.dependency_check_interval_s
-
-    async def start(health: Health) -> None:
-        await store.open()
-        await health.watch(health.reporter(MONGODB_HEALTH_NAME), store.ping, interval_s=interval_s)
-
     return ServiceSpec(
         name=NAME,
         services=[registration(WalletManagerServicer(wallets))],
-        on_start=[start],
+        dependencies=[Dependency("mongodb", store.ping, open=store.open)],
         on_stop=[store.close],
     )
 

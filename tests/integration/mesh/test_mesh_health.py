@@ -11,7 +11,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from integration.mesh.mesh_testkit import generic_service, unary_unary
-from lucid_tron.mesh import Health, HealthReporter, MeshServer, ServiceSettings, ServiceSpec, serving
+from lucid_tron.mesh import Dependency, Health, HealthReporter, MeshServer, ServiceSettings, ServiceSpec, serving
 
 SERVICE = "test.mesh.Payments"
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -271,3 +271,26 @@ async def test_a_reporter_made_before_the_process_had_a_health_reports_through_i
 
 async def _after(switch: Switch, probes: int) -> bool:
     return switch.probes >= probes
+
+
+async def test_a_declared_hard_dependency_is_opened_then_watched_at_the_configured_interval() -> None:
+    mongodb = Switch()
+    opened: list[int] = []
+
+    async def open_store() -> None:
+        opened.append(mongodb.probes)
+
+    declared = spec(dependencies=[Dependency("mongodb", mongodb, open=open_store)])
+    async with serving(declared, ServiceSettings(port=0, dependency_check_interval_s=0.05)) as running:
+        assert opened == [0]  # opened once, before the first probe
+        assert await check(running.address, SERVICE) == SERVING
+        mongodb.up = False
+        await until(lambda: status_is(running.address, SERVICE, NOT_SERVING))
+        mongodb.up = True
+        await until(lambda: status_is(running.address, SERVICE, SERVING))
+
+
+async def test_a_declared_soft_dependency_is_reported_under_its_own_name_only() -> None:
+    declared = spec(dependencies=[Dependency("redis", Switch(up=False), soft=True)])
+    async with serving(declared, ServiceSettings(port=0)) as running:
+        assert (await check(running.address, "redis"), await check(running.address, "")) == (NOT_SERVING, SERVING)
