@@ -28,6 +28,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -189,7 +190,8 @@ class OutboxDispatcher:
         return await self._dispatch_batch(lease, lambda: True)
 
     async def run(self) -> None:
-        """Dispatch until cancelled: wait for the lease, deliver while holding it, wait again when it is lost."""
+        """Dispatch until cancelled: wait for the lease, deliver while holding it, wait again when it is lost.
+        Cancelled, it releases the lease, so that a standby takes over within `poll_s` instead of the lease time."""
         while True:
             holding = await self._acquire()
             renewing = asyncio.create_task(self._renew(holding))
@@ -197,6 +199,11 @@ class OutboxDispatcher:
                 await self._dispatch_while(holding)
             except LeaseLost as lost:
                 holding.lost = lost
+            except asyncio.CancelledError:
+                await _stopped(renewing)  # a renewal landing after the release would take the lease back
+                with suppress(Unavailable):
+                    await self._leases.release(holding.lease)
+                raise
             finally:
                 renewing.cancel()
             _log.warning("stopped delivering: %s", holding.lost or f"lease {self._lease_name!r} ran out unrenewed")
@@ -261,3 +268,8 @@ class OutboxDispatcher:
                 raise
             delivered += 1
         return delivered
+
+
+async def _stopped(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.wait([task])

@@ -7,7 +7,9 @@ The lease tests run each dispatcher as a real OS process and crash (SIGKILL) or 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -183,6 +185,74 @@ async def test_a_mark_after_a_takeover_is_refused_and_the_dispatcher_delivers_no
     assert recorder.delivered == [("inv-1", 1)]
     assert [event.seq for event in await outbox.pending(10)] == [1, 2]
 
+
+
+@contextlib.asynccontextmanager
+async def running(dispatcher: OutboxDispatcher) -> AsyncIterator[None]:
+    """`dispatcher.run()` in a task for the block, cancelled after it."""
+    task = asyncio.create_task(dispatcher.run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.wait([task])
+
+
+async def wait_until_held_by(mongo_db, owner: str, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while await mongo_db.leases.find_one({"_id": LEASE, "owner": owner}) is None:
+        assert time.monotonic() < deadline, f"{owner} did not take the lease within {timeout} s"
+        await asyncio.sleep(0.05)
+
+
+async def test_a_dispatcher_keeps_its_lease_through_a_delivery_longer_than_the_lease_time(mongo_db, outbox):
+    await pay_invoice(mongo_db, outbox, "inv-1")
+    recorder = Recorder()
+
+    async def slow(event: OutboxEvent) -> None:
+        await asyncio.sleep(1.0)
+        await recorder(event)
+
+    other = leases_of(mongo_db, "b")
+    taken_by_other = []
+    async with running(OutboxDispatcher(outbox, slow, leases_of(mongo_db, "a", ttl_s=0.3), poll_s=0.05)):
+        await wait_until_held_by(mongo_db, "a")
+        deadline = time.monotonic() + 5.0
+        while await outbox.pending(1) and time.monotonic() < deadline:
+            taken_by_other.append(await other.acquire(LEASE))
+            await asyncio.sleep(0.05)
+
+    assert taken_by_other and set(taken_by_other) == {None}
+    assert recorder.delivered == [("inv-1", 1)]
+    assert await outbox.pending(1) == []
+
+
+async def test_a_dispatcher_paused_past_its_lease_delivers_nothing_more_even_after_a_failed_delivery(
+    mongo_db, outbox
+):
+    await pay_invoice(mongo_db, outbox, "inv-1")
+    await pay_invoice(mongo_db, outbox, "inv-2")
+    attempts = []
+
+    async def paused_then_failing(event: OutboxEvent) -> None:
+        attempts.append((event.subject, event.seq))
+        if len(attempts) == 1:
+            time.sleep(0.4)  # the whole process stands still, as under SIGSTOP: its lease runs out unrenewed
+            await take_over(leases_of(mongo_db, "b"))
+            raise ConnectionError("consumer down")  # so there is no mark to refuse
+
+    async with running(OutboxDispatcher(outbox, paused_then_failing, leases_of(mongo_db, "a", ttl_s=0.3), poll_s=0.05)):
+        await asyncio.sleep(0.5)
+
+    assert attempts == [("inv-1", 1)]
+    assert len(await outbox.pending(10)) == 2
+
+
+async def test_a_cancelled_dispatcher_releases_its_lease_so_another_takes_it_at_once(mongo_db, outbox):
+    async with running(OutboxDispatcher(outbox, Recorder(), leases_of(mongo_db, "a"), poll_s=0.05)):
+        await wait_until_held_by(mongo_db, "a")
+
+    assert await leases_of(mongo_db, "b").acquire(LEASE) is not None
 
 async def emit_events(mongo_db, outbox: Outbox, subjects: tuple[str, ...] = SUBJECTS) -> None:
     """EVENTS_PER_SUBJECT events for each subject, the subjects' changes interleaved."""
