@@ -17,6 +17,7 @@ Primitives (each guarantee is stated in its class docstring):
     IDEMPOTENCY_KEY_REUSED, REQUEST_IN_FLIGHT, IDEMPOTENCY_CLAIM_LOST   their `reason` codes
     Leases, Lease, LeaseLost, LEASE_LOST               single-worker jobs with fencing tokens
     Outbox, OutboxEvent, OutboxDispatcher              state change + event in one transaction, delivered in order
+                                                       by whichever dispatcher holds the lease, marks fenced
     AuditLog, AuditEntry, BrokenLink, GENESIS_HASH     hash-chained audit log and its verification
 
 Lower level:

@@ -71,6 +71,11 @@ class Leases:
         """The leases in `db`'s COLLECTION, written with DURABLE_WRITES."""
         return cls(db.get_collection(cls.COLLECTION, write_concern=DURABLE_WRITES), owner=owner, ttl_s=ttl_s)
 
+    @property
+    def ttl_s(self) -> float:
+        """How long an acquisition or renewal holds a lease, in seconds."""
+        return self._ttl.total_seconds()
+
     async def acquire(self, name: str) -> Lease | None:
         """Take the lease `name` if nobody holds it (never held, released or expired), with a new fencing token;
         None while another worker (or this one: use `renew`) holds it."""

@@ -7,23 +7,31 @@
     with store.bounded():
         await in_transaction(store.db.client, create)
 
-    dispatcher = OutboxDispatcher(store.outbox, deliver=publish)     # one per outbox: run it under a Lease
-    await dispatcher.run()
+    leases = store.leases(owner=f"{host}:{pid}", ttl_s=10)
+    await OutboxDispatcher(store.outbox, publish, leases).run()      # on every replica: one delivers at a time
 
 Guarantees: an event exists if and only if its state change committed; every event of a subject has a sequence
 number one above the previous one (1, 2, 3, ... no gaps: the counter is written in the same transaction, so an
 aborted change takes its number back); the dispatcher delivers each event at least once, in sequence order per
 subject, and marks it delivered only after `deliver` returned. A crash after the commit loses nothing: the event
 stays pending until a dispatcher delivers it. Consumers deduplicate by (subject, seq).
+
+Order per subject needs a single deliverer, so a dispatcher delivers only while it holds its lease, and each mark
+is fenced by the lease's token: a dispatcher that was paused (SIGSTOP, a long GC) past its lease time and wakes up
+after another took over has its mark refused and stops, having delivered at most the one event it was on (again:
+the new holder delivers it too, since it was not marked).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, ClassVar
 
 from bson import ObjectId
@@ -35,6 +43,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from lucid_tron.errors import Unavailable
 
 from ._bounds import bounded
+from ._leases import Lease, LeaseLost, Leases
 from ._mongo import DURABLE_WRITES
 from ._transactions import utc_now
 
@@ -123,42 +132,127 @@ class Outbox:
             for doc in documents
         ]
 
-    async def mark_delivered(self, event: OutboxEvent) -> None:
-        with bounded():
-            await self._events.update_one(
-                {"_id": event.id}, {"$set": {"delivered": True, "delivered_at": utc_now()}}
-            )
+    async def mark_delivered(self, event: OutboxEvent, session: AsyncClientSession) -> None:
+        """Mark `event` delivered in the transaction of `session` (the dispatcher's fenced one)."""
+        await self._events.update_one(
+            {"_id": event.id}, {"$set": {"delivered": True, "delivered_at": utc_now()}}, session=session
+        )
+
+
+class _Holding:
+    """A lease as a running dispatcher holds it: until a renewal is refused, or its time runs out unrenewed
+    (MongoDB unreachable, or this process paused): `valid_until` is on the monotonic clock, which runs on while the
+    process is stopped, and starts before the request that set the server's expiry, so it ends no later."""
+
+    def __init__(self, lease: Lease, requested_at: float, ttl_s: float) -> None:
+        self.lease = lease
+        self.valid_until = requested_at + ttl_s
+        self.lost: LeaseLost | None = None
+
+    def held(self) -> bool:
+        return self.lost is None and time.monotonic() < self.valid_until
 
 
 class OutboxDispatcher:
-    """Delivers an outbox's events to `deliver`, at least once and in order per subject.
+    """Delivers an outbox's events to `deliver`, at least once and in order per subject, while it holds the lease
+    `lease_name` of `leases` (in the outbox's database): run one on every replica, one delivers at a time.
+
+    `run` takes the lease when it is free, renews it every third of its time in the background (a slow `deliver`
+    keeps it), and fences every mark by its token. When a renewal is refused or the lease's time runs out
+    unrenewed, it delivers nothing more and waits for the lease again; a refused mark stops it the same way.
+    Takeover after a holder dies: within the lease time plus `poll_s`.
 
     When `deliver` raises for an event, the later events of that subject wait for the next round (order holds);
     other subjects go on. A batch takes pending events by subject name, so a backlog larger than `batch_size`
-    delays the subjects late in that order until it drains. Run exactly one dispatcher per outbox (hold a Lease):
-    two would deliver one subject's events concurrently and out of order.
+    delays the subjects late in that order until it drains.
     """
 
     def __init__(
         self,
         outbox: Outbox,
         deliver: Callable[[OutboxEvent], Awaitable[None]],
+        leases: Leases,
         *,
+        lease_name: str = "outbox-dispatcher",
         batch_size: int = 100,
         poll_s: float = 0.5,
     ) -> None:
         self._outbox = outbox
         self._deliver = deliver
+        self._leases = leases
+        self._lease_name = lease_name
         self._batch_size = batch_size
         self._poll_s = poll_s
 
-    async def dispatch_once(self) -> int:
-        """Deliver one batch of pending events; how many were delivered."""
+    async def dispatch_once(self, lease: Lease) -> int:
+        """Deliver one batch of pending events under `lease`, which the caller holds and renews; how many were
+        delivered. Raises LeaseLost, having marked nothing more, when a mark is refused (the lease was taken over)."""
+        return await self._dispatch_batch(lease, lambda: True)
+
+    async def run(self) -> None:
+        """Dispatch until cancelled: wait for the lease, deliver while holding it, wait again when it is lost.
+        Cancelled, it releases the lease, so that a standby takes over within `poll_s` instead of the lease time."""
+        while True:
+            holding = await self._acquire()
+            renewing = asyncio.create_task(self._renew(holding))
+            try:
+                await self._dispatch_while(holding)
+            except LeaseLost as lost:
+                holding.lost = lost
+            except asyncio.CancelledError:
+                await _stopped(renewing)  # a renewal landing after the release would take the lease back
+                with suppress(Unavailable):
+                    await self._leases.release(holding.lease)
+                raise
+            finally:
+                renewing.cancel()
+            _log.warning("stopped delivering: %s", holding.lost or f"lease {self._lease_name!r} ran out unrenewed")
+
+    async def _acquire(self) -> _Holding:
+        while True:
+            requested_at = time.monotonic()
+            try:
+                lease = await self._leases.acquire(self._lease_name)
+            except Unavailable:
+                _log.warning("MongoDB is unavailable; the outbox waits", exc_info=True)
+                lease = None
+            if lease is not None:
+                _log.info("holding lease %r with token %d: delivering", lease.name, lease.token)
+                return _Holding(lease, requested_at, self._leases.ttl_s)
+            await asyncio.sleep(self._poll_s)
+
+    async def _renew(self, holding: _Holding) -> None:
+        while True:
+            await asyncio.sleep(self._leases.ttl_s / 3)
+            requested_at = time.monotonic()
+            try:
+                holding.lease = await self._leases.renew(holding.lease)
+            except LeaseLost as lost:
+                holding.lost = lost
+                return
+            except Unavailable:
+                _log.warning("could not renew lease %r; retrying", self._lease_name, exc_info=True)
+                continue
+            holding.valid_until = requested_at + self._leases.ttl_s
+
+    async def _dispatch_while(self, holding: _Holding) -> None:
+        while holding.held():
+            try:
+                delivered = await self._dispatch_batch(holding.lease, holding.held)
+            except Unavailable:
+                _log.warning("MongoDB is unavailable; the outbox waits", exc_info=True)
+                delivered = 0
+            if delivered == 0:
+                await asyncio.sleep(self._poll_s)
+
+    async def _dispatch_batch(self, lease: Lease, held: Callable[[], bool]) -> int:
         blocked: set[str] = set()
         delivered = 0
         for event in await self._outbox.pending(self._batch_size):
             if event.subject in blocked:
                 continue
+            if not held():
+                break
             try:
                 await self._deliver(event)
             except Exception:
@@ -167,17 +261,15 @@ class OutboxDispatcher:
                 )
                 blocked.add(event.subject)
                 continue
-            await self._outbox.mark_delivered(event)
+            try:
+                await self._leases.fenced(lease, partial(self._outbox.mark_delivered, event))
+            except LeaseLost:
+                _log.warning("the mark of %s %s #%d was refused", event.kind, event.subject, event.seq)
+                raise
             delivered += 1
         return delivered
 
-    async def run(self) -> None:
-        """Dispatch until cancelled, polling every `poll_s` seconds when there is nothing to deliver."""
-        while True:
-            try:
-                delivered = await self.dispatch_once()
-            except Unavailable:
-                _log.warning("MongoDB is unavailable; the outbox waits", exc_info=True)
-                delivered = 0
-            if delivered == 0:
-                await asyncio.sleep(self._poll_s)
+
+async def _stopped(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.wait([task])

@@ -99,8 +99,8 @@ class Worker:
         os.kill(self.pid, signal.SIGCONT)
 
     def kill(self) -> None:
-        """SIGKILL (continuing it first if it is stopped) and reap."""
+        """SIGKILL and reap. No SIGCONT first (SIGKILL ends a stopped process too): a worker continued for a moment
+        could open a transaction that the kill then leaves open, which stalls the server's writes for 60 s."""
         if self.process.poll() is None:
-            os.kill(self.pid, signal.SIGCONT)
             self.process.kill()
         self.process.wait()

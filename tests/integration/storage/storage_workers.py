@@ -3,12 +3,19 @@ one line each, flushed:
 
     storage_workers.py claim URL DATABASE            claim an idempotency key, report "claimed", then hang
     storage_workers.py lease URL DATABASE OWNER TTL  take the lease "job", write under it, renew; report each step
-    storage_workers.py outbox URL DATABASE           commit 3 events for "inv-1", deliver #1, hang delivering #2
+    storage_workers.py dispatch URL DATABASE OWNER TTL [SUBJECT SEQ]
+                                                     an outbox dispatcher holding the lease as OWNER; each delivery
+                                                     goes to the consumer log and is reported; the delivery of
+                                                     SUBJECT #SEQ hangs until SIGCONT; the dispatcher's log lines
+                                                     are reported as "log ..."
+    storage_workers.py outbox URL DATABASE           commit 3 events for "inv-1", dispatch, hang delivering #2
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import signal
 import sys
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -28,6 +35,10 @@ from lucid_tron.storage import (
 CLAIM_LEASE_S = 1.0
 #: How often the lease worker writes and renews: also how long a test has to kill or stop it between steps.
 LEASE_STEP_S = 0.2
+#: How often a dispatcher worker looks for events and, standing by, for a free lease.
+DISPATCH_POLL_S = 0.05
+#: The lease time of the `outbox` worker's dispatcher.
+OUTBOX_LEASE_S = 1.0
 
 
 def report(line: str) -> None:
@@ -73,6 +84,32 @@ async def lease(db: AsyncDatabase, owner: str, ttl_s: float) -> None:
         await asyncio.sleep(LEASE_STEP_S)
 
 
+async def dispatch(db: AsyncDatabase, owner: str, ttl_s: float, hang: tuple[str, int] | None = None) -> None:
+    reports = logging.StreamHandler(sys.stdout)
+    reports.setFormatter(logging.Formatter("log %(message)s"))
+    dispatcher_log = logging.getLogger("lucid_tron.storage.outbox")
+    dispatcher_log.addHandler(reports)
+    dispatcher_log.setLevel(logging.INFO)
+    resumed = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGCONT, resumed.set)
+
+    async def deliver(event: OutboxEvent) -> None:
+        await db.consumer.update_one(
+            {"_id": "log"},
+            {"$push": {"deliveries": {"subject": event.subject, "seq": event.seq, "owner": owner}}},
+            upsert=True,
+        )
+        report(f"delivered {event.subject} {event.seq}")
+        if (event.subject, event.seq) == hang:
+            # A test stops or kills the worker here, between steps: no transaction is open (one would hold its
+            # documents until the server aborts it, 60 s). SIGCONT ends the delivery.
+            await resumed.wait()
+
+    leases = Leases.in_database(db, owner=owner, ttl_s=ttl_s)
+    report("ready")
+    await OutboxDispatcher(Outbox.in_database(db), deliver, leases, poll_s=DISPATCH_POLL_S).run()
+
+
 async def outbox(db: AsyncDatabase) -> None:
     events = Outbox.in_database(db)
 
@@ -83,13 +120,7 @@ async def outbox(db: AsyncDatabase) -> None:
 
     await in_transaction(db.client, invoice_paid)
     report("committed")
-
-    async def deliver(event: OutboxEvent) -> None:
-        report(f"delivering {event.seq}")
-        if event.seq == 2:
-            await asyncio.Event().wait()
-
-    await OutboxDispatcher(events, deliver, poll_s=0.05).run()
+    await dispatch(db, "outbox-worker", OUTBOX_LEASE_S, hang=("inv-1", 2))
 
 
 async def main(command: str, url: str, database: str, *args: str) -> None:
@@ -98,6 +129,9 @@ async def main(command: str, url: str, database: str, *args: str) -> None:
         await claim(db)
     elif command == "lease":
         await lease(db, args[0], float(args[1]))
+    elif command == "dispatch":
+        hang = (args[2], int(args[3])) if len(args) > 2 else None
+        await dispatch(db, args[0], float(args[1]), hang)
     elif command == "outbox":
         await outbox(db)
     await client.close()

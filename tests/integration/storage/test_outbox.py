@@ -1,13 +1,24 @@
-"""Transactional outbox: change and event commit together, numbered without gaps, delivered in order at least once."""
+"""Transactional outbox: change and event commit together, numbered without gaps, delivered in order at least once,
+by the one dispatcher that holds the outbox's lease.
+
+The lease tests run each dispatcher as a real OS process and crash (SIGKILL) or pause (SIGSTOP) it.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
 
 import pytest
 
 from integration.storage.storage_processes import Worker
+from integration.storage.storage_workers import DISPATCH_POLL_S
 from lucid_tron.storage import (
+    Lease,
+    LeaseLost,
+    Leases,
     Outbox,
     OutboxDispatcher,
     OutboxEvent,
@@ -15,11 +26,44 @@ from lucid_tron.storage import (
     in_transaction,
 )
 
+#: The dispatcher's lease, by default.
+LEASE = "outbox-dispatcher"
+TTL_S = 1.0
+#: How long past the lease time a test waits for the takeover before it fails.
+TAKEOVER_SLACK_S = 0.5
+SUBJECTS = ("inv-1", "inv-2", "inv-3")
+EVENTS_PER_SUBJECT = 4
+
 
 @pytest.fixture
 async def outbox(mongo_db) -> Outbox:
     await ensure_indexes(mongo_db, Outbox.INDEXES)
     return Outbox.in_database(mongo_db)
+
+
+def leases_of(mongo_db, owner: str, ttl_s: float = 30.0) -> Leases:
+    return Leases.in_database(mongo_db, owner=owner, ttl_s=ttl_s)
+
+
+@pytest.fixture
+def leases(mongo_db) -> Leases:
+    return leases_of(mongo_db, "test")
+
+
+@pytest.fixture
+async def lease(leases) -> Lease:
+    held = await leases.acquire(LEASE)
+    assert held is not None
+    return held
+
+
+async def take_over(leases: Leases, timeout: float = 5.0) -> Lease:
+    """The dispatcher's lease, as soon as its holder's time has run out."""
+    deadline = time.monotonic() + timeout
+    while (held := await leases.acquire(LEASE)) is None:
+        assert time.monotonic() < deadline, f"lease {LEASE!r} not free within {timeout} s"
+        await asyncio.sleep(0.05)
+    return held
 
 
 class Recorder:
@@ -82,29 +126,29 @@ async def test_an_event_outside_a_transaction_is_refused(mongo_db, outbox):
             await outbox.emit(session, "inv-1", "invoice.paid", {})
 
 
-async def test_the_dispatcher_delivers_every_event_once_in_order_per_subject(mongo_db, outbox):
+async def test_the_dispatcher_delivers_every_event_once_in_order_per_subject(mongo_db, outbox, leases, lease):
     for invoice_id in ("inv-2", "inv-1", "inv-2"):
         await pay_invoice(mongo_db, outbox, invoice_id, ("invoice.paid", "invoice.closed"))
     recorder = Recorder()
 
-    assert await OutboxDispatcher(outbox, recorder).dispatch_once() == 6
-    assert await OutboxDispatcher(outbox, recorder).dispatch_once() == 0
+    assert await OutboxDispatcher(outbox, recorder, leases).dispatch_once(lease) == 6
+    assert await OutboxDispatcher(outbox, recorder, leases).dispatch_once(lease) == 0
 
     assert [seq for subject, seq in recorder.delivered if subject == "inv-2"] == [1, 2, 3, 4]
     assert [seq for subject, seq in recorder.delivered if subject == "inv-1"] == [1, 2]
 
 
-async def test_a_failed_delivery_holds_back_its_subject_only_and_is_retried(mongo_db, outbox):
+async def test_a_failed_delivery_holds_back_its_subject_only_and_is_retried(mongo_db, outbox, leases, lease):
     await pay_invoice(mongo_db, outbox, "inv-1", ("invoice.paid", "invoice.closed"))
     await pay_invoice(mongo_db, outbox, "inv-2")
     recorder = Recorder(failing={("inv-1", 1)})
-    dispatcher = OutboxDispatcher(outbox, recorder)
+    dispatcher = OutboxDispatcher(outbox, recorder, leases)
 
-    await dispatcher.dispatch_once()
+    await dispatcher.dispatch_once(lease)
     assert recorder.delivered == [("inv-2", 1)]
 
     recorder.failing.clear()
-    await dispatcher.dispatch_once()
+    await dispatcher.dispatch_once(lease)
     assert recorder.delivered == [("inv-2", 1), ("inv-1", 1), ("inv-1", 2)]
 
 
@@ -112,13 +156,213 @@ async def test_a_dispatcher_killed_between_commit_and_delivery_loses_nothing(mon
     worker = Worker("outbox", mongo_url, mongo_db.name)
     try:
         worker.wait_for("committed")
-        worker.wait_for("delivering 2")  # #1 delivered and marked; the process hangs delivering #2
+        worker.wait_for("delivered inv-1 2")  # #1 delivered and marked; the process hangs delivering #2
     finally:
         worker.kill()
     recorder = Recorder()
+    leases = leases_of(mongo_db, "test")
 
-    await OutboxDispatcher(outbox, recorder).dispatch_once()
+    await OutboxDispatcher(outbox, recorder, leases).dispatch_once(await take_over(leases))
 
     assert recorder.delivered == [("inv-1", 2), ("inv-1", 3)]
     assert await mongo_db.invoices.find_one({"_id": "inv-1"}) == {"_id": "inv-1", "state": "paid"}
 
+
+
+async def test_a_mark_after_a_takeover_is_refused_and_the_dispatcher_delivers_nothing_more(mongo_db, outbox):
+    await pay_invoice(mongo_db, outbox, "inv-1", ("invoice.paid", "invoice.closed"))
+    former_leases = leases_of(mongo_db, "a", ttl_s=0.1)
+    former = await former_leases.acquire(LEASE)
+    recorder = Recorder()
+
+    async def deliver_while_taken_over(event: OutboxEvent) -> None:
+        await recorder(event)
+        await take_over(leases_of(mongo_db, "b"))  # "a" was paused past its lease time while delivering
+
+    with pytest.raises(LeaseLost):
+        await OutboxDispatcher(outbox, deliver_while_taken_over, former_leases).dispatch_once(former)
+
+    assert recorder.delivered == [("inv-1", 1)]
+    assert [event.seq for event in await outbox.pending(10)] == [1, 2]
+
+
+
+@contextlib.asynccontextmanager
+async def running(dispatcher: OutboxDispatcher) -> AsyncIterator[None]:
+    """`dispatcher.run()` in a task for the block, cancelled after it."""
+    task = asyncio.create_task(dispatcher.run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.wait([task])
+
+
+async def wait_until_held_by(mongo_db, owner: str, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while await mongo_db.leases.find_one({"_id": LEASE, "owner": owner}) is None:
+        assert time.monotonic() < deadline, f"{owner} did not take the lease within {timeout} s"
+        await asyncio.sleep(0.05)
+
+
+async def test_a_dispatcher_keeps_its_lease_through_a_delivery_longer_than_the_lease_time(mongo_db, outbox):
+    await pay_invoice(mongo_db, outbox, "inv-1")
+    recorder = Recorder()
+
+    async def slow(event: OutboxEvent) -> None:
+        await asyncio.sleep(1.0)
+        await recorder(event)
+
+    other = leases_of(mongo_db, "b")
+    taken_by_other = []
+    async with running(OutboxDispatcher(outbox, slow, leases_of(mongo_db, "a", ttl_s=0.3), poll_s=0.05)):
+        await wait_until_held_by(mongo_db, "a")
+        deadline = time.monotonic() + 5.0
+        while await outbox.pending(1) and time.monotonic() < deadline:
+            taken_by_other.append(await other.acquire(LEASE))
+            await asyncio.sleep(0.05)
+
+    assert taken_by_other and set(taken_by_other) == {None}
+    assert recorder.delivered == [("inv-1", 1)]
+    assert await outbox.pending(1) == []
+
+
+async def test_a_dispatcher_paused_past_its_lease_delivers_nothing_more_even_after_a_failed_delivery(
+    mongo_db, outbox
+):
+    await pay_invoice(mongo_db, outbox, "inv-1")
+    await pay_invoice(mongo_db, outbox, "inv-2")
+    attempts = []
+
+    async def paused_then_failing(event: OutboxEvent) -> None:
+        attempts.append((event.subject, event.seq))
+        if len(attempts) == 1:
+            time.sleep(0.4)  # the whole process stands still, as under SIGSTOP: its lease runs out unrenewed
+            await take_over(leases_of(mongo_db, "b"))
+            raise ConnectionError("consumer down")  # so there is no mark to refuse
+
+    async with running(OutboxDispatcher(outbox, paused_then_failing, leases_of(mongo_db, "a", ttl_s=0.3), poll_s=0.05)):
+        await asyncio.sleep(0.5)
+
+    assert attempts == [("inv-1", 1)]
+    assert len(await outbox.pending(10)) == 2
+
+
+async def test_a_cancelled_dispatcher_releases_its_lease_so_another_takes_it_at_once(mongo_db, outbox):
+    async with running(OutboxDispatcher(outbox, Recorder(), leases_of(mongo_db, "a"), poll_s=0.05)):
+        await wait_until_held_by(mongo_db, "a")
+
+    assert await leases_of(mongo_db, "b").acquire(LEASE) is not None
+
+async def emit_events(mongo_db, outbox: Outbox, subjects: tuple[str, ...] = SUBJECTS) -> None:
+    """EVENTS_PER_SUBJECT events for each subject, the subjects' changes interleaved."""
+    for _ in range(EVENTS_PER_SUBJECT):
+        for subject in subjects:
+            await pay_invoice(mongo_db, outbox, subject)
+
+
+async def consumer_log(mongo_db) -> list[tuple[str, int, str]]:
+    """What the dispatcher workers delivered, in the order the consumer received it: (subject, seq, owner)."""
+    log = await mongo_db.consumer.find_one({"_id": "log"})
+    return [(entry["subject"], entry["seq"], entry["owner"]) for entry in (log or {}).get("deliveries", [])]
+
+
+async def wait_until_delivered(outbox: Outbox, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while await outbox.pending(1):
+        assert time.monotonic() < deadline, f"events still pending after {timeout} s"
+        await asyncio.sleep(0.05)
+
+
+def assert_in_order_without_gaps(deliveries: list[tuple[str, int, str]], subjects: tuple[str, ...] = SUBJECTS) -> None:
+    """Each subject's events arrived in sequence order, every one of them; a redelivery only repeats the last."""
+    for subject in subjects:
+        seqs = [seq for delivered_subject, seq, _ in deliveries if delivered_subject == subject]
+        assert seqs == sorted(seqs), f"{subject} out of order: {seqs}"
+        assert sorted(set(seqs)) == list(range(1, EVENTS_PER_SUBJECT + 1)), f"{subject} has gaps: {seqs}"
+
+
+def dispatcher_worker(mongo_url: str, database: str, owner: str, hang: tuple[str, int] | None = None) -> Worker:
+    hang_args = (hang[0], str(hang[1])) if hang else ()
+    worker = Worker("dispatch", mongo_url, database, owner, str(TTL_S), *hang_args)
+    worker.wait_for("ready")
+    return worker
+
+
+async def start_holder_and_waiter(mongo_url: str, mongo_db, outbox: Outbox) -> tuple[Worker, Worker]:
+    """Events for SUBJECTS, a holder that delivers inv-1's and hangs delivering inv-2 #2, and a waiter standing by."""
+    await emit_events(mongo_db, outbox)
+    holder = dispatcher_worker(mongo_url, mongo_db.name, "holder", hang=("inv-2", 2))
+    holder.wait_for("log holding lease")
+    holder.wait_for("delivered inv-2 2")
+    waiter = dispatcher_worker(mongo_url, mongo_db.name, "waiter")
+    time.sleep(5 * DISPATCH_POLL_S)  # the waiter has found the lease held
+    return holder, waiter
+
+
+HOLDERS_SHARE = [("inv-1", seq, "holder") for seq in range(1, 5)] + [("inv-2", 1, "holder"), ("inv-2", 2, "holder")]
+#: The waiter starts from the event the holder delivered but did not mark (at least once).
+WAITERS_SHARE = [("inv-2", seq, "waiter") for seq in range(2, 5)] + [("inv-3", seq, "waiter") for seq in range(1, 5)]
+
+
+async def test_of_two_dispatchers_running_at_once_only_the_lease_holder_delivers(mongo_url, mongo_db, outbox):
+    workers = [dispatcher_worker(mongo_url, mongo_db.name, owner) for owner in ("a", "b")]
+    try:
+        await emit_events(mongo_db, outbox)  # while both run
+        await wait_until_delivered(outbox)
+        time.sleep(5 * DISPATCH_POLL_S)  # a second delivery would have happened by now
+    finally:
+        for worker in workers:
+            worker.kill()  # idle: between steps
+    holder = (await mongo_db.leases.find_one({"_id": LEASE}))["owner"]
+
+    deliveries = await consumer_log(mongo_db)
+    assert {owner for _, _, owner in deliveries} == {holder}
+    assert len(deliveries) == len(SUBJECTS) * EVENTS_PER_SUBJECT  # each once
+    assert_in_order_without_gaps(deliveries)
+
+
+async def test_when_the_holder_is_killed_the_other_dispatcher_takes_over_within_the_lease_time(
+    mongo_url, mongo_db, outbox
+):
+    holder, waiter = await start_holder_and_waiter(mongo_url, mongo_db, outbox)
+    try:
+        holder.kill()
+        killed = time.monotonic()
+        waiter.wait_for("log holding lease", timeout=TTL_S + TAKEOVER_SLACK_S)
+        took_over_after = time.monotonic() - killed
+        await wait_until_delivered(outbox)
+    finally:
+        holder.kill()
+        waiter.kill()
+
+    assert TTL_S / 2 <= took_over_after <= TTL_S + TAKEOVER_SLACK_S  # held until it expired, no longer
+    deliveries = await consumer_log(mongo_db)
+    assert deliveries == HOLDERS_SHARE + WAITERS_SHARE
+    assert_in_order_without_gaps(deliveries)
+
+
+async def test_a_paused_holders_mark_is_refused_when_it_continues_and_it_delivers_nothing_more(
+    mongo_url, mongo_db, outbox
+):
+    holder, waiter = await start_holder_and_waiter(mongo_url, mongo_db, outbox)
+    try:
+        holder.stop()
+        waiter.wait_for("log holding lease", timeout=TTL_S + TAKEOVER_SLACK_S)
+        await wait_until_delivered(outbox)
+
+        holder.drain()
+        holder.resume()  # its delivery of inv-2 #2 returns: it marks it
+        after_resume = holder.wait_for("log the mark of invoice.paid inv-2 #2 was refused")
+        await emit_events(mongo_db, outbox, ("inv-4",))
+        await wait_until_delivered(outbox)
+        time.sleep(5 * DISPATCH_POLL_S)
+        after_resume += holder.drain()
+    finally:
+        holder.kill()  # standing by: between steps
+        waiter.kill()
+
+    assert not any(line.startswith("delivered") for line in after_resume)
+    deliveries = await consumer_log(mongo_db)
+    assert deliveries == HOLDERS_SHARE + WAITERS_SHARE + [("inv-4", seq, "waiter") for seq in range(1, 5)]
+    assert_in_order_without_gaps(deliveries, (*SUBJECTS, "inv-4"))
