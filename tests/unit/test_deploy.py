@@ -1,5 +1,6 @@
 """deploy/ matches the code: compose and k3s run every service with its module, give each service exactly the
-settings its settings class reads, keep every service off the internet (only tor leaves), and commit no secret.
+settings its settings class reads, keep every service off the internet (only tor leaves), open each service's
+metrics port to a scraper and to nothing else, and commit no secret.
 
 The settings classes are the source of truth: each service's `__main__` declares them with lucid_tron.mesh's
 `setting()`, and the tests load them from the environment the deploy files give, with the secrets they mount.
