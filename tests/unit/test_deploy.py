@@ -1,5 +1,6 @@
 """deploy/ matches the code: compose and k3s run every service with its module, give each service exactly the
-settings its settings class reads, keep every service off the internet (only tor leaves), and commit no secret.
+settings its settings class reads, keep every service off the internet (only tor leaves), open each service's
+metrics port to a scraper and to nothing else, and commit no secret.
 
 The settings classes are the source of truth: each service's `__main__` declares them with lucid_tron.mesh's
 `setting()`, and the tests load them from the environment the deploy files give, with the secrets they mount.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,6 +32,12 @@ TOR_VARIABLES = {info.variable for info in describe_settings(TorSettings)}
 DEPLOY = ROOT / "deploy"
 K3S = DEPLOY / "k3s"
 GRPC_PORT = 50051
+#: Where every service serves Prometheus metrics (METRICS_PORT), the OpenTelemetry Prometheus exporter's port.
+METRICS_PORT = 9464
+#: Every port a pod here listens on: gRPC, metrics, MongoDB, Redis, tor's SOCKS and control.
+PORTS = {GRPC_PORT, METRICS_PORT, 27017, 6379, 9050, 9051}
+#: The label a scraper's pod and its namespace both carry to reach METRICS_PORT (networkpolicies.yaml).
+SCRAPER_LABEL = {"lucid.tron/metrics-scraper": "true"}
 SECRETS_MOUNT = "/run/secrets"
 #: A stand-in for a mounted secret file: 32 bytes as hex, the shape a key or a password takes.
 PLACEHOLDER_SECRET = "00" * 32
@@ -147,6 +155,24 @@ def test_compose_environment_loads_the_services_settings(compose, name, tmp_path
     settings = _load(service, _compose_env(compose, name), _compose_secrets(compose, name), tmp_path)
     assert settings.host == "0.0.0.0"
     assert settings.port == GRPC_PORT
+
+
+@pytest.mark.parametrize("name", SERVICE_IDS)
+def test_compose_services_serve_metrics_on_9464_exposed_to_the_metrics_network(compose, name, tmp_path):
+    service = next(s for s in SERVICES if s.name == name)
+    settings = _load(service, _compose_env(compose, name), _compose_secrets(compose, name), tmp_path)
+    assert (settings.metrics_bind_host, settings.metrics_port) == ("0.0.0.0", METRICS_PORT)
+    assert str(METRICS_PORT) in compose["services"][name]["expose"]
+    assert "metrics" in _compose_networks(compose, name)
+
+
+def test_compose_metrics_network_is_internal_and_holds_only_the_services(compose):
+    assert _compose_internal(compose, "metrics")
+    assert {name for name in compose["services"] if "metrics" in _compose_networks(compose, name)} == set(SERVICE_IDS)
+
+
+def test_compose_publishes_no_port_on_the_host(compose):
+    assert {name for name, entry in compose["services"].items() if "ports" in entry} == set()
 
 
 @pytest.mark.parametrize("name", SERVICE_IDS)
@@ -320,6 +346,30 @@ def test_k3s_environment_loads_the_services_settings(manifests, name, tmp_path):
 
 
 @pytest.mark.parametrize("name", SERVICE_IDS)
+def test_k3s_services_serve_metrics_on_a_port_named_metrics_that_the_scrape_annotations_name(manifests, name, tmp_path):
+    service = next(s for s in SERVICES if s.name == name)
+    settings = _load(service, _k3s_env(manifests, name), _k3s_secrets(manifests, name), tmp_path)
+    assert (settings.metrics_bind_host, settings.metrics_port) == ("0.0.0.0", METRICS_PORT)
+    ports = {port["name"]: port["containerPort"] for port in _container(manifests, name)["ports"]}
+    assert ports == {"grpc": GRPC_PORT, "metrics": METRICS_PORT}
+    annotations = _objects(manifests, "Deployment")[name]["spec"]["template"]["metadata"]["annotations"]
+    assert annotations == {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(METRICS_PORT),
+        "prometheus.io/path": "/metrics",
+    }
+
+
+def test_k3s_asks_scrapers_for_the_seven_services_only(manifests):
+    annotated = {
+        template["metadata"]["labels"]["app.kubernetes.io/name"]
+        for _where, template in _pod_templates(manifests)
+        if (template["metadata"].get("annotations") or {}).get("prometheus.io/scrape") == "true"
+    }
+    assert annotated == set(SERVICE_IDS)
+
+
+@pytest.mark.parametrize("name", SERVICE_IDS)
 def test_k3s_sets_the_same_variables_as_compose(manifests, compose, name):
     assert set(_k3s_env(manifests, name)) == set(_compose_env(compose, name))
     assert _k3s_secrets(manifests, name) == _compose_secrets(compose, name)
@@ -379,9 +429,25 @@ def test_every_k3s_deployment_with_replicas_has_a_disruption_budget(manifests):
 # -- k3s NetworkPolicies, evaluated -------------------------------------------------------------------------------
 
 
-def _labels_of_pods(manifests: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+@dataclass(frozen=True)
+class Pod:
+    """What a NetworkPolicy sees of a pod: its labels and the labels of its namespace."""
+
+    labels: dict[str, str]
+    namespace: dict[str, str]
+
+
+def _home_namespace(manifests: list[dict[str, Any]]) -> dict[str, str]:
+    """The labels of the namespace kustomize puts every object in (the API server adds metadata.name's label)."""
+    (namespace,) = _objects(manifests, "Namespace").values()
+    name = namespace["metadata"]["name"]
+    return {**namespace["metadata"].get("labels", {}), "kubernetes.io/metadata.name": name}
+
+
+def _pods(manifests: list[dict[str, Any]]) -> dict[str, Pod]:
+    home = _home_namespace(manifests)
     return {
-        template["metadata"]["labels"]["app.kubernetes.io/name"]: template["metadata"]["labels"]
+        template["metadata"]["labels"]["app.kubernetes.io/name"]: Pod(template["metadata"]["labels"], home)
         for _where, template in _pod_templates(manifests)
     }
 
@@ -391,7 +457,8 @@ def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
     return all(labels.get(key) == value for key, value in (selector.get("matchLabels") or {}).items())
 
 
-def _peer_matches(peer: dict[str, Any], labels: dict[str, str] | None, ip: str | None) -> bool:
+def _peer_matches(peer: dict[str, Any], home: dict[str, str], other: Pod | None, ip: str | None) -> bool:
+    """Whether a policy peer in the namespace labelled `home` matches `other` (a pod) or `ip` (outside the cluster)."""
     if "ipBlock" in peer:
         if ip is None:
             return False
@@ -400,13 +467,20 @@ def _peer_matches(peer: dict[str, Any], labels: dict[str, str] | None, ip: str |
         return address in ipaddress.ip_network(block["cidr"]) and not any(
             address in ipaddress.ip_network(excluded) for excluded in block.get("except", [])
         )
-    if "namespaceSelector" in peer or labels is None:
-        return False  # other namespaces (kube-dns) hold none of our pods
-    return _selects(peer.get("podSelector", {}), labels)
+    if other is None:
+        return False
+    # Without a namespaceSelector a podSelector means pods of the policy's own namespace; with one, both must match.
+    if "namespaceSelector" in peer:
+        in_namespace = _selects(peer["namespaceSelector"], other.namespace)
+    else:
+        in_namespace = other.namespace == home
+    return in_namespace and _selects(peer.get("podSelector", {}), other.labels)
 
 
-def _rule_admits(rule: dict[str, Any], key: str, labels: dict[str, str] | None, ip: str | None, port: int) -> bool:
-    peers_ok = key not in rule or any(_peer_matches(peer, labels, ip) for peer in rule[key])
+def _rule_admits(
+    rule: dict[str, Any], key: str, home: dict[str, str], other: Pod | None, ip: str | None, port: int
+) -> bool:
+    peers_ok = key not in rule or any(_peer_matches(peer, home, other, ip) for peer in rule[key])
     ports_ok = "ports" not in rule or any(
         item["port"] == port and item.get("protocol", "TCP") == "TCP" for item in rule["ports"]
     )
@@ -416,33 +490,34 @@ def _rule_admits(rule: dict[str, Any], key: str, labels: dict[str, str] | None, 
 def _allows(
     policies: list[dict[str, Any]],
     direction: str,
-    pod: dict[str, str],
-    other: dict[str, str] | None,
+    pod: Pod,
+    other: Pod | None,
     ip: str | None,
     port: int,
 ) -> bool:
-    """Whether the policies selecting `pod` let it open (Egress) or accept (Ingress) a connection with `other`
-    (a pod's labels) or `ip` (an address outside the cluster) on `port`."""
+    """Whether the policies selecting `pod` (all in its namespace) let it open (Egress) or accept (Ingress) a
+    connection with `other` (a pod) or `ip` (an address outside the cluster) on `port`."""
     key = {"Ingress": "from", "Egress": "to"}[direction]
     selecting = [
         policy["spec"]
         for policy in policies
-        if direction in policy["spec"]["policyTypes"] and _selects(policy["spec"]["podSelector"], pod)
+        if direction in policy["spec"]["policyTypes"] and _selects(policy["spec"]["podSelector"], pod.labels)
     ]
     if not selecting:
         return True  # no policy isolates this pod in that direction
     return any(
-        _rule_admits(rule, key, other, ip, port) for spec in selecting for rule in spec.get(direction.lower()) or []
+        _rule_admits(rule, key, pod.namespace, other, ip, port)
+        for spec in selecting
+        for rule in spec.get(direction.lower()) or []
     )
 
 
 def test_network_policies_allow_exactly_the_connections_the_settings_name(manifests):
     policies = list(_objects(manifests, "NetworkPolicy").values())
-    pods = _labels_of_pods(manifests)
+    pods = _pods(manifests)
     expected = {(service.name, dest, port) for service in SERVICES for dest, port in _expected_edges(service)}
     expected |= {("mongo", "mongo", 27017), ("mongo-rs-init", "mongo", 27017)}
-    ports = {GRPC_PORT, 27017, 6379, 9050, 9051}
-    triples = [(s, d, port) for s in pods for d in pods for port in ports]
+    triples = [(s, d, port) for s in pods for d in pods for port in PORTS]
     # Each side on its own allows exactly these: a hole on one side is not hidden by the other side's rule.
     egress = {(s, d, p) for s, d, p in triples if _allows(policies, "Egress", pods[s], pods[d], None, p)}
     ingress = {(s, d, p) for s, d, p in triples if _allows(policies, "Ingress", pods[d], pods[s], None, p)}
@@ -456,9 +531,42 @@ def test_network_policies_allow_exactly_the_connections_the_settings_name(manife
 def test_only_tor_may_open_connections_out_of_the_cluster_and_never_to_private_ranges(manifests, address):
     policies = list(_objects(manifests, "NetworkPolicy").values())
     public = not ipaddress.ip_address(address).is_private
-    for name, labels in _labels_of_pods(manifests).items():
-        reaches = any(_allows(policies, "Egress", labels, None, address, port) for port in (443, 9001, 80))
+    for name, pod in _pods(manifests).items():
+        reaches = any(_allows(policies, "Egress", pod, None, address, port) for port in (443, 9001, 80))
         assert reaches == (name == "tor" and public), name
+
+
+def _admitted(manifests: list[dict[str, Any]], caller: Pod) -> set[tuple[str, int]]:
+    """(pod, port) of lucid-tron that accept a connection from `caller`, over every port anything here listens on."""
+    policies = list(_objects(manifests, "NetworkPolicy").values())
+    return {
+        (name, port)
+        for name, pod in _pods(manifests).items()
+        for port in PORTS | {80, 443, 8080, 9090}
+        if _allows(policies, "Ingress", pod, caller, None, port)
+    }
+
+
+def test_a_labelled_scraper_reaches_every_service_on_the_metrics_port_and_nothing_else(manifests):
+    scraper = Pod(SCRAPER_LABEL, {"kubernetes.io/metadata.name": "monitoring", **SCRAPER_LABEL})
+    assert _admitted(manifests, scraper) == {(service.name, METRICS_PORT) for service in SERVICES}
+
+
+@pytest.mark.parametrize(
+    ("pod_labels", "namespace_labels"),
+    [
+        pytest.param({"app.kubernetes.io/name": "grafana"}, SCRAPER_LABEL, id="unlabelled pod, labelled namespace"),
+        pytest.param(SCRAPER_LABEL, {}, id="labelled pod, unlabelled namespace"),
+        pytest.param({}, {}, id="any pod elsewhere"),
+    ],
+)
+def test_the_metrics_port_admits_no_caller_without_both_scraper_labels(manifests, pod_labels, namespace_labels):
+    caller = Pod(pod_labels, {"kubernetes.io/metadata.name": "monitoring", **namespace_labels})
+    assert _admitted(manifests, caller) == set()
+
+
+def test_a_scraper_label_inside_lucid_tron_opens_nothing(manifests):
+    assert _admitted(manifests, Pod(SCRAPER_LABEL, _home_namespace(manifests))) == set()
 
 
 # -- secrets -----------------------------------------------------------------------------------------------------
