@@ -43,11 +43,13 @@ async def test_an_expired_lease_goes_to_the_next_owner_with_a_larger_token(mongo
 
 
 async def test_renewal_keeps_the_lease_and_its_token(mongo_db):
-    leases = leases_of(mongo_db, "a", ttl_s=0.3)
+    # Renewed halfway through, then checked past the first expiry: half a lease of slack either way, for a loaded
+    # machine.
+    leases = leases_of(mongo_db, "a", ttl_s=1.0)
     held = await leases.acquire("watcher")
-    time.sleep(0.2)
+    time.sleep(0.5)
     renewed = await leases.renew(held)
-    time.sleep(0.2)
+    time.sleep(0.75)
 
     assert renewed.token == held.token and renewed.expires_at > held.expires_at
     assert await leases_of(mongo_db, "b").acquire("watcher") is None
