@@ -62,7 +62,7 @@ class TorRuntime:
         self.proxy = TorProxy(config, max_sessions=max_sessions, session_idle_s=session_idle_s, stats=self.stats)
         self.controller: TorController | None = None
         if not config.direct and config.socks_host is not None:
-            # stem (~4 MiB resident) is loaded only by a process that talks to Tor's control port.
+            # stem and what it imports (~3 MiB resident) load only in a process that talks to the control port.
             from ._control import TorController
 
             self.controller = TorController(config, proxy=self.proxy, stats=self.stats, timeout_s=control_timeout_s)
