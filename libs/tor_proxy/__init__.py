@@ -33,8 +33,9 @@ Hostnames always go to the proxy (remote DNS); no code path connects directly un
 configuration says `direct=True`, which is logged as a WARNING.
 """
 
+from lucid_tron.lazy import lazy_exports
+
 from ._config import NEWNYM_MIN_INTERVAL_S, TorConfig
-from ._control import BootstrapStatus, CircuitInfo, Rotation, SocksListener, TorController
 from ._monitor import HealthCallback, TorHealthMonitor, TorStatus
 from ._proxy import USER_AGENT, ConnectivityResult, ProbeResult, TorProxy
 from ._runtime import TorRuntime
@@ -79,3 +80,8 @@ __all__ = [
     "TorStats",
     "TorStatus",
 ]
+
+# The control port's names load stem, which a process with Tor off never needs.
+__getattr__, __dir__ = lazy_exports(
+    __name__, dict.fromkeys(("BootstrapStatus", "CircuitInfo", "Rotation", "SocksListener", "TorController"), "._control")
+)

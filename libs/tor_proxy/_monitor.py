@@ -34,9 +34,9 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ._config import TorConfig
-from ._control import SocksListener, TorController
 from ._proxy import TorProxy
 from ._stats import TorStats
 from ._exceptions import (
@@ -46,6 +46,9 @@ from ._exceptions import (
     TorControlError,
     TorProxyError,
 )
+
+if TYPE_CHECKING:  # the controller (stem) is loaded only when Tor is used: see TorRuntime
+    from ._control import SocksListener, TorController
 
 __all__ = ["HealthCallback", "TorHealthMonitor", "TorStatus"]
 

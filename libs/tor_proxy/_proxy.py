@@ -17,7 +17,6 @@ from typing import Self
 import aiohttp
 
 from ._config import TorConfig
-from ._connector import TorConnector
 from ._stats import TorStats
 from ._exceptions import DestinationUnreachable, ProxyNotConfigured, ProxyUnavailable, TorProxyError
 
@@ -236,6 +235,9 @@ class TorProxy:
         if config.direct:
             connector = aiohttp.TCPConnector()
         else:
+            # aiohttp-socks is loaded only by a process that goes through Tor.
+            from ._connector import TorConnector
+
             assert config.socks_host is not None  # `configured` was checked by the caller
             connector = TorConnector(
                 host=config.socks_host,

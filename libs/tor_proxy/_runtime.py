@@ -16,15 +16,17 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Mapping
 from types import TracebackType
-from typing import Protocol, Self
+from typing import TYPE_CHECKING, Protocol, Self
 
 import aiohttp
 
 from ._config import TorConfig
-from ._control import TorController
 from ._monitor import TorHealthMonitor
 from ._proxy import TorProxy
 from ._stats import TorStats
+
+if TYPE_CHECKING:
+    from ._control import TorController
 
 __all__ = ["TorRuntime"]
 
@@ -60,6 +62,9 @@ class TorRuntime:
         self.proxy = TorProxy(config, max_sessions=max_sessions, session_idle_s=session_idle_s, stats=self.stats)
         self.controller: TorController | None = None
         if not config.direct and config.socks_host is not None:
+            # stem and what it imports (~3 MiB resident) load only in a process that talks to the control port.
+            from ._control import TorController
+
             self.controller = TorController(config, proxy=self.proxy, stats=self.stats, timeout_s=control_timeout_s)
         self.monitor = TorHealthMonitor(config, self.proxy, self.controller, probe_url=probe_url, stats=self.stats)
         self._health_dependency = health_dependency

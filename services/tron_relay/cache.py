@@ -43,7 +43,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 from lucid_tron.errors import DeadlineExceeded, Unavailable
@@ -57,6 +57,7 @@ __all__ = ["CachePolicy", "CacheStatus", "CacheStore", "Cached", "Kind", "ReadTh
 _log = logging.getLogger("lucid_tron.services.tron_relay.cache")
 
 T = TypeVar("T")
+M = TypeVar("M")
 
 #: Bump when the format of cached values changes: old entries are then simply never read.
 FORMAT_VERSION = "v1"
@@ -147,7 +148,7 @@ _TTL_FIELDS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CacheStatus:
     """How an answer was produced (lucid.tron.v1.CacheStatus)."""
 
@@ -159,10 +160,27 @@ class CacheStatus:
 FETCHED = CacheStatus(from_cache=False, stale=False, age_s=0.0)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Cached(Generic[T]):
     value: T
     status: CacheStatus
+    # What `message` built from `value`, held by the cache entry the answer came from (None: not from an entry).
+    built: dict[Callable[[Any], Any], Any] | None = field(default=None, compare=False, repr=False)
+
+    def message(self, build: Callable[[T], M]) -> M:
+        """`build(value)`, built once per cache entry and shared by every answer read from that entry.
+
+        A hot read is answered thousands of times from one entry; building its protobuf message from the Python
+        value each time was most of the relay's own work per call. The result is shared, so it must not be
+        mutated: a response takes a copy of it when the message is set as one of its fields.
+        """
+        built = self.built
+        if built is None:
+            return build(self.value)
+        message = built.get(build)
+        if message is None:
+            message = built[build] = build(self.value)
+        return message  # type: ignore[no-any-return]
 
 
 class CacheStore(Protocol):
@@ -173,10 +191,12 @@ class CacheStore(Protocol):
     async def put(self, key: str, value: bytes, ttl_s: float) -> bool: ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Entry:
     value: Any
     fetched_at: float  # Unix seconds: entries are shared between relay instances, so wall-clock time
+    #: Messages built from `value` for answers (see `Cached.message`); they live and expire with the entry.
+    built: dict[Callable[[Any], Any], Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 class LocalEntries:
@@ -263,7 +283,7 @@ class ReadThroughCache:
         if local is not None:
             age_s = max(0.0, now - local.fetched_at)
             if self._policy.is_fresh(kind, local.value is not None, age_s, max_age_s):
-                return Cached(local.value, CacheStatus(from_cache=True, stale=False, age_s=age_s))
+                return Cached(local.value, CacheStatus(True, False, age_s), local.built)
         cached = await asyncio.shield(self.loads.start(key, lambda: self._load(kind, key, value_type)))
         if local is not None and (cached is None or cached.fetched_at < local.fetched_at):
             cached = local  # not fresh enough for this caller, but the newest at hand if TronGrid fails
@@ -271,7 +291,7 @@ class ReadThroughCache:
         if cached is not None:
             age_s = max(0.0, self._clock() - cached.fetched_at)
             if self._policy.is_fresh(kind, cached.value is not None, age_s, max_age_s):
-                return Cached(cached.value, CacheStatus(from_cache=True, stale=False, age_s=age_s))
+                return Cached(cached.value, CacheStatus(True, False, age_s), cached.built)
         flight = self.flights.start(key, lambda: self._refresh(kind, key, fetch))
         try:
             entry = await asyncio.wait_for(asyncio.shield(flight), self._wait_s(stale_at_hand=cached is not None))
@@ -286,8 +306,8 @@ class ReadThroughCache:
                 "serving a %s answer %.1f s old marked stale: TronGrid %s",
                 kind.value, age_s, _why(failure), extra={"cache_kind": kind.value},
             )
-            return Cached(cached.value, CacheStatus(from_cache=True, stale=True, age_s=age_s))
-        return Cached(entry.value, FETCHED)
+            return Cached(cached.value, CacheStatus(True, True, age_s), cached.built)
+        return Cached(entry.value, FETCHED, entry.built)
 
     def _wait_s(self, *, stale_at_hand: bool) -> float:
         """How long this caller waits for the fetch: its deadline (less the time to answer), and with a stale answer

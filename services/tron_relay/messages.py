@@ -12,14 +12,13 @@ from .cache import CacheStatus
 from .verify import Failure, Transfer
 
 
-def duration(seconds: float) -> Duration:
-    value = Duration()
-    value.FromNanoseconds(round(seconds * 1e9))
-    return value
-
-
-def cache_status(status: CacheStatus) -> relay_pb2.CacheStatus:
-    return relay_pb2.CacheStatus(from_cache=status.from_cache, stale=status.stale, age=duration(status.age_s))
+def set_cache_status(target: relay_pb2.CacheStatus, status: CacheStatus) -> None:
+    """Write `status` into a response's CacheStatus field in place (no message built apart and copied in)."""
+    target.from_cache = status.from_cache
+    target.stale = status.stale
+    # An age is never negative, so this is Duration's normal form (what FromNanoseconds gives, without its checks).
+    age: Duration = target.age
+    age.seconds, age.nanos = divmod(round(status.age_s * 1e9), 1_000_000_000)
 
 
 def transfer(value: Transfer) -> common_pb2.Trc20Transfer:

@@ -7,7 +7,7 @@ uncached (see store.py).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 from google.protobuf.duration_pb2 import Duration
@@ -29,6 +29,7 @@ __all__ = ["SERVICE_NAME", "RelayServicer", "registration"]
 SERVICE_NAME: str = relay_pb2.DESCRIPTOR.services_by_name["RelayService"].full_name
 
 Context = grpc.aio.ServicerContext[Any, Any]
+Response = TypeVar("Response")
 
 # Where answers came from: the share served from the cache is the TronGrid quota the relay saves.
 _ANSWERS = metrics.counter("lucid_relay_answers_total", "Relay answers by where they came from", ["source"])
@@ -39,10 +40,11 @@ _ANSWERED_FROM = {  # (from_cache, stale) -> its series, bound once
 }
 
 
-def _cache_status(status: CacheStatus) -> relay_pb2.CacheStatus:
-    """The answer's CacheStatus message, counted by where the answer came from."""
+def _answered(response: Response, status: CacheStatus) -> Response:
+    """`response` with its CacheStatus set, counted by where the answer came from."""
     _ANSWERED_FROM[(status.from_cache, status.stale)].inc()
-    return messages.cache_status(status)
+    messages.set_cache_status(response.cache, status)
+    return response
 
 
 def _max_age(check: FieldChecks, request: Any) -> float | None:
@@ -68,9 +70,8 @@ class RelayServicer(relay_pb2_grpc.RelayServiceServicer):
         max_age = _max_age(check, request)
         check.done()
         answer = await self._relay.now_block(finality, max_age)
-        return relay_pb2.RelayServiceGetNowBlockResponse(
-            block=trongrid.block_header_message(answer.value), cache=_cache_status(answer.status)
-        )
+        block = answer.message(trongrid.block_header_message)
+        return _answered(relay_pb2.RelayServiceGetNowBlockResponse(block=block), answer.status)
 
     async def GetAccount(  # noqa: N802
         self, request: relay_pb2.RelayServiceGetAccountRequest, context: Context
@@ -81,9 +82,8 @@ class RelayServicer(relay_pb2_grpc.RelayServiceServicer):
         max_age = _max_age(check, request)
         check.done()
         answer = await self._relay.account(address, finality, max_age)
-        return relay_pb2.RelayServiceGetAccountResponse(
-            account=trongrid.account_message(answer.value), cache=_cache_status(answer.status)
-        )
+        account = answer.message(trongrid.account_message)
+        return _answered(relay_pb2.RelayServiceGetAccountResponse(account=account), answer.status)
 
     async def GetAccountResources(  # noqa: N802
         self, request: relay_pb2.RelayServiceGetAccountResourcesRequest, context: Context
@@ -93,9 +93,8 @@ class RelayServicer(relay_pb2_grpc.RelayServiceServicer):
         max_age = _max_age(check, request)
         check.done()
         answer = await self._relay.account_resources(address, max_age)
-        return relay_pb2.RelayServiceGetAccountResourcesResponse(
-            resources=trongrid.account_resources_message(answer.value), cache=_cache_status(answer.status)
-        )
+        resources = answer.message(trongrid.account_resources_message)
+        return _answered(relay_pb2.RelayServiceGetAccountResourcesResponse(resources=resources), answer.status)
 
     async def GetTransactionInfo(  # noqa: N802
         self, request: relay_pb2.RelayServiceGetTransactionInfoRequest, context: Context
@@ -112,9 +111,8 @@ class RelayServicer(relay_pb2_grpc.RelayServiceServicer):
                 txid,
                 f"no receipt for {txid} in the {finality.value} view (not included, or not {finality.value} yet)",
             )
-        return relay_pb2.RelayServiceGetTransactionInfoResponse(
-            receipt=trongrid.receipt_message(answer.value), cache=_cache_status(answer.status)
-        )
+        receipt = answer.message(trongrid.receipt_message)
+        return _answered(relay_pb2.RelayServiceGetTransactionInfoResponse(receipt=receipt), answer.status)
 
     async def VerifyTrc20Transfer(  # noqa: N802
         self, request: relay_pb2.VerifyTrc20TransferRequest, context: Context
@@ -136,11 +134,10 @@ class RelayServicer(relay_pb2_grpc.RelayServiceServicer):
             failure=messages.failure(verdict.failure),
             transfers=[messages.transfer(t) for t in verdict.transfers if messages.fits_int64(t)],
             block_number=verdict.block_number,
-            cache=_cache_status(answer.cache),
         )
         if verdict.matched is not None:
             response.matched_transfer.CopyFrom(messages.transfer(verdict.matched))
-        return response
+        return _answered(response, answer.cache)
 
 
 def registration(servicer: RelayServicer) -> Registration:

@@ -254,3 +254,47 @@ async def test_networks_sharing_a_store_never_read_each_others_entries(store, cl
     mainnet = ReadThroughCache(store, CachePolicy(), namespace="https://api.trongrid.io", clock=clock)
     devnet = ReadThroughCache(store, CachePolicy(), namespace="http://127.0.0.1:8090", clock=clock)
     assert mainnet.key(Kind.HEAD_BLOCK, "now") != devnet.key(Kind.HEAD_BLOCK, "now")
+
+
+class Builds:
+    """A message builder that counts its calls (what the servicer passes to `Cached.message`)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, value: Account) -> tuple[str, int]:
+        self.calls += 1
+        return ("message of", value.balance_sun)
+
+
+async def test_answers_from_one_entry_share_the_message_built_from_it_once(store, clock):
+    cache, tron, build = cache_of(store, clock), TronGrid(account(1)), Builds()
+    fetched = await read(cache, tron)
+    clock.now += 0.1
+    hit = await read(cache, tron)
+
+    assert fetched.message(build) is hit.message(build)
+    assert build.calls == 1
+
+
+async def test_a_shared_message_does_not_share_the_answers_age(store, clock):
+    cache, tron, build = cache_of(store, clock), TronGrid(account(1)), Builds()
+    await read(cache, tron)
+    clock.now += 0.1
+    first = await read(cache, tron)
+    first.message(build)
+    clock.now += 0.1
+
+    second = await read(cache, tron)
+
+    assert second.message(build) is first.message(build)
+    assert (first.status.age_s, second.status.age_s) == (pytest.approx(0.1), pytest.approx(0.2))
+
+
+async def test_a_refreshed_entry_gets_a_message_built_from_its_new_value(store, clock):
+    cache, tron, build = cache_of(store, clock), TronGrid(account(1), account(2)), Builds()
+    assert (await read(cache, tron)).message(build) == ("message of", 1)
+    clock.now += 3.5
+
+    assert (await read(cache, tron)).message(build) == ("message of", 2)
+    assert build.calls == 2
