@@ -12,7 +12,7 @@ from google.protobuf.message import DecodeError, Message
 
 from lucid.tron.chain import protocol_pb2 as protocol
 
-from .abi import encode_transfer
+from ._abi import encode_transfer
 from ._address import decode_address, to_base58
 from ._amounts import validate_amount
 from ._exceptions import ChainError, InvalidAddress, MalformedTransaction
