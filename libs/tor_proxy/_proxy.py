@@ -12,13 +12,16 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import SimpleNamespace, TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 import aiohttp
 
 from ._config import TorConfig
 from ._stats import TorStats
 from ._exceptions import DestinationUnreachable, ProxyNotConfigured, ProxyUnavailable, TorProxyError
+
+if TYPE_CHECKING:
+    from ._connector import TorConnector
 
 __all__ = ["USER_AGENT", "ConnectivityResult", "ProbeResult", "TorProxy"]
 
@@ -125,6 +128,13 @@ class TorProxy:
         if not session_idle_s > 0:
             raise ValueError(f"session_idle_s must be > 0, got {session_idle_s}")
         self._config = config
+        # aiohttp-socks is loaded only by a process that goes through Tor, and then here, at construction: a ~0.1 s
+        # import inside the first request would make it late, and a refusal while Tor is down no longer instant.
+        self._socks_connector: type[TorConnector] | None = None
+        if not config.direct:
+            from ._connector import TorConnector
+
+            self._socks_connector = TorConnector
         self._max_sessions = max_sessions
         self._max_rotated_purposes = _ROTATED_PURPOSES_PER_SESSION * max_sessions
         self._session_idle_s = session_idle_s
@@ -232,14 +242,11 @@ class TorProxy:
         config = self._config
         username, password = self._credentials(purpose)
         connector: aiohttp.BaseConnector
-        if config.direct:
+        if self._socks_connector is None:
             connector = aiohttp.TCPConnector()
         else:
-            # aiohttp-socks is loaded only by a process that goes through Tor.
-            from ._connector import TorConnector
-
             assert config.socks_host is not None  # `configured` was checked by the caller
-            connector = TorConnector(
+            connector = self._socks_connector(
                 host=config.socks_host,
                 port=config.socks_port,
                 username=username,

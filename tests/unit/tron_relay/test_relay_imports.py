@@ -36,6 +36,8 @@ def test_tron_relay_with_tor_off_loads_neither_stem_nor_the_socks_connector() ->
     assert "aiohttp_socks" not in loaded
 
 
-def test_tron_relay_with_tor_on_loads_stem_for_the_control_port() -> None:
+def test_tron_relay_with_tor_on_loads_stem_and_the_socks_connector_when_built_not_on_the_first_request() -> None:
+    # A ~0.1 s import inside the first request would make it late, and a refusal while Tor is down slow.
     loaded = _modules_after_building("TOR_PROXY=socks5h://127.0.0.1:9050")
     assert "stem" in loaded
+    assert "aiohttp_socks" in loaded
