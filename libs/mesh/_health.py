@@ -57,11 +57,10 @@ class Health:
 
     def __init__(self, service_names: Sequence[str]) -> None:
         self._names = ("", *service_names)
-        # Dependency -> why it is down; only the hard ones decide the process's status.
-        self._down: dict[str, str] = {}
-        self._soft_down: dict[str, str] = {}
         # Every dependency that reported, hard or soft, and whether it is up (what the metrics export).
         self._reported: dict[str, bool] = {}
+        # The hard dependencies that are down: only they decide the process's status.
+        self._down: set[str] = set()
         self._started = False
         self._watches: list[asyncio.Task[None]] = []
         self.servicer = _EndingHealthServicer(self._names)
@@ -134,15 +133,17 @@ class Health:
 
     async def _report(self, reporter: HealthReporter, serving: bool, reason: str) -> None:
         dependency = reporter.dependency
+        was_down = self._reported.get(dependency) is False
         self._reported[dependency] = serving
-        down = self._soft_down if reporter.soft else self._down
-        was_down = dependency in down
+        if not reporter.soft:
+            if serving:
+                self._down.discard(dependency)
+            else:
+                self._down.add(dependency)
         if serving:
-            down.pop(dependency, None)
             if was_down:
                 log.info("dependency %s is back", dependency, extra={"dependency": dependency})
         else:
-            down[dependency] = reason
             if not was_down:
                 log.warning("dependency %s is down: %s", dependency, reason, extra={"dependency": dependency})
         if reporter.soft:
