@@ -8,9 +8,9 @@ Domain code raises these; it never imports grpc and never picks a status code. T
     ├── NotFound               NOT_FOUND         (ResourceInfo)
     ├── AlreadyExists          ALREADY_EXISTS    (ResourceInfo)
     ├── PermissionDenied       PERMISSION_DENIED (ErrorInfo)
-    ├── FailedPrecondition     FAILED_PRECONDITION (PreconditionFailure)
+    ├── FailedPrecondition     FAILED_PRECONDITION (PreconditionFailure: one violation, or each of `violations`)
     ├── Aborted                ABORTED           (a concurrent change won; RetryInfo when known)
-    ├── ResourceExhausted      RESOURCE_EXHAUSTED (a limit or quota)
+    ├── ResourceExhausted      RESOURCE_EXHAUSTED (a limit or quota; QuotaFailure when `quota` names it)
     ├── Unavailable            UNAVAILABLE       (a dependency is down; RetryInfo when known)
     └── DeadlineExceeded       DEADLINE_EXCEEDED
 
@@ -34,6 +34,8 @@ __all__ = [
     "NotFound",
     "PeerFailed",
     "PermissionDenied",
+    "PreconditionViolation",
+    "QuotaViolation",
     "ResourceExhausted",
     "Unavailable",
 ]
@@ -109,17 +111,36 @@ class PermissionDenied(LucidError):
     reason = "PERMISSION_DENIED"
 
 
+@dataclass(frozen=True)
+class PreconditionViolation:
+    """One precondition that does not hold: `subject` names what (e.g. the request field `intent.amount_base_units`),
+    `description` how."""
+
+    subject: str
+    description: str
+
+
 class FailedPrecondition(LucidError):
     """The request is well-formed but the system is not in a state to do it.
 
-    `subject` names what is not in the right state (e.g. the account address, the invoice id).
+    `subject` names what is not in the right state (e.g. the account address, the invoice id). `violations`, when
+    several things fail at once (each field of an intent that the transaction contradicts), lists each; they are
+    sent instead of the single (subject, message) violation.
     """
 
     reason = "FAILED_PRECONDITION"
 
-    def __init__(self, message: str, *, reason: str | None = None, subject: str = "") -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str | None = None,
+        subject: str = "",
+        violations: tuple[PreconditionViolation, ...] = (),
+    ) -> None:
         super().__init__(message, reason=reason)
         self.subject = subject
+        self.violations = violations
 
 
 class Aborted(LucidError):
@@ -137,10 +158,23 @@ class Aborted(LucidError):
         self.retry_after_s = retry_after_s
 
 
+@dataclass(frozen=True)
+class QuotaViolation:
+    """The limit that was reached: `subject` names it (e.g. "wallet:<id>:USDT:daily"), `description` says what is
+    left of it."""
+
+    subject: str
+    description: str
+
+
 class ResourceExhausted(LucidError):
-    """A limit was reached: a payout limit, a rate limit, a quota."""
+    """A limit was reached: a payout limit, a rate limit, a quota. `quota`, when given, is sent as QuotaFailure."""
 
     reason = "RESOURCE_EXHAUSTED"
+
+    def __init__(self, message: str, *, reason: str | None = None, quota: QuotaViolation | None = None) -> None:
+        super().__init__(message, reason=reason)
+        self.quota = quota
 
 
 class Unavailable(LucidError):

@@ -96,10 +96,22 @@ def domain_status(error: errors.LucidError, request_id: str) -> status_pb2.Statu
             )
         )
     elif isinstance(error, errors.FailedPrecondition):
-        violation = error_details_pb2.PreconditionFailure.Violation(
-            type=error.reason, subject=error.subject, description=error.message
+        shown = error.violations or (errors.PreconditionViolation(error.subject, error.message),)
+        details.append(
+            error_details_pb2.PreconditionFailure(
+                violations=[
+                    error_details_pb2.PreconditionFailure.Violation(
+                        type=error.reason, subject=v.subject, description=v.description
+                    )
+                    for v in shown
+                ]
+            )
         )
-        details.append(error_details_pb2.PreconditionFailure(violations=[violation]))
+    elif isinstance(error, errors.ResourceExhausted) and error.quota is not None:
+        quota = error_details_pb2.QuotaFailure.Violation(
+            subject=error.quota.subject, description=error.quota.description
+        )
+        details.append(error_details_pb2.QuotaFailure(violations=[quota]))
     elif isinstance(error, (errors.Unavailable, errors.Aborted)) and error.retry_after_s is not None:
         delay = duration_pb2.Duration()
         delay.FromNanoseconds(round(error.retry_after_s * 1e9))

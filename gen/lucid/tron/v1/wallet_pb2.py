@@ -22,49 +22,70 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from lucid.tron.v1 import common_pb2 as lucid_dot_tron_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1alucid/tron/v1/wallet.proto\x12\rlucid.tron.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1alucid/tron/v1/common.proto\"\xf2\x01\n\x06Wallet\x12\x1b\n\twallet_id\x18\x01 \x01(\tR\x08walletId\x12!\n\x0c\x64isplay_name\x18\x02 \x01(\tR\x0b\x64isplayName\x12#\n\rfirst_address\x18\x03 \x01(\tR\x0c\x66irstAddress\x12#\n\raddress_count\x18\x04 \x01(\rR\x0c\x61\x64\x64ressCount\x12!\n\x0c\x61\x63\x63ount_path\x18\x05 \x01(\tR\x0b\x61\x63\x63ountPath\x12;\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\"\xd8\x01\n\rWalletAddress\x12\x1b\n\twallet_id\x18\x01 \x01(\tR\x08walletId\x12\x14\n\x05index\x18\x02 \x01(\rR\x05index\x12\x18\n\x07\x61\x64\x64ress\x18\x03 \x01(\tR\x07\x61\x64\x64ress\x12\'\n\x0f\x64\x65rivation_path\x18\x04 \x01(\tR\x0e\x64\x65rivationPath\x12\x14\n\x05label\x18\x05 \x01(\tR\x05label\x12;\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\"c\n\x13\x43reateWalletRequest\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12-\n\x06wallet\x18\x02 \x01(\x0b\x32\x15.lucid.tron.v1.WalletR\x06wallet\"E\n\x14\x43reateWalletResponse\x12-\n\x06wallet\x18\x01 \x01(\x0b\x32\x15.lucid.tron.v1.WalletR\x06wallet\"/\n\x10GetWalletRequest\x12\x1b\n\twallet_id\x18\x01 \x01(\tR\x08walletId\"B\n\x11GetWalletResponse\x12-\n\x06wallet\x18\x01 \x01(\x0b\x32\x15.lucid.tron.v1.WalletR\x06wallet\"P\n\x12ListWalletsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\"n\n\x13ListWalletsResponse\x12/\n\x07wallets\x18\x01 \x03(\x0b\x32\x15.lucid.tron.v1.WalletR\x07wallets\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x8d\x01\n\x14\x44\x65riveAddressRequest\x12\x1b\n\twallet_id\x18\x01 \x01(\tR\x08walletId\x12\x19\n\x05index\x18\x02 \x01(\rH\x00R\x05index\x88\x01\x01\x12\x14\n\x05label\x18\x03 \x01(\tR\x05label\x12\x1d\n\nrequest_id\x18\x04 \x01(\tR\trequestIdB\x08\n\x06_index\"O\n\x15\x44\x65riveAddressResponse\x12\x36\n\x07\x61\x64\x64ress\x18\x01 \x01(\x0b\x32\x1c.lucid.tron.v1.WalletAddressR\x07\x61\x64\x64ress\"o\n\x14ListAddressesRequest\x12\x1b\n\twallet_id\x18\x01 \x01(\tR\x08walletId\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\"{\n\x15ListAddressesResponse\x12:\n\taddresses\x18\x01 \x03(\x0b\x32\x1c.lucid.tron.v1.WalletAddressR\taddresses\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xe0\x02\n\x11TransactionIntent\x12\x32\n\x04kind\x18\x01 \x01(\x0e\x32\x1e.lucid.tron.v1.TransactionKindR\x04kind\x12\x1d\n\nto_address\x18\x02 \x01(\tR\ttoAddress\x12*\n\x05\x61sset\x18\x03 \x01(\x0e\x32\x14.lucid.tron.v1.AssetR\x05\x61sset\x12*\n\x11\x61mount_base_units\x18\x04 \x01(\x03R\x0f\x61mountBaseUnits\x12\x33\n\x08resource\x18\x05 \x01(\x0e\x32\x17.lucid.tron.v1.ResourceR\x08resource\x12\x12\n\x04lock\x18\x06 \x01(\x08R\x04lock\x12,\n\x12lock_period_blocks\x18\x07 \x01(\x03R\x10lockPeriodBlocks\x12)\n\x11max_fee_limit_sun\x18\x08 \x01(\x03R\x0emaxFeeLimitSun\"\xb1\x01\n\x16SignTransactionRequest\x12\x1b\n\twallet_id\x18\x01 \x01(\tR\x08walletId\x12%\n\x0esigner_address\x18\x02 \x01(\tR\rsignerAddress\x12\x19\n\x08raw_data\x18\x03 \x01(\x0cR\x07rawData\x12\x38\n\x06intent\x18\x04 \x01(\x0b\x32 .lucid.tron.v1.TransactionIntentR\x06intent\"K\n\x17SignTransactionResponse\x12\x12\n\x04txid\x18\x01 \x01(\tR\x04txid\x12\x1c\n\tsignature\x18\x02 \x01(\x0cR\tsignature*\xf2\x02\n\x0fTransactionKind\x12 \n\x1cTRANSACTION_KIND_UNSPECIFIED\x10\x00\x12!\n\x1dTRANSACTION_KIND_TRX_TRANSFER\x10\x01\x12#\n\x1fTRANSACTION_KIND_TRC20_TRANSFER\x10\x02\x12\"\n\x1eTRANSACTION_KIND_TRC20_APPROVE\x10\x03\x12&\n\"TRANSACTION_KIND_FREEZE_BALANCE_V2\x10\x04\x12(\n$TRANSACTION_KIND_UNFREEZE_BALANCE_V2\x10\x05\x12&\n\"TRANSACTION_KIND_DELEGATE_RESOURCE\x10\x06\x12(\n$TRANSACTION_KIND_UNDELEGATE_RESOURCE\x10\x07\x12-\n)TRANSACTION_KIND_WITHDRAW_EXPIRE_UNFREEZE\x10\x08\x32\xa8\x04\n\rWalletService\x12W\n\x0c\x43reateWallet\x12\".lucid.tron.v1.CreateWalletRequest\x1a#.lucid.tron.v1.CreateWalletResponse\x12N\n\tGetWallet\x12\x1f.lucid.tron.v1.GetWalletRequest\x1a .lucid.tron.v1.GetWalletResponse\x12T\n\x0bListWallets\x12!.lucid.tron.v1.ListWalletsRequest\x1a\".lucid.tron.v1.ListWalletsResponse\x12Z\n\rDeriveAddress\x12#.lucid.tron.v1.DeriveAddressRequest\x1a$.lucid.tron.v1.DeriveAddressResponse\x12Z\n\rListAddresses\x12#.lucid.tron.v1.ListAddressesRequest\x1a$.lucid.tron.v1.ListAddressesResponse\x12`\n\x0fSignTransaction\x12%.lucid.tron.v1.SignTransactionRequest\x1a&.lucid.tron.v1.SignTransactionResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1alucid/tron/v1/wallet.proto\x12\rlucid.tron.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1alucid/tron/v1/common.proto\"\xcb\x03\n\x06Wallet\x12\x1b\n\twallet_id\x18\x01 \x01(\tR\x08walletId\x12!\n\x0c\x64isplay_name\x18\x02 \x01(\tR\x0b\x64isplayName\x12#\n\rfirst_address\x18\x03 \x01(\tR\x0c\x66irstAddress\x12#\n\raddress_count\x18\x04 \x01(\rR\x0c\x61\x64\x64ressCount\x12!\n\x0c\x61\x63\x63ount_path\x18\x05 \x01(\tR\x0b\x61\x63\x63ountPath\x12;\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12-\n\x04kind\x18\x07 \x01(\x0e\x32\x19.lucid.tron.v1.WalletKindR\x04kind\x12\x18\n\x07\x61\x63\x63ount\x18\x08 \x01(\rR\x07\x61\x63\x63ount\x12=\n\x0cspend_policy\x18\t \x01(\x0b\x32\x1a.lucid.tron.v1.SpendPolicyR\x0bspendPolicy\x12\x12\n\x04\x65tag\x18\n \x01(\tR\x04\x65tag\x12;\n\x0bupdate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nupdateTime\"\xab\x01\n\x08\x41ssetCap\x12*\n\x05\x61sset\x18\x01 \x01(\x0e\x32\x14.lucid.tron.v1.AssetR\x05\x61sset\x12\x42\n\x1eper_transaction_max_base_units\x18\x02 \x01(\x03R\x1aperTransactionMaxBaseUnits\x12/\n\x14\x64\x61ily_max_base_units\x18\x03 \x01(\x03R\x11\x64\x61ilyMaxBaseUnits\"\xd7\x01\n\x0bSpendPolicy\x12+\n\x04\x63\x61ps\x18\x01 \x03(\x0b\x32\x17.lucid.tron.v1.AssetCapR\x04\x63\x61ps\x12\x43\n\rallowed_kinds\x18\x02 \x03(\x0e\x32\x1e.lucid.tron.v1.TransactionKindR\x0c\x61llowedKinds\x12+\n\x11\x61llowed_contracts\x18\x03 \x03(\tR\x10\x61llowedContracts\x12)\n\x11max_fee_limit_sun\x18\x04 \x01(\x03R\x0emaxFeeLimitSun\"\xd8\x01\n\rWalletAddress\x12\x1b\n\twallet_id\x18\x01 \x01(\tR\x08walletId\x12\x14\n\x05index\x18\x02 \x01(\rR\x05index\x12\x18\n\x07\x61\x64\x64ress\x18\x03 \x01(\tR\x07\x61\x64\x64ress\x12\'\n\x0f\x64\x65rivation_path\x18\x04 \x01(\tR\x0e\x64\x65rivationPath\x12\x14\n\x05label\x18\x05 \x01(\tR\x05label\x12;\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\"c\n\x13\x43reateWalletRequest\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12-\n\x06wallet\x18\x02 \x01(\x0b\x32\x15.lucid.tron.v1.WalletR\x06wallet\"E\n\x14\x43reateWalletResponse\x12-\n\x06wallet\x18\x01 \x01(\x0b\x32\x15.lucid.tron.v1.WalletR\x06wallet\"/\n\x10GetWalletRequest\x12\x1b\n\twallet_id\x18\x01 \x01(\tR\x08walletId\"B\n\x11GetWalletResponse\x12-\n\x06wallet\x18\x01 \x01(\x0b\x32\x15.lucid.tron.v1.WalletR\x06wallet\"P\n\x12ListWalletsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\"n\n\x13ListWalletsResponse\x12/\n\x07wallets\x18\x01 \x03(\x0b\x32\x15.lucid.tron.v1.WalletR\x07wallets\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x81\x01\n\x13UpdateWalletRequest\x12-\n\x06wallet\x18\x01 \x01(\x0b\x32\x15.lucid.tron.v1.WalletR\x06wallet\x12;\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskR\nupdateMask\"E\n\x14UpdateWalletResponse\x12-\n\x06wallet\x18\x01 \x01(\x0b\x32\x15.lucid.tron.v1.WalletR\x06wallet\"\x8d\x01\n\x14\x44\x65riveAddressRequest\x12\x1b\n\twallet_id\x18\x01 \x01(\tR\x08walletId\x12\x19\n\x05index\x18\x02 \x01(\rH\x00R\x05index\x88\x01\x01\x12\x14\n\x05label\x18\x03 \x01(\tR\x05label\x12\x1d\n\nrequest_id\x18\x04 \x01(\tR\trequestIdB\x08\n\x06_index\"O\n\x15\x44\x65riveAddressResponse\x12\x36\n\x07\x61\x64\x64ress\x18\x01 \x01(\x0b\x32\x1c.lucid.tron.v1.WalletAddressR\x07\x61\x64\x64ress\"o\n\x14ListAddressesRequest\x12\x1b\n\twallet_id\x18\x01 \x01(\tR\x08walletId\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\"{\n\x15ListAddressesResponse\x12:\n\taddresses\x18\x01 \x03(\x0b\x32\x1c.lucid.tron.v1.WalletAddressR\taddresses\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x8c\x03\n\x11TransactionIntent\x12\x32\n\x04kind\x18\x01 \x01(\x0e\x32\x1e.lucid.tron.v1.TransactionKindR\x04kind\x12#\n\rowner_address\x18\x02 \x01(\tR\x0cownerAddress\x12+\n\x11recipient_address\x18\x03 \x01(\tR\x10recipientAddress\x12*\n\x05\x61sset\x18\x04 \x01(\x0e\x32\x14.lucid.tron.v1.AssetR\x05\x61sset\x12*\n\x11\x61mount_base_units\x18\x05 \x01(\x03R\x0f\x61mountBaseUnits\x12\x33\n\x08resource\x18\x06 \x01(\x0e\x32\x17.lucid.tron.v1.ResourceR\x08resource\x12\x12\n\x04lock\x18\x07 \x01(\x08R\x04lock\x12,\n\x12lock_period_blocks\x18\x08 \x01(\x03R\x10lockPeriodBlocks\x12\"\n\rfee_limit_sun\x18\t \x01(\x03R\x0b\x66\x65\x65LimitSun\"\xbc\x01\n\x16SignTransactionRequest\x12\x1b\n\twallet_id\x18\x01 \x01(\tR\x08walletId\x12\x19\n\x08raw_data\x18\x02 \x01(\x0cR\x07rawData\x12\x38\n\x06intent\x18\x03 \x01(\x0b\x32 .lucid.tron.v1.TransactionIntentR\x06intent\x12\x12\n\x04txid\x18\x04 \x01(\tR\x04txid\x12\x1c\n\treference\x18\x05 \x01(\tR\treference\"K\n\x17SignTransactionResponse\x12\x12\n\x04txid\x18\x01 \x01(\tR\x04txid\x12\x1c\n\tsignature\x18\x02 \x01(\x0cR\tsignature\"\xe5\x01\n\nAuditEntry\x12\x10\n\x03seq\x18\x01 \x01(\x03R\x03seq\x12\x1c\n\tprincipal\x18\x02 \x01(\tR\tprincipal\x12\x16\n\x06\x61\x63tion\x18\x03 \x01(\tR\x06\x61\x63tion\x12!\n\x0c\x64\x65tails_json\x18\x04 \x01(\tR\x0b\x64\x65tailsJson\x12;\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12\x1b\n\tprev_hash\x18\x06 \x01(\tR\x08prevHash\x12\x12\n\x04hash\x18\x07 \x01(\tR\x04hash\"U\n\x17ListAuditEntriesRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\"w\n\x18ListAuditEntriesResponse\x12\x33\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x19.lucid.tron.v1.AuditEntryR\x07\x65ntries\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x17\n\x15VerifyAuditLogRequest\"\x95\x01\n\x16VerifyAuditLogResponse\x12\x16\n\x06intact\x18\x01 \x01(\x08R\x06intact\x12(\n\x10\x66irst_broken_seq\x18\x02 \x01(\x03R\x0e\x66irstBrokenSeq\x12\x18\n\x07problem\x18\x03 \x01(\tR\x07problem\x12\x1f\n\x0b\x65ntry_count\x18\x04 \x01(\x03R\nentryCount*u\n\nWalletKind\x12\x1b\n\x17WALLET_KIND_UNSPECIFIED\x10\x00\x12\x12\n\x0eWALLET_KIND_HD\x10\x01\x12\x1a\n\x16WALLET_KIND_SINGLE_KEY\x10\x02\x12\x1a\n\x16WALLET_KIND_WATCH_ONLY\x10\x03*\xf2\x02\n\x0fTransactionKind\x12 \n\x1cTRANSACTION_KIND_UNSPECIFIED\x10\x00\x12!\n\x1dTRANSACTION_KIND_TRX_TRANSFER\x10\x01\x12#\n\x1fTRANSACTION_KIND_TRC20_TRANSFER\x10\x02\x12\"\n\x1eTRANSACTION_KIND_TRC20_APPROVE\x10\x03\x12&\n\"TRANSACTION_KIND_FREEZE_BALANCE_V2\x10\x04\x12(\n$TRANSACTION_KIND_UNFREEZE_BALANCE_V2\x10\x05\x12&\n\"TRANSACTION_KIND_DELEGATE_RESOURCE\x10\x06\x12(\n$TRANSACTION_KIND_UNDELEGATE_RESOURCE\x10\x07\x12-\n)TRANSACTION_KIND_WITHDRAW_EXPIRE_UNFREEZE\x10\x08\x32\xc5\x06\n\rWalletService\x12W\n\x0c\x43reateWallet\x12\".lucid.tron.v1.CreateWalletRequest\x1a#.lucid.tron.v1.CreateWalletResponse\x12N\n\tGetWallet\x12\x1f.lucid.tron.v1.GetWalletRequest\x1a .lucid.tron.v1.GetWalletResponse\x12T\n\x0bListWallets\x12!.lucid.tron.v1.ListWalletsRequest\x1a\".lucid.tron.v1.ListWalletsResponse\x12W\n\x0cUpdateWallet\x12\".lucid.tron.v1.UpdateWalletRequest\x1a#.lucid.tron.v1.UpdateWalletResponse\x12Z\n\rDeriveAddress\x12#.lucid.tron.v1.DeriveAddressRequest\x1a$.lucid.tron.v1.DeriveAddressResponse\x12Z\n\rListAddresses\x12#.lucid.tron.v1.ListAddressesRequest\x1a$.lucid.tron.v1.ListAddressesResponse\x12`\n\x0fSignTransaction\x12%.lucid.tron.v1.SignTransactionRequest\x1a&.lucid.tron.v1.SignTransactionResponse\x12\x63\n\x10ListAuditEntries\x12&.lucid.tron.v1.ListAuditEntriesRequest\x1a\'.lucid.tron.v1.ListAuditEntriesResponse\x12]\n\x0eVerifyAuditLog\x12$.lucid.tron.v1.VerifyAuditLogRequest\x1a%.lucid.tron.v1.VerifyAuditLogResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lucid.tron.v1.wallet_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TRANSACTIONKIND']._serialized_start=2129
-  _globals['_TRANSACTIONKIND']._serialized_end=2499
-  _globals['_WALLET']._serialized_start=107
-  _globals['_WALLET']._serialized_end=349
-  _globals['_WALLETADDRESS']._serialized_start=352
-  _globals['_WALLETADDRESS']._serialized_end=568
-  _globals['_CREATEWALLETREQUEST']._serialized_start=570
-  _globals['_CREATEWALLETREQUEST']._serialized_end=669
-  _globals['_CREATEWALLETRESPONSE']._serialized_start=671
-  _globals['_CREATEWALLETRESPONSE']._serialized_end=740
-  _globals['_GETWALLETREQUEST']._serialized_start=742
-  _globals['_GETWALLETREQUEST']._serialized_end=789
-  _globals['_GETWALLETRESPONSE']._serialized_start=791
-  _globals['_GETWALLETRESPONSE']._serialized_end=857
-  _globals['_LISTWALLETSREQUEST']._serialized_start=859
-  _globals['_LISTWALLETSREQUEST']._serialized_end=939
-  _globals['_LISTWALLETSRESPONSE']._serialized_start=941
-  _globals['_LISTWALLETSRESPONSE']._serialized_end=1051
-  _globals['_DERIVEADDRESSREQUEST']._serialized_start=1054
-  _globals['_DERIVEADDRESSREQUEST']._serialized_end=1195
-  _globals['_DERIVEADDRESSRESPONSE']._serialized_start=1197
-  _globals['_DERIVEADDRESSRESPONSE']._serialized_end=1276
-  _globals['_LISTADDRESSESREQUEST']._serialized_start=1278
-  _globals['_LISTADDRESSESREQUEST']._serialized_end=1389
-  _globals['_LISTADDRESSESRESPONSE']._serialized_start=1391
-  _globals['_LISTADDRESSESRESPONSE']._serialized_end=1514
-  _globals['_TRANSACTIONINTENT']._serialized_start=1517
-  _globals['_TRANSACTIONINTENT']._serialized_end=1869
-  _globals['_SIGNTRANSACTIONREQUEST']._serialized_start=1872
-  _globals['_SIGNTRANSACTIONREQUEST']._serialized_end=2049
-  _globals['_SIGNTRANSACTIONRESPONSE']._serialized_start=2051
-  _globals['_SIGNTRANSACTIONRESPONSE']._serialized_end=2126
-  _globals['_WALLETSERVICE']._serialized_start=2502
-  _globals['_WALLETSERVICE']._serialized_end=3054
+  _globals['_WALLETKIND']._serialized_start=3646
+  _globals['_WALLETKIND']._serialized_end=3763
+  _globals['_TRANSACTIONKIND']._serialized_start=3766
+  _globals['_TRANSACTIONKIND']._serialized_end=4136
+  _globals['_WALLET']._serialized_start=141
+  _globals['_WALLET']._serialized_end=600
+  _globals['_ASSETCAP']._serialized_start=603
+  _globals['_ASSETCAP']._serialized_end=774
+  _globals['_SPENDPOLICY']._serialized_start=777
+  _globals['_SPENDPOLICY']._serialized_end=992
+  _globals['_WALLETADDRESS']._serialized_start=995
+  _globals['_WALLETADDRESS']._serialized_end=1211
+  _globals['_CREATEWALLETREQUEST']._serialized_start=1213
+  _globals['_CREATEWALLETREQUEST']._serialized_end=1312
+  _globals['_CREATEWALLETRESPONSE']._serialized_start=1314
+  _globals['_CREATEWALLETRESPONSE']._serialized_end=1383
+  _globals['_GETWALLETREQUEST']._serialized_start=1385
+  _globals['_GETWALLETREQUEST']._serialized_end=1432
+  _globals['_GETWALLETRESPONSE']._serialized_start=1434
+  _globals['_GETWALLETRESPONSE']._serialized_end=1500
+  _globals['_LISTWALLETSREQUEST']._serialized_start=1502
+  _globals['_LISTWALLETSREQUEST']._serialized_end=1582
+  _globals['_LISTWALLETSRESPONSE']._serialized_start=1584
+  _globals['_LISTWALLETSRESPONSE']._serialized_end=1694
+  _globals['_UPDATEWALLETREQUEST']._serialized_start=1697
+  _globals['_UPDATEWALLETREQUEST']._serialized_end=1826
+  _globals['_UPDATEWALLETRESPONSE']._serialized_start=1828
+  _globals['_UPDATEWALLETRESPONSE']._serialized_end=1897
+  _globals['_DERIVEADDRESSREQUEST']._serialized_start=1900
+  _globals['_DERIVEADDRESSREQUEST']._serialized_end=2041
+  _globals['_DERIVEADDRESSRESPONSE']._serialized_start=2043
+  _globals['_DERIVEADDRESSRESPONSE']._serialized_end=2122
+  _globals['_LISTADDRESSESREQUEST']._serialized_start=2124
+  _globals['_LISTADDRESSESREQUEST']._serialized_end=2235
+  _globals['_LISTADDRESSESRESPONSE']._serialized_start=2237
+  _globals['_LISTADDRESSESRESPONSE']._serialized_end=2360
+  _globals['_TRANSACTIONINTENT']._serialized_start=2363
+  _globals['_TRANSACTIONINTENT']._serialized_end=2759
+  _globals['_SIGNTRANSACTIONREQUEST']._serialized_start=2762
+  _globals['_SIGNTRANSACTIONREQUEST']._serialized_end=2950
+  _globals['_SIGNTRANSACTIONRESPONSE']._serialized_start=2952
+  _globals['_SIGNTRANSACTIONRESPONSE']._serialized_end=3027
+  _globals['_AUDITENTRY']._serialized_start=3030
+  _globals['_AUDITENTRY']._serialized_end=3259
+  _globals['_LISTAUDITENTRIESREQUEST']._serialized_start=3261
+  _globals['_LISTAUDITENTRIESREQUEST']._serialized_end=3346
+  _globals['_LISTAUDITENTRIESRESPONSE']._serialized_start=3348
+  _globals['_LISTAUDITENTRIESRESPONSE']._serialized_end=3467
+  _globals['_VERIFYAUDITLOGREQUEST']._serialized_start=3469
+  _globals['_VERIFYAUDITLOGREQUEST']._serialized_end=3492
+  _globals['_VERIFYAUDITLOGRESPONSE']._serialized_start=3495
+  _globals['_VERIFYAUDITLOGRESPONSE']._serialized_end=3644
+  _globals['_WALLETSERVICE']._serialized_start=4139
+  _globals['_WALLETSERVICE']._serialized_end=4976
 # @@protoc_insertion_point(module_scope)

@@ -5,6 +5,7 @@ isort:skip_file
 
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -20,6 +21,34 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _WalletKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _WalletKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_WalletKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    WALLET_KIND_UNSPECIFIED: _WalletKind.ValueType  # 0
+    """Not set: CreateWallet takes it as WALLET_KIND_HD."""
+    WALLET_KIND_HD: _WalletKind.ValueType  # 1
+    """A BIP-39 mnemonic (24 words when created here) and the addresses derived from it."""
+    WALLET_KIND_SINGLE_KEY: _WalletKind.ValueType  # 2
+    """One imported private key and its address; created only by `lucid-tron wallet import-key` on the host."""
+    WALLET_KIND_WATCH_ONLY: _WalletKind.ValueType  # 3
+    """An address without any key: nothing is derived or signed."""
+
+class WalletKind(_WalletKind, metaclass=_WalletKindEnumTypeWrapper):
+    """How a wallet holds its keys."""
+
+WALLET_KIND_UNSPECIFIED: WalletKind.ValueType  # 0
+"""Not set: CreateWallet takes it as WALLET_KIND_HD."""
+WALLET_KIND_HD: WalletKind.ValueType  # 1
+"""A BIP-39 mnemonic (24 words when created here) and the addresses derived from it."""
+WALLET_KIND_SINGLE_KEY: WalletKind.ValueType  # 2
+"""One imported private key and its address; created only by `lucid-tron wallet import-key` on the host."""
+WALLET_KIND_WATCH_ONLY: WalletKind.ValueType  # 3
+"""An address without any key: nothing is derived or signed."""
+Global___WalletKind: _TypeAlias = WalletKind  # noqa: Y015
 
 class _TransactionKind:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -71,7 +100,7 @@ Global___TransactionKind: _TypeAlias = TransactionKind  # noqa: Y015
 
 @_typing.final
 class Wallet(_message.Message):
-    """An HD wallet: one seed and the addresses derived from it. Never carries key material."""
+    """A wallet: a seed, a key or an address. Never carries key material."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -81,19 +110,40 @@ class Wallet(_message.Message):
     ADDRESS_COUNT_FIELD_NUMBER: _builtins.int
     ACCOUNT_PATH_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    ACCOUNT_FIELD_NUMBER: _builtins.int
+    SPEND_POLICY_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
     wallet_id: _builtins.str
     """OUTPUT_ONLY. Server-assigned id of the wallet."""
     display_name: _builtins.str
     """OPTIONAL. Operator-facing name, e.g. "payouts-hot"; at most 64 characters."""
     first_address: _builtins.str
-    """OUTPUT_ONLY. Base58 address at index 0, derived when the wallet is created."""
+    """Base58 address: HD, OUTPUT_ONLY, the address at index 0; SINGLE_KEY, OUTPUT_ONLY, the key's address;
+    WATCH_ONLY, REQUIRED at creation, the address watched.
+    """
     address_count: _builtins.int
-    """OUTPUT_ONLY. Number of addresses derived so far; the next DeriveAddress without an index uses this index."""
+    """OUTPUT_ONLY. Number of addresses derived so far (HD); the next DeriveAddress without an index uses this index."""
     account_path: _builtins.str
-    """OUTPUT_ONLY. BIP-44 account path the addresses are derived under: "m/44'/195'/0'/0"."""
+    """OUTPUT_ONLY. HD: the BIP-44 path the addresses are derived under, "m/44'/195'/<account>'/0"; empty otherwise."""
+    kind: Global___WalletKind.ValueType
+    """OPTIONAL. How the wallet holds its keys; unset means WALLET_KIND_HD. SINGLE_KEY is refused by CreateWallet."""
+    account: _builtins.int
+    """OPTIONAL. HD only: the BIP-44 account, 0 to 2^31 - 1."""
+    etag: _builtins.str
+    """OUTPUT_ONLY. Changes whenever the wallet changes; send it back in UpdateWallet to update only this version."""
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """OUTPUT_ONLY. When the wallet was created."""
+
+    @_builtins.property
+    def spend_policy(self) -> Global___SpendPolicy:
+        """OPTIONAL. What the wallet may sign; the default signs nothing."""
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """OUTPUT_ONLY. When the wallet last changed."""
 
     def __init__(
         self,
@@ -104,14 +154,93 @@ class Wallet(_message.Message):
         address_count: _builtins.int = ...,
         account_path: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
+        kind: Global___WalletKind.ValueType = ...,
+        account: _builtins.int = ...,
+        spend_policy: Global___SpendPolicy | None = ...,
+        etag: _builtins.str = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "spend_policy", b"spend_policy", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_path", b"account_path", "address_count", b"address_count", "create_time", b"create_time", "display_name", b"display_name", "first_address", b"first_address", "wallet_id", b"wallet_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "account_path", b"account_path", "address_count", b"address_count", "create_time", b"create_time", "display_name", b"display_name", "etag", b"etag", "first_address", b"first_address", "kind", b"kind", "spend_policy", b"spend_policy", "update_time", b"update_time", "wallet_id", b"wallet_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Wallet: _TypeAlias = Wallet  # noqa: Y015
+
+@_typing.final
+class AssetCap(_message.Message):
+    """The caps on one asset moved out of a wallet."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ASSET_FIELD_NUMBER: _builtins.int
+    PER_TRANSACTION_MAX_BASE_UNITS_FIELD_NUMBER: _builtins.int
+    DAILY_MAX_BASE_UNITS_FIELD_NUMBER: _builtins.int
+    asset: _common_pb2.Asset.ValueType
+    """REQUIRED. The asset capped: ASSET_TRX (SUN) or ASSET_USDT (base units)."""
+    per_transaction_max_base_units: _builtins.int
+    """REQUIRED. Largest amount one transaction may move, in the asset's base units; at least 1."""
+    daily_max_base_units: _builtins.int
+    """REQUIRED. Largest total signed per UTC day, in the asset's base units; at least per_transaction_max_base_units."""
+    def __init__(
+        self,
+        *,
+        asset: _common_pb2.Asset.ValueType = ...,
+        per_transaction_max_base_units: _builtins.int = ...,
+        daily_max_base_units: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset", "daily_max_base_units", b"daily_max_base_units", "per_transaction_max_base_units", b"per_transaction_max_base_units"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AssetCap: _TypeAlias = AssetCap  # noqa: Y015
+
+@_typing.final
+class SpendPolicy(_message.Message):
+    """What a wallet agrees to sign. Deny by default: a kind not listed, an asset without a cap, a contract not listed or a
+    fee limit above max_fee_limit_sun is refused.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CAPS_FIELD_NUMBER: _builtins.int
+    ALLOWED_KINDS_FIELD_NUMBER: _builtins.int
+    ALLOWED_CONTRACTS_FIELD_NUMBER: _builtins.int
+    MAX_FEE_LIMIT_SUN_FIELD_NUMBER: _builtins.int
+    max_fee_limit_sun: _builtins.int
+    """OPTIONAL. Highest fee_limit a signed transaction may carry, in SUN."""
+    @_builtins.property
+    def caps(self) -> _containers.RepeatedCompositeFieldContainer[Global___AssetCap]:
+        """OPTIONAL. Caps per asset, at most one entry per asset. TRX transfers count against ASSET_TRX; TRC20 transfers and
+        approvals against the token's asset. Staking kinds move no value out of the wallet and are not capped.
+        """
+
+    @_builtins.property
+    def allowed_kinds(self) -> _containers.RepeatedScalarFieldContainer[Global___TransactionKind.ValueType]:
+        """OPTIONAL. The transaction kinds the wallet signs."""
+
+    @_builtins.property
+    def allowed_contracts(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """OPTIONAL. Base58 addresses of the smart contracts TRC20 kinds may call."""
+
+    def __init__(
+        self,
+        *,
+        caps: _abc.Iterable[Global___AssetCap] | None = ...,
+        allowed_kinds: _abc.Iterable[Global___TransactionKind.ValueType] | None = ...,
+        allowed_contracts: _abc.Iterable[_builtins.str] | None = ...,
+        max_fee_limit_sun: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allowed_contracts", b"allowed_contracts", "allowed_kinds", b"allowed_kinds", "caps", b"caps", "max_fee_limit_sun", b"max_fee_limit_sun"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SpendPolicy: _TypeAlias = SpendPolicy  # noqa: Y015
 
 @_typing.final
 class WalletAddress(_message.Message):
@@ -169,7 +298,9 @@ class CreateWalletRequest(_message.Message):
     """REQUIRED. Idempotency key (AIP-155): a retry with the same key returns the same wallet, never a second seed."""
     @_builtins.property
     def wallet(self) -> Global___Wallet:
-        """REQUIRED. The wallet to create; only its input fields (display_name) are read."""
+        """REQUIRED. The wallet to create; only its input fields (display_name, kind, account, first_address for
+        watch-only, spend_policy) are read.
+        """
 
     def __init__(
         self,
@@ -264,7 +395,7 @@ class ListWalletsRequest(_message.Message):
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
-    """OPTIONAL. Most wallets to return; 0 means the server default (50), values above 500 are treated as 500."""
+    """OPTIONAL. Most wallets to return; 0 means the server default (50), at most 500."""
     page_token: _builtins.str
     """OPTIONAL. next_page_token from a previous call, to continue; empty for the first page."""
     def __init__(
@@ -308,6 +439,62 @@ class ListWalletsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListWalletsResponse: _TypeAlias = ListWalletsResponse  # noqa: Y015
+
+@_typing.final
+class UpdateWalletRequest(_message.Message):
+    """Request for WalletService.UpdateWallet."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WALLET_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def wallet(self) -> Global___Wallet:
+        """REQUIRED. The wallet: wallet_id names it, etag (OPTIONAL) the version the change is based on, and the fields
+        named in update_mask their new values.
+        """
+
+    @_builtins.property
+    def update_mask(self) -> _field_mask_pb2.FieldMask:
+        """REQUIRED. The fields to change: "display_name" and/or "spend_policy" (replaced as a whole)."""
+
+    def __init__(
+        self,
+        *,
+        wallet: Global___Wallet | None = ...,
+        update_mask: _field_mask_pb2.FieldMask | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["update_mask", b"update_mask", "wallet", b"wallet"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["update_mask", b"update_mask", "wallet", b"wallet"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateWalletRequest: _TypeAlias = UpdateWalletRequest  # noqa: Y015
+
+@_typing.final
+class UpdateWalletResponse(_message.Message):
+    """Response of WalletService.UpdateWallet."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WALLET_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def wallet(self) -> Global___Wallet:
+        """The wallet after the change, with its new etag."""
+
+    def __init__(
+        self,
+        *,
+        wallet: Global___Wallet | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["wallet", b"wallet"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["wallet", b"wallet"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateWalletResponse: _TypeAlias = UpdateWalletResponse  # noqa: Y015
 
 @_typing.final
 class DeriveAddressRequest(_message.Message):
@@ -383,7 +570,7 @@ class ListAddressesRequest(_message.Message):
     wallet_id: _builtins.str
     """REQUIRED. Id of the wallet."""
     page_size: _builtins.int
-    """OPTIONAL. Most addresses to return; 0 means the server default (50), values above 500 are treated as 500."""
+    """OPTIONAL. Most addresses to return; 0 means the server default (50), at most 500."""
     page_token: _builtins.str
     """OPTIONAL. next_page_token from a previous call, to continue; empty for the first page."""
     def __init__(
@@ -431,57 +618,61 @@ Global___ListAddressesResponse: _TypeAlias = ListAddressesResponse  # noqa: Y015
 
 @_typing.final
 class TransactionIntent(_message.Message):
-    """What a transaction must do for the wallet to sign it. Every field that applies to the kind is compared with the
-    decoded raw_data; a field that does not apply must be left unset.
+    """What a transaction must do for the wallet to sign it. Every field is compared with the decoded raw_data: a field
+    that does not apply to the kind must be left unset, as raw_data has nothing for it.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
 
     KIND_FIELD_NUMBER: _builtins.int
-    TO_ADDRESS_FIELD_NUMBER: _builtins.int
+    OWNER_ADDRESS_FIELD_NUMBER: _builtins.int
+    RECIPIENT_ADDRESS_FIELD_NUMBER: _builtins.int
     ASSET_FIELD_NUMBER: _builtins.int
     AMOUNT_BASE_UNITS_FIELD_NUMBER: _builtins.int
     RESOURCE_FIELD_NUMBER: _builtins.int
     LOCK_FIELD_NUMBER: _builtins.int
     LOCK_PERIOD_BLOCKS_FIELD_NUMBER: _builtins.int
-    MAX_FEE_LIMIT_SUN_FIELD_NUMBER: _builtins.int
+    FEE_LIMIT_SUN_FIELD_NUMBER: _builtins.int
     kind: Global___TransactionKind.ValueType
     """REQUIRED. The kind of transaction."""
-    to_address: _builtins.str
-    """OPTIONAL. Base58 counterparty: TRX or token recipient, approve spender, or delegation receiver. Required for every
-    kind except FREEZE, UNFREEZE and WITHDRAW_EXPIRE_UNFREEZE.
+    owner_address: _builtins.str
+    """REQUIRED. Base58 owner of the transaction, whose key signs: an address derived from the wallet (HD) or the
+    wallet's address (single key).
+    """
+    recipient_address: _builtins.str
+    """OPTIONAL. Base58 counterparty: TRX or token recipient, approve spender, or delegation receiver. Required for
+    every kind that has one; unset for FREEZE, UNFREEZE and WITHDRAW_EXPIRE_UNFREEZE.
     """
     asset: _common_pb2.Asset.ValueType
-    """OPTIONAL. Asset moved: ASSET_TRX for TRX transfers and every staking kind, the token for TRC20 kinds (its contract
-    is the wallet's configured contract for that asset, never one named by the caller).
+    """OPTIONAL. Asset moved: ASSET_TRX for TRX transfers and the staking kinds, the token for TRC20 kinds (its
+    contract is the configured contract of that asset, never one named by the caller).
     """
     amount_base_units: _builtins.int
-    """OPTIONAL. Exact amount in the asset's base units (SUN for TRX and staking). Required for every kind except
-    WITHDRAW_EXPIRE_UNFREEZE.
-    """
+    """OPTIONAL. Exact amount in the asset's base units (SUN for TRX and staking); 0 for WITHDRAW_EXPIRE_UNFREEZE."""
     resource: _common_pb2.Resource.ValueType
-    """OPTIONAL. Resource staked, unstaked or delegated; required for the staking kinds that name one."""
+    """OPTIONAL. Resource staked, unstaked or delegated; required for the kinds that name one."""
     lock: _builtins.bool
     """OPTIONAL. DELEGATE_RESOURCE only: whether the delegation is locked."""
     lock_period_blocks: _builtins.int
-    """OPTIONAL. DELEGATE_RESOURCE only: lock period in blocks (3 s each); 0 with lock set means TRON's default (3 days)."""
-    max_fee_limit_sun: _builtins.int
-    """OPTIONAL. TRC20 kinds only: highest fee_limit raw_data may carry, in SUN; required for them."""
+    """OPTIONAL. DELEGATE_RESOURCE only: lock period in blocks (3 s each), as raw_data carries it."""
+    fee_limit_sun: _builtins.int
+    """OPTIONAL. Exact fee_limit raw_data carries, in SUN (0: none, as for non-contract kinds)."""
     def __init__(
         self,
         *,
         kind: Global___TransactionKind.ValueType = ...,
-        to_address: _builtins.str = ...,
+        owner_address: _builtins.str = ...,
+        recipient_address: _builtins.str = ...,
         asset: _common_pb2.Asset.ValueType = ...,
         amount_base_units: _builtins.int = ...,
         resource: _common_pb2.Resource.ValueType = ...,
         lock: _builtins.bool = ...,
         lock_period_blocks: _builtins.int = ...,
-        max_fee_limit_sun: _builtins.int = ...,
+        fee_limit_sun: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_base_units", b"amount_base_units", "asset", b"asset", "kind", b"kind", "lock", b"lock", "lock_period_blocks", b"lock_period_blocks", "max_fee_limit_sun", b"max_fee_limit_sun", "resource", b"resource", "to_address", b"to_address"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_base_units", b"amount_base_units", "asset", b"asset", "fee_limit_sun", b"fee_limit_sun", "kind", b"kind", "lock", b"lock", "lock_period_blocks", b"lock_period_blocks", "owner_address", b"owner_address", "recipient_address", b"recipient_address", "resource", b"resource"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -494,15 +685,20 @@ class SignTransactionRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     WALLET_ID_FIELD_NUMBER: _builtins.int
-    SIGNER_ADDRESS_FIELD_NUMBER: _builtins.int
     RAW_DATA_FIELD_NUMBER: _builtins.int
     INTENT_FIELD_NUMBER: _builtins.int
+    TXID_FIELD_NUMBER: _builtins.int
+    REFERENCE_FIELD_NUMBER: _builtins.int
     wallet_id: _builtins.str
     """REQUIRED. Id of the wallet holding the key."""
-    signer_address: _builtins.str
-    """REQUIRED. Base58 address, derived from that wallet, whose key signs; must be raw_data's owner."""
     raw_data: _builtins.bytes
-    """REQUIRED. The transaction's raw_data: protobuf-encoded TRON protocol.Transaction.raw."""
+    """REQUIRED. The transaction's raw_data: protobuf-encoded TRON protocol.Transaction.raw, at most 4096 bytes."""
+    txid: _builtins.str
+    """OPTIONAL. The txid the caller expects, 64 hex characters; refused (INVALID_ARGUMENT, TXID_MISMATCH) unless it is
+    sha256(raw_data).
+    """
+    reference: _builtins.str
+    """OPTIONAL. What the signature is for, written to the audit log, e.g. "payout:01J..."; at most 128 characters."""
     @_builtins.property
     def intent(self) -> Global___TransactionIntent:
         """REQUIRED. What the transaction must do; compared with the decoded raw_data before signing."""
@@ -511,13 +707,14 @@ class SignTransactionRequest(_message.Message):
         self,
         *,
         wallet_id: _builtins.str = ...,
-        signer_address: _builtins.str = ...,
         raw_data: _builtins.bytes = ...,
         intent: Global___TransactionIntent | None = ...,
+        txid: _builtins.str = ...,
+        reference: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["intent", b"intent"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["intent", b"intent", "raw_data", b"raw_data", "signer_address", b"signer_address", "wallet_id", b"wallet_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["intent", b"intent", "raw_data", b"raw_data", "reference", b"reference", "txid", b"txid", "wallet_id", b"wallet_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -548,3 +745,158 @@ class SignTransactionResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SignTransactionResponse: _TypeAlias = SignTransactionResponse  # noqa: Y015
+
+@_typing.final
+class AuditEntry(_message.Message):
+    """One entry of the audit log."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SEQ_FIELD_NUMBER: _builtins.int
+    PRINCIPAL_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    DETAILS_JSON_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    PREV_HASH_FIELD_NUMBER: _builtins.int
+    HASH_FIELD_NUMBER: _builtins.int
+    seq: _builtins.int
+    """Position in the chain, from 1."""
+    principal: _builtins.str
+    """Authenticated principal of the caller (e.g. "spiffe://lucid/tron/payout-router"); "host" for host commands."""
+    action: _builtins.str
+    """What was done, e.g. "wallet.create", "address.derive", "transaction.sign", "transaction.refuse",
+    "wallet.update".
+    """
+    details_json: _builtins.str
+    """The entry's details as canonical JSON (ids, addresses, amounts, reasons; never key material)."""
+    prev_hash: _builtins.str
+    """Hex sha256 of the entry before it (64 zeros for the first)."""
+    hash: _builtins.str
+    """Hex sha256 of this entry."""
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was written."""
+
+    def __init__(
+        self,
+        *,
+        seq: _builtins.int = ...,
+        principal: _builtins.str = ...,
+        action: _builtins.str = ...,
+        details_json: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        prev_hash: _builtins.str = ...,
+        hash: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "create_time", b"create_time", "details_json", b"details_json", "hash", b"hash", "prev_hash", b"prev_hash", "principal", b"principal", "seq", b"seq"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AuditEntry: _TypeAlias = AuditEntry  # noqa: Y015
+
+@_typing.final
+class ListAuditEntriesRequest(_message.Message):
+    """Request for WalletService.ListAuditEntries."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """OPTIONAL. Most entries to return; 0 means the server default (50), at most 500."""
+    page_token: _builtins.str
+    """OPTIONAL. next_page_token from a previous call, to continue; empty for the first page."""
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAuditEntriesRequest: _TypeAlias = ListAuditEntriesRequest  # noqa: Y015
+
+@_typing.final
+class ListAuditEntriesResponse(_message.Message):
+    """Response of WalletService.ListAuditEntries."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENTRIES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty when this is the last page."""
+    @_builtins.property
+    def entries(self) -> _containers.RepeatedCompositeFieldContainer[Global___AuditEntry]:
+        """One page of entries, oldest first."""
+
+    def __init__(
+        self,
+        *,
+        entries: _abc.Iterable[Global___AuditEntry] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entries", b"entries", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAuditEntriesResponse: _TypeAlias = ListAuditEntriesResponse  # noqa: Y015
+
+@_typing.final
+class VerifyAuditLogRequest(_message.Message):
+    """Request for WalletService.VerifyAuditLog."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VerifyAuditLogRequest: _TypeAlias = VerifyAuditLogRequest  # noqa: Y015
+
+@_typing.final
+class VerifyAuditLogResponse(_message.Message):
+    """Response of WalletService.VerifyAuditLog."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INTACT_FIELD_NUMBER: _builtins.int
+    FIRST_BROKEN_SEQ_FIELD_NUMBER: _builtins.int
+    PROBLEM_FIELD_NUMBER: _builtins.int
+    ENTRY_COUNT_FIELD_NUMBER: _builtins.int
+    intact: _builtins.bool
+    """True when every link of the chain holds."""
+    first_broken_seq: _builtins.int
+    """The seq of the first broken entry; 0 when intact."""
+    problem: _builtins.str
+    """How that entry is broken ("entry modified", "entry missing", "does not follow the entry before it")."""
+    entry_count: _builtins.int
+    """Number of entries checked."""
+    def __init__(
+        self,
+        *,
+        intact: _builtins.bool = ...,
+        first_broken_seq: _builtins.int = ...,
+        problem: _builtins.str = ...,
+        entry_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entry_count", b"entry_count", "first_broken_seq", b"first_broken_seq", "intact", b"intact", "problem", b"problem"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VerifyAuditLogResponse: _TypeAlias = VerifyAuditLogResponse  # noqa: Y015

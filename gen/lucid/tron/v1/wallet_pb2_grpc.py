@@ -26,11 +26,13 @@ if _version_not_supported:
 
 
 class WalletServiceStub:
-    """HD wallets: the only holder of seeds and private keys, encrypted at rest. Seeds are BIP-39 mnemonics; addresses are
-    derived on the BIP-44 path m/44'/195'/0'/0/i (SLIP-44 coin 195). No RPC returns, accepts or logs a mnemonic, seed or
-    private key: backing up a seed is an operator procedure on the wallet-manager host, outside this API, and importing
-    an existing seed is deliberately not offered. Signing happens only after the transaction was decoded and found to
-    match the caller's stated intent.
+    """Wallets: the only holder of seeds and private keys, encrypted at rest. HD wallets hold a BIP-39 mnemonic and derive
+    addresses on the BIP-44 path m/44'/195'/account'/0/index (SLIP-44 coin 195); single-key wallets hold one imported
+    key; watch-only wallets hold only an address. No RPC returns, accepts or logs a mnemonic, seed or private key:
+    backup, restore and key import are host commands (`lucid-tron wallet backup|restore|import-key`) that read the
+    database and the master secret directly. Signing happens only after the transaction was decoded and found to match
+    the caller's stated intent and the wallet's spend policy. Every create, derive, sign, refusal and policy change is
+    written to a hash-chained audit log with the caller's authenticated principal.
     """
 
     def __init__(self, channel):
@@ -54,6 +56,11 @@ class WalletServiceStub:
                 request_serializer=lucid_dot_tron_dot_v1_dot_wallet__pb2.ListWalletsRequest.SerializeToString,
                 response_deserializer=lucid_dot_tron_dot_v1_dot_wallet__pb2.ListWalletsResponse.FromString,
                 _registered_method=True)
+        self.UpdateWallet = channel.unary_unary(
+                '/lucid.tron.v1.WalletService/UpdateWallet',
+                request_serializer=lucid_dot_tron_dot_v1_dot_wallet__pb2.UpdateWalletRequest.SerializeToString,
+                response_deserializer=lucid_dot_tron_dot_v1_dot_wallet__pb2.UpdateWalletResponse.FromString,
+                _registered_method=True)
         self.DeriveAddress = channel.unary_unary(
                 '/lucid.tron.v1.WalletService/DeriveAddress',
                 request_serializer=lucid_dot_tron_dot_v1_dot_wallet__pb2.DeriveAddressRequest.SerializeToString,
@@ -69,19 +76,31 @@ class WalletServiceStub:
                 request_serializer=lucid_dot_tron_dot_v1_dot_wallet__pb2.SignTransactionRequest.SerializeToString,
                 response_deserializer=lucid_dot_tron_dot_v1_dot_wallet__pb2.SignTransactionResponse.FromString,
                 _registered_method=True)
+        self.ListAuditEntries = channel.unary_unary(
+                '/lucid.tron.v1.WalletService/ListAuditEntries',
+                request_serializer=lucid_dot_tron_dot_v1_dot_wallet__pb2.ListAuditEntriesRequest.SerializeToString,
+                response_deserializer=lucid_dot_tron_dot_v1_dot_wallet__pb2.ListAuditEntriesResponse.FromString,
+                _registered_method=True)
+        self.VerifyAuditLog = channel.unary_unary(
+                '/lucid.tron.v1.WalletService/VerifyAuditLog',
+                request_serializer=lucid_dot_tron_dot_v1_dot_wallet__pb2.VerifyAuditLogRequest.SerializeToString,
+                response_deserializer=lucid_dot_tron_dot_v1_dot_wallet__pb2.VerifyAuditLogResponse.FromString,
+                _registered_method=True)
 
 
 class WalletServiceServicer:
-    """HD wallets: the only holder of seeds and private keys, encrypted at rest. Seeds are BIP-39 mnemonics; addresses are
-    derived on the BIP-44 path m/44'/195'/0'/0/i (SLIP-44 coin 195). No RPC returns, accepts or logs a mnemonic, seed or
-    private key: backing up a seed is an operator procedure on the wallet-manager host, outside this API, and importing
-    an existing seed is deliberately not offered. Signing happens only after the transaction was decoded and found to
-    match the caller's stated intent.
+    """Wallets: the only holder of seeds and private keys, encrypted at rest. HD wallets hold a BIP-39 mnemonic and derive
+    addresses on the BIP-44 path m/44'/195'/account'/0/index (SLIP-44 coin 195); single-key wallets hold one imported
+    key; watch-only wallets hold only an address. No RPC returns, accepts or logs a mnemonic, seed or private key:
+    backup, restore and key import are host commands (`lucid-tron wallet backup|restore|import-key`) that read the
+    database and the master secret directly. Signing happens only after the transaction was decoded and found to match
+    the caller's stated intent and the wallet's spend policy. Every create, derive, sign, refusal and policy change is
+    written to a hash-chained audit log with the caller's authenticated principal.
     """
 
     def CreateWallet(self, request, context):
-        """Creates a wallet from a freshly generated seed and derives its first address (index 0). Idempotent on request_id.
-        The mnemonic is never returned.
+        """Creates an HD wallet from a freshly generated 24-word seed (index 0 derived at once), or a watch-only wallet for
+        an address. Idempotent on request_id. The mnemonic is never returned; single-key wallets cannot be created here.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -101,9 +120,18 @@ class WalletServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateWallet(self, request, context):
+        """Changes a wallet's display_name and/or spend_policy (AIP-134): only the fields named in update_mask. With an
+        etag, the update applies only if the wallet has not changed since (AIP-154): ABORTED, reason ETAG_MISMATCH, if it
+        has.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def DeriveAddress(self, request, context):
-        """Derives (and records) an address of a wallet: the next unused index, or a given one. Deriving an index that was
-        already derived returns the recorded address.
+        """Derives (and records) an address of an HD wallet: the next unused index, or a given one. Deriving an index that
+        was already derived returns the recorded address. FAILED_PRECONDITION (WALLET_KIND) for other wallet kinds.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -117,9 +145,28 @@ class WalletServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def SignTransaction(self, request, context):
-        """Signs a transaction with the key of one derived address, after decoding raw_data and checking that it does exactly
-        what the intent says (kind, owner, recipient, asset, amount, resource, fee limit) and carries no memo.
-        INVALID_ARGUMENT naming the mismatched intent field when it does not; nothing is signed then.
+        """Signs a transaction with the key of its owner address, after decoding raw_data and checking that it does exactly
+        what the intent says and that the wallet's spend policy allows it. Refusals, nothing signed:
+        FAILED_PRECONDITION with reason INTENT_MISMATCH and a PreconditionFailure violation per differing intent field;
+        TRANSACTION_EXPIRED, MEMO_NOT_ALLOWED, KIND_NOT_ALLOWED, CONTRACT_NOT_ALLOWED, FEE_LIMIT_OVER_POLICY,
+        ASSET_NOT_ALLOWED, NOT_A_WALLET_ADDRESS, WALLET_KIND; RESOURCE_EXHAUSTED with reason PER_TRANSACTION_CAP or
+        DAILY_CAP and the remaining headroom; INVALID_ARGUMENT for malformed raw_data or a txid that is not
+        sha256(raw_data) (reason TXID_MISMATCH). Signing the same transaction again returns the same signature and counts
+        against the caps once.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAuditEntries(self, request, context):
+        """Lists the audit log, oldest first, one page at a time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VerifyAuditLog(self, request, context):
+        """Walks the whole audit log's hash chain and reports the first broken link, if any.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -143,6 +190,11 @@ def add_WalletServiceServicer_to_server(servicer, server):
                     request_deserializer=lucid_dot_tron_dot_v1_dot_wallet__pb2.ListWalletsRequest.FromString,
                     response_serializer=lucid_dot_tron_dot_v1_dot_wallet__pb2.ListWalletsResponse.SerializeToString,
             ),
+            'UpdateWallet': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateWallet,
+                    request_deserializer=lucid_dot_tron_dot_v1_dot_wallet__pb2.UpdateWalletRequest.FromString,
+                    response_serializer=lucid_dot_tron_dot_v1_dot_wallet__pb2.UpdateWalletResponse.SerializeToString,
+            ),
             'DeriveAddress': grpc.unary_unary_rpc_method_handler(
                     servicer.DeriveAddress,
                     request_deserializer=lucid_dot_tron_dot_v1_dot_wallet__pb2.DeriveAddressRequest.FromString,
@@ -158,6 +210,16 @@ def add_WalletServiceServicer_to_server(servicer, server):
                     request_deserializer=lucid_dot_tron_dot_v1_dot_wallet__pb2.SignTransactionRequest.FromString,
                     response_serializer=lucid_dot_tron_dot_v1_dot_wallet__pb2.SignTransactionResponse.SerializeToString,
             ),
+            'ListAuditEntries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAuditEntries,
+                    request_deserializer=lucid_dot_tron_dot_v1_dot_wallet__pb2.ListAuditEntriesRequest.FromString,
+                    response_serializer=lucid_dot_tron_dot_v1_dot_wallet__pb2.ListAuditEntriesResponse.SerializeToString,
+            ),
+            'VerifyAuditLog': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyAuditLog,
+                    request_deserializer=lucid_dot_tron_dot_v1_dot_wallet__pb2.VerifyAuditLogRequest.FromString,
+                    response_serializer=lucid_dot_tron_dot_v1_dot_wallet__pb2.VerifyAuditLogResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'lucid.tron.v1.WalletService', rpc_method_handlers)
@@ -167,11 +229,13 @@ def add_WalletServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class WalletService:
-    """HD wallets: the only holder of seeds and private keys, encrypted at rest. Seeds are BIP-39 mnemonics; addresses are
-    derived on the BIP-44 path m/44'/195'/0'/0/i (SLIP-44 coin 195). No RPC returns, accepts or logs a mnemonic, seed or
-    private key: backing up a seed is an operator procedure on the wallet-manager host, outside this API, and importing
-    an existing seed is deliberately not offered. Signing happens only after the transaction was decoded and found to
-    match the caller's stated intent.
+    """Wallets: the only holder of seeds and private keys, encrypted at rest. HD wallets hold a BIP-39 mnemonic and derive
+    addresses on the BIP-44 path m/44'/195'/account'/0/index (SLIP-44 coin 195); single-key wallets hold one imported
+    key; watch-only wallets hold only an address. No RPC returns, accepts or logs a mnemonic, seed or private key:
+    backup, restore and key import are host commands (`lucid-tron wallet backup|restore|import-key`) that read the
+    database and the master secret directly. Signing happens only after the transaction was decoded and found to match
+    the caller's stated intent and the wallet's spend policy. Every create, derive, sign, refusal and policy change is
+    written to a hash-chained audit log with the caller's authenticated principal.
     """
 
     @staticmethod
@@ -256,6 +320,33 @@ class WalletService:
             _registered_method=True)
 
     @staticmethod
+    def UpdateWallet(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lucid.tron.v1.WalletService/UpdateWallet',
+            lucid_dot_tron_dot_v1_dot_wallet__pb2.UpdateWalletRequest.SerializeToString,
+            lucid_dot_tron_dot_v1_dot_wallet__pb2.UpdateWalletResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def DeriveAddress(request,
             target,
             options=(),
@@ -326,6 +417,60 @@ class WalletService:
             '/lucid.tron.v1.WalletService/SignTransaction',
             lucid_dot_tron_dot_v1_dot_wallet__pb2.SignTransactionRequest.SerializeToString,
             lucid_dot_tron_dot_v1_dot_wallet__pb2.SignTransactionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAuditEntries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lucid.tron.v1.WalletService/ListAuditEntries',
+            lucid_dot_tron_dot_v1_dot_wallet__pb2.ListAuditEntriesRequest.SerializeToString,
+            lucid_dot_tron_dot_v1_dot_wallet__pb2.ListAuditEntriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyAuditLog(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lucid.tron.v1.WalletService/VerifyAuditLog',
+            lucid_dot_tron_dot_v1_dot_wallet__pb2.VerifyAuditLogRequest.SerializeToString,
+            lucid_dot_tron_dot_v1_dot_wallet__pb2.VerifyAuditLogResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -27,11 +27,13 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class WalletServiceStub:
-    """HD wallets: the only holder of seeds and private keys, encrypted at rest. Seeds are BIP-39 mnemonics; addresses are
-    derived on the BIP-44 path m/44'/195'/0'/0/i (SLIP-44 coin 195). No RPC returns, accepts or logs a mnemonic, seed or
-    private key: backing up a seed is an operator procedure on the wallet-manager host, outside this API, and importing
-    an existing seed is deliberately not offered. Signing happens only after the transaction was decoded and found to
-    match the caller's stated intent.
+    """Wallets: the only holder of seeds and private keys, encrypted at rest. HD wallets hold a BIP-39 mnemonic and derive
+    addresses on the BIP-44 path m/44'/195'/account'/0/index (SLIP-44 coin 195); single-key wallets hold one imported
+    key; watch-only wallets hold only an address. No RPC returns, accepts or logs a mnemonic, seed or private key:
+    backup, restore and key import are host commands (`lucid-tron wallet backup|restore|import-key`) that read the
+    database and the master secret directly. Signing happens only after the transaction was decoded and found to match
+    the caller's stated intent and the wallet's spend policy. Every create, derive, sign, refusal and policy change is
+    written to a hash-chained audit log with the caller's authenticated principal.
     """
 
     @_typing.overload
@@ -39,61 +41,93 @@ class WalletServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> WalletServiceAsyncStub: ...
     CreateWallet: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.CreateWalletRequest, _wallet_pb2.CreateWalletResponse]
-    """Creates a wallet from a freshly generated seed and derives its first address (index 0). Idempotent on request_id.
-    The mnemonic is never returned.
+    """Creates an HD wallet from a freshly generated 24-word seed (index 0 derived at once), or a watch-only wallet for
+    an address. Idempotent on request_id. The mnemonic is never returned; single-key wallets cannot be created here.
     """
     GetWallet: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.GetWalletRequest, _wallet_pb2.GetWalletResponse]
     """Returns one wallet. NOT_FOUND for an unknown wallet_id."""
     ListWallets: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.ListWalletsRequest, _wallet_pb2.ListWalletsResponse]
     """Lists wallets, oldest first, one page at a time."""
+    UpdateWallet: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.UpdateWalletRequest, _wallet_pb2.UpdateWalletResponse]
+    """Changes a wallet's display_name and/or spend_policy (AIP-134): only the fields named in update_mask. With an
+    etag, the update applies only if the wallet has not changed since (AIP-154): ABORTED, reason ETAG_MISMATCH, if it
+    has.
+    """
     DeriveAddress: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.DeriveAddressRequest, _wallet_pb2.DeriveAddressResponse]
-    """Derives (and records) an address of a wallet: the next unused index, or a given one. Deriving an index that was
-    already derived returns the recorded address.
+    """Derives (and records) an address of an HD wallet: the next unused index, or a given one. Deriving an index that
+    was already derived returns the recorded address. FAILED_PRECONDITION (WALLET_KIND) for other wallet kinds.
     """
     ListAddresses: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.ListAddressesRequest, _wallet_pb2.ListAddressesResponse]
     """Lists a wallet's derived addresses in index order, one page at a time."""
     SignTransaction: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.SignTransactionRequest, _wallet_pb2.SignTransactionResponse]
-    """Signs a transaction with the key of one derived address, after decoding raw_data and checking that it does exactly
-    what the intent says (kind, owner, recipient, asset, amount, resource, fee limit) and carries no memo.
-    INVALID_ARGUMENT naming the mismatched intent field when it does not; nothing is signed then.
+    """Signs a transaction with the key of its owner address, after decoding raw_data and checking that it does exactly
+    what the intent says and that the wallet's spend policy allows it. Refusals, nothing signed:
+    FAILED_PRECONDITION with reason INTENT_MISMATCH and a PreconditionFailure violation per differing intent field;
+    TRANSACTION_EXPIRED, MEMO_NOT_ALLOWED, KIND_NOT_ALLOWED, CONTRACT_NOT_ALLOWED, FEE_LIMIT_OVER_POLICY,
+    ASSET_NOT_ALLOWED, NOT_A_WALLET_ADDRESS, WALLET_KIND; RESOURCE_EXHAUSTED with reason PER_TRANSACTION_CAP or
+    DAILY_CAP and the remaining headroom; INVALID_ARGUMENT for malformed raw_data or a txid that is not
+    sha256(raw_data) (reason TXID_MISMATCH). Signing the same transaction again returns the same signature and counts
+    against the caps once.
     """
+    ListAuditEntries: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.ListAuditEntriesRequest, _wallet_pb2.ListAuditEntriesResponse]
+    """Lists the audit log, oldest first, one page at a time."""
+    VerifyAuditLog: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.VerifyAuditLogRequest, _wallet_pb2.VerifyAuditLogResponse]
+    """Walks the whole audit log's hash chain and reports the first broken link, if any."""
 
 @_typing.type_check_only
 class WalletServiceAsyncStub(WalletServiceStub):
-    """HD wallets: the only holder of seeds and private keys, encrypted at rest. Seeds are BIP-39 mnemonics; addresses are
-    derived on the BIP-44 path m/44'/195'/0'/0/i (SLIP-44 coin 195). No RPC returns, accepts or logs a mnemonic, seed or
-    private key: backing up a seed is an operator procedure on the wallet-manager host, outside this API, and importing
-    an existing seed is deliberately not offered. Signing happens only after the transaction was decoded and found to
-    match the caller's stated intent.
+    """Wallets: the only holder of seeds and private keys, encrypted at rest. HD wallets hold a BIP-39 mnemonic and derive
+    addresses on the BIP-44 path m/44'/195'/account'/0/index (SLIP-44 coin 195); single-key wallets hold one imported
+    key; watch-only wallets hold only an address. No RPC returns, accepts or logs a mnemonic, seed or private key:
+    backup, restore and key import are host commands (`lucid-tron wallet backup|restore|import-key`) that read the
+    database and the master secret directly. Signing happens only after the transaction was decoded and found to match
+    the caller's stated intent and the wallet's spend policy. Every create, derive, sign, refusal and policy change is
+    written to a hash-chained audit log with the caller's authenticated principal.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     CreateWallet: _aio.UnaryUnaryMultiCallable[_wallet_pb2.CreateWalletRequest, _wallet_pb2.CreateWalletResponse]  # type: ignore[assignment]
-    """Creates a wallet from a freshly generated seed and derives its first address (index 0). Idempotent on request_id.
-    The mnemonic is never returned.
+    """Creates an HD wallet from a freshly generated 24-word seed (index 0 derived at once), or a watch-only wallet for
+    an address. Idempotent on request_id. The mnemonic is never returned; single-key wallets cannot be created here.
     """
     GetWallet: _aio.UnaryUnaryMultiCallable[_wallet_pb2.GetWalletRequest, _wallet_pb2.GetWalletResponse]  # type: ignore[assignment]
     """Returns one wallet. NOT_FOUND for an unknown wallet_id."""
     ListWallets: _aio.UnaryUnaryMultiCallable[_wallet_pb2.ListWalletsRequest, _wallet_pb2.ListWalletsResponse]  # type: ignore[assignment]
     """Lists wallets, oldest first, one page at a time."""
+    UpdateWallet: _aio.UnaryUnaryMultiCallable[_wallet_pb2.UpdateWalletRequest, _wallet_pb2.UpdateWalletResponse]  # type: ignore[assignment]
+    """Changes a wallet's display_name and/or spend_policy (AIP-134): only the fields named in update_mask. With an
+    etag, the update applies only if the wallet has not changed since (AIP-154): ABORTED, reason ETAG_MISMATCH, if it
+    has.
+    """
     DeriveAddress: _aio.UnaryUnaryMultiCallable[_wallet_pb2.DeriveAddressRequest, _wallet_pb2.DeriveAddressResponse]  # type: ignore[assignment]
-    """Derives (and records) an address of a wallet: the next unused index, or a given one. Deriving an index that was
-    already derived returns the recorded address.
+    """Derives (and records) an address of an HD wallet: the next unused index, or a given one. Deriving an index that
+    was already derived returns the recorded address. FAILED_PRECONDITION (WALLET_KIND) for other wallet kinds.
     """
     ListAddresses: _aio.UnaryUnaryMultiCallable[_wallet_pb2.ListAddressesRequest, _wallet_pb2.ListAddressesResponse]  # type: ignore[assignment]
     """Lists a wallet's derived addresses in index order, one page at a time."""
     SignTransaction: _aio.UnaryUnaryMultiCallable[_wallet_pb2.SignTransactionRequest, _wallet_pb2.SignTransactionResponse]  # type: ignore[assignment]
-    """Signs a transaction with the key of one derived address, after decoding raw_data and checking that it does exactly
-    what the intent says (kind, owner, recipient, asset, amount, resource, fee limit) and carries no memo.
-    INVALID_ARGUMENT naming the mismatched intent field when it does not; nothing is signed then.
+    """Signs a transaction with the key of its owner address, after decoding raw_data and checking that it does exactly
+    what the intent says and that the wallet's spend policy allows it. Refusals, nothing signed:
+    FAILED_PRECONDITION with reason INTENT_MISMATCH and a PreconditionFailure violation per differing intent field;
+    TRANSACTION_EXPIRED, MEMO_NOT_ALLOWED, KIND_NOT_ALLOWED, CONTRACT_NOT_ALLOWED, FEE_LIMIT_OVER_POLICY,
+    ASSET_NOT_ALLOWED, NOT_A_WALLET_ADDRESS, WALLET_KIND; RESOURCE_EXHAUSTED with reason PER_TRANSACTION_CAP or
+    DAILY_CAP and the remaining headroom; INVALID_ARGUMENT for malformed raw_data or a txid that is not
+    sha256(raw_data) (reason TXID_MISMATCH). Signing the same transaction again returns the same signature and counts
+    against the caps once.
     """
+    ListAuditEntries: _aio.UnaryUnaryMultiCallable[_wallet_pb2.ListAuditEntriesRequest, _wallet_pb2.ListAuditEntriesResponse]  # type: ignore[assignment]
+    """Lists the audit log, oldest first, one page at a time."""
+    VerifyAuditLog: _aio.UnaryUnaryMultiCallable[_wallet_pb2.VerifyAuditLogRequest, _wallet_pb2.VerifyAuditLogResponse]  # type: ignore[assignment]
+    """Walks the whole audit log's hash chain and reports the first broken link, if any."""
 
 class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
-    """HD wallets: the only holder of seeds and private keys, encrypted at rest. Seeds are BIP-39 mnemonics; addresses are
-    derived on the BIP-44 path m/44'/195'/0'/0/i (SLIP-44 coin 195). No RPC returns, accepts or logs a mnemonic, seed or
-    private key: backing up a seed is an operator procedure on the wallet-manager host, outside this API, and importing
-    an existing seed is deliberately not offered. Signing happens only after the transaction was decoded and found to
-    match the caller's stated intent.
+    """Wallets: the only holder of seeds and private keys, encrypted at rest. HD wallets hold a BIP-39 mnemonic and derive
+    addresses on the BIP-44 path m/44'/195'/account'/0/index (SLIP-44 coin 195); single-key wallets hold one imported
+    key; watch-only wallets hold only an address. No RPC returns, accepts or logs a mnemonic, seed or private key:
+    backup, restore and key import are host commands (`lucid-tron wallet backup|restore|import-key`) that read the
+    database and the master secret directly. Signing happens only after the transaction was decoded and found to match
+    the caller's stated intent and the wallet's spend policy. Every create, derive, sign, refusal and policy change is
+    written to a hash-chained audit log with the caller's authenticated principal.
     """
 
     @_abc_1.abstractmethod
@@ -102,8 +136,8 @@ class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _wallet_pb2.CreateWalletRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_wallet_pb2.CreateWalletResponse, _abc.Awaitable[_wallet_pb2.CreateWalletResponse]]:
-        """Creates a wallet from a freshly generated seed and derives its first address (index 0). Idempotent on request_id.
-        The mnemonic is never returned.
+        """Creates an HD wallet from a freshly generated 24-word seed (index 0 derived at once), or a watch-only wallet for
+        an address. Idempotent on request_id. The mnemonic is never returned; single-key wallets cannot be created here.
         """
 
     @_abc_1.abstractmethod
@@ -123,13 +157,24 @@ class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
         """Lists wallets, oldest first, one page at a time."""
 
     @_abc_1.abstractmethod
+    def UpdateWallet(
+        self,
+        request: _wallet_pb2.UpdateWalletRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_wallet_pb2.UpdateWalletResponse, _abc.Awaitable[_wallet_pb2.UpdateWalletResponse]]:
+        """Changes a wallet's display_name and/or spend_policy (AIP-134): only the fields named in update_mask. With an
+        etag, the update applies only if the wallet has not changed since (AIP-154): ABORTED, reason ETAG_MISMATCH, if it
+        has.
+        """
+
+    @_abc_1.abstractmethod
     def DeriveAddress(
         self,
         request: _wallet_pb2.DeriveAddressRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_wallet_pb2.DeriveAddressResponse, _abc.Awaitable[_wallet_pb2.DeriveAddressResponse]]:
-        """Derives (and records) an address of a wallet: the next unused index, or a given one. Deriving an index that was
-        already derived returns the recorded address.
+        """Derives (and records) an address of an HD wallet: the next unused index, or a given one. Deriving an index that
+        was already derived returns the recorded address. FAILED_PRECONDITION (WALLET_KIND) for other wallet kinds.
         """
 
     @_abc_1.abstractmethod
@@ -146,9 +191,30 @@ class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _wallet_pb2.SignTransactionRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_wallet_pb2.SignTransactionResponse, _abc.Awaitable[_wallet_pb2.SignTransactionResponse]]:
-        """Signs a transaction with the key of one derived address, after decoding raw_data and checking that it does exactly
-        what the intent says (kind, owner, recipient, asset, amount, resource, fee limit) and carries no memo.
-        INVALID_ARGUMENT naming the mismatched intent field when it does not; nothing is signed then.
+        """Signs a transaction with the key of its owner address, after decoding raw_data and checking that it does exactly
+        what the intent says and that the wallet's spend policy allows it. Refusals, nothing signed:
+        FAILED_PRECONDITION with reason INTENT_MISMATCH and a PreconditionFailure violation per differing intent field;
+        TRANSACTION_EXPIRED, MEMO_NOT_ALLOWED, KIND_NOT_ALLOWED, CONTRACT_NOT_ALLOWED, FEE_LIMIT_OVER_POLICY,
+        ASSET_NOT_ALLOWED, NOT_A_WALLET_ADDRESS, WALLET_KIND; RESOURCE_EXHAUSTED with reason PER_TRANSACTION_CAP or
+        DAILY_CAP and the remaining headroom; INVALID_ARGUMENT for malformed raw_data or a txid that is not
+        sha256(raw_data) (reason TXID_MISMATCH). Signing the same transaction again returns the same signature and counts
+        against the caps once.
         """
+
+    @_abc_1.abstractmethod
+    def ListAuditEntries(
+        self,
+        request: _wallet_pb2.ListAuditEntriesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_wallet_pb2.ListAuditEntriesResponse, _abc.Awaitable[_wallet_pb2.ListAuditEntriesResponse]]:
+        """Lists the audit log, oldest first, one page at a time."""
+
+    @_abc_1.abstractmethod
+    def VerifyAuditLog(
+        self,
+        request: _wallet_pb2.VerifyAuditLogRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_wallet_pb2.VerifyAuditLogResponse, _abc.Awaitable[_wallet_pb2.VerifyAuditLogResponse]]:
+        """Walks the whole audit log's hash chain and reports the first broken link, if any."""
 
 def add_WalletServiceServicer_to_server(servicer: WalletServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
