@@ -105,11 +105,16 @@ class WalletManagerStore(MoneyStore):
     async def claim_next_index(self, wallet_id: str) -> int | None:
         """Take the wallet's next free index in one atomic increment, so concurrent derivations never share one;
         None for an unknown wallet."""
+        # The count after the increment, minus one: SecantusDB (the tests' server) answers concurrent increments
+        # with stale pre-images when asked for the document before, while the post-images are exact.
         with self.bounded():
-            before = await self.collection(WALLETS, durable=True).find_one_and_update(
-                {"_id": wallet_id}, {"$inc": {"address_count": 1}}, projection={"address_count": True}
+            after = await self.collection(WALLETS, durable=True).find_one_and_update(
+                {"_id": wallet_id},
+                {"$inc": {"address_count": 1}},
+                projection={"address_count": True},
+                return_document=ReturnDocument.AFTER,
             )
-        return None if before is None else int(before["address_count"])
+        return None if after is None else int(after["address_count"]) - 1
 
     async def reserve_index(self, wallet_id: str, index: int) -> None:
         """Make the next free index pass `index`, so next-index derivation never lands on an index chosen by hand."""
@@ -164,7 +169,9 @@ class WalletManagerStore(MoneyStore):
                         upsert=True,
                         return_document=ReturnDocument.AFTER,
                     )
-                    return SpendOutcome.COUNTED, int(after["spent"])
+                    # SecantusDB has been seen to answer an upsert without its document: read what happened.
+                    if after is not None:
+                        return SpendOutcome.COUNTED, int(after["spent"])
                 except DuplicateKeyError:
                     pass  # the day exists and the filter did not match it (or a concurrent upsert created it)
                 day = await days.find_one({"_id": day_key})

@@ -64,6 +64,7 @@ DETAIL_TYPES: dict[str, type[Message]] = {
         error_details_pb2.ResourceInfo,
         error_details_pb2.PreconditionFailure,
         error_details_pb2.RetryInfo,
+        error_details_pb2.QuotaFailure,
     )
 }
 
