@@ -1,4 +1,4 @@
-"""The five services still to be built (wallet-manager, usdt-manager, staking, payment-gateway, payout-router) share
+"""The four services still to be built (usdt-manager, staking, payment-gateway, payout-router) share
 one shape: each starts on a real MongoDB-wire server (and redis-server), is SERVING while MongoDB answers and
 NOT_SERVING while it does not, reports Redis (where it uses it) as a soft dependency, and answers UNIMPLEMENTED for
 every RPC until its issue fills it in.
@@ -31,7 +31,7 @@ NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 USDT_CONTRACT = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
 CHECK_INTERVAL_S = 0.1
 
-SKELETONS = ["wallet_manager", "usdt_manager", "staking", "payment_gateway", "payout_router"]
+SKELETONS = ["usdt_manager", "staking", "payment_gateway", "payout_router"]
 WITH_REDIS = ["payment_gateway", "payout_router"]
 
 
