@@ -159,6 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="The configuration reference, generated from the services' settings classes.",
     )
 
+    from lucid_tron.cli._wallet import add_wallet_commands
+
+    add_wallet_commands(commands, _state_dir_option)
+
     # Parsed by devnet itself (see main); declared here for the command list and `lucid-tron devnet --help`.
     commands.add_parser("devnet", help="serve a devnet alone (see `lucid-tron devnet --help`)", add_help=False)
     return parser
@@ -191,6 +195,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from lucid_tron.cli._status import run_status
 
         return run_status(args.state_dir, timeout_s=args.timeout)
+    if args.command == "wallet":
+        from lucid_tron.cli._wallet import run_wallet
+
+        return run_wallet(args)
     from lucid_tron.cli._up import UpOptions, run_up
 
     return run_up(

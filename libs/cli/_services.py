@@ -1,6 +1,7 @@
 """The seven services `lucid-tron up` runs, and the environment each one gets.
 
-Every service gets the same environment apart from its own GRPC_PORT and METRICS_PORT: the address of every peer,
+Every service gets the same environment apart from its own GRPC_PORT and METRICS_PORT (and wallet-manager its
+ENCRYPTION_KEY_FILE, the master secret in the secrets dir): the address of every peer,
 the storage URLs, the devnet and the Tor switch. A service reads only the variables its settings declare, so this
 module does not have to mirror who calls whom; a compose file or a k8s manifest sets the same variables.
 
@@ -12,10 +13,12 @@ exit can resolve, so a request that bypassed Tor could not even find devnet.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 __all__ = [
+    "MASTER_KEY_FILE",
     "SERVICES",
     "TOR_TRONGRID_HOST",
     "MeshService",
@@ -24,6 +27,9 @@ __all__ = [
     "service_environment",
     "trongrid_url_through_tor",
 ]
+
+#: wallet-manager's master secret in the services' secrets dir (created by `up`, read by `lucid-tron wallet`).
+MASTER_KEY_FILE = "wallet_master_key"
 
 
 @dataclass(frozen=True)
@@ -145,6 +151,7 @@ def service_environment(
         "USDT_CONTRACT": usdt_contract,
         "MONGO_URL": mongo_url,
         "REDIS_URL": redis_url,
+        **({"ENCRYPTION_KEY_FILE": os.path.join(secrets_dir, MASTER_KEY_FILE)} if service.name == "wallet-manager" else {}),
     }
     # A secret setting reads <VAR>_FILE before <VAR>: one left in the caller's shell would win over `up`.
     dropped = {f"{key}_FILE" for key in decided} | (_NOT_WITH_TOR if tor is not None else set())

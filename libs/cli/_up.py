@@ -24,7 +24,9 @@ State dir layout:
     logs/<name>.log     each service's JSON log lines; logs/devnet.log
     mongo/              SecantusDB: data/ (kept between runs) and server.log
     redis/              redis-server's working dir and server.log (no persistence)
-    secrets/            SECRETS_DIR of the services: empty, so no /run/secrets file of this machine leaks in
+    secrets/            SECRETS_DIR of the services, so no /run/secrets file of this machine leaks in; holds only
+                        wallet_master_key, wallet-manager's ENCRYPTION_KEY_FILE: random, created by the first `up`
+                        (0600) and kept, since it opens every wallet sealed before
     tor/                with --tor: one data dir per tor (auth0, auth1, auth2, client), each with its torrc and
                         tor.log; fresh keys on every start
     up.lock             held while `up` runs: one `up` per state dir (the database files are not shareable)
@@ -49,6 +51,7 @@ from lucid_tron.cli._children import Child, tail
 from lucid_tron.cli._endpoints import ENDPOINTS_FILE, Endpoints
 from lucid_tron.cli._health import wait_serving
 from lucid_tron.cli._services import (
+    MASTER_KEY_FILE,
     SERVICES,
     TorEndpoint,
     client_host,
@@ -148,6 +151,7 @@ class _Up:
             endpoints_path.unlink(missing_ok=True)
             for directory in (self.logs, self.state_dir / "secrets"):
                 directory.mkdir(parents=True, exist_ok=True)
+            _ensure_master_key(self.state_dir / "secrets" / MASTER_KEY_FILE)
             return await self._run()
         finally:
             await self._stop_all()
@@ -503,6 +507,14 @@ def _lock(state_dir: Path) -> IO[str]:
         lock.close()
         raise
     return lock
+
+
+def _ensure_master_key(path: Path) -> None:
+    """wallet-manager's master secret, created once: a new one would not open the wallets sealed under the old."""
+    from lucid_tron.keys import MasterSecret
+
+    if not path.exists():
+        MasterSecret.create_file(path)
 
 
 def _reachable_url(url: str) -> str:

@@ -9,12 +9,15 @@ does not answer, checked every DEPENDENCY_CHECK_INTERVAL_S.
 
 from __future__ import annotations
 
+import logging
+import sys
 from dataclasses import dataclass
 
 from lucid_tron.chain import UsdtContractSettings
 from lucid_tron.config import ConfigError, Problem, Settings, setting
-from lucid_tron.keys import MasterSecret, MasterSecretError
-from lucid_tron.mesh import Dependency, ServiceSettings, ServiceSpec, run
+from lucid_tron.errors import Unavailable
+from lucid_tron.keys import MasterSecret, MasterSecretError, WrongMasterSecret
+from lucid_tron.mesh import EXIT_CONFIG, Dependency, ServiceSettings, ServiceSpec, run
 from lucid_tron.storage import MongoSettings
 
 from .audit import WalletAudit
@@ -25,6 +28,8 @@ from .store import WalletManagerStore
 from .wallets import Wallets
 
 NAME = "wallet-manager"
+
+log = logging.getLogger("lucid_tron.services.wallet_manager")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,7 +67,18 @@ class WalletManager:
         if not await self.store.ping():
             return False
         if not self.custody.is_open:
-            await self.custody.open(self.store.db)
+            try:
+                with self.store.bounded():
+                    await self.custody.open(self.store.db)
+            except Unavailable:
+                return False
+            except WrongMasterSecret as error:
+                # Serving with it would seal new wallets under a key that cannot open the others: stop, as for
+                # any other configuration error.
+                message = f"{NAME}: ENCRYPTION_KEY_FILE does not hold this install's master secret: {error.message}"
+                log.critical(message)
+                print(message, file=sys.stderr)
+                raise SystemExit(EXIT_CONFIG) from None
         return True
 
 

@@ -12,8 +12,6 @@ milliseconds and signing should not.
 from __future__ import annotations
 
 import json
-import logging
-import sys
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
@@ -22,16 +20,12 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from lucid_tron.chain import PrivateKey
 from lucid_tron.errors import Unavailable
-from lucid_tron.keys import HdSecret, MasterSecret, Vault, WrongMasterSecret, single_key
+from lucid_tron.keys import HdSecret, MasterSecret, Vault, single_key
 
 #: What the vault is sealed for, per the convention of lucid_tron.keys.rotate_master_key.
 SEALED_FIELD = "sealed_secret"
-#: sysexits.h EX_CONFIG: the master secret given is not this install's.
-EXIT_WRONG_MASTER_SECRET = 78
 VAULT_NOT_OPEN = "VAULT_NOT_OPEN"
 _KEYS_KEPT = 100_000
-
-log = logging.getLogger("lucid_tron.services.wallet_manager.custody")
 
 
 def wallet_aad(wallet_id: str) -> bytes:
@@ -49,15 +43,9 @@ class Custody:
         self._keys: OrderedDict[tuple[str, int], PrivateKey] = OrderedDict()
 
     async def open(self, db: AsyncDatabase[Any]) -> None:
-        """Open the vault with the master secret. A wrong secret ends the process with exit 78 before anything is
-        written: serving with it would seal new wallets under a key that cannot open the old ones."""
-        try:
-            self._vault = await Vault.open(db, self._secret)
-        except WrongMasterSecret as error:
-            message = f"wallet-manager: the master secret in ENCRYPTION_KEY_FILE does not open this install's vault: {error.message}"
-            log.critical(message)
-            print(message, file=sys.stderr)
-            raise SystemExit(EXIT_WRONG_MASTER_SECRET) from None
+        """Open the vault with the master secret (created on the first start). WrongMasterSecret, with nothing
+        written, when the secret is not this install's."""
+        self._vault = await Vault.open(db, self._secret)
 
     @property
     def is_open(self) -> bool:
