@@ -7,7 +7,8 @@ Order of the checks, each refusal its own code and reason, each written to the a
     every intent field matches raw_data; no memo; not expired; the owner's key   FAILED_PRECONDITION
     the spend policy: kind, contract, fee limit, asset, per-transaction cap      FAILED_PRECONDITION, RESOURCE_EXHAUSTED
     the daily cap, counted atomically once per txid                              RESOURCE_EXHAUSTED
-A transaction signed before is answered with the same signature and is not counted again.
+A transaction signed before is answered with the same signature (RFC 6979 signing is deterministic) and is not
+counted again: the day's spend document lists the txids it counted.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ TXID_MISMATCH = "TXID_MISMATCH"
 MEMO_NOT_ALLOWED = "MEMO_NOT_ALLOWED"
 TRANSACTION_EXPIRED = "TRANSACTION_EXPIRED"
 NOT_A_WALLET_ADDRESS = "NOT_A_WALLET_ADDRESS"
+_INDEXES_KEPT = 100_000
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,8 @@ class Signer:
         self._store = wallets.store
         self._tokens = dict(tokens)
         self._now_ms = now_ms
+        # (wallet_id, address) -> index: a derived address never changes, so it is read from MongoDB once.
+        self._indexes: dict[tuple[str, str], int] = {}
 
     async def sign(self, request: SignRequest) -> Signature:
         try:
@@ -124,10 +128,7 @@ class Signer:
             "fee_limit_sun": decoded.fee_limit_sun,
             "reference": request.reference,
         }
-        given = await self._store.signature(txid)
-        if given is not None and given["wallet_id"] == request.wallet_id:
-            await self._wallets.audit.record("transaction.sign", {**details, "repeated": True})
-            return Signature(txid, given["signature"])
+        repeated = False
         if cap is not None and intent.asset is not None:
             today = datetime.now(UTC).date()
             outcome, spent = await self._store.count_spend(
@@ -135,20 +136,29 @@ class Signer:
             )
             if outcome == SpendOutcome.OVER_CAP:
                 raise daily_cap_reached(request.wallet_id, intent.asset, cap, spent, intent.amount_base_units)
+            repeated = outcome == SpendOutcome.ALREADY_COUNTED
+        # RFC 6979 signatures are deterministic: signing a transaction again gives the signature given before.
         signature = key.sign_digest(decoded.txid)
-        await self._store.record_signature(
+        first = await self._store.record_signature(
             {"_id": txid, "wallet_id": request.wallet_id, "signature": signature, "created_at": utc_now()}
         )
-        await self._wallets.audit.record("transaction.sign", details)
+        await self._wallets.audit.record("transaction.sign", {**details, "repeated": repeated or not first})
         return Signature(txid, signature)
 
     async def _owner_key(self, wallet: Mapping[str, Any], owner: str) -> PrivateKey:
         if wallet["kind"] == SINGLE_KEY and owner == wallet["first_address"]:
             return self._wallets.custody.single_key(wallet)
         if wallet["kind"] == HD:
-            recorded = await self._store.wallet_address(wallet["_id"], owner)
-            if recorded is not None:
-                return self._wallets.custody.hd_key(wallet, recorded["index"])
+            index = self._indexes.get((wallet["_id"], owner))
+            if index is None:
+                recorded = await self._store.wallet_address(wallet["_id"], owner)
+                if recorded is not None:
+                    index = recorded["index"]
+                    if len(self._indexes) >= _INDEXES_KEPT:
+                        self._indexes.clear()
+                    self._indexes[(wallet["_id"], owner)] = index
+            if index is not None:
+                return self._wallets.custody.hd_key(wallet, index)
         raise FailedPrecondition(
             f"{owner} is not an address of wallet {wallet['_id']} (derive it first)",
             reason=NOT_A_WALLET_ADDRESS,

@@ -6,7 +6,7 @@ Collections (all written with DURABLE_WRITES):
                     b"wallet:" + wallet_id), absent for watch-only wallets; `address_count` is the next free index
     addresses       one per derived address: _id "<wallet_id>/<index>", the base58 `address` indexed
     spend_days      one per (wallet, asset, UTC day): `spent` and the txids counted, updated in one atomic operation
-    signatures      one per signed txid: the signature, so a retry is answered the same and counted once
+    signatures      one per signed txid: the signature and the wallet that gave it
 """
 
 from __future__ import annotations
@@ -150,10 +150,6 @@ class WalletManagerStore(MoneyStore):
 
     # -- spend and signatures ---------------------------------------------------------------------------------------
 
-    async def signature(self, txid: str) -> Document | None:
-        with self.bounded():
-            return await self.collection(SIGNATURES).find_one({"_id": txid})
-
     async def count_spend(self, day_key: str, txid: str, amount: int, cap: int) -> tuple[str, int]:
         """Add `amount` to the day's total unless that passes `cap` or `txid` was counted already, in one atomic
         update of one document: concurrent signatures never overshoot the cap and a retried one counts once.
@@ -167,6 +163,7 @@ class WalletManagerStore(MoneyStore):
                         {"_id": day_key, "txids": {"$ne": txid}, "spent": {"$lte": cap - amount}},
                         {"$inc": {"spent": amount}, "$push": {"txids": txid}},
                         upsert=True,
+                        projection={"spent": True},
                         return_document=ReturnDocument.AFTER,
                     )
                     # SecantusDB has been seen to answer an upsert without its document: read what happened.
@@ -174,26 +171,23 @@ class WalletManagerStore(MoneyStore):
                         return SpendOutcome.COUNTED, int(after["spent"])
                 except DuplicateKeyError:
                     pass  # the day exists and the filter did not match it (or a concurrent upsert created it)
-                day = await days.find_one({"_id": day_key})
+                day = await days.find_one({"_id": day_key, "txids": txid}, projection={"spent": True})
+                if day is not None:
+                    return SpendOutcome.ALREADY_COUNTED, int(day["spent"])
+                day = await days.find_one({"_id": day_key}, projection={"spent": True})
                 if day is None:
                     continue
-                if txid in day["txids"]:
-                    return SpendOutcome.ALREADY_COUNTED, int(day["spent"])
                 if int(day["spent"]) > cap - amount:
                     return SpendOutcome.OVER_CAP, int(day["spent"])
 
-    async def spent_on(self, day_key: str) -> int:
-        with self.bounded():
-            day = await self.collection(SPEND_DAYS).find_one({"_id": day_key}, projection={"spent": True})
-        return 0 if day is None else int(day["spent"])
-
-    async def record_signature(self, signature: Document) -> None:
-        """Keep a signature given; a concurrent signing of the same txid recorded the same signature already."""
+    async def record_signature(self, signature: Document) -> bool:
+        """Keep a signature given; False when the txid was signed before (the same signature: it is deterministic)."""
         with self.bounded():
             try:
                 await self.collection(SIGNATURES, durable=True).insert_one(signature)
             except DuplicateKeyError:
-                pass
+                return False
+        return True
 
     # -- audit ------------------------------------------------------------------------------------------------------
 
