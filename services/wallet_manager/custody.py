@@ -6,7 +6,8 @@ A sealed secret is the vault's ciphertext of a small JSON document, with b"walle
     {"kind": "hd", "mnemonic": ..., "passphrase": ...}   or   {"kind": "single", "key": <64 hex digits>}
 
 Unsealed HD roots and derived keys are kept in memory (bounded), since unsealing and BIP-39's PBKDF2 cost
-milliseconds and signing should not.
+milliseconds and signing should not. BIP-32 and BIP-39 (`keys.HdSecret`, ~3 MiB) load on the first derivation, not at
+start: the idle process stays within the 60 MiB budget.
 """
 
 from __future__ import annotations
@@ -14,13 +15,17 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
 from lucid_tron.chain import PrivateKey
 from lucid_tron.errors import Unavailable
-from lucid_tron.keys import HdSecret, MasterSecret, Vault, single_key
+from lucid_tron import keys
+from lucid_tron.keys import MasterSecret, Vault
+
+if TYPE_CHECKING:
+    from lucid_tron.keys import HdSecret
 
 #: What the vault is sealed for, per the convention of lucid_tron.keys.rotate_master_key.
 SEALED_FIELD = "sealed_secret"
@@ -80,7 +85,7 @@ class Custody:
         root = self._roots.get(wallet["_id"])
         if root is None:
             secret = self.unseal(wallet)
-            root = self._roots[wallet["_id"]] = HdSecret.from_mnemonic(secret["mnemonic"], secret["passphrase"])
+            root = self._roots[wallet["_id"]] = keys.HdSecret.from_mnemonic(secret["mnemonic"], secret["passphrase"])
         key = self._keys[cache_key] = root.key(wallet["account"], index)
         if len(self._keys) > _KEYS_KEPT:
             self._keys.popitem(last=False)
@@ -89,5 +94,5 @@ class Custody:
     def single_key(self, wallet: Mapping[str, Any]) -> PrivateKey:
         key = self._single.get(wallet["_id"])
         if key is None:
-            key = self._single[wallet["_id"]] = single_key(bytes.fromhex(self.unseal(wallet)["key"]))
+            key = self._single[wallet["_id"]] = keys.single_key(bytes.fromhex(self.unseal(wallet)["key"]))
         return key

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from lucid_tron.errors import Aborted, FailedPrecondition, NotFound
-from lucid_tron.keys import HdSecret, new_mnemonic, tron_path
+from lucid_tron import keys
 from lucid_tron.chain import PrivateKey
 
 from .audit import WalletAudit
@@ -45,7 +45,7 @@ def new_wallet_id() -> str:
 
 def account_path(wallet: Mapping[str, Any]) -> str:
     """"m/44'/195'/<account>'/0" of an HD wallet, "" for the others."""
-    return tron_path(wallet["account"], 0).rpartition("/")[0] if wallet["kind"] == HD else ""
+    return keys.tron_path(wallet["account"], 0).rpartition("/")[0] if wallet["kind"] == HD else ""
 
 
 class Wallets:
@@ -71,8 +71,8 @@ class Wallets:
     ) -> Document:
         """A new HD wallet from a fresh 24-word mnemonic (or, for a host restore, the one given), with the address
         at index 0 derived and recorded."""
-        phrase = mnemonic if mnemonic is not None else new_mnemonic(MNEMONIC_WORDS)
-        first = HdSecret.from_mnemonic(phrase, passphrase).address(account, 0)
+        phrase = mnemonic if mnemonic is not None else keys.new_mnemonic(MNEMONIC_WORDS)
+        first = keys.HdSecret.from_mnemonic(phrase, passphrase).address(account, 0)
         wallet = self._document(wallet_id, HD, display_name, policy, first_address=first, account=account)
         wallet["address_count"] = 1
         wallet[SEALED_FIELD] = self.custody.seal_hd(wallet_id, phrase, passphrase)
@@ -201,7 +201,7 @@ def _address_document(wallet: Mapping[str, Any], index: int, address: str, label
         "wallet_id": wallet["_id"],
         "index": index,
         "address": address,
-        "derivation_path": tron_path(wallet["account"], index),
+        "derivation_path": keys.tron_path(wallet["account"], index),
         "label": label,
         "created_at": at,
     }
