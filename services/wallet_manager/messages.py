@@ -8,7 +8,7 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -135,8 +135,26 @@ def page(check: FieldChecks, page_size: int, page_token: str) -> tuple[int, Any]
         return size, None
 
 
+def counted_page(check: FieldChecks, page_size: int, page_token: str) -> tuple[int, int]:
+    """(page size, the number the token names, -1 for the first page) for lists ordered by a number."""
+    size, position = page(check, page_size, page_token)
+    if position is None:
+        return size, -1
+    if isinstance(position, bool) or not isinstance(position, int):
+        check.fail("page_token", "is not a next_page_token of this method")
+        return size, -1
+    return size, position
+
+
 def next_page_token(position: Any) -> str:
     return base64.urlsafe_b64encode(canonical_json(position)).decode()
+
+
+def cut(rows: list[dict[str, Any]], size: int, position: Callable[[dict[str, Any]], Any]) -> tuple[list[dict[str, Any]], str]:
+    """The page of `size` rows out of `size + 1` read, and the token of the next page (empty when none)."""
+    if len(rows) <= size:
+        return rows, ""
+    return rows[:size], next_page_token(position(rows[size - 1]))
 
 
 def canonical_json(value: Any) -> bytes:

@@ -79,13 +79,13 @@ class WalletManagerServicer(wallet_pb2_grpc.WalletServiceServicer):
             else:
                 after = (datetime.fromtimestamp(position[0] / 1000, UTC), position[1])
         check.done()
-        wallets = await self._wallets.page(after, size + 1)
-        token = ""
-        if len(wallets) > size:
-            last = wallets[size - 1]
-            token = messages.next_page_token([int(last["created_at"].timestamp() * 1000), last["_id"]])
+        wallets, token = messages.cut(
+            await self._wallets.page(after, size + 1),
+            size,
+            lambda last: [int(last["created_at"].timestamp() * 1000), last["_id"]],
+        )
         return wallet_pb2.ListWalletsResponse(
-            wallets=[messages.wallet_message(wallet) for wallet in wallets[:size]], next_page_token=token
+            wallets=[messages.wallet_message(wallet) for wallet in wallets], next_page_token=token
         )
 
     async def UpdateWallet(self, request: wallet_pb2.UpdateWalletRequest, context: Any) -> wallet_pb2.UpdateWalletResponse:
@@ -133,15 +133,14 @@ class WalletManagerServicer(wallet_pb2_grpc.WalletServiceServicer):
     async def ListAddresses(self, request: wallet_pb2.ListAddressesRequest, context: Any) -> wallet_pb2.ListAddressesResponse:
         check = FieldChecks()
         wallet_id = messages.wallet_id(check, "wallet_id", request.wallet_id)
-        size, position = messages.page(check, request.page_size, request.page_token)
-        if position is not None and (isinstance(position, bool) or not isinstance(position, int)):
-            check.fail("page_token", "is not a next_page_token of ListAddresses")
+        size, after = messages.counted_page(check, request.page_size, request.page_token)
         check.done()
         assert wallet_id is not None
-        addresses = await self._wallets.addresses(wallet_id, -1 if position is None else position, size + 1)
-        token = messages.next_page_token(addresses[size - 1]["index"]) if len(addresses) > size else ""
+        addresses, token = messages.cut(
+            await self._wallets.addresses(wallet_id, after, size + 1), size, lambda last: last["index"]
+        )
         return wallet_pb2.ListAddressesResponse(
-            addresses=[messages.address_message(address) for address in addresses[:size]], next_page_token=token
+            addresses=[messages.address_message(address) for address in addresses], next_page_token=token
         )
 
     async def SignTransaction(
@@ -153,14 +152,13 @@ class WalletManagerServicer(wallet_pb2_grpc.WalletServiceServicer):
         self, request: wallet_pb2.ListAuditEntriesRequest, context: Any
     ) -> wallet_pb2.ListAuditEntriesResponse:
         check = FieldChecks()
-        size, position = messages.page(check, request.page_size, request.page_token)
-        if position is not None and (isinstance(position, bool) or not isinstance(position, int)):
-            check.fail("page_token", "is not a next_page_token of ListAuditEntries")
+        size, after = messages.counted_page(check, request.page_size, request.page_token)
         check.done()
-        entries = await self._wallets.store.audit_page(position or 0, size + 1)
-        token = messages.next_page_token(entries[size - 1]["_id"]) if len(entries) > size else ""
+        entries, token = messages.cut(
+            await self._wallets.store.audit_page(after, size + 1), size, lambda last: last["_id"]
+        )
         return wallet_pb2.ListAuditEntriesResponse(
-            entries=[messages.audit_message(entry) for entry in entries[:size]], next_page_token=token
+            entries=[messages.audit_message(entry) for entry in entries], next_page_token=token
         )
 
     async def VerifyAuditLog(

@@ -18,6 +18,7 @@ from integration.wallet_manager.wallet_kit import (
     generous_policy,
     raw_data,
     sign_request,
+    trx_caps,
     trx_transfer,
     usdt_transfer,
 )
@@ -27,7 +28,6 @@ from lucid_tron.chain import (
     encode_call,
     freeze_balance_v2,
     recover_address,
-    transfer_contract,
     trigger_smart_contract,
     txid,
 )
@@ -264,8 +264,7 @@ async def test_an_unknown_transaction_kind_is_invalid(running: Running) -> None:
 
 
 async def test_an_amount_over_the_per_transaction_cap_is_resource_exhausted(running: Running) -> None:
-    caps = [wallet_pb2.AssetCap(asset=common_pb2.ASSET_TRX, per_transaction_max_base_units=100, daily_max_base_units=1000)]
-    wallet = await create_hd(running.stub, spend_policy=generous_policy(caps=caps))
+    wallet = await create_hd(running.stub, spend_policy=trx_caps(100, 1000))
     raw, intent = trx_transfer(wallet.first_address, 101)
 
     refused = await sign_refused(running, sign_request(wallet.wallet_id, raw, intent))
@@ -275,8 +274,7 @@ async def test_an_amount_over_the_per_transaction_cap_is_resource_exhausted(runn
 
 
 async def test_an_asset_without_a_cap_cannot_be_moved(running: Running) -> None:
-    caps = [wallet_pb2.AssetCap(asset=common_pb2.ASSET_TRX, per_transaction_max_base_units=100, daily_max_base_units=1000)]
-    wallet = await create_hd(running.stub, spend_policy=generous_policy(caps=caps))
+    wallet = await create_hd(running.stub, spend_policy=trx_caps(100, 1000))
     raw, intent = usdt_transfer(wallet.first_address, 1)
 
     refused = await sign_refused(running, sign_request(wallet.wallet_id, raw, intent))

@@ -9,15 +9,8 @@ import time
 import grpc
 
 from fixtures.rpc_errors import error_reason, quota_violation
-from integration.wallet_manager.wallet_kit import Running, create_hd, generous_policy, sign_request, trx_transfer
-from lucid.tron.v1 import common_pb2, wallet_pb2
-
-
-def trx_caps(per_transaction: int, daily: int) -> wallet_pb2.SpendPolicy:
-    return generous_policy(
-        caps=[wallet_pb2.AssetCap(asset=common_pb2.ASSET_TRX, per_transaction_max_base_units=per_transaction,
-                                  daily_max_base_units=daily)]
-    )
+from integration.wallet_manager.wallet_kit import Running, create_hd, sign_request, trx_caps, trx_transfer
+from lucid.tron.v1 import wallet_pb2
 
 
 async def test_concurrent_signatures_never_pass_the_daily_cap(running: Running) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 import grpc
 
 from lucid.tron.v1 import common_pb2, wallet_pb2, wallet_pb2_grpc
-from lucid_tron.chain import build_transaction, make_block_id, protocol
+from lucid_tron.chain import build_transaction, make_block_id, protocol, transfer_contract, trc20_transfer
 from lucid_tron.keys import MasterSecret
 from lucid_tron.mesh import MeshServer, serving
 from lucid_tron.services.wallet_manager.__main__ import WalletManagerSettings, build
@@ -89,6 +89,13 @@ def generous_policy(**changes: Any) -> wallet_pb2.SpendPolicy:
     return policy
 
 
+def trx_caps(per_transaction: int, daily: int) -> wallet_pb2.SpendPolicy:
+    """generous_policy with TRX the only asset, capped as told."""
+    return generous_policy(
+        caps=[wallet_pb2.AssetCap(asset=TRX, per_transaction_max_base_units=per_transaction, daily_max_base_units=daily)]
+    )
+
+
 async def create_hd(stub: wallet_pb2_grpc.WalletServiceStub, **wallet: Any) -> wallet_pb2.Wallet:
     wallet.setdefault("spend_policy", generous_policy())
     response = await stub.CreateWallet(
@@ -116,8 +123,6 @@ def raw_data(contract: protocol.Transaction.Contract, *, fee_limit_sun: int = 0,
 
 def trx_transfer(owner: str, amount: int, **options: Any) -> tuple[bytes, wallet_pb2.TransactionIntent]:
     """raw_data of a TRX transfer to RECIPIENT and the intent that matches it."""
-    from lucid_tron.chain import transfer_contract
-
     intent = wallet_pb2.TransactionIntent(
         kind=K.TRANSACTION_KIND_TRX_TRANSFER, owner_address=owner, recipient_address=RECIPIENT, asset=TRX,
         amount_base_units=amount,
@@ -126,8 +131,6 @@ def trx_transfer(owner: str, amount: int, **options: Any) -> tuple[bytes, wallet
 
 
 def usdt_transfer(owner: str, amount: int, fee_limit_sun: int = 30_000_000) -> tuple[bytes, wallet_pb2.TransactionIntent]:
-    from lucid_tron.chain import trc20_transfer
-
     intent = wallet_pb2.TransactionIntent(
         kind=K.TRANSACTION_KIND_TRC20_TRANSFER, owner_address=owner, recipient_address=RECIPIENT, asset=USDT,
         amount_base_units=amount, fee_limit_sun=fee_limit_sun,
