@@ -137,3 +137,21 @@ def test_a_foreign_endpoints_file_is_refused(tmp_path: Path, text: str) -> None:
     (tmp_path / "endpoints.json").write_text(text)
     with pytest.raises(EndpointsError):
         Endpoints.read(tmp_path)
+
+
+def test_wallet_manager_alone_gets_the_master_secret_in_the_secrets_dir() -> None:
+    assert environment(service="wallet-manager")["ENCRYPTION_KEY_FILE"] == "/state/secrets/wallet_master_key"
+    assert "ENCRYPTION_KEY_FILE" not in environment(service="payout-router")
+
+
+def test_up_creates_the_master_secret_once_readable_by_its_owner_only(tmp_path: Path) -> None:
+    from lucid_tron.cli._up import _ensure_master_key
+
+    path = tmp_path / "wallet_master_key"
+    _ensure_master_key(path)
+    first = path.read_bytes()
+    _ensure_master_key(path)
+
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert path.read_bytes() == first
+    assert len(first.strip()) == 64
