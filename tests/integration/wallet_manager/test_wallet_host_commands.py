@@ -163,3 +163,19 @@ async def test_with_a_state_dir_the_commands_find_the_database_and_the_master_se
 
     assert done.returncode == 0, done.stderr
     await running.stub.GetWallet(wallet_pb2.GetWalletRequest(wallet_id=done.stdout.strip()))
+
+
+async def test_with_the_state_dir_of_a_stopped_up_the_commands_serve_its_database_themselves(tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    (state_dir / "mongo" / "data").mkdir(parents=True)
+    (state_dir / "secrets").mkdir()
+    MasterSecret.create_file(state_dir / "secrets" / "wallet_master_key")
+    mnemonic = new_mnemonic()
+
+    restored = await asyncio.to_thread(lucid_tron, "wallet", "restore", "--state-dir", str(state_dir), stdin=mnemonic)
+    shown = await asyncio.to_thread(
+        lucid_tron, "wallet", "backup", restored.stdout.strip(), "--state-dir", str(state_dir), stdin="show\n"
+    )
+
+    assert restored.returncode == 0, restored.stderr
+    assert [token for token in shown.stdout.split() if not token.endswith(".")] == mnemonic.split()

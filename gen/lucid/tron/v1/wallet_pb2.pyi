@@ -120,8 +120,8 @@ class Wallet(_message.Message):
     display_name: _builtins.str
     """OPTIONAL. Operator-facing name, e.g. "payouts-hot"; at most 64 characters."""
     first_address: _builtins.str
-    """Base58 address: HD, OUTPUT_ONLY, the address at index 0; SINGLE_KEY, OUTPUT_ONLY, the key's address;
-    WATCH_ONLY, REQUIRED at creation, the address watched.
+    """OPTIONAL. Base58 address. WATCH_ONLY: required at creation, the address watched. HD: set by the server (ignored
+    when sent), the address at index 0. SINGLE_KEY: set by the server, the key's address.
     """
     address_count: _builtins.int
     """OUTPUT_ONLY. Number of addresses derived so far (HD); the next DeriveAddress without an index uses this index."""
