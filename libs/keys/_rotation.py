@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from lucid_tron.storage import DURABLE_WRITES
@@ -43,6 +44,9 @@ from ._vault import (
 )
 
 __all__ = ["AadFor", "RotationResult", "collection_aad", "rotate_master_key"]
+
+#: Re-sealed records written per round trip; each write is still a single-document update, atomic on its own.
+_BATCH = 100
 
 #: The associated data of a record, from its collection's name and its document.
 AadFor = Callable[[str, Mapping[str, Any]], bytes]
@@ -144,20 +148,29 @@ async def _reseal(db: AsyncDatabase[Any], vault: Vault, collection: str, field: 
     resealed = 0
     while True:
         found = 0
+        batch: list[UpdateOne] = []
         async for document in records.find(stale):
             found += 1
-            sealed = document[field]
-            aad = aad_for(collection, document)
-            try:
-                plaintext = vault.unseal(aad, sealed)
-            except SealedRecordError as error:
-                raise SealedRecordError(
-                    f"{collection} {document['_id']!r}, field {field}: {error.message}", reason=error.reason
-                ) from None
-            result = await records.update_one(
-                {"_id": document["_id"], f"{field}.nonce": sealed["nonce"]},
-                {"$set": {field: vault.seal(aad, plaintext)}},
-            )
-            resealed += result.modified_count
+            batch.append(_resealed(vault, collection, field, document, aad_for))
+            if len(batch) == _BATCH:
+                resealed += (await records.bulk_write(batch, ordered=False)).modified_count
+                batch = []
+        if batch:
+            resealed += (await records.bulk_write(batch, ordered=False)).modified_count
         if not found:
             return resealed
+
+
+def _resealed(vault: Vault, collection: str, field: str, document: Mapping[str, Any], aad_for: AadFor) -> UpdateOne:
+    """The write that re-seals one record, conditional on its field still holding the ciphertext that was read."""
+    sealed = document[field]
+    aad = aad_for(collection, document)
+    try:
+        plaintext = vault.unseal(aad, sealed)
+    except SealedRecordError as error:
+        raise SealedRecordError(
+            f"{collection} {document['_id']!r}, field {field}: {error.message}", reason=error.reason
+        ) from None
+    return UpdateOne(
+        {"_id": document["_id"], f"{field}.nonce": sealed["nonce"]}, {"$set": {field: vault.seal(aad, plaintext)}}
+    )
