@@ -18,6 +18,7 @@ completes the rotation; re-running after it completed does nothing.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,9 +36,9 @@ from ._vault import (
     DEFAULT_SCRYPT,
     INSTALL_ID,
     InstallState,
+    KeySlot,
     ScryptParams,
     Vault,
-    new_key_slot,
     read_install,
     record_aad,
     vault_collection,
@@ -82,6 +83,9 @@ async def rotate_master_key(
 
     WrongMasterSecret, with nothing written, when `old` does not open the vault, or when an unfinished rotation is
     to a secret other than `new`. SealedRecordError naming the record when one does not authenticate."""
+    if hmac.compare_digest(old.to_bytes(), new.to_bytes()):
+        # Rotating to the same secret would change nothing worth having, and every re-run would start another.
+        raise KeyCustodyError(f"the new master secret from {new.source} is the old one", reason="SAME_SECRET")
     state = await read_install(db)
     if state is None:
         raise KeyCustodyError("this database has no vault to rotate", reason="NO_VAULT")
@@ -124,12 +128,12 @@ async def _begin(
 ) -> tuple[InstallState, AESGCM | None]:
     """Record a rotation from the active key to a new key of `new`. Returns the rotation recorded, with the new key
     when it is this run's (another run that began first recorded its own key, with a salt of its own)."""
-    document, slot, cipher = await new_key_slot(new, kdf)
+    slot, cipher = await KeySlot.new(new, kdf)
     await vault_collection(db).update_one(
         {"_id": INSTALL_ID, "active": state.active, "rotation": {"$exists": False}},
         {
             "$set": {
-                f"keys.{slot.key_id}": document,
+                f"keys.{slot.key_id}": slot.to_document(),
                 "rotation": {"from": state.active, "to": slot.key_id, "started_at": datetime.now(UTC)},
             }
         },

@@ -108,18 +108,28 @@ class KeySlot:
     check: Mapping[str, Any]
 
     @classmethod
-    def from_document(cls, key_id: str, document: Any) -> KeySlot:
-        if not isinstance(document, Mapping) or not isinstance(document.get("salt"), bytes):
-            raise KeyCustodyError(f"the vault's key {key_id} is malformed", reason="MALFORMED_VAULT")
-        return cls(key_id, document["salt"], ScryptParams.from_document(document.get("kdf")), document.get("check"))
+    async def new(cls, secret: MasterSecret, kdf: ScryptParams) -> tuple[KeySlot, AESGCM]:
+        """A fresh key of `secret` (random id and salt) and the key itself."""
+        key_id, salt = secrets.token_hex(8), os.urandom(_SALT_BYTES)
+        cipher = await asyncio.to_thread(_derive, secret, salt, kdf)
+        return cls(key_id, salt, kdf, _seal_with(cipher, key_id, _key_check_aad(key_id), _KEY_CHECK)), cipher
 
-    def derive(self, secret: MasterSecret) -> AESGCM:
-        kdf = Scrypt(salt=self.salt, length=_KEY_BYTES, n=self.kdf.n, r=self.kdf.r, p=self.kdf.p)
-        return AESGCM(kdf.derive(secret.to_bytes()))
+    @classmethod
+    def from_document(cls, key_id: str, document: Any) -> KeySlot:
+        if (
+            not isinstance(document, Mapping)
+            or not isinstance(document.get("salt"), bytes)
+            or not isinstance(document.get("check"), Mapping)
+        ):
+            raise KeyCustodyError(f"the vault's key {key_id} is malformed", reason="MALFORMED_VAULT")
+        return cls(key_id, document["salt"], ScryptParams.from_document(document.get("kdf")), document["check"])
+
+    def to_document(self) -> dict[str, Any]:
+        return {"salt": self.salt, "kdf": self.kdf.to_document(), "check": dict(self.check)}
 
     async def open_with(self, secret: MasterSecret) -> AESGCM | None:
         """The key `secret` derives for this slot, or None when the key-check value says it is another secret."""
-        cipher = await asyncio.to_thread(self.derive, secret)
+        cipher = await asyncio.to_thread(_derive, secret, self.salt, self.kdf)
         try:
             _unseal_with(cipher, _key_check_aad(self.key_id), self.check)
         except SealedRecordError:
@@ -127,19 +137,12 @@ class KeySlot:
         return cipher
 
 
+def _derive(secret: MasterSecret, salt: bytes, kdf: ScryptParams) -> AESGCM:
+    return AESGCM(Scrypt(salt=salt, length=_KEY_BYTES, n=kdf.n, r=kdf.r, p=kdf.p).derive(secret.to_bytes()))
+
+
 def _key_check_aad(key_id: str) -> bytes:
     return record_aad("vault-key-check", key_id)
-
-
-async def new_key_slot(secret: MasterSecret, kdf: ScryptParams) -> tuple[dict[str, Any], KeySlot, AESGCM]:
-    """A fresh key for `secret`: its install-document entry, its slot and the derived key."""
-    key_id = secrets.token_hex(8)
-    document: dict[str, Any] = {"salt": os.urandom(_SALT_BYTES), "kdf": kdf.to_document()}
-    slot = KeySlot(key_id, document["salt"], kdf, {})
-    cipher = await asyncio.to_thread(slot.derive, secret)
-    document["check"] = _seal_with(cipher, key_id, _key_check_aad(key_id), _KEY_CHECK)
-    document["created_at"] = datetime.now(UTC)
-    return document, KeySlot(key_id, slot.salt, kdf, document["check"]), cipher
 
 
 @dataclass(frozen=True)
@@ -201,13 +204,13 @@ class Vault:
         the new key."""
         state = await read_install(db)
         if state is None:
-            document, slot, cipher = await new_key_slot(secret, kdf)
+            slot, cipher = await KeySlot.new(secret, kdf)
             install = {
                 "_id": INSTALL_ID,
                 "v": 1,
                 "active": slot.key_id,
-                "keys": {slot.key_id: document},
-                "created_at": document["created_at"],
+                "keys": {slot.key_id: slot.to_document()},
+                "created_at": datetime.now(UTC),
             }
             try:
                 await vault_collection(db).insert_one(install)

@@ -117,6 +117,15 @@ async def test_a_wrong_old_secret_is_refused_and_nothing_is_written(mongo_db: Db
     assert await database_snapshot(mongo_db) == before
 
 
+async def test_rotating_to_the_same_secret_is_refused(mongo_db: Db) -> None:
+    await wallets_under(mongo_db, 1, 1)
+    before = await database_snapshot(mongo_db)
+    with pytest.raises(KeyCustodyError) as raised:
+        await rotate_master_key(mongo_db, OLD, master_secret(1), RECORDS, kdf=FAST_KDF)
+    assert raised.value.reason == "SAME_SECRET"
+    assert await database_snapshot(mongo_db) == before
+
+
 async def test_a_database_without_a_vault_has_nothing_to_rotate(mongo_db: Db) -> None:
     with pytest.raises(KeyCustodyError) as raised:
         await rotate_master_key(mongo_db, OLD, NEW, RECORDS)
