@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import shutil
@@ -112,16 +111,8 @@ def main(argv: list[str] | None = None) -> int:
             _say(f"logs kept in {work_dir}")
         else:
             shutil.rmtree(work_dir, ignore_errors=True)
-    if args.json != "-":
-        print(report.table(results), flush=True)
-        if "tor" in results:
-            print("\n" + bench_tor.table(results["tor"]), flush=True)
-    if args.json:
-        text = json.dumps(results, indent=2)
-        if args.json == "-":
-            print(text, flush=True)
-        else:
-            Path(args.json).write_text(text + "\n")
+    tables = [report.table(results)] + ([bench_tor.table(results["tor"])] if "tor" in results else [])
+    report.publish(results, tables, args.json)
     missed = [budget["name"] for budget in results["budgets"] if budget["status"] == "MISS"]
     return 1 if args.strict and missed else 0
 

@@ -42,6 +42,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from bench.load import Call, Measurement, measure, wait_ready
 from bench.mesh import MeshError
+from bench.report import publish
 from bench.system import spawn, stop
 from lucid.tron.v1 import tron_client_pb2
 from lucid_tron.testing import free_port
@@ -472,14 +473,7 @@ def main(argv: list[str] | None = None) -> int:
             _say(f"logs kept in {work_dir}")
         else:
             shutil.rmtree(work_dir, ignore_errors=True)
-    if args.json != "-":
-        print(table(results), flush=True)
-    if args.json:
-        text = json.dumps(results, indent=2)
-        if args.json == "-":
-            print(text, flush=True)
-        else:
-            Path(args.json).write_text(text + "\n")
+    publish(results, [table(results)], args.json)
     return 0
 
 
