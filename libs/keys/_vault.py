@@ -1,12 +1,13 @@
 """Encryption at rest: AES-256-GCM under a key derived with scrypt from the master secret and a random per-install salt.
 
-The install document (collection `vault`, `_id: "install"`) holds no secret, only what opens the vault::
+The install document (collection `vault`, `_id: "install"`) holds no secret, only what opens the vault. An install
+has one key, two while a master-key rotation is unfinished; each has its own salt::
 
     {_id: "install", v: 1, created_at,
      active: KEY_ID,                                 the key that seals new records
      keys: {KEY_ID: {salt: 16 bytes, kdf: {name: "scrypt", n, r, p},
-                     check: {nonce, ct}}},           AES-GCM of a fixed constant: proves a secret right or wrong
-     rotation: {from: KEY_ID, to: KEY_ID, started_at}}    only while a master-key rotation is unfinished
+                     check: SEALED}},                a fixed constant sealed under the key: proves a secret right
+     rotation: {from: KEY_ID, to: KEY_ID, started_at}}    only while a rotation is unfinished
 
 A sealed record is `{"v": 1, "key_id", "nonce": 12 random bytes, "ct"}` with the record's identity as associated data
 (`record_aad("wallet", wallet_id)` = b"wallet:<id>"), so a ciphertext copied into another record does not open.
@@ -30,6 +31,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -169,7 +171,7 @@ class InstallState:
         return cls(active, slots, rotation["from"], rotation["to"])
 
 
-def vault_collection(db: AsyncDatabase[Any]) -> Any:
+def vault_collection(db: AsyncDatabase[Any]) -> AsyncCollection[Any]:
     return db.get_collection(VAULT_COLLECTION, write_concern=DURABLE_WRITES)
 
 
