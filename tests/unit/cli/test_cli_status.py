@@ -25,7 +25,7 @@ async def gateway() -> AsyncIterator[MeshServer]:
     servicer = payment_gateway_pb2_grpc.PaymentGatewayServiceServicer()
     add = payment_gateway_pb2_grpc.add_PaymentGatewayServiceServicer_to_server
     spec = ServiceSpec(name="payment-gateway", services=[Registration(add, servicer, SERVICE_NAME)])
-    async with serving(spec, ServiceSettings(port=0)) as server:
+    async with serving(spec, ServiceSettings(port=0, insecure_plaintext=True)) as server:
         yield server
 
 
