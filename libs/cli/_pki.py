@@ -66,8 +66,16 @@ def _is_address(host: str) -> bool:
     return True
 
 
-def run_pki(directory: Path, command: str, *, name: str | None = None, targets: Iterable[str] = (),
-            dns_names: Iterable[str] = (), ip_addresses: Iterable[str] = ("127.0.0.1",), days: int = 90) -> int:  # fmt: skip
+def run_pki(
+    directory: Path,
+    command: str,
+    *,
+    name: str | None = None,
+    targets: Iterable[str] = (),
+    dns_names: Iterable[str] = (),
+    ip_addresses: Iterable[str] = ("127.0.0.1",),
+    days: int = 90,
+) -> int:
     """Run one `lucid-tron pki` command on `directory`; prints what it wrote. 0, or 1 with the reason on stderr."""
     from lucid_tron.pki import PkiDirectory, PkiError
 
@@ -75,10 +83,12 @@ def run_pki(directory: Path, command: str, *, name: str | None = None, targets: 
     try:
         if command == "init":
             pki.init_ca()
-            _say(f"CA created: {pki.ca_certificate_path} (key {pki.ca_key_path}, mode 0600); trust bundle {pki.bundle_path}")
+            _say(f"CA created: {pki.ca_certificate_path} (key {pki.ca_key_path}, mode 0600)")
+            _say(f"trust bundle: {pki.bundle_path}")
         elif command == "issue-service":
             assert name is not None
-            _written(pki.issue_service(name, dns_names=tuple(dns_names), ip_addresses=tuple(ip_addresses), valid_days=days))
+            dns, ips = tuple(dns_names), tuple(ip_addresses)
+            _written(pki.issue_service(name, dns_names=dns, ip_addresses=ips, valid_days=days))
         elif command == "issue-operator":
             assert name is not None
             _written(pki.issue_operator(name, valid_days=days))
@@ -88,7 +98,7 @@ def run_pki(directory: Path, command: str, *, name: str | None = None, targets: 
                 _written(pki.rotate_leaf(kind, leaf, valid_days=days))
         elif command == "rotate-ca":
             pki.rotate_ca()
-            _say(f"new CA {pki.ca_certificate_path}; {pki.bundle_path} and every ca.pem now trust the new and old CA")
+            _say(f"new CA {pki.ca_certificate_path}; {pki.bundle_path} and every ca.pem trust the new and the old CA")
             _say("next: `lucid-tron pki rotate` re-issues every certificate under the new CA")
         elif command == "list":
             _list(pki)

@@ -1,7 +1,8 @@
 """The seven services `lucid-tron up` runs, and the environment each one gets.
 
 Every service gets the same environment apart from its own GRPC_PORT, HEALTH_PORT, METRICS_PORT and certificate:
-the address of every peer, the storage URLs, the devnet, the Tor switch and the TLS switch. A service reads only the variables its settings declare, so this
+the address of every peer, the storage URLs, the devnet, the Tor switch and the TLS switch. A service reads only the
+variables its settings declare, so this
 module does not have to mirror who calls whom; a compose file or a k8s manifest sets the same variables.
 
 The Tor switch has two positions. Without `--tor`, devnet on loopback is reached directly (DEVNET_DIRECT). With

@@ -423,7 +423,11 @@ class _Up:
         certificates, operator = await asyncio.to_thread(
             issue_mesh_certificates, self.state_dir, names, self.options.host
         )
-        tls = {"ca": str(self.state_dir / "pki" / "ca.pem"), "operator_cert": str(operator.certificate), "operator_key": str(operator.key)}
+        tls = {
+            "ca": str(self.state_dir / "pki" / "ca.pem"),
+            "operator_cert": str(operator.certificate),
+            "operator_key": str(operator.key),
+        }
         _say(
             f"mutual TLS: certificates issued in {time.monotonic() - began:.2f} s under the CA in "
             f"{self.state_dir / 'pki'}; operator certificate {operator.certificate}"

@@ -79,7 +79,8 @@ def buf_curl(mesh: Up, *args: str, operator: dict[str, str] | None = None) -> su
 
 def test_buf_curl_with_the_operator_certificate_calls_a_service_through_reflection(mesh: Up) -> None:
     address = mesh.endpoints["services"]["tron-relay"]
-    done = buf_curl(mesh, "-d", '{"finality": "FINALITY_HEAD"}', f"https://{address}/lucid.tron.v1.RelayService/GetNowBlock")
+    url = f"https://{address}/lucid.tron.v1.RelayService/GetNowBlock"
+    done = buf_curl(mesh, "-d", '{"finality": "FINALITY_HEAD"}', url)
     assert done.returncode == 0, done.stderr
     assert len(json.loads(done.stdout)["block"]["blockId"]) == 64
 
@@ -97,7 +98,11 @@ def test_pki_issues_an_operator_certificate_the_running_mesh_accepts(mesh: Up) -
     )  # fmt: skip
     assert issued.returncode == 0, issued.stderr
     folder = mesh.state_dir / "pki" / "operators" / "e2e-bob"
-    bob = {"ca": str(folder / "ca.pem"), "operator_cert": str(folder / "cert.pem"), "operator_key": str(folder / "key.pem")}
+    bob = {
+        "ca": str(folder / "ca.pem"),
+        "operator_cert": str(folder / "cert.pem"),
+        "operator_key": str(folder / "key.pem"),
+    }
     address = mesh.endpoints["services"]["tron-client"]
     done = buf_curl(mesh, "-d", "{}", f"https://{address}/grpc.health.v1.Health/Check", operator=bob)
     assert done.returncode == 0, done.stderr
@@ -116,7 +121,8 @@ async def test_up_insecure_plaintext_serves_plaintext_and_every_service_warns(me
     finally:
         assert plaintext.stop() == 0
     for service in SERVICES:
-        records = [json.loads(line) for line in (plaintext.state_dir / "logs" / f"{service.name}.log").read_text().splitlines()]
+        log = plaintext.state_dir / "logs" / f"{service.name}.log"
+        records = [json.loads(line) for line in log.read_text().splitlines()]
         assert any(
             record["level"] == "WARNING" and "GRPC_INSECURE_PLAINTEXT=true" in record["msg"] for record in records
         ), service.name

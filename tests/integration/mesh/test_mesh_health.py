@@ -157,7 +157,8 @@ async def test_a_failing_start_hook_stops_everything_and_frees_the_port() -> Non
         events.append("close store")
 
     with pytest.raises(ConnectionError):
-        async with serving(spec(on_start=[broken], on_stop=[close_store]), ServiceSettings(port=0, insecure_plaintext=True)):
+        settings = ServiceSettings(port=0, insecure_plaintext=True)
+        async with serving(spec(on_start=[broken], on_stop=[close_store]), settings):
             pytest.fail("the block must not run")
     assert events == ["close store"]
 
@@ -281,7 +282,8 @@ async def test_a_declared_hard_dependency_is_opened_then_watched_at_the_configur
         opened.append(mongodb.probes)
 
     declared = spec(dependencies=[Dependency("mongodb", mongodb, open=open_store)])
-    async with serving(declared, ServiceSettings(port=0, insecure_plaintext=True, dependency_check_interval_s=0.05)) as running:
+    settings = ServiceSettings(port=0, insecure_plaintext=True, dependency_check_interval_s=0.05)
+    async with serving(declared, settings) as running:
         assert opened == [0]  # opened once, before the first probe
         assert await check(running.address, SERVICE) == SERVING
         mongodb.up = False

@@ -98,7 +98,9 @@ async def mesh() -> AsyncIterator[Mesh]:
             ],
         )
         async with (
-            serving(upstream_spec, ServiceSettings(port=0, insecure_plaintext=True, call_timeout_s=CALL_TIMEOUT_S)) as upstream,
+            serving(
+                upstream_spec, ServiceSettings(port=0, insecure_plaintext=True, call_timeout_s=CALL_TIMEOUT_S)
+            ) as upstream,
             grpc.aio.insecure_channel(upstream.address) as channel,
         ):
             yield Mesh(channel, seen)

@@ -134,7 +134,9 @@ async def test_health_answers_in_plaintext_on_the_health_port_while_the_service_
 
 
 @pytest.mark.parametrize(
-    "method", [WHO_AM_I, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"], ids=["service", "reflection"]
+    "method",
+    [WHO_AM_I, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"],
+    ids=["service", "reflection"],
 )
 async def test_the_health_port_serves_nothing_but_health(server, method) -> None:
     async with grpc.aio.insecure_channel(server.health_address) as channel:

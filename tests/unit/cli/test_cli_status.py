@@ -63,7 +63,10 @@ async def test_all_serving_exits_zero(gateway: MeshServer, tmp_path: Path, capsy
 async def test_a_service_nobody_answers_for_is_unreachable_and_fails(
     gateway: MeshServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    write_endpoints(tmp_path, {"payment-gateway": (gateway.address, gateway.health_address), "staking": (f"127.0.0.1:{free_port()}", None)})
+    nobody = f"127.0.0.1:{free_port()}"
+    write_endpoints(
+        tmp_path, {"payment-gateway": (gateway.address, gateway.health_address), "staking": (nobody, None)}
+    )
     assert await status(tmp_path) == 1
     lines = capsys.readouterr().out.splitlines()
     assert any(line.startswith("staking") and line.endswith("UNREACHABLE") for line in lines)
