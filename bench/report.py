@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-__all__ = ["BUDGETS", "budgets", "table"]
+__all__ = ["BUDGETS", "budgets", "publish", "table"]
 
 MESH_RATIO_BUDGET = 0.90
 RELAY_RATIO_BUDGET = 0.85
@@ -19,6 +21,19 @@ BUDGETS = (
     "each service's idle RSS <= 60 MiB",
     "every service SERVING within 3 s of `up` spawning them",
 )
+
+
+def publish(results: dict[str, Any], tables: Sequence[str], json_option: str | None) -> None:
+    """What every bench command prints: its tables on stdout, unless `--json -` asks for JSON only there; and the
+    results as JSON to the file `--json` names."""
+    if json_option != "-":
+        print("\n\n".join(tables), flush=True)
+    if json_option:
+        text = json.dumps(results, indent=2)
+        if json_option == "-":
+            print(text, flush=True)
+        else:
+            Path(json_option).write_text(text + "\n")
 
 
 def budgets(results: dict[str, Any]) -> list[dict[str, Any]]:

@@ -42,6 +42,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from bench.load import Call, Measurement, measure, wait_ready
 from bench.mesh import MeshError
+from bench.report import publish
 from bench.system import spawn, stop
 from lucid.tron.v1 import tron_client_pb2
 from lucid_tron.testing import free_port
@@ -171,11 +172,11 @@ def _spawn_tron_client(key: str, network: Any, devnet_url: str, devnet_port: int
     port = free_port()
     secrets = work_dir / "tor-secrets"
     secrets.mkdir(exist_ok=True)
-    ours = ("GRPC_", "OTEL_", "LOG_", "TRONGRID_", "TOR_", "USE_TOR", "ALLOW_DIRECT")
+    ours = ("GRPC_", "TLS_", "HEALTH_", "OTEL_", "LOG_", "TRONGRID_", "TOR_", "USE_TOR", "ALLOW_DIRECT")
     env = {name: value for name, value in os.environ.items() if not name.startswith(ours)}
     env.update(
         GRPC_HOST="127.0.0.1", GRPC_PORT=str(port), LOG_FORMAT="json", LOG_LEVEL="INFO", SHUTDOWN_GRACE_S="0",
-        SECRETS_DIR=str(secrets),
+        SECRETS_DIR=str(secrets), GRPC_INSECURE_PLAINTEXT="true",
     )  # fmt: skip
     if key == "direct":
         env.update(
@@ -472,14 +473,7 @@ def main(argv: list[str] | None = None) -> int:
             _say(f"logs kept in {work_dir}")
         else:
             shutil.rmtree(work_dir, ignore_errors=True)
-    if args.json != "-":
-        print(table(results), flush=True)
-    if args.json:
-        text = json.dumps(results, indent=2)
-        if args.json == "-":
-            print(text, flush=True)
-        else:
-            Path(args.json).write_text(text + "\n")
+    publish(results, [table(results)], args.json)
     return 0
 
 

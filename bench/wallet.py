@@ -137,7 +137,7 @@ async def _bench(args: argparse.Namespace, work_dir: Path) -> dict[str, Any]:
     with MongoServer() as mongo:
         env = {
             **os.environ, "MONGO_URL": mongo.url, "USDT_CONTRACT": USDT_CONTRACT, "ENCRYPTION_KEY_FILE": str(key_file),
-            "GRPC_PORT": str(port), "SECRETS_DIR": str(work_dir), "LOG_FORMAT": "json", "LOG_LEVEL": "WARNING",
+            "GRPC_PORT": str(port), "GRPC_INSECURE_PLAINTEXT": "true", "SECRETS_DIR": str(work_dir), "LOG_FORMAT": "json", "LOG_LEVEL": "WARNING",
         }
         process = spawn([sys.executable, "-m", "lucid_tron.services.wallet_manager"], env=env,
                         log_path=work_dir / "wallet-manager.log")

@@ -1,8 +1,9 @@
 """The seven services `lucid-tron up` runs, and the environment each one gets.
 
-Every service gets the same environment apart from its own GRPC_PORT and METRICS_PORT (and wallet-manager its
-ENCRYPTION_KEY_FILE, the master secret in the secrets dir): the address of every peer,
-the storage URLs, the devnet and the Tor switch. A service reads only the variables its settings declare, so this
+Every service gets the same environment apart from its own GRPC_PORT, HEALTH_PORT, METRICS_PORT and certificate
+(and wallet-manager its ENCRYPTION_KEY_FILE, the master secret in the secrets dir): the address of every peer, the
+storage URLs, the devnet, the Tor switch and the TLS switch. A service reads only the variables its settings declare,
+so this
 module does not have to mirror who calls whom; a compose file or a k8s manifest sets the same variables.
 
 The Tor switch has two positions. Without `--tor`, devnet on loopback is reached directly (DEVNET_DIRECT). With
@@ -16,6 +17,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lucid_tron.pki import TlsFiles
 
 __all__ = [
     "MASTER_KEY_FILE",
@@ -115,6 +120,23 @@ def client_host(host: str) -> str:
     return host
 
 
+# grpc core writes a plain-text INFO line to stderr for every failed TLS handshake (any port scan, any caller without
+# a certificate), between the service's JSON log lines. It reads its level once, when grpc is imported, so only the
+# process's environment can set it (the image sets the same); a GRPC_VERBOSITY of the caller's is kept.
+_GRPC_CORE_QUIET = {"GRPC_VERBOSITY": "ERROR"}
+
+
+def _tls_environment(tls: TlsFiles | None) -> dict[str, str]:
+    if tls is None:
+        return {"GRPC_INSECURE_PLAINTEXT": "true"}
+    return {
+        "GRPC_INSECURE_PLAINTEXT": "false",
+        "TLS_CERT_FILE": str(tls.certificate),
+        "TLS_KEY_FILE": str(tls.key),
+        "TLS_CA_FILE": str(tls.ca),
+    }
+
+
 def service_environment(
     base: Mapping[str, str],
     *,
@@ -122,6 +144,8 @@ def service_environment(
     host: str,
     ports: Mapping[str, int],
     metrics_port: int,
+    health_port: int,
+    tls: TlsFiles | None,
     trongrid_url: str,
     usdt_contract: str,
     mongo_url: str,
@@ -133,6 +157,7 @@ def service_environment(
 ) -> dict[str, str]:
     """The environment of `service`: `base` (the caller's) overridden by everything `up` decides.
 
+    `tls`: the service's certificate, key and CA bundle (mutual TLS); None: GRPC_INSECURE_PLAINTEXT.
     `tor`: Tor required through it (and `trongrid_url` should be `trongrid_url_through_tor`); None: devnet direct.
     Other Tor settings of the caller (TOR_HEALTH_CHECK_INTERVAL, TOR_CONNECTIVITY_TIMEOUT, ...) pass through."""
     decided = {
@@ -142,6 +167,8 @@ def service_environment(
         "GRPC_PORT": str(ports[service.name]),
         "METRICS_PORT": str(metrics_port),
         "METRICS_HOST": host,
+        "HEALTH_PORT": str(health_port),
+        **_tls_environment(tls),
         "LOG_FORMAT": "json",
         "LOG_LEVEL": log_level,
         "SHUTDOWN_GRACE_S": f"{grace_s:g}",
@@ -155,4 +182,4 @@ def service_environment(
     }
     # A secret setting reads <VAR>_FILE before <VAR>: one left in the caller's shell would win over `up`.
     dropped = {f"{key}_FILE" for key in decided} | (_NOT_WITH_TOR if tor is not None else set())
-    return {**{key: value for key, value in base.items() if key not in dropped}, **decided}
+    return {**_GRPC_CORE_QUIET, **{key: value for key, value in base.items() if key not in dropped}, **decided}

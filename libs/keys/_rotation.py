@@ -18,12 +18,14 @@ completes the rotation; re-running after it completed does nothing.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from lucid_tron.storage import DURABLE_WRITES
@@ -34,15 +36,18 @@ from ._vault import (
     DEFAULT_SCRYPT,
     INSTALL_ID,
     InstallState,
+    KeySlot,
     ScryptParams,
     Vault,
-    new_key_slot,
     read_install,
     record_aad,
     vault_collection,
 )
 
 __all__ = ["AadFor", "RotationResult", "collection_aad", "rotate_master_key"]
+
+#: Re-sealed records written per round trip; each write is still a single-document update, atomic on its own.
+_BATCH = 100
 
 #: The associated data of a record, from its collection's name and its document.
 AadFor = Callable[[str, Mapping[str, Any]], bytes]
@@ -78,6 +83,9 @@ async def rotate_master_key(
 
     WrongMasterSecret, with nothing written, when `old` does not open the vault, or when an unfinished rotation is
     to a secret other than `new`. SealedRecordError naming the record when one does not authenticate."""
+    if hmac.compare_digest(old.to_bytes(), new.to_bytes()):
+        # Rotating to the same secret would change nothing worth having, and every re-run would start another.
+        raise KeyCustodyError(f"the new master secret from {new.source} is the old one", reason="SAME_SECRET")
     state = await read_install(db)
     if state is None:
         raise KeyCustodyError("this database has no vault to rotate", reason="NO_VAULT")
@@ -120,12 +128,12 @@ async def _begin(
 ) -> tuple[InstallState, AESGCM | None]:
     """Record a rotation from the active key to a new key of `new`. Returns the rotation recorded, with the new key
     when it is this run's (another run that began first recorded its own key, with a salt of its own)."""
-    document, slot, cipher = await new_key_slot(new, kdf)
+    slot, cipher = await KeySlot.new(new, kdf)
     await vault_collection(db).update_one(
         {"_id": INSTALL_ID, "active": state.active, "rotation": {"$exists": False}},
         {
             "$set": {
-                f"keys.{slot.key_id}": document,
+                f"keys.{slot.key_id}": slot.to_document(),
                 "rotation": {"from": state.active, "to": slot.key_id, "started_at": datetime.now(UTC)},
             }
         },
@@ -144,20 +152,29 @@ async def _reseal(db: AsyncDatabase[Any], vault: Vault, collection: str, field: 
     resealed = 0
     while True:
         found = 0
+        batch: list[UpdateOne] = []
         async for document in records.find(stale):
             found += 1
-            sealed = document[field]
-            aad = aad_for(collection, document)
-            try:
-                plaintext = vault.unseal(aad, sealed)
-            except SealedRecordError as error:
-                raise SealedRecordError(
-                    f"{collection} {document['_id']!r}, field {field}: {error.message}", reason=error.reason
-                ) from None
-            result = await records.update_one(
-                {"_id": document["_id"], f"{field}.nonce": sealed["nonce"]},
-                {"$set": {field: vault.seal(aad, plaintext)}},
-            )
-            resealed += result.modified_count
+            batch.append(_resealed(vault, collection, field, document, aad_for))
+            if len(batch) == _BATCH:
+                resealed += (await records.bulk_write(batch, ordered=False)).modified_count
+                batch = []
+        if batch:
+            resealed += (await records.bulk_write(batch, ordered=False)).modified_count
         if not found:
             return resealed
+
+
+def _resealed(vault: Vault, collection: str, field: str, document: Mapping[str, Any], aad_for: AadFor) -> UpdateOne:
+    """The write that re-seals one record, conditional on its field still holding the ciphertext that was read."""
+    sealed = document[field]
+    aad = aad_for(collection, document)
+    try:
+        plaintext = vault.unseal(aad, sealed)
+    except SealedRecordError as error:
+        raise SealedRecordError(
+            f"{collection} {document['_id']!r}, field {field}: {error.message}", reason=error.reason
+        ) from None
+    return UpdateOne(
+        {"_id": document["_id"], f"{field}.nonce": sealed["nonce"]}, {"$set": {field: vault.seal(aad, plaintext)}}
+    )

@@ -1,12 +1,13 @@
 """Encryption at rest: AES-256-GCM under a key derived with scrypt from the master secret and a random per-install salt.
 
-The install document (collection `vault`, `_id: "install"`) holds no secret, only what opens the vault::
+The install document (collection `vault`, `_id: "install"`) holds no secret, only what opens the vault. An install
+has one key, two while a master-key rotation is unfinished; each has its own salt::
 
     {_id: "install", v: 1, created_at,
      active: KEY_ID,                                 the key that seals new records
      keys: {KEY_ID: {salt: 16 bytes, kdf: {name: "scrypt", n, r, p},
-                     check: {nonce, ct}}},           AES-GCM of a fixed constant: proves a secret right or wrong
-     rotation: {from: KEY_ID, to: KEY_ID, started_at}}    only while a master-key rotation is unfinished
+                     check: SEALED}},                a fixed constant sealed under the key: proves a secret right
+     rotation: {from: KEY_ID, to: KEY_ID, started_at}}    only while a rotation is unfinished
 
 A sealed record is `{"v": 1, "key_id", "nonce": 12 random bytes, "ct"}` with the record's identity as associated data
 (`record_aad("wallet", wallet_id)` = b"wallet:<id>"), so a ciphertext copied into another record does not open.
@@ -30,6 +31,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -108,18 +110,28 @@ class KeySlot:
     check: Mapping[str, Any]
 
     @classmethod
-    def from_document(cls, key_id: str, document: Any) -> KeySlot:
-        if not isinstance(document, Mapping) or not isinstance(document.get("salt"), bytes):
-            raise KeyCustodyError(f"the vault's key {key_id} is malformed", reason="MALFORMED_VAULT")
-        return cls(key_id, document["salt"], ScryptParams.from_document(document.get("kdf")), document.get("check"))
+    async def new(cls, secret: MasterSecret, kdf: ScryptParams) -> tuple[KeySlot, AESGCM]:
+        """A fresh key of `secret` (random id and salt) and the key itself."""
+        key_id, salt = secrets.token_hex(8), os.urandom(_SALT_BYTES)
+        cipher = await asyncio.to_thread(_derive, secret, salt, kdf)
+        return cls(key_id, salt, kdf, _seal_with(cipher, key_id, _key_check_aad(key_id), _KEY_CHECK)), cipher
 
-    def derive(self, secret: MasterSecret) -> AESGCM:
-        kdf = Scrypt(salt=self.salt, length=_KEY_BYTES, n=self.kdf.n, r=self.kdf.r, p=self.kdf.p)
-        return AESGCM(kdf.derive(secret.to_bytes()))
+    @classmethod
+    def from_document(cls, key_id: str, document: Any) -> KeySlot:
+        if (
+            not isinstance(document, Mapping)
+            or not isinstance(document.get("salt"), bytes)
+            or not isinstance(document.get("check"), Mapping)
+        ):
+            raise KeyCustodyError(f"the vault's key {key_id} is malformed", reason="MALFORMED_VAULT")
+        return cls(key_id, document["salt"], ScryptParams.from_document(document.get("kdf")), document["check"])
+
+    def to_document(self) -> dict[str, Any]:
+        return {"salt": self.salt, "kdf": self.kdf.to_document(), "check": dict(self.check)}
 
     async def open_with(self, secret: MasterSecret) -> AESGCM | None:
         """The key `secret` derives for this slot, or None when the key-check value says it is another secret."""
-        cipher = await asyncio.to_thread(self.derive, secret)
+        cipher = await asyncio.to_thread(_derive, secret, self.salt, self.kdf)
         try:
             _unseal_with(cipher, _key_check_aad(self.key_id), self.check)
         except SealedRecordError:
@@ -127,19 +139,12 @@ class KeySlot:
         return cipher
 
 
+def _derive(secret: MasterSecret, salt: bytes, kdf: ScryptParams) -> AESGCM:
+    return AESGCM(Scrypt(salt=salt, length=_KEY_BYTES, n=kdf.n, r=kdf.r, p=kdf.p).derive(secret.to_bytes()))
+
+
 def _key_check_aad(key_id: str) -> bytes:
     return record_aad("vault-key-check", key_id)
-
-
-async def new_key_slot(secret: MasterSecret, kdf: ScryptParams) -> tuple[dict[str, Any], KeySlot, AESGCM]:
-    """A fresh key for `secret`: its install-document entry, its slot and the derived key."""
-    key_id = secrets.token_hex(8)
-    document: dict[str, Any] = {"salt": os.urandom(_SALT_BYTES), "kdf": kdf.to_document()}
-    slot = KeySlot(key_id, document["salt"], kdf, {})
-    cipher = await asyncio.to_thread(slot.derive, secret)
-    document["check"] = _seal_with(cipher, key_id, _key_check_aad(key_id), _KEY_CHECK)
-    document["created_at"] = datetime.now(UTC)
-    return document, KeySlot(key_id, slot.salt, kdf, document["check"]), cipher
 
 
 @dataclass(frozen=True)
@@ -166,7 +171,7 @@ class InstallState:
         return cls(active, slots, rotation["from"], rotation["to"])
 
 
-def vault_collection(db: AsyncDatabase[Any]) -> Any:
+def vault_collection(db: AsyncDatabase[Any]) -> AsyncCollection[Any]:
     return db.get_collection(VAULT_COLLECTION, write_concern=DURABLE_WRITES)
 
 
@@ -201,13 +206,13 @@ class Vault:
         the new key."""
         state = await read_install(db)
         if state is None:
-            document, slot, cipher = await new_key_slot(secret, kdf)
+            slot, cipher = await KeySlot.new(secret, kdf)
             install = {
                 "_id": INSTALL_ID,
                 "v": 1,
                 "active": slot.key_id,
-                "keys": {slot.key_id: document},
-                "created_at": document["created_at"],
+                "keys": {slot.key_id: slot.to_document()},
+                "created_at": datetime.now(UTC),
             }
             try:
                 await vault_collection(db).insert_one(install)

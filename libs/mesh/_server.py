@@ -1,7 +1,9 @@
 """A service declares itself as a ServiceSpec; `serving` turns it into a running grpc.aio server.
 
-Every server gets the same furniture: grpc.health.v1 for "" and each service, server reflection (grpcurl and
-buf curl work without proto files), request id + deadline scope (CALL_TIMEOUT_S when the caller sets no deadline),
+Every server gets the same furniture: mutual TLS (or plaintext when GRPC_INSECURE_PLAINTEXT, see _transport),
+grpc.health.v1 for "" and each service (also alone on the plaintext HEALTH_PORT when set), server reflection
+(grpcurl and buf curl work without proto files), request id + deadline scope (CALL_TIMEOUT_S when the caller sets no
+deadline),
 metrics when METRICS_PORT is set, tracing when configured, and the error mapping. All of it is one wrapper put
 around each handler once, when it is registered (`RuntimeServer`); the grpc.aio server runs no interceptor.
 Start order: on_start hooks, then the port opens, then SERVING. Stop order: NOT_SERVING, stop accepting and give
@@ -25,6 +27,7 @@ from lucid_tron.mesh._service_settings import ServiceSettings
 from lucid_tron.mesh._handlers import Runtime, RuntimeServer
 from lucid_tron.mesh._health import Dependency, Health
 from lucid_tron.mesh._tracing import Spans, start_tracing, stop_tracing
+from lucid_tron.mesh._transport import health_server, open_service_port
 
 if TYPE_CHECKING:
     from lucid_tron.mesh._metrics import MetricsEndpoint, RpcMetrics
@@ -87,12 +90,26 @@ class MeshServer:
             grpc.aio.server(options=[("grpc.so_reuseport", 0)]), runtime
         )
         self.port = 0
+        self.health_port: int | None = None
+        self._health_server: grpc.aio.Server | None = None
         self._shutdown: asyncio.Task[None] | None = None
 
     @property
     def address(self) -> str:
         """Where a client on this host reaches the server, e.g. "127.0.0.1:50051"."""
         return f"{_client_host(self._settings.host)}:{self.port}"
+
+    @property
+    def health_address(self) -> str | None:
+        """Where the plaintext health port is ("127.0.0.1:50052"), None when HEALTH_PORT is unset."""
+        if self.health_port is None:
+            return None
+        return f"{_client_host(self._settings.host)}:{self.health_port}"
+
+    def _open_health_port(self) -> None:
+        opened = health_server(self.health, self._settings)
+        if opened is not None:
+            self._health_server, self.health_port = opened
 
     @property
     def metrics_address(self) -> str | None:
@@ -120,6 +137,8 @@ class MeshServer:
         log.info("shutting down: NOT_SERVING, then up to %.1f s for in-flight RPCs", grace)
         await self.health.enter_graceful_shutdown()
         await self.grpc_server.stop(grace)
+        if self._health_server is not None:
+            await self._health_server.stop(None)
         await _run_stop_hooks(self.spec)
         if self._metrics_endpoint is not None:
             await asyncio.to_thread(self._metrics_endpoint.close)
@@ -132,7 +151,8 @@ class MeshServer:
 async def serving(spec: ServiceSpec, settings: ServiceSettings) -> AsyncIterator[MeshServer]:
     """Run `spec` until the block exits, then shut it down gracefully.
 
-    In tests, `ServiceSettings(port=0)` listens on a free loopback port: connect to `server.address`.
+    In tests, `ServiceSettings(port=0, ...)` listens on a free loopback port: connect to `server.address`. TLS is on
+    unless `insecure_plaintext=True`: give it certificate files (TLS_CERT_FILE...), or ConfigError names them.
     """
     names = [registration.name for registration in spec.services]
     health_of_process = Health(names)
@@ -143,7 +163,8 @@ async def serving(spec: ServiceSpec, settings: ServiceSettings) -> AsyncIterator
             registration.add_to_server(registration.servicer, server.grpc_server)
         health_pb2_grpc.add_HealthServicer_to_server(health_of_process.servicer, server.grpc_server)
         reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server.grpc_server)
-        server.port = server.grpc_server.add_insecure_port(settings.bind_address)
+        server.port = open_service_port(server.grpc_server, settings)
+        server._open_health_port()
         server._start_metrics()
         await health_of_process.mark_starting()
         for hook in spec.on_start:
@@ -155,6 +176,8 @@ async def serving(spec: ServiceSpec, settings: ServiceSettings) -> AsyncIterator
             await health_of_process.watch(
                 reporters.reporter(dependency.name), dependency.probe, interval_s=settings.dependency_check_interval_s
             )
+        if server._health_server is not None:
+            await server._health_server.start()
         await server.grpc_server.start()
         await health_of_process.mark_started()
     except BaseException:
@@ -164,7 +187,12 @@ async def serving(spec: ServiceSpec, settings: ServiceSettings) -> AsyncIterator
         "serving %s on %s",
         ", ".join(names) or "health only",
         server.address,
-        extra={"address": server.address, "metrics_address": server.metrics_address},
+        extra={
+            "address": server.address,
+            "health_address": server.health_address,
+            "metrics_address": server.metrics_address,
+            "tls": settings.tls_files is not None,
+        },
     )
     try:
         yield server

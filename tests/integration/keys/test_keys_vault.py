@@ -209,3 +209,14 @@ async def test_a_malformed_install_document_is_refused(mongo_db: Db) -> None:
     with pytest.raises(KeyCustodyError) as raised:
         await Vault.open(mongo_db, master_secret(1))
     assert raised.value.reason == "MALFORMED_VAULT"
+
+
+async def test_a_stored_kdf_cost_beyond_the_bounds_is_refused_before_deriving(mongo_db: Db) -> None:
+    vault = await Vault.open(mongo_db, master_secret(1), kdf=FAST_KDF)
+    # Someone with write access to the database asks for 128 GiB of scrypt memory.
+    await mongo_db[VAULT_COLLECTION].update_one(
+        {"_id": "install"}, {"$set": {f"keys.{vault.key_id}.kdf.n": 2**30}}
+    )
+    with pytest.raises(KeyCustodyError) as raised:
+        await Vault.open(mongo_db, master_secret(1))
+    assert raised.value.reason == "BAD_KDF"

@@ -1,4 +1,5 @@
-"""wallet-manager built in the test's process, on a real SecantusDB, served over real gRPC on loopback.
+"""wallet-manager built in the test's process, on a real SecantusDB, served over real gRPC on loopback (in plaintext:
+mutual TLS is the mesh's, tested in its own suite).
 
     async with wallet_manager(mongo_url, tmp_path) as running:
         stub = running.stub                               # WalletServiceStub on a real channel
@@ -63,6 +64,7 @@ async def wallet_manager(
         usdt_contract=USDT_CONTRACT,
         encryption_key_file=str(key_file),
         dependency_check_interval_s=0.1,
+        insecure_plaintext=True,
         **values,
     )
     async with serving(build(settings), settings) as server, grpc.aio.insecure_channel(server.address) as channel:

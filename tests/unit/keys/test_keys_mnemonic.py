@@ -4,6 +4,9 @@ word but never the word."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from mnemonic import Mnemonic
 
 from lucid_tron.keys import MNEMONIC_WORD_COUNTS, InvalidMnemonic, KeyCustodyError, check_mnemonic, new_mnemonic
 
@@ -83,3 +86,23 @@ def test_a_mnemonic_that_is_not_a_string_is_refused() -> None:
     with pytest.raises(InvalidMnemonic) as raised:
         check_mnemonic(ABOUT.encode())  # type: ignore[arg-type]
     assert raised.value.reason == "NOT_A_STRING"
+
+
+# Words of the English list that none of InvalidMnemonic's messages uses, so finding one in a message means that the
+# message repeated the phrase.
+_MESSAGE_WORDS = {"list", "match", "order", "word", "wrong"}
+_PHRASE_WORDS = [word for word in Mnemonic("english").wordlist if word not in _MESSAGE_WORDS]
+
+
+@settings(max_examples=200)
+@given(
+    words=st.lists(st.sampled_from(_PHRASE_WORDS), min_size=1, max_size=30),
+    junk=st.lists(st.text(alphabet="qxzjkv", min_size=9, max_size=12), max_size=3),
+)
+def test_no_refusal_repeats_a_word_of_the_phrase(words: list[str], junk: list[str]) -> None:
+    phrase = " ".join(words + junk)
+    try:
+        check_mnemonic(phrase)
+    except InvalidMnemonic as refused:
+        tokens = set(str(refused).replace(",", " ").replace("(", " ").replace(")", " ").split())
+        assert tokens.isdisjoint(words + junk)
