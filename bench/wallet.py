@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
 import sys
@@ -33,6 +32,7 @@ import coincurve
 import grpc
 
 from bench.load import CALL_TIMEOUT_S
+from bench.report import publish
 from bench.system import cpu_seconds, spawn, stop
 from lucid.tron.v1 import common_pb2, wallet_pb2, wallet_pb2_grpc
 from lucid_tron.chain import build_transaction, make_block_id, transfer_contract
@@ -218,12 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-wallet-") as work_dir:
         result = asyncio.run(_bench(args, Path(work_dir)))
-    if args.json == "-":
-        print(json.dumps(result, indent=2))
-        return 0
-    print(table(result))
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2))
+    publish(result, [table(result)], args.json)
     return 0
 
 
