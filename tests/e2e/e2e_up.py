@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -62,6 +63,14 @@ class Up:
             self.process.kill()
             self.process.wait()
             raise AssertionError(f"`lucid-tron up` did not stop within {STOP_TIMEOUT_S} s:\n{self.output}") from None
+
+
+def sharing_database_of(mesh: Up, state_dir: Path) -> list[str]:
+    """`up` options for a second mesh on `mesh`'s database and Redis (only devnet and the services start); its state
+    dir gets `mesh`'s wallet master secret, the one that opens the wallets in that database."""
+    (state_dir / "secrets").mkdir(parents=True, exist_ok=True)
+    shutil.copy2(mesh.state_dir / "secrets" / "wallet_master_key", state_dir / "secrets")
+    return ["--mongo-url", mesh.endpoints["mongo_url"], "--redis-url", mesh.endpoints["redis_url"]]
 
 
 def start_up(state_dir: Path, extra_args: Sequence[str] = ()) -> Up:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import signal
 import subprocess
 import urllib.request
@@ -29,6 +28,7 @@ from e2e.e2e_up import (
     Up,
     lucid_tron_command,
     operator_credentials,
+    sharing_database_of,
     start_up,
     still_running,
     up_environment,
@@ -262,14 +262,8 @@ def test_status_lists_all_seven_serving(mesh: Up) -> None:
 
 
 def test_a_service_that_dies_is_reported_and_up_stops_the_rest(mesh: Up, tmp_path: Path) -> None:
-    # A second `up` of its own, sharing the session's database and Redis so that only devnet and the services start;
-    # sharing the database, it shares the master secret that opens its wallets too.
-    (tmp_path / "state" / "secrets").mkdir(parents=True)
-    shutil.copy2(mesh.state_dir / "secrets" / "wallet_master_key", tmp_path / "state" / "secrets")
-    other = start_up(
-        tmp_path / "state",
-        ["--mongo-url", mesh.endpoints["mongo_url"], "--redis-url", mesh.endpoints["redis_url"]],
-    )
+    # A second `up` of its own, sharing the session's database and Redis so that only devnet and the services start.
+    other = start_up(tmp_path / "state", sharing_database_of(mesh, tmp_path / "state"))
     try:
         children = other.descendants()
         staking = service_processes(other)["staking"]

@@ -15,7 +15,14 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from e2e.e2e_up import Up, lucid_tron_command, operator_credentials, start_up, up_environment
+from e2e.e2e_up import (
+    Up,
+    lucid_tron_command,
+    operator_credentials,
+    sharing_database_of,
+    start_up,
+    up_environment,
+)
 from lucid.tron.v1 import common_pb2, relay_pb2, relay_pb2_grpc
 from lucid_tron.cli._services import SERVICES
 
@@ -122,8 +129,7 @@ def test_pki_issues_an_operator_certificate_the_running_mesh_accepts(mesh: Up) -
 
 async def test_up_insecure_plaintext_serves_plaintext_and_every_service_warns(mesh: Up, tmp_path: Path) -> None:
     # A second `up` of its own, sharing the session's database and Redis so that only devnet and the services start.
-    shared = ["--mongo-url", mesh.endpoints["mongo_url"], "--redis-url", mesh.endpoints["redis_url"]]
-    plaintext = start_up(tmp_path / "state", ["--insecure-plaintext", *shared])
+    plaintext = start_up(tmp_path / "state", ["--insecure-plaintext", *sharing_database_of(mesh, tmp_path / "state")])
     try:
         assert "tls" not in plaintext.endpoints
         async with grpc.aio.insecure_channel(plaintext.endpoints["services"]["wallet-manager"]) as channel:
