@@ -57,19 +57,19 @@ async def wallet_manager(
 ) -> AsyncIterator[Running]:
     database = database or f"wallet_{uuid.uuid4().hex[:12]}"
     key_file = key_file or master_key_file(directory)
-    settings = WalletManagerSettings(
-        port=0,
-        mongo_url=mongo_url,
-        mongo_database=database,
-        usdt_contract=USDT_CONTRACT,
-        encryption_key_file=str(key_file),
+    fields: dict[str, Any] = {
+        "port": 0,
+        "mongo_url": mongo_url,
+        "mongo_database": database,
+        "usdt_contract": USDT_CONTRACT,
+        "encryption_key_file": str(key_file),
         # No test here reads health, and a probe every 0.1 s was seen, twice in ~60 fixtures under heavy load, to
         # survive the cancellation that shutdown sends it, looping until the test timed out (in the mesh's health
         # watch or pymongo, not reproduced alone): probing rarely keeps that window small.
-        dependency_check_interval_s=5.0,
-        insecure_plaintext=True,
-        **values,
-    )
+        "dependency_check_interval_s": 5.0,
+        "insecure_plaintext": True,
+    }
+    settings = WalletManagerSettings(**{**fields, **values})
     async with serving(build(settings), settings) as server, grpc.aio.insecure_channel(server.address) as channel:
         yield Running(server, channel, wallet_pb2_grpc.WalletServiceStub(channel), database, key_file)
 
