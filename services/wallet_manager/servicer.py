@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lucid.tron.v1 import wallet_pb2, wallet_pb2_grpc
+from lucid_tron.errors import InvalidArgument
 from lucid_tron.mesh import Registration
 from lucid_tron.validation import FieldChecks
 
@@ -146,7 +147,14 @@ class WalletManagerServicer(wallet_pb2_grpc.WalletServiceServicer):
     async def SignTransaction(
         self, request: wallet_pb2.SignTransactionRequest, context: Any
     ) -> wallet_pb2.SignTransactionResponse:
-        return messages.signature_message(await self._signer.sign(messages.sign_request(request)))
+        try:
+            parsed = messages.sign_request(request)
+        except InvalidArgument as refusal:
+            await self._signer.record_refusal(
+                request.wallet_id, request.raw_data, refusal, kind=None, reference=request.reference
+            )
+            raise
+        return messages.signature_message(await self._signer.sign(parsed))
 
     async def ListAuditEntries(
         self, request: wallet_pb2.ListAuditEntriesRequest, context: Any

@@ -33,6 +33,8 @@ MEMO_NOT_ALLOWED = "MEMO_NOT_ALLOWED"
 TRANSACTION_EXPIRED = "TRANSACTION_EXPIRED"
 NOT_A_WALLET_ADDRESS = "NOT_A_WALLET_ADDRESS"
 _INDEXES_KEPT = 100_000
+#: How much of a free-text field of a malformed request the audit log keeps.
+_SHOWN_CHARACTERS = 128
 
 
 @dataclass(frozen=True)
@@ -69,17 +71,25 @@ class Signer:
         except (Unavailable, Aborted):
             raise  # not a refusal: nothing was decided, and the audit log may be just as unreachable
         except LucidError as refusal:
-            await self._wallets.audit.record(
-                "transaction.refuse",
-                {
-                    "wallet_id": request.wallet_id,
-                    "txid": txid_of(request.raw_data).hex(),
-                    "kind": request.intent.kind,
-                    "reason": refusal.reason,
-                    "reference": request.reference,
-                },
+            await self.record_refusal(
+                request.wallet_id, request.raw_data, refusal, kind=request.intent.kind, reference=request.reference
             )
             raise
+
+    async def record_refusal(
+        self, wallet_id: str, raw_data: bytes, refusal: LucidError, *, kind: str | None, reference: str
+    ) -> None:
+        """Audit a refused signature, including one whose request did not even parse (its fields as sent, cut short)."""
+        await self._wallets.audit.record(
+            "transaction.refuse",
+            {
+                "wallet_id": wallet_id[:_SHOWN_CHARACTERS],
+                "txid": txid_of(raw_data).hex(),
+                "kind": kind,
+                "reason": refusal.reason,
+                "reference": reference[:_SHOWN_CHARACTERS],
+            },
+        )
 
     async def _sign(self, request: SignRequest) -> Signature:
         decoded = _decode(request.raw_data)

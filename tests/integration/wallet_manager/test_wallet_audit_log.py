@@ -79,3 +79,13 @@ async def test_verify_audit_log_reports_the_first_entry_edited_in_mongodb(runnin
     assert not verdict.intact
     assert verdict.first_broken_seq == 3
     assert verdict.problem == "entry modified"
+
+
+async def test_a_sign_request_that_does_not_parse_is_audited_as_a_refusal(running: Running) -> None:
+    with pytest.raises(grpc.aio.AioRpcError):
+        await running.stub.SignTransaction(wallet_pb2.SignTransactionRequest(wallet_id="nonsense", raw_data=b"x"))
+
+    (entry,) = await all_entries(running)
+
+    assert entry.action == "transaction.refuse"
+    assert json.loads(entry.details_json)["reason"] == "INVALID_ARGUMENT"
