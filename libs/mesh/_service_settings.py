@@ -1,12 +1,13 @@
 """What every service's settings hold: where it listens, how it logs, where traces and metrics go, how long a call
-may take and how long it drains."""
+may take and how long it drains, which ACL policy it enforces (`lucid_tron.authz.AclSettings`)."""
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
 
-from lucid_tron.config import Settings, setting
+from lucid_tron.authz import AclSettings
+from lucid_tron.config import setting
 
 __all__ = ["LogFormat", "LogLevel", "ServiceSettings"]
 
@@ -24,7 +25,7 @@ class LogFormat(enum.Enum):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ServiceSettings(Settings):
+class ServiceSettings(AclSettings):
     """What every service has. Extend with `@dataclass(frozen=True, kw_only=True)` and more `setting()` fields.
 
     Constructing it directly (tests do) validates the same bounds as loading it; a subclass that adds cross-field
