@@ -24,13 +24,30 @@ from lucid_tron.mesh._errors import error_from_peer
 from lucid_tron.mesh._tracing import inject_trace_context
 
 
-def open_channel(target: str, *, options: Sequence[tuple[str, Any]] = ()) -> grpc.aio.Channel:
-    """An insecure grpc.aio channel to another service of the mesh (e.g. "wallet-manager:50051").
+def open_channel(
+    target: str,
+    *,
+    credentials: grpc.ChannelCredentials | None = None,
+    options: Sequence[tuple[str, Any]] = (),
+) -> grpc.aio.Channel:
+    """A grpc.aio channel to another service of the mesh (e.g. "wallet-manager:50051").
 
-    Plaintext, because the services talk over the host's private network or the compose network, never the
-    internet. Close it with `await channel.close()` in an on_stop hook, or use it as `async with`.
+    `credentials`: the caller's mutual TLS (`lucid_tron.pki.channel_credentials`); the server's certificate must
+    name the target's host. None: plaintext, for a mesh run with GRPC_INSECURE_PLAINTEXT. Close it with
+    `await channel.close()` in an on_stop hook, or use it as `async with`.
     """
-    return grpc.aio.insecure_channel(target, options=list(options), interceptors=_INTERCEPTORS)
+    return _channel(target, credentials, list(options), _INTERCEPTORS)
+
+
+def _channel(
+    target: str,
+    credentials: grpc.ChannelCredentials | None,
+    options: list[tuple[str, Any]],
+    interceptors: Sequence[grpc.aio.ClientInterceptor],
+) -> grpc.aio.Channel:
+    if credentials is None:
+        return grpc.aio.insecure_channel(target, options=options, interceptors=interceptors)
+    return grpc.aio.secure_channel(target, credentials, options=options, interceptors=interceptors)
 
 
 # grpc's reconnect backoff grows to 120 s: after a long outage of a peer, its callers could keep answering
@@ -44,7 +61,12 @@ _PEER_CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (
 
 
 def open_peer_channel(
-    target: str, *, peer: str, default_timeout_s: float, options: Sequence[tuple[str, Any]] = ()
+    target: str,
+    *,
+    peer: str,
+    default_timeout_s: float,
+    credentials: grpc.ChannelCredentials | None = None,
+    options: Sequence[tuple[str, Any]] = (),
 ) -> grpc.aio.Channel:
     """A channel to the service `peer` (its name in logs and errors, e.g. "wallet-manager") at `target`.
 
@@ -57,7 +79,7 @@ def open_peer_channel(
         _PeerStreamUnary(peer, default_timeout_s),
         _PeerStreamStream(peer, default_timeout_s),
     ]
-    return grpc.aio.insecure_channel(target, options=[*_PEER_CHANNEL_OPTIONS, *options], interceptors=interceptors)
+    return _channel(target, credentials, [*_PEER_CHANNEL_OPTIONS, *options], interceptors)
 
 
 # One object per call shape: grpc.aio files an interceptor under the first shape it implements only, so a single

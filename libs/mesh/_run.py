@@ -2,8 +2,8 @@
 
 Settings come first and are loaded before anything is built, because a servicer needs them (database URLs,
 limits): so a service hands `run` a *build* function from its settings to its ServiceSpec, and `run` owns the
-error handling. Exit codes: 0 after a graceful stop, 78 (EX_CONFIG) for a configuration error, with every problem
-printed as plain text on stderr, 1 when start-up fails.
+error handling. Exit codes: 0 after a graceful stop, 78 (EX_CONFIG) for a configuration error (missing or unusable
+TLS certificate files included), with every problem printed as plain text on stderr, 1 when start-up fails.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from lucid_tron.config import ConfigError, load_settings, public_view
 from lucid_tron.mesh._service_settings import ServiceSettings
 from lucid_tron.mesh._logging import configure_logging
 from lucid_tron.mesh._server import ServiceSpec, serving
+from lucid_tron.mesh._transport import tls_problems
 
 EXIT_CONFIG = 78
 
@@ -38,6 +39,10 @@ def run(build: Callable[[S], ServiceSpec], settings_type: type[S]) -> NoReturn:
         # Logging is configured before build() so that what build() logs (e.g. tor_proxy's warning that Tor is
         # off) comes out as JSON like every other line; the module name stands in until the spec names the service.
         configure_logging(_program().rpartition(".")[2].replace("_", "-"), settings.log_level, settings.log_format)
+        # Before build(): the peer clients it constructs read the same certificate files.
+        problems = tls_problems(settings)
+        if problems:
+            raise ConfigError(problems)
         spec = build(settings)
     except ConfigError as error:
         print(f"{_program()}: {error}", file=sys.stderr)

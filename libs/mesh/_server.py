@@ -1,7 +1,8 @@
 """A service declares itself as a ServiceSpec; `serving` turns it into a running grpc.aio server.
 
-Every server gets the same furniture: grpc.health.v1 for "" and each service, server reflection (grpcurl and
-buf curl work without proto files), request id + deadline scope (CALL_TIMEOUT_S when the caller sets no deadline),
+Every server gets the same furniture: mutual TLS (or plaintext when GRPC_INSECURE_PLAINTEXT, see _transport),
+grpc.health.v1 for "" and each service (also alone on the plaintext HEALTH_PORT when set), server reflection
+(grpcurl and buf curl work without proto files), request id + deadline scope (CALL_TIMEOUT_S when the caller sets no deadline),
 the ACL check (`_acl`: ACL_POLICY_FILE, watched for changes, else the shipped policy), metrics when METRICS_PORT is
 set, tracing when configured, and the error mapping. All of it is one wrapper put
 around each handler once, when it is registered (`RuntimeServer`); the grpc.aio server runs no interceptor.
@@ -31,6 +32,7 @@ from lucid_tron.mesh._service_settings import ServiceSettings
 from lucid_tron.mesh._handlers import Runtime, RuntimeServer
 from lucid_tron.mesh._health import Dependency, Health
 from lucid_tron.mesh._tracing import Spans, start_tracing, stop_tracing
+from lucid_tron.mesh._transport import health_server, open_service_port
 
 if TYPE_CHECKING:
     from lucid_tron.mesh._metrics import MetricsEndpoint, RpcMetrics
@@ -63,9 +65,7 @@ class ServiceSpec:
     own name). `on_stop` hooks run in order after the server stopped, even when a start hook failed, so each must cope
     with its resource never having been opened.
 
-    `server_credentials`: the TLS the port listens with (mutual TLS: callers then have principals and the ACL is
-    enforced); None listens in plaintext. `shipped_policy`: the ACL policy shipped in `lucid_tron.authz` that applies
-    when ACL_POLICY_FILE is unset.
+    `shipped_policy`: the ACL policy shipped in `lucid_tron.authz` that applies when ACL_POLICY_FILE is unset.
     """
 
     name: str
@@ -73,7 +73,6 @@ class ServiceSpec:
     on_start: Sequence[StartHook] = ()
     dependencies: Sequence[Dependency] = ()
     on_stop: Sequence[StopHook] = ()
-    server_credentials: grpc.ServerCredentials | None = None
     shipped_policy: str = MESH_POLICY
 
 
@@ -105,12 +104,26 @@ class MeshServer:
             grpc.aio.server(options=[("grpc.so_reuseport", 0)]), runtime
         )
         self.port = 0
+        self.health_port: int | None = None
+        self._health_server: grpc.aio.Server | None = None
         self._shutdown: asyncio.Task[None] | None = None
 
     @property
     def address(self) -> str:
         """Where a client on this host reaches the server, e.g. "127.0.0.1:50051"."""
         return f"{_client_host(self._settings.host)}:{self.port}"
+
+    @property
+    def health_address(self) -> str | None:
+        """Where the plaintext health port is ("127.0.0.1:50052"), None when HEALTH_PORT is unset."""
+        if self.health_port is None:
+            return None
+        return f"{_client_host(self._settings.host)}:{self.health_port}"
+
+    def _open_health_port(self) -> None:
+        opened = health_server(self.health, self._settings)
+        if opened is not None:
+            self._health_server, self.health_port = opened
 
     @property
     def metrics_address(self) -> str | None:
@@ -138,6 +151,8 @@ class MeshServer:
         log.info("shutting down: NOT_SERVING, then up to %.1f s for in-flight RPCs", grace)
         await self.health.enter_graceful_shutdown()
         await self.grpc_server.stop(grace)
+        if self._health_server is not None:
+            await self._health_server.stop(None)
         if self._acl_watch is not None:
             self._acl_watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -165,10 +180,8 @@ async def serving(spec: ServiceSpec, settings: ServiceSettings) -> AsyncIterator
             registration.add_to_server(registration.servicer, server.grpc_server)
         health_pb2_grpc.add_HealthServicer_to_server(health_of_process.servicer, server.grpc_server)
         reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server.grpc_server)
-        if spec.server_credentials is None:
-            server.port = server.grpc_server.add_insecure_port(settings.bind_address)
-        else:
-            server.port = server.grpc_server.add_secure_port(settings.bind_address, spec.server_credentials)
+        server.port = open_service_port(server.grpc_server, settings)
+        server._open_health_port()
         _start_acl(server, settings)
         server._start_metrics()
         await health_of_process.mark_starting()
@@ -181,6 +194,8 @@ async def serving(spec: ServiceSpec, settings: ServiceSettings) -> AsyncIterator
             await health_of_process.watch(
                 reporters.reporter(dependency.name), dependency.probe, interval_s=settings.dependency_check_interval_s
             )
+        if server._health_server is not None:
+            await server._health_server.start()
         await server.grpc_server.start()
         await health_of_process.mark_started()
     except BaseException:
@@ -190,7 +205,12 @@ async def serving(spec: ServiceSpec, settings: ServiceSettings) -> AsyncIterator
         "serving %s on %s",
         ", ".join(names) or "health only",
         server.address,
-        extra={"address": server.address, "metrics_address": server.metrics_address},
+        extra={
+            "address": server.address,
+            "health_address": server.health_address,
+            "metrics_address": server.metrics_address,
+            "tls": settings.tls_files is not None,
+        },
     )
     try:
         yield server

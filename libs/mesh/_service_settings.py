@@ -1,5 +1,6 @@
-"""What every service's settings hold: where it listens, how it logs, where traces and metrics go, how long a call
-may take and how long it drains, which ACL policy it enforces (`lucid_tron.authz.AclSettings`)."""
+"""What every service's settings hold: where it listens, how callers prove who they are (mutual TLS, `TlsSettings`),
+which of them may call what (the ACL policy, `AclSettings`), how it logs, where traces and metrics go, how long a call
+may take and how long it drains."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 
 from lucid_tron.authz import AclSettings
 from lucid_tron.config import setting
+from lucid_tron.pki import TlsSettings
 
 __all__ = ["LogFormat", "LogLevel", "ServiceSettings"]
 
@@ -25,8 +27,11 @@ class LogFormat(enum.Enum):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ServiceSettings(AclSettings):
-    """What every service has. Extend with `@dataclass(frozen=True, kw_only=True)` and more `setting()` fields.
+class ServiceSettings(AclSettings, TlsSettings):
+    """What every service has: mutual TLS on GRPC_PORT unless GRPC_INSECURE_PLAINTEXT (see TlsSettings), and the
+    ACL policy checked on every call (see AclSettings).
+
+    Extend with `@dataclass(frozen=True, kw_only=True)` and more `setting()` fields.
 
     Constructing it directly (tests do) validates the same bounds as loading it; a subclass that adds cross-field
     rules in `__post_init__` calls `super().__post_init__()` first and raises ConfigError.
@@ -34,6 +39,9 @@ class ServiceSettings(AclSettings):
 
     host: str = setting("GRPC_HOST", default="127.0.0.1")  # 0.0.0.0 in containers
     port: int = setting("GRPC_PORT", default=50051, ge=0, le=65535)  # 0 picks a free port (tests)
+    # grpc.health.v1 alone, in plaintext, for probes that cannot present a client certificate (grpc_health_probe,
+    # Kubernetes' gRPC probes, lucid_tron.healthcheck): off when unset; 0 picks a free port (tests). On GRPC_HOST.
+    health_port: int | None = setting("HEALTH_PORT", default=None, ge=0, le=65535)
     log_level: LogLevel = setting("LOG_LEVEL", default=LogLevel.INFO)
     log_format: LogFormat = setting("LOG_FORMAT", default=LogFormat.JSON)
     otel_endpoint: str | None = setting("OTEL_EXPORTER_OTLP_ENDPOINT", default=None, schemes=("http", "https"))

@@ -1,46 +1,49 @@
 """Where each peer is: one settings group per peer, declared once, composed by the services that call it.
 
 The variable is the peer's name in capitals with `_ADDR` (`lucid-tron up`, compose and k3s set the same ones), its
-value `host:port`. Only peers some service calls have a group; the next caller of another peer adds its group here.
+value `host:port`. Each group includes TlsSettings: the client presents the process's own certificate (mutual
+TLS) unless GRPC_INSECURE_PLAINTEXT. Only peers some service calls have a group; the next caller of another peer adds its group here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lucid_tron.config import Settings, setting
+from lucid_tron.config import setting
+from lucid_tron.pki import TlsSettings
 
+from ._client import client_tls
 from ._services import RelayService, TronClientService, WalletService
 
 
 @dataclass(frozen=True, kw_only=True)
-class TronClientAddress(Settings):
+class TronClientAddress(TlsSettings):
     """tron-client's address."""
 
     tron_client_addr: str = setting("TRON_CLIENT_ADDR")
 
     def tron_client(self) -> TronClientService:
         """A client of tron-client at this address (close it on stop)."""
-        return TronClientService(self.tron_client_addr)
+        return TronClientService(self.tron_client_addr, tls=client_tls(self))
 
 
 @dataclass(frozen=True, kw_only=True)
-class TronRelayAddress(Settings):
+class TronRelayAddress(TlsSettings):
     """tron-relay's address."""
 
     tron_relay_addr: str = setting("TRON_RELAY_ADDR")
 
     def tron_relay(self) -> RelayService:
         """A client of tron-relay at this address (close it on stop)."""
-        return RelayService(self.tron_relay_addr)
+        return RelayService(self.tron_relay_addr, tls=client_tls(self))
 
 
 @dataclass(frozen=True, kw_only=True)
-class WalletManagerAddress(Settings):
+class WalletManagerAddress(TlsSettings):
     """wallet-manager's address."""
 
     wallet_manager_addr: str = setting("WALLET_MANAGER_ADDR")
 
     def wallet_manager(self) -> WalletService:
         """A client of wallet-manager at this address (close it on stop)."""
-        return WalletService(self.wallet_manager_addr)
+        return WalletService(self.wallet_manager_addr, tls=client_tls(self))
