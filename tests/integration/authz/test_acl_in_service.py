@@ -267,3 +267,19 @@ async def eventually_refused(tls: MeshTls, address: str, principal: str, method:
             return error
         await asyncio.sleep(0.05)
     raise AssertionError(f"{method} was still allowed to {principal}")
+
+
+async def test_decisions_and_failed_reloads_are_in_the_metrics(mesh_tls: MeshTls, policy_file: Path) -> None:
+    import urllib.request
+
+    settings = ServiceSettings(
+        port=0, metrics_port=0, acl_policy_file=str(policy_file), acl_reload_interval_s=0.05, **mesh_tls.server_settings()
+    )
+    async with serving(spec(), settings) as running:
+        await refused(mesh_tls, running.address, service("tron-client"), f"/{ECHO}/Write")
+        policy_file.write_text("{")
+        await asyncio.sleep(0.3)
+        url = f"http://{running.metrics_address}/metrics"
+        text = (await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=5).read())).decode()
+    assert f'lucid_acl_decisions_total{{decision="DENY",grpc_method="/{ECHO}/Write",rule=""}} 1.0' in text
+    assert "lucid_acl_reload_failures_total 1.0" in text
