@@ -69,6 +69,8 @@ class Mesh:
             "--block-interval", f"{block_interval_s:g}",
             "--fund", _FUND,
             "--grace", "1",
+            # The rows compare against a plaintext echo; the cost of mutual TLS is measured on its own.
+            "--insecure-plaintext",
         ]  # fmt: skip
         # A MONGO_URL or REDIS_URL in the caller's shell must not point the benchmark's mesh elsewhere.
         env = {k: v for k, v in os.environ.items() if k not in {"MONGO_URL", "MONGO_URL_FILE", "REDIS_URL"}}
@@ -123,11 +125,12 @@ class Mesh:
 
     def spawn_alone(self, name: str, port: int, log_path: Path) -> subprocess.Popen[bytes]:
         """Another process of service `name`, as `up` started it (same command and environment) but on `port`
-        (and another metrics port)."""
+        (and other metrics and health ports)."""
         pid = self.services[name].pid
         env = environ(pid)
         env["GRPC_PORT"] = str(port)
         env["METRICS_PORT"] = str(free_port())  # the running one holds its own
+        env["HEALTH_PORT"] = str(free_port())
         env["SHUTDOWN_GRACE_S"] = "0"
         return spawn(cmdline(pid), env=env, log_path=log_path)
 

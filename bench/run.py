@@ -192,6 +192,8 @@ def _spawn_echo(port: int, extra: list[str], log_path: Path) -> Any:
     secrets = log_path.parent / "echo-secrets"
     secrets.mkdir(exist_ok=True)
     env.update(LOG_FORMAT="json", LOG_LEVEL="INFO", SHUTDOWN_GRACE_S="0", SECRETS_DIR=str(secrets))
+    # Plaintext like the bare echo it is compared with (the mesh's default is mutual TLS).
+    env["GRPC_INSECURE_PLAINTEXT"] = "true"
     if extra:
         # Metrics on, as `lucid-tron up` runs every service (tracing as the caller's environment says, as in `up`).
         env["METRICS_PORT"] = str(free_port())

@@ -171,11 +171,11 @@ def _spawn_tron_client(key: str, network: Any, devnet_url: str, devnet_port: int
     port = free_port()
     secrets = work_dir / "tor-secrets"
     secrets.mkdir(exist_ok=True)
-    ours = ("GRPC_", "OTEL_", "LOG_", "TRONGRID_", "TOR_", "USE_TOR", "ALLOW_DIRECT")
+    ours = ("GRPC_", "TLS_", "HEALTH_", "OTEL_", "LOG_", "TRONGRID_", "TOR_", "USE_TOR", "ALLOW_DIRECT")
     env = {name: value for name, value in os.environ.items() if not name.startswith(ours)}
     env.update(
         GRPC_HOST="127.0.0.1", GRPC_PORT=str(port), LOG_FORMAT="json", LOG_LEVEL="INFO", SHUTDOWN_GRACE_S="0",
-        SECRETS_DIR=str(secrets),
+        SECRETS_DIR=str(secrets), GRPC_INSECURE_PLAINTEXT="true",
     )  # fmt: skip
     if key == "direct":
         env.update(

@@ -8,4 +8,5 @@ pytest_plugins = [
     "fixtures.servers",
     "fixtures.devnet",
     "fixtures.tor_network",
+    "fixtures.pki",
 ]

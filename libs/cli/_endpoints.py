@@ -2,12 +2,17 @@
 
     {"services": {"tron-client": "127.0.0.1:41001", ...},
      "metrics": {"tron-client": "127.0.0.1:41101", ...},
+     "health": {"tron-client": "127.0.0.1:41201", ...},
+     "tls": {"ca": ".../pki/ca.pem", "operator_cert": ".../pki/operators/<user>/cert.pem", "operator_key": "..."},
      "devnet": {"url": "http://127.0.0.1:40123", "usdt_contract": "T..."},
      "mongo_url": "mongodb://127.0.0.1:40200/?replicaSet=secantus",
      "redis_url": "redis://127.0.0.1:40300/0"}
 
 `up` writes it once every service is SERVING and deletes it when it stops, so its presence means a mesh is (or
 was, if `up` was killed) running. "metrics" is where Prometheus scrapes each service (`http://<host:port>/metrics`).
+"health" is each service's plaintext grpc.health.v1 port (HEALTH_PORT); the service addresses require mutual TLS,
+and "tls" names the CA bundle and an operator's certificate and key that grpcurl (-cacert -cert -key) and buf curl
+(--cacert --cert --key) use to call them. Without TLS (`up --insecure-plaintext`) there is no "tls" entry.
 The URLs may carry credentials when given by the user: the file is private (0600).
 """
 
@@ -36,11 +41,17 @@ class Endpoints:
     mongo_url: str
     redis_url: str
     metrics: dict[str, str]
+    health: dict[str, str]
+    #: {"ca", "operator_cert", "operator_key"} -> path; None in plaintext mode.
+    tls: dict[str, str] | None
 
     def to_json(self) -> dict[str, Any]:
+        tls = {} if self.tls is None else {"tls": dict(self.tls)}
         return {
             "services": dict(self.services),
             "metrics": dict(self.metrics),
+            "health": dict(self.health),
+            **tls,
             "devnet": {"url": self.devnet_url, "usdt_contract": self.usdt_contract},
             "mongo_url": self.mongo_url,
             "redis_url": self.redis_url,
@@ -49,15 +60,19 @@ class Endpoints:
     @classmethod
     def from_json(cls, data: Any) -> Endpoints:
         try:
-            services, metrics = data["services"], data["metrics"]
-            for entry in (services, metrics):
+            services, metrics, health, tls = data["services"], data["metrics"], data["health"], data.get("tls")
+            for entry in (services, metrics, health, tls or {}):
                 if not isinstance(entry, dict) or not all(
                     isinstance(k, str) and isinstance(v, str) for k, v in entry.items()
                 ):
-                    raise TypeError("services and metrics must map names to host:port strings")
+                    raise TypeError("services, metrics, health and tls must map names to strings")
+            if tls is not None and set(tls) != {"ca", "operator_cert", "operator_key"}:
+                raise TypeError("tls must name exactly ca, operator_cert and operator_key")
             return cls(
                 services=services,
                 metrics=metrics,
+                health=health,
+                tls=tls,
                 devnet_url=str(data["devnet"]["url"]),
                 usdt_contract=str(data["devnet"]["usdt_contract"]),
                 mongo_url=str(data["mongo_url"]),

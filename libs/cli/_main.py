@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
             "examples:\n"
             "  lucid-tron up --fund TJRabPrwbZy45sbavfcjinPJC18kjpRTv8:1000000000:5000000\n"
             "  lucid-tron status\n"
+            "  lucid-tron pki issue-operator alice\n"
             "  lucid-tron devnet --port 8090 --block-interval 1\n"
         ),
     )
@@ -96,8 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_port,
         default=None,
         metavar="PORT",
-        help="services listen on PORT..PORT+6 in the order of the table, their metrics on PORT+7..PORT+13"
-        " (default: free ports)",
+        help="services listen on PORT..PORT+6 in the order of the table, their metrics on PORT+7..PORT+13, their"
+        " plaintext health ports on PORT+14..PORT+20 (default: free ports)",
     )
     up.add_argument("--devnet-port", type=_port, default=0, metavar="PORT", help="devnet's port (default: a free one)")
     up.add_argument(
@@ -143,6 +144,17 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
 
+    up.add_argument(
+        "--insecure-plaintext",
+        action="store_true",
+        help=(
+            "run every service with GRPC_INSECURE_PLAINTEXT=true: no TLS, no client certificates (each logs a "
+            "WARNING). Default: mutual TLS with certificates from <state-dir>/pki"
+        ),
+    )
+
+    _pki_parser(commands)
+
     status = commands.add_parser(
         "status",
         help="print the health of every service of a running `up`",
@@ -162,6 +174,42 @@ def build_parser() -> argparse.ArgumentParser:
     # Parsed by devnet itself (see main); declared here for the command list and `lucid-tron devnet --help`.
     commands.add_parser("devnet", help="serve a devnet alone (see `lucid-tron devnet --help`)", add_help=False)
     return parser
+
+
+def _pki_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    pki = commands.add_parser(
+        "pki",
+        help="the mesh's CA and certificates: init, issue-service, issue-operator, rotate, rotate-ca, list",
+        description=(
+            "Files under <state-dir>/pki (or --dir): ca.pem (trust bundle), ca-cert.pem, ca-key.pem (0600),\n"
+            "services/<name>/ and operators/<name>/, each with cert.pem, key.pem (0600) and ca.pem: mount a\n"
+            "service's folder as /run/secrets/tls. `lucid-tron up` keeps its CA here, so these commands issue more\n"
+            "certificates that its mesh trusts."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _state_dir_option(pki)
+    pki.add_argument("--dir", type=Path, default=None, metavar="DIR", help="the PKI folder (default: <state-dir>/pki)")
+    actions = pki.add_subparsers(dest="pki_command", required=True, metavar="ACTION")
+    actions.add_parser("init", help="create the CA (refused when one exists: rotate-ca replaces it)")
+    days = {"type": int, "default": 90, "metavar": "DAYS", "help": "validity (default 90)"}
+    service = actions.add_parser("issue-service", help="a service's certificate: spiffe://lucid/tron/NAME")
+    service.add_argument("name", metavar="NAME", help="the service's name, also its DNS name (e.g. wallet-manager)")
+    service.add_argument("--dns", action="append", default=[], metavar="NAME", help="another DNS name (repeatable)")
+    service.add_argument(
+        "--ip", action="append", default=None, metavar="ADDRESS", help="IP addresses (repeatable; default 127.0.0.1)"
+    )
+    service.add_argument("--days", **days)
+    operator = actions.add_parser("issue-operator", help="a client certificate: spiffe://lucid/operator/NAME")
+    operator.add_argument("name", metavar="NAME")
+    operator.add_argument("--days", **days)
+    rotate = actions.add_parser("rotate", help="re-issue certificates with new keys and the same names")
+    rotate.add_argument(
+        "targets", nargs="*", metavar="KIND/NAME", help="e.g. services/wallet-manager (default: every certificate)"
+    )
+    rotate.add_argument("--days", **days)
+    actions.add_parser("rotate-ca", help="a new CA, trusted beside the old one until it expires")
+    actions.add_parser("list", help="the trusted CAs and every certificate with its principal and expiry")
 
 
 def _state_dir_option(parser: argparse.ArgumentParser) -> None:
@@ -187,6 +235,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(config_reference(), end="")
         return 0
+    if args.command == "pki":
+        from lucid_tron.cli._pki import pki_directory, run_pki
+
+        return run_pki(
+            args.dir or pki_directory(args.state_dir),
+            args.pki_command,
+            name=getattr(args, "name", None),
+            targets=getattr(args, "targets", ()),
+            dns_names=getattr(args, "dns", ()),
+            ip_addresses=getattr(args, "ip", None) or ("127.0.0.1",),
+            days=getattr(args, "days", 90),
+        )
     if args.command == "status":
         from lucid_tron.cli._status import run_status
 
@@ -208,5 +268,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             grace_s=args.grace,
             log_level=args.log_level,
             tor=args.tor,
+            insecure_plaintext=args.insecure_plaintext,
         )
     )

@@ -1,7 +1,8 @@
 """The seven services `lucid-tron up` runs, and the environment each one gets.
 
-Every service gets the same environment apart from its own GRPC_PORT and METRICS_PORT: the address of every peer,
-the storage URLs, the devnet and the Tor switch. A service reads only the variables its settings declare, so this
+Every service gets the same environment apart from its own GRPC_PORT, HEALTH_PORT, METRICS_PORT and certificate:
+the address of every peer, the storage URLs, the devnet, the Tor switch and the TLS switch. A service reads only the
+variables its settings declare, so this
 module does not have to mirror who calls whom; a compose file or a k8s manifest sets the same variables.
 
 The Tor switch has two positions. Without `--tor`, devnet on loopback is reached directly (DEVNET_DIRECT). With
@@ -14,6 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lucid_tron.pki import TlsFiles
 
 __all__ = [
     "SERVICES",
@@ -109,6 +114,17 @@ def client_host(host: str) -> str:
     return host
 
 
+def _tls_environment(tls: TlsFiles | None) -> dict[str, str]:
+    if tls is None:
+        return {"GRPC_INSECURE_PLAINTEXT": "true"}
+    return {
+        "GRPC_INSECURE_PLAINTEXT": "false",
+        "TLS_CERT_FILE": str(tls.certificate),
+        "TLS_KEY_FILE": str(tls.key),
+        "TLS_CA_FILE": str(tls.ca),
+    }
+
+
 def service_environment(
     base: Mapping[str, str],
     *,
@@ -116,6 +132,8 @@ def service_environment(
     host: str,
     ports: Mapping[str, int],
     metrics_port: int,
+    health_port: int,
+    tls: TlsFiles | None,
     trongrid_url: str,
     usdt_contract: str,
     mongo_url: str,
@@ -127,6 +145,7 @@ def service_environment(
 ) -> dict[str, str]:
     """The environment of `service`: `base` (the caller's) overridden by everything `up` decides.
 
+    `tls`: the service's certificate, key and CA bundle (mutual TLS); None: GRPC_INSECURE_PLAINTEXT.
     `tor`: Tor required through it (and `trongrid_url` should be `trongrid_url_through_tor`); None: devnet direct.
     Other Tor settings of the caller (TOR_HEALTH_CHECK_INTERVAL, TOR_CONNECTIVITY_TIMEOUT, ...) pass through."""
     decided = {
@@ -136,6 +155,8 @@ def service_environment(
         "GRPC_PORT": str(ports[service.name]),
         "METRICS_PORT": str(metrics_port),
         "METRICS_HOST": host,
+        "HEALTH_PORT": str(health_port),
+        **_tls_environment(tls),
         "LOG_FORMAT": "json",
         "LOG_LEVEL": log_level,
         "SHUTDOWN_GRACE_S": f"{grace_s:g}",

@@ -36,8 +36,9 @@ def run_status(state_dir: Path, *, timeout_s: float = 2.0) -> int:
 
 async def _probe_all(endpoints: Endpoints, timeout_s: float) -> dict[str, str]:
     names = list(endpoints.services)
-    # The service's own name, not "": SERVICE_UNKNOWN then shows that another process took its port.
+    # The plaintext health port: the service port requires a client certificate. The service's own name, not "":
+    # SERVICE_UNKNOWN then shows that another process took its port.
     answers = await asyncio.gather(
-        *(probe(endpoints.services[name], _GRPC_NAMES.get(name, ""), timeout_s=timeout_s) for name in names)
+        *(probe(endpoints.health[name], _GRPC_NAMES.get(name, ""), timeout_s=timeout_s) for name in names)
     )
     return dict(zip(names, answers, strict=True))

@@ -19,8 +19,14 @@ same ports, torrc and data dir, as a supervisor restarting the tor container wou
 in endpoints.json, "tor"."up_pid"); a running client is stopped first (SIGTERM). The new client's pid replaces the old
 one in endpoints.json as soon as it is spawned; the services see it come back through their own health checks.
 
+Mutual TLS (unless --insecure-plaintext): `up` keeps a CA in <state-dir>/pki (created on the first start, kept
+after), issues every service a fresh certificate at each start (naming localhost and 127.0.0.1, so grpcurl and buf
+curl verify it without overrides) and one for the operator (spiffe://lucid/operator/<login name>), whose paths go to
+endpoints.json under "tls". Its own readiness checks and `status` use each service's plaintext health port.
+
 State dir layout:
     endpoints.json      where everything serves (see _endpoints); present while `up` runs
+    pki/                the CA (ca-key.pem mode 0600) and the certificates (`lucid-tron pki --state-dir` issues more)
     logs/<name>.log     each service's JSON log lines; logs/devnet.log
     mongo/              SecantusDB: data/ (kept between runs) and server.log
     redis/              redis-server's working dir and server.log (no persistence)
@@ -81,6 +87,8 @@ class UpOptions:
     log_level: str = "INFO"
     #: Run the devnet behind a private Tor network on loopback, Tor required in every service (see the module doc).
     tor: bool = False
+    #: GRPC_INSECURE_PLAINTEXT=true for every service: no certificates are issued, no "tls" in endpoints.json.
+    insecure_plaintext: bool = False
 
 
 @dataclass(frozen=True)
@@ -199,7 +207,7 @@ class _Up:
             tor = TorEndpoint("127.0.0.1", network.socks_port, network.control_port, str(network.control_cookie_path))
             trongrid_url = trongrid_url_through_tor(_port_of(devnet_url))
             _say(f"services reach devnet as {trongrid_url}, a name only the Tor exit resolves: Tor is required")
-        services, metrics = await self._start_services(
+        services, metrics, health, tls = await self._start_services(
             trongrid_url, usdt_contract, mongo_url.result(), redis_url.result(), tor
         )
         return _EndpointsWithTor(
@@ -209,6 +217,8 @@ class _Up:
             mongo_url.result(),
             redis_url.result(),
             metrics,
+            health,
+            tls,
             self._tor_entry(trongrid_url),
         )
 
@@ -353,19 +363,25 @@ class _Up:
 
     async def _start_services(
         self, trongrid_url: str, usdt_contract: str, mongo_url: str, redis_url: str, tor: TorEndpoint | None
-    ) -> tuple[dict[str, str], dict[str, str]]:
-        """Spawn the services, wait until all are SERVING; their gRPC and their metrics addresses, by name."""
+    ) -> tuple[dict[str, str], dict[str, str], dict[str, str], dict[str, str] | None]:
+        """Spawn the services, wait until all are SERVING; their gRPC, metrics and health addresses by name, and
+        the "tls" entry of endpoints.json."""
         from lucid_tron.testing import free_port
 
         options = self.options
         if options.base_port is not None:
             ports = {service.name: options.base_port + index for index, service in enumerate(SERVICES)}
             metrics_ports = {service.name: ports[service.name] + len(SERVICES) for service in SERVICES}
+            health_ports = {service.name: ports[service.name] + 2 * len(SERVICES) for service in SERVICES}
         else:
             ports = {service.name: free_port() for service in SERVICES}
             metrics_ports = {service.name: free_port() for service in SERVICES}
-        addresses = {service.name: f"{client_host(options.host)}:{ports[service.name]}" for service in SERVICES}
-        metrics = {service.name: f"{client_host(options.host)}:{metrics_ports[service.name]}" for service in SERVICES}
+            health_ports = {service.name: free_port() for service in SERVICES}
+        host = client_host(options.host)
+        addresses = {service.name: f"{host}:{ports[service.name]}" for service in SERVICES}
+        metrics = {service.name: f"{host}:{metrics_ports[service.name]}" for service in SERVICES}
+        health = {service.name: f"{host}:{health_ports[service.name]}" for service in SERVICES}
+        certificates, tls = await self._issue_certificates()
         spawned_at = time.monotonic()
         for service in SERVICES:
             env = service_environment(
@@ -374,6 +390,8 @@ class _Up:
                 host=options.host,
                 ports=ports,
                 metrics_port=metrics_ports[service.name],
+                health_port=health_ports[service.name],
+                tls=certificates.get(service.name),
                 trongrid_url=trongrid_url,
                 usdt_contract=usdt_contract,
                 mongo_url=mongo_url,
@@ -386,15 +404,39 @@ class _Up:
             argv = [sys.executable, "-m", service.module]
             child = await Child.spawn(service.name, argv, env=env, log_path=self._log(service.name))
             self.started.services[service.name] = child
-        serving_at = await self._wait_all_serving(addresses)
+        serving_at = await self._wait_all_serving(health)
         took = {name: at - spawned_at for name, at in serving_at.items()}
         _print_table(addresses, took)
         slowest = max(took, key=took.__getitem__)
         _say(f"all {len(SERVICES)} services SERVING {took[slowest]:.2f} s after they were spawned (slowest: {slowest})")
-        return addresses, metrics
+        return addresses, metrics, health, tls
+
+    async def _issue_certificates(self) -> tuple[dict[str, Any], dict[str, str] | None]:
+        """Each service's TlsFiles and the "tls" entry of endpoints.json; nothing with --insecure-plaintext."""
+        from lucid_tron.cli._pki import issue_mesh_certificates
+
+        if self.options.insecure_plaintext:
+            _say("--insecure-plaintext: every service serves gRPC in PLAINTEXT, without client certificates")
+            return {}, None
+        began = time.monotonic()
+        names = [service.name for service in SERVICES]
+        certificates, operator = await asyncio.to_thread(
+            issue_mesh_certificates, self.state_dir, names, self.options.host
+        )
+        tls = {
+            "ca": str(self.state_dir / "pki" / "ca.pem"),
+            "operator_cert": str(operator.certificate),
+            "operator_key": str(operator.key),
+        }
+        _say(
+            f"mutual TLS: certificates issued in {time.monotonic() - began:.2f} s under the CA in "
+            f"{self.state_dir / 'pki'}; operator certificate {operator.certificate}"
+        )
+        return certificates, tls
 
     async def _wait_all_serving(self, addresses: dict[str, str]) -> dict[str, float]:
-        """The monotonic time each service first answered SERVING; StartError naming a service that died or hung."""
+        """The monotonic time each service first answered SERVING at `addresses` (their plaintext health ports);
+        StartError naming a service that died or hung."""
         grpc_names = {service.name: service.grpc_service for service in SERVICES}
         waiting = {
             asyncio.create_task(wait_serving(addresses[name], grpc_names[name])): name for name in self.started.services

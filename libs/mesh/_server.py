@@ -2,9 +2,9 @@
 
 Every server gets the same furniture: mutual TLS (or plaintext when GRPC_INSECURE_PLAINTEXT, see _transport),
 grpc.health.v1 for "" and each service (also alone on the plaintext HEALTH_PORT when set), server reflection
-(grpcurl and buf curl work without proto files), request id + deadline scope (CALL_TIMEOUT_S when the caller sets no deadline),
-the ACL check (`_acl`: ACL_POLICY_FILE, watched for changes, else the shipped policy), metrics when METRICS_PORT is
-set, tracing when configured, and the error mapping. All of it is one wrapper put
+(grpcurl and buf curl work without proto files), request id + deadline scope (CALL_TIMEOUT_S when the caller sets no
+deadline), the ACL check (`_acl`: ACL_POLICY_FILE, watched for changes, else the shipped policy), metrics when
+METRICS_PORT is set, tracing when configured, and the error mapping. All of it is one wrapper put
 around each handler once, when it is registered (`RuntimeServer`); the grpc.aio server runs no interceptor.
 Start order: on_start hooks, then the port opens, then SERVING. Stop order: NOT_SERVING, stop accepting and give
 in-flight RPCs the grace period, then on_stop hooks (close database clients only when no RPC can use them).

@@ -38,12 +38,14 @@ def tls_problems(settings: ServiceSettings) -> list[Problem]:
         return []
     hint = " (issue them with `lucid-tron pki`, or set GRPC_INSECURE_PLAINTEXT=true for plaintext in tests)"
     problems = []
-    for variable, path in (("TLS_CERT_FILE", files.certificate), ("TLS_KEY_FILE", files.key), ("TLS_CA_FILE", files.ca)):
+    named = (("TLS_CERT_FILE", files.certificate), ("TLS_KEY_FILE", files.key), ("TLS_CA_FILE", files.ca))
+    for variable, path in named:
         try:
             with path.open("rb"):
                 pass
         except OSError as error:
-            problems.append(Problem(variable, f"cannot read {path}: {error.strerror or error.__class__.__name__}{hint}"))
+            reason = error.strerror or error.__class__.__name__
+            problems.append(Problem(variable, f"cannot read {path}: {reason}{hint}"))
     if not problems:
         try:
             files.read()

@@ -2,7 +2,8 @@
 
 The variable is the peer's name in capitals with `_ADDR` (`lucid-tron up`, compose and k3s set the same ones), its
 value `host:port`. Each group includes TlsSettings: the client presents the process's own certificate (mutual
-TLS) unless GRPC_INSECURE_PLAINTEXT. Only peers some service calls have a group; the next caller of another peer adds its group here.
+TLS) unless GRPC_INSECURE_PLAINTEXT. Only peers some service calls have a group; the next caller of another peer
+adds its group here.
 """
 
 from __future__ import annotations

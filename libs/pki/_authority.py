@@ -91,7 +91,9 @@ class CertificateAuthority:
         self._key = key
 
     @classmethod
-    def create(cls, common_name: str = "lucid-tron mesh CA", *, valid_days: int = CA_VALID_DAYS) -> CertificateAuthority:
+    def create(
+        cls, common_name: str = "lucid-tron mesh CA", *, valid_days: int = CA_VALID_DAYS
+    ) -> CertificateAuthority:
         key = ec.generate_private_key(ec.SECP256R1())
         now = _now()
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])

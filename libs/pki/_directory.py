@@ -72,9 +72,13 @@ class PkiDirectory:
         return TlsFiles(folder / "cert.pem", folder / "key.pem", folder / "ca.pem")
 
     def issue_service(
-        self, service: str, *, dns_names: tuple[str, ...] = (), ip_addresses: tuple[str, ...] = ("127.0.0.1",),
+        self,
+        service: str,
+        *,
+        dns_names: tuple[str, ...] = (),
+        ip_addresses: tuple[str, ...] = ("127.0.0.1",),
         valid_days: int = LEAF_VALID_DAYS,
-    ) -> TlsFiles:  # fmt: skip
+    ) -> TlsFiles:
         issued = self.authority().issue_service(
             service, dns_names=dns_names, ip_addresses=ip_addresses, valid_days=valid_days
         )

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import grpc
+
 FUNDED_ADDRESS = "TCPrNU1gePQ5BnoGe8vg6yyDqNwmHExBEw"
 FUNDED_TRX_SUN = 12_345_000_000
 FUNDED_USDT_UNITS = 678_000_000
@@ -127,3 +129,13 @@ def still_running(processes: dict[int, str]) -> list[str]:
         if fields[19] == start_time and fields[0] != "Z":
             alive.append(f"{pid}: {cmdline}")
     return alive
+
+
+def operator_credentials(endpoints: dict[str, Any]) -> grpc.ChannelCredentials:
+    """An operator's mutual TLS, from the files endpoints.json names under "tls" (as grpcurl and buf curl use them)."""
+    tls = endpoints["tls"]
+    return grpc.ssl_channel_credentials(
+        root_certificates=Path(tls["ca"]).read_bytes(),
+        private_key=Path(tls["operator_key"]).read_bytes(),
+        certificate_chain=Path(tls["operator_cert"]).read_bytes(),
+    )

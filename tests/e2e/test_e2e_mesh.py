@@ -22,7 +22,16 @@ from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_g
 from grpc_status import rpc_status
 from prometheus_client.parser import text_string_to_metric_families
 
-from e2e.e2e_up import FUNDED_ADDRESS, FUNDED_TRX_SUN, Up, lucid_tron_command, start_up, still_running, up_environment
+from e2e.e2e_up import (
+    FUNDED_ADDRESS,
+    FUNDED_TRX_SUN,
+    Up,
+    lucid_tron_command,
+    operator_credentials,
+    start_up,
+    still_running,
+    up_environment,
+)
 from lucid.tron.v1 import (
     common_pb2,
     payment_gateway_pb2,
@@ -55,7 +64,11 @@ SKELETON_RPCS = [(name, method) for name, service in SKELETONS.items() for metho
 
 @pytest.fixture(scope="session")
 async def channels(mesh: Up) -> AsyncIterator[dict[str, grpc.aio.Channel]]:
-    opened = {name: grpc.aio.insecure_channel(address) for name, address in mesh.endpoints["services"].items()}
+    """An operator's channel to each service: mutual TLS with the certificate endpoints.json names."""
+    credentials = operator_credentials(mesh.endpoints)
+    opened = {
+        name: grpc.aio.secure_channel(address, credentials) for name, address in mesh.endpoints["services"].items()
+    }
     yield opened
     for channel in opened.values():
         await channel.close()
@@ -78,7 +91,7 @@ def service_processes(up: Up) -> dict[str, int]:
 
 def test_endpoints_json_lists_the_seven_services_devnet_and_storage(mesh: Up) -> None:
     endpoints = mesh.endpoints
-    assert set(endpoints) == {"services", "metrics", "devnet", "mongo_url", "redis_url"}
+    assert set(endpoints) == {"services", "metrics", "health", "tls", "devnet", "mongo_url", "redis_url"}
     assert list(endpoints["services"]) == NAMES
     assert list(endpoints["metrics"]) == NAMES
     assert all(address.startswith("127.0.0.1:") for address in endpoints["metrics"].values())

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from e2e.e2e_up import Up, still_running
+from e2e.e2e_up import Up, operator_credentials, still_running
 from fixtures.tor_network import require_tor
 from tor_e2e.tor_e2e_kit import TronClientCaller, start_up_with_tor
 
@@ -32,6 +32,6 @@ def tor_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
 @pytest.fixture(scope="session")
 async def tron_client(tor_mesh: Up) -> AsyncIterator[TronClientCaller]:
     """The mesh's tron-client, over gRPC."""
-    caller = TronClientCaller(tor_mesh.endpoints["services"]["tron-client"])
+    caller = TronClientCaller(tor_mesh.endpoints["services"]["tron-client"], operator_credentials(tor_mesh.endpoints))
     yield caller
     await caller.close()

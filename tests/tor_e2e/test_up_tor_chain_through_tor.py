@@ -15,7 +15,7 @@ import time
 import grpc
 import pytest
 
-from e2e.e2e_up import Up
+from e2e.e2e_up import Up, operator_credentials
 from lucid.tron.v1 import common_pb2, relay_pb2, relay_pb2_grpc
 from lucid.tron.v1 import tron_client_pb2 as pb
 from lucid_tron.chain import PrivateKey, build_transaction, sign_transaction, transfer_contract
@@ -48,7 +48,8 @@ async def test_tron_client_reads_the_head_block_and_an_account_through_tor(tron_
 
 
 async def test_tron_relay_reads_through_tor_too(tor_mesh: Up) -> None:
-    async with grpc.aio.insecure_channel(tor_mesh.endpoints["services"]["tron-relay"]) as channel:
+    credentials = operator_credentials(tor_mesh.endpoints)
+    async with grpc.aio.secure_channel(tor_mesh.endpoints["services"]["tron-relay"], credentials) as channel:
         answer = await relay_pb2_grpc.RelayServiceStub(channel).GetNowBlock(
             relay_pb2.RelayServiceGetNowBlockRequest(finality=common_pb2.FINALITY_HEAD), timeout=15
         )

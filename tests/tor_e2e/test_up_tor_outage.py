@@ -166,6 +166,8 @@ def _start_traced_tron_client(tor: dict[str, Any], work: Path) -> TracedService:
     env = clean_service_env(
         GRPC_HOST="127.0.0.1",
         GRPC_PORT=str(port),
+        # A tron-client of the test's own beside the mesh: about Tor, not about mutual TLS.
+        GRPC_INSECURE_PLAINTEXT="true",
         LOG_FORMAT="json",
         SHUTDOWN_GRACE_S="1",
         SECRETS_DIR=str(work),

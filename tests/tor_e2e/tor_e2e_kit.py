@@ -112,9 +112,14 @@ class Outcome:
 class TronClientCaller:
     """GetNowBlock, GetAccount and health of one tron-client, each call recorded as an Outcome."""
 
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str, credentials: grpc.ChannelCredentials | None = None) -> None:
+        """`credentials`: an operator's mutual TLS for a service `up` started; None for a plaintext one."""
         self.address = address
-        self.channel = grpc.aio.insecure_channel(address)
+        self.channel = (
+            grpc.aio.insecure_channel(address)
+            if credentials is None
+            else grpc.aio.secure_channel(address, credentials)
+        )
         self.stub = tron_client_pb2_grpc.TronClientServiceStub(self.channel)
         self.health = health_pb2_grpc.HealthStub(self.channel)
 
@@ -229,7 +234,7 @@ class TracedService:
 
 def clean_service_env(**values: str) -> dict[str, str]:
     """This process's environment without any service setting (so nothing of the caller's shell leaks in), + values."""
-    ours = ("GRPC_", "OTEL_", "LOG_", "TRONGRID_", "REDIS_", "MONGO_", "TOR_", "USE_TOR", "ALLOW_DIRECT", "CACHE_")
+    ours = ("GRPC_", "TLS_", "HEALTH_", "OTEL_", "LOG_", "TRONGRID_", "REDIS_", "MONGO_", "TOR_", "USE_TOR", "ALLOW_DIRECT", "CACHE_")
     env = {key: value for key, value in os.environ.items() if not key.startswith(ours)}
     env.update(values)
     return env

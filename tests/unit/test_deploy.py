@@ -1,6 +1,7 @@
 """deploy/ matches the code: compose and k3s run every service with its module, give each service exactly the
 settings its settings class reads, keep every service off the internet (only tor leaves), open each service's
-metrics port to a scraper and to nothing else, and commit no secret.
+metrics port to a scraper and to nothing else, run every service with mutual TLS from its own certificate (never
+GRPC_INSECURE_PLAINTEXT) and probe health on the plaintext health port, and commit no secret.
 
 The settings classes are the source of truth: each service's `__main__` declares them with lucid_tron.mesh's
 `setting()`, and the tests load them from the environment the deploy files give, with the secrets they mount.
@@ -32,10 +33,15 @@ TOR_VARIABLES = {info.variable for info in describe_settings(TorSettings)}
 DEPLOY = ROOT / "deploy"
 K3S = DEPLOY / "k3s"
 GRPC_PORT = 50051
+#: grpc.health.v1 alone, in plaintext (HEALTH_PORT): what the container health check and k3s probes ask.
+HEALTH_PORT = 50052
+#: Where a service finds its certificate, key and CA bundle (TlsSettings' defaults, never overridden here).
+TLS_MOUNT = "/run/secrets/tls"
+TLS_FILES = {"cert.pem", "key.pem", "ca.pem"}
 #: Where every service serves Prometheus metrics (METRICS_PORT), the OpenTelemetry Prometheus exporter's port.
 METRICS_PORT = 9464
 #: Every port a pod here listens on: gRPC, metrics, MongoDB, Redis, tor's SOCKS and control.
-PORTS = {GRPC_PORT, METRICS_PORT, 27017, 6379, 9050, 9051}
+PORTS = {GRPC_PORT, HEALTH_PORT, METRICS_PORT, 27017, 6379, 9050, 9051}
 #: The label a scraper's pod and its namespace both carry to reach METRICS_PORT (networkpolicies.yaml).
 SCRAPER_LABEL = {"lucid.tron/metrics-scraper": "true"}
 SECRETS_MOUNT = "/run/secrets"
@@ -92,6 +98,7 @@ def _load(service: MeshService, env: dict[str, str], secret_files: set[str], tmp
     secrets_dir = tmp_path / service.name
     secrets_dir.mkdir()
     for name in secret_files:
+        (secrets_dir / name).parent.mkdir(parents=True, exist_ok=True)
         (secrets_dir / name).write_text(PLACEHOLDER_SECRET + "\n")
     return load_settings(_settings_class(service), {**env, "SECRETS_DIR": str(secrets_dir)})
 
@@ -299,7 +306,7 @@ def _k3s_env(manifests: list[dict[str, Any]], name: str) -> dict[str, str]:
 
 
 def _k3s_secrets(manifests: list[dict[str, Any]], name: str) -> set[str]:
-    """File names the service's container finds under /run/secrets."""
+    """File names the service's container finds under /run/secrets, its TLS files (tls/...) included."""
     pod = _objects(manifests, "Deployment")[name]["spec"]["template"]["spec"]
     mounts = _container(manifests, name).get("volumeMounts", [])
     mounted = {mount["name"] for mount in mounts if mount["mountPath"] == SECRETS_MOUNT}
@@ -335,7 +342,7 @@ def test_k3s_probes_ask_grpc_health_for_the_services_own_name(manifests, name):
     service = next(s for s in SERVICES if s.name == name)
     container = _container(manifests, name)
     for probe in ("readinessProbe", "livenessProbe"):
-        assert container[probe]["grpc"] == {"port": GRPC_PORT, "service": service.grpc_service}, probe
+        assert container[probe]["grpc"] == {"port": HEALTH_PORT, "service": service.grpc_service}, probe
 
 
 @pytest.mark.parametrize("name", SERVICE_IDS)
@@ -351,7 +358,7 @@ def test_k3s_services_serve_metrics_on_a_port_named_metrics_that_the_scrape_anno
     settings = _load(service, _k3s_env(manifests, name), _k3s_secrets(manifests, name), tmp_path)
     assert (settings.metrics_bind_host, settings.metrics_port) == ("0.0.0.0", METRICS_PORT)
     ports = {port["name"]: port["containerPort"] for port in _container(manifests, name)["ports"]}
-    assert ports == {"grpc": GRPC_PORT, "metrics": METRICS_PORT}
+    assert ports == {"grpc": GRPC_PORT, "metrics": METRICS_PORT, "health": HEALTH_PORT}
     annotations = _objects(manifests, "Deployment")[name]["spec"]["template"]["metadata"]["annotations"]
     assert annotations == {
         "prometheus.io/scrape": "true",
@@ -372,7 +379,8 @@ def test_k3s_asks_scrapers_for_the_seven_services_only(manifests):
 @pytest.mark.parametrize("name", SERVICE_IDS)
 def test_k3s_sets_the_same_variables_as_compose(manifests, compose, name):
     assert set(_k3s_env(manifests, name)) == set(_compose_env(compose, name))
-    assert _k3s_secrets(manifests, name) == _compose_secrets(compose, name)
+    k3s_secrets = {file for file in _k3s_secrets(manifests, name) if not file.startswith("tls/")}
+    assert k3s_secrets == _compose_secrets(compose, name)
 
 
 @pytest.mark.parametrize("name", SERVICE_IDS)
@@ -601,3 +609,61 @@ def test_no_secret_value_is_set_in_an_environment(compose, manifests):
             if secret.get(variable):
                 # A secret setting given inline may only be a URL without credentials (MONGO_URL, REDIS_URL).
                 assert urlsplit(value).password is None and urlsplit(value).username is None, f"{where}: {variable}"
+
+
+# -- mutual TLS ---------------------------------------------------------------------------------------------------
+
+
+def _deploy_texts() -> dict[str, str]:
+    return {str(path.relative_to(DEPLOY)): path.read_text() for path in DEPLOY.rglob("*") if path.is_file()}
+
+
+def test_no_deploy_file_but_the_readme_names_insecure_plaintext():
+    # Not set, not even set to false: a deployment has no switch to flip.
+    named = [name for name, text in _deploy_texts().items() if "INSECURE_PLAINTEXT" in text]
+    assert named in ([], ["README.md"])
+
+
+@pytest.mark.parametrize("name", SERVICE_IDS)
+def test_compose_runs_each_service_with_mtls_from_its_own_certificate_folder(compose, name, tmp_path):
+    service = next(s for s in SERVICES if s.name == name)
+    settings = _load(service, _compose_env(compose, name), _compose_secrets(compose, name), tmp_path)
+    assert settings.tls_files is not None
+    assert {settings.tls_cert_file, settings.tls_key_file, settings.tls_ca_file} == {
+        Path(TLS_MOUNT) / file for file in TLS_FILES
+    }
+    assert compose["services"][name]["volumes"] == [f"./secrets/pki/services/{name}:{TLS_MOUNT}:ro"]
+
+
+@pytest.mark.parametrize("name", SERVICE_IDS)
+def test_compose_health_check_asks_the_plaintext_health_port(compose, name, tmp_path):
+    service = next(s for s in SERVICES if s.name == name)
+    settings = _load(service, _compose_env(compose, name), _compose_secrets(compose, name), tmp_path)
+    assert settings.health_port == HEALTH_PORT
+    # lucid_tron.healthcheck reads HEALTH_PORT from the container's environment.
+    assert "--port" not in compose["services"][name]["healthcheck"]["test"]
+
+
+def test_compose_mounts_no_certificate_folder_into_a_container_that_is_not_its_service(compose):
+    for name, entry in compose["services"].items():
+        for volume in entry.get("volumes") or []:
+            if "secrets/pki" in str(volume):
+                assert volume.startswith(f"./secrets/pki/services/{name}:"), name
+
+
+@pytest.mark.parametrize("name", SERVICE_IDS)
+def test_k3s_runs_each_service_with_mtls_from_its_own_secret(manifests, name, tmp_path):
+    service = next(s for s in SERVICES if s.name == name)
+    files = _k3s_secrets(manifests, name)
+    assert {file for file in files if file.startswith("tls/")} == {f"tls/{file}" for file in TLS_FILES}
+    settings = _load(service, _k3s_env(manifests, name), files, tmp_path)
+    assert settings.tls_files is not None and settings.tls_cert_file == Path(TLS_MOUNT) / "cert.pem"
+    assert settings.health_port == HEALTH_PORT
+    pod = _objects(manifests, "Deployment")[name]["spec"]["template"]["spec"]
+    (secrets,) = [volume for volume in pod["volumes"] if volume["name"] == "secrets"]
+    tls_sources = [
+        source["secret"]["name"]
+        for source in secrets["projected"]["sources"]
+        if any(item["path"].startswith("tls/") for item in source["secret"]["items"])
+    ]
+    assert tls_sources == [f"lucid-tron-tls-{name}"]

@@ -50,3 +50,13 @@ def test_a_trongrid_read_is_loaded_on_first_use() -> None:
 
     assert trongrid.now_block.__module__ == "lucid_tron.trongrid._reads"
     assert trongrid.block_header_message.__module__ == "lucid_tron.trongrid._messages"
+
+
+def test_the_pki_settings_load_neither_grpc_nor_cryptography() -> None:
+    loaded = modules_after_importing("lucid_tron.pki")
+    assert {"grpc", "cryptography"}.isdisjoint(loaded)
+
+
+def test_a_service_runtime_serves_mtls_without_loading_cryptography() -> None:
+    # Certificates are issued by `lucid-tron pki` and `up`; a service only hands PEM files to grpc.
+    assert "cryptography" not in modules_after_importing("lucid_tron.mesh", "lucid_tron.peers")

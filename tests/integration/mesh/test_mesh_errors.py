@@ -112,7 +112,7 @@ async def server() -> AsyncIterator[MeshServer]:
             )
         ],
     )
-    async with serving(spec, ServiceSettings(port=0)) as running:
+    async with serving(spec, ServiceSettings(port=0, insecure_plaintext=True)) as running:
         yield running
 
 

@@ -29,7 +29,7 @@ def spec(**hooks: Any) -> ServiceSpec:
 
 @pytest.fixture
 async def server() -> AsyncIterator[MeshServer]:
-    async with serving(spec(), ServiceSettings(port=0, shutdown_grace_s=2.0)) as running:
+    async with serving(spec(), ServiceSettings(port=0, insecure_plaintext=True, shutdown_grace_s=2.0)) as running:
         yield running
 
 
@@ -117,7 +117,7 @@ async def test_a_dependency_reported_down_during_start_keeps_the_process_not_ser
     async def tor_not_ready(health: Health) -> None:
         await health.reporter("tor").set_serving(False, "bootstrapping 40%")
 
-    async with serving(spec(on_start=[tor_not_ready]), ServiceSettings(port=0)) as running:
+    async with serving(spec(on_start=[tor_not_ready]), ServiceSettings(port=0, insecure_plaintext=True)) as running:
         assert await check(running.address, "") == NOT_SERVING
 
 
@@ -141,7 +141,7 @@ async def test_hooks_run_in_order_start_before_serving_stop_after_the_server_sto
         raise RuntimeError("already closed")
 
     hooks = spec(on_start=[open_store], on_stop=[failing_close, close_store])
-    async with serving(hooks, ServiceSettings(port=0)) as running:
+    async with serving(hooks, ServiceSettings(port=0, insecure_plaintext=True)) as running:
         events.append("serving")
         assert await check(running.address, "") == SERVING
     assert events == ["open store", "serving", "failing close", "close store"]
@@ -157,14 +157,15 @@ async def test_a_failing_start_hook_stops_everything_and_frees_the_port() -> Non
         events.append("close store")
 
     with pytest.raises(ConnectionError):
-        async with serving(spec(on_start=[broken], on_stop=[close_store]), ServiceSettings(port=0)):
+        settings = ServiceSettings(port=0, insecure_plaintext=True)
+        async with serving(spec(on_start=[broken], on_stop=[close_store]), settings):
             pytest.fail("the block must not run")
     assert events == ["close store"]
 
 
 async def test_two_servers_cannot_share_a_port(server: MeshServer) -> None:
     with pytest.raises(RuntimeError):
-        async with serving(spec(), ServiceSettings(port=server.port)):
+        async with serving(spec(), ServiceSettings(port=server.port, insecure_plaintext=True)):
             pytest.fail("the block must not run")
 
 
@@ -204,7 +205,7 @@ async def test_a_watched_dependency_down_at_start_keeps_the_process_not_serving(
     async def watch_mongodb(health: Health) -> None:
         await health.watch(health.reporter("mongodb"), Switch(up=False), interval_s=60)
 
-    async with serving(spec(on_start=[watch_mongodb]), ServiceSettings(port=0)) as running:
+    async with serving(spec(on_start=[watch_mongodb]), ServiceSettings(port=0, insecure_plaintext=True)) as running:
         assert await check(running.address, "") == NOT_SERVING
 
 
@@ -214,7 +215,7 @@ async def test_a_watched_dependency_takes_the_process_down_and_back_up_as_its_pr
     async def watch_mongodb(health: Health) -> None:
         await health.watch(health.reporter("mongodb"), mongodb, interval_s=0.02)
 
-    async with serving(spec(on_start=[watch_mongodb]), ServiceSettings(port=0)) as running:
+    async with serving(spec(on_start=[watch_mongodb]), ServiceSettings(port=0, insecure_plaintext=True)) as running:
         assert await check(running.address, SERVICE) == SERVING
         mongodb.up = False
         await until(lambda: status_is(running.address, SERVICE, NOT_SERVING))
@@ -228,7 +229,7 @@ async def test_a_watched_soft_dependency_is_reported_under_its_own_name_only() -
     async def watch_redis(health: Health) -> None:
         await health.watch(health.soft.reporter("redis"), redis, interval_s=60)
 
-    async with serving(spec(on_start=[watch_redis]), ServiceSettings(port=0)) as running:
+    async with serving(spec(on_start=[watch_redis]), ServiceSettings(port=0, insecure_plaintext=True)) as running:
         assert (await check(running.address, "redis"), await check(running.address, "")) == (NOT_SERVING, SERVING)
 
 
@@ -239,7 +240,7 @@ async def test_a_probe_that_raises_counts_as_the_dependency_down() -> None:
     async def watch(health: Health) -> None:
         await health.watch(health.reporter("mongodb"), broken_probe, interval_s=60)
 
-    async with serving(spec(on_start=[watch]), ServiceSettings(port=0)) as running:
+    async with serving(spec(on_start=[watch]), ServiceSettings(port=0, insecure_plaintext=True)) as running:
         assert await check(running.address, "") == NOT_SERVING
 
 
@@ -249,7 +250,7 @@ async def test_watchers_stop_probing_once_shutdown_begins() -> None:
     async def watch_mongodb(health: Health) -> None:
         await health.watch(health.reporter("mongodb"), mongodb, interval_s=0.01)
 
-    async with serving(spec(on_start=[watch_mongodb]), ServiceSettings(port=0)) as running:
+    async with serving(spec(on_start=[watch_mongodb]), ServiceSettings(port=0, insecure_plaintext=True)) as running:
         await until(lambda: _after(mongodb, 3))
         await running.shutdown()
         probes_at_shutdown = mongodb.probes
@@ -263,7 +264,7 @@ async def test_a_reporter_made_before_the_process_had_a_health_reports_through_i
     async def watch_redis(health: Health) -> None:
         await health.watch(redis, Switch(up=False), interval_s=60)
 
-    async with serving(spec(on_start=[watch_redis]), ServiceSettings(port=0)) as running:
+    async with serving(spec(on_start=[watch_redis]), ServiceSettings(port=0, insecure_plaintext=True)) as running:
         assert await check(running.address, "redis") == NOT_SERVING
         await redis.set_serving(True)
         assert await check(running.address, "redis") == SERVING
@@ -281,7 +282,8 @@ async def test_a_declared_hard_dependency_is_opened_then_watched_at_the_configur
         opened.append(mongodb.probes)
 
     declared = spec(dependencies=[Dependency("mongodb", mongodb, open=open_store)])
-    async with serving(declared, ServiceSettings(port=0, dependency_check_interval_s=0.05)) as running:
+    settings = ServiceSettings(port=0, insecure_plaintext=True, dependency_check_interval_s=0.05)
+    async with serving(declared, settings) as running:
         assert opened == [0]  # opened once, before the first probe
         assert await check(running.address, SERVICE) == SERVING
         mongodb.up = False
@@ -292,5 +294,5 @@ async def test_a_declared_hard_dependency_is_opened_then_watched_at_the_configur
 
 async def test_a_declared_soft_dependency_is_reported_under_its_own_name_only() -> None:
     declared = spec(dependencies=[Dependency("redis", Switch(up=False), soft=True)])
-    async with serving(declared, ServiceSettings(port=0)) as running:
+    async with serving(declared, ServiceSettings(port=0, insecure_plaintext=True)) as running:
         assert (await check(running.address, "redis"), await check(running.address, "")) == (NOT_SERVING, SERVING)

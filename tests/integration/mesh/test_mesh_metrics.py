@@ -64,7 +64,7 @@ async def metered() -> AsyncIterator[Metered]:
         on_start=[watch_mongodb],
     )
     async with (
-        serving(spec, ServiceSettings(port=0, metrics_port=0)) as server,
+        serving(spec, ServiceSettings(port=0, insecure_plaintext=True, metrics_port=0)) as server,
         grpc.aio.insecure_channel(server.address) as channel,
     ):
         yield Metered(server, channel, release, reporters[0])
@@ -178,5 +178,5 @@ async def test_a_counter_kept_elsewhere_is_read_when_scraped(metered: Metered) -
 
 async def test_without_metrics_port_there_is_no_endpoint() -> None:
     spec = ServiceSpec(name="unmetered", services=[])
-    async with serving(spec, ServiceSettings(port=0)) as server:
+    async with serving(spec, ServiceSettings(port=0, insecure_plaintext=True)) as server:
         assert server.metrics is None and server.metrics_address is None

@@ -31,6 +31,7 @@ def service_env(tmp_path: Path, **values: str) -> dict[str, str]:
         PYTHONPATH=os.pathsep.join(filter(None, [str(TESTS_DIR), env.get("PYTHONPATH")])),
         SECRETS_DIR=str(tmp_path),
         GRPC_PORT="0",
+        GRPC_INSECURE_PLAINTEXT="true",  # mutual TLS has its own process tests (tests/integration/pki)
         SHUTDOWN_GRACE_S=str(GRACE_S),
         EXAMPLE_STOP_MARKER=str(tmp_path / "stopped"),
     )

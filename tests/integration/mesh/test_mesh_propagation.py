@@ -60,7 +60,7 @@ async def mesh() -> AsyncIterator[Mesh]:
         ],
     )
     async with (
-        serving(downstream_spec, ServiceSettings(port=0)) as downstream,
+        serving(downstream_spec, ServiceSettings(port=0, insecure_plaintext=True)) as downstream,
         open_channel(downstream.address) as to_downstream,
     ):
         record_call = to_downstream.unary_unary(f"/{DOWNSTREAM}/Record")
@@ -98,7 +98,9 @@ async def mesh() -> AsyncIterator[Mesh]:
             ],
         )
         async with (
-            serving(upstream_spec, ServiceSettings(port=0, call_timeout_s=CALL_TIMEOUT_S)) as upstream,
+            serving(
+                upstream_spec, ServiceSettings(port=0, insecure_plaintext=True, call_timeout_s=CALL_TIMEOUT_S)
+            ) as upstream,
             grpc.aio.insecure_channel(upstream.address) as channel,
         ):
             yield Mesh(channel, seen)

@@ -25,7 +25,7 @@ async def test_reflection_lists_every_registered_service_with_health_and_reflect
         ],
     )
     async with (
-        serving(spec, ServiceSettings(port=0)) as server,
+        serving(spec, ServiceSettings(port=0, insecure_plaintext=True)) as server,
         grpc.aio.insecure_channel(server.address) as channel,
     ):
         stream = reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo()
@@ -39,7 +39,9 @@ async def test_reflection_lists_every_registered_service_with_health_and_reflect
 
 async def test_reflection_describes_the_health_service() -> None:
     async with (
-        serving(ServiceSpec(name="reflection-test", services=[]), ServiceSettings(port=0)) as server,
+        serving(
+            ServiceSpec(name="reflection-test", services=[]), ServiceSettings(port=0, insecure_plaintext=True)
+        ) as server,
         grpc.aio.insecure_channel(server.address) as channel,
     ):
         stream = reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo()

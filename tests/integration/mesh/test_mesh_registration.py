@@ -72,7 +72,7 @@ async def channel() -> AsyncIterator[grpc.aio.Channel]:
         ],
     )
     async with (
-        serving(spec, ServiceSettings(port=0)) as server,
+        serving(spec, ServiceSettings(port=0, insecure_plaintext=True)) as server,
         grpc.aio.insecure_channel(server.address) as opened,
     ):
         yield opened
@@ -107,5 +107,5 @@ async def test_a_synchronous_rpc_of_a_servicer_is_refused_when_it_is_registered(
     add = payment_gateway_pb2_grpc.add_PaymentGatewayServiceServicer_to_server
     spec = ServiceSpec(name="sync-test", services=[Registration(add, Blocking(), GATEWAY)])
     with pytest.raises(TypeError, match="must be `async def`"):
-        async with serving(spec, ServiceSettings(port=0)):
+        async with serving(spec, ServiceSettings(port=0, insecure_plaintext=True)):
             pass

@@ -75,7 +75,7 @@ async def traced() -> AsyncIterator[Traced]:
         name="traced-downstream", services=[generic_service(DOWNSTREAM, {"Record": unary_unary(record)})]
     )
     async with (
-        serving(downstream_spec, ServiceSettings(port=0)) as downstream,
+        serving(downstream_spec, ServiceSettings(port=0, insecure_plaintext=True)) as downstream,
         open_channel(downstream.address) as onward,
     ):
 
@@ -97,9 +97,9 @@ async def traced() -> AsyncIterator[Traced]:
             name="rarely-sampled", services=[generic_service(SAMPLED, {"Work": unary_unary(work)})]
         )
         async with (
-            serving(spec, ServiceSettings(port=0, otel_endpoint=endpoint, otel_sample_ratio=1.0)) as server,
+            serving(spec, traced_settings(endpoint, sample_ratio=1.0)) as server,
             grpc.aio.insecure_channel(server.address) as channel,
-            serving(rarely_spec, ServiceSettings(port=0, otel_endpoint=endpoint, otel_sample_ratio=0.0)) as rarely,
+            serving(rarely_spec, traced_settings(endpoint, sample_ratio=0.0)) as rarely,
             grpc.aio.insecure_channel(rarely.address) as rarely_channel,
         ):
             await channel.unary_unary(f"/{TRACED}/Forward")(b"", metadata=(("traceparent", TRACEPARENT),))
@@ -113,6 +113,10 @@ async def traced() -> AsyncIterator[Traced]:
             await work(b"", metadata=(("traceparent", TRACEPARENT),))
     await receiver.stop(None)
     yield result
+
+
+def traced_settings(endpoint: str, *, sample_ratio: float) -> ServiceSettings:
+    return ServiceSettings(port=0, insecure_plaintext=True, otel_endpoint=endpoint, otel_sample_ratio=sample_ratio)
 
 
 def span_named(traced: Traced, name: str) -> trace_pb2.Span:

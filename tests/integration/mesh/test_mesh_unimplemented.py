@@ -48,7 +48,7 @@ async def channel() -> AsyncIterator[grpc.aio.Channel]:
         ],
     )
     async with (
-        serving(spec, ServiceSettings(port=0)) as server,
+        serving(spec, ServiceSettings(port=0, insecure_plaintext=True)) as server,
         grpc.aio.insecure_channel(server.address) as channel,
     ):
         yield channel

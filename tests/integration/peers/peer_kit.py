@@ -112,7 +112,7 @@ async def caller_of(
         name="caller", services=[generic_service(CALLER, {"Call": unary_unary(forward)})], on_stop=[wallet.close]
     )
     async with (
-        serving(spec, ServiceSettings(port=0)) as caller,
+        serving(spec, ServiceSettings(port=0, insecure_plaintext=True)) as caller,
         grpc.aio.insecure_channel(caller.address) as channel,
     ):
         yield channel.unary_unary(f"/{CALLER}/Call")

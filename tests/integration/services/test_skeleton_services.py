@@ -63,6 +63,7 @@ async def start(module: str, mongo_url: str, redis_url: str) -> AsyncIterator[Ru
     fields = {field.name for field in dataclasses.fields(settings_type)}
     values: dict[str, Any] = {
         "port": 0,
+        "insecure_plaintext": True,
         "mongo_url": mongo_url,
         "dependency_check_interval_s": CHECK_INTERVAL_S,
         **{name: f"127.0.0.1:{free_port()}" for name in fields if name.endswith("_addr")},

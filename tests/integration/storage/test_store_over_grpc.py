@@ -60,7 +60,10 @@ async def channel(payouts: Payouts) -> AsyncIterator[grpc.aio.Channel]:
         name="ledger-test",
         services=[generic_service(SERVICE, {"Count": unary_unary(payouts.count), "Pay": unary_unary(payouts.pay)})],
     )
-    async with serving(spec, ServiceSettings(port=0)) as server, grpc.aio.insecure_channel(server.address) as opened:
+    async with (
+        serving(spec, ServiceSettings(port=0, insecure_plaintext=True)) as server,
+        grpc.aio.insecure_channel(server.address) as opened,
+    ):
         yield opened
 
 

@@ -28,7 +28,7 @@ class RunningClient:
 async def start_tron_client(devnet: Devnet, **settings: Any) -> AsyncIterator[RunningClient]:
     # Devnet runs on loopback: Tor off, as `lucid-tron up` runs it (tor_proxy logs it as a WARNING).
     settings = {"trongrid_timeout_s": 5.0, **DEVNET_WITHOUT_TOR_FIELDS, **settings}
-    config = TronClientSettings(port=0, trongrid_url=devnet.url, **settings)
+    config = TronClientSettings(port=0, insecure_plaintext=True, trongrid_url=devnet.url, **settings)
     async with serving(build(config), config) as server:
         async with grpc.aio.insecure_channel(server.address) as channel:
             yield RunningClient(server, channel, tron_client_pb2_grpc.TronClientServiceStub(channel))

@@ -40,7 +40,7 @@ async def start_relay(devnet: Devnet, redis_url: str, **settings: Any) -> AsyncI
     """A relay in front of `devnet`, Tor off unless `settings` set Tor's (RelaySettings field names)."""
     # Devnet runs on loopback: Tor off, as `lucid-tron up` runs it (tor_proxy logs it as a WARNING).
     settings = {"trongrid_timeout_s": 5.0, **DEVNET_WITHOUT_TOR_FIELDS, **settings}
-    config = RelaySettings(port=0, trongrid_url=devnet.url, redis_url=redis_url, **settings)
+    config = RelaySettings(port=0, insecure_plaintext=True, trongrid_url=devnet.url, redis_url=redis_url, **settings)
     async with serving(build(config), config) as server:
         async with grpc.aio.insecure_channel(server.address) as channel:
             yield RunningRelay(server, channel, relay_pb2_grpc.RelayServiceStub(channel))

@@ -36,6 +36,8 @@ def environment(base: dict[str, str] | None = None, *, service: str = "tron-clie
         host="127.0.0.1",
         ports=PORTS,
         metrics_port=METRICS_PORT,
+        health_port=METRICS_PORT + 1,
+        tls=None,
         trongrid_url=trongrid_url_through_tor(40000),
         usdt_contract="TBEKPf4ob4ZU4nfxbMSSZy3tuc4aLuPNPg",
         mongo_url="mongodb://127.0.0.1:40001/?replicaSet=secantus",
@@ -102,6 +104,8 @@ def test_without_tor_devnet_is_still_reached_directly() -> None:
         host="127.0.0.1",
         ports=PORTS,
         metrics_port=METRICS_PORT,
+        health_port=METRICS_PORT + 1,
+        tls=None,
         trongrid_url="http://127.0.0.1:40000",
         usdt_contract="TBEKPf4ob4ZU4nfxbMSSZy3tuc4aLuPNPg",
         mongo_url="mongodb://127.0.0.1:40001/?replicaSet=secantus",
@@ -121,6 +125,8 @@ ENDPOINTS = dict(
     mongo_url="mongodb://127.0.0.1:40001/?replicaSet=secantus",
     redis_url="redis://127.0.0.1:40002/0",
     metrics={service.name: f"127.0.0.1:{PORTS[service.name] + 100}" for service in SERVICES},
+    health={service.name: f"127.0.0.1:{PORTS[service.name] + 200}" for service in SERVICES},
+    tls=None,
 )
 
 

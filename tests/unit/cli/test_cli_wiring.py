@@ -4,20 +4,33 @@ from __future__ import annotations
 
 import json
 import stat
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from lucid_tron.cli._endpoints import Endpoints, EndpointsError
 from lucid_tron.cli._services import SERVICES, client_host, service_environment
+from lucid_tron.pki import TlsFiles
 
 PORTS = {service.name: 41000 + index for index, service in enumerate(SERVICES)}
 METRICS_PORT = 41100
+HEALTH_PORT = 41200
+TLS = TlsFiles(Path("/state/pki/s/cert.pem"), Path("/state/pki/s/key.pem"), Path("/state/pki/s/ca.pem"))
+OPERATOR_TLS = {
+    "ca": "/state/pki/ca.pem",
+    "operator_cert": "/state/pki/operators/alice/cert.pem",
+    "operator_key": "/state/pki/operators/alice/key.pem",
+}
 BY_NAME = {service.name: service for service in SERVICES}
 
 
 def environment(
-    base: dict[str, str] | None = None, *, service: str = "usdt-manager", host: str = "127.0.0.1"
+    base: dict[str, str] | None = None,
+    *,
+    service: str = "usdt-manager",
+    host: str = "127.0.0.1",
+    tls: TlsFiles | None = TLS,
 ) -> dict[str, str]:
     return service_environment(
         base or {},
@@ -25,6 +38,8 @@ def environment(
         host=host,
         ports=PORTS,
         metrics_port=METRICS_PORT,
+        health_port=HEALTH_PORT,
+        tls=tls,
         trongrid_url="http://127.0.0.1:40000",
         usdt_contract="TBEKPf4ob4ZU4nfxbMSSZy3tuc4aLuPNPg",
         mongo_url="mongodb://127.0.0.1:40001/?replicaSet=secantus",
@@ -105,6 +120,8 @@ ENDPOINTS = Endpoints(
     mongo_url="mongodb://127.0.0.1:40001/?replicaSet=secantus",
     redis_url="redis://127.0.0.1:40002/0",
     metrics={service.name: f"127.0.0.1:{PORTS[service.name] + 100}" for service in SERVICES},
+    health={service.name: f"127.0.0.1:{PORTS[service.name] + 200}" for service in SERVICES},
+    tls=OPERATOR_TLS,
 )
 
 
@@ -114,6 +131,8 @@ def test_endpoints_json_has_the_documented_shape(tmp_path: Path) -> None:
     assert json.loads(path.read_text()) == {
         "services": {service.name: f"127.0.0.1:{PORTS[service.name]}" for service in SERVICES},
         "metrics": {service.name: f"127.0.0.1:{PORTS[service.name] + 100}" for service in SERVICES},
+        "health": {service.name: f"127.0.0.1:{PORTS[service.name] + 200}" for service in SERVICES},
+        "tls": OPERATOR_TLS,
         "devnet": {"url": "http://127.0.0.1:40000", "usdt_contract": "TBEKPf4ob4ZU4nfxbMSSZy3tuc4aLuPNPg"},
         "mongo_url": "mongodb://127.0.0.1:40001/?replicaSet=secantus",
         "redis_url": "redis://127.0.0.1:40002/0",
@@ -136,4 +155,32 @@ def test_a_missing_endpoints_file_says_which_state_dir_to_run_up_with(tmp_path: 
 def test_a_foreign_endpoints_file_is_refused(tmp_path: Path, text: str) -> None:
     (tmp_path / "endpoints.json").write_text(text)
     with pytest.raises(EndpointsError):
+        Endpoints.read(tmp_path)
+
+
+def test_a_service_gets_its_certificate_files_and_its_plaintext_health_port() -> None:
+    env = environment(service="wallet-manager")
+    assert env["GRPC_INSECURE_PLAINTEXT"] == "false"
+    assert (env["TLS_CERT_FILE"], env["TLS_KEY_FILE"], env["TLS_CA_FILE"]) == tuple(
+        str(path) for path in (TLS.certificate, TLS.key, TLS.ca)
+    )
+    assert env["HEALTH_PORT"] == str(HEALTH_PORT)
+
+
+def test_insecure_plaintext_is_set_for_the_service_and_no_certificate_is_named() -> None:
+    env = environment({"GRPC_INSECURE_PLAINTEXT": "false"}, tls=None)
+    assert env["GRPC_INSECURE_PLAINTEXT"] == "true"
+    assert not {"TLS_CERT_FILE", "TLS_KEY_FILE", "TLS_CA_FILE"} & set(env)
+
+
+def test_a_plaintext_mesh_writes_no_tls_entry(tmp_path: Path) -> None:
+    path = replace(ENDPOINTS, tls=None).write(tmp_path)
+    assert "tls" not in json.loads(path.read_text())
+    assert Endpoints.read(tmp_path).tls is None
+
+
+def test_a_tls_entry_naming_other_files_is_refused(tmp_path: Path) -> None:
+    data = {**ENDPOINTS.to_json(), "tls": {**OPERATOR_TLS, "operator_password": "x"}}
+    (tmp_path / "endpoints.json").write_text(json.dumps(data))
+    with pytest.raises(EndpointsError, match="exactly ca, operator_cert and operator_key"):
         Endpoints.read(tmp_path)
