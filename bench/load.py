@@ -98,13 +98,14 @@ async def measure(
     duration_s: float,
     warmup_s: float,
     watched: Mapping[str, int],
+    credentials: grpc.ChannelCredentials | None = None,
 ) -> Measurement:
     """Warm up on fresh channels, then run `concurrency` callers until `max_requests` calls or `duration_s` passed.
 
-    `watched` names the processes (name -> pid) whose CPU time is reported for the timed window. TimeoutError when a
-    channel cannot connect within CALL_TIMEOUT_S.
+    `watched` names the processes (name -> pid) whose CPU time is reported for the timed window; `credentials`, the
+    client's mutual TLS (None: plaintext). TimeoutError when a channel cannot connect within CALL_TIMEOUT_S.
     """
-    opened = [grpc.aio.insecure_channel(address, options=_CHANNEL_OPTIONS) for _ in range(channels)]
+    opened = [_channel(address, credentials) for _ in range(channels)]
     try:
         for channel in opened:
             await asyncio.wait_for(channel.channel_ready(), CALL_TIMEOUT_S)
@@ -125,6 +126,12 @@ async def measure(
     finally:
         for channel in opened:
             await channel.close()
+
+
+def _channel(address: str, credentials: grpc.ChannelCredentials | None) -> grpc.aio.Channel:
+    if credentials is None:
+        return grpc.aio.insecure_channel(address, options=_CHANNEL_OPTIONS)
+    return grpc.aio.secure_channel(address, credentials, options=_CHANNEL_OPTIONS)
 
 
 async def _drive(

@@ -58,7 +58,7 @@ def build(settings: SidecarSettings) -> ServiceSpec:
     return ServiceSpec(
         name=NAME,
         services=[Registration(_add_forwarder, forwarder, settings.backend_service)],
-        dependencies=[Dependency("backend", backend_answers)],
+        dependencies=[Dependency("backend", backend_answers, open=backend.open)],
         on_stop=[backend.close],
         shipped_policy=SIDECAR_POLICY,
     )

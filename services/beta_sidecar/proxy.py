@@ -76,12 +76,17 @@ def known_shapes() -> dict[str, Shape]:
 
 
 class Backend:
-    """The channel to the service behind the sidecar; reopened when the sidecar's client certificate is rotated."""
+    """The channel to the service behind the sidecar, opened in the server's event loop (`open`), and reopened when
+    the sidecar's client certificate is rotated."""
 
     def __init__(self, target: str, credentials: Callable[[], grpc.ChannelCredentials | None]) -> None:
         self.target = target
         self._credentials = credentials
-        self._channel = self._open(credentials())
+        self._channel: grpc.aio.Channel | None = None
+
+    async def open(self) -> None:
+        # A grpc.aio channel belongs to the loop it was made in: not at build time, before the loop runs.
+        self._channel = self._open(self._credentials())
 
     def _open(self, credentials: grpc.ChannelCredentials | None) -> grpc.aio.Channel:
         if credentials is None:
@@ -89,15 +94,19 @@ class Backend:
         return grpc.aio.secure_channel(self.target, credentials)
 
     def channel(self) -> grpc.aio.Channel:
+        if self._channel is None:
+            raise RuntimeError("the backend channel is used before open()")
         return self._channel
 
     def reopen(self, credentials: grpc.ChannelCredentials) -> None:
         """Use new credentials from the next call on; calls in flight finish on the old channel, closed with grace."""
         old, self._channel = self._channel, self._open(credentials)
-        asyncio.get_running_loop().call_later(30, lambda: asyncio.ensure_future(old.close()))
+        if old is not None:
+            asyncio.get_running_loop().call_later(30, lambda: asyncio.ensure_future(old.close()))
 
     async def close(self) -> None:
-        await self._channel.close()
+        if self._channel is not None:
+            await self._channel.close()
 
 
 class Forwarder(grpc.GenericRpcHandler):

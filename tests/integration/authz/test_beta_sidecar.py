@@ -230,3 +230,32 @@ async def test_the_sidecar_serves_its_own_health_while_the_backend_answers(
             health_pb2.HealthCheckRequest(service="lucid.tron.v1.WalletService"), timeout=5
         )
     assert answer.status == health_pb2.HealthCheckResponse.SERVING
+
+
+async def test_the_sidecar_process_forwards_and_reports_the_backend_serving(
+    mesh_tls: MeshTls, backend: MeshServer, tmp_path: Path
+) -> None:
+    from fixtures.service_processes import start_service_process
+
+    policy = tmp_path / "border.json"
+    policy.write_text(SIDECAR_POLICY)
+    files = mesh_tls.files("spiffe://lucid/tron/beta-sidecar")
+    sidecar = await start_service_process(
+        "lucid_tron.services.beta_sidecar",
+        tmp_path,
+        GRPC_INSECURE_PLAINTEXT="false",
+        TLS_CERT_FILE=str(files.certificate),
+        TLS_KEY_FILE=str(files.key),
+        TLS_CA_FILE=str(files.ca),
+        BACKEND_ADDR=backend.address,
+        ACL_POLICY_FILE=str(policy),
+    )
+    try:
+        async with mesh_tls.channel(sidecar.address, OPERATOR) as channel:
+            assert await channel.unary_unary(f"/{PROXIED}/Unary")(b"abc", metadata=METADATA, timeout=5) == b"cba"
+            answer = await health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service="lucid.tron.v1.WalletService"), timeout=5
+            )
+        assert answer.status == health_pb2.HealthCheckResponse.SERVING
+    finally:
+        assert await sidecar.stop() == 0

@@ -1,0 +1,254 @@
+"""`python -m bench --acl` (or `python -m bench.acl` alone): what identity and the ACL cost a unary call, and what
+the Beta sidecar's hop adds.
+
+Three processes, each its own Python process on loopback, all serving the bench echo on lucid_tron.mesh (`bench.echo
+--mesh`, metrics on as under `up`):
+
+| row | what |
+|---|---|
+| `plaintext, no ACL` | GRPC_INSECURE_PLAINTEXT: no TLS, and so no identity and no ACL check. **The baseline.** |
+| `mTLS + ACL` | the mesh's default: mutual TLS, and the ACL policy checked on every call before the request is read |
+| `through beta-sidecar` | the same mTLS + ACL echo behind `python -m lucid_tron.services.beta_sidecar` (its own mTLS to the echo, its own policy check) |
+
+The client (this process) presents an operator's certificate (from a CA made in the work dir with lucid_tron.pki);
+the policies allow it and the sidecar on `/bench.Echo/*` and audit only denials, as the shipped ones do. Budgets:
+mTLS + ACL keeps >= 90% of the plaintext throughput (at each concurrency, median of the per-round ratios), and the
+sidecar adds < 1 ms to the p50 at concurrency 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2
+
+from bench import echo
+from bench.load import Call, Measurement, measure, wait_ready
+from bench.system import spawn, stop
+from lucid_tron.pki import PkiDirectory, TlsFiles
+from lucid_tron.testing import free_port
+
+__all__ = ["add_arguments", "bench_acl", "main", "table"]
+
+ROOT = Path(__file__).resolve().parents[1]
+PAYLOAD = b"\x2a" * 160
+START_TIMEOUT_S = 30.0
+ROWS = {"plain": "plaintext, no ACL", "mtls": "mTLS + ACL", "sidecar": "through beta-sidecar"}
+POLICY = {
+    "name": "bench",
+    "allow_rules": [
+        {
+            "name": "bench-callers",
+            "source": {"principals": ["spiffe://lucid/operator/bench", "spiffe://lucid/tron/beta-sidecar"]},
+            "request": {"paths": [f"/{echo.SERVICE}/*"]},
+        }
+    ],
+    "audit_logging_options": {"audit_condition": "ON_DENY", "audit_loggers": [{"name": "stdout_logger"}]},
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--acl-concurrency", default="1,64", help="calls in flight for the ACL rows (default 1,64)")
+
+
+def _say(message: str) -> None:
+    print(f"bench acl: {message}", file=sys.stderr, flush=True)
+
+
+async def bench_acl(args: argparse.Namespace, work_dir: Path) -> dict[str, Any]:
+    work_dir.mkdir(parents=True, exist_ok=True)
+    pki = PkiDirectory(work_dir / "pki")
+    pki.init_ca()
+    echo_tls, sidecar_tls, client_tls = pki.issue_service("bench-echo"), pki.issue_service("beta-sidecar"), pki.issue_operator("bench")
+    policy = work_dir / "policy.json"
+    policy.write_text(json.dumps(POLICY))
+    credentials = grpc.ssl_channel_credentials(
+        client_tls.ca.read_bytes(), client_tls.key.read_bytes(), client_tls.certificate.read_bytes()
+    )
+    processes: dict[str, tuple[Any, str]] = {}
+    try:
+        for key in ("plain", "mtls", "sidecar"):
+            port, health_port = free_port(), free_port()
+            env = _environment(work_dir, key, port, health_port, policy)
+            if key == "plain":
+                env["GRPC_INSECURE_PLAINTEXT"] = "true"
+                argv = [sys.executable, "-m", "bench.echo", "--port", str(port), "--mesh"]
+            else:
+                env.update(_tls(echo_tls if key == "mtls" else sidecar_tls))
+                if key == "mtls":
+                    argv = [sys.executable, "-m", "bench.echo", "--port", str(port), "--mesh"]
+                else:
+                    env["BACKEND_ADDR"] = f"localhost:{processes['mtls'][1].rpartition(':')[2]}"
+                    env["BACKEND_SERVICE"] = echo.SERVICE
+                    argv = [sys.executable, "-m", "lucid_tron.services.beta_sidecar"]
+            process = spawn(argv, env=env, log_path=work_dir / f"{key}.log", cwd=ROOT)
+            processes[key] = (process, f"127.0.0.1:{port}")
+            probe = f"127.0.0.1:{port if key == 'plain' else health_port}"
+            if not await _serving(probe):
+                raise RuntimeError(f"{key} did not start; see {work_dir / (key + '.log')}")
+        concurrency = sorted({int(c) for c in args.acl_concurrency.split(",")})
+        results: dict[str, dict[int, list[Measurement]]] = {key: {c: [] for c in concurrency} for key in ROWS}
+        for number in range(1, args.rounds + 1):
+            for c in concurrency:
+                for key in ROWS:
+                    process, address = processes[key]
+                    _say(f"round {number}/{args.rounds}: {ROWS[key]} at concurrency {c}")
+                    results[key][c].append(
+                        await measure(
+                            address,
+                            Call(echo.METHOD, PAYLOAD),
+                            concurrency=c,
+                            channels=1,
+                            max_requests=args.requests,
+                            duration_s=args.duration,
+                            warmup_s=args.warmup,
+                            watched={"server": process.pid},
+                            credentials=None if key == "plain" else credentials,
+                        )
+                    )
+    finally:
+        for process, _ in reversed(processes.values()):
+            stop(process, 10.0)
+    return _summary(results, concurrency)
+
+
+def _environment(work_dir: Path, key: str, port: int, health_port: int, policy: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    secrets = work_dir / f"{key}-secrets"
+    secrets.mkdir(exist_ok=True)
+    env.update(
+        GRPC_HOST="127.0.0.1",
+        GRPC_PORT=str(port),
+        HEALTH_PORT=str(health_port),
+        METRICS_PORT=str(free_port()),
+        LOG_FORMAT="json",
+        LOG_LEVEL="INFO",
+        SHUTDOWN_GRACE_S="0",
+        SECRETS_DIR=str(secrets),
+        ACL_POLICY_FILE=str(policy),
+    )
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+def _tls(files: TlsFiles) -> dict[str, str]:
+    return {"TLS_CERT_FILE": str(files.certificate), "TLS_KEY_FILE": str(files.key), "TLS_CA_FILE": str(files.ca)}
+
+
+async def _serving(address: str) -> bool:
+    probe = Call("/grpc.health.v1.Health/Check", health_pb2.HealthCheckRequest().SerializeToString())
+
+    def serving(response: bytes) -> bool:
+        return health_pb2.HealthCheckResponse.FromString(response).status == health_pb2.HealthCheckResponse.SERVING
+
+    return await wait_ready(address, probe, serving, timeout_s=START_TIMEOUT_S)
+
+
+def _summary(results: dict[str, dict[int, list[Measurement]]], concurrency: list[int]) -> dict[str, Any]:
+    rows = []
+    for c in concurrency:
+        plain = results["plain"][c]
+        for key, label in ROWS.items():
+            measured = results[key][c]
+            ratios = [m.requests_per_s / p.requests_per_s for m, p in zip(measured, plain) if p.requests_per_s]
+            added = [
+                (m.p50_ms or 0) - (d.p50_ms or 0) for m, d in zip(measured, results["mtls"][c]) if key == "sidecar"
+            ]
+            rows.append(
+                {
+                    "row": label,
+                    "concurrency": c,
+                    "requests_per_s": _median([m.requests_per_s for m in measured]),
+                    "p50_ms": _median([m.p50_ms or 0 for m in measured]),
+                    "p99_ms": _median([m.p99_ms or 0 for m in measured]),
+                    "vs_plain": _median(ratios),
+                    "vs_plain_spread": [_round(min(ratios)), _round(max(ratios))] if ratios else None,
+                    "server_us_per_call": _median(
+                        [1e6 * m.process_cpu_s.get("server", 0) / m.ok for m in measured if m.ok]
+                    ),
+                    "added_p50_ms": _median(added) if added else None,
+                    "errors": sum(sum(m.errors.values()) for m in measured),
+                }
+            )
+    by = {(row["row"], row["concurrency"]): row for row in rows}
+    budgets = [
+        {
+            "name": f"mTLS + ACL >= 90% of plaintext req/s at concurrency {c}",
+            "value": by[(ROWS["mtls"], c)]["vs_plain"],
+            "status": "PASS" if (by[(ROWS["mtls"], c)]["vs_plain"] or 0) >= 0.9 else "MISS",
+        }
+        for c in concurrency
+    ]
+    if 1 in concurrency:
+        added = by[(ROWS["sidecar"], 1)]["added_p50_ms"]
+        budgets.append(
+            {
+                "name": "beta-sidecar adds < 1 ms to the p50 at concurrency 1",
+                "value": added,
+                "status": "PASS" if added is not None and added < 1.0 else "MISS",
+            }
+        )
+    return {"rows": rows, "budgets": budgets}
+
+
+def table(results: dict[str, Any]) -> str:
+    lines = [
+        "| row | conc | req/s | p50 ms | p99 ms | vs plaintext (min..max) | srv us/call | sidecar adds p50 ms |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in results["rows"]:
+        spread = row["vs_plain_spread"]
+        ratio = f"{row['vs_plain']:.2f} ({spread[0]:.2f}..{spread[1]:.2f})" if spread else "-"
+        added = "-" if row["added_p50_ms"] is None else f"{row['added_p50_ms']:.3f}"
+        server = "-" if row["server_us_per_call"] is None else f"{row['server_us_per_call']:.0f}"
+        lines.append(
+            f"| {row['row']} | {row['concurrency']} | {row['requests_per_s']:.0f} | {row['p50_ms']:.3f} | "
+            f"{row['p99_ms']:.2f} | {ratio} | {server} | {added} |"
+        )
+    lines += ["", *(f"{b['status']}  {b['name']}: {_fmt(b['value'])}" for b in results["budgets"])]
+    return "\n".join(lines)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _median(values: list[float]) -> float | None:
+    return _round(statistics.median(values)) if values else None
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import tempfile
+
+    parser = argparse.ArgumentParser(prog="python -m bench.acl", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=2.0, help="seconds of one measurement (default 2)")
+    parser.add_argument("--requests", type=int, default=50_000, help="most calls in one measurement (default 50000)")
+    parser.add_argument("--warmup", type=float, default=0.3, help="seconds of warm-up before each one (default 0.3)")
+    parser.add_argument("--rounds", type=int, default=3, help="repetitions of every measurement (default 3)")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    work_dir = Path(tempfile.mkdtemp(prefix="lucid-bench-acl-"))
+    try:
+        print(table(asyncio.run(bench_acl(args, work_dir))))
+    except RuntimeError as error:
+        _say(f"{error} (logs kept in {work_dir})")
+        return 1
+    shutil.rmtree(work_dir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
