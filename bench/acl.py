@@ -9,6 +9,10 @@ Three processes, each its own Python process on loopback, all serving the bench 
 | `plaintext, no ACL` | GRPC_INSECURE_PLAINTEXT: no TLS, and so no identity and no ACL check. **The baseline.** |
 | `mTLS + ACL` | the mesh's default: mutual TLS, and the ACL policy checked on every call before the request is read |
 | `through beta-sidecar` | the same mTLS + ACL echo behind `python -m lucid_tron.services.beta_sidecar` (its own mTLS to the echo, its own policy check) |
+| `through beta-sidecar, undeclared` | the same, for a method no generated descriptor names: forwarded as a stream |
+
+The echo answers under its own name (`/bench.Echo/Echo`) and, for the sidecar to forward it as the unary call it is,
+under a method of the generated descriptors (`/lucid.tron.v1.WalletService/GetWallet`; the echo does not parse it).
 
 The client (this process) presents an operator's certificate (from a CA made in the work dir with lucid_tron.pki);
 the policies allow it and the sidecar on `/bench.Echo/*` and audit only denials, as the shipped ones do. Budgets:
@@ -42,14 +46,21 @@ __all__ = ["add_arguments", "bench_acl", "main", "table"]
 ROOT = Path(__file__).resolve().parents[1]
 PAYLOAD = b"\x2a" * 160
 START_TIMEOUT_S = 30.0
-ROWS = {"plain": "plaintext, no ACL", "mtls": "mTLS + ACL", "sidecar": "through beta-sidecar"}
+ROWS = {
+    "plain": "plaintext, no ACL",
+    "mtls": "mTLS + ACL",
+    "sidecar": "through beta-sidecar",
+    "undeclared": "through beta-sidecar, undeclared",
+}
+#: A unary method of the generated descriptors, which the sidecar forwards on grpc's unary path.
+DECLARED = "/lucid.tron.v1.WalletService/GetWallet"
 POLICY = {
     "name": "bench",
     "allow_rules": [
         {
             "name": "bench-callers",
             "source": {"principals": ["spiffe://lucid/operator/bench", "spiffe://lucid/tron/beta-sidecar"]},
-            "request": {"paths": [f"/{echo.SERVICE}/*"]},
+            "request": {"paths": [f"/{echo.SERVICE}/*", DECLARED]},
         }
     ],
     "audit_logging_options": {"audit_condition": "ON_DENY", "audit_loggers": [{"name": "stdout_logger"}]},
@@ -76,16 +87,16 @@ async def bench_acl(args: argparse.Namespace, work_dir: Path) -> dict[str, Any]:
     )
     processes: dict[str, tuple[Any, str]] = {}
     try:
-        for key in ("plain", "mtls", "sidecar"):
+        for key in ("plain", "mtls", "sidecar"):  # "undeclared" calls the sidecar too
             port, health_port = free_port(), free_port()
             env = _environment(work_dir, key, port, health_port, policy)
             if key == "plain":
                 env["GRPC_INSECURE_PLAINTEXT"] = "true"
-                argv = [sys.executable, "-m", "bench.echo", "--port", str(port), "--mesh"]
+                argv = [sys.executable, "-m", "bench.echo", "--port", str(port), "--mesh", "--also-as", DECLARED]
             else:
                 env.update(_tls(echo_tls if key == "mtls" else sidecar_tls))
                 if key == "mtls":
-                    argv = [sys.executable, "-m", "bench.echo", "--port", str(port), "--mesh"]
+                    argv = [sys.executable, "-m", "bench.echo", "--port", str(port), "--mesh", "--also-as", DECLARED]
                 else:
                     env["BACKEND_ADDR"] = f"localhost:{processes['mtls'][1].rpartition(':')[2]}"
                     env["BACKEND_SERVICE"] = echo.SERVICE
@@ -100,12 +111,12 @@ async def bench_acl(args: argparse.Namespace, work_dir: Path) -> dict[str, Any]:
         for number in range(1, args.rounds + 1):
             for c in concurrency:
                 for key in ROWS:
-                    process, address = processes[key]
+                    process, address = processes["sidecar" if key == "undeclared" else key]
                     _say(f"round {number}/{args.rounds}: {ROWS[key]} at concurrency {c}")
                     results[key][c].append(
                         await measure(
                             address,
-                            Call(echo.METHOD, PAYLOAD),
+                            Call(echo.METHOD if key == "undeclared" else DECLARED, PAYLOAD),
                             concurrency=c,
                             channels=1,
                             max_requests=args.requests,
@@ -161,7 +172,9 @@ def _summary(results: dict[str, dict[int, list[Measurement]]], concurrency: list
             measured = results[key][c]
             ratios = [m.requests_per_s / p.requests_per_s for m, p in zip(measured, plain) if p.requests_per_s]
             added = [
-                (m.p50_ms or 0) - (d.p50_ms or 0) for m, d in zip(measured, results["mtls"][c]) if key == "sidecar"
+                (m.p50_ms or 0) - (d.p50_ms or 0)
+                for m, d in zip(measured, results["mtls"][c])
+                if key in ("sidecar", "undeclared")
             ]
             rows.append(
                 {
@@ -202,8 +215,8 @@ def _summary(results: dict[str, dict[int, list[Measurement]]], concurrency: list
 
 def table(results: dict[str, Any]) -> str:
     lines = [
-        "| row | conc | req/s | p50 ms | p99 ms | vs plaintext (min..max) | srv us/call | sidecar adds p50 ms |",
-        "|---|---|---|---|---|---|---|---|",
+        "| row | conc | req/s | p50 ms | p99 ms | vs plaintext (min..max) | srv us/call | sidecar adds p50 ms | errors |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in results["rows"]:
         spread = row["vs_plain_spread"]
@@ -212,7 +225,7 @@ def table(results: dict[str, Any]) -> str:
         server = "-" if row["server_us_per_call"] is None else f"{row['server_us_per_call']:.0f}"
         lines.append(
             f"| {row['row']} | {row['concurrency']} | {row['requests_per_s']:.0f} | {row['p50_ms']:.3f} | "
-            f"{row['p99_ms']:.2f} | {ratio} | {server} | {added} |"
+            f"{row['p99_ms']:.2f} | {ratio} | {server} | {added} | {row['errors']} |"
         )
     lines += ["", *(f"{b['status']}  {b['name']}: {_fmt(b['value'])}" for b in results["budgets"])]
     return "\n".join(lines)

@@ -29,6 +29,7 @@ import grpc
 from google.protobuf import __version__ as protobuf_version
 from grpc_health.v1 import health_pb2
 
+from bench import acl as bench_acl
 from bench import echo, report
 from bench import tor as bench_tor
 from bench.load import Call, Measurement, measure, wait_ready
@@ -68,6 +69,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--tor", action="store_true", help="then a TronGrid read through a private Tor network vs direct (bench/tor.py)"
     )
     bench_tor.add_arguments(parser)
+    parser.add_argument(
+        "--acl", action="store_true", help="then mTLS + the ACL vs plaintext, and the beta-sidecar hop (bench/acl.py)"
+    )
+    bench_acl.add_arguments(parser)
     args = parser.parse_args(argv)
     args.concurrency = sorted({int(c) for c in args.concurrency.split(",")})
     args.channels = sorted({int(c) for c in args.channels.split(",")})
@@ -103,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         results = asyncio.run(_bench(args, work_dir))
         if args.tor:
             results["tor"] = asyncio.run(bench_tor.bench_tor(args, work_dir / "tor"))
+        if args.acl:
+            results["acl"] = asyncio.run(bench_acl.bench_acl(args, work_dir / "acl"))
         ok = True
     except MeshError as error:
         _say(str(error))
@@ -116,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         print(report.table(results), flush=True)
         if "tor" in results:
             print("\n" + bench_tor.table(results["tor"]), flush=True)
+        if "acl" in results:
+            print("\n" + bench_acl.table(results["acl"]), flush=True)
     if args.json:
         text = json.dumps(results, indent=2)
         if args.json == "-":

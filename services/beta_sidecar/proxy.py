@@ -83,6 +83,8 @@ class Backend:
         self.target = target
         self._credentials = credentials
         self._channel: grpc.aio.Channel | None = None
+        # (method, shape) -> the channel's multicallable, made once per channel: not per call.
+        self._multicallables: dict[tuple[str, Shape], Any] = {}
 
     async def open(self) -> None:
         # A grpc.aio channel belongs to the loop it was made in: not at build time, before the loop runs.
@@ -98,8 +100,25 @@ class Backend:
             raise RuntimeError("the backend channel is used before open()")
         return self._channel
 
+    def multicallable(self, method: str, shape: Shape) -> Any:
+        """The backend's `method` as a call of `shape`, bytes in and out."""
+        made = self._multicallables.get((method, shape))
+        if made is None:
+            channel = self.channel()
+            make = {
+                (False, False): channel.unary_unary,
+                (False, True): channel.unary_stream,
+                (True, False): channel.stream_unary,
+                (True, True): channel.stream_stream,
+            }[shape]
+            made = make(method)
+            if len(self._multicallables) < _MAX_CACHED_METHODS:
+                self._multicallables[(method, shape)] = made
+        return made
+
     def reopen(self, credentials: grpc.ChannelCredentials) -> None:
         """Use new credentials from the next call on; calls in flight finish on the old channel, closed with grace."""
+        self._multicallables.clear()
         old, self._channel = self._channel, self._open(credentials)
         if old is not None:
             asyncio.get_running_loop().call_later(30, lambda: asyncio.ensure_future(old.close()))
@@ -135,20 +154,13 @@ class Forwarder(grpc.GenericRpcHandler):
 
         def call(context: grpc.aio.ServicerContext[Any, Any]) -> tuple[Any, dict[str, Any]]:
             before_call()
-            channel = backend.channel()
-            make = {
-                (False, False): channel.unary_unary,
-                (False, True): channel.unary_stream,
-                (True, False): channel.stream_unary,
-                (True, True): channel.stream_stream,
-            }[shape]
             metadata = forwarded(context.invocation_metadata())
             scope = current_scope()
             if scope is not None and scope.id_used:
                 # The sidecar's audit line named the call: the backend's logs name it alike (the caller's id when
                 # it sent a well-formed one, else the one the sidecar made and echoes).
                 metadata = (*forwarded(metadata, REQUEST_ID_HEADER), (REQUEST_ID_HEADER, scope.request_id))
-            return make(method), {"metadata": metadata, "timeout": context.time_remaining()}
+            return backend.multicallable(method, shape), {"metadata": metadata, "timeout": context.time_remaining()}
 
         if not responses_stream:
 
@@ -162,7 +174,7 @@ class Forwarder(grpc.GenericRpcHandler):
                 except asyncio.CancelledError:
                     outgoing.cancel()
                     raise
-                await context.send_initial_metadata(forwarded(await outgoing.initial_metadata()))
+                await _relay_initial(context, outgoing)
                 await _relay_success(context, outgoing)
                 return response  # type: ignore[no-any-return]
 
@@ -173,8 +185,7 @@ class Forwarder(grpc.GenericRpcHandler):
             multicallable, options = call(context)
             outgoing = multicallable(request, **options)
             try:
-                initial = await outgoing.initial_metadata()
-                await context.send_initial_metadata(forwarded(initial))
+                await _relay_initial(context, outgoing)
                 async for response in outgoing:
                     yield response
             except grpc.aio.AioRpcError as failure:
@@ -192,6 +203,13 @@ class Forwarder(grpc.GenericRpcHandler):
 def forwarded(metadata: Iterable[tuple[str, Any]] | None, *also: str) -> tuple[tuple[str, Any], ...]:
     """`metadata` without the headers that belong to one hop (and without the keys `also`)."""
     return tuple((key, value) for key, value in metadata or () if key not in HOP_BY_HOP and key not in also)
+
+
+async def _relay_initial(context: grpc.aio.ServicerContext[Any, Any], outgoing: Any) -> None:
+    # Without metadata of the backend's own, grpc sends the headers with the first message: no separate write.
+    initial = forwarded(await outgoing.initial_metadata())
+    if initial:
+        await context.send_initial_metadata(initial)
 
 
 async def _relay_success(context: grpc.aio.ServicerContext[Any, Any], outgoing: Any) -> None:
