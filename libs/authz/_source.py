@@ -49,7 +49,7 @@ class PolicySource:
         else:
             # Unreadable or invalid at start is a configuration error: there is no last good policy to keep.
             self._seen = _stamp(path)
-            self._text = path.read_text(encoding="utf-8")
+            self._text = _read(path)
             self.origin = str(path)
         self.current: Policy = parse_policy(self._text, self.counts)
 
@@ -62,9 +62,11 @@ class PolicySource:
             if stamp == self._seen:
                 return False
             self._seen = stamp
-            text = self.path.read_text(encoding="utf-8")
+            text = _read(self.path)
         except OSError as error:
             return self._failed(f"cannot read it: {error.strerror or error}")
+        except PolicyError as error:
+            return self._failed(str(error))
         if text == self._text:
             return False
         try:
@@ -98,6 +100,13 @@ class PolicySource:
             extra={"authz_policy": self.current.name, "policy_file": str(self.path), "problem": why},
         )
         return False
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise PolicyError(f"not UTF-8 text: {error.reason} at byte {error.start}") from None
 
 
 def _stamp(path: Path) -> tuple[int, int]:

@@ -80,3 +80,12 @@ def test_decision_counts_survive_a_reload(tmp_path: Path) -> None:
     write(path, [ROUTER, "spiffe://lucid/tron/staking"], bump=1)
     source.reload_if_changed()
     assert source.current.decide(SIGN, ROUTER).count.value == 1
+
+
+def test_a_file_that_is_not_text_keeps_the_last_good_policy(tmp_path: Path) -> None:
+    path = tmp_path / "policy.json"
+    write(path, [ROUTER])
+    source = PolicySource(path)
+    path.write_bytes(b"\xff\xfe{")
+    assert not source.reload_if_changed()
+    assert source.current.decide(SIGN, ROUTER).allowed and source.counts.reload_failures == 1
