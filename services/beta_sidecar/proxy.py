@@ -219,5 +219,13 @@ async def _relay_success(context: grpc.aio.ServicerContext[Any, Any], outgoing: 
 
 
 async def _relay_failure(context: grpc.aio.ServicerContext[Any, Any], failure: grpc.aio.AioRpcError) -> None:
-    """End the call as the backend ended it: code, message, trailers (rich details included). Raises AbortError."""
-    await context.abort(failure.code(), failure.details() or "", forwarded(failure.trailing_metadata()))
+    """End the call as the backend ended it: code, message, trailers (rich details included). Raises AbortError.
+
+    A backend that could not be reached answered nothing: the caller gets UNAVAILABLE without grpc's connection
+    error text, which names the backend's address.
+    """
+    trailing = forwarded(failure.trailing_metadata())
+    details = failure.details() or ""
+    if failure.code() is grpc.StatusCode.UNAVAILABLE and not trailing:
+        details = "the service behind beta-sidecar is unavailable"
+    await context.abort(failure.code(), details, trailing)

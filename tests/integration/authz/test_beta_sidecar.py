@@ -259,3 +259,18 @@ async def test_the_sidecar_process_forwards_and_reports_the_backend_serving(
         assert answer.status == health_pb2.HealthCheckResponse.SERVING
     finally:
         assert await sidecar.stop() == 0
+
+
+async def test_an_unreachable_backend_is_unavailable_without_its_address(mesh_tls: MeshTls, tmp_path: Path) -> None:
+    from lucid_tron.testing import free_port
+
+    policy = tmp_path / "border.json"
+    policy.write_text(SIDECAR_POLICY)
+    port = free_port()
+    settings = SidecarSettings(
+        port=0, backend_addr=f"127.0.0.1:{port}", acl_policy_file=str(policy), **mesh_tls.server_settings("beta-sidecar")
+    )
+    async with serving(build(settings), settings) as sidecar:
+        answered = await outcome(mesh_tls, sidecar.address, f"/{PROXIED}/Unary")
+    assert answered["code"] is grpc.StatusCode.UNAVAILABLE
+    assert str(port) not in answered["details"]
