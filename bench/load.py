@@ -11,8 +11,9 @@ import asyncio
 import math
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 
@@ -102,10 +103,10 @@ async def measure(
 ) -> Measurement:
     """Warm up on fresh channels, then run `concurrency` callers until `max_requests` calls or `duration_s` passed.
 
-    `watched` names the processes (name -> pid) whose CPU time is reported for the timed window; `credentials`, the
-    client's mutual TLS (None: plaintext). TimeoutError when a channel cannot connect within CALL_TIMEOUT_S.
+    `watched` names the processes (name -> pid) whose CPU time is reported for the timed window. `credentials`: mutual
+    TLS (None: plaintext). TimeoutError when a channel cannot connect within CALL_TIMEOUT_S.
     """
-    opened = [_channel(address, credentials) for _ in range(channels)]
+    opened = [_channel(address, _CHANNEL_OPTIONS, credentials) for _ in range(channels)]
     try:
         for channel in opened:
             await asyncio.wait_for(channel.channel_ready(), CALL_TIMEOUT_S)
@@ -126,12 +127,6 @@ async def measure(
     finally:
         for channel in opened:
             await channel.close()
-
-
-def _channel(address: str, credentials: grpc.ChannelCredentials | None) -> grpc.aio.Channel:
-    if credentials is None:
-        return grpc.aio.insecure_channel(address, options=_CHANNEL_OPTIONS)
-    return grpc.aio.secure_channel(address, credentials, options=_CHANNEL_OPTIONS)
 
 
 async def _drive(
@@ -165,10 +160,25 @@ async def _drive(
     into.elapsed_s = time.perf_counter() - began
 
 
-async def wait_ready(address: str, probe: Call, answered: Callable[[bytes], bool], *, timeout_s: float) -> bool:
+def _channel(
+    address: str, options: Sequence[tuple[str, Any]], credentials: grpc.ChannelCredentials | None
+) -> grpc.aio.Channel:
+    if credentials is None:
+        return grpc.aio.insecure_channel(address, options=list(options))
+    return grpc.aio.secure_channel(address, credentials, options=list(options))
+
+
+async def wait_ready(
+    address: str,
+    probe: Call,
+    answered: Callable[[bytes], bool],
+    *,
+    timeout_s: float,
+    credentials: grpc.ChannelCredentials | None = None,
+) -> bool:
     """Call `probe` every 10 ms until `answered(response)` is true (True) or `timeout_s` passed (False)."""
     deadline = time.monotonic() + timeout_s
-    async with grpc.aio.insecure_channel(address, options=_PROBE_OPTIONS) as channel:
+    async with _channel(address, _PROBE_OPTIONS, credentials) as channel:
         stub = channel.unary_unary(probe.method)
         while time.monotonic() < deadline:
             try:

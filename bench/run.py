@@ -36,6 +36,7 @@ from bench.load import Call, Measurement, measure, wait_ready
 from bench.mesh import FUNDED_ADDRESS, Mesh, MeshError
 from bench.system import pss_kib, rss_kib, spawn, stop
 from lucid.tron.v1 import relay_pb2, tron_client_pb2
+from lucid_tron.pki import PkiDirectory, TlsFiles, channel_credentials
 from lucid_tron.testing import free_port
 
 __all__ = ["main"]
@@ -93,6 +94,8 @@ class Target:
     #: Reads the sampled responses; returns a short note for the table (e.g. the cache hit rate).
     inspect: Callable[[list[bytes]], str] | None = None
     broken: str | None = None
+    #: Mutual TLS with an operator's certificate; None: plaintext.
+    credentials: grpc.ChannelCredentials | None = None
     results: dict[tuple[int, int], list[Measurement]] = field(default_factory=dict)
 
 
@@ -140,6 +143,7 @@ async def _bench(args: argparse.Namespace, work_dir: Path) -> dict[str, Any]:
     results: dict[str, Any] = {"environment": _environment(), "settings": _settings(args)}
     echo_servers: dict[str, Any] = {}
     mesh: Mesh | None = None
+    tls_echo: tuple[Any, str] | None = None
     try:
         for key, extra in (("echo", []), ("mesh-echo", ["--mesh"])):
             port = free_port()
@@ -147,6 +151,13 @@ async def _bench(args: argparse.Namespace, work_dir: Path) -> dict[str, Any]:
             echo_servers[key] = (process, f"127.0.0.1:{port}")
             if not await _echo_ready(key, f"127.0.0.1:{port}"):
                 raise MeshError(f"{key} did not start; see {work_dir / (key + '.log')}")
+        # The mesh echo again with mutual TLS: what TLS costs a call, next to the plaintext mesh echo. Left out of
+        # the memory and start-time tables, which compare processes as `up` runs them.
+        server_tls, credentials = _bench_pki(work_dir / "pki")
+        port = free_port()
+        tls_echo = (_spawn_echo(port, ["--mesh"], work_dir / "mesh-echo-mtls.log", server_tls), f"127.0.0.1:{port}")
+        if not await _serving(tls_echo[1], echo.SERVICE, credentials):
+            raise MeshError(f"mesh-echo-mtls did not start; see {work_dir / 'mesh-echo-mtls.log'}")
         _say("starting the mesh with `lucid-tron up`")
         mesh = Mesh.start(work_dir, block_interval_s=args.block_interval)
         _say(f"mesh SERVING {mesh.ready_after_s:.2f} s after launching `up`; settling {args.settle:g} s")
@@ -155,6 +166,17 @@ async def _bench(args: argparse.Namespace, work_dir: Path) -> dict[str, Any]:
         idle = {role: (rss_kib(pid), pss_kib(pid)) for role, pid in processes.items()}
 
         targets = _targets(echo_servers, mesh)
+        targets.insert(
+            2,
+            Target(
+                "mesh-echo-mtls",
+                "echo on lucid_tron.mesh, mTLS",
+                tls_echo[1],
+                Call(echo.METHOD, ECHO_PAYLOAD),
+                {"server": tls_echo[0].pid},
+                credentials=credentials,
+            ),
+        )
         for target in targets:
             await _warm_up(target, args)
         configs = [(c, 1) for c in args.concurrency] + [(max(args.concurrency), k) for k in args.channels if k != 1]
@@ -168,7 +190,7 @@ async def _bench(args: argparse.Namespace, work_dir: Path) -> dict[str, Any]:
         results["throughput"] = _throughput(targets, configs)
         results["startup"] = await _startup(args, mesh, echo_servers, work_dir)
     finally:
-        for process, _ in echo_servers.values():
+        for process, _ in [*echo_servers.values(), *([tls_echo] if tls_echo else [])]:
             stop(process, 10.0)
         if mesh is not None:
             _say("stopping the mesh")
@@ -195,14 +217,25 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
     return {key: getattr(args, key) for key in keys} | {"block_interval": args.block_interval}
 
 
-def _spawn_echo(port: int, extra: list[str], log_path: Path) -> Any:
+def _bench_pki(folder: Path) -> tuple[TlsFiles, grpc.ChannelCredentials]:
+    """A CA of the run's own: the TLS echo's certificate files, and an operator's credentials to call it."""
+    pki = PkiDirectory(folder)
+    pki.init_ca()
+    server = pki.issue_service("bench-echo")
+    return server, channel_credentials(pki.issue_operator("bench").read())
+
+
+def _spawn_echo(port: int, extra: list[str], log_path: Path, tls: TlsFiles | None = None) -> Any:
     env = dict(os.environ)
     # The mesh echo reads the same variables as a service; an empty secrets dir keeps /run/secrets out of it.
     secrets = log_path.parent / "echo-secrets"
     secrets.mkdir(exist_ok=True)
     env.update(LOG_FORMAT="json", LOG_LEVEL="INFO", SHUTDOWN_GRACE_S="0", SECRETS_DIR=str(secrets))
-    # Plaintext like the bare echo it is compared with (the mesh's default is mutual TLS).
-    env["GRPC_INSECURE_PLAINTEXT"] = "true"
+    if tls is None:
+        # Plaintext like the bare echo it is compared with (the mesh's default is mutual TLS).
+        env["GRPC_INSECURE_PLAINTEXT"] = "true"
+    else:
+        env.update(TLS_CERT_FILE=str(tls.certificate), TLS_KEY_FILE=str(tls.key), TLS_CA_FILE=str(tls.ca))
     if extra:
         # Metrics on, as `lucid-tron up` runs every service (tracing as the caller's environment says, as in `up`).
         env["METRICS_PORT"] = str(free_port())
@@ -216,9 +249,9 @@ async def _echo_ready(key: str, address: str) -> bool:
     return await _serving(address, echo.SERVICE)
 
 
-async def _serving(address: str, service: str) -> bool:
+async def _serving(address: str, service: str, credentials: grpc.ChannelCredentials | None = None) -> bool:
     probe = Call(_HEALTH_CHECK, health_pb2.HealthCheckRequest(service=service).SerializeToString())
-    return await wait_ready(address, probe, _is_serving, timeout_s=START_TIMEOUT_S)
+    return await wait_ready(address, probe, _is_serving, timeout_s=START_TIMEOUT_S, credentials=credentials)
 
 
 def _is_serving(response: bytes) -> bool:
@@ -296,6 +329,7 @@ async def _warm_up(target: Target, args: argparse.Namespace) -> None:
             duration_s=min(1.0, max(args.duration, 0.2)),
             warmup_s=0.1,
             watched={},
+            credentials=target.credentials,
         )
     except TimeoutError:
         target.broken = "no connection"
@@ -319,6 +353,7 @@ async def _measure(target: Target, concurrency: int, channels: int, args: argpar
             duration_s=args.duration,
             warmup_s=args.warmup,
             watched=target.watched,
+            credentials=target.credentials,
         )
     except TimeoutError:
         target.broken = f"lost its connection in {where}"

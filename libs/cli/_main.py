@@ -185,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _pki_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     pki = commands.add_parser(
         "pki",
-        help="the mesh's CA and certificates: init, issue-service, issue-operator, rotate, rotate-ca, list",
+        help="the mesh's CA and certificates: init, issue-service, issue-operator, rotate, rotate-ca, list, ...",
         description=(
             "Files under <state-dir>/pki (or --dir): ca.pem (trust bundle), ca-cert.pem, ca-key.pem (0600),\n"
             "services/<name>/ and operators/<name>/, each with cert.pem, key.pem (0600) and ca.pem: mount a\n"
@@ -214,7 +214,10 @@ def _pki_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "targets", nargs="*", metavar="KIND/NAME", help="e.g. services/wallet-manager (default: every certificate)"
     )
     rotate.add_argument("--days", **days)
-    actions.add_parser("rotate-ca", help="a new CA, trusted beside the old one until it expires")
+    actions.add_parser("rotate-ca", help="a new CA, trusted beside the old one until it expires or is retired")
+    actions.add_parser(
+        "retire-old-cas", help="trust only the current CA (refused while a certificate of an old one remains)"
+    )
     actions.add_parser("list", help="the trusted CAs and every certificate with its principal and expiry")
 
 

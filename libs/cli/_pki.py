@@ -5,6 +5,7 @@
     lucid-tron pki issue-operator NAME        client certificate of an operator or tool: spiffe://lucid/operator/NAME
     lucid-tron pki rotate [KIND/NAME ...]     re-issue (new key, same names); every certificate when none is named
     lucid-tron pki rotate-ca                  a new CA; every ca.pem becomes new + old, so both verify meanwhile
+    lucid-tron pki retire-old-cas             end the overlap: trust the current CA only (once all were rotated)
     lucid-tron pki list                       what is issued: principal, expiry, files
 
 `up` keeps its CA in `<state-dir>/pki` between runs (so do the operator's tools), and issues each service a fresh
@@ -100,6 +101,9 @@ def run_pki(
             pki.rotate_ca()
             _say(f"new CA {pki.ca_certificate_path}; {pki.bundle_path} and every ca.pem trust the new and the old CA")
             _say("next: `lucid-tron pki rotate` re-issues every certificate under the new CA")
+        elif command == "retire-old-cas":
+            retired = pki.retire_old_cas()
+            _say(f"retired {len(retired)} old CA(s) {', '.join(retired)}; every ca.pem trusts the current CA only")
         elif command == "list":
             _list(pki)
         else:

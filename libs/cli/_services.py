@@ -119,6 +119,12 @@ def client_host(host: str) -> str:
     return host
 
 
+# grpc core writes a plain-text INFO line to stderr for every failed TLS handshake (any port scan, any caller without
+# a certificate), between the service's JSON log lines. It reads its level once, when grpc is imported, so only the
+# process's environment can set it (the image sets the same); a GRPC_VERBOSITY of the caller's is kept.
+_GRPC_CORE_QUIET = {"GRPC_VERBOSITY": "ERROR"}
+
+
 def _tls_environment(tls: TlsFiles | None) -> dict[str, str]:
     if tls is None:
         return {"GRPC_INSECURE_PLAINTEXT": "true"}
@@ -174,4 +180,4 @@ def service_environment(
     }
     # A secret setting reads <VAR>_FILE before <VAR>: one left in the caller's shell would win over `up`.
     dropped = {f"{key}_FILE" for key in decided} | (_NOT_WITH_TOR if tor is not None else set())
-    return {**{key: value for key, value in base.items() if key not in dropped}, **decided}
+    return {**_GRPC_CORE_QUIET, **{key: value for key, value in base.items() if key not in dropped}, **decided}

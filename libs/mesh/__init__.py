@@ -19,7 +19,9 @@ A service's `__main__.py`::
     if __name__ == "__main__":
         run(build, RelaySettings)
 
-Tests use `async with serving(spec, ServiceSettings(port=0)) as server:` and connect to `server.address`.
+Tests use `async with serving(spec, ServiceSettings(port=0, **tls_fields(files))) as server:` (mutual TLS, the
+default: certificate files from lucid_tron.pki; tests/fixtures/pki.py) or `ServiceSettings(port=0,
+insecure_plaintext=True)`, and connect to `server.address` (`server.health_address` with `health_port=0`).
 Code that waits on anything reads the caller's deadline from `lucid_tron.context.deadlines`; calls to other services
 go through `open_channel(target)`, which forwards the deadline, the request id and the trace, or, for the typed
 clients of `lucid_tron.peers`, `open_peer_channel(target, peer=..., default_timeout_s=...)`, which also maps the

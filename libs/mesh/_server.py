@@ -169,7 +169,8 @@ class MeshServer:
 async def serving(spec: ServiceSpec, settings: ServiceSettings) -> AsyncIterator[MeshServer]:
     """Run `spec` until the block exits, then shut it down gracefully.
 
-    In tests, `ServiceSettings(port=0)` listens on a free loopback port: connect to `server.address`.
+    In tests, `ServiceSettings(port=0, ...)` listens on a free loopback port: connect to `server.address`. TLS is on
+    unless `insecure_plaintext=True`: give it certificate files (TLS_CERT_FILE...), or ConfigError names them.
     """
     names = [registration.name for registration in spec.services]
     health_of_process = Health(names)

@@ -58,8 +58,9 @@ def open_service_port(server: grpc.aio.Server, settings: ServiceSettings) -> int
     """Bind GRPC_HOST:GRPC_PORT with mutual TLS, or in plaintext with a WARNING; the port. ConfigError: bad files."""
     files = settings.tls_files
     if files is None:
-        log.warning(_INSECURE_WARNING, settings.bind_address)
-        return server.add_insecure_port(settings.bind_address)
+        port = server.add_insecure_port(settings.bind_address)
+        log.warning(_INSECURE_WARNING, f"{settings.bind_address.rsplit(':', 1)[0]}:{port}")
+        return port
     problems = tls_problems(settings)
     if problems:
         raise ConfigError(problems)

@@ -82,6 +82,7 @@ class ClientTls:
         self._version = files.version()
         self.credentials = channel_credentials(files.read())
         self._next_check = time.monotonic() + check_interval_s
+        self._last_problem: str | None = None
 
     def changed(self) -> bool:
         now = time.monotonic()
@@ -95,9 +96,11 @@ class ClientTls:
             material = self.files.read()
             version = self.files.version()
         except TlsFileError as error:
-            log.warning("TLS files changed but cannot be used; keeping the current certificates: %s", error)
+            if str(error) != self._last_problem:
+                self._last_problem = str(error)
+                log.warning("TLS files changed but cannot be used; keeping the current certificates: %s", error)
             return False
-        self._version = version
+        self._version, self._last_problem = version, None
         self.credentials = channel_credentials(material)
         log.info("TLS client certificates reloaded from %s", self.files.certificate.parent)
         return True

@@ -8,7 +8,8 @@
 
 Rotation: `rotate_leaf` re-issues one certificate with a new key and the same names; `rotate_ca` makes a new CA and
 writes a bundle of new + old into every ca.pem, so certificates of both CAs verify while the leaves are re-issued
-under the new one (`rotate_leaf` for each, or `rotate_all`). An old CA leaves the bundle when it expires.
+under the new one (`rotate_leaf` for each, or `rotate_all`). An old CA leaves the bundle when it expires, or when
+`retire_old_cas` ends the overlap once every certificate was re-issued (a compromised CA key must not wait).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 
 from ._authority import LEAF_VALID_DAYS, CertificateAuthority, IssuedCertificate
@@ -26,6 +28,14 @@ from ._files import TlsFiles, write_private, write_public
 __all__ = ["PkiDirectory", "PkiError"]
 
 _KINDS = ("services", "operators")
+
+
+def _signed_by(certificate_pem: bytes, authority: CertificateAuthority) -> bool:
+    try:
+        x509.load_pem_x509_certificate(certificate_pem).verify_directly_issued_by(authority.certificate)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
 
 
 class PkiError(Exception):
@@ -110,6 +120,20 @@ class PkiDirectory:
         new = CertificateAuthority.create(common_name)
         self._save_ca(new, [new.certificate, *self._bundle()])
         return new
+
+    def retire_old_cas(self) -> list[str]:
+        """Trust only the current CA from now on; PkiError naming the certificates an old CA still signs."""
+        authority = self.authority()
+        stranded = [
+            f"{kind}/{name}"
+            for kind, name in self.issued()
+            if not _signed_by(self.files(kind, name).certificate.read_bytes(), authority)
+        ]
+        if stranded:
+            raise PkiError(f"still issued by an old CA (rotate them first): {', '.join(stranded)}")
+        retired = [certificate for certificate in self._bundle() if certificate != authority.certificate]
+        self._save_ca(authority, [authority.certificate])
+        return [f"{certificate.serial_number:x}" for certificate in retired]
 
     def issued(self) -> Iterator[tuple[str, str]]:
         """(kind, name) of every certificate in the directory."""

@@ -60,6 +60,17 @@ async def test_a_tls_caller_without_a_client_certificate_gets_nothing(mesh: Up) 
     assert caught.value.code() is grpc.StatusCode.UNAVAILABLE
 
 
+async def test_refused_handshakes_leave_the_services_log_json_only(mesh: Up) -> None:
+    address = mesh.endpoints["services"]["payout-router"]
+    without_certificate = grpc.ssl_channel_credentials(Path(mesh.endpoints["tls"]["ca"]).read_bytes())
+    for opened in (grpc.aio.insecure_channel(address), grpc.aio.secure_channel(address, without_certificate)):
+        async with opened as channel:
+            with pytest.raises(grpc.aio.AioRpcError):
+                await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+    lines = (mesh.state_dir / "logs" / "payout-router.log").read_text().splitlines()
+    assert [line for line in lines if not line.startswith("{")] == []
+
+
 async def test_the_operator_certificate_reaches_a_service_by_localhost_too(mesh: Up) -> None:
     address = mesh.endpoints["services"]["tron-relay"].replace("127.0.0.1", "localhost")
     async with grpc.aio.secure_channel(address, operator_credentials(mesh.endpoints)) as channel:

@@ -18,6 +18,7 @@ SERVICES = ("tron-client", "tron-relay", "wallet-manager", "usdt-manager", "stak
 TARGETS = (
     "echo, bare grpc.aio (baseline)",
     "echo on lucid_tron.mesh",
+    "echo on lucid_tron.mesh, mTLS",
     "tron-relay GetNowBlock, cached",
     "tron-client GetAccount, uncached",
 )

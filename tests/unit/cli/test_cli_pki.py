@@ -72,6 +72,18 @@ def test_rotate_ca_then_rotate_moves_every_certificate_to_the_new_ca(tmp_path, c
     assert capsys.readouterr().out.count("trusted CA serial") == 2
 
 
+def test_old_cas_are_retired_only_once_no_certificate_of_theirs_remains(tmp_path, capsys):
+    assert pki(tmp_path, "init") == 0
+    assert pki(tmp_path, "issue-operator", "alice") == 0
+    assert pki(tmp_path, "rotate-ca") == 0
+    assert pki(tmp_path, "retire-old-cas") == 1
+    assert "rotate them first): operators/alice" in capsys.readouterr().err
+    assert pki(tmp_path, "rotate") == 0
+    assert pki(tmp_path, "retire-old-cas") == 0
+    bundle = x509.load_pem_x509_certificates((tmp_path / "pki" / "operators" / "alice" / "ca.pem").read_bytes())
+    assert bundle == [PkiDirectory(tmp_path / "pki").authority().certificate]
+
+
 def test_rotate_refuses_a_name_that_is_not_kind_slash_name(tmp_path, capsys):
     assert pki(tmp_path, "init") == 0
     assert pki(tmp_path, "rotate", "alice") == 1

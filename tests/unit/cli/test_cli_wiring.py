@@ -167,6 +167,11 @@ def test_a_service_gets_its_certificate_files_and_its_plaintext_health_port() ->
     assert env["HEALTH_PORT"] == str(HEALTH_PORT)
 
 
+def test_grpc_core_logs_only_errors_unless_the_caller_asked_for_more() -> None:
+    assert environment()["GRPC_VERBOSITY"] == "ERROR"
+    assert environment({"GRPC_VERBOSITY": "DEBUG"})["GRPC_VERBOSITY"] == "DEBUG"
+
+
 def test_insecure_plaintext_is_set_for_the_service_and_no_certificate_is_named() -> None:
     env = environment({"GRPC_INSECURE_PLAINTEXT": "false"}, tls=None)
     assert env["GRPC_INSECURE_PLAINTEXT"] == "true"
