@@ -46,7 +46,7 @@ from bench.system import spawn, stop
 from lucid_tron.pki import PkiDirectory, TlsFiles
 from lucid_tron.testing import free_port
 
-__all__ = ["add_arguments", "bench_acl", "main", "table"]
+__all__ = ["add_arguments", "bench_acl", "bench_policy", "main", "table"]
 
 ROOT = Path(__file__).resolve().parents[1]
 PAYLOAD = b"\x2a" * 160
@@ -72,6 +72,13 @@ POLICY = {
 }
 
 
+def bench_policy(folder: Path) -> Path:
+    """The benchmark's ACL policy written in `folder`: the bench operator and the sidecar may call the echo."""
+    path = folder / "acl-policy.json"
+    path.write_text(json.dumps(POLICY))
+    return path
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--acl-concurrency", default="1,64", help="calls in flight for the ACL rows (default 1,64)")
 
@@ -85,8 +92,7 @@ async def bench_acl(args: argparse.Namespace, work_dir: Path) -> dict[str, Any]:
     pki = PkiDirectory(work_dir / "pki")
     pki.init_ca()
     echo_tls, sidecar_tls, client_tls = pki.issue_service("bench-echo"), pki.issue_service("beta-sidecar"), pki.issue_operator("bench")
-    policy = work_dir / "policy.json"
-    policy.write_text(json.dumps(POLICY))
+    policy = bench_policy(work_dir)
     credentials = grpc.ssl_channel_credentials(
         client_tls.ca.read_bytes(), client_tls.key.read_bytes(), client_tls.certificate.read_bytes()
     )

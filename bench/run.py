@@ -236,6 +236,8 @@ def _spawn_echo(port: int, extra: list[str], log_path: Path, tls: TlsFiles | Non
         env["GRPC_INSECURE_PLAINTEXT"] = "true"
     else:
         env.update(TLS_CERT_FILE=str(tls.certificate), TLS_KEY_FILE=str(tls.key), TLS_CA_FILE=str(tls.ca))
+        # With TLS the ACL is enforced: a policy that lets the bench operator call the echo (the shipped one does not).
+        env["ACL_POLICY_FILE"] = str(bench_acl.bench_policy(log_path.parent))
     if extra:
         # Metrics on, as `lucid-tron up` runs every service (tracing as the caller's environment says, as in `up`).
         env["METRICS_PORT"] = str(free_port())
