@@ -188,7 +188,7 @@ async def test_a_server_moved_to_a_new_ca_accepts_clients_of_both_during_the_ove
         assert await call(running.address, channel_credentials(old_operator.read())) == b"spiffe://lucid/operator/old"
 
 
-async def test_once_the_old_ca_is_retired_its_certificates_are_refused(tmp_path) -> None:
+async def test_once_the_old_ca_is_retired_its_certificates_are_refused(tmp_path, acl) -> None:
     pki = PkiDirectory(tmp_path / "pki")
     pki.init_ca()
     server_files = pki.issue_service(TEST_SERVICE)
@@ -196,7 +196,7 @@ async def test_once_the_old_ca_is_retired_its_certificates_are_refused(tmp_path)
     pki.rotate_ca()
     pki.rotate_all()
     pki.retire_old_cas()
-    async with serving(SPEC, ServiceSettings(port=0, **tls_fields(server_files))) as running:
+    async with serving(SPEC, ServiceSettings(port=0, **tls_fields(server_files), **acl)) as running:
         current = pki.files("operators", "alice").read()
         assert await call(running.address, channel_credentials(current)) == b"spiffe://lucid/operator/alice"
         retired = pem_of(before.certificate_chain, before.private_key, current.trusted_cas)
