@@ -152,3 +152,52 @@ def test_a_prefix_pattern_matches_exactly_the_names_that_start_with_it(prefix: s
 @given(principal=segments, method=segments)
 def test_a_policy_without_allow_rules_denies_everything(principal: str, method: str) -> None:
     assert not parse_policy(policy(deny=[], allow=[])).decide("/" + method, principal).allowed
+
+
+names = st.sampled_from(["spiffe://lucid/tron/a", "spiffe://lucid/tron/b", "spiffe://lucid/operator/x"])
+methods = st.sampled_from(["/s.A/One", "/s.A/Two", "/s.B/One"])
+principal_patterns = st.lists(
+    st.sampled_from(["*", "spiffe://lucid/tron/*", "spiffe://lucid/tron/a", "spiffe://lucid/operator/*", "*/b"]),
+    min_size=1,
+    max_size=3,
+)
+path_patterns = st.lists(st.sampled_from(["*", "/s.A/*", "/s.A/One", "/s.B/One", "*/One"]), min_size=1, max_size=3)
+rules = st.lists(st.tuples(st.none() | principal_patterns, st.none() | path_patterns), max_size=4)
+
+
+def reference(pattern: str, value: str) -> bool:
+    """A43's string match, spelled out: `*` alone, a `*` prefix match, a `*` suffix match, or equality."""
+    if pattern == "*":
+        return True
+    if pattern.endswith("*"):
+        return value[: len(pattern) - 1] == pattern[:-1]
+    if pattern.startswith("*"):
+        return value[len(value) - len(pattern) + 1 :] == pattern[1:] and len(value) >= len(pattern) - 1
+    return pattern == value
+
+
+@given(deny=rules, allow=rules, calls=st.lists(st.tuples(names, methods), min_size=1, max_size=8))
+def test_the_compiled_cached_decision_is_deny_first_then_allow_then_deny(deny, allow, calls) -> None:
+    def as_rules(kind: str, specs: list) -> list[dict]:
+        return [rule(f"{kind}{index}", principals, paths) for index, (principals, paths) in enumerate(specs)]
+
+    parsed = parse_policy(policy(deny=as_rules("d", deny), allow=as_rules("a", allow)))
+    compiled = {method: parsed.for_method(method) for method in {m for _, m in calls}}
+
+    def first(specs: list, who: str, method: str) -> int | None:
+        for index, (principals, paths) in enumerate(specs):
+            if (principals is None or any(reference(p, who) for p in principals)) and (
+                paths is None or any(reference(p, method) for p in paths)
+            ):
+                return index
+        return None
+
+    for who, method in calls * 2:  # the second pass is answered from the per-principal cache
+        verdict = compiled[method].decide(who)
+        denied, allowed = first(deny, who, method), first(allow, who, method)
+        if denied is not None:
+            assert (verdict.allowed, verdict.rule) == (False, f"d{denied}")
+        elif allowed is not None:
+            assert (verdict.allowed, verdict.rule) == (True, f"a{allowed}")
+        else:
+            assert (verdict.allowed, verdict.rule) == (False, None)
