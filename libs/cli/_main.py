@@ -171,6 +171,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="The configuration reference, generated from the services' settings classes.",
     )
 
+    commands.add_parser(
+        "acl",
+        help="print who may call which method under the shipped ACL policies, as Markdown",
+        description="The (caller x method) matrix of deploy/policies/, computed by the policy engine.",
+    )
+
     # Parsed by devnet itself (see main); declared here for the command list and `lucid-tron devnet --help`.
     commands.add_parser("devnet", help="serve a devnet alone (see `lucid-tron devnet --help`)", add_help=False)
     return parser
@@ -233,6 +239,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return devnet_main(args_list[1:])
     args = build_parser().parse_args(args_list)
+    if args.command == "acl":
+        from lucid_tron.cli._acl import acl_matrix
+
+        print(acl_matrix(), end="")
+        return 0
     if args.command == "config":
         from lucid_tron.cli._config import config_reference
 
