@@ -545,9 +545,8 @@ def check_image(rootfs: Rootfs, *, shell_allowed: bool) -> list[str]:
     for path in sorted(rootfs.root.rglob("*")):
         rel = str(path.relative_to(rootfs.root))
         name = path.name
-        if (name == ".git" or not path.is_dir() or path.is_symlink()) and name in FORBIDDEN_NAMES and not (
-            shell_allowed and name == "bash"
-        ):
+        # var/lib/dpkg holds only status.d (package records for scanners): no dpkg program, no database.
+        if name in FORBIDDEN_NAMES and rel != "var/lib/dpkg" and not (shell_allowed and name == "bash"):
             problems.append(f"forbidden file: /{rel}")
         if name.endswith(".dist-info"):
             distribution = name.split("-")[0].lower().replace(".", "_")
