@@ -355,13 +355,18 @@ def manylinux(debian: Debian) -> str:
     return f"manylinux_{major}_{minor}_{debian.arch.wheel}"
 
 
+#: The host's packaging tools, pinned: the wheels built here (the project's and stem's) record their generator, so a
+#: newer setuptools would change the image's bytes.
+TOOLS = ("pip==26.3", "setuptools==84.2.1")
+
+
 def tools_python(cache: Path) -> Path:
     """A host virtualenv with a known pip, used for pip wheel/download/install --target (never in the image)."""
-    venv = cache / "tools-venv"
+    venv = cache / f"tools-venv-{'-'.join(TOOLS)}"
     python = venv / "bin/python"
     if not python.exists():
         run(sys.executable, "-m", "venv", venv)
-        run(python, "-m", "pip", "install", "-q", "--disable-pip-version-check", "pip==26.3")
+        run(python, "-m", "pip", "install", "-q", "--disable-pip-version-check", *TOOLS)
     return python
 
 
@@ -399,10 +404,10 @@ def build_wheels(cache: Path, work: Path, arch: Arch, platform_tag: str) -> tupl
     for rel in ("gen", "libs", "services"):
         shutil.copytree(ROOT / rel, source / rel, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     pip = [python, "-m", "pip", "--disable-pip-version-check", "-q"]
-    run(*pip, "wheel", "--no-deps", "-w", local, source)
-    stem = cache / "stem-wheel"
+    run(*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", local, source)
+    stem = cache / f"stem-wheel-{'-'.join(TOOLS)}"
     if not any(stem.glob("stem-*.whl")):
-        run(*pip, "wheel", "--no-deps", "-w", stem, "-c", ROOT / "constraints.txt", "stem")
+        run(*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", stem, "-c", ROOT / "constraints.txt", "stem")
     shutil.copy2(next(stem.glob("stem-*.whl")), local)
     project_wheel = next(local.glob("lucid_tron-*.whl"))
     report = work / "resolution.json"
@@ -449,7 +454,8 @@ def strip_debug(site: Path, arch: Arch) -> None:
     """
     strip = shutil.which(f"{arch.triplet}-strip")
     if strip is None:
-        raise SystemExit(f"build-image: {arch.triplet}-strip is missing (apt-get install binutils-{arch.triplet.replace('_', '-')})")
+        package = f"binutils-{arch.triplet.replace('_', '-')}"
+        raise SystemExit(f"build-image: {arch.triplet}-strip is missing (apt-get install {package})")
     for path in sorted(site.rglob("*.so*")):
         if path.is_file() and not path.is_symlink() and read_elf(path) is not None:
             run(strip, "--strip-unneeded", "--remove-section=.comment", "--remove-section=.note", path)

@@ -90,7 +90,7 @@ def smoke(archive: Path, timeout_s: float) -> int:
                   "no /bin/sh")
             return 0
         finally:
-            podman("rm", "-f", "-t", "2", name, check=False)
+            podman("rm", "-f", "-t", "10", name, check=False)
 
 
 def main(argv: list[str] | None = None) -> int:
