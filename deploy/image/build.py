@@ -537,7 +537,8 @@ def compile_bytecode(rootfs: Rootfs, epoch: int, native: list[str]) -> None:
     # unchecked-hash: the root is read-only and never changes under the pyc, so nothing stats or hashes the source at
     # import; and a hash-based pyc carries no mtime, so it is reproducible.
     # One process: a worker would start from sys.executable, without the loader this interpreter runs under.
-    arguments = ["-m", "compileall", "-q", "-j", "1", "--invalidation-mode", "unchecked-hash"]
+    # -W: stem's docstrings hold invalid escapes; the warning is stem's, printed on every build, and harmless.
+    arguments = ["-W", "ignore::SyntaxWarning", "-m", "compileall", "-q", "-j", "1", "--invalidation-mode", "unchecked-hash"]
     trees = [f"usr/lib/python{PYTHON}", "opt/venv/lib"]
     *command, home = native
     # -s/-p: the pyc files name /usr/lib/..., where the image has them, not this build directory.
