@@ -432,7 +432,12 @@ def install_venv(rootfs: Rootfs, cache: Path, work: Path, arch: Arch, platform_t
     # --target with the target's tags: the host's pip only unpacks wheels; no code from them runs here.
     run(python, "-m", "pip", "--disable-pip-version-check", "-q", "install", "--no-compile", "--no-index",
         "--no-deps", "--target", site, "--find-links", wheels, "--find-links", *options, *requirements)
-    shutil.rmtree(site / "bin", ignore_errors=True)  # console scripts written for the host's interpreter
+    # Console scripts were written for the host's interpreter (their shebang names the cache's path): remove them and
+    # their RECORD lines, which would otherwise make the image depend on where the cache is.
+    shutil.rmtree(site / "bin", ignore_errors=True)
+    for record in site.glob("*.dist-info/RECORD"):
+        lines = record.read_text().splitlines(keepends=True)
+        record.write_text("".join(line for line in lines if not line.startswith("../../bin/")))
     for path in sorted(site.rglob("*"), reverse=True):
         if SITE_EXCLUDED.search(str(path.relative_to(site))):
             shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
@@ -538,7 +543,8 @@ def compile_bytecode(rootfs: Rootfs, epoch: int, native: list[str]) -> None:
     # import; and a hash-based pyc carries no mtime, so it is reproducible.
     # One process: a worker would start from sys.executable, without the loader this interpreter runs under.
     # -W: stem's docstrings hold invalid escapes; the warning is stem's, printed on every build, and harmless.
-    arguments = ["-W", "ignore::SyntaxWarning", "-m", "compileall", "-q", "-j", "1", "--invalidation-mode", "unchecked-hash"]
+    arguments = ["-W", "ignore::SyntaxWarning", "-m", "compileall", "-q", "-j", "1",
+                 "--invalidation-mode", "unchecked-hash"]
     trees = [f"usr/lib/python{PYTHON}", "opt/venv/lib"]
     *command, home = native
     # -s/-p: the pyc files name /usr/lib/..., where the image has them, not this build directory.

@@ -161,3 +161,39 @@ def test_every_override_replaces_a_version_constraints_txt_pins():
               for line in (ROOT / "constraints.txt").read_text().splitlines() if "==" in line}
     for name, version in build.overrides().items():
         assert name in pinned and pinned[name] != version, name
+
+
+def _distribution(site: Path, name: str, version: str, *requires: str) -> None:
+    info = site / f"{name}-{version}.dist-info"
+    info.mkdir(parents=True)
+    requirements = [f"Requires-Dist: {requirement}" for requirement in requires]
+    lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}", *requirements]
+    (info / "METADATA").write_text("\n".join(lines) + "\n\nThe description.\n")
+
+
+def test_requirements_are_checked_with_markers_evaluated_for_the_image_python_not_the_host(tmp_path):
+    # redis wants async-timeout only below 3.11.3: not needed on the image's 3.13, whatever Python runs the build.
+    _distribution(tmp_path, "redis", "7.1.1", 'async-timeout>=4.0.3; python_full_version < "3.11.3"')
+    _distribution(tmp_path, "aiohttp", "3.14.5", 'async-timeout<6.0,>=4.0; python_version < "3.11"')
+    build.check_requirements(tmp_path, build.ARCHES["arm64"])
+
+
+def test_a_requirement_missing_from_the_image_fails_the_build_naming_it(tmp_path):
+    _distribution(tmp_path, "grpcio-status", "1.85.1", "googleapis-common-protos>=1.5.5")
+    with pytest.raises(SystemExit, match="grpcio-status requires googleapis-common-protos>=1.5.5"):
+        build.check_requirements(tmp_path, build.ARCHES["arm64"])
+
+
+def test_an_override_excuses_a_declared_cap_for_the_overridden_version(tmp_path):
+    ((name, version),) = build.overrides().items()
+    _distribution(tmp_path, "bip32", "5.0.0", f"{name}<21,>=15.0")
+    _distribution(tmp_path, name, version)
+    build.check_requirements(tmp_path, build.ARCHES["arm64"])
+
+
+def test_an_override_does_not_excuse_another_version_of_the_same_package(tmp_path):
+    ((name, _),) = build.overrides().items()
+    _distribution(tmp_path, "bip32", "5.0.0", f"{name}>=15.0")
+    _distribution(tmp_path, name, "14.0.0")
+    with pytest.raises(SystemExit, match=f"bip32 requires {name}>=15.0"):
+        build.check_requirements(tmp_path, build.ARCHES["arm64"])
