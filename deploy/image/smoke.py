@@ -12,6 +12,8 @@ service's resident memory (under qemu for arm64 on x86: inflated, see deploy/REA
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import os
 import re
 import subprocess
@@ -19,7 +21,9 @@ import sys
 import time
 from pathlib import Path
 
-from lucid_tron.testing import MongoServer, free_port
+from lucid_tron.cli._health import wait_serving
+from lucid_tron.cli._services import SERVICES, client_host, service_environment
+from lucid_tron.testing import MongoServer, RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICE = ("lucid_tron.services.wallet_manager", "lucid.tron.v1.WalletService")
@@ -93,13 +97,74 @@ def smoke(archive: Path, timeout_s: float) -> int:
             podman("rm", "-f", "-t", "10", name, check=False)
 
 
+def smoke_all(archive: Path, timeout_s: float) -> int:
+    """All seven services from the image at once, against devnet (direct), SecantusDB and Redis on the host.
+
+    The environment of each is `lucid-tron up`'s (lucid_tron.cli's service_environment), so this is `up` with every
+    service in its own read-only arm64 container. Waits on the host until every one is SERVING, then asks each once
+    more through the image's own probe in exec form.
+    """
+    image_name = re.search(r"Loaded image(?:\(s\))?: (\S+)", podman("load", "-i", str(archive)).stdout).group(1)
+    devnet = subprocess.Popen([sys.executable, "-m", "lucid_tron.devnet", "--host", "127.0.0.1"],
+                              stdout=subprocess.PIPE, text=True)
+    names: list[str] = []
+    try:
+        info = json.loads(devnet.stdout.readline())
+        with MongoServer() as mongo, RedisServer() as redis:
+            ports = {service.name: free_port() for service in SERVICES}
+            started = time.monotonic()
+            for service in SERVICES:
+                environment = service_environment(
+                    {}, service=service, host="127.0.0.1", ports=ports, metrics_port=free_port(),
+                    trongrid_url=info["url"], usdt_contract=info["usdt_address"], mongo_url=mongo.url,
+                    redis_url=redis.url, secrets_dir="/run/secrets", log_level="INFO", grace_s=5,
+                )  # fmt: skip
+                name = f"lucid-smoke-{os.getpid()}-{service.name}"
+                variables = [part for key, value in sorted(environment.items()) for part in ("-e", f"{key}={value}")]
+                podman("run", "-d", "--name", name, "--network", "host", "--read-only",
+                       "--tmpfs", "/tmp:size=16m,mode=1777,noexec,nosuid,nodev", "--cap-drop", "ALL",
+                       "--security-opt", "no-new-privileges", *variables, image_name, service.module)  # fmt: skip
+                names.append(name)
+
+            async def all_serving() -> dict[str, float]:
+                async def one(service) -> tuple[str, float]:
+                    address = f"{client_host('127.0.0.1')}:{ports[service.name]}"
+                    return service.name, await wait_serving(address, service.grpc_service, poll_s=0.5) - started
+
+                async with asyncio.timeout(timeout_s):
+                    return dict(await asyncio.gather(*(one(service) for service in SERVICES)))
+
+            try:
+                took = asyncio.run(all_serving())
+            except TimeoutError:
+                return fail(f"not all SERVING after {timeout_s:.0f} s")
+            for service, name in zip(SERVICES, names, strict=True):
+                probe = podman("exec", name, *PROBE, "--port", str(ports[service.name]), service.grpc_service,
+                               check=False)
+                pid = int(podman("inspect", "-f", "{{.State.Pid}}", name).stdout)
+                status = "SERVING" if probe.returncode == 0 else f"probe failed: {probe.stderr.strip()}"
+                print(f"image-smoke: {service.name:16} {status} after {took[service.name]:5.1f} s, "
+                      f"RSS {rss_kib(pid) / 1024:.0f} MiB")
+                if probe.returncode != 0:
+                    return fail(f"{service.name}: the image's probe did not answer SERVING")
+            print(f"image-smoke: all {len(SERVICES)} services SERVING {max(took.values()):.1f} s after the first "
+                  f"podman run ({image_name})")
+            return 0
+    finally:
+        for name in names:
+            podman("rm", "-f", "-t", "10", name, check=False)
+        devnet.terminate()
+        devnet.wait(10)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/image-smoke", description=__doc__.split("\n\n")[0])
     parser.add_argument("archive", type=Path, help="lucid-tron-<version>-<arch>.oci.tar from scripts/build-image")
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for SERVING (default 180)")
+    parser.add_argument("--all", action="store_true", help="all seven services at once, against devnet")
     args = parser.parse_args(argv)
     os.environ.setdefault("CONTAINERS_CONF", str(ROOT / "deploy/image/containers.conf"))
-    return smoke(args.archive.resolve(), args.timeout)
+    return (smoke_all if args.all else smoke)(args.archive.resolve(), args.timeout)
 
 
 if __name__ == "__main__":
