@@ -50,12 +50,19 @@ async def serve_bare(host: str, port: int) -> None:
     await server.stop(0)
 
 
-def run_mesh() -> None:
-    """Serve with lucid_tron.mesh's `run`, configured from the environment (GRPC_PORT...) like any service."""
+def run_mesh(also_as: str | None = None) -> None:
+    """Serve with lucid_tron.mesh's `run`, configured from the environment (GRPC_PORT...) like any service;
+    `also_as` ("/package.Service/Method") serves the same echo under a second name too."""
     from lucid_tron.mesh import Registration, ServiceSettings, ServiceSpec, run
 
     def add(servicer: object, server: grpc.aio.Server) -> None:
-        server.add_generic_rpc_handlers((echo_handler(),))
+        handlers = [echo_handler()]
+        if also_as is not None:
+            service, _, method = also_as.lstrip("/").partition("/")
+            handlers.append(
+                grpc.method_handlers_generic_handler(service, {method: grpc.unary_unary_rpc_method_handler(echo)})
+            )
+        server.add_generic_rpc_handlers(handlers)
 
     def build(settings: ServiceSettings) -> ServiceSpec:
         return ServiceSpec(name="bench-echo", services=[Registration(add, None, SERVICE)])
@@ -68,11 +75,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--mesh", action="store_true", help="serve on lucid_tron.mesh instead of bare grpc.aio")
+    parser.add_argument("--also-as", metavar="METHOD", help="with --mesh: also serve the echo as this full method name")
     args = parser.parse_args(argv)
     if args.mesh:
         os.environ["GRPC_HOST"] = args.host
         os.environ["GRPC_PORT"] = str(args.port)
-        run_mesh()
+        run_mesh(args.also_as)
     asyncio.run(serve_bare(args.host, args.port))
 
 

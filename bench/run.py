@@ -28,6 +28,7 @@ import grpc
 from google.protobuf import __version__ as protobuf_version
 from grpc_health.v1 import health_pb2
 
+from bench import acl as bench_acl
 from bench import echo, report
 from bench import tor as bench_tor
 from bench.load import Call, Measurement, measure, wait_ready
@@ -68,6 +69,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--tor", action="store_true", help="then a TronGrid read through a private Tor network vs direct (bench/tor.py)"
     )
     bench_tor.add_arguments(parser)
+    parser.add_argument(
+        "--acl", action="store_true", help="then mTLS + the ACL vs plaintext, and the beta-sidecar hop (bench/acl.py)"
+    )
+    bench_acl.add_arguments(parser)
     args = parser.parse_args(argv)
     args.concurrency = sorted({int(c) for c in args.concurrency.split(",")})
     args.channels = sorted({int(c) for c in args.channels.split(",")})
@@ -105,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         results = asyncio.run(_bench(args, work_dir))
         if args.tor:
             results["tor"] = asyncio.run(bench_tor.bench_tor(args, work_dir / "tor"))
+        if args.acl:
+            results["acl"] = asyncio.run(bench_acl.bench_acl(args, work_dir / "acl"))
         ok = True
     except MeshError as error:
         _say(str(error))
@@ -114,7 +121,11 @@ def main(argv: list[str] | None = None) -> int:
             _say(f"logs kept in {work_dir}")
         else:
             shutil.rmtree(work_dir, ignore_errors=True)
-    tables = [report.table(results)] + ([bench_tor.table(results["tor"])] if "tor" in results else [])
+    tables = [report.table(results)]
+    if "tor" in results:
+        tables.append(bench_tor.table(results["tor"]))
+    if "acl" in results:
+        tables.append(bench_acl.table(results["acl"]))
     report.publish(results, tables, args.json)
     missed = [budget["name"] for budget in results["budgets"] if budget["status"] == "MISS"]
     return 1 if args.strict and missed else 0
@@ -218,6 +229,8 @@ def _spawn_echo(port: int, extra: list[str], log_path: Path, tls: TlsFiles | Non
         env["GRPC_INSECURE_PLAINTEXT"] = "true"
     else:
         env.update(TLS_CERT_FILE=str(tls.certificate), TLS_KEY_FILE=str(tls.key), TLS_CA_FILE=str(tls.ca))
+        # With TLS the ACL is enforced: a policy that lets the bench operator call the echo (the shipped one does not).
+        env["ACL_POLICY_FILE"] = str(bench_acl.bench_policy(log_path.parent))
     if extra:
         # Metrics on, as `lucid-tron up` runs every service (tracing as the caller's environment says, as in `up`).
         env["METRICS_PORT"] = str(free_port())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-from lucid_tron.cli._services import SERVICES
+from lucid_tron.cli._services import BETA_SIDECAR, SERVICES
 from lucid_tron.config import SettingInfo, describe_settings
 from lucid_tron.mesh import ServiceSettings
 from tor_proxy import TorSettings
@@ -52,7 +52,7 @@ def config_reference() -> str:
     header = ["| variable | type | default | |", "|---|---|---|---|"]
     lines = ["#### Every service", "", *header, *map(_row, common), ""]
     tor_users = []
-    for service in SERVICES:
+    for service in (*SERVICES, BETA_SIDECAR):
         own = [info for info in describe_settings(settings_type_of(service.module)) if info.variable not in listed_apart]
         lines += [f"#### {service.name} (`python -m {service.module}`)", ""]
         lines += [*header, *map(_row, own)] if own else ["No settings of its own."]

@@ -171,6 +171,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="The configuration reference, generated from the services' settings classes.",
     )
 
+    commands.add_parser(
+        "acl",
+        help="print who may call which method under the shipped ACL policies, as Markdown",
+        description="The (caller x method) matrix of deploy/policies/, computed by the policy engine.",
+    )
+
     from lucid_tron.cli._wallet import add_wallet_commands
 
     add_wallet_commands(commands, _state_dir_option)
@@ -237,6 +243,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return devnet_main(args_list[1:])
     args = build_parser().parse_args(args_list)
+    if args.command == "acl":
+        from lucid_tron.cli._acl import acl_matrix
+
+        print(acl_matrix(), end="")
+        return 0
     if args.command == "config":
         from lucid_tron.cli._config import config_reference
 

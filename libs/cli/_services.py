@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from lucid_tron.pki import TlsFiles
 
 __all__ = [
+    "BETA_SIDECAR",
     "MASTER_KEY_FILE",
     "SERVICES",
     "TOR_TRONGRID_HOST",
@@ -63,6 +64,10 @@ SERVICES: tuple[MeshService, ...] = tuple(
         ("payout-router", "PayoutRouterService"),
     )
 )
+
+#: The Beta sidecar: deployed like a service (compose, k3s) in front of wallet-manager, on the wallet/ops border;
+#: no API of its own, its health reports whether it reaches WalletService.
+BETA_SIDECAR = MeshService("beta-sidecar", "lucid_tron.services.beta_sidecar", "lucid.tron.v1.WalletService")
 
 # devnet listens on loopback over plain HTTP: Tor is switched off the only way tor_proxy accepts (both variables),
 # and TOR_ONLY is set false so that a TOR_ONLY=true left in the developer's shell does not contradict it.

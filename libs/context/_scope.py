@@ -1,9 +1,11 @@
-"""The request scope of the RPC being handled: its request id and deadline, each worked out on first use.
+"""The request scope of the RPC being handled: its request id, deadline and caller's principal, each worked out on
+first use.
 
 The mesh opens a scope per RPC (one small object in one contextvar) and nothing more: most calls never log, never
 fail and never call onwards, so reading the caller's metadata, validating or making a request id and computing a
-deadline are left to the first code that asks (`current_request_id()`, `deadlines.remaining()`). No grpc here: the
-scope reads the RPC through two methods every grpc.aio ServicerContext has (`RpcSource`).
+deadline are left to the first code that asks (`current_request_id()`, `deadlines.remaining()`). The principal is
+read by the ACL check of every call on a TLS server, and kept for the code below it (`principal()`). No grpc here:
+the scope reads the RPC through three methods every grpc.aio ServicerContext has (`RpcSource`).
 """
 
 from __future__ import annotations
@@ -11,11 +13,17 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any, Protocol
 
 REQUEST_ID_HEADER = "x-request-id"
+
+# Where grpc core puts the verified client certificate's URI SAN when the certificate has exactly one (the SPIFFE
+# id, e.g. spiffe://lucid/tron/payout-router); a certificate with none or several URIs has no principal.
+PRINCIPAL_PROPERTY = "peer_spiffe_id"
+
+_UNREAD = object()
 
 # A caller-supplied id ends up in every log line of the request: accept only short, printable ids so a caller
 # cannot inject fake log fields or flood the logs. Anything else is replaced by a fresh id.
@@ -29,11 +37,14 @@ class RpcSource(Protocol):
 
     def time_remaining(self) -> float | None: ...
 
+    def auth_context(self) -> Mapping[str, Iterable[bytes]]: ...
+
 
 class RequestScope:
-    """One RPC's request id and deadline. `id_used` tells the mesh whether the id was read (so must be echoed)."""
+    """One RPC's request id, deadline and principal. `id_used` tells the mesh whether the id was read (so must be
+    echoed)."""
 
-    __slots__ = ("_deadline", "_default_s", "_opened_at", "_request_id", "_source")
+    __slots__ = ("_deadline", "_default_s", "_opened_at", "_principal", "_request_id", "_source")
 
     def __init__(self, source: RpcSource, default_s: float | None) -> None:
         self._source = source
@@ -41,6 +52,7 @@ class RequestScope:
         self._opened_at = time.monotonic()
         self._request_id: str | None = None
         self._deadline: float | None = None
+        self._principal: object = _UNREAD
 
     @property
     def id_used(self) -> bool:
@@ -76,6 +88,17 @@ class RequestScope:
         return self._deadline
 
 
+    @property
+    def principal(self) -> str | None:
+        """The caller's identity from its verified certificate ("spiffe://lucid/operator/alice"); None without one
+        (plaintext, or a certificate without a single URI SAN)."""
+        if self._principal is _UNREAD:
+            values = self._source.auth_context().get(PRINCIPAL_PROPERTY)
+            first = next(iter(values), None) if values else None
+            self._principal = first.decode("utf-8", "replace") if first else None
+        return self._principal  # type: ignore[return-value]
+
+
 _scope: ContextVar[RequestScope | None] = ContextVar("lucid_request_scope", default=None)
 
 
@@ -89,3 +112,9 @@ def open_scope(source: RpcSource, default_s: float | None) -> RequestScope:
 def current_scope() -> RequestScope | None:
     """The scope of the RPC being handled, or None outside an RPC."""
     return _scope.get()
+
+
+def principal() -> str | None:
+    """The verified principal of the caller of the RPC being handled; None outside an RPC or without an identity."""
+    scope = _scope.get()
+    return None if scope is None else scope.principal

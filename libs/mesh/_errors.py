@@ -64,13 +64,13 @@ async def answer_error(
             error.reason,
             extra={"rpc_method": method, "reason": error.reason},
         )
-        await _abort(context, domain_status(error, request_id), request_id)
+        await abort_with(context, domain_status(error, request_id), request_id)
     elif isinstance(error, NotImplementedError):
         log.info("%s is not implemented", method, extra={"rpc_method": method})
-        await _abort(context, unimplemented_status(method, request_id), request_id)
+        await abort_with(context, unimplemented_status(method, request_id), request_id)
     else:
         log.error("%s raised an unexpected error", method, extra={"rpc_method": method}, exc_info=error)
-        await _abort(context, internal_status(request_id), request_id)
+        await abort_with(context, internal_status(request_id), request_id)
 
 
 def domain_status(error: errors.LucidError, request_id: str) -> status_pb2.Status:
@@ -135,6 +135,31 @@ def internal_status(request_id: str) -> status_pb2.Status:
         error_details_pb2.RequestInfo(request_id=request_id),
     ]
     return _status(grpc.StatusCode.INTERNAL, f"internal error (request_id={request_id})", details)
+
+
+#: The reason of PERMISSION_DENIED for a call the ACL policy does not allow.
+ACL_DENIED = "ACL_DENIED"
+#: The reason of UNAUTHENTICATED for a call on a TLS server whose caller has no principal.
+NO_PRINCIPAL = "NO_PRINCIPAL"
+
+
+def acl_denied_status(request_id: str) -> status_pb2.Status:
+    """PERMISSION_DENIED by the ACL: neither the policy nor its rule is named (they are in the server's audit log)."""
+    details: list[Message] = [
+        error_details_pb2.ErrorInfo(reason=ACL_DENIED, domain=ERROR_DOMAIN),
+        error_details_pb2.RequestInfo(request_id=request_id),
+    ]
+    return _status(grpc.StatusCode.PERMISSION_DENIED, "the caller may not call this method", details)
+
+
+def unauthenticated_status(request_id: str) -> status_pb2.Status:
+    """UNAUTHENTICATED: a TLS call without a principal (no client certificate with a single spiffe:// URI SAN)."""
+    details: list[Message] = [
+        error_details_pb2.ErrorInfo(reason=NO_PRINCIPAL, domain=ERROR_DOMAIN),
+        error_details_pb2.RequestInfo(request_id=request_id),
+    ]
+    message = "the caller has no identity: present a client certificate with one spiffe:// URI SAN"
+    return _status(grpc.StatusCode.UNAUTHENTICATED, message, details)
 
 
 def error_from_peer(peer: str, method: str, failure: grpc.aio.AioRpcError) -> Exception:
@@ -233,9 +258,10 @@ class _Status(grpc.Status):
     trailing_metadata: tuple[tuple[str, str | bytes], ...]
 
 
-async def _abort(
+async def abort_with(
     context: grpc.aio.ServicerContext[Any, Any], status: status_pb2.Status, request_id: str
 ) -> NoReturn:
+    """End the call with `status` and the request id in its trailers: raises grpc.aio's AbortError."""
     rich = rpc_status.to_status(status)
     # Aborting replaces the trailing metadata set earlier, so the request id goes in again.
     trailing = (*rich.trailing_metadata, (REQUEST_ID_HEADER, request_id))

@@ -1,7 +1,8 @@
 """Put the mesh runtime around a grpc.aio method handler, once, at registration, whatever the RPC's shape.
 
 The runtime is one wrapper around the servicer's behavior, built when the service is registered: it opens the
-request scope (`lucid_tron.context`: request id and deadline, each worked out on first use), counts the call in
+request scope (`lucid_tron.context`: request id, deadline and principal, each worked out on first use), applies the
+ACL policy before the request is parsed (`_acl`: this is the mesh's ACL interceptor), counts the call in
 the metrics (`_metrics`, when METRICS_PORT is set), runs it in a span (`_otel`, when tracing is on) and maps its
 errors (`_errors`). `RuntimeServer` is the grpc.aio server every service
 registers on, and it wraps each handler it is given (registered method handlers and generic handlers alike, health
@@ -37,10 +38,12 @@ from grpc_reflection.v1alpha import reflection
 
 from lucid_tron.context._scope import REQUEST_ID_HEADER, open_scope
 from lucid_tron.errors import InvalidArgument
+from lucid_tron.mesh._acl import refuse
 from lucid_tron.mesh._errors import answer_error
 from lucid_tron.mesh._tracing import Span, Spans
 
 if TYPE_CHECKING:
+    from lucid_tron.mesh._acl import AclGate
     from lucid_tron.mesh._metrics import MethodMetrics, RpcMetrics
 
 # Probes and tooling, polled every few seconds: counting or tracing them would bury the real traffic.
@@ -63,6 +66,8 @@ class Runtime:
     call_timeout_s: float | None = None
     metrics: RpcMetrics | None = None
     spans: Spans | None = None
+    #: The ACL policy of the server; None: no check at all (tests of the runtime alone).
+    acl: AclGate | None = None
 
 
 def serve_in_runtime(
@@ -75,7 +80,10 @@ def serve_in_runtime(
     """
     behavior = _behavior(handler)
     parse, parses_request = _request_parser(handler)
-    observed = method.lstrip("/").partition("/")[0] not in UNOBSERVED_SERVICES
+    service = method.lstrip("/").partition("/")[0]
+    observed = service not in UNOBSERVED_SERVICES
+    # Health is open: probes (docker, Kubernetes, grpc_health_probe) present no identity.
+    gate = None if runtime.acl is None or service == health.SERVICE_NAME else runtime.acl.method(method)
     counted = runtime.metrics.method(method) if observed and runtime.metrics is not None else None
     spans = runtime.spans if observed else None
     call_timeout_s = runtime.call_timeout_s
@@ -89,10 +97,12 @@ def serve_in_runtime(
             code: grpc.StatusCode | None = _OK
             span = None if spans is None else spans.start(context, method)
             try:
+                if gate is not None and (refusal := gate.check(scope)) is not None:
+                    await refuse(context, refusal, scope.request_id)
                 async for response in behavior(parse(request), context):
                     yield response
                 if scope.id_used:
-                    context.set_trailing_metadata(((REQUEST_ID_HEADER, scope.request_id),))
+                    _echo_request_id(context, scope.request_id)
             except grpc.aio.AbortError:
                 code = None  # already decided (e.g. the health servicer's NOT_FOUND): the context holds it
                 raise
@@ -115,11 +125,14 @@ def serve_in_runtime(
         code: grpc.StatusCode | None = _OK
         span = None if spans is None else spans.start(context, method)
         try:
+            # Before the request is parsed: a caller that may not call the method learns nothing from its bytes.
+            if gate is not None and (refusal := gate.check(scope)) is not None:
+                await refuse(context, refusal, scope.request_id)
             response = await behavior(parse(request), context)
             if scope.id_used:
                 # Echoed only when something used it (a log line, a call onwards): a caller's report then finds
                 # the server's lines. Aborting sends it too (see _errors), as it replaces the trailing metadata.
-                context.set_trailing_metadata(((REQUEST_ID_HEADER, scope.request_id),))
+                _echo_request_id(context, scope.request_id)
             return response
         except grpc.aio.AbortError:
             code = None
@@ -134,6 +147,13 @@ def serve_in_runtime(
             _ended(context, code, started, counted, span)
 
     return _rebuilt(handler, single, parses_request)
+
+
+def _echo_request_id(context: grpc.aio.ServicerContext[Any, Any], request_id: str) -> None:
+    """Add the request id to the trailers the behavior set (a proxied backend's, in beta-sidecar), unless there."""
+    trailing = tuple(context.trailing_metadata() or ())
+    if not any(key == REQUEST_ID_HEADER for key, _ in trailing):
+        context.set_trailing_metadata((*trailing, (REQUEST_ID_HEADER, request_id)))
 
 
 def _ended(
@@ -186,6 +206,9 @@ class RuntimeServer(grpc.aio.Server):
         return self._server.add_insecure_port(address)
 
     def add_secure_port(self, address: str, server_credentials: grpc.ServerCredentials) -> int:
+        # Callers on a TLS port have an identity: from now on the ACL is enforced (a call without one is refused).
+        if self._runtime.acl is not None:
+            self._runtime.acl.enforcing = True
         return self._server.add_secure_port(address, server_credentials)
 
     async def start(self) -> None:

@@ -20,11 +20,14 @@ imports it only when METRICS_PORT is set, and services only when they declare do
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import grpc
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+if TYPE_CHECKING:
+    from lucid_tron.authz import Counts
 
 __all__ = ["DomainMetrics", "MethodMetrics", "MetricsEndpoint", "RpcMetrics", "metrics"]
 
@@ -130,6 +133,10 @@ class RpcMetrics:
         self.registry.register(_Health(health))
         self._methods: dict[str, MethodMetrics] = {}
 
+    def count_acl(self, counts: Counts) -> None:
+        """Serve the server's ACL decision counters with its RPC metrics."""
+        self.registry.register(_Acl(counts))
+
     def method(self, full_method: str) -> MethodMetrics:
         """The prepared series of `full_method` ("/package.Service/Method"), one object per method however often
         it is wrapped (a generated servicer is registered twice), so its in-flight count is the one the gauge reads."""
@@ -138,6 +145,34 @@ class RpcMetrics:
             service, _, method = full_method.lstrip("/").partition("/")
             prepared = self._methods[full_method] = MethodMetrics(self, service, method)
         return prepared
+
+
+class _Acl:
+    """The ACL's decisions by method, decision and rule, and its failed reloads, read from `Counts` when scraped."""
+
+    def __init__(self, counts: Counts) -> None:
+        self._counts = counts
+
+    def describe(self) -> Iterable[Metric]:
+        return (
+            CounterMetricFamily("lucid_acl_decisions", "", labels=["grpc_method", "decision", "rule"]),
+            CounterMetricFamily("lucid_acl_reload_failures", ""),
+        )
+
+    def collect(self) -> Iterator[Metric]:
+        decisions = CounterMetricFamily(
+            "lucid_acl_decisions",
+            "Calls the ACL policy decided, by full method, decision (ALLOW, DENY) and the rule that decided",
+            labels=["grpc_method", "decision", "rule"],
+        )
+        for (method, decision, rule), count in list(self._counts.decisions.items()):
+            decisions.add_metric([method, decision, rule], count.value)
+        yield decisions
+        yield CounterMetricFamily(
+            "lucid_acl_reload_failures",
+            "Changed ACL policy files that could not be used (the last good policy stayed in force)",
+            value=self._counts.reload_failures,
+        )
 
 
 class _Health:

@@ -3,8 +3,8 @@
 Every server gets the same furniture: mutual TLS (or plaintext when GRPC_INSECURE_PLAINTEXT, see _transport),
 grpc.health.v1 for "" and each service (also alone on the plaintext HEALTH_PORT when set), server reflection
 (grpcurl and buf curl work without proto files), request id + deadline scope (CALL_TIMEOUT_S when the caller sets no
-deadline),
-metrics when METRICS_PORT is set, tracing when configured, and the error mapping. All of it is one wrapper put
+deadline), the ACL check (`_acl`: ACL_POLICY_FILE, watched for changes, else the shipped policy), metrics when
+METRICS_PORT is set, tracing when configured, and the error mapping. All of it is one wrapper put
 around each handler once, when it is registered (`RuntimeServer`); the grpc.aio server runs no interceptor.
 Start order: on_start hooks, then the port opens, then SERVING. Stop order: NOT_SERVING, stop accepting and give
 in-flight RPCs the grace period, then on_stop hooks (close database clients only when no RPC can use them).
@@ -13,16 +13,21 @@ in-flight RPCs the grace period, then on_stop hooks (close database clients only
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from lucid_tron.authz import MESH_POLICY, PolicyError, PolicySource
+from lucid_tron.config import ConfigError, Problem
+from lucid_tron.mesh._acl import AclGate
 from lucid_tron.mesh._service_settings import ServiceSettings
 from lucid_tron.mesh._handlers import Runtime, RuntimeServer
 from lucid_tron.mesh._health import Dependency, Health
@@ -59,6 +64,8 @@ class ServiceSpec:
     DEPENDENCY_CHECK_INTERVAL_S until shutdown (`Dependency`: hard ones decide SERVING, soft ones report under their
     own name). `on_stop` hooks run in order after the server stopped, even when a start hook failed, so each must cope
     with its resource never having been opened.
+
+    `shipped_policy`: the ACL policy shipped in `lucid_tron.authz` that applies when ACL_POLICY_FILE is unset.
     """
 
     name: str
@@ -66,6 +73,7 @@ class ServiceSpec:
     on_start: Sequence[StartHook] = ()
     dependencies: Sequence[Dependency] = ()
     on_stop: Sequence[StopHook] = ()
+    shipped_policy: str = MESH_POLICY
 
 
 class MeshServer:
@@ -82,7 +90,13 @@ class MeshServer:
 
             self.metrics = RpcMetrics(health)
         self._metrics_endpoint: MetricsEndpoint | None = None
-        runtime = Runtime(call_timeout_s=settings.call_timeout_s, metrics=self.metrics, spans=tracing)
+        self.acl = AclGate(_policy_source(settings, spec.shipped_policy), dry_run=settings.acl_dry_run)
+        if self.metrics is not None:
+            self.metrics.count_acl(self.acl.source.counts)
+        self._acl_watch: asyncio.Task[None] | None = None
+        runtime = Runtime(
+            call_timeout_s=settings.call_timeout_s, metrics=self.metrics, spans=tracing, acl=self.acl
+        )
         # No interceptor: grpc.aio then finds a call's handler with one dict lookup, and awaits nothing before the
         # (already wrapped) handler runs.
         # so_reuseport off: a second process on the same port must fail to start, not silently share the traffic.
@@ -139,6 +153,10 @@ class MeshServer:
         await self.grpc_server.stop(grace)
         if self._health_server is not None:
             await self._health_server.stop(None)
+        if self._acl_watch is not None:
+            self._acl_watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._acl_watch
         await _run_stop_hooks(self.spec)
         if self._metrics_endpoint is not None:
             await asyncio.to_thread(self._metrics_endpoint.close)
@@ -165,6 +183,7 @@ async def serving(spec: ServiceSpec, settings: ServiceSettings) -> AsyncIterator
         reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server.grpc_server)
         server.port = open_service_port(server.grpc_server, settings)
         server._open_health_port()
+        _start_acl(server, settings)
         server._start_metrics()
         await health_of_process.mark_starting()
         for hook in spec.on_start:
@@ -198,6 +217,36 @@ async def serving(spec: ServiceSpec, settings: ServiceSettings) -> AsyncIterator
         yield server
     finally:
         await server.shutdown()
+
+
+def _policy_source(settings: ServiceSettings, shipped: str) -> PolicySource:
+    path = None if settings.acl_policy_file is None else Path(settings.acl_policy_file)
+    try:
+        return PolicySource(path, shipped)
+    except (OSError, PolicyError) as error:
+        # At start there is no last good policy to keep: the process does not serve without one.
+        raise ConfigError([Problem("ACL_POLICY_FILE", f"{settings.acl_policy_file}: {error}")]) from None
+
+
+def _start_acl(server: MeshServer, settings: ServiceSettings) -> None:
+    acl = server.acl
+    policy = acl.source.current.name
+    if not acl.enforcing:
+        log.warning(
+            "ACL policy %r is NOT enforced: plaintext mode, callers have no identity to check",
+            policy,
+            extra={"authz_policy": policy},
+        )
+    else:
+        log.info(
+            "ACL policy %r from %s%s",
+            policy,
+            acl.source.origin,
+            " in dry run (denies nothing)" if acl.dry_run else "",
+            extra={"authz_policy": policy, "acl_dry_run": acl.dry_run},
+        )
+    if acl.source.path is not None:
+        server._acl_watch = asyncio.ensure_future(acl.source.watch(settings.acl_reload_interval_s))
 
 
 async def _run_stop_hooks(spec: ServiceSpec) -> None:

@@ -1,11 +1,13 @@
 """What every service's settings hold: where it listens, how callers prove who they are (mutual TLS, `TlsSettings`),
-how it logs, where traces and metrics go, how long a call may take and how long it drains."""
+which of them may call what (the ACL policy, `AclSettings`), how it logs, where traces and metrics go, how long a call
+may take and how long it drains."""
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
 
+from lucid_tron.authz import AclSettings
 from lucid_tron.config import setting
 from lucid_tron.pki import TlsSettings
 
@@ -25,8 +27,9 @@ class LogFormat(enum.Enum):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ServiceSettings(TlsSettings):
-    """What every service has: mutual TLS on GRPC_PORT unless GRPC_INSECURE_PLAINTEXT (see TlsSettings).
+class ServiceSettings(AclSettings, TlsSettings):
+    """What every service has: mutual TLS on GRPC_PORT unless GRPC_INSECURE_PLAINTEXT (see TlsSettings), and the
+    ACL policy checked on every call (see AclSettings).
 
     Extend with `@dataclass(frozen=True, kw_only=True)` and more `setting()` fields.
 

@@ -1,8 +1,8 @@
 """wallet-manager's audit trail: every create, derive, sign, refusal and policy change, hash-chained
 (lucid_tron.storage.AuditLog) with the principal that asked for it.
 
-The principal is the caller's authenticated identity (its mTLS certificate's SPIFFE id), which the mesh keeps in the
-request scope; host commands record HOST_PRINCIPAL. Details hold ids, addresses, amounts and reasons: never key
+The principal is the caller's authenticated identity (its mTLS certificate's SPIFFE id, from the mesh's request
+scope: lucid_tron.context.principal()); host commands record HOST_PRINCIPAL. Details hold ids, addresses, amounts and reasons: never key
 material.
 """
 
@@ -12,19 +12,15 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-import lucid_tron.context
+from lucid_tron.context import principal
 from lucid_tron.storage import AuditEntry, MoneyStore
 
 HOST_PRINCIPAL = "host"
 
 
 def caller_principal() -> str:
-    """The authenticated principal of the current call, or "" while the mesh does not provide one.
-
-    The one place to read it: `lucid_tron.context.principal()` once the mesh's mTLS puts the verified certificate's
-    identity in the request scope."""
-    principal = getattr(lucid_tron.context, "principal", None)
-    return principal() if callable(principal) else ""
+    """The verified principal of the current call (its certificate's SPIFFE id), or "" without one (plaintext)."""
+    return principal() or ""
 
 
 class WalletAudit:

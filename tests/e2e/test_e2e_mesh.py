@@ -58,7 +58,15 @@ SKELETONS = {
     "payment-gateway": payment_gateway_pb2.DESCRIPTOR.services_by_name["PaymentGatewayService"],
     "payout-router": payout_router_pb2.DESCRIPTOR.services_by_name["PayoutRouterService"],
 }
-SKELETON_RPCS = [(name, method) for name, service in SKELETONS.items() for method in service.methods]
+#: What the shipped mesh policy lets no operator call (README.md, "Who may call what"): only the services that build
+#: transactions sign.
+NOT_FOR_OPERATORS = {"/lucid.tron.v1.WalletService/SignTransaction"}
+SKELETON_RPCS = [
+    (name, method)
+    for name, service in SKELETONS.items()
+    for method in service.methods
+    if f"/{service.full_name}/{method.name}" not in NOT_FOR_OPERATORS
+]
 
 
 @pytest.fixture(scope="session")
@@ -244,6 +252,14 @@ async def test_skeleton_rpcs_answer_unimplemented(
             await call(request_type(), timeout=5)
     assert caught.value.code() is grpc.StatusCode.UNIMPLEMENTED
     assert caught.value.details() == f"{path} is not implemented"
+
+
+@pytest.mark.parametrize("path", sorted(NOT_FOR_OPERATORS))
+async def test_up_enforces_the_shipped_policy_on_an_operator(channels: dict[str, grpc.aio.Channel], path: str) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await channels["wallet-manager"].unary_unary(path)(b"", timeout=5)
+    assert caught.value.code() is grpc.StatusCode.PERMISSION_DENIED
+    assert caught.value.details() == "the caller may not call this method"
 
 
 def test_status_lists_all_seven_serving(mesh: Up) -> None:

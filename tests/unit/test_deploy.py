@@ -21,7 +21,8 @@ import pytest
 import yaml
 
 from lucid_tron.cli._config import settings_type_of, uses_tor
-from lucid_tron.cli._services import SERVICES, MeshService
+from lucid_tron.cli._services import BETA_SIDECAR, MeshService
+from lucid_tron.cli._services import SERVICES as MESH
 from lucid_tron.mesh import ServiceSettings, describe_settings, load_settings
 from tor_proxy import TorSettings
 
@@ -50,7 +51,12 @@ PLACEHOLDER_SECRET = "00" * 32
 #: Words that make a variable name look like it holds a secret value.
 SECRET_WORDS = ("KEY", "PASSWORD", "SECRET", "TOKEN", "SEED", "MNEMONIC")
 
+#: What deploy/ runs of ours: the seven services and the Beta sidecar, from the one image.
+SERVICES = (*MESH, BETA_SIDECAR)
 SERVICE_IDS = [service.name for service in SERVICES]
+#: (caller, peer) -> what the caller's address of the peer names instead: the ops plane reaches wallet-manager only
+#: through the Beta sidecar.
+ROUTED = {("payment-gateway", "wallet-manager"): BETA_SIDECAR.name}
 
 
 # -- the code side -----------------------------------------------------------------------------------------------
@@ -74,10 +80,17 @@ def _uses_tor(service: MeshService) -> bool:
     return uses_tor(service.module)
 
 
+def _addresses(service: MeshService) -> dict[str, str]:
+    """What this one calls -> the variable holding its address: <PEER>_ADDR settings, the sidecar's BACKEND_ADDR."""
+    if service is BETA_SIDECAR:
+        return {"wallet-manager": "BACKEND_ADDR"}
+    by_variable = {peer.address_variable: peer.name for peer in MESH}
+    return {by_variable[name]: name for name in _variables(service) if name in by_variable}
+
+
 def _peers(service: MeshService) -> set[str]:
-    """Names of the mesh services this one calls: its <PEER>_ADDR settings."""
-    by_variable = {peer.address_variable: peer.name for peer in SERVICES}
-    return {by_variable[name] for name in _variables(service) if name in by_variable}
+    """Names of what this one opens gRPC connections to: the peers its settings name, routed (ROUTED)."""
+    return {ROUTED.get((service.name, peer), peer) for peer in _addresses(service)}
 
 
 def _expected_edges(service: MeshService) -> set[tuple[str, int]]:
@@ -173,7 +186,7 @@ def test_compose_services_serve_metrics_on_9464_exposed_to_the_metrics_network(c
     assert "metrics" in _compose_networks(compose, name)
 
 
-def test_compose_metrics_network_is_internal_and_holds_only_the_services(compose):
+def test_compose_metrics_network_is_internal_and_holds_only_the_services_and_the_sidecar(compose):
     assert _compose_internal(compose, "metrics")
     assert {name for name in compose["services"] if "metrics" in _compose_networks(compose, name)} == set(SERVICE_IDS)
 
@@ -223,9 +236,9 @@ def test_only_tor_is_on_a_network_that_reaches_the_internet(compose):
 def test_compose_addresses_name_compose_services_on_a_shared_network(compose, name):
     service = next(s for s in SERVICES if s.name == name)
     env = _compose_env(compose, name)
-    targets = {_host(env[peer.address_variable]) for peer in SERVICES if peer.name in _peers(service)}
+    targets = {_host(env[variable]) for variable in _addresses(service).values()}
     assert targets == _peers(service)
-    assert all(_port(env[peer.address_variable]) == GRPC_PORT for peer in SERVICES if peer.name in _peers(service))
+    assert all(_port(env[variable]) == GRPC_PORT for variable in _addresses(service).values())
     for variable, host in (("MONGO_URL", "mongo"), ("REDIS_URL", "redis")):
         if variable in env:
             assert urlsplit(env[variable]).hostname == host
@@ -367,7 +380,7 @@ def test_k3s_services_serve_metrics_on_a_port_named_metrics_that_the_scrape_anno
     }
 
 
-def test_k3s_asks_scrapers_for_the_seven_services_only(manifests):
+def test_k3s_asks_scrapers_for_the_services_and_the_sidecar_only(manifests):
     annotated = {
         template["metadata"]["labels"]["app.kubernetes.io/name"]
         for _where, template in _pod_templates(manifests)
@@ -399,11 +412,10 @@ def test_k3s_addresses_name_k3s_services(manifests, name):
     service = next(s for s in SERVICES if s.name == name)
     env = _k3s_env(manifests, name)
     services = _objects(manifests, "Service")
-    for peer in SERVICES:
-        if peer.name in _peers(service):
-            host, port = _host(env[peer.address_variable]), _port(env[peer.address_variable])
-            assert host == peer.name and port == GRPC_PORT
-            assert any(p["port"] == GRPC_PORT for p in services[host]["spec"]["ports"])
+    for peer, variable in _addresses(service).items():
+        host, port = _host(env[variable]), _port(env[variable])
+        assert host == ROUTED.get((name, peer), peer) and port == GRPC_PORT
+        assert any(p["port"] == GRPC_PORT for p in services[host]["spec"]["ports"])
     if "MONGO_URL" in env:
         members = urlsplit(env["MONGO_URL"]).netloc.split(",")
         replicas = _objects(manifests, "StatefulSet")["mongo"]["spec"]["replicas"]
@@ -667,3 +679,21 @@ def test_k3s_runs_each_service_with_mtls_from_its_own_secret(manifests, name, tm
         if any(item["path"].startswith("tls/") for item in source["secret"]["items"])
     ]
     assert tls_sources == [f"lucid-tron-tls-{name}"]
+
+
+# -- the wallet/ops border ---------------------------------------------------------------------------------------
+
+
+def test_compose_keeps_the_ops_plane_off_the_wallet_managers_networks(compose):
+    # The Beta sidecar is the way from payment-gateway to wallet-manager: they share no network but `metrics`, on
+    # which Docker does not filter ports; there wallet-manager's own ACL (mesh.json denies payment-gateway every
+    # WalletService method) is the wall.
+    assert _compose_networks(compose, "payment-gateway") & _compose_networks(compose, "wallet-manager") == {"metrics"}
+    assert _compose_networks(compose, BETA_SIDECAR.name) & _compose_networks(compose, "payment-gateway")
+    assert _compose_networks(compose, BETA_SIDECAR.name) & _compose_networks(compose, "wallet-manager")
+
+
+@pytest.mark.parametrize("where", ["compose", "k3s"])
+def test_the_sidecar_runs_the_shipped_border_policy(compose, manifests, where):
+    env = _compose_env(compose, BETA_SIDECAR.name) if where == "compose" else _k3s_env(manifests, BETA_SIDECAR.name)
+    assert "ACL_POLICY_FILE" not in env  # the shipped wallet-sidecar policy (deploy/policies/), in the image

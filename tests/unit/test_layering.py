@@ -13,6 +13,7 @@ from fixtures.imports import modules_after_importing
         "lucid_tron.trongrid",
         "lucid_tron.context",
         "lucid_tron.config",
+        "lucid_tron.authz",
         "lucid_tron.errors",
         "lucid_tron.validation",
         "tor_proxy",

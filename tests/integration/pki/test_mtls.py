@@ -44,10 +44,19 @@ async def who_am_i(request: bytes, context: grpc.aio.ServicerContext[Any, Any]) 
 SPEC = ServiceSpec(name="mtls-test", services=[generic_service(SERVICE, {"WhoAmI": unary_unary(who_am_i)})])
 
 
+@pytest.fixture(scope="module")
+def acl(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Settings of an ACL that lets any verified caller call the test service: these tests are about identity (the
+    shipped mesh policy, which does not name the test service, has its own tests in tests/integration/authz)."""
+    path = tmp_path_factory.mktemp("acl") / "policy.json"
+    path.write_text('{"name": "mtls-test", "allow_rules": [{"name": "any-verified-caller", "source": {"principals": ["*"]}}]}')
+    return {"acl_policy_file": str(path)}
+
+
 @pytest.fixture
-async def server(mesh_pki: PkiDirectory, tmp_path: Path) -> AsyncIterator[MeshServer]:
+async def server(mesh_pki: PkiDirectory, tmp_path: Path, acl: dict[str, str]) -> AsyncIterator[MeshServer]:
     files = copy_files(mesh_pki.files("services", TEST_SERVICE), tmp_path / "server")
-    async with serving(SPEC, ServiceSettings(port=0, health_port=0, **tls_fields(files))) as running:
+    async with serving(SPEC, ServiceSettings(port=0, health_port=0, **tls_fields(files), **acl)) as running:
         yield running
 
 
@@ -152,9 +161,9 @@ async def test_the_health_port_follows_the_process_health(server) -> None:
     assert answer.status == health_pb2.HealthCheckResponse.NOT_SERVING
 
 
-async def test_replaced_certificate_files_are_served_on_the_next_connection_without_a_restart(mesh_pki, tmp_path):
+async def test_replaced_certificate_files_are_served_on_the_next_connection_without_a_restart(mesh_pki, tmp_path, acl):
     files = copy_files(mesh_pki.files("services", TEST_SERVICE), tmp_path / "server")
-    async with serving(SPEC, ServiceSettings(port=0, **tls_fields(files))) as running:
+    async with serving(SPEC, ServiceSettings(port=0, **tls_fields(files), **acl)) as running:
         before = await asyncio.to_thread(served_serial, running.port, mesh_pki)
         rotated = mesh_pki.authority().issue_service(TEST_SERVICE)
         files.key.write_bytes(rotated.key_pem)
@@ -164,12 +173,12 @@ async def test_replaced_certificate_files_are_served_on_the_next_connection_with
     assert before != after == rotated.serial
 
 
-async def test_a_server_moved_to_a_new_ca_accepts_clients_of_both_during_the_overlap(tmp_path) -> None:
+async def test_a_server_moved_to_a_new_ca_accepts_clients_of_both_during_the_overlap(tmp_path, acl) -> None:
     pki = PkiDirectory(tmp_path / "pki")
     pki.init_ca()
     server_files = pki.issue_service(TEST_SERVICE)
     old_operator = pki.issue_operator("old")
-    async with serving(SPEC, ServiceSettings(port=0, **tls_fields(server_files))) as running:
+    async with serving(SPEC, ServiceSettings(port=0, **tls_fields(server_files), **acl)) as running:
         pki.rotate_ca()
         new_operator = pki.issue_operator("new")  # under the new CA, with the old+new bundle
         assert await call(running.address, channel_credentials(new_operator.read())) == b"spiffe://lucid/operator/new"
@@ -179,7 +188,7 @@ async def test_a_server_moved_to_a_new_ca_accepts_clients_of_both_during_the_ove
         assert await call(running.address, channel_credentials(old_operator.read())) == b"spiffe://lucid/operator/old"
 
 
-async def test_once_the_old_ca_is_retired_its_certificates_are_refused(tmp_path) -> None:
+async def test_once_the_old_ca_is_retired_its_certificates_are_refused(tmp_path, acl) -> None:
     pki = PkiDirectory(tmp_path / "pki")
     pki.init_ca()
     server_files = pki.issue_service(TEST_SERVICE)
@@ -187,7 +196,7 @@ async def test_once_the_old_ca_is_retired_its_certificates_are_refused(tmp_path)
     pki.rotate_ca()
     pki.rotate_all()
     pki.retire_old_cas()
-    async with serving(SPEC, ServiceSettings(port=0, **tls_fields(server_files))) as running:
+    async with serving(SPEC, ServiceSettings(port=0, **tls_fields(server_files), **acl)) as running:
         current = pki.files("operators", "alice").read()
         assert await call(running.address, channel_credentials(current)) == b"spiffe://lucid/operator/alice"
         retired = pem_of(before.certificate_chain, before.private_key, current.trusted_cas)

@@ -1,0 +1,171 @@
+"""Start one service from a built image under podman and wait for health SERVING through the probe the image carries.
+
+    scripts/image-smoke dist/images/lucid-tron-0.1.0-arm64.oci.tar
+
+wallet-manager is started as compose starts it (read-only root, uid 65532, every capability dropped, a small /tmp),
+against a real Mongo-wire server (SecantusDB, the tests' server, on the host: the container shares the host's
+network namespace so it needs no registry image of MongoDB). Health is asked with the image's own probe in exec form
+(`/opt/venv/bin/python -m lucid_tron.healthcheck`), as compose's healthcheck does. Prints the time to SERVING and the
+service's resident memory (under qemu for arm64 on x86: inflated, see deploy/README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from lucid_tron.cli._health import wait_serving
+from lucid_tron.cli._services import SERVICES, client_host, service_environment
+from lucid_tron.testing import MongoServer, RedisServer, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICE = ("lucid_tron.services.wallet_manager", "lucid.tron.v1.WalletService")
+USDT_CONTRACT = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
+PROBE = ["/opt/venv/bin/python", "-m", "lucid_tron.healthcheck"]
+
+
+def podman(*arguments: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["podman", *arguments], capture_output=True, text=True, check=check, timeout=timeout)
+
+
+def fail(message: str) -> int:
+    print(f"image-smoke: FAILED: {message}", file=sys.stderr)
+    return 1
+
+
+def rss_kib(pid: int) -> int:
+    match = re.search(r"^VmRSS:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text(), re.MULTILINE)
+    return int(match.group(1)) if match else 0
+
+
+def smoke(archive: Path, timeout_s: float) -> int:
+    loaded = podman("load", "-i", str(archive))
+    image = re.search(r"Loaded image(?:\(s\))?: (\S+)", loaded.stdout + loaded.stderr)
+    if image is None:
+        return fail(f"podman load said: {loaded.stdout}{loaded.stderr}")
+    image_name = image.group(1)
+    name = f"lucid-smoke-{os.getpid()}"
+    module, health_service = SERVICE
+    port = free_port()
+    with MongoServer() as mongo:
+        started = time.monotonic()
+        podman("run", "-d", "--name", name, "--network", "host", "--read-only",
+               "--tmpfs", "/tmp:size=16m,mode=1777,noexec,nosuid,nodev", "--cap-drop", "ALL",
+               "--security-opt", "no-new-privileges", "--pids-limit", "64",
+               "-e", "GRPC_HOST=127.0.0.1", "-e", f"GRPC_PORT={port}", "-e", f"MONGO_URL={mongo.url}",
+               "-e", f"USDT_CONTRACT={USDT_CONTRACT}", image_name, module)  # fmt: skip
+        try:
+            reason = ""
+            while time.monotonic() - started < timeout_s:
+                if podman("inspect", "-f", "{{.State.Running}}", name).stdout.strip() != "true":
+                    return fail(f"the container exited:\n{podman('logs', name, check=False).stderr}")
+                probe = podman("exec", name, *PROBE, "--port", str(port), health_service, check=False)
+                if probe.returncode == 0:
+                    break
+                reason = probe.stderr.strip()
+                time.sleep(1)
+            else:
+                logs = podman("logs", name, check=False)
+                return fail(f"not SERVING after {timeout_s:.0f} s ({reason})\n{logs.stdout}{logs.stderr}")
+            serving_s = time.monotonic() - started
+            pid = int(podman("inspect", "-f", "{{.State.Pid}}", name).stdout)
+            uid = podman("exec", name, "/opt/venv/bin/python", "-c", "import os; print(os.getuid())").stdout.strip()
+            wrote = podman("exec", name, "/opt/venv/bin/python", "-c", "open('/opt/venv/x', 'w')", check=False)
+            shell = podman("exec", name, "/bin/sh", "-c", "true", check=False)
+            problems = []
+            if uid != "65532":
+                problems.append(f"runs as uid {uid}, not 65532")
+            if wrote.returncode == 0 or "Read-only file system" not in wrote.stderr:
+                problems.append("the root filesystem is writable")
+            if shell.returncode == 0:
+                problems.append("/bin/sh runs in the image")
+            if problems:
+                return fail("; ".join(problems))
+            arch = podman("image", "inspect", "-f", "{{.Architecture}}", image_name).stdout.strip()
+            print(f"image-smoke: {image_name} ({arch}) {module}: health SERVING after {serving_s:.1f} s "
+                  f"(podman run -> probe exit 0), RSS {rss_kib(pid) / 1024:.0f} MiB; uid 65532, read-only root, "
+                  "no /bin/sh")
+            return 0
+        finally:
+            podman("rm", "-f", "-t", "10", name, check=False)
+
+
+def smoke_all(archive: Path, timeout_s: float) -> int:
+    """All seven services from the image at once, against devnet (direct), SecantusDB and Redis on the host.
+
+    The environment of each is `lucid-tron up`'s (lucid_tron.cli's service_environment), so this is `up` with every
+    service in its own read-only arm64 container. Waits on the host until every one is SERVING, then asks each once
+    more through the image's own probe in exec form.
+    """
+    image_name = re.search(r"Loaded image(?:\(s\))?: (\S+)", podman("load", "-i", str(archive)).stdout).group(1)
+    devnet = subprocess.Popen([sys.executable, "-m", "lucid_tron.devnet", "--host", "127.0.0.1"],
+                              stdout=subprocess.PIPE, text=True)
+    names: list[str] = []
+    try:
+        info = json.loads(devnet.stdout.readline())
+        with MongoServer() as mongo, RedisServer() as redis:
+            ports = {service.name: free_port() for service in SERVICES}
+            started = time.monotonic()
+            for service in SERVICES:
+                environment = service_environment(
+                    {}, service=service, host="127.0.0.1", ports=ports, metrics_port=free_port(),
+                    trongrid_url=info["url"], usdt_contract=info["usdt_address"], mongo_url=mongo.url,
+                    redis_url=redis.url, secrets_dir="/run/secrets", log_level="INFO", grace_s=5,
+                )  # fmt: skip
+                name = f"lucid-smoke-{os.getpid()}-{service.name}"
+                variables = [part for key, value in sorted(environment.items()) for part in ("-e", f"{key}={value}")]
+                podman("run", "-d", "--name", name, "--network", "host", "--read-only",
+                       "--tmpfs", "/tmp:size=16m,mode=1777,noexec,nosuid,nodev", "--cap-drop", "ALL",
+                       "--security-opt", "no-new-privileges", *variables, image_name, service.module)  # fmt: skip
+                names.append(name)
+
+            async def all_serving() -> dict[str, float]:
+                async def one(service) -> tuple[str, float]:
+                    address = f"{client_host('127.0.0.1')}:{ports[service.name]}"
+                    return service.name, await wait_serving(address, service.grpc_service, poll_s=0.5) - started
+
+                async with asyncio.timeout(timeout_s):
+                    return dict(await asyncio.gather(*(one(service) for service in SERVICES)))
+
+            try:
+                took = asyncio.run(all_serving())
+            except TimeoutError:
+                return fail(f"not all SERVING after {timeout_s:.0f} s")
+            for service, name in zip(SERVICES, names, strict=True):
+                probe = podman("exec", name, *PROBE, "--port", str(ports[service.name]), service.grpc_service,
+                               check=False)
+                pid = int(podman("inspect", "-f", "{{.State.Pid}}", name).stdout)
+                status = "SERVING" if probe.returncode == 0 else f"probe failed: {probe.stderr.strip()}"
+                print(f"image-smoke: {service.name:16} {status} after {took[service.name]:5.1f} s, "
+                      f"RSS {rss_kib(pid) / 1024:.0f} MiB")
+                if probe.returncode != 0:
+                    return fail(f"{service.name}: the image's probe did not answer SERVING")
+            print(f"image-smoke: all {len(SERVICES)} services SERVING {max(took.values()):.1f} s after the first "
+                  f"podman run ({image_name})")
+            return 0
+    finally:
+        for name in names:
+            podman("rm", "-f", "-t", "10", name, check=False)
+        devnet.terminate()
+        devnet.wait(10)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="scripts/image-smoke", description=__doc__.split("\n\n")[0])
+    parser.add_argument("archive", type=Path, help="lucid-tron-<version>-<arch>.oci.tar from scripts/build-image")
+    parser.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for SERVING (default 180)")
+    parser.add_argument("--all", action="store_true", help="all seven services at once, against devnet")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("CONTAINERS_CONF", str(ROOT / "deploy/image/containers.conf"))
+    return (smoke_all if args.all else smoke)(args.archive.resolve(), args.timeout)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
