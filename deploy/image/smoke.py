@@ -18,11 +18,13 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from lucid_tron.cli._health import wait_serving
 from lucid_tron.cli._services import SERVICES, client_host, service_environment
+from lucid_tron.keys import MasterSecret
 from lucid_tron.testing import MongoServer, RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,6 +40,16 @@ def podman(*arguments: str, check: bool = True, timeout: float = 120) -> subproc
 def fail(message: str) -> int:
     print(f"image-smoke: FAILED: {message}", file=sys.stderr)
     return 1
+
+
+def master_key_mount() -> list[str]:
+    """podman options that give wallet-manager a fresh master secret at its default ENCRYPTION_KEY_FILE, as compose's
+    secret does (readable by the container's uid 65532: a throwaway secret for a throwaway database)."""
+    folder = Path(tempfile.mkdtemp(prefix="lucid-smoke-"))
+    key = folder / "wallet_master_key"
+    MasterSecret.create_file(key)
+    key.chmod(0o644)
+    return ["-v", f"{key}:/run/secrets/wallet_master_key:ro"]
 
 
 def rss_kib(pid: int) -> int:
@@ -60,7 +72,7 @@ def smoke(archive: Path, timeout_s: float) -> int:
                "--tmpfs", "/tmp:size=16m,mode=1777,noexec,nosuid,nodev", "--cap-drop", "ALL",
                "--security-opt", "no-new-privileges", "--pids-limit", "64",
                "-e", "GRPC_HOST=127.0.0.1", "-e", f"GRPC_PORT={port}", "-e", f"MONGO_URL={mongo.url}",
-               "-e", f"USDT_CONTRACT={USDT_CONTRACT}", image_name, module)  # fmt: skip
+               "-e", f"USDT_CONTRACT={USDT_CONTRACT}", *master_key_mount(), image_name, module)  # fmt: skip
         try:
             reason = ""
             while time.monotonic() - started < timeout_s:
@@ -121,9 +133,11 @@ def smoke_all(archive: Path, timeout_s: float) -> int:
                 )  # fmt: skip
                 name = f"lucid-smoke-{os.getpid()}-{service.name}"
                 variables = [part for key, value in sorted(environment.items()) for part in ("-e", f"{key}={value}")]
+                secrets = master_key_mount() if service.name == "wallet-manager" else []
                 podman("run", "-d", "--name", name, "--network", "host", "--read-only",
                        "--tmpfs", "/tmp:size=16m,mode=1777,noexec,nosuid,nodev", "--cap-drop", "ALL",
-                       "--security-opt", "no-new-privileges", *variables, image_name, service.module)  # fmt: skip
+                       "--security-opt", "no-new-privileges", *variables, *secrets, image_name,
+                       service.module)  # fmt: skip
                 names.append(name)
 
             async def all_serving() -> dict[str, float]:
