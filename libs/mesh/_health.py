@@ -63,6 +63,7 @@ class Health:
         self._down: set[str] = set()
         self._started = False
         self._watches: list[asyncio.Task[None]] = []
+        self._stopping = False
         self.servicer = _EndingHealthServicer(self._names)
         self.soft = SoftDependencies(self)
 
@@ -108,6 +109,7 @@ class Health:
 
         The watchers stop first: none may report anything once shutdown began, nor probe a client about to close.
         """
+        self._stopping = True
         watches, self._watches = self._watches, []
         for task in watches:
             task.cancel()
@@ -122,9 +124,14 @@ class Health:
         return reporter
 
     async def _keep_watching(self, reporter: HealthReporter, probe: Probe, interval_s: float) -> None:
-        while True:
+        # The flag as well as the cancellation: a probe can swallow the CancelledError (a client library that catches
+        # it, as wallet-manager's tests saw of a MongoDB ping), and the loop must end then too, or shutdown waits for good.
+        while not self._stopping:
             await asyncio.sleep(interval_s)
-            await reporter.set_serving(*await _checked(probe))
+            serving, reason = await _checked(probe)
+            if self._stopping:
+                return
+            await reporter.set_serving(serving, reason)
 
     async def _publish(self) -> None:
         status = _SERVING if self.serving else _NOT_SERVING

@@ -296,3 +296,28 @@ async def test_a_declared_soft_dependency_is_reported_under_its_own_name_only() 
     declared = spec(dependencies=[Dependency("redis", Switch(up=False), soft=True)])
     async with serving(declared, ServiceSettings(port=0, insecure_plaintext=True)) as running:
         assert (await check(running.address, "redis"), await check(running.address, "")) == (NOT_SERVING, SERVING)
+
+
+async def test_shutdown_ends_a_watcher_whose_probe_swallows_the_cancellation() -> None:
+    probing = asyncio.Event()
+    probes = 0
+
+    async def probe_that_swallows_cancellation() -> bool:
+        nonlocal probes
+        probes += 1
+        if probes == 1:
+            return True  # the probe at start
+        # As a client library may: the cancellation that shutdown sends arrives here and is caught.
+        probing.set()
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            return False
+        return True
+
+    async def watch(health: Health) -> None:
+        await health.watch(health.reporter("mongodb"), probe_that_swallows_cancellation, interval_s=0.01)
+
+    async with serving(spec(on_start=[watch]), ServiceSettings(port=0, insecure_plaintext=True)) as running:
+        await asyncio.wait_for(probing.wait(), 5)
+        await asyncio.wait_for(running.shutdown(), 5)
