@@ -1,14 +1,17 @@
-"""Key custody costs, in one process: TRON addresses derived by lucid_tron.keys against raw `bip32` doing the same in
-the same run, and what opening the vault and sealing a record cost.
+"""Key custody costs, in one process: TRON addresses derived by lucid_tron.keys against bip_utils (an independent
+BIP-32 implementation, a test dependency) doing the same in the same run, and what opening the vault and sealing a
+record cost.
 
-    python -m bench.keys                 # ~25 s: the table
+    python -m bench.keys                 # ~30 s: the table
     python -m bench.keys --json out.json # the table, and every number (each round) as JSON; '-' for JSON only
 
 Rows (each measured `--rounds` times for `--duration` s, interleaved; the median, with the spread of the rounds):
-  - raw bip32, full path: `BIP32.get_privkey_from_path("m/44'/195'/0'/0/i")` from the root for every address, then
-    its public key (coincurve) and address (lucid_tron.chain): what a wallet without a cache does. **The baseline.**
-  - raw bip32, account node kept: the same library stepping from a node at m/44'/195'/0'/0 kept by the caller: the
-    least work an address takes with these libraries.
+  - bip_utils, full path: `Bip32Slip10Secp256k1.DerivePath("44'/195'/0'/0/i")` from the root for every address, then
+    its public key (coincurve) and address (lucid_tron.chain): what a wallet built on the common library without a
+    cache does. **The baseline.**
+  - bip_utils, account node kept: the same library stepping from a node at m/44'/195'/0'/0 kept by the caller.
+  - lucid_tron.keys, full path: lucid_tron.keys' own derivation (the node type under HdSecret) walking all five levels
+    from the root for every address, i.e. HdSecret without its account cache: the derivation alone against bip_utils'.
   - HdSecret.address: lucid_tron.keys, which keeps that node per account and returns a checked PrivateKey.
   - HdSecret.from_mnemonic + address: a wallet opened from its phrase (PBKDF2, 2048 rounds of HMAC-SHA512) and one
     address, as when nothing is cached.
@@ -28,7 +31,7 @@ from itertools import count
 from typing import Any
 
 import coincurve
-from bip32 import BIP32
+from bip_utils import Bip32Slip10Secp256k1
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from mnemonic import Mnemonic
@@ -36,17 +39,24 @@ from mnemonic import Mnemonic
 from bench.report import publish
 from lucid_tron.chain import address_from_public_key
 from lucid_tron.keys import DEFAULT_SCRYPT, HdSecret, Vault, new_mnemonic
+from lucid_tron.keys._hd import ExtendedPrivateKey
 
 __all__ = ["bench_keys", "main", "table"]
 
-BASELINE = "raw bip32, full path (baseline)"
+BASELINE = "bip_utils, full path (baseline)"
 #: Rows that derive an address, as the baseline does: only these have a ratio to it.
-ADDRESS_ROWS = (BASELINE, "raw bip32, account node kept", "HdSecret.address", "HdSecret.from_mnemonic + address")
+ADDRESS_ROWS = (
+    BASELINE,
+    "bip_utils, account node kept",
+    "lucid_tron.keys, full path",
+    "HdSecret.address",
+    "HdSecret.from_mnemonic + address",
+)
 _HARDENED = 0x80000000
+_ACCOUNT_PATH = [44 | _HARDENED, 195 | _HARDENED, 0 | _HARDENED, 0]
 
 
-def _raw_address(node: BIP32, path: list[int]) -> str:
-    secret = node.get_privkey_from_path(path)
+def _address(secret: bytes) -> str:
     return address_from_public_key(coincurve.PublicKey.from_secret(secret).format(compressed=False))
 
 
@@ -57,16 +67,17 @@ def _vault_key(salt: int) -> bytes:
 
 def _operations(phrase: str) -> dict[str, Callable[[int], object]]:
     """Each row's operation, given a counter (an address index), from the same mnemonic."""
-    root = BIP32.from_seed(Mnemonic.to_seed(phrase))
-    account_path = [44 | _HARDENED, 195 | _HARDENED, 0 | _HARDENED, 0]
-    chaincode, secret = root.get_extended_privkey_from_path(account_path)
-    account_node = BIP32(chaincode, secret, depth=len(account_path))
+    seed = Mnemonic.to_seed(phrase)
+    root = Bip32Slip10Secp256k1.FromSeed(seed)
+    account_node = root.DerivePath("44'/195'/0'/0")
+    own_root = ExtendedPrivateKey.from_seed(seed)
     wallet = HdSecret.from_mnemonic(phrase)
     vault = Vault({"bench": AESGCM(os.urandom(32))}, "bench")
     sealed = vault.seal(b"wallet:bench", os.urandom(64))
     return {
-        BASELINE: lambda i: _raw_address(root, [*account_path, i]),
-        "raw bip32, account node kept": lambda i: _raw_address(account_node, [i]),
+        BASELINE: lambda i: _address(root.DerivePath(f"44'/195'/0'/0/{i}").PrivateKey().Raw().ToBytes()),
+        "bip_utils, account node kept": lambda i: _address(account_node.ChildKey(i).PrivateKey().Raw().ToBytes()),
+        "lucid_tron.keys, full path": lambda i: _address(own_root.path([*_ACCOUNT_PATH, i]).secret),
         "HdSecret.address": lambda i: wallet.address(0, i),
         "HdSecret.from_mnemonic + address": lambda i: HdSecret.from_mnemonic(phrase).address(0, i),
         "scrypt (vault open)": _vault_key,

@@ -78,6 +78,12 @@ SITE_EXCLUDED = re.compile(r"(^|/)(SelfTest|tests)(/|$)|\.(pyi|pyx|pxd|pxi|c|h|c
 FORBIDDEN_NAMES = {"sh", "bash", "dash", "ash", "zsh", "busybox", "apt", "apt-get", "dpkg", "dpkg-deb", "pip",
                    "pip3", f"pip{PYTHON}", "ensurepip", ".git"}
 FORBIDDEN_DISTRIBUTIONS = {"secantusdb", "tronpy", "pytest", "bip_utils", "hypothesis", "pip", "setuptools"}
+#: The service image's ENV and EXPOSE, as deploy/Dockerfile sets them (tests/unit/test_image_build.py compares): 50051
+#: is gRPC with mutual TLS, 50052 the plaintext health-only port when HEALTH_PORT is set (compose and k3s set it).
+SERVICE_ENV = ["PATH=/opt/venv/bin:/usr/local/bin:/usr/bin:/bin", "PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1",
+               "PYTHONSAFEPATH=1", "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt", "GRPC_HOST=0.0.0.0",
+               "GRPC_PORT=50051", "GRPC_VERBOSITY=ERROR"]
+SERVICE_PORTS = (50051, 50052)
 #: A PEM private key with a body, not merely its header (libraries carry the header as a constant).
 PRIVATE_KEY = re.compile(rb"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----\s+(?:[A-Za-z0-9+/=:,-]+\s+){2,}-----END")
 
@@ -370,20 +376,6 @@ def tools_python(cache: Path) -> Path:
     return python
 
 
-OVERRIDES = Path(__file__).with_name("overrides.txt")
-
-
-def overrides() -> dict[str, str]:
-    """deploy/image/overrides.txt: name -> version for pins that have no wheel for the image's Python."""
-    pins = {}
-    for line in OVERRIDES.read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            name, version = line.split("==")
-            pins[canonical(name)] = version
-    return pins
-
-
 def canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
@@ -392,7 +384,7 @@ def build_wheels(cache: Path, work: Path, arch: Arch, platform_tag: str) -> tupl
     """The project's wheel and stem's (pure Python, built on the host), then every dependency as a target wheel.
 
     The set of distributions is the one constraints.txt pins (resolved by pip on the host, runtime dependencies
-    only), with deploy/image/overrides.txt applied; check_requirements then proves it consistent for the target.
+    only); check_requirements then proves it consistent for the target.
     """
     python = tools_python(cache)
     local = work / "local-wheels"
@@ -415,7 +407,6 @@ def build_wheels(cache: Path, work: Path, arch: Arch, platform_tag: str) -> tupl
         "-c", ROOT / "constraints.txt", project_wheel)
     pinned = {canonical(item["metadata"]["name"]): item["metadata"]["version"]
               for item in json.loads(report.read_text())["install"]}
-    pinned.update({name: version for name, version in overrides().items() if name in pinned})
     requirements = [f"{name}=={version}" for name, version in sorted(pinned.items())]
     wheels = cache / f"wheels-cp{PYTHON.replace('.', '')}-{arch.wheel}"
     target_python = ["--python-version", PYTHON, "--implementation", "cp", "--abi", f"cp{PYTHON.replace('.', '')}",
@@ -480,7 +471,6 @@ def check_requirements(site: Path, arch: Arch) -> None:
     environment.update(python_version=PYTHON, python_full_version=f"{PYTHON}.0", platform_machine=arch.wheel,
                        implementation_name="cpython", platform_python_implementation="CPython",
                        sys_platform="linux", os_name="posix", platform_system="Linux")
-    overridden = overrides()
     installed: dict[str, str] = {}
     metadata: dict[str, list[str]] = {}
     for info in site.glob("*.dist-info"):
@@ -497,9 +487,6 @@ def check_requirements(site: Path, arch: Arch) -> None:
                 continue
             have = installed.get(canonicalize_name(requirement.name))
             if have is None or not requirement.specifier.contains(have, prereleases=True):
-                if canonical(requirement.name) in overridden and have == overridden[canonical(requirement.name)]:
-                    log(f"override: {name} requires {requirement}; the image has {have} (deploy/image/overrides.txt)")
-                    continue
                 problems.append(f"{name} requires {requirement} on Python {PYTHON}, installed: {have}")
     if problems:
         raise SystemExit("build-image: " + "\n  ".join(["requirements not met in the image:", *problems]))
@@ -820,13 +807,10 @@ def build(arch: Arch, output: Path, cache: Path, *, refresh: bool, max_mb: int) 
             failed |= bool(problems)
         if failed:
             raise SystemExit("build-image: the image checks failed")
-        env = ["PATH=/opt/venv/bin:/usr/local/bin:/usr/bin:/bin", "PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1",
-               "PYTHONSAFEPATH=1", "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt", "GRPC_HOST=0.0.0.0",
-               "GRPC_PORT=50051"]
         images = [
             (service, ImageSpec("lucid-tron", project, arch, {
-                "User": f"{NONROOT}:{NONROOT}", "Env": env, "WorkingDir": "/",
-                "Entrypoint": ["/opt/venv/bin/python", "-m"], "ExposedPorts": {"50051/tcp": {}},
+                "User": f"{NONROOT}:{NONROOT}", "Env": SERVICE_ENV, "WorkingDir": "/",
+                "Entrypoint": ["/opt/venv/bin/python", "-m"], "ExposedPorts": {f"{p}/tcp": {} for p in SERVICE_PORTS},
             }, labels("lucid-tron", "Lucid's TRON payment plane: seven gRPC services, TronGrid only via Tor. "
                       "Argument: the service module.", project, epoch), ["opt/venv"])),
             (tor, ImageSpec("lucid-tor", project, arch, {

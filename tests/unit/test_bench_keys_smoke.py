@@ -25,8 +25,9 @@ def test_the_keys_bench_prints_every_row_and_writes_its_json(tmp_path: Path) -> 
     results = json.loads(json_path.read_text())
     rows = [row["row"] for row in results["rows"]]
     assert rows == [
-        "raw bip32, full path (baseline)",
-        "raw bip32, account node kept",
+        "bip_utils, full path (baseline)",
+        "bip_utils, account node kept",
+        "lucid_tron.keys, full path",
         "HdSecret.address",
         "HdSecret.from_mnemonic + address",
         "scrypt (vault open)",
