@@ -17,9 +17,9 @@ and typed reads.
     exceptions          TronGridError > TronGridUnavailable (> Throttled, NodeBusy, BadResponse), TronGridNodeError
 
 Reads (TronGrid's JSON parsed once into plain frozen dataclasses; "not found" is None, an unusable answer
-TronGridBadResponse): now_block, block, account, account_resources, transaction, transaction_info,
+TronGridBadResponse): now_block, block, block_receipts, account, account_resources, transaction, transaction_info,
 chain_parameters, estimate_energy, and `both` (two calls at once). The one write: broadcast (DUP_TRANSACTION_ERROR
-is success with duplicate=True). Values: Finality, Block, BlockHeader, Account, AccountResources, Transaction,
+is success with duplicate=True). Values: Finality, Block, BlockHeader, BlockReceipts, NativeTransfer, Account, AccountResources, Transaction,
 Receipt, Log, ExecutionResult, ChainParameters, BroadcastResult.
 
 The reads, broadcast and the names below load their modules (protobuf, the chain library) on first use, so a user
@@ -50,11 +50,13 @@ from ._values import (
     AccountResources,
     Block,
     BlockHeader,
+    BlockReceipts,
     BroadcastResult,
     ChainParameters,
     ExecutionResult,
     Finality,
     Log,
+    NativeTransfer,
     Receipt,
     Transaction,
 )
@@ -73,6 +75,7 @@ if TYPE_CHECKING:
         account,
         account_resources,
         block,
+        block_receipts,
         both,
         chain_parameters,
         estimate_energy,
@@ -91,6 +94,7 @@ _LAZY = {
     "account_resources": "._reads",
     "account_resources_message": "._messages",
     "block": "._reads",
+    "block_receipts": "._reads",
     "block_header_message": "._messages",
     "both": "._reads",
     "broadcast": "._broadcast",
@@ -113,6 +117,7 @@ __all__ = [
     "AccountResources",
     "Block",
     "BlockHeader",
+    "BlockReceipts",
     "BreakerPolicy",
     "BreakerState",
     "BroadcastResult",
@@ -121,6 +126,7 @@ __all__ = [
     "ExecutionResult",
     "Finality",
     "Log",
+    "NativeTransfer",
     "Receipt",
     "RetryPolicy",
     "SessionProvider",
@@ -140,6 +146,7 @@ __all__ = [
     "account_resources_message",
     "block",
     "block_header_message",
+    "block_receipts",
     "both",
     "broadcast",
     "chain_parameters",

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from google.protobuf import empty_pb2
+from google.protobuf.message import DecodeError
 from google.protobuf.unknown_fields import UnknownFieldSet
 
 from lucid_tron import chain
@@ -24,9 +25,11 @@ from ._values import (
     AccountResources,
     Block,
     BlockHeader,
+    BlockReceipts,
     ChainParameters,
     ExecutionResult,
     Log,
+    NativeTransfer,
     Receipt,
     Transaction,
 )
@@ -150,6 +153,55 @@ def parse_block(answer: Mapping[str, Any], *, solidified: bool) -> Block:
     if int(header.block_id[:16], 16) != header.number:
         raise bad_response(f"block id {header.block_id} is not the id of block {header.number}")
     return Block(header=header, txids=tuple(txids))
+
+
+def parse_block_receipts(block_answer: Mapping[str, Any], infos_answer: Any, *, solidified: bool) -> BlockReceipts:
+    """A getblockbynum answer with the gettransactioninfobyblocknum answer of the same block and view.
+
+    TRX transfers are read from the transactions' raw_data (the only place a TransferContract shows); token
+    transfers are left to the receipts' logs, where transfers made from inside other contracts show too.
+    """
+    block = parse_block(block_answer, solidified=solidified)
+    header = block.header
+    native = []
+    for entry in _Json(block_answer, "block").list("transactions"):
+        try:
+            tx = chain.transaction_from_json(entry)
+        except ChainError as error:
+            raise bad_response(f"block {header.number} holds a transaction we cannot read: {error}") from None
+        transfer = _native_transfer(tx)
+        if transfer is not None:
+            native.append(transfer)
+    if not isinstance(infos_answer, list):
+        raise bad_response(f"gettransactioninfobyblocknum answered a {type(infos_answer).__name__}, not a list")
+    receipts = []
+    for entry in infos_answer:
+        info = json_object(entry, "gettransactioninfobyblocknum[]")
+        receipt = parse_receipt(info, _hex_id(_Json(info, "transactioninfo").str("id"), "transactioninfo.id"),
+                                solidified=solidified)
+        if receipt.block_number != header.number:
+            raise bad_response(f"the receipts of block {header.number} include one of block {receipt.block_number}")
+        receipts.append(receipt)
+    return BlockReceipts(block=block, native_transfers=tuple(native), receipts=tuple(receipts))
+
+
+def _native_transfer(tx: protocol.Transaction) -> NativeTransfer | None:
+    contracts = tx.raw_data.contract
+    if len(contracts) != 1 or contracts[0].type != chain.protocol.Transaction.Contract.ContractType.TransferContract:
+        return None
+    value = chain.protocol.TransferContract()
+    try:
+        value.ParseFromString(contracts[0].parameter.value)
+        sender, recipient = to_base58(value.owner_address), to_base58(value.to_address)
+    except (ChainError, DecodeError) as error:
+        raise bad_response(f"a TransferContract we cannot read: {error}") from None
+    return NativeTransfer(
+        txid=chain.txid(tx).hex(),
+        from_address=sender,
+        to_address=recipient,
+        amount_sun=value.amount,
+        contract_result=_contract_result(tx),
+    )
 
 
 def parse_account(answer: Mapping[str, Any], address: str) -> Account:

@@ -21,17 +21,29 @@ from ._parsing import (
     parse_account,
     parse_account_resources,
     parse_block,
+    parse_block_receipts,
     parse_chain_parameters,
     parse_energy_required,
     parse_receipt,
     parse_transaction,
 )
-from ._values import Account, AccountResources, Block, BlockHeader, ChainParameters, Finality, Receipt, Transaction
+from ._values import (
+    Account,
+    AccountResources,
+    Block,
+    BlockHeader,
+    BlockReceipts,
+    ChainParameters,
+    Finality,
+    Receipt,
+    Transaction,
+)
 
 __all__ = [
     "account",
     "account_resources",
     "block",
+    "block_receipts",
     "both",
     "chain_parameters",
     "estimate_energy",
@@ -65,6 +77,20 @@ async def block(client: TronGridClient, number: int) -> Block | None:
         return parse_block(answer, solidified=True)
     answer = json_object(await client.wallet("getblockbynum", body), "getblockbynum")
     return parse_block(answer, solidified=False) if answer else None
+
+
+async def block_receipts(client: TronGridClient, number: int, finality: Finality) -> BlockReceipts | None:
+    """Block `number` of the view with its TRX transfers and receipts (two calls at once), None when the view does
+    not hold it yet."""
+    view = _view(client, finality)
+    body = {"num": number, "visible": True}
+    block_answer, infos_answer = await both(
+        view("getblockbynum", body), view("gettransactioninfobyblocknum", {"num": number})
+    )
+    answer = json_object(block_answer, "getblockbynum")
+    if not answer:
+        return None
+    return parse_block_receipts(answer, infos_answer, solidified=finality is Finality.SOLIDIFIED)
 
 
 async def account(client: TronGridClient, address: str, finality: Finality) -> Account:

@@ -14,11 +14,13 @@ __all__ = [
     "AccountResources",
     "Block",
     "BlockHeader",
+    "BlockReceipts",
     "BroadcastResult",
     "ChainParameters",
     "ExecutionResult",
     "Finality",
     "Log",
+    "NativeTransfer",
     "Receipt",
     "Transaction",
 ]
@@ -135,6 +137,28 @@ class Receipt:
     contract_address: str
     logs: tuple[Log, ...]
     solidified: bool
+
+
+@dataclass(frozen=True)
+class NativeTransfer:
+    """A top-level TRX transfer (TransferContract) of a block."""
+
+    txid: str
+    from_address: str
+    to_address: str
+    amount_sun: int
+    #: The ret[0].contractRet code, e.g. "SUCCESS"; "" when TRON did not say.
+    contract_result: str
+
+
+@dataclass(frozen=True)
+class BlockReceipts:
+    """One block as a payment watcher reads it: its header, its TRX transfers and every receipt (with logs)."""
+
+    block: Block
+    native_transfers: tuple[NativeTransfer, ...]
+    #: One per transaction that has a receipt, in block order (gettransactioninfobyblocknum).
+    receipts: tuple[Receipt, ...]
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,11 @@ from .cache import CacheStatus
 from .relay import ChainRelay
 from .verify import Expected
 
-__all__ = ["SERVICE_NAME", "RelayServicer", "registration"]
+__all__ = ["MAX_BLOCKS_PER_CALL", "MAX_CONTRACTS_PER_CALL", "SERVICE_NAME", "RelayServicer", "registration"]
+
+#: Bounds of one ListBlockTransfers call: a watcher catching up asks again; one call never holds a TronGrid quota.
+MAX_BLOCKS_PER_CALL = 100
+MAX_CONTRACTS_PER_CALL = 10
 
 SERVICE_NAME: str = relay_pb2.DESCRIPTOR.services_by_name["RelayService"].full_name
 
@@ -138,6 +142,41 @@ class RelayServicer(relay_pb2_grpc.RelayServiceServicer):
         if verdict.matched is not None:
             response.matched_transfer.CopyFrom(messages.transfer(verdict.matched))
         return _answered(response, answer.cache)
+
+    async def ListBlockTransfers(  # noqa: N802
+        self, request: relay_pb2.ListBlockTransfersRequest, context: Context
+    ) -> relay_pb2.ListBlockTransfersResponse:
+        check = FieldChecks()
+        first = check.amount("first_block_number", request.first_block_number)
+        last = check.non_negative("last_block_number", request.last_block_number) or first
+        contracts = _contracts(check, list(request.contract_addresses))
+        if first is not None and last is not None:
+            if last < first:
+                check.fail("last_block_number", f"must not be below first_block_number {first}, got {last}")
+            elif last - first >= MAX_BLOCKS_PER_CALL:
+                check.fail("last_block_number", f"a range is at most {MAX_BLOCKS_PER_CALL} blocks, got {last - first + 1}")
+        if not request.contract_addresses and not request.include_trx:
+            check.fail("contract_addresses", "required unless include_trx is set: nothing to list")
+        check.done()
+        assert first is not None and last is not None  # done() raised otherwise
+        answer = await self._relay.block_transfers(first, last, contracts, request.include_trx)
+        response = relay_pb2.ListBlockTransfersResponse(
+            transfers=[messages.block_transfer(t) for t in answer.transfers if messages.fits_int64(t)],
+            last_block_number=answer.last_block_number,
+            solidified_block_number=answer.solidified_block_number,
+        )
+        return _answered(response, answer.cache)
+
+
+def _contracts(check: FieldChecks, values: list[str]) -> frozenset[str]:
+    if len(values) > MAX_CONTRACTS_PER_CALL:
+        check.fail("contract_addresses", f"at most {MAX_CONTRACTS_PER_CALL} contracts, got {len(values)}")
+        return frozenset()
+    found = [check.address(f"contract_addresses[{i}]", value) for i, value in enumerate(values)]
+    contracts = frozenset(a for a in found if a is not None)
+    if len(contracts) < len([a for a in found if a is not None]):
+        check.fail("contract_addresses", "lists a contract twice")
+    return contracts
 
 
 def registration(servicer: RelayServicer) -> Registration:

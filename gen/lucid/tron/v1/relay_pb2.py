@@ -23,40 +23,47 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from lucid.tron.v1 import common_pb2 as lucid_dot_tron_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19lucid/tron/v1/relay.proto\x12\rlucid.tron.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1alucid/tron/v1/common.proto\"o\n\x0b\x43\x61\x63heStatus\x12\x1d\n\nfrom_cache\x18\x01 \x01(\x08R\tfromCache\x12\x14\n\x05stale\x18\x02 \x01(\x08R\x05stale\x12+\n\x03\x61ge\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationR\x03\x61ge\"\x89\x01\n\x1eRelayServiceGetNowBlockRequest\x12\x33\n\x08\x66inality\x18\x01 \x01(\x0e\x32\x17.lucid.tron.v1.FinalityR\x08\x66inality\x12\x32\n\x07max_age\x18\x02 \x01(\x0b\x32\x19.google.protobuf.DurationR\x06maxAge\"\x85\x01\n\x1fRelayServiceGetNowBlockResponse\x12\x30\n\x05\x62lock\x18\x01 \x01(\x0b\x32\x1a.lucid.tron.v1.BlockHeaderR\x05\x62lock\x12\x30\n\x05\x63\x61\x63he\x18\x02 \x01(\x0b\x32\x1a.lucid.tron.v1.CacheStatusR\x05\x63\x61\x63he\"\xa2\x01\n\x1dRelayServiceGetAccountRequest\x12\x18\n\x07\x61\x64\x64ress\x18\x01 \x01(\tR\x07\x61\x64\x64ress\x12\x33\n\x08\x66inality\x18\x02 \x01(\x0e\x32\x17.lucid.tron.v1.FinalityR\x08\x66inality\x12\x32\n\x07max_age\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationR\x06maxAge\"\x84\x01\n\x1eRelayServiceGetAccountResponse\x12\x30\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x16.lucid.tron.v1.AccountR\x07\x61\x63\x63ount\x12\x30\n\x05\x63\x61\x63he\x18\x02 \x01(\x0b\x32\x1a.lucid.tron.v1.CacheStatusR\x05\x63\x61\x63he\"v\n&RelayServiceGetAccountResourcesRequest\x12\x18\n\x07\x61\x64\x64ress\x18\x01 \x01(\tR\x07\x61\x64\x64ress\x12\x32\n\x07max_age\x18\x02 \x01(\x0b\x32\x19.google.protobuf.DurationR\x06maxAge\"\x9a\x01\n\'RelayServiceGetAccountResourcesResponse\x12=\n\tresources\x18\x01 \x01(\x0b\x32\x1f.lucid.tron.v1.AccountResourcesR\tresources\x12\x30\n\x05\x63\x61\x63he\x18\x02 \x01(\x0b\x32\x1a.lucid.tron.v1.CacheStatusR\x05\x63\x61\x63he\"\xa4\x01\n%RelayServiceGetTransactionInfoRequest\x12\x12\n\x04txid\x18\x01 \x01(\tR\x04txid\x12\x33\n\x08\x66inality\x18\x02 \x01(\x0e\x32\x17.lucid.tron.v1.FinalityR\x08\x66inality\x12\x32\n\x07max_age\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationR\x06maxAge\"\x97\x01\n&RelayServiceGetTransactionInfoResponse\x12;\n\x07receipt\x18\x01 \x01(\x0b\x32!.lucid.tron.v1.TransactionReceiptR\x07receipt\x12\x30\n\x05\x63\x61\x63he\x18\x02 \x01(\x0b\x32\x1a.lucid.tron.v1.CacheStatusR\x05\x63\x61\x63he\"\xc9\x01\n\x1aVerifyTrc20TransferRequest\x12\x12\n\x04txid\x18\x01 \x01(\tR\x04txid\x12)\n\x10\x63ontract_address\x18\x02 \x01(\tR\x0f\x63ontractAddress\x12!\n\x0c\x66rom_address\x18\x03 \x01(\tR\x0b\x66romAddress\x12\x1d\n\nto_address\x18\x04 \x01(\tR\ttoAddress\x12*\n\x11\x61mount_base_units\x18\x05 \x01(\x03R\x0f\x61mountBaseUnits\"\xd1\x02\n\x1bVerifyTrc20TransferResponse\x12\x1a\n\x08verified\x18\x01 \x01(\x08R\x08verified\x12<\n\x07\x66\x61ilure\x18\x02 \x01(\x0e\x32\".lucid.tron.v1.VerificationFailureR\x07\x66\x61ilure\x12G\n\x10matched_transfer\x18\x03 \x01(\x0b\x32\x1c.lucid.tron.v1.Trc20TransferR\x0fmatchedTransfer\x12:\n\ttransfers\x18\x04 \x03(\x0b\x32\x1c.lucid.tron.v1.Trc20TransferR\ttransfers\x12!\n\x0c\x62lock_number\x18\x05 \x01(\x03R\x0b\x62lockNumber\x12\x30\n\x05\x63\x61\x63he\x18\x06 \x01(\x0b\x32\x1a.lucid.tron.v1.CacheStatusR\x05\x63\x61\x63he*\xeb\x02\n\x13VerificationFailure\x12$\n VERIFICATION_FAILURE_UNSPECIFIED\x10\x00\x12\"\n\x1eVERIFICATION_FAILURE_NOT_FOUND\x10\x01\x12\'\n#VERIFICATION_FAILURE_NOT_SOLIDIFIED\x10\x02\x12\x1f\n\x1bVERIFICATION_FAILURE_FAILED\x10\x03\x12(\n$VERIFICATION_FAILURE_NO_TRANSFER_LOG\x10\x04\x12\'\n#VERIFICATION_FAILURE_WRONG_CONTRACT\x10\x05\x12#\n\x1fVERIFICATION_FAILURE_WRONG_FROM\x10\x06\x12!\n\x1dVERIFICATION_FAILURE_WRONG_TO\x10\x07\x12%\n!VERIFICATION_FAILURE_WRONG_AMOUNT\x10\x08\x32\xe0\x04\n\x0cRelayService\x12l\n\x0bGetNowBlock\x12-.lucid.tron.v1.RelayServiceGetNowBlockRequest\x1a..lucid.tron.v1.RelayServiceGetNowBlockResponse\x12i\n\nGetAccount\x12,.lucid.tron.v1.RelayServiceGetAccountRequest\x1a-.lucid.tron.v1.RelayServiceGetAccountResponse\x12\x84\x01\n\x13GetAccountResources\x12\x35.lucid.tron.v1.RelayServiceGetAccountResourcesRequest\x1a\x36.lucid.tron.v1.RelayServiceGetAccountResourcesResponse\x12\x81\x01\n\x12GetTransactionInfo\x12\x34.lucid.tron.v1.RelayServiceGetTransactionInfoRequest\x1a\x35.lucid.tron.v1.RelayServiceGetTransactionInfoResponse\x12l\n\x13VerifyTrc20Transfer\x12).lucid.tron.v1.VerifyTrc20TransferRequest\x1a*.lucid.tron.v1.VerifyTrc20TransferResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19lucid/tron/v1/relay.proto\x12\rlucid.tron.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1alucid/tron/v1/common.proto\"o\n\x0b\x43\x61\x63heStatus\x12\x1d\n\nfrom_cache\x18\x01 \x01(\x08R\tfromCache\x12\x14\n\x05stale\x18\x02 \x01(\x08R\x05stale\x12+\n\x03\x61ge\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationR\x03\x61ge\"\x89\x01\n\x1eRelayServiceGetNowBlockRequest\x12\x33\n\x08\x66inality\x18\x01 \x01(\x0e\x32\x17.lucid.tron.v1.FinalityR\x08\x66inality\x12\x32\n\x07max_age\x18\x02 \x01(\x0b\x32\x19.google.protobuf.DurationR\x06maxAge\"\x85\x01\n\x1fRelayServiceGetNowBlockResponse\x12\x30\n\x05\x62lock\x18\x01 \x01(\x0b\x32\x1a.lucid.tron.v1.BlockHeaderR\x05\x62lock\x12\x30\n\x05\x63\x61\x63he\x18\x02 \x01(\x0b\x32\x1a.lucid.tron.v1.CacheStatusR\x05\x63\x61\x63he\"\xa2\x01\n\x1dRelayServiceGetAccountRequest\x12\x18\n\x07\x61\x64\x64ress\x18\x01 \x01(\tR\x07\x61\x64\x64ress\x12\x33\n\x08\x66inality\x18\x02 \x01(\x0e\x32\x17.lucid.tron.v1.FinalityR\x08\x66inality\x12\x32\n\x07max_age\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationR\x06maxAge\"\x84\x01\n\x1eRelayServiceGetAccountResponse\x12\x30\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x16.lucid.tron.v1.AccountR\x07\x61\x63\x63ount\x12\x30\n\x05\x63\x61\x63he\x18\x02 \x01(\x0b\x32\x1a.lucid.tron.v1.CacheStatusR\x05\x63\x61\x63he\"v\n&RelayServiceGetAccountResourcesRequest\x12\x18\n\x07\x61\x64\x64ress\x18\x01 \x01(\tR\x07\x61\x64\x64ress\x12\x32\n\x07max_age\x18\x02 \x01(\x0b\x32\x19.google.protobuf.DurationR\x06maxAge\"\x9a\x01\n\'RelayServiceGetAccountResourcesResponse\x12=\n\tresources\x18\x01 \x01(\x0b\x32\x1f.lucid.tron.v1.AccountResourcesR\tresources\x12\x30\n\x05\x63\x61\x63he\x18\x02 \x01(\x0b\x32\x1a.lucid.tron.v1.CacheStatusR\x05\x63\x61\x63he\"\xa4\x01\n%RelayServiceGetTransactionInfoRequest\x12\x12\n\x04txid\x18\x01 \x01(\tR\x04txid\x12\x33\n\x08\x66inality\x18\x02 \x01(\x0e\x32\x17.lucid.tron.v1.FinalityR\x08\x66inality\x12\x32\n\x07max_age\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationR\x06maxAge\"\x97\x01\n&RelayServiceGetTransactionInfoResponse\x12;\n\x07receipt\x18\x01 \x01(\x0b\x32!.lucid.tron.v1.TransactionReceiptR\x07receipt\x12\x30\n\x05\x63\x61\x63he\x18\x02 \x01(\x0b\x32\x1a.lucid.tron.v1.CacheStatusR\x05\x63\x61\x63he\"\xc9\x01\n\x1aVerifyTrc20TransferRequest\x12\x12\n\x04txid\x18\x01 \x01(\tR\x04txid\x12)\n\x10\x63ontract_address\x18\x02 \x01(\tR\x0f\x63ontractAddress\x12!\n\x0c\x66rom_address\x18\x03 \x01(\tR\x0b\x66romAddress\x12\x1d\n\nto_address\x18\x04 \x01(\tR\ttoAddress\x12*\n\x11\x61mount_base_units\x18\x05 \x01(\x03R\x0f\x61mountBaseUnits\"\xd1\x02\n\x1bVerifyTrc20TransferResponse\x12\x1a\n\x08verified\x18\x01 \x01(\x08R\x08verified\x12<\n\x07\x66\x61ilure\x18\x02 \x01(\x0e\x32\".lucid.tron.v1.VerificationFailureR\x07\x66\x61ilure\x12G\n\x10matched_transfer\x18\x03 \x01(\x0b\x32\x1c.lucid.tron.v1.Trc20TransferR\x0fmatchedTransfer\x12:\n\ttransfers\x18\x04 \x03(\x0b\x32\x1c.lucid.tron.v1.Trc20TransferR\ttransfers\x12!\n\x0c\x62lock_number\x18\x05 \x01(\x03R\x0b\x62lockNumber\x12\x30\n\x05\x63\x61\x63he\x18\x06 \x01(\x0b\x32\x1a.lucid.tron.v1.CacheStatusR\x05\x63\x61\x63he\"\xc5\x01\n\x19ListBlockTransfersRequest\x12,\n\x12\x66irst_block_number\x18\x01 \x01(\x03R\x10\x66irstBlockNumber\x12*\n\x11last_block_number\x18\x02 \x01(\x03R\x0flastBlockNumber\x12-\n\x12\x63ontract_addresses\x18\x03 \x03(\tR\x11\x63ontractAddresses\x12\x1f\n\x0binclude_trx\x18\x04 \x01(\x08R\nincludeTrx\"\x8f\x03\n\rBlockTransfer\x12\x12\n\x04txid\x18\x01 \x01(\tR\x04txid\x12\x1b\n\tlog_index\x18\x02 \x01(\x05R\x08logIndex\x12)\n\x10\x63ontract_address\x18\x03 \x01(\tR\x0f\x63ontractAddress\x12!\n\x0c\x66rom_address\x18\x04 \x01(\tR\x0b\x66romAddress\x12\x1d\n\nto_address\x18\x05 \x01(\tR\ttoAddress\x12*\n\x11\x61mount_base_units\x18\x06 \x01(\x03R\x0f\x61mountBaseUnits\x12!\n\x0c\x62lock_number\x18\x07 \x01(\x03R\x0b\x62lockNumber\x12\x39\n\nblock_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tblockTime\x12\x36\n\x06result\x18\t \x01(\x0e\x32\x1e.lucid.tron.v1.ExecutionResultR\x06result\x12\x1e\n\nsolidified\x18\n \x01(\x08R\nsolidified\"\xee\x01\n\x1aListBlockTransfersResponse\x12:\n\ttransfers\x18\x01 \x03(\x0b\x32\x1c.lucid.tron.v1.BlockTransferR\ttransfers\x12*\n\x11last_block_number\x18\x02 \x01(\x03R\x0flastBlockNumber\x12\x36\n\x17solidified_block_number\x18\x03 \x01(\x03R\x15solidifiedBlockNumber\x12\x30\n\x05\x63\x61\x63he\x18\x04 \x01(\x0b\x32\x1a.lucid.tron.v1.CacheStatusR\x05\x63\x61\x63he*\xeb\x02\n\x13VerificationFailure\x12$\n VERIFICATION_FAILURE_UNSPECIFIED\x10\x00\x12\"\n\x1eVERIFICATION_FAILURE_NOT_FOUND\x10\x01\x12\'\n#VERIFICATION_FAILURE_NOT_SOLIDIFIED\x10\x02\x12\x1f\n\x1bVERIFICATION_FAILURE_FAILED\x10\x03\x12(\n$VERIFICATION_FAILURE_NO_TRANSFER_LOG\x10\x04\x12\'\n#VERIFICATION_FAILURE_WRONG_CONTRACT\x10\x05\x12#\n\x1fVERIFICATION_FAILURE_WRONG_FROM\x10\x06\x12!\n\x1dVERIFICATION_FAILURE_WRONG_TO\x10\x07\x12%\n!VERIFICATION_FAILURE_WRONG_AMOUNT\x10\x08\x32\xcb\x05\n\x0cRelayService\x12l\n\x0bGetNowBlock\x12-.lucid.tron.v1.RelayServiceGetNowBlockRequest\x1a..lucid.tron.v1.RelayServiceGetNowBlockResponse\x12i\n\nGetAccount\x12,.lucid.tron.v1.RelayServiceGetAccountRequest\x1a-.lucid.tron.v1.RelayServiceGetAccountResponse\x12\x84\x01\n\x13GetAccountResources\x12\x35.lucid.tron.v1.RelayServiceGetAccountResourcesRequest\x1a\x36.lucid.tron.v1.RelayServiceGetAccountResourcesResponse\x12\x81\x01\n\x12GetTransactionInfo\x12\x34.lucid.tron.v1.RelayServiceGetTransactionInfoRequest\x1a\x35.lucid.tron.v1.RelayServiceGetTransactionInfoResponse\x12l\n\x13VerifyTrc20Transfer\x12).lucid.tron.v1.VerifyTrc20TransferRequest\x1a*.lucid.tron.v1.VerifyTrc20TransferResponse\x12i\n\x12ListBlockTransfers\x12(.lucid.tron.v1.ListBlockTransfersRequest\x1a).lucid.tron.v1.ListBlockTransfersResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lucid.tron.v1.relay_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_VERIFICATIONFAILURE']._serialized_start=1936
-  _globals['_VERIFICATIONFAILURE']._serialized_end=2299
-  _globals['_CACHESTATUS']._serialized_start=104
-  _globals['_CACHESTATUS']._serialized_end=215
-  _globals['_RELAYSERVICEGETNOWBLOCKREQUEST']._serialized_start=218
-  _globals['_RELAYSERVICEGETNOWBLOCKREQUEST']._serialized_end=355
-  _globals['_RELAYSERVICEGETNOWBLOCKRESPONSE']._serialized_start=358
-  _globals['_RELAYSERVICEGETNOWBLOCKRESPONSE']._serialized_end=491
-  _globals['_RELAYSERVICEGETACCOUNTREQUEST']._serialized_start=494
-  _globals['_RELAYSERVICEGETACCOUNTREQUEST']._serialized_end=656
-  _globals['_RELAYSERVICEGETACCOUNTRESPONSE']._serialized_start=659
-  _globals['_RELAYSERVICEGETACCOUNTRESPONSE']._serialized_end=791
-  _globals['_RELAYSERVICEGETACCOUNTRESOURCESREQUEST']._serialized_start=793
-  _globals['_RELAYSERVICEGETACCOUNTRESOURCESREQUEST']._serialized_end=911
-  _globals['_RELAYSERVICEGETACCOUNTRESOURCESRESPONSE']._serialized_start=914
-  _globals['_RELAYSERVICEGETACCOUNTRESOURCESRESPONSE']._serialized_end=1068
-  _globals['_RELAYSERVICEGETTRANSACTIONINFOREQUEST']._serialized_start=1071
-  _globals['_RELAYSERVICEGETTRANSACTIONINFOREQUEST']._serialized_end=1235
-  _globals['_RELAYSERVICEGETTRANSACTIONINFORESPONSE']._serialized_start=1238
-  _globals['_RELAYSERVICEGETTRANSACTIONINFORESPONSE']._serialized_end=1389
-  _globals['_VERIFYTRC20TRANSFERREQUEST']._serialized_start=1392
-  _globals['_VERIFYTRC20TRANSFERREQUEST']._serialized_end=1593
-  _globals['_VERIFYTRC20TRANSFERRESPONSE']._serialized_start=1596
-  _globals['_VERIFYTRC20TRANSFERRESPONSE']._serialized_end=1933
-  _globals['_RELAYSERVICE']._serialized_start=2302
-  _globals['_RELAYSERVICE']._serialized_end=2910
+  _globals['_VERIFICATIONFAILURE']._serialized_start=2812
+  _globals['_VERIFICATIONFAILURE']._serialized_end=3175
+  _globals['_CACHESTATUS']._serialized_start=137
+  _globals['_CACHESTATUS']._serialized_end=248
+  _globals['_RELAYSERVICEGETNOWBLOCKREQUEST']._serialized_start=251
+  _globals['_RELAYSERVICEGETNOWBLOCKREQUEST']._serialized_end=388
+  _globals['_RELAYSERVICEGETNOWBLOCKRESPONSE']._serialized_start=391
+  _globals['_RELAYSERVICEGETNOWBLOCKRESPONSE']._serialized_end=524
+  _globals['_RELAYSERVICEGETACCOUNTREQUEST']._serialized_start=527
+  _globals['_RELAYSERVICEGETACCOUNTREQUEST']._serialized_end=689
+  _globals['_RELAYSERVICEGETACCOUNTRESPONSE']._serialized_start=692
+  _globals['_RELAYSERVICEGETACCOUNTRESPONSE']._serialized_end=824
+  _globals['_RELAYSERVICEGETACCOUNTRESOURCESREQUEST']._serialized_start=826
+  _globals['_RELAYSERVICEGETACCOUNTRESOURCESREQUEST']._serialized_end=944
+  _globals['_RELAYSERVICEGETACCOUNTRESOURCESRESPONSE']._serialized_start=947
+  _globals['_RELAYSERVICEGETACCOUNTRESOURCESRESPONSE']._serialized_end=1101
+  _globals['_RELAYSERVICEGETTRANSACTIONINFOREQUEST']._serialized_start=1104
+  _globals['_RELAYSERVICEGETTRANSACTIONINFOREQUEST']._serialized_end=1268
+  _globals['_RELAYSERVICEGETTRANSACTIONINFORESPONSE']._serialized_start=1271
+  _globals['_RELAYSERVICEGETTRANSACTIONINFORESPONSE']._serialized_end=1422
+  _globals['_VERIFYTRC20TRANSFERREQUEST']._serialized_start=1425
+  _globals['_VERIFYTRC20TRANSFERREQUEST']._serialized_end=1626
+  _globals['_VERIFYTRC20TRANSFERRESPONSE']._serialized_start=1629
+  _globals['_VERIFYTRC20TRANSFERRESPONSE']._serialized_end=1966
+  _globals['_LISTBLOCKTRANSFERSREQUEST']._serialized_start=1969
+  _globals['_LISTBLOCKTRANSFERSREQUEST']._serialized_end=2166
+  _globals['_BLOCKTRANSFER']._serialized_start=2169
+  _globals['_BLOCKTRANSFER']._serialized_end=2568
+  _globals['_LISTBLOCKTRANSFERSRESPONSE']._serialized_start=2571
+  _globals['_LISTBLOCKTRANSFERSRESPONSE']._serialized_end=2809
+  _globals['_RELAYSERVICE']._serialized_start=3178
+  _globals['_RELAYSERVICE']._serialized_end=3893
 # @@protoc_insertion_point(module_scope)

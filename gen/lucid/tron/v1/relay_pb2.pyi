@@ -7,6 +7,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from lucid.tron.v1 import common_pb2 as _common_pb2
@@ -430,3 +431,143 @@ class VerifyTrc20TransferResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___VerifyTrc20TransferResponse: _TypeAlias = VerifyTrc20TransferResponse  # noqa: Y015
+
+@_typing.final
+class ListBlockTransfersRequest(_message.Message):
+    """Request for RelayService.ListBlockTransfers."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIRST_BLOCK_NUMBER_FIELD_NUMBER: _builtins.int
+    LAST_BLOCK_NUMBER_FIELD_NUMBER: _builtins.int
+    CONTRACT_ADDRESSES_FIELD_NUMBER: _builtins.int
+    INCLUDE_TRX_FIELD_NUMBER: _builtins.int
+    first_block_number: _builtins.int
+    """REQUIRED. First block of the range; greater than 0."""
+    last_block_number: _builtins.int
+    """OPTIONAL. Last block of the range, inclusive; unset or 0 means first_block_number. At most 99 more than
+    first_block_number.
+    """
+    include_trx: _builtins.bool
+    """OPTIONAL. Whether top-level TRX transfers are listed. At least one contract address or this must be set."""
+    @_builtins.property
+    def contract_addresses(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """OPTIONAL. Base58 addresses of the token contracts whose Transfer events are listed; at most 10, no repeats."""
+
+    def __init__(
+        self,
+        *,
+        first_block_number: _builtins.int = ...,
+        last_block_number: _builtins.int = ...,
+        contract_addresses: _abc.Iterable[_builtins.str] | None = ...,
+        include_trx: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["contract_addresses", b"contract_addresses", "first_block_number", b"first_block_number", "include_trx", b"include_trx", "last_block_number", b"last_block_number"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListBlockTransfersRequest: _TypeAlias = ListBlockTransfersRequest  # noqa: Y015
+
+@_typing.final
+class BlockTransfer(_message.Message):
+    """One transfer of funds in a block: TRX or a TRC20 token."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TXID_FIELD_NUMBER: _builtins.int
+    LOG_INDEX_FIELD_NUMBER: _builtins.int
+    CONTRACT_ADDRESS_FIELD_NUMBER: _builtins.int
+    FROM_ADDRESS_FIELD_NUMBER: _builtins.int
+    TO_ADDRESS_FIELD_NUMBER: _builtins.int
+    AMOUNT_BASE_UNITS_FIELD_NUMBER: _builtins.int
+    BLOCK_NUMBER_FIELD_NUMBER: _builtins.int
+    BLOCK_TIME_FIELD_NUMBER: _builtins.int
+    RESULT_FIELD_NUMBER: _builtins.int
+    SOLIDIFIED_FIELD_NUMBER: _builtins.int
+    txid: _builtins.str
+    """Id of the transaction, 64 lowercase hex characters."""
+    log_index: _builtins.int
+    """Index of the Transfer event within the transaction's logs; -1 for a TRX transfer, which is no log. With txid it
+    identifies the transfer: credit each (txid, log_index) at most once.
+    """
+    contract_address: _builtins.str
+    """Base58 address of the token contract that emitted the event; empty for TRX."""
+    from_address: _builtins.str
+    """Base58 address funds moved from."""
+    to_address: _builtins.str
+    """Base58 address funds moved to."""
+    amount_base_units: _builtins.int
+    """Amount moved, in base units: SUN for TRX, the token's base units for a token (10^-6 USDT for USDT)."""
+    block_number: _builtins.int
+    """Height of the block that includes the transaction."""
+    result: _common_pb2.ExecutionResult.ValueType
+    """How the transaction's execution ended; only EXECUTION_RESULT_SUCCESS moved funds."""
+    solidified: _builtins.bool
+    """Whether the block was at or below the solidified head when read: final, safe to credit."""
+    @_builtins.property
+    def block_time(self) -> _timestamp_pb2.Timestamp:
+        """Time of that block."""
+
+    def __init__(
+        self,
+        *,
+        txid: _builtins.str = ...,
+        log_index: _builtins.int = ...,
+        contract_address: _builtins.str = ...,
+        from_address: _builtins.str = ...,
+        to_address: _builtins.str = ...,
+        amount_base_units: _builtins.int = ...,
+        block_number: _builtins.int = ...,
+        block_time: _timestamp_pb2.Timestamp | None = ...,
+        result: _common_pb2.ExecutionResult.ValueType = ...,
+        solidified: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["block_time", b"block_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_base_units", b"amount_base_units", "block_number", b"block_number", "block_time", b"block_time", "contract_address", b"contract_address", "from_address", b"from_address", "log_index", b"log_index", "result", b"result", "solidified", b"solidified", "to_address", b"to_address", "txid", b"txid"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BlockTransfer: _TypeAlias = BlockTransfer  # noqa: Y015
+
+@_typing.final
+class ListBlockTransfersResponse(_message.Message):
+    """Response of RelayService.ListBlockTransfers."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRANSFERS_FIELD_NUMBER: _builtins.int
+    LAST_BLOCK_NUMBER_FIELD_NUMBER: _builtins.int
+    SOLIDIFIED_BLOCK_NUMBER_FIELD_NUMBER: _builtins.int
+    CACHE_FIELD_NUMBER: _builtins.int
+    last_block_number: _builtins.int
+    """The last block read: last_block_number of the request, or the head when the range reaches past it;
+    first_block_number - 1 when the head is below the range. Continue from the block after it.
+    """
+    solidified_block_number: _builtins.int
+    """The solidified head the solidified flags were set against."""
+    @_builtins.property
+    def transfers(self) -> _containers.RepeatedCompositeFieldContainer[Global___BlockTransfer]:
+        """The transfers in block order, then transaction order, then log order."""
+
+    @_builtins.property
+    def cache(self) -> Global___CacheStatus:
+        """Whether every block came from the cache, whether any was stale, and the oldest's age."""
+
+    def __init__(
+        self,
+        *,
+        transfers: _abc.Iterable[Global___BlockTransfer] | None = ...,
+        last_block_number: _builtins.int = ...,
+        solidified_block_number: _builtins.int = ...,
+        cache: Global___CacheStatus | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["cache", b"cache"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cache", b"cache", "last_block_number", b"last_block_number", "solidified_block_number", b"solidified_block_number", "transfers", b"transfers"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListBlockTransfersResponse: _TypeAlias = ListBlockTransfersResponse  # noqa: Y015

@@ -62,6 +62,11 @@ class RelayServiceStub:
                 request_serializer=lucid_dot_tron_dot_v1_dot_relay__pb2.VerifyTrc20TransferRequest.SerializeToString,
                 response_deserializer=lucid_dot_tron_dot_v1_dot_relay__pb2.VerifyTrc20TransferResponse.FromString,
                 _registered_method=True)
+        self.ListBlockTransfers = channel.unary_unary(
+                '/lucid.tron.v1.RelayService/ListBlockTransfers',
+                request_serializer=lucid_dot_tron_dot_v1_dot_relay__pb2.ListBlockTransfersRequest.SerializeToString,
+                response_deserializer=lucid_dot_tron_dot_v1_dot_relay__pb2.ListBlockTransfersResponse.FromString,
+                _registered_method=True)
 
 
 class RelayServiceServicer:
@@ -108,6 +113,17 @@ class RelayServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListBlockTransfers(self, request, context):
+        """Lists the transfers of a range of blocks (at most 100): top-level TRX transfers (TransferContract) and the TRC20
+        Transfer events emitted by the given token contracts, read from the receipts' logs, so that tokens moved from
+        inside another contract are listed and a look-alike token's events are not (unless its address is given).
+        Blocks up to the solidified head are read from the solidified view and cached for good; newer ones briefly.
+        The range stops at the head: blocks beyond it are not listed (see last_block_number).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RelayServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -135,6 +151,11 @@ def add_RelayServiceServicer_to_server(servicer, server):
                     servicer.VerifyTrc20Transfer,
                     request_deserializer=lucid_dot_tron_dot_v1_dot_relay__pb2.VerifyTrc20TransferRequest.FromString,
                     response_serializer=lucid_dot_tron_dot_v1_dot_relay__pb2.VerifyTrc20TransferResponse.SerializeToString,
+            ),
+            'ListBlockTransfers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListBlockTransfers,
+                    request_deserializer=lucid_dot_tron_dot_v1_dot_relay__pb2.ListBlockTransfersRequest.FromString,
+                    response_serializer=lucid_dot_tron_dot_v1_dot_relay__pb2.ListBlockTransfersResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -275,6 +296,33 @@ class RelayService:
             '/lucid.tron.v1.RelayService/VerifyTrc20Transfer',
             lucid_dot_tron_dot_v1_dot_relay__pb2.VerifyTrc20TransferRequest.SerializeToString,
             lucid_dot_tron_dot_v1_dot_relay__pb2.VerifyTrc20TransferResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListBlockTransfers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lucid.tron.v1.RelayService/ListBlockTransfers',
+            lucid_dot_tron_dot_v1_dot_relay__pb2.ListBlockTransfersRequest.SerializeToString,
+            lucid_dot_tron_dot_v1_dot_relay__pb2.ListBlockTransfersResponse.FromString,
             options,
             channel_credentials,
             insecure,
