@@ -172,3 +172,13 @@ async def test_bad_input_is_invalid_argument_naming_the_field(relay, fields, fie
 
     assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert field in failure.value.details()
+
+
+async def test_an_unreachable_trongrid_with_nothing_cached_is_unavailable(relay, devnet):
+    head = devnet.produce_block().number
+    devnet.faults.add(paths=("/wallet/getblockbynum", "/wallet/gettransactioninfobyblocknum"), status=503)
+
+    with pytest.raises(grpc.aio.AioRpcError) as failure:
+        await relay.stub.ListBlockTransfers(listing(devnet, head), timeout=10)
+
+    assert failure.value.code() == grpc.StatusCode.UNAVAILABLE
