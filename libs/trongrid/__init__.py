@@ -17,9 +17,11 @@ and typed reads.
     exceptions          TronGridError > TronGridUnavailable (> Throttled, NodeBusy, BadResponse), TronGridNodeError
 
 Reads (TronGrid's JSON parsed once into plain frozen dataclasses; "not found" is None, an unusable answer
-TronGridBadResponse): now_block, block, block_receipts, account, account_resources, transaction, transaction_info,
+TronGridBadResponse): now_block, block, block_receipts, token_transfers, account, account_resources, transaction,
+transaction_info,
 chain_parameters, estimate_energy, and `both` (two calls at once). The one write: broadcast (DUP_TRANSACTION_ERROR
-is success with duplicate=True). Values: Finality, Block, BlockHeader, BlockReceipts, NativeTransfer, Account, AccountResources, Transaction,
+is success with duplicate=True). Values: Finality, Block, BlockHeader, BlockReceipts, NativeTransfer, TokenTransfer,
+TokenTransferPage, Account, AccountResources, Transaction,
 Receipt, Log, ExecutionResult, ChainParameters, BroadcastResult.
 
 The reads, broadcast and the names below load their modules (protobuf, the chain library) on first use, so a user
@@ -58,6 +60,8 @@ from ._values import (
     Log,
     NativeTransfer,
     Receipt,
+    TokenTransfer,
+    TokenTransferPage,
     Transaction,
 )
 
@@ -80,6 +84,7 @@ if TYPE_CHECKING:
         chain_parameters,
         estimate_energy,
         now_block,
+        token_transfers,
         transaction,
         transaction_info,
     )
@@ -103,6 +108,7 @@ _LAZY = {
     "now_block": "._reads",
     "receipt_message": "._messages",
     "timestamp_message": "._messages",
+    "token_transfers": "._reads",
     "transaction": "._reads",
     "transaction_info": "._reads",
 }
@@ -130,6 +136,8 @@ __all__ = [
     "Receipt",
     "RetryPolicy",
     "SessionProvider",
+    "TokenTransfer",
+    "TokenTransferPage",
     "Transaction",
     "TronGridBadResponse",
     "TronGridClient",
@@ -154,6 +162,7 @@ __all__ = [
     "now_block",
     "receipt_message",
     "timestamp_message",
+    "token_transfers",
     "transaction",
     "transaction_info",
 ]

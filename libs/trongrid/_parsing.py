@@ -31,6 +31,8 @@ from ._values import (
     Log,
     NativeTransfer,
     Receipt,
+    TokenTransfer,
+    TokenTransferPage,
     Transaction,
 )
 
@@ -202,6 +204,33 @@ def _native_transfer(tx: protocol.Transaction) -> NativeTransfer | None:
         amount_sun=value.amount,
         contract_result=_contract_result(tx),
     )
+
+
+def parse_token_transfer_page(answer: Any) -> TokenTransferPage:
+    """A /v1/accounts/{address}/transactions/trc20 answer: its Transfer events (Approvals left out) and the
+    fingerprint of the next page."""
+    json = _Json(json_object(answer, "trc20 history"), "trc20 history")
+    if json.raw.get("success") is not True:
+        raise bad_response(f"trc20 history answered without success: {json.raw.get('error')!r:.120}")
+    transfers = []
+    for entry in json.list("data"):
+        item = _Json(json_object(entry, "trc20 history data[]"), "trc20 history data[]")
+        if item.str("type") != "Transfer":
+            continue
+        value = item.str("value")
+        if not re.fullmatch(r"[0-9]{1,78}", value):  # a uint256 in decimal
+            raise bad_response(f"trc20 history value is not a whole number: {value!r:.80}")
+        token = _Json(item.object("token_info"), "trc20 history token_info")
+        transfers.append(TokenTransfer(
+            txid=_hex_id(item.str("transaction_id"), "trc20 history transaction_id"),
+            contract_address=token.address("address"),
+            from_address=item.address("from"),
+            to_address=item.address("to"),
+            amount=int(value),
+            block_time_ms=item.int("block_timestamp"),
+        ))  # fmt: skip
+    meta = _Json(json.object("meta"), "trc20 history meta")
+    return TokenTransferPage(transfers=tuple(transfers), fingerprint=meta.str("fingerprint"))
 
 
 def parse_account(answer: Mapping[str, Any], address: str) -> Account:

@@ -25,6 +25,7 @@ from ._parsing import (
     parse_chain_parameters,
     parse_energy_required,
     parse_receipt,
+    parse_token_transfer_page,
     parse_transaction,
 )
 from ._values import (
@@ -36,6 +37,7 @@ from ._values import (
     ChainParameters,
     Finality,
     Receipt,
+    TokenTransferPage,
     Transaction,
 )
 
@@ -48,6 +50,7 @@ __all__ = [
     "chain_parameters",
     "estimate_energy",
     "now_block",
+    "token_transfers",
     "transaction",
     "transaction_info",
 ]
@@ -91,6 +94,32 @@ async def block_receipts(client: TronGridClient, number: int, finality: Finality
     if not answer:
         return None
     return parse_block_receipts(answer, infos_answer, solidified=finality is Finality.SOLIDIFIED)
+
+
+async def token_transfers(
+    client: TronGridClient,
+    address: str,
+    contract_address: str,
+    *,
+    only_confirmed: bool,
+    min_time_ms: int,
+    max_time_ms: int,
+    limit: int,
+    fingerprint: str,
+) -> TokenTransferPage:
+    """One page of the address's Transfer events of one token, newest first (TronGrid's v1 account history)."""
+    params: dict[str, str | int] = {
+        "contract_address": contract_address,
+        "only_confirmed": "true" if only_confirmed else "false",
+        "min_timestamp": min_time_ms,
+        "limit": limit,
+        "order_by": "block_timestamp,desc",
+    }
+    if max_time_ms:
+        params["max_timestamp"] = max_time_ms
+    if fingerprint:
+        params["fingerprint"] = fingerprint
+    return parse_token_transfer_page(await client.get(f"/v1/accounts/{address}/transactions/trc20", params))
 
 
 async def account(client: TronGridClient, address: str, finality: Finality) -> Account:

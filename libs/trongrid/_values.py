@@ -16,6 +16,8 @@ __all__ = [
     "BlockHeader",
     "BlockReceipts",
     "BroadcastResult",
+    "TokenTransfer",
+    "TokenTransferPage",
     "ChainParameters",
     "ExecutionResult",
     "Finality",
@@ -159,6 +161,26 @@ class BlockReceipts:
     native_transfers: tuple[NativeTransfer, ...]
     #: One per transaction that has a receipt, in block order (gettransactioninfobyblocknum).
     receipts: tuple[Receipt, ...]
+
+
+@dataclass(frozen=True)
+class TokenTransfer:
+    """A TRC20 Transfer of an account's history (/v1/accounts/{address}/transactions/trc20). TronGrid gives
+    neither the block number nor the log index: read the receipt for those. The amount is a uint256."""
+
+    txid: str
+    contract_address: str
+    from_address: str
+    to_address: str
+    amount: int
+    block_time_ms: int
+
+
+@dataclass(frozen=True)
+class TokenTransferPage:
+    transfers: tuple[TokenTransfer, ...]
+    #: TronGrid's fingerprint of the next page; "" on the last page.
+    fingerprint: str
 
 
 @dataclass(frozen=True)

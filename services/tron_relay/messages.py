@@ -8,7 +8,7 @@ from google.protobuf.duration_pb2 import Duration
 
 from lucid.tron.v1 import common_pb2, relay_pb2
 from lucid_tron.chain import MAX_INT64
-from lucid_tron.trongrid import timestamp_message
+from lucid_tron.trongrid import TokenTransfer, timestamp_message
 
 from .cache import CacheStatus
 from .transfers import BlockTransfer
@@ -46,6 +46,17 @@ def transfer(value: Transfer) -> common_pb2.Trc20Transfer:
 def block_transfer(value: BlockTransfer) -> relay_pb2.BlockTransfer:
     result = common_pb2.ExecutionResult.Value(f"EXECUTION_RESULT_{value.result.value}")
     return relay_pb2.BlockTransfer(**_moved(value), result=result)
+
+
+def address_transfer(value: TokenTransfer) -> relay_pb2.AddressTransfer:
+    return relay_pb2.AddressTransfer(
+        txid=value.txid,
+        contract_address=value.contract_address,
+        from_address=value.from_address,
+        to_address=value.to_address,
+        amount_base_units=value.amount,
+        block_time=timestamp_message(value.block_time_ms),
+    )
 
 
 def fits_int64(value: Transfer | BlockTransfer) -> bool:

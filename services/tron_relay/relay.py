@@ -14,6 +14,7 @@ from lucid_tron.trongrid import (
     BlockReceipts,
     Finality,
     Receipt,
+    TokenTransferPage,
     TronGridClient,
 )
 
@@ -144,3 +145,14 @@ class ChainRelay:
             transfers.extend(transfers_in(answer.value, contracts, include_trx))
             last_read = answer.value.block.header.number
         return BlockTransfers(transfers, last_read, solidified_number, _combined(statuses))
+
+    async def address_transfers(
+        self, address: str, contract: str, *, only_confirmed: bool, min_time_ms: int, max_time_ms: int,
+        limit: int, page_token: str,
+    ) -> TokenTransferPage:
+        """A page of the address's history: not cached, as a history grows with every block and its pages follow
+        TronGrid's own fingerprints."""
+        return await trongrid.token_transfers(
+            self._trongrid, address, contract, only_confirmed=only_confirmed, min_time_ms=min_time_ms,
+            max_time_ms=max_time_ms, limit=limit, fingerprint=page_token,
+        )  # fmt: skip

@@ -45,7 +45,7 @@ def call(devnet, account, contract_address: str, data: bytes) -> dict:
     return signed_json(devnet, account.key, contract, fee_limit_sun=FEE_LIMIT)
 
 
-def listing(devnet, first: int, last: int = 0, *contracts: str, include_trx: bool = True) -> pb.ListBlockTransfersRequest:
+def listing(devnet, first: int, last: int = 0, *contracts: str, include_trx: bool = True):
     return pb.ListBlockTransfersRequest(
         first_block_number=first, last_block_number=last,
         contract_addresses=list(contracts or (devnet.usdt_address,)), include_trx=include_trx,
@@ -54,7 +54,8 @@ def listing(devnet, first: int, last: int = 0, *contracts: str, include_trx: boo
 
 async def test_a_trx_and_a_usdt_transfer_are_listed_with_their_amounts(relay, devnet, devnet_http, devnet_accounts):
     payer, merchant = devnet_accounts[0], fresh_address("merchant of trx and usdt")
-    trx = await broadcast(devnet, devnet_http, signed_json(devnet, payer.key, transfer_contract(payer.address, merchant, 1_500_000)))
+    trx_transfer = transfer_contract(payer.address, merchant, 1_500_000)
+    trx = await broadcast(devnet, devnet_http, signed_json(devnet, payer.key, trx_transfer))
     usdt = await broadcast(devnet, devnet_http, call(devnet, payer, devnet.usdt_address,
                                                      encode_call("transfer(address,uint256)", merchant, 2_345_678)))
     block = devnet.produce_block().number
@@ -110,7 +111,8 @@ async def test_a_lookalike_token_transfer_is_listed_only_when_its_contract_is_as
 
 async def test_a_transfer_is_marked_solidified_once_its_block_is(relay, devnet, devnet_http, devnet_accounts):
     payer, merchant = devnet_accounts[0], fresh_address("merchant waiting for solidification")
-    await broadcast(devnet, devnet_http, signed_json(devnet, payer.key, transfer_contract(payer.address, merchant, 1_000_000)))
+    trx_transfer = transfer_contract(payer.address, merchant, 1_000_000)
+    await broadcast(devnet, devnet_http, signed_json(devnet, payer.key, trx_transfer))
     block = devnet.produce_block().number
 
     early = await relay.stub.ListBlockTransfers(listing(devnet, block))

@@ -571,3 +571,127 @@ class ListBlockTransfersResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListBlockTransfersResponse: _TypeAlias = ListBlockTransfersResponse  # noqa: Y015
+
+@_typing.final
+class ListAddressTransfersRequest(_message.Message):
+    """Request for RelayService.ListAddressTransfers."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ADDRESS_FIELD_NUMBER: _builtins.int
+    CONTRACT_ADDRESS_FIELD_NUMBER: _builtins.int
+    ONLY_CONFIRMED_FIELD_NUMBER: _builtins.int
+    MIN_BLOCK_TIME_FIELD_NUMBER: _builtins.int
+    MAX_BLOCK_TIME_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    address: _builtins.str
+    """REQUIRED. Base58 address whose transfers are listed (as sender or recipient)."""
+    contract_address: _builtins.str
+    """REQUIRED. Base58 address of the token contract whose Transfer events are listed."""
+    only_confirmed: _builtins.bool
+    """OPTIONAL. Only transfers in solidified blocks."""
+    page_size: _builtins.int
+    """OPTIONAL. Most transfers in the page, 1..200; 0 means 50. A page may hold fewer even when more follow."""
+    page_token: _builtins.str
+    """OPTIONAL. next_page_token of the previous page, with every other field unchanged."""
+    @_builtins.property
+    def min_block_time(self) -> _timestamp_pb2.Timestamp:
+        """OPTIONAL. Only transfers in blocks stamped at or after this time."""
+
+    @_builtins.property
+    def max_block_time(self) -> _timestamp_pb2.Timestamp:
+        """OPTIONAL. Only transfers in blocks stamped at or before this time; unset means no bound."""
+
+    def __init__(
+        self,
+        *,
+        address: _builtins.str = ...,
+        contract_address: _builtins.str = ...,
+        only_confirmed: _builtins.bool = ...,
+        min_block_time: _timestamp_pb2.Timestamp | None = ...,
+        max_block_time: _timestamp_pb2.Timestamp | None = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["max_block_time", b"max_block_time", "min_block_time", b"min_block_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "contract_address", b"contract_address", "max_block_time", b"max_block_time", "min_block_time", b"min_block_time", "only_confirmed", b"only_confirmed", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAddressTransfersRequest: _TypeAlias = ListAddressTransfersRequest  # noqa: Y015
+
+@_typing.final
+class AddressTransfer(_message.Message):
+    """One transfer of an address's history. TronGrid's history gives neither block nor log index: read the receipt
+    (GetTransactionInfo) or the block (ListBlockTransfers) to credit it.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TXID_FIELD_NUMBER: _builtins.int
+    CONTRACT_ADDRESS_FIELD_NUMBER: _builtins.int
+    FROM_ADDRESS_FIELD_NUMBER: _builtins.int
+    TO_ADDRESS_FIELD_NUMBER: _builtins.int
+    AMOUNT_BASE_UNITS_FIELD_NUMBER: _builtins.int
+    BLOCK_TIME_FIELD_NUMBER: _builtins.int
+    txid: _builtins.str
+    """Id of the transaction, 64 lowercase hex characters."""
+    contract_address: _builtins.str
+    """Base58 address of the token contract that emitted the event."""
+    from_address: _builtins.str
+    """Base58 address tokens moved from."""
+    to_address: _builtins.str
+    """Base58 address tokens moved to."""
+    amount_base_units: _builtins.int
+    """Tokens moved, in the token's base units."""
+    @_builtins.property
+    def block_time(self) -> _timestamp_pb2.Timestamp:
+        """Time of the block that includes the transaction."""
+
+    def __init__(
+        self,
+        *,
+        txid: _builtins.str = ...,
+        contract_address: _builtins.str = ...,
+        from_address: _builtins.str = ...,
+        to_address: _builtins.str = ...,
+        amount_base_units: _builtins.int = ...,
+        block_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["block_time", b"block_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_base_units", b"amount_base_units", "block_time", b"block_time", "contract_address", b"contract_address", "from_address", b"from_address", "to_address", b"to_address", "txid", b"txid"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AddressTransfer: _TypeAlias = AddressTransfer  # noqa: Y015
+
+@_typing.final
+class ListAddressTransfersResponse(_message.Message):
+    """Response of RelayService.ListAddressTransfers."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRANSFERS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token of the next page; empty on the last page."""
+    @_builtins.property
+    def transfers(self) -> _containers.RepeatedCompositeFieldContainer[Global___AddressTransfer]:
+        """The page, newest first."""
+
+    def __init__(
+        self,
+        *,
+        transfers: _abc.Iterable[Global___AddressTransfer] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "transfers", b"transfers"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAddressTransfersResponse: _TypeAlias = ListAddressTransfersResponse  # noqa: Y015

@@ -67,6 +67,11 @@ class RelayServiceStub:
                 request_serializer=lucid_dot_tron_dot_v1_dot_relay__pb2.ListBlockTransfersRequest.SerializeToString,
                 response_deserializer=lucid_dot_tron_dot_v1_dot_relay__pb2.ListBlockTransfersResponse.FromString,
                 _registered_method=True)
+        self.ListAddressTransfers = channel.unary_unary(
+                '/lucid.tron.v1.RelayService/ListAddressTransfers',
+                request_serializer=lucid_dot_tron_dot_v1_dot_relay__pb2.ListAddressTransfersRequest.SerializeToString,
+                response_deserializer=lucid_dot_tron_dot_v1_dot_relay__pb2.ListAddressTransfersResponse.FromString,
+                _registered_method=True)
 
 
 class RelayServiceServicer:
@@ -124,6 +129,14 @@ class RelayServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAddressTransfers(self, request, context):
+        """Lists an address's Transfer events of one token contract, sent or received, newest first, paged: TronGrid's
+        account history, read fresh each call (not cached). Confirmed-only when asked.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RelayServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -156,6 +169,11 @@ def add_RelayServiceServicer_to_server(servicer, server):
                     servicer.ListBlockTransfers,
                     request_deserializer=lucid_dot_tron_dot_v1_dot_relay__pb2.ListBlockTransfersRequest.FromString,
                     response_serializer=lucid_dot_tron_dot_v1_dot_relay__pb2.ListBlockTransfersResponse.SerializeToString,
+            ),
+            'ListAddressTransfers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAddressTransfers,
+                    request_deserializer=lucid_dot_tron_dot_v1_dot_relay__pb2.ListAddressTransfersRequest.FromString,
+                    response_serializer=lucid_dot_tron_dot_v1_dot_relay__pb2.ListAddressTransfersResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -323,6 +341,33 @@ class RelayService:
             '/lucid.tron.v1.RelayService/ListBlockTransfers',
             lucid_dot_tron_dot_v1_dot_relay__pb2.ListBlockTransfersRequest.SerializeToString,
             lucid_dot_tron_dot_v1_dot_relay__pb2.ListBlockTransfersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAddressTransfers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lucid.tron.v1.RelayService/ListAddressTransfers',
+            lucid_dot_tron_dot_v1_dot_relay__pb2.ListAddressTransfersRequest.SerializeToString,
+            lucid_dot_tron_dot_v1_dot_relay__pb2.ListAddressTransfersResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -58,6 +58,10 @@ class RelayServiceStub:
     Blocks up to the solidified head are read from the solidified view and cached for good; newer ones briefly.
     The range stops at the head: blocks beyond it are not listed (see last_block_number).
     """
+    ListAddressTransfers: _grpc.UnaryUnaryMultiCallable[_relay_pb2.ListAddressTransfersRequest, _relay_pb2.ListAddressTransfersResponse]
+    """Lists an address's Transfer events of one token contract, sent or received, newest first, paged: TronGrid's
+    account history, read fresh each call (not cached). Confirmed-only when asked.
+    """
 
 @_typing.type_check_only
 class RelayServiceAsyncStub(RelayServiceStub):
@@ -88,6 +92,10 @@ class RelayServiceAsyncStub(RelayServiceStub):
     inside another contract are listed and a look-alike token's events are not (unless its address is given).
     Blocks up to the solidified head are read from the solidified view and cached for good; newer ones briefly.
     The range stops at the head: blocks beyond it are not listed (see last_block_number).
+    """
+    ListAddressTransfers: _aio.UnaryUnaryMultiCallable[_relay_pb2.ListAddressTransfersRequest, _relay_pb2.ListAddressTransfersResponse]  # type: ignore[assignment]
+    """Lists an address's Transfer events of one token contract, sent or received, newest first, paged: TronGrid's
+    account history, read fresh each call (not cached). Confirmed-only when asked.
     """
 
 class RelayServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -152,6 +160,16 @@ class RelayServiceServicer(metaclass=_abc_1.ABCMeta):
         inside another contract are listed and a look-alike token's events are not (unless its address is given).
         Blocks up to the solidified head are read from the solidified view and cached for good; newer ones briefly.
         The range stops at the head: blocks beyond it are not listed (see last_block_number).
+        """
+
+    @_abc_1.abstractmethod
+    def ListAddressTransfers(
+        self,
+        request: _relay_pb2.ListAddressTransfersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_relay_pb2.ListAddressTransfersResponse, _abc.Awaitable[_relay_pb2.ListAddressTransfersResponse]]:
+        """Lists an address's Transfer events of one token contract, sent or received, newest first, paged: TronGrid's
+        account history, read fresh each call (not cached). Confirmed-only when asked.
         """
 
 def add_RelayServiceServicer_to_server(servicer: RelayServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
