@@ -20,8 +20,8 @@ Reads (TronGrid's JSON parsed once into plain frozen dataclasses; "not found" is
 TronGridBadResponse): now_block, block, block_receipts, token_transfers, account, account_resources, transaction,
 transaction_info,
 chain_parameters, estimate_energy, and `both` (two calls at once). The one write: broadcast (DUP_TRANSACTION_ERROR
-is success with duplicate=True). Values: Finality, Block, BlockHeader, BlockReceipts, NativeTransfer, TokenTransfer,
-TokenTransferPage, Account, AccountResources, Transaction,
+is success with duplicate=True). Values: Finality, Block, BlockHeader, BlockReceipts, NativeTransfer, HistoryTransfer,
+HistoryPage, Account, AccountResources, Transaction,
 Receipt, Log, ExecutionResult, ChainParameters, BroadcastResult.
 
 The reads, broadcast and the names below load their modules (protobuf, the chain library) on first use, so a user
@@ -60,8 +60,8 @@ from ._values import (
     Log,
     NativeTransfer,
     Receipt,
-    TokenTransfer,
-    TokenTransferPage,
+    HistoryTransfer,
+    HistoryPage,
     Transaction,
 )
 
@@ -136,8 +136,8 @@ __all__ = [
     "Receipt",
     "RetryPolicy",
     "SessionProvider",
-    "TokenTransfer",
-    "TokenTransferPage",
+    "HistoryTransfer",
+    "HistoryPage",
     "Transaction",
     "TronGridBadResponse",
     "TronGridClient",

@@ -31,8 +31,8 @@ from ._values import (
     Log,
     NativeTransfer,
     Receipt,
-    TokenTransfer,
-    TokenTransferPage,
+    HistoryTransfer,
+    HistoryPage,
     Transaction,
 )
 
@@ -206,12 +206,10 @@ def _native_transfer(tx: protocol.Transaction) -> NativeTransfer | None:
     )
 
 
-def parse_token_transfer_page(answer: Any) -> TokenTransferPage:
+def parse_token_transfer_page(answer: Any) -> HistoryPage:
     """A /v1/accounts/{address}/transactions/trc20 answer: its Transfer events (Approvals left out) and the
     fingerprint of the next page."""
-    json = _Json(json_object(answer, "trc20 history"), "trc20 history")
-    if json.raw.get("success") is not True:
-        raise bad_response(f"trc20 history answered without success: {json.raw.get('error')!r:.120}")
+    json = _history_answer(answer, "trc20 history")
     transfers = []
     for entry in json.list("data"):
         item = _Json(json_object(entry, "trc20 history data[]"), "trc20 history data[]")
@@ -221,7 +219,7 @@ def parse_token_transfer_page(answer: Any) -> TokenTransferPage:
         if not re.fullmatch(r"[0-9]{1,78}", value):  # a uint256 in decimal
             raise bad_response(f"trc20 history value is not a whole number: {value!r:.80}")
         token = _Json(item.object("token_info"), "trc20 history token_info")
-        transfers.append(TokenTransfer(
+        transfers.append(HistoryTransfer(
             txid=_hex_id(item.str("transaction_id"), "trc20 history transaction_id"),
             contract_address=token.address("address"),
             from_address=item.address("from"),
@@ -230,7 +228,37 @@ def parse_token_transfer_page(answer: Any) -> TokenTransferPage:
             block_time_ms=item.int("block_timestamp"),
         ))  # fmt: skip
     meta = _Json(json.object("meta"), "trc20 history meta")
-    return TokenTransferPage(transfers=tuple(transfers), fingerprint=meta.str("fingerprint"))
+    return HistoryPage(transfers=tuple(transfers), fingerprint=meta.str("fingerprint"))
+
+
+def parse_trx_history_page(answer: Any, address: str) -> HistoryPage:
+    """A /v1/accounts/{address}/transactions answer: the TRX transfers (TransferContract) from or to `address` that
+    succeeded (contract calls and failures left out), and the fingerprint of the next page."""
+    json = _history_answer(answer, "trx history")
+    transfers = []
+    for entry in json.list("data"):
+        item = _Json(json_object(entry, "trx history data[]"), "trx history data[]")
+        try:
+            tx = chain.transaction_from_json(item.raw)
+        except ChainError as error:
+            raise bad_response(f"trx history holds a transaction we cannot read: {error}") from None
+        native = _native_transfer(tx)
+        if native is None or native.contract_result not in ("", "SUCCESS") or address not in (
+            native.from_address, native.to_address
+        ):
+            continue
+        transfers.append(HistoryTransfer(
+            txid=native.txid, contract_address="", from_address=native.from_address, to_address=native.to_address,
+            amount=native.amount_sun, block_time_ms=item.int("block_timestamp"),
+        ))  # fmt: skip
+    return HistoryPage(transfers=tuple(transfers), fingerprint=_Json(json.object("meta"), "meta").str("fingerprint"))
+
+
+def _history_answer(answer: Any, where: str) -> _Json:
+    json = _Json(json_object(answer, where), where)
+    if json.raw.get("success") is not True:
+        raise bad_response(f"{where} answered without success: {json.raw.get('error')!r:.120}")
+    return json
 
 
 def parse_account(answer: Mapping[str, Any], address: str) -> Account:

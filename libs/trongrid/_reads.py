@@ -26,6 +26,7 @@ from ._parsing import (
     parse_energy_required,
     parse_receipt,
     parse_token_transfer_page,
+    parse_trx_history_page,
     parse_transaction,
 )
 from ._values import (
@@ -37,7 +38,7 @@ from ._values import (
     ChainParameters,
     Finality,
     Receipt,
-    TokenTransferPage,
+    HistoryPage,
     Transaction,
 )
 
@@ -106,10 +107,11 @@ async def token_transfers(
     max_time_ms: int,
     limit: int,
     fingerprint: str,
-) -> TokenTransferPage:
-    """One page of the address's Transfer events of one token, newest first (TronGrid's v1 account history)."""
+) -> HistoryPage:
+    """One page of the address's history, newest first (TronGrid's v1 account history): the Transfer events of the
+    token `contract_address`, or its TRX transfers when that is "". A TRX page may hold fewer than `limit` transfers
+    with more to come, as the history also lists the account's other transactions."""
     params: dict[str, str | int] = {
-        "contract_address": contract_address,
         "only_confirmed": "true" if only_confirmed else "false",
         "min_timestamp": min_time_ms,
         "limit": limit,
@@ -119,6 +121,9 @@ async def token_transfers(
         params["max_timestamp"] = max_time_ms
     if fingerprint:
         params["fingerprint"] = fingerprint
+    if not contract_address:
+        return parse_trx_history_page(await client.get(f"/v1/accounts/{address}/transactions", params), address)
+    params["contract_address"] = contract_address
     return parse_token_transfer_page(await client.get(f"/v1/accounts/{address}/transactions/trc20", params))
 
 

@@ -16,8 +16,8 @@ __all__ = [
     "BlockHeader",
     "BlockReceipts",
     "BroadcastResult",
-    "TokenTransfer",
-    "TokenTransferPage",
+    "HistoryTransfer",
+    "HistoryPage",
     "ChainParameters",
     "ExecutionResult",
     "Finality",
@@ -164,7 +164,7 @@ class BlockReceipts:
 
 
 @dataclass(frozen=True)
-class TokenTransfer:
+class HistoryTransfer:
     """A TRC20 Transfer of an account's history (/v1/accounts/{address}/transactions/trc20). TronGrid gives
     neither the block number nor the log index: read the receipt for those. The amount is a uint256."""
 
@@ -177,8 +177,8 @@ class TokenTransfer:
 
 
 @dataclass(frozen=True)
-class TokenTransferPage:
-    transfers: tuple[TokenTransfer, ...]
+class HistoryPage:
+    transfers: tuple[HistoryTransfer, ...]
     #: TronGrid's fingerprint of the next page; "" on the last page.
     fingerprint: str
 

@@ -8,7 +8,7 @@ from google.protobuf.duration_pb2 import Duration
 
 from lucid.tron.v1 import common_pb2, relay_pb2
 from lucid_tron.chain import MAX_INT64
-from lucid_tron.trongrid import TokenTransfer, timestamp_message
+from lucid_tron.trongrid import HistoryTransfer, timestamp_message
 
 from .cache import CacheStatus
 from .transfers import BlockTransfer
@@ -48,7 +48,7 @@ def block_transfer(value: BlockTransfer) -> relay_pb2.BlockTransfer:
     return relay_pb2.BlockTransfer(**_moved(value), result=result)
 
 
-def address_transfer(value: TokenTransfer) -> relay_pb2.AddressTransfer:
+def address_transfer(value: HistoryTransfer) -> relay_pb2.AddressTransfer:
     return relay_pb2.AddressTransfer(
         txid=value.txid,
         contract_address=value.contract_address,

@@ -14,7 +14,7 @@ from lucid_tron.trongrid import (
     BlockReceipts,
     Finality,
     Receipt,
-    TokenTransferPage,
+    HistoryPage,
     TronGridClient,
 )
 
@@ -149,7 +149,7 @@ class ChainRelay:
     async def address_transfers(
         self, address: str, contract: str, *, only_confirmed: bool, min_time_ms: int, max_time_ms: int,
         limit: int, page_token: str,
-    ) -> TokenTransferPage:
+    ) -> HistoryPage:
         """A page of the address's history: not cached, as a history grows with every block and its pages follow
         TronGrid's own fingerprints."""
         return await trongrid.token_transfers(

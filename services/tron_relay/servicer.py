@@ -188,7 +188,7 @@ class RelayServicer(relay_pb2_grpc.RelayServiceServicer):
     ) -> relay_pb2.ListAddressTransfersResponse:
         check = FieldChecks()
         address = check.address("address", request.address)
-        contract = check.address("contract_address", request.contract_address)
+        contract = check.address("contract_address", request.contract_address, required=False) or ""
         min_ms = _time_ms(check, request, "min_block_time")
         max_ms = _time_ms(check, request, "max_block_time")
         if max_ms and min_ms and max_ms < min_ms:
@@ -197,7 +197,7 @@ class RelayServicer(relay_pb2_grpc.RelayServiceServicer):
         if request.page_token:
             check.pattern("page_token", request.page_token, _PAGE_TOKEN, expected="a next_page_token of this RPC")
         check.done()
-        assert address is not None and contract is not None and limit is not None  # done() raised otherwise
+        assert address is not None and limit is not None  # done() raised otherwise
         page = await self._relay.address_transfers(
             address, contract, only_confirmed=request.only_confirmed, min_time_ms=min_ms, max_time_ms=max_ms,
             limit=limit, page_token=request.page_token,

@@ -1,5 +1,5 @@
-"""ListAddressTransfers over gRPC for real USDT transfers made on devnet: newest first, paged, confirmed-only and
-time-bounded on request, one token only, bad input named by field."""
+"""ListAddressTransfers over gRPC for real USDT and TRX transfers made on devnet: newest first, paged,
+confirmed-only and time-bounded on request, one token (or TRX) only, bad input named by field."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from fixtures.transactions import signed_json
 from lucid.tron.v1 import relay_pb2 as pb
-from lucid_tron.chain import PrivateKey, encode_call, trigger_smart_contract
+from lucid_tron.chain import PrivateKey, encode_call, transfer_contract, trigger_smart_contract
 
 AMOUNTS = (1_000, 2_000, 3_000)
 
@@ -87,6 +87,30 @@ async def test_block_time_bounds_limit_the_history(relay, devnet, merchant_histo
 
     assert first_at < middle_at < last_at
     assert [t.txid for t in answer.transfers] == [middle]
+
+
+async def test_an_empty_contract_lists_the_trx_history_without_token_calls(
+    relay, devnet, devnet_http, devnet_accounts, merchant_history
+):
+    merchant, _ = merchant_history
+    payer = devnet_accounts[1]
+    sent = []
+    for amount in (1_100_000, 2_200_000):
+        tx = signed_json(devnet, payer.key, transfer_contract(payer.address, merchant, amount))
+        assert (await devnet_http.post(devnet, "/wallet/broadcasttransaction", tx)).get("result") is True
+        devnet.produce_block()
+        sent.append(tx["txID"])
+
+    first = await relay.stub.ListAddressTransfers(pb.ListAddressTransfersRequest(address=merchant, page_size=1))
+    second = await relay.stub.ListAddressTransfers(
+        pb.ListAddressTransfersRequest(address=merchant, page_size=1, page_token=first.next_page_token)
+    )
+
+    listed = list(first.transfers) + list(second.transfers)
+    assert [(t.txid, t.amount_base_units, t.contract_address) for t in listed] == [
+        (sent[1], 2_200_000, ""), (sent[0], 1_100_000, "")
+    ]
+    assert {(t.from_address, t.to_address) for t in listed} == {(payer.address, merchant)}
 
 
 @pytest.mark.parametrize(

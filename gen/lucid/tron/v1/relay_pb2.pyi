@@ -588,11 +588,15 @@ class ListAddressTransfersRequest(_message.Message):
     address: _builtins.str
     """REQUIRED. Base58 address whose transfers are listed (as sender or recipient)."""
     contract_address: _builtins.str
-    """REQUIRED. Base58 address of the token contract whose Transfer events are listed."""
+    """OPTIONAL. Base58 address of the token contract whose Transfer events are listed; empty lists the address's
+    successful top-level TRX transfers (TransferContract) instead.
+    """
     only_confirmed: _builtins.bool
     """OPTIONAL. Only transfers in solidified blocks."""
     page_size: _builtins.int
-    """OPTIONAL. Most transfers in the page, 1..200; 0 means 50. A page may hold fewer even when more follow."""
+    """OPTIONAL. Most transfers in the page, 1..200; 0 means 50. A page may hold fewer even when more follow (a TRX
+    history also holds the address's other transactions, left out).
+    """
     page_token: _builtins.str
     """OPTIONAL. next_page_token of the previous page, with every other field unchanged."""
     @_builtins.property
@@ -639,13 +643,13 @@ class AddressTransfer(_message.Message):
     txid: _builtins.str
     """Id of the transaction, 64 lowercase hex characters."""
     contract_address: _builtins.str
-    """Base58 address of the token contract that emitted the event."""
+    """Base58 address of the token contract that emitted the event; empty for TRX."""
     from_address: _builtins.str
-    """Base58 address tokens moved from."""
+    """Base58 address funds moved from."""
     to_address: _builtins.str
-    """Base58 address tokens moved to."""
+    """Base58 address funds moved to."""
     amount_base_units: _builtins.int
-    """Tokens moved, in the token's base units."""
+    """Amount moved, in base units: SUN for TRX, the token's base units for a token."""
     @_builtins.property
     def block_time(self) -> _timestamp_pb2.Timestamp:
         """Time of the block that includes the transaction."""

@@ -130,7 +130,7 @@ class RelayServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListAddressTransfers(self, request, context):
-        """Lists an address's Transfer events of one token contract, sent or received, newest first, paged: TronGrid's
+        """Lists an address's transfers of TRX or of one token contract, sent or received, newest first, paged: TronGrid's
         account history, read fresh each call (not cached). Confirmed-only when asked.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

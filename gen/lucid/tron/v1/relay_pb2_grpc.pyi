@@ -59,7 +59,7 @@ class RelayServiceStub:
     The range stops at the head: blocks beyond it are not listed (see last_block_number).
     """
     ListAddressTransfers: _grpc.UnaryUnaryMultiCallable[_relay_pb2.ListAddressTransfersRequest, _relay_pb2.ListAddressTransfersResponse]
-    """Lists an address's Transfer events of one token contract, sent or received, newest first, paged: TronGrid's
+    """Lists an address's transfers of TRX or of one token contract, sent or received, newest first, paged: TronGrid's
     account history, read fresh each call (not cached). Confirmed-only when asked.
     """
 
@@ -94,7 +94,7 @@ class RelayServiceAsyncStub(RelayServiceStub):
     The range stops at the head: blocks beyond it are not listed (see last_block_number).
     """
     ListAddressTransfers: _aio.UnaryUnaryMultiCallable[_relay_pb2.ListAddressTransfersRequest, _relay_pb2.ListAddressTransfersResponse]  # type: ignore[assignment]
-    """Lists an address's Transfer events of one token contract, sent or received, newest first, paged: TronGrid's
+    """Lists an address's transfers of TRX or of one token contract, sent or received, newest first, paged: TronGrid's
     account history, read fresh each call (not cached). Confirmed-only when asked.
     """
 
@@ -168,7 +168,7 @@ class RelayServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _relay_pb2.ListAddressTransfersRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_relay_pb2.ListAddressTransfersResponse, _abc.Awaitable[_relay_pb2.ListAddressTransfersResponse]]:
-        """Lists an address's Transfer events of one token contract, sent or received, newest first, paged: TronGrid's
+        """Lists an address's transfers of TRX or of one token contract, sent or received, newest first, paged: TronGrid's
         account history, read fresh each call (not cached). Confirmed-only when asked.
         """
 
