@@ -119,7 +119,7 @@ class ChainRelay:
     async def block_transfers(
         self, first: int, last: int, contracts: Collection[str], include_trx: bool
     ) -> BlockTransfers:
-        """The transfers of blocks first..last, up to the head (see relay.proto's ListBlockTransfers)."""
+        """The transfers of blocks first..last, up to the head (see relay.proto's GetBlockTransfers)."""
         head = await self.now_block(Finality.SOLIDIFIED, None)
         solidified_number = head.value.number
         gate = asyncio.Semaphore(_BLOCKS_AT_ONCE)

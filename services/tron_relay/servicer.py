@@ -36,7 +36,7 @@ __all__ = [
     "registration",
 ]
 
-#: Bounds of one ListBlockTransfers call: a watcher catching up asks again; one call never holds a TronGrid quota.
+#: Bounds of one GetBlockTransfers call: a watcher catching up asks again; one call never holds a TronGrid quota.
 MAX_BLOCKS_PER_CALL = 100
 MAX_CONTRACTS_PER_CALL = 10
 #: TronGrid's own bound of a history page.
@@ -158,9 +158,9 @@ class RelayServicer(relay_pb2_grpc.RelayServiceServicer):
             response.matched_transfer.CopyFrom(messages.transfer(verdict.matched))
         return _answered(response, answer.cache)
 
-    async def ListBlockTransfers(  # noqa: N802
-        self, request: relay_pb2.ListBlockTransfersRequest, context: Context
-    ) -> relay_pb2.ListBlockTransfersResponse:
+    async def GetBlockTransfers(  # noqa: N802
+        self, request: relay_pb2.GetBlockTransfersRequest, context: Context
+    ) -> relay_pb2.GetBlockTransfersResponse:
         check = FieldChecks()
         first = check.amount("first_block_number", request.first_block_number)
         last = check.non_negative("last_block_number", request.last_block_number) or first
@@ -176,7 +176,7 @@ class RelayServicer(relay_pb2_grpc.RelayServiceServicer):
         check.done()
         assert first is not None and last is not None  # done() raised otherwise
         answer = await self._relay.block_transfers(first, last, contracts, request.include_trx)
-        response = relay_pb2.ListBlockTransfersResponse(
+        response = relay_pb2.GetBlockTransfersResponse(
             transfers=[messages.block_transfer(t) for t in answer.transfers if messages.fits_int64(t)],
             last_block_number=answer.last_block_number,
             solidified_block_number=answer.solidified_block_number,

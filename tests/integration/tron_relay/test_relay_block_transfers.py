@@ -1,4 +1,4 @@
-"""ListBlockTransfers over gRPC for real transfers made on devnet: TRX and USDT with their amounts, USDT moved from
+"""GetBlockTransfers over gRPC for real transfers made on devnet: TRX and USDT with their amounts, USDT moved from
 inside another contract, a look-alike token only when asked for, the solidified flag, solidified blocks answered
 from the cache, the range cut at the head, and bad input named by field."""
 
@@ -46,7 +46,7 @@ def call(devnet, account, contract_address: str, data: bytes) -> dict:
 
 
 def listing(devnet, first: int, last: int = 0, *contracts: str, include_trx: bool = True):
-    return pb.ListBlockTransfersRequest(
+    return pb.GetBlockTransfersRequest(
         first_block_number=first, last_block_number=last,
         contract_addresses=list(contracts or (devnet.usdt_address,)), include_trx=include_trx,
     )  # fmt: skip
@@ -60,7 +60,7 @@ async def test_a_trx_and_a_usdt_transfer_are_listed_with_their_amounts(relay, de
                                                      encode_call("transfer(address,uint256)", merchant, 2_345_678)))
     block = devnet.produce_block().number
 
-    answer = await relay.stub.ListBlockTransfers(listing(devnet, max(1, block - 2), block))
+    answer = await relay.stub.GetBlockTransfers(listing(devnet, max(1, block - 2), block))
 
     assert {(t.txid, t.log_index) for t in answer.transfers} == {(trx, -1), (usdt, 0)}
     moved = {t.txid: t for t in answer.transfers}
@@ -84,7 +84,7 @@ async def test_usdt_moved_from_inside_another_contract_is_listed(relay, devnet, 
     ))  # fmt: skip
     block = devnet.produce_block().number
 
-    answer = await relay.stub.ListBlockTransfers(listing(devnet, block, include_trx=False))
+    answer = await relay.stub.GetBlockTransfers(listing(devnet, block, include_trx=False))
 
     [transfer] = answer.transfers
     assert (transfer.txid, transfer.contract_address) == (forwarded, devnet.usdt_address)
@@ -100,8 +100,8 @@ async def test_a_lookalike_token_transfer_is_listed_only_when_its_contract_is_as
                                                      encode_call("transfer(address,uint256)", merchant, 700)))
     block = devnet.produce_block().number
 
-    usdt_only = await relay.stub.ListBlockTransfers(listing(devnet, block))
-    asked = await relay.stub.ListBlockTransfers(listing(devnet, block, 0, devnet.lookalike_address))
+    usdt_only = await relay.stub.GetBlockTransfers(listing(devnet, block))
+    asked = await relay.stub.GetBlockTransfers(listing(devnet, block, 0, devnet.lookalike_address))
 
     assert list(usdt_only.transfers) == []
     assert [(t.txid, t.contract_address, t.amount_base_units) for t in asked.transfers] == [
@@ -115,10 +115,10 @@ async def test_a_transfer_is_marked_solidified_once_its_block_is(relay, devnet, 
     await broadcast(devnet, devnet_http, signed_json(devnet, payer.key, trx_transfer))
     block = devnet.produce_block().number
 
-    early = await relay.stub.ListBlockTransfers(listing(devnet, block))
+    early = await relay.stub.GetBlockTransfers(listing(devnet, block))
     devnet.solidify()
     await asyncio.sleep(0.1)  # the cached solidified head runs out
-    final = await relay.stub.ListBlockTransfers(listing(devnet, block))
+    final = await relay.stub.GetBlockTransfers(listing(devnet, block))
 
     assert [t.solidified for t in early.transfers] == [False] and early.solidified_block_number < block
     assert [t.solidified for t in final.transfers] == [True] and final.solidified_block_number >= block
@@ -132,11 +132,11 @@ async def test_a_solidified_block_is_answered_a_second_time_without_trongrid(
                                               encode_call("transfer(address,uint256)", merchant, 42)))
     block = devnet.produce_block().number
     devnet.solidify()
-    first = await relay.stub.ListBlockTransfers(listing(devnet, block))
+    first = await relay.stub.GetBlockTransfers(listing(devnet, block))
     receipts = requests_to(devnet, "/walletsolidity/gettransactioninfobyblocknum")
     blocks = requests_to(devnet, "/walletsolidity/getblockbynum")
 
-    again = await relay.stub.ListBlockTransfers(listing(devnet, block))
+    again = await relay.stub.GetBlockTransfers(listing(devnet, block))
 
     assert (receipts.matched, blocks.matched) == (0, 0)
     assert list(again.transfers) == list(first.transfers) and again.transfers[0].solidified
@@ -146,8 +146,8 @@ async def test_a_solidified_block_is_answered_a_second_time_without_trongrid(
 async def test_a_range_past_the_head_stops_at_the_head(relay, devnet):
     head = devnet.produce_block().number
 
-    answer = await relay.stub.ListBlockTransfers(listing(devnet, max(1, head - 1), head + 5))
-    beyond = await relay.stub.ListBlockTransfers(listing(devnet, head + 3, head + 5))
+    answer = await relay.stub.GetBlockTransfers(listing(devnet, max(1, head - 1), head + 5))
+    beyond = await relay.stub.GetBlockTransfers(listing(devnet, head + 3, head + 5))
 
     assert answer.last_block_number == head
     assert (list(beyond.transfers), beyond.last_block_number) == ([], head + 2)
@@ -170,7 +170,7 @@ async def test_a_range_past_the_head_stops_at_the_head(relay, devnet):
 )
 async def test_bad_input_is_invalid_argument_naming_the_field(relay, fields, field):
     with pytest.raises(grpc.aio.AioRpcError) as failure:
-        await relay.stub.ListBlockTransfers(pb.ListBlockTransfersRequest(**fields))
+        await relay.stub.GetBlockTransfers(pb.GetBlockTransfersRequest(**fields))
 
     assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert field in failure.value.details()
@@ -181,6 +181,6 @@ async def test_an_unreachable_trongrid_with_nothing_cached_is_unavailable(relay,
     devnet.faults.add(paths=("/wallet/getblockbynum", "/wallet/gettransactioninfobyblocknum"), status=503)
 
     with pytest.raises(grpc.aio.AioRpcError) as failure:
-        await relay.stub.ListBlockTransfers(listing(devnet, head), timeout=10)
+        await relay.stub.GetBlockTransfers(listing(devnet, head), timeout=10)
 
     assert failure.value.code() == grpc.StatusCode.UNAVAILABLE

@@ -1,4 +1,4 @@
-"""Which transfers of a block ListBlockTransfers lists, and in what order (transfers_in over parsed blocks)."""
+"""Which transfers of a block GetBlockTransfers lists, and in what order (transfers_in over parsed blocks)."""
 
 from __future__ import annotations
 

@@ -433,8 +433,8 @@ class VerifyTrc20TransferResponse(_message.Message):
 Global___VerifyTrc20TransferResponse: _TypeAlias = VerifyTrc20TransferResponse  # noqa: Y015
 
 @_typing.final
-class ListBlockTransfersRequest(_message.Message):
-    """Request for RelayService.ListBlockTransfers."""
+class GetBlockTransfersRequest(_message.Message):
+    """Request for RelayService.GetBlockTransfers."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -468,7 +468,7 @@ class ListBlockTransfersRequest(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___ListBlockTransfersRequest: _TypeAlias = ListBlockTransfersRequest  # noqa: Y015
+Global___GetBlockTransfersRequest: _TypeAlias = GetBlockTransfersRequest  # noqa: Y015
 
 @_typing.final
 class BlockTransfer(_message.Message):
@@ -533,8 +533,8 @@ class BlockTransfer(_message.Message):
 Global___BlockTransfer: _TypeAlias = BlockTransfer  # noqa: Y015
 
 @_typing.final
-class ListBlockTransfersResponse(_message.Message):
-    """Response of RelayService.ListBlockTransfers."""
+class GetBlockTransfersResponse(_message.Message):
+    """Response of RelayService.GetBlockTransfers."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -570,7 +570,7 @@ class ListBlockTransfersResponse(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___ListBlockTransfersResponse: _TypeAlias = ListBlockTransfersResponse  # noqa: Y015
+Global___GetBlockTransfersResponse: _TypeAlias = GetBlockTransfersResponse  # noqa: Y015
 
 @_typing.final
 class ListAddressTransfersRequest(_message.Message):
@@ -629,7 +629,7 @@ Global___ListAddressTransfersRequest: _TypeAlias = ListAddressTransfersRequest  
 @_typing.final
 class AddressTransfer(_message.Message):
     """One transfer of an address's history. TronGrid's history gives neither block nor log index: read the receipt
-    (GetTransactionInfo) or the block (ListBlockTransfers) to credit it.
+    (GetTransactionInfo) or the block (GetBlockTransfers) to credit it.
     """
 
     DESCRIPTOR: _descriptor.Descriptor

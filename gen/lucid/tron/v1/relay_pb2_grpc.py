@@ -62,10 +62,10 @@ class RelayServiceStub:
                 request_serializer=lucid_dot_tron_dot_v1_dot_relay__pb2.VerifyTrc20TransferRequest.SerializeToString,
                 response_deserializer=lucid_dot_tron_dot_v1_dot_relay__pb2.VerifyTrc20TransferResponse.FromString,
                 _registered_method=True)
-        self.ListBlockTransfers = channel.unary_unary(
-                '/lucid.tron.v1.RelayService/ListBlockTransfers',
-                request_serializer=lucid_dot_tron_dot_v1_dot_relay__pb2.ListBlockTransfersRequest.SerializeToString,
-                response_deserializer=lucid_dot_tron_dot_v1_dot_relay__pb2.ListBlockTransfersResponse.FromString,
+        self.GetBlockTransfers = channel.unary_unary(
+                '/lucid.tron.v1.RelayService/GetBlockTransfers',
+                request_serializer=lucid_dot_tron_dot_v1_dot_relay__pb2.GetBlockTransfersRequest.SerializeToString,
+                response_deserializer=lucid_dot_tron_dot_v1_dot_relay__pb2.GetBlockTransfersResponse.FromString,
                 _registered_method=True)
         self.ListAddressTransfers = channel.unary_unary(
                 '/lucid.tron.v1.RelayService/ListAddressTransfers',
@@ -118,7 +118,7 @@ class RelayServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def ListBlockTransfers(self, request, context):
+    def GetBlockTransfers(self, request, context):
         """Lists the transfers of a range of blocks (at most 100): top-level TRX transfers (TransferContract) and the TRC20
         Transfer events emitted by the given token contracts, read from the receipts' logs, so that tokens moved from
         inside another contract are listed and a look-alike token's events are not (unless its address is given).
@@ -165,10 +165,10 @@ def add_RelayServiceServicer_to_server(servicer, server):
                     request_deserializer=lucid_dot_tron_dot_v1_dot_relay__pb2.VerifyTrc20TransferRequest.FromString,
                     response_serializer=lucid_dot_tron_dot_v1_dot_relay__pb2.VerifyTrc20TransferResponse.SerializeToString,
             ),
-            'ListBlockTransfers': grpc.unary_unary_rpc_method_handler(
-                    servicer.ListBlockTransfers,
-                    request_deserializer=lucid_dot_tron_dot_v1_dot_relay__pb2.ListBlockTransfersRequest.FromString,
-                    response_serializer=lucid_dot_tron_dot_v1_dot_relay__pb2.ListBlockTransfersResponse.SerializeToString,
+            'GetBlockTransfers': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBlockTransfers,
+                    request_deserializer=lucid_dot_tron_dot_v1_dot_relay__pb2.GetBlockTransfersRequest.FromString,
+                    response_serializer=lucid_dot_tron_dot_v1_dot_relay__pb2.GetBlockTransfersResponse.SerializeToString,
             ),
             'ListAddressTransfers': grpc.unary_unary_rpc_method_handler(
                     servicer.ListAddressTransfers,
@@ -325,7 +325,7 @@ class RelayService:
             _registered_method=True)
 
     @staticmethod
-    def ListBlockTransfers(request,
+    def GetBlockTransfers(request,
             target,
             options=(),
             channel_credentials=None,
@@ -338,9 +338,9 @@ class RelayService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/lucid.tron.v1.RelayService/ListBlockTransfers',
-            lucid_dot_tron_dot_v1_dot_relay__pb2.ListBlockTransfersRequest.SerializeToString,
-            lucid_dot_tron_dot_v1_dot_relay__pb2.ListBlockTransfersResponse.FromString,
+            '/lucid.tron.v1.RelayService/GetBlockTransfers',
+            lucid_dot_tron_dot_v1_dot_relay__pb2.GetBlockTransfersRequest.SerializeToString,
+            lucid_dot_tron_dot_v1_dot_relay__pb2.GetBlockTransfersResponse.FromString,
             options,
             channel_credentials,
             insecure,

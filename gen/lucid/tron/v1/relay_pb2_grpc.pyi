@@ -51,7 +51,7 @@ class RelayServiceStub:
     by the expected contract from/to the expected addresses for exactly the expected amount. Answers every outcome as
     data (verified, or the first failed check), never as an error, except for malformed input.
     """
-    ListBlockTransfers: _grpc.UnaryUnaryMultiCallable[_relay_pb2.ListBlockTransfersRequest, _relay_pb2.ListBlockTransfersResponse]
+    GetBlockTransfers: _grpc.UnaryUnaryMultiCallable[_relay_pb2.GetBlockTransfersRequest, _relay_pb2.GetBlockTransfersResponse]
     """Lists the transfers of a range of blocks (at most 100): top-level TRX transfers (TransferContract) and the TRC20
     Transfer events emitted by the given token contracts, read from the receipts' logs, so that tokens moved from
     inside another contract are listed and a look-alike token's events are not (unless its address is given).
@@ -86,7 +86,7 @@ class RelayServiceAsyncStub(RelayServiceStub):
     by the expected contract from/to the expected addresses for exactly the expected amount. Answers every outcome as
     data (verified, or the first failed check), never as an error, except for malformed input.
     """
-    ListBlockTransfers: _aio.UnaryUnaryMultiCallable[_relay_pb2.ListBlockTransfersRequest, _relay_pb2.ListBlockTransfersResponse]  # type: ignore[assignment]
+    GetBlockTransfers: _aio.UnaryUnaryMultiCallable[_relay_pb2.GetBlockTransfersRequest, _relay_pb2.GetBlockTransfersResponse]  # type: ignore[assignment]
     """Lists the transfers of a range of blocks (at most 100): top-level TRX transfers (TransferContract) and the TRC20
     Transfer events emitted by the given token contracts, read from the receipts' logs, so that tokens moved from
     inside another contract are listed and a look-alike token's events are not (unless its address is given).
@@ -150,11 +150,11 @@ class RelayServiceServicer(metaclass=_abc_1.ABCMeta):
         """
 
     @_abc_1.abstractmethod
-    def ListBlockTransfers(
+    def GetBlockTransfers(
         self,
-        request: _relay_pb2.ListBlockTransfersRequest,
+        request: _relay_pb2.GetBlockTransfersRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_relay_pb2.ListBlockTransfersResponse, _abc.Awaitable[_relay_pb2.ListBlockTransfersResponse]]:
+    ) -> _typing.Union[_relay_pb2.GetBlockTransfersResponse, _abc.Awaitable[_relay_pb2.GetBlockTransfersResponse]]:
         """Lists the transfers of a range of blocks (at most 100): top-level TRX transfers (TransferContract) and the TRC20
         Transfer events emitted by the given token contracts, read from the receipts' logs, so that tokens moved from
         inside another contract are listed and a look-alike token's events are not (unless its address is given).
