@@ -17,9 +17,11 @@ and typed reads.
     exceptions          TronGridError > TronGridUnavailable (> Throttled, NodeBusy, BadResponse), TronGridNodeError
 
 Reads (TronGrid's JSON parsed once into plain frozen dataclasses; "not found" is None, an unusable answer
-TronGridBadResponse): now_block, block, account, account_resources, transaction, transaction_info,
+TronGridBadResponse): now_block, block, block_receipts, token_transfers, account, account_resources, transaction,
+transaction_info,
 chain_parameters, estimate_energy, and `both` (two calls at once). The one write: broadcast (DUP_TRANSACTION_ERROR
-is success with duplicate=True). Values: Finality, Block, BlockHeader, Account, AccountResources, Transaction,
+is success with duplicate=True). Values: Finality, Block, BlockHeader, BlockReceipts, NativeTransfer, HistoryTransfer,
+HistoryPage, Account, AccountResources, Transaction,
 Receipt, Log, ExecutionResult, ChainParameters, BroadcastResult.
 
 The reads, broadcast and the names below load their modules (protobuf, the chain library) on first use, so a user
@@ -50,12 +52,16 @@ from ._values import (
     AccountResources,
     Block,
     BlockHeader,
+    BlockReceipts,
     BroadcastResult,
     ChainParameters,
     ExecutionResult,
     Finality,
     Log,
+    NativeTransfer,
     Receipt,
+    HistoryTransfer,
+    HistoryPage,
     Transaction,
 )
 
@@ -73,10 +79,12 @@ if TYPE_CHECKING:
         account,
         account_resources,
         block,
+        block_receipts,
         both,
         chain_parameters,
         estimate_energy,
         now_block,
+        token_transfers,
         transaction,
         transaction_info,
     )
@@ -91,6 +99,7 @@ _LAZY = {
     "account_resources": "._reads",
     "account_resources_message": "._messages",
     "block": "._reads",
+    "block_receipts": "._reads",
     "block_header_message": "._messages",
     "both": "._reads",
     "broadcast": "._broadcast",
@@ -99,6 +108,7 @@ _LAZY = {
     "now_block": "._reads",
     "receipt_message": "._messages",
     "timestamp_message": "._messages",
+    "token_transfers": "._reads",
     "transaction": "._reads",
     "transaction_info": "._reads",
 }
@@ -113,6 +123,7 @@ __all__ = [
     "AccountResources",
     "Block",
     "BlockHeader",
+    "BlockReceipts",
     "BreakerPolicy",
     "BreakerState",
     "BroadcastResult",
@@ -121,9 +132,12 @@ __all__ = [
     "ExecutionResult",
     "Finality",
     "Log",
+    "NativeTransfer",
     "Receipt",
     "RetryPolicy",
     "SessionProvider",
+    "HistoryTransfer",
+    "HistoryPage",
     "Transaction",
     "TronGridBadResponse",
     "TronGridClient",
@@ -140,6 +154,7 @@ __all__ = [
     "account_resources_message",
     "block",
     "block_header_message",
+    "block_receipts",
     "both",
     "broadcast",
     "chain_parameters",
@@ -147,6 +162,7 @@ __all__ = [
     "now_block",
     "receipt_message",
     "timestamp_message",
+    "token_transfers",
     "transaction",
     "transaction_info",
 ]

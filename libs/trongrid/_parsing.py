@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from google.protobuf import empty_pb2
+from google.protobuf.message import DecodeError
 from google.protobuf.unknown_fields import UnknownFieldSet
 
 from lucid_tron import chain
@@ -24,10 +25,14 @@ from ._values import (
     AccountResources,
     Block,
     BlockHeader,
+    BlockReceipts,
     ChainParameters,
     ExecutionResult,
     Log,
+    NativeTransfer,
     Receipt,
+    HistoryTransfer,
+    HistoryPage,
     Transaction,
 )
 
@@ -150,6 +155,110 @@ def parse_block(answer: Mapping[str, Any], *, solidified: bool) -> Block:
     if int(header.block_id[:16], 16) != header.number:
         raise bad_response(f"block id {header.block_id} is not the id of block {header.number}")
     return Block(header=header, txids=tuple(txids))
+
+
+def parse_block_receipts(block_answer: Mapping[str, Any], infos_answer: Any, *, solidified: bool) -> BlockReceipts:
+    """A getblockbynum answer with the gettransactioninfobyblocknum answer of the same block and view.
+
+    TRX transfers are read from the transactions' raw_data (the only place a TransferContract shows); token
+    transfers are left to the receipts' logs, where transfers made from inside other contracts show too.
+    """
+    block = parse_block(block_answer, solidified=solidified)
+    header = block.header
+    native = []
+    for entry in _Json(block_answer, "block").list("transactions"):
+        try:
+            tx = chain.transaction_from_json(entry)
+        except ChainError as error:
+            raise bad_response(f"block {header.number} holds a transaction we cannot read: {error}") from None
+        transfer = _native_transfer(tx)
+        if transfer is not None:
+            native.append(transfer)
+    if not isinstance(infos_answer, list):
+        raise bad_response(f"gettransactioninfobyblocknum answered a {type(infos_answer).__name__}, not a list")
+    receipts = []
+    for entry in infos_answer:
+        info = json_object(entry, "gettransactioninfobyblocknum[]")
+        receipt = parse_receipt(info, _hex_id(_Json(info, "transactioninfo").str("id"), "transactioninfo.id"),
+                                solidified=solidified)
+        if receipt.block_number != header.number:
+            raise bad_response(f"the receipts of block {header.number} include one of block {receipt.block_number}")
+        receipts.append(receipt)
+    return BlockReceipts(block=block, native_transfers=tuple(native), receipts=tuple(receipts))
+
+
+def _native_transfer(tx: protocol.Transaction) -> NativeTransfer | None:
+    contracts = tx.raw_data.contract
+    if len(contracts) != 1 or contracts[0].type != chain.protocol.Transaction.Contract.ContractType.TransferContract:
+        return None
+    value = chain.protocol.TransferContract()
+    try:
+        value.ParseFromString(contracts[0].parameter.value)
+        sender, recipient = to_base58(value.owner_address), to_base58(value.to_address)
+    except (ChainError, DecodeError) as error:
+        raise bad_response(f"a TransferContract we cannot read: {error}") from None
+    return NativeTransfer(
+        txid=chain.txid(tx).hex(),
+        from_address=sender,
+        to_address=recipient,
+        amount_sun=value.amount,
+        contract_result=_contract_result(tx),
+    )
+
+
+def parse_token_transfer_page(answer: Any) -> HistoryPage:
+    """A /v1/accounts/{address}/transactions/trc20 answer: its Transfer events (Approvals left out) and the
+    fingerprint of the next page."""
+    json = _history_answer(answer, "trc20 history")
+    transfers = []
+    for entry in json.list("data"):
+        item = _Json(json_object(entry, "trc20 history data[]"), "trc20 history data[]")
+        if item.str("type") != "Transfer":
+            continue
+        value = item.str("value")
+        if not re.fullmatch(r"[0-9]{1,78}", value):  # a uint256 in decimal
+            raise bad_response(f"trc20 history value is not a whole number: {value!r:.80}")
+        token = _Json(item.object("token_info"), "trc20 history token_info")
+        transfers.append(HistoryTransfer(
+            txid=_hex_id(item.str("transaction_id"), "trc20 history transaction_id"),
+            contract_address=token.address("address"),
+            from_address=item.address("from"),
+            to_address=item.address("to"),
+            amount=int(value),
+            block_time_ms=item.int("block_timestamp"),
+        ))  # fmt: skip
+    meta = _Json(json.object("meta"), "trc20 history meta")
+    return HistoryPage(transfers=tuple(transfers), fingerprint=meta.str("fingerprint"))
+
+
+def parse_trx_history_page(answer: Any, address: str) -> HistoryPage:
+    """A /v1/accounts/{address}/transactions answer: the TRX transfers (TransferContract) from or to `address` that
+    succeeded (contract calls and failures left out), and the fingerprint of the next page."""
+    json = _history_answer(answer, "trx history")
+    transfers = []
+    for entry in json.list("data"):
+        item = _Json(json_object(entry, "trx history data[]"), "trx history data[]")
+        try:
+            tx = chain.transaction_from_json(item.raw)
+        except ChainError as error:
+            raise bad_response(f"trx history holds a transaction we cannot read: {error}") from None
+        native = _native_transfer(tx)
+        if native is None or native.contract_result not in ("", "SUCCESS") or address not in (
+            native.from_address, native.to_address
+        ):
+            continue
+        transfers.append(HistoryTransfer(
+            txid=native.txid, contract_address="", from_address=native.from_address, to_address=native.to_address,
+            amount=native.amount_sun, block_time_ms=item.int("block_timestamp"),
+        ))  # fmt: skip
+    return HistoryPage(transfers=tuple(transfers), fingerprint=_Json(json.object("meta"), "meta").str("fingerprint"))
+
+
+def _history_answer(answer: Any, where: str) -> _Json:
+    json = _Json(json_object(answer, where), where)
+    if json.raw.get("success") is not True:
+        raise bad_response(f"{where} answered without success: {json.raw.get('error')!r:.120}")
+    return json
 
 
 def parse_account(answer: Mapping[str, Any], address: str) -> Account:

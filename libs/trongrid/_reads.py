@@ -21,21 +21,37 @@ from ._parsing import (
     parse_account,
     parse_account_resources,
     parse_block,
+    parse_block_receipts,
     parse_chain_parameters,
     parse_energy_required,
     parse_receipt,
+    parse_token_transfer_page,
+    parse_trx_history_page,
     parse_transaction,
 )
-from ._values import Account, AccountResources, Block, BlockHeader, ChainParameters, Finality, Receipt, Transaction
+from ._values import (
+    Account,
+    AccountResources,
+    Block,
+    BlockHeader,
+    BlockReceipts,
+    ChainParameters,
+    Finality,
+    Receipt,
+    HistoryPage,
+    Transaction,
+)
 
 __all__ = [
     "account",
     "account_resources",
     "block",
+    "block_receipts",
     "both",
     "chain_parameters",
     "estimate_energy",
     "now_block",
+    "token_transfers",
     "transaction",
     "transaction_info",
 ]
@@ -65,6 +81,50 @@ async def block(client: TronGridClient, number: int) -> Block | None:
         return parse_block(answer, solidified=True)
     answer = json_object(await client.wallet("getblockbynum", body), "getblockbynum")
     return parse_block(answer, solidified=False) if answer else None
+
+
+async def block_receipts(client: TronGridClient, number: int, finality: Finality) -> BlockReceipts | None:
+    """Block `number` of the view with its TRX transfers and receipts (two calls at once), None when the view does
+    not hold it yet."""
+    view = _view(client, finality)
+    body = {"num": number, "visible": True}
+    block_answer, infos_answer = await both(
+        view("getblockbynum", body), view("gettransactioninfobyblocknum", {"num": number})
+    )
+    answer = json_object(block_answer, "getblockbynum")
+    if not answer:
+        return None
+    return parse_block_receipts(answer, infos_answer, solidified=finality is Finality.SOLIDIFIED)
+
+
+async def token_transfers(
+    client: TronGridClient,
+    address: str,
+    contract_address: str,
+    *,
+    only_confirmed: bool,
+    min_time_ms: int,
+    max_time_ms: int,
+    limit: int,
+    fingerprint: str,
+) -> HistoryPage:
+    """One page of the address's history, newest first (TronGrid's v1 account history): the Transfer events of the
+    token `contract_address`, or its TRX transfers when that is "". A TRX page may hold fewer than `limit` transfers
+    with more to come, as the history also lists the account's other transactions."""
+    params: dict[str, str | int] = {
+        "only_confirmed": "true" if only_confirmed else "false",
+        "min_timestamp": min_time_ms,
+        "limit": limit,
+        "order_by": "block_timestamp,desc",
+    }
+    if max_time_ms:
+        params["max_timestamp"] = max_time_ms
+    if fingerprint:
+        params["fingerprint"] = fingerprint
+    if not contract_address:
+        return parse_trx_history_page(await client.get(f"/v1/accounts/{address}/transactions", params), address)
+    params["contract_address"] = contract_address
+    return parse_token_transfer_page(await client.get(f"/v1/accounts/{address}/transactions/trc20", params))
 
 
 async def account(client: TronGridClient, address: str, finality: Finality) -> Account:

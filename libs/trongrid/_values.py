@@ -14,11 +14,15 @@ __all__ = [
     "AccountResources",
     "Block",
     "BlockHeader",
+    "BlockReceipts",
     "BroadcastResult",
+    "HistoryTransfer",
+    "HistoryPage",
     "ChainParameters",
     "ExecutionResult",
     "Finality",
     "Log",
+    "NativeTransfer",
     "Receipt",
     "Transaction",
 ]
@@ -135,6 +139,48 @@ class Receipt:
     contract_address: str
     logs: tuple[Log, ...]
     solidified: bool
+
+
+@dataclass(frozen=True)
+class NativeTransfer:
+    """A top-level TRX transfer (TransferContract) of a block."""
+
+    txid: str
+    from_address: str
+    to_address: str
+    amount_sun: int
+    #: The ret[0].contractRet code, e.g. "SUCCESS"; "" when TRON did not say.
+    contract_result: str
+
+
+@dataclass(frozen=True)
+class BlockReceipts:
+    """One block as a payment watcher reads it: its header, its TRX transfers and every receipt (with logs)."""
+
+    block: Block
+    native_transfers: tuple[NativeTransfer, ...]
+    #: One per transaction that has a receipt, in block order (gettransactioninfobyblocknum).
+    receipts: tuple[Receipt, ...]
+
+
+@dataclass(frozen=True)
+class HistoryTransfer:
+    """A TRC20 Transfer of an account's history (/v1/accounts/{address}/transactions/trc20). TronGrid gives
+    neither the block number nor the log index: read the receipt for those. The amount is a uint256."""
+
+    txid: str
+    contract_address: str
+    from_address: str
+    to_address: str
+    amount: int
+    block_time_ms: int
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    transfers: tuple[HistoryTransfer, ...]
+    #: TronGrid's fingerprint of the next page; "" on the last page.
+    fingerprint: str
 
 
 @dataclass(frozen=True)

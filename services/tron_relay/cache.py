@@ -73,6 +73,9 @@ class Kind(enum.Enum):
     RESOURCES = "resources"
     HEAD_RECEIPT = "head-receipt"
     SOLIDIFIED_RECEIPT = "solidified-receipt"
+    #: A block's TRX transfers and receipts, read from the head view (may still change) or the solidified one.
+    HEAD_BLOCK_RECEIPTS = "head-block-receipts"
+    SOLIDIFIED_BLOCK_RECEIPTS = "solidified-block-receipts"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -116,8 +119,8 @@ class CachePolicy:
         return ttl_s
 
     def is_final(self, kind: Kind, found: bool) -> bool:
-        """A found solidified receipt never changes."""
-        return found and kind is Kind.SOLIDIFIED_RECEIPT
+        """A found solidified receipt, or solidified block, never changes."""
+        return found and kind in _FINAL_KINDS
 
     def is_fresh(self, kind: Kind, found: bool, age_s: float, max_age_s: float | None) -> bool:
         """Whether a cached answer of this age may be returned as it is. `max_age_s` None or 0: the kind's TTL."""
@@ -145,7 +148,10 @@ _TTL_FIELDS = {
     Kind.RESOURCES: "resources_s",
     Kind.HEAD_RECEIPT: "head_receipt_s",
     Kind.SOLIDIFIED_RECEIPT: "solidified_receipt_s",
+    Kind.HEAD_BLOCK_RECEIPTS: "head_receipt_s",
+    Kind.SOLIDIFIED_BLOCK_RECEIPTS: "solidified_receipt_s",
 }
+_FINAL_KINDS = frozenset({Kind.SOLIDIFIED_RECEIPT, Kind.SOLIDIFIED_BLOCK_RECEIPTS})
 
 
 @dataclass(frozen=True, slots=True)

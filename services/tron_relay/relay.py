@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from lucid_tron import trongrid
-from lucid_tron.trongrid import Account, AccountResources, BlockHeader, Finality, Receipt, TronGridClient
+from lucid_tron.trongrid import (
+    Account,
+    AccountResources,
+    BlockHeader,
+    BlockReceipts,
+    Finality,
+    Receipt,
+    HistoryPage,
+    TronGridClient,
+)
 
 from .cache import Cached, CacheStatus, Kind, ReadThroughCache
+from .transfers import BlockTransfer, transfers_in
 from .verify import Expected, Verdict, verify
 
-__all__ = ["ChainRelay", "Verification"]
+__all__ = ["BlockTransfers", "ChainRelay", "Verification"]
+
+#: Blocks of one range read at once: enough to fill a range in a few round trips, few enough not to be throttled.
+_BLOCKS_AT_ONCE = 8
 
 _BLOCK_KINDS = {Finality.HEAD: Kind.HEAD_BLOCK, Finality.SOLIDIFIED: Kind.SOLIDIFIED_BLOCK}
 _ACCOUNT_KINDS = {Finality.HEAD: Kind.HEAD_ACCOUNT, Finality.SOLIDIFIED: Kind.SOLIDIFIED_ACCOUNT}
@@ -22,6 +37,25 @@ class Verification:
     verdict: Verdict
     #: How the receipt behind the verdict was read.
     cache: CacheStatus
+
+
+@dataclass(frozen=True)
+class BlockTransfers:
+    transfers: list[BlockTransfer]
+    #: The last block read (first - 1 when the head is below the range).
+    last_block_number: int
+    solidified_block_number: int
+    cache: CacheStatus
+
+
+def _combined(statuses: Iterable[CacheStatus]) -> CacheStatus:
+    """One status for an answer drawn from several reads: cached only if all were, stale if any was."""
+    seen = list(statuses)
+    return CacheStatus(
+        from_cache=all(s.from_cache for s in seen),
+        stale=any(s.stale for s in seen),
+        age_s=max(s.age_s for s in seen),
+    )
 
 
 class ChainRelay:
@@ -64,10 +98,61 @@ class ChainRelay:
         if solidified.value is not None:
             return Verification(verify(expected, solidified.value, None), solidified.status)
         head = await self.transaction_info(txid, Finality.HEAD, None)
-        stale = solidified.status.stale or head.status.stale
-        status = CacheStatus(
-            from_cache=solidified.status.from_cache and head.status.from_cache,
-            stale=stale,
-            age_s=max(solidified.status.age_s, head.status.age_s),
-        )
-        return Verification(verify(expected, None, head.value), status)
+        return Verification(verify(expected, None, head.value), _combined((solidified.status, head.status)))
+
+    async def block_receipts(self, number: int, solidified: bool) -> Cached[BlockReceipts | None]:
+        """Block `number`, from the solidified view (final, cached for good) when `solidified`. A block the
+        solidified head covers but this node's solidified view lacks (TronGrid balances between nodes a few blocks
+        apart) is read at head instead, unsolidified: never the other way round."""
+        if solidified:
+            final = await self._cache.read(
+                Kind.SOLIDIFIED_BLOCK_RECEIPTS, str(number), BlockReceipts | None,
+                lambda: trongrid.block_receipts(self._trongrid, number, Finality.SOLIDIFIED),
+            )  # fmt: skip
+            if final.value is not None:
+                return final
+        return await self._cache.read(
+            Kind.HEAD_BLOCK_RECEIPTS, str(number), BlockReceipts | None,
+            lambda: trongrid.block_receipts(self._trongrid, number, Finality.HEAD),
+        )  # fmt: skip
+
+    async def block_transfers(
+        self, first: int, last: int, contracts: Collection[str], include_trx: bool
+    ) -> BlockTransfers:
+        """The transfers of blocks first..last, up to the head (see relay.proto's GetBlockTransfers)."""
+        head = await self.now_block(Finality.SOLIDIFIED, None)
+        solidified_number = head.value.number
+        gate = asyncio.Semaphore(_BLOCKS_AT_ONCE)
+
+        async def read(number: int) -> Cached[BlockReceipts | None]:
+            async with gate:
+                return await self.block_receipts(number, number <= solidified_number)
+
+        # Not a TaskGroup: its ExceptionGroup would hide the domain error (UNAVAILABLE) the first failure is.
+        reads = [asyncio.ensure_future(read(number)) for number in range(first, last + 1)]
+        try:
+            answers = await asyncio.gather(*reads)
+        finally:
+            for pending in reads:
+                pending.cancel()
+        transfers: list[BlockTransfer] = []
+        statuses = [head.status]
+        last_read = first - 1
+        for answer in answers:
+            if answer.value is None:
+                break  # past the head; a later block a lagging node did hold is read next time, in order
+            statuses.append(answer.status)
+            transfers.extend(transfers_in(answer.value, contracts, include_trx))
+            last_read = answer.value.block.header.number
+        return BlockTransfers(transfers, last_read, solidified_number, _combined(statuses))
+
+    async def address_transfers(
+        self, address: str, contract: str, *, only_confirmed: bool, min_time_ms: int, max_time_ms: int,
+        limit: int, page_token: str,
+    ) -> HistoryPage:
+        """A page of the address's history: not cached, as a history grows with every block and its pages follow
+        TronGrid's own fingerprints."""
+        return await trongrid.token_transfers(
+            self._trongrid, address, contract, only_confirmed=only_confirmed, min_time_ms=min_time_ms,
+            max_time_ms=max_time_ms, limit=limit, fingerprint=page_token,
+        )  # fmt: skip

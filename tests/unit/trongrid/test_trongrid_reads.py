@@ -338,3 +338,36 @@ async def test_an_estimate_without_energy_required_is_a_bad_response():
             node, owner_address=OWNER.address, contract_address=TOKEN, function_selector="f()", parameter=b"",
             call_value_sun=0,
         )  # fmt: skip
+
+
+async def test_block_receipts_reads_the_trx_transfers_of_the_block_in_the_view():
+    tx = signed_json()
+    node = ScriptedTronGrid({
+        ("walletsolidity", "getblockbynum"): block_json(transactions=[tx]),
+        ("walletsolidity", "gettransactioninfobyblocknum"): [],
+    })  # fmt: skip
+
+    found = await trongrid.block_receipts(node, 5, Finality.SOLIDIFIED)
+
+    assert found is not None and found.block.header.solidified and found.receipts == ()
+    [native] = found.native_transfers
+    assert (native.txid, native.from_address, native.to_address, native.amount_sun) == (
+        tx["txID"], OWNER.address, TOKEN, 5
+    )
+
+
+async def test_block_receipts_of_a_block_the_view_lacks_are_none():
+    node = ScriptedTronGrid({("wallet", "getblockbynum"): {}, ("wallet", "gettransactioninfobyblocknum"): []})
+
+    assert await trongrid.block_receipts(node, 5, Finality.HEAD) is None
+
+
+async def test_a_receipt_of_another_block_among_a_blocks_receipts_is_a_bad_response():
+    other = {"id": TXID, "blockNumber": 6, "blockTimeStamp": 1, "receipt": {}}
+    node = ScriptedTronGrid({
+        ("wallet", "getblockbynum"): block_json(transactions=[]),
+        ("wallet", "gettransactioninfobyblocknum"): [other],
+    })  # fmt: skip
+
+    with pytest.raises(TronGridBadResponse):
+        await trongrid.block_receipts(node, 5, Finality.HEAD)

@@ -7,6 +7,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from lucid.tron.v1 import common_pb2 as _common_pb2
@@ -430,3 +431,271 @@ class VerifyTrc20TransferResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___VerifyTrc20TransferResponse: _TypeAlias = VerifyTrc20TransferResponse  # noqa: Y015
+
+@_typing.final
+class GetBlockTransfersRequest(_message.Message):
+    """Request for RelayService.GetBlockTransfers."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIRST_BLOCK_NUMBER_FIELD_NUMBER: _builtins.int
+    LAST_BLOCK_NUMBER_FIELD_NUMBER: _builtins.int
+    CONTRACT_ADDRESSES_FIELD_NUMBER: _builtins.int
+    INCLUDE_TRX_FIELD_NUMBER: _builtins.int
+    first_block_number: _builtins.int
+    """REQUIRED. First block of the range; greater than 0."""
+    last_block_number: _builtins.int
+    """OPTIONAL. Last block of the range, inclusive; unset or 0 means first_block_number. At most 99 more than
+    first_block_number.
+    """
+    include_trx: _builtins.bool
+    """OPTIONAL. Whether top-level TRX transfers are listed. At least one contract address or this must be set."""
+    @_builtins.property
+    def contract_addresses(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """OPTIONAL. Base58 addresses of the token contracts whose Transfer events are listed; at most 10, no repeats."""
+
+    def __init__(
+        self,
+        *,
+        first_block_number: _builtins.int = ...,
+        last_block_number: _builtins.int = ...,
+        contract_addresses: _abc.Iterable[_builtins.str] | None = ...,
+        include_trx: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["contract_addresses", b"contract_addresses", "first_block_number", b"first_block_number", "include_trx", b"include_trx", "last_block_number", b"last_block_number"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetBlockTransfersRequest: _TypeAlias = GetBlockTransfersRequest  # noqa: Y015
+
+@_typing.final
+class BlockTransfer(_message.Message):
+    """One transfer of funds in a block: TRX or a TRC20 token."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TXID_FIELD_NUMBER: _builtins.int
+    LOG_INDEX_FIELD_NUMBER: _builtins.int
+    CONTRACT_ADDRESS_FIELD_NUMBER: _builtins.int
+    FROM_ADDRESS_FIELD_NUMBER: _builtins.int
+    TO_ADDRESS_FIELD_NUMBER: _builtins.int
+    AMOUNT_BASE_UNITS_FIELD_NUMBER: _builtins.int
+    BLOCK_NUMBER_FIELD_NUMBER: _builtins.int
+    BLOCK_TIME_FIELD_NUMBER: _builtins.int
+    RESULT_FIELD_NUMBER: _builtins.int
+    SOLIDIFIED_FIELD_NUMBER: _builtins.int
+    txid: _builtins.str
+    """Id of the transaction, 64 lowercase hex characters."""
+    log_index: _builtins.int
+    """Index of the Transfer event within the transaction's logs; -1 for a TRX transfer, which is no log. With txid it
+    identifies the transfer: credit each (txid, log_index) at most once.
+    """
+    contract_address: _builtins.str
+    """Base58 address of the token contract that emitted the event; empty for TRX."""
+    from_address: _builtins.str
+    """Base58 address funds moved from."""
+    to_address: _builtins.str
+    """Base58 address funds moved to."""
+    amount_base_units: _builtins.int
+    """Amount moved, in base units: SUN for TRX, the token's base units for a token (10^-6 USDT for USDT)."""
+    block_number: _builtins.int
+    """Height of the block that includes the transaction."""
+    result: _common_pb2.ExecutionResult.ValueType
+    """How the transaction's execution ended; only EXECUTION_RESULT_SUCCESS moved funds."""
+    solidified: _builtins.bool
+    """Whether the block was at or below the solidified head when read: final, safe to credit."""
+    @_builtins.property
+    def block_time(self) -> _timestamp_pb2.Timestamp:
+        """Time of that block."""
+
+    def __init__(
+        self,
+        *,
+        txid: _builtins.str = ...,
+        log_index: _builtins.int = ...,
+        contract_address: _builtins.str = ...,
+        from_address: _builtins.str = ...,
+        to_address: _builtins.str = ...,
+        amount_base_units: _builtins.int = ...,
+        block_number: _builtins.int = ...,
+        block_time: _timestamp_pb2.Timestamp | None = ...,
+        result: _common_pb2.ExecutionResult.ValueType = ...,
+        solidified: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["block_time", b"block_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_base_units", b"amount_base_units", "block_number", b"block_number", "block_time", b"block_time", "contract_address", b"contract_address", "from_address", b"from_address", "log_index", b"log_index", "result", b"result", "solidified", b"solidified", "to_address", b"to_address", "txid", b"txid"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BlockTransfer: _TypeAlias = BlockTransfer  # noqa: Y015
+
+@_typing.final
+class GetBlockTransfersResponse(_message.Message):
+    """Response of RelayService.GetBlockTransfers."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRANSFERS_FIELD_NUMBER: _builtins.int
+    LAST_BLOCK_NUMBER_FIELD_NUMBER: _builtins.int
+    SOLIDIFIED_BLOCK_NUMBER_FIELD_NUMBER: _builtins.int
+    CACHE_FIELD_NUMBER: _builtins.int
+    last_block_number: _builtins.int
+    """The last block read: last_block_number of the request, or the head when the range reaches past it;
+    first_block_number - 1 when the head is below the range. Continue from the block after it.
+    """
+    solidified_block_number: _builtins.int
+    """The solidified head the solidified flags were set against."""
+    @_builtins.property
+    def transfers(self) -> _containers.RepeatedCompositeFieldContainer[Global___BlockTransfer]:
+        """The transfers in block order, then transaction order, then log order."""
+
+    @_builtins.property
+    def cache(self) -> Global___CacheStatus:
+        """Whether every block came from the cache, whether any was stale, and the oldest's age."""
+
+    def __init__(
+        self,
+        *,
+        transfers: _abc.Iterable[Global___BlockTransfer] | None = ...,
+        last_block_number: _builtins.int = ...,
+        solidified_block_number: _builtins.int = ...,
+        cache: Global___CacheStatus | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["cache", b"cache"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cache", b"cache", "last_block_number", b"last_block_number", "solidified_block_number", b"solidified_block_number", "transfers", b"transfers"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetBlockTransfersResponse: _TypeAlias = GetBlockTransfersResponse  # noqa: Y015
+
+@_typing.final
+class ListAddressTransfersRequest(_message.Message):
+    """Request for RelayService.ListAddressTransfers."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ADDRESS_FIELD_NUMBER: _builtins.int
+    CONTRACT_ADDRESS_FIELD_NUMBER: _builtins.int
+    ONLY_CONFIRMED_FIELD_NUMBER: _builtins.int
+    MIN_BLOCK_TIME_FIELD_NUMBER: _builtins.int
+    MAX_BLOCK_TIME_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    address: _builtins.str
+    """REQUIRED. Base58 address whose transfers are listed (as sender or recipient)."""
+    contract_address: _builtins.str
+    """OPTIONAL. Base58 address of the token contract whose Transfer events are listed; empty lists the address's
+    successful top-level TRX transfers (TransferContract) instead.
+    """
+    only_confirmed: _builtins.bool
+    """OPTIONAL. Only transfers in solidified blocks."""
+    page_size: _builtins.int
+    """OPTIONAL. Most transfers in the page, 1..200; 0 means 50. A page may hold fewer even when more follow (a TRX
+    history also holds the address's other transactions, left out).
+    """
+    page_token: _builtins.str
+    """OPTIONAL. next_page_token of the previous page, with every other field unchanged."""
+    @_builtins.property
+    def min_block_time(self) -> _timestamp_pb2.Timestamp:
+        """OPTIONAL. Only transfers in blocks stamped at or after this time."""
+
+    @_builtins.property
+    def max_block_time(self) -> _timestamp_pb2.Timestamp:
+        """OPTIONAL. Only transfers in blocks stamped at or before this time; unset means no bound."""
+
+    def __init__(
+        self,
+        *,
+        address: _builtins.str = ...,
+        contract_address: _builtins.str = ...,
+        only_confirmed: _builtins.bool = ...,
+        min_block_time: _timestamp_pb2.Timestamp | None = ...,
+        max_block_time: _timestamp_pb2.Timestamp | None = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["max_block_time", b"max_block_time", "min_block_time", b"min_block_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "contract_address", b"contract_address", "max_block_time", b"max_block_time", "min_block_time", b"min_block_time", "only_confirmed", b"only_confirmed", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAddressTransfersRequest: _TypeAlias = ListAddressTransfersRequest  # noqa: Y015
+
+@_typing.final
+class AddressTransfer(_message.Message):
+    """One transfer of an address's history. TronGrid's history gives neither block nor log index: read the receipt
+    (GetTransactionInfo) or the block (GetBlockTransfers) to credit it.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TXID_FIELD_NUMBER: _builtins.int
+    CONTRACT_ADDRESS_FIELD_NUMBER: _builtins.int
+    FROM_ADDRESS_FIELD_NUMBER: _builtins.int
+    TO_ADDRESS_FIELD_NUMBER: _builtins.int
+    AMOUNT_BASE_UNITS_FIELD_NUMBER: _builtins.int
+    BLOCK_TIME_FIELD_NUMBER: _builtins.int
+    txid: _builtins.str
+    """Id of the transaction, 64 lowercase hex characters."""
+    contract_address: _builtins.str
+    """Base58 address of the token contract that emitted the event; empty for TRX."""
+    from_address: _builtins.str
+    """Base58 address funds moved from."""
+    to_address: _builtins.str
+    """Base58 address funds moved to."""
+    amount_base_units: _builtins.int
+    """Amount moved, in base units: SUN for TRX, the token's base units for a token."""
+    @_builtins.property
+    def block_time(self) -> _timestamp_pb2.Timestamp:
+        """Time of the block that includes the transaction."""
+
+    def __init__(
+        self,
+        *,
+        txid: _builtins.str = ...,
+        contract_address: _builtins.str = ...,
+        from_address: _builtins.str = ...,
+        to_address: _builtins.str = ...,
+        amount_base_units: _builtins.int = ...,
+        block_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["block_time", b"block_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_base_units", b"amount_base_units", "block_time", b"block_time", "contract_address", b"contract_address", "from_address", b"from_address", "to_address", b"to_address", "txid", b"txid"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AddressTransfer: _TypeAlias = AddressTransfer  # noqa: Y015
+
+@_typing.final
+class ListAddressTransfersResponse(_message.Message):
+    """Response of RelayService.ListAddressTransfers."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRANSFERS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token of the next page; empty on the last page."""
+    @_builtins.property
+    def transfers(self) -> _containers.RepeatedCompositeFieldContainer[Global___AddressTransfer]:
+        """The page, newest first."""
+
+    def __init__(
+        self,
+        *,
+        transfers: _abc.Iterable[Global___AddressTransfer] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "transfers", b"transfers"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAddressTransfersResponse: _TypeAlias = ListAddressTransfersResponse  # noqa: Y015

@@ -62,6 +62,16 @@ class RelayServiceStub:
                 request_serializer=lucid_dot_tron_dot_v1_dot_relay__pb2.VerifyTrc20TransferRequest.SerializeToString,
                 response_deserializer=lucid_dot_tron_dot_v1_dot_relay__pb2.VerifyTrc20TransferResponse.FromString,
                 _registered_method=True)
+        self.GetBlockTransfers = channel.unary_unary(
+                '/lucid.tron.v1.RelayService/GetBlockTransfers',
+                request_serializer=lucid_dot_tron_dot_v1_dot_relay__pb2.GetBlockTransfersRequest.SerializeToString,
+                response_deserializer=lucid_dot_tron_dot_v1_dot_relay__pb2.GetBlockTransfersResponse.FromString,
+                _registered_method=True)
+        self.ListAddressTransfers = channel.unary_unary(
+                '/lucid.tron.v1.RelayService/ListAddressTransfers',
+                request_serializer=lucid_dot_tron_dot_v1_dot_relay__pb2.ListAddressTransfersRequest.SerializeToString,
+                response_deserializer=lucid_dot_tron_dot_v1_dot_relay__pb2.ListAddressTransfersResponse.FromString,
+                _registered_method=True)
 
 
 class RelayServiceServicer:
@@ -108,6 +118,25 @@ class RelayServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetBlockTransfers(self, request, context):
+        """Lists the transfers of a range of blocks (at most 100): top-level TRX transfers (TransferContract) and the TRC20
+        Transfer events emitted by the given token contracts, read from the receipts' logs, so that tokens moved from
+        inside another contract are listed and a look-alike token's events are not (unless its address is given).
+        Blocks up to the solidified head are read from the solidified view and cached for good; newer ones briefly.
+        The range stops at the head: blocks beyond it are not listed (see last_block_number).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAddressTransfers(self, request, context):
+        """Lists an address's transfers of TRX or of one token contract, sent or received, newest first, paged: TronGrid's
+        account history, read fresh each call (not cached). Confirmed-only when asked.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RelayServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -135,6 +164,16 @@ def add_RelayServiceServicer_to_server(servicer, server):
                     servicer.VerifyTrc20Transfer,
                     request_deserializer=lucid_dot_tron_dot_v1_dot_relay__pb2.VerifyTrc20TransferRequest.FromString,
                     response_serializer=lucid_dot_tron_dot_v1_dot_relay__pb2.VerifyTrc20TransferResponse.SerializeToString,
+            ),
+            'GetBlockTransfers': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBlockTransfers,
+                    request_deserializer=lucid_dot_tron_dot_v1_dot_relay__pb2.GetBlockTransfersRequest.FromString,
+                    response_serializer=lucid_dot_tron_dot_v1_dot_relay__pb2.GetBlockTransfersResponse.SerializeToString,
+            ),
+            'ListAddressTransfers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAddressTransfers,
+                    request_deserializer=lucid_dot_tron_dot_v1_dot_relay__pb2.ListAddressTransfersRequest.FromString,
+                    response_serializer=lucid_dot_tron_dot_v1_dot_relay__pb2.ListAddressTransfersResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -275,6 +314,60 @@ class RelayService:
             '/lucid.tron.v1.RelayService/VerifyTrc20Transfer',
             lucid_dot_tron_dot_v1_dot_relay__pb2.VerifyTrc20TransferRequest.SerializeToString,
             lucid_dot_tron_dot_v1_dot_relay__pb2.VerifyTrc20TransferResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBlockTransfers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lucid.tron.v1.RelayService/GetBlockTransfers',
+            lucid_dot_tron_dot_v1_dot_relay__pb2.GetBlockTransfersRequest.SerializeToString,
+            lucid_dot_tron_dot_v1_dot_relay__pb2.GetBlockTransfersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAddressTransfers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lucid.tron.v1.RelayService/ListAddressTransfers',
+            lucid_dot_tron_dot_v1_dot_relay__pb2.ListAddressTransfersRequest.SerializeToString,
+            lucid_dot_tron_dot_v1_dot_relay__pb2.ListAddressTransfersResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -51,6 +51,17 @@ class RelayServiceStub:
     by the expected contract from/to the expected addresses for exactly the expected amount. Answers every outcome as
     data (verified, or the first failed check), never as an error, except for malformed input.
     """
+    GetBlockTransfers: _grpc.UnaryUnaryMultiCallable[_relay_pb2.GetBlockTransfersRequest, _relay_pb2.GetBlockTransfersResponse]
+    """Lists the transfers of a range of blocks (at most 100): top-level TRX transfers (TransferContract) and the TRC20
+    Transfer events emitted by the given token contracts, read from the receipts' logs, so that tokens moved from
+    inside another contract are listed and a look-alike token's events are not (unless its address is given).
+    Blocks up to the solidified head are read from the solidified view and cached for good; newer ones briefly.
+    The range stops at the head: blocks beyond it are not listed (see last_block_number).
+    """
+    ListAddressTransfers: _grpc.UnaryUnaryMultiCallable[_relay_pb2.ListAddressTransfersRequest, _relay_pb2.ListAddressTransfersResponse]
+    """Lists an address's transfers of TRX or of one token contract, sent or received, newest first, paged: TronGrid's
+    account history, read fresh each call (not cached). Confirmed-only when asked.
+    """
 
 @_typing.type_check_only
 class RelayServiceAsyncStub(RelayServiceStub):
@@ -74,6 +85,17 @@ class RelayServiceAsyncStub(RelayServiceStub):
     """Checks that a transaction moved the expected TRC20 tokens: solidified, receipt SUCCESS, and a Transfer log emitted
     by the expected contract from/to the expected addresses for exactly the expected amount. Answers every outcome as
     data (verified, or the first failed check), never as an error, except for malformed input.
+    """
+    GetBlockTransfers: _aio.UnaryUnaryMultiCallable[_relay_pb2.GetBlockTransfersRequest, _relay_pb2.GetBlockTransfersResponse]  # type: ignore[assignment]
+    """Lists the transfers of a range of blocks (at most 100): top-level TRX transfers (TransferContract) and the TRC20
+    Transfer events emitted by the given token contracts, read from the receipts' logs, so that tokens moved from
+    inside another contract are listed and a look-alike token's events are not (unless its address is given).
+    Blocks up to the solidified head are read from the solidified view and cached for good; newer ones briefly.
+    The range stops at the head: blocks beyond it are not listed (see last_block_number).
+    """
+    ListAddressTransfers: _aio.UnaryUnaryMultiCallable[_relay_pb2.ListAddressTransfersRequest, _relay_pb2.ListAddressTransfersResponse]  # type: ignore[assignment]
+    """Lists an address's transfers of TRX or of one token contract, sent or received, newest first, paged: TronGrid's
+    account history, read fresh each call (not cached). Confirmed-only when asked.
     """
 
 class RelayServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -125,6 +147,29 @@ class RelayServiceServicer(metaclass=_abc_1.ABCMeta):
         """Checks that a transaction moved the expected TRC20 tokens: solidified, receipt SUCCESS, and a Transfer log emitted
         by the expected contract from/to the expected addresses for exactly the expected amount. Answers every outcome as
         data (verified, or the first failed check), never as an error, except for malformed input.
+        """
+
+    @_abc_1.abstractmethod
+    def GetBlockTransfers(
+        self,
+        request: _relay_pb2.GetBlockTransfersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_relay_pb2.GetBlockTransfersResponse, _abc.Awaitable[_relay_pb2.GetBlockTransfersResponse]]:
+        """Lists the transfers of a range of blocks (at most 100): top-level TRX transfers (TransferContract) and the TRC20
+        Transfer events emitted by the given token contracts, read from the receipts' logs, so that tokens moved from
+        inside another contract are listed and a look-alike token's events are not (unless its address is given).
+        Blocks up to the solidified head are read from the solidified view and cached for good; newer ones briefly.
+        The range stops at the head: blocks beyond it are not listed (see last_block_number).
+        """
+
+    @_abc_1.abstractmethod
+    def ListAddressTransfers(
+        self,
+        request: _relay_pb2.ListAddressTransfersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_relay_pb2.ListAddressTransfersResponse, _abc.Awaitable[_relay_pb2.ListAddressTransfersResponse]]:
+        """Lists an address's transfers of TRX or of one token contract, sent or received, newest first, paged: TronGrid's
+        account history, read fresh each call (not cached). Confirmed-only when asked.
         """
 
 def add_RelayServiceServicer_to_server(servicer: RelayServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
