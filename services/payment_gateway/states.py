@@ -92,8 +92,10 @@ def expire(invoice: Invoice, now: datetime) -> Transition | None:
 
 def see_payment(invoice: Invoice, payment: Payment) -> Transition | None:
     """A payment in a block not solidified yet: recorded SEEN (IGNORED when the invoice is closed or the window is
-    over); the invoice becomes SEEN, or CONFIRMING once what was seen reaches the amount. None when already known."""
-    if _find(invoice, payment.txid, payment.log_index) is not None:
+    over); the invoice becomes SEEN, or CONFIRMING once what was seen reaches the amount. None when already known;
+    a REVERTED payment seen again (the transaction landed at another height) is seen afresh at its new block."""
+    known = _find(invoice, payment.txid, payment.log_index)
+    if known is not None and invoice["payments"][known]["state"] != PAYMENT_REVERTED:
         return None
     after_expiration = payment.block_time >= invoice["expire_at"]
     ignored = invoice["status"] in CLOSED or payment.block_time >= _window_end(invoice)
@@ -107,7 +109,11 @@ def see_payment(invoice: Invoice, payment: Payment) -> Transition | None:
         "state": PAYMENT_IGNORED if ignored else PAYMENT_SEEN,
         "after_expiration": after_expiration,
     }
-    payments = [*invoice["payments"], record]
+    payments = [dict(existing) for existing in invoice["payments"]]
+    if known is None:
+        payments.append(record)
+    else:
+        payments[known] = record
     changes: dict[str, Any] = {"payments": payments}
     if not ignored:
         changes["pending"] = invoice["pending"] + payment.amount
