@@ -208,7 +208,7 @@ def invoice_message(invoice: Mapping[str, Any]) -> pg.Invoice:
         exception=NUMBERS_BY_EXCEPTION[invoice["exception"]],
         asset=NUMBERS_BY_ASSET[invoice["asset"]],
         amount_base_units=invoice["amount"],
-        amount=decimal_amount(invoice["amount"]),
+        total_decimal=decimal_amount(invoice["amount"]),
         token=invoice["asset"],
         token_contract=invoice["token_contract"],
         network=invoice["network"],

@@ -33,7 +33,7 @@ async def test_an_invoice_shows_what_a_checkout_needs(running: Gateway) -> None:
 
     assert invoice.invoice_id.startswith("inv_")
     assert invoice.status == pg.INVOICE_STATUS_PENDING and invoice.exception == pg.INVOICE_EXCEPTION_NONE
-    assert (invoice.amount, invoice.token, invoice.network) == ("12.500000", "USDT", "devnet")
+    assert (invoice.total_decimal, invoice.token, invoice.network) == ("12.500000", "USDT", "devnet")
     assert invoice.token_contract and invoice.order_id == "order-7" and dict(invoice.metadata) == {"cart": "3 items"}
     lifetime = invoice.expire_time.ToSeconds() - invoice.create_time.ToSeconds()
     assert 599 <= lifetime <= 601
@@ -43,7 +43,7 @@ async def test_an_invoice_shows_what_a_checkout_needs(running: Gateway) -> None:
 async def test_a_trx_invoice_has_no_token_contract(running: Gateway) -> None:
     invoice = (await running.stub.CreateInvoice(create_request(asset=TRX, amount_base_units=1))).invoice
 
-    assert (invoice.token, invoice.token_contract, invoice.amount) == ("TRX", "", "0.000001")
+    assert (invoice.token, invoice.token_contract, invoice.total_decimal) == ("TRX", "", "0.000001")
 
 
 async def test_a_retry_with_the_same_request_id_returns_the_same_invoice(running: Gateway) -> None:

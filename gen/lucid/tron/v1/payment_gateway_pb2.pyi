@@ -242,7 +242,7 @@ class Invoice(_message.Message):
     EXCEPTION_FIELD_NUMBER: _builtins.int
     ASSET_FIELD_NUMBER: _builtins.int
     AMOUNT_BASE_UNITS_FIELD_NUMBER: _builtins.int
-    AMOUNT_FIELD_NUMBER: _builtins.int
+    TOTAL_DECIMAL_FIELD_NUMBER: _builtins.int
     TOKEN_FIELD_NUMBER: _builtins.int
     TOKEN_CONTRACT_FIELD_NUMBER: _builtins.int
     NETWORK_FIELD_NUMBER: _builtins.int
@@ -270,8 +270,8 @@ class Invoice(_message.Message):
     """Asset paid in."""
     amount_base_units: _builtins.int
     """Amount to be paid, in the asset's base units (SUN for TRX, 10^-6 USDT for USDT)."""
-    amount: _builtins.str
-    """The amount as a decimal string in whole tokens, with the token's decimals: "12.500000" USDT."""
+    total_decimal: _builtins.str
+    """The amount as a decimal string in whole tokens with the token's decimals, for display: "12.500000" for USDT."""
     token: _builtins.str
     """The token's symbol ("TRX" or "USDT")."""
     token_contract: _builtins.str
@@ -328,7 +328,7 @@ class Invoice(_message.Message):
         exception: Global___InvoiceException.ValueType = ...,
         asset: _common_pb2.Asset.ValueType = ...,
         amount_base_units: _builtins.int = ...,
-        amount: _builtins.str = ...,
+        total_decimal: _builtins.str = ...,
         token: _builtins.str = ...,
         token_contract: _builtins.str = ...,
         network: _builtins.str = ...,
@@ -349,7 +349,7 @@ class Invoice(_message.Message):
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "expire_time", b"expire_time", "monitoring_window", b"monitoring_window", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "amount_base_units", b"amount_base_units", "asset", b"asset", "create_time", b"create_time", "deposit_address", b"deposit_address", "description", b"description", "etag", b"etag", "exception", b"exception", "expire_time", b"expire_time", "invoice_id", b"invoice_id", "metadata", b"metadata", "monitoring_window", b"monitoring_window", "network", b"network", "order_id", b"order_id", "paid_amount_base_units", b"paid_amount_base_units", "payments", b"payments", "pending_amount_base_units", b"pending_amount_base_units", "sequence", b"sequence", "status", b"status", "token", b"token", "token_contract", b"token_contract", "tolerance_bps", b"tolerance_bps", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_base_units", b"amount_base_units", "asset", b"asset", "create_time", b"create_time", "deposit_address", b"deposit_address", "description", b"description", "etag", b"etag", "exception", b"exception", "expire_time", b"expire_time", "invoice_id", b"invoice_id", "metadata", b"metadata", "monitoring_window", b"monitoring_window", "network", b"network", "order_id", b"order_id", "paid_amount_base_units", b"paid_amount_base_units", "payments", b"payments", "pending_amount_base_units", b"pending_amount_base_units", "sequence", b"sequence", "status", b"status", "token", b"token", "token_contract", b"token_contract", "tolerance_bps", b"tolerance_bps", "total_decimal", b"total_decimal", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
