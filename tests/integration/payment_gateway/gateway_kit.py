@@ -40,14 +40,22 @@ class Gateway:
 
 @asynccontextmanager
 async def gateway(
-    mongo_url: str, redis_url: str, directory: Path, *, wallet_addr: str | None = None, **values: Any
+    mongo_url: str,
+    redis_url: str,
+    directory: Path,
+    *,
+    wallet_addr: str | None = None,
+    gateway_mongo_url: str | None = None,
+    **values: Any,
 ) -> AsyncIterator[Gateway]:
+    """`wallet_addr` and `gateway_mongo_url` point the gateway elsewhere than its wallet-manager and its SecantusDB
+    (at a closed port, to test an outage)."""
     async with wallet_manager(mongo_url, directory) as wallet:
         hd = await create_hd(wallet.stub)
         database = f"gateway_{uuid.uuid4().hex[:12]}"
         fields: dict[str, Any] = {
             "port": 0,
-            "mongo_url": mongo_url,
+            "mongo_url": gateway_mongo_url or mongo_url,
             "mongo_database": database,
             "redis_url": redis_url,
             "tron_client_addr": NOBODY,

@@ -13,6 +13,7 @@ from integration.payment_gateway.gateway_kit import NOBODY, TRX, USDT, Gateway, 
 from lucid.tron.v1 import payment_gateway_pb2 as pg
 from lucid.tron.v1 import wallet_pb2
 from lucid_tron.chain import is_address
+from lucid_tron.testing import free_port
 
 
 async def test_an_invoice_gets_a_fresh_address_derived_by_wallet_manager(running: Gateway) -> None:
@@ -88,3 +89,16 @@ async def test_a_retry_while_wallet_manager_is_down_is_unavailable_again_not_in_
             codes.append(refused.value.code())
 
     assert codes == [grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNAVAILABLE]
+
+
+async def test_mongodb_down_is_unavailable_and_derives_no_address(
+    mongo_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    down = f"mongodb://127.0.0.1:{free_port()}/?directConnection=true"
+    async with gateway(mongo_url, redis_url, tmp_path, gateway_mongo_url=down) as running:
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await running.stub.CreateInvoice(create_request(), timeout=15)
+        derived = await running.wallet.stub.ListAddresses(wallet_pb2.ListAddressesRequest(wallet_id=running.wallet_id))
+
+    assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert len(derived.addresses) == 1  # only the wallet's own first address
