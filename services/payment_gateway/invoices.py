@@ -17,7 +17,7 @@ from bson import ObjectId
 from google.protobuf.message import Message
 
 from lucid.tron.v1 import wallet_pb2
-from lucid_tron.errors import Aborted, NotFound
+from lucid_tron.errors import Aborted, FailedPrecondition, NotFound
 from lucid_tron.storage import IdempotencyKeys
 
 from . import events, states
@@ -88,6 +88,11 @@ class Invoices:
         """The response (`respond(invoice)`) of CreateInvoice, run once per request_id: the address is derived with
         the same request_id, so a retry after a failure gets the same address, and the invoice, its first event and
         the stored response commit together."""
+        if not self.payment_wallet_id:
+            raise FailedPrecondition(
+                "no payment wallet is configured (PAYMENT_WALLET_ID): deposit addresses cannot be derived",
+                reason="PAYMENT_WALLET_UNSET",
+            )
         call = await self._keys.begin("CreateInvoice", request_id, request)
         if call.replay is not None:
             return response_type.FromString(call.replay)
@@ -140,7 +145,9 @@ class Invoices:
             raise NotFound("invoice", invoice_id)
         return invoice
 
-    async def list(self, query: Mapping[str, Any], page_size: int, after_id: str | None) -> tuple[list[dict[str, Any]], str]:
+    async def list_page(
+        self, query: Mapping[str, Any], page_size: int, after_id: str | None
+    ) -> tuple[list[dict[str, Any]], str]:
         """One page, newest first, and the id to continue after ("" on the last page)."""
         if after_id:
             query = {**query, "_id": {"$lt": after_id}}
@@ -176,7 +183,7 @@ class Invoices:
             expired += 1
         return expired
 
-    async def events(self, invoice_id: str, after: int, limit: int) -> list[dict[str, Any]]:
+    async def list_events(self, invoice_id: str, after: int, limit: int) -> list[dict[str, Any]]:
         await self.get(invoice_id)
         return await self.store.events_after(invoice_id, after, limit)
 

@@ -49,7 +49,7 @@ class PaymentGatewayServicer(payment_gateway_pb2_grpc.PaymentGatewayServiceServi
         after = messages.page_token(check, request.page_token)
         check.done()
         assert size is not None
-        page, next_token = await self._invoices.list(query, size, after)
+        page, next_token = await self._invoices.list_page(query, size, after)
         return pg.ListInvoicesResponse(
             invoices=[messages.invoice_message(invoice) for invoice in page], next_page_token=next_token
         )
@@ -74,7 +74,9 @@ class PaymentGatewayServicer(payment_gateway_pb2_grpc.PaymentGatewayServiceServi
         invoice = await self._invoices.mark(invoice_id, status, reason, etag)
         return pg.MarkInvoiceResponse(invoice=messages.invoice_message(invoice))
 
-    async def WatchInvoice(self, request: pg.WatchInvoiceRequest, context: Any) -> AsyncIterator[pg.WatchInvoiceResponse]:
+    async def WatchInvoice(
+        self, request: pg.WatchInvoiceRequest, context: Any
+    ) -> AsyncIterator[pg.WatchInvoiceResponse]:
         check = FieldChecks()
         invoice_id = messages.invoice_id(check, request.invoice_id)
         after = check.non_negative("after_sequence", request.after_sequence)
@@ -98,7 +100,7 @@ class PaymentGatewayServicer(payment_gateway_pb2_grpc.PaymentGatewayServiceServi
         after = messages.sequence_token(check, request.page_token)
         check.done()
         assert invoice_id is not None and size is not None
-        page = await self._invoices.events(invoice_id, after, size + 1)
+        page = await self._invoices.list_events(invoice_id, after, size + 1)
         next_token = str(page[size - 1]["sequence"]) if len(page) > size else ""
         return pg.ListInvoiceEventsResponse(
             events=[messages.event_message(event) for event in page[:size]], next_page_token=next_token

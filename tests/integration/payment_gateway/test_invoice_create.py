@@ -102,3 +102,13 @@ async def test_mongodb_down_is_unavailable_and_derives_no_address(
 
     assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
     assert len(derived.addresses) == 1  # only the wallet's own first address
+
+
+async def test_without_a_payment_wallet_configured_create_is_a_failed_precondition(
+    mongo_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    async with gateway(mongo_url, redis_url, tmp_path, payment_wallet_id="") as running:
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await running.stub.CreateInvoice(create_request())
+
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION and "PAYMENT_WALLET_ID" in refused.value.details()

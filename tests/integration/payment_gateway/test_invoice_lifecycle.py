@@ -128,7 +128,9 @@ async def test_events_are_numbered_without_gaps_and_paged(running: Gateway) -> N
     events = [*first.events, *rest.events]
     assert [e.sequence for e in events] == [1, 2, 3] and not rest.next_page_token
     assert [e.type for e in events] == [
-        events_pb2.EVENT_TYPE_INVOICE_CREATED, events_pb2.EVENT_TYPE_INVOICE_INVALID, events_pb2.EVENT_TYPE_INVOICE_PAID,
+        events_pb2.EVENT_TYPE_INVOICE_CREATED,
+        events_pb2.EVENT_TYPE_INVOICE_INVALID,
+        events_pb2.EVENT_TYPE_INVOICE_PAID,
     ]
     assert {e.subject for e in events} == {f"invoice/{invoice.invoice_id}"}
     assert events[2].data["status"] == "PAID" and events[2].data["amount_base_units"] == "12500000"
