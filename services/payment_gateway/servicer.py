@@ -6,6 +6,7 @@ Each RPC checks its request (`messages`, every bad field named at once), calls `
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 from lucid.tron.v1 import payment_gateway_pb2 as pg
@@ -83,12 +84,14 @@ class PaymentGatewayServicer(payment_gateway_pb2_grpc.PaymentGatewayServiceServi
         check.done()
         assert invoice_id is not None and after is not None
         first = True
-        async for item in self._invoices.watch(invoice_id, after):
-            if first:
-                first = False
-                yield pg.WatchInvoiceResponse(invoice=messages.invoice_message(item))
-            else:
-                yield pg.WatchInvoiceResponse(event=messages.event_message(item))
+        # aclosing: a stream the caller ends closes its Redis subscription at once, not when collected.
+        async with aclosing(self._invoices.watch(invoice_id, after)) as items:
+            async for item in items:
+                if first:
+                    first = False
+                    yield pg.WatchInvoiceResponse(invoice=messages.invoice_message(item))
+                else:
+                    yield pg.WatchInvoiceResponse(event=messages.event_message(item))
 
     async def ListInvoiceEvents(
         self, request: pg.ListInvoiceEventsRequest, context: Any

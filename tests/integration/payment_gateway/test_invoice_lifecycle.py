@@ -14,6 +14,7 @@ from pymongo import AsyncMongoClient
 
 from integration.payment_gateway.gateway_kit import TRX, USDT, Gateway, create_request, gateway
 from lucid.tron.v1 import events_pb2, payment_gateway_pb2 as pg
+from lucid_tron.testing import free_port
 
 
 async def _create(running: Gateway, **fields: object) -> pg.Invoice:
@@ -196,3 +197,19 @@ async def test_an_invoice_not_yet_due_does_not_expire(mongo_url: str, redis_url:
         now = (await running.stub.GetInvoice(pg.GetInvoiceRequest(invoice_id=invoice.invoice_id))).invoice
 
     assert (now.status, now.sequence) == (pg.INVOICE_STATUS_PENDING, 1)
+
+
+async def test_watch_still_delivers_every_event_while_redis_is_down(
+    mongo_url: str, tmp_path: Path
+) -> None:
+    async with gateway(mongo_url, f"redis://127.0.0.1:{free_port()}/0", tmp_path) as running:
+        invoice = await _create(running)
+        stream = running.stub.WatchInvoice(pg.WatchInvoiceRequest(invoice_id=invoice.invoice_id, after_sequence=1),
+                                           timeout=20)
+        iterator = stream.__aiter__()
+        await iterator.__anext__()
+        await running.stub.CancelInvoice(pg.CancelInvoiceRequest(invoice_id=invoice.invoice_id))
+        cancelled = await asyncio.wait_for(iterator.__anext__(), 10)
+        stream.cancel()
+
+    assert (cancelled.event.sequence, cancelled.event.type) == (2, events_pb2.EVENT_TYPE_INVOICE_CANCELLED)
