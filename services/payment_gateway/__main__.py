@@ -1,6 +1,7 @@
 """payment-gateway: `python -m lucid_tron.services.payment_gateway` serves lucid.tron.v1.PaymentGatewayService.
 
 Settings (MONGO_URL, MONGO_DATABASE, REDIS_URL, TRON_CLIENT_ADDR, TRON_RELAY_ADDR, WALLET_MANAGER_ADDR, USDT_CONTRACT,
+PAYMENT_WALLET_ID, TRON_NETWORK, INVOICE_EXPIRY_INTERVAL_S,
 DEPENDENCY_CHECK_INTERVAL_S and the mesh's) come from the environment and secret files; every problem is reported at
 once and the process exits 78 before serving. MongoDB holds this service's state: the process is NOT_SERVING while
 MongoDB does not answer, checked every DEPENDENCY_CHECK_INTERVAL_S. Redis is soft: while it is down the process stays
@@ -9,14 +10,20 @@ SERVING and reports it under the health service "redis".
 
 from __future__ import annotations
 
+import asyncio
+import os
+import socket
+from contextlib import suppress
 from dataclasses import dataclass
 from functools import partial
 
 from lucid_tron.chain import UsdtContractSettings
+from lucid_tron.config import Settings, setting
 from lucid_tron.mesh import Dependency, ServiceSettings, ServiceSpec, run
 from lucid_tron.peers import TronClientAddress, TronRelayAddress, WalletManagerAddress
 from lucid_tron.storage import MongoSettings, RedisSettings, connect_redis, redis_ping
 
+from .expiry import ExpiryJob
 from .invoices import Invoices
 from .servicer import PaymentGatewayServicer, registration
 from .store import PaymentGatewayStore
@@ -25,8 +32,18 @@ NAME = "payment-gateway"
 
 
 @dataclass(frozen=True, kw_only=True)
+class InvoiceSettings(Settings):
+    """Where deposit addresses come from and how invoices are announced and expired."""
+
+    payment_wallet_id: str = setting("PAYMENT_WALLET_ID", default="")
+    tron_network: str = setting("TRON_NETWORK", default="mainnet")
+    invoice_expiry_interval_s: float = setting("INVOICE_EXPIRY_INTERVAL_S", default=5.0, ge=0.05, le=3600)
+
+
+@dataclass(frozen=True, kw_only=True)
 class PaymentGatewaySettings(
     ServiceSettings,
+    InvoiceSettings,
     UsdtContractSettings,
     WalletManagerAddress,
     TronRelayAddress,
@@ -54,7 +71,23 @@ def build(settings: PaymentGatewaySettings) -> ServiceSpec:
         wallet_manager=wallet_manager,
         redis=redis,
         usdt_contract=settings.usdt_contract,
+        payment_wallet_id=settings.payment_wallet_id,
+        network=settings.tron_network,
     )
+    expiry_task: list[asyncio.Task[None]] = []
+
+    async def start_expiry(_health: object) -> None:
+        owner = f"{socket.gethostname()}:{os.getpid()}"
+        leases = partial(store.leases, owner=owner, ttl_s=max(30.0, 3 * settings.invoice_expiry_interval_s))
+        job = ExpiryJob(invoices, leases, interval_s=settings.invoice_expiry_interval_s)
+        expiry_task.append(asyncio.get_running_loop().create_task(job.run()))
+
+    async def stop_expiry() -> None:
+        for task in expiry_task:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
+
     return ServiceSpec(
         name=NAME,
         services=[registration(PaymentGatewayServicer(invoices))],
@@ -62,7 +95,8 @@ def build(settings: PaymentGatewaySettings) -> ServiceSpec:
             Dependency("mongodb", store.ping, open=store.open),
             Dependency("redis", partial(redis_ping, redis), soft=True),
         ],
-        on_stop=[store.close, tron_client.close, tron_relay.close, wallet_manager.close, redis.aclose],
+        on_start=[start_expiry],
+        on_stop=[stop_expiry, store.close, tron_client.close, tron_relay.close, wallet_manager.close, redis.aclose],
     )
 
 

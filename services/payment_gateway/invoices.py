@@ -1,24 +1,56 @@
-"""Invoices: per-invoice addresses and the payments that settle them.
+"""Invoices: created with a fresh deposit address from wallet-manager, changed only through `states`, every change
+committed with its event and then announced on Redis.
 
 Plain async Python, no grpc: the servicer adapts it to lucid.tron.v1.PaymentGatewayService, and it raises
-`lucid_tron.errors` for the mesh to map. Its RPCs are not implemented yet; the issue that builds invoices and the chain
-watcher writes them here, on these dependencies.
+`lucid_tron.errors` for the mesh to map.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from .store import PaymentGatewayStore
+from bson import ObjectId
+from google.protobuf.message import Message
+
+from lucid.tron.v1 import wallet_pb2
+from lucid_tron.errors import Aborted, FailedPrecondition, NotFound
+from lucid_tron.storage import IdempotencyKeys
+
+from . import events, states
+from .store import ETAG_MISMATCH, PaymentGatewayStore, new_etag, utc_now
 
 if TYPE_CHECKING:
     from lucid_tron.peers import RelayService, TronClientService, WalletService
     from redis.asyncio import Redis
 
+#: How often a WatchInvoice stream reads MongoDB even without a Redis message, so a lost message delays, never loses.
+WATCH_POLL_S = 1.0
+EVENT_PAGE = 100
+
+M = TypeVar("M", bound=Message)
+
+
+@dataclass(frozen=True)
+class NewInvoice:
+    """A checked CreateInvoice request."""
+
+    asset: str
+    amount: int
+    expire_at: datetime
+    monitoring_window_s: int
+    tolerance_bps: int
+    order_id: str
+    metadata: Mapping[str, str]
+    description: str
+
 
 class Invoices:
-    """payment-gateway's domain, on its MongoDB store, tron-client, tron-relay, wallet-manager, Redis (caches and locks,
-    never the only copy of money state) and the USDT contract."""
+    """payment-gateway's domain, on its MongoDB store, wallet-manager (deposit addresses), Redis (event
+    announcements, never the only copy) and, for the chain watcher, tron-client and tron-relay."""
 
     def __init__(
         self,
@@ -29,6 +61,8 @@ class Invoices:
         wallet_manager: WalletService,
         redis: Redis,
         usdt_contract: str,
+        payment_wallet_id: str,
+        network: str,
     ) -> None:
         self.store = store
         self.tron_client = tron_client
@@ -36,3 +70,155 @@ class Invoices:
         self.wallet_manager = wallet_manager
         self.redis = redis
         self.usdt_contract = usdt_contract
+        self.payment_wallet_id = payment_wallet_id
+        self.network = network
+
+    @property
+    def _keys(self) -> IdempotencyKeys:
+        return self.store.idempotency_keys
+
+    async def create(
+        self,
+        request_id: str,
+        request: Message,
+        new: NewInvoice,
+        respond: Callable[[Mapping[str, Any]], M],
+        response_type: type[M],
+    ) -> M:
+        """The response (`respond(invoice)`) of CreateInvoice, run once per request_id: the address is derived with
+        the same request_id, so a retry after a failure gets the same address, and the invoice, its first event and
+        the stored response commit together."""
+        if not self.payment_wallet_id:
+            raise FailedPrecondition(
+                "no payment wallet is configured (PAYMENT_WALLET_ID): deposit addresses cannot be derived",
+                reason="PAYMENT_WALLET_UNSET",
+            )
+        call = await self._keys.begin("CreateInvoice", request_id, request)
+        if call.replay is not None:
+            return response_type.FromString(call.replay)
+        try:
+            derived = await self.wallet_manager.rpc.DeriveAddress(
+                wallet_pb2.DeriveAddressRequest(
+                    wallet_id=self.payment_wallet_id, label=f"invoice:{request_id}"[:128], request_id=request_id
+                )
+            )
+            now = utc_now()
+            invoice_id = f"inv_{ObjectId()}"
+            invoice = {
+                "_id": invoice_id,
+                "status": states.PENDING,
+                "exception": states.NONE,
+                "asset": new.asset,
+                "amount": new.amount,
+                "token_contract": self.usdt_contract if new.asset == "USDT" else "",
+                "network": self.network,
+                "deposit_address": derived.address.address,
+                "address_index": derived.address.index,
+                "expire_at": new.expire_at,
+                "monitoring_window_s": new.monitoring_window_s,
+                "tolerance_bps": new.tolerance_bps,
+                "order_id": new.order_id,
+                "metadata": dict(new.metadata),
+                "description": new.description,
+                "paid": 0,
+                "pending": 0,
+                "payments": [],
+                "sequence": 1,
+                "etag": new_etag(),
+                "created_at": now,
+                "updated_at": now,
+            }
+            event = events.document(invoice_id, 1, events.INVOICE_CREATED, "created", now, events.snapshot(invoice))
+            response = respond(invoice)
+            await self.store.create_invoice(
+                invoice, event, self._keys, call, response.SerializeToString(deterministic=True)
+            )
+        except BaseException:
+            await self._keys.abandon(call)
+            raise
+        await events.publish(self.redis, event)
+        return response
+
+    async def get(self, invoice_id: str) -> dict[str, Any]:
+        invoice = await self.store.invoice(invoice_id)
+        if invoice is None:
+            raise NotFound("invoice", invoice_id)
+        return invoice
+
+    async def list_page(
+        self, query: Mapping[str, Any], page_size: int, after_id: str | None
+    ) -> tuple[list[dict[str, Any]], str]:
+        """One page, newest first, and the id to continue after ("" on the last page)."""
+        if after_id:
+            query = {**query, "_id": {"$lt": after_id}}
+        page = await self.store.list_invoices(query, page_size + 1)
+        if len(page) > page_size:
+            return page[:page_size], page[page_size - 1]["_id"]
+        return page, ""
+
+    async def cancel(self, invoice_id: str, reason: str) -> dict[str, Any]:
+        invoice = await self.get(invoice_id)
+        transition = states.cancel(invoice, reason)
+        if transition is None:
+            return invoice
+        return await self._commit(invoice, transition)
+
+    async def mark(self, invoice_id: str, status: str, reason: str, etag: str | None) -> dict[str, Any]:
+        invoice = await self.get(invoice_id)
+        if etag is not None and invoice["etag"] != etag:
+            raise Aborted("the invoice changed since it was read (etag mismatch); read it again", reason=ETAG_MISMATCH)
+        return await self._commit(invoice, states.mark(invoice, status, reason))
+
+    async def expire_due(self, now: datetime, limit: int = 500) -> int:
+        """Expire every PENDING invoice past its expiry (up to `limit`); how many were expired."""
+        expired = 0
+        for invoice in await self.store.due_to_expire(now, limit):
+            transition = states.expire(invoice, now)
+            if transition is None:
+                continue
+            try:
+                await self._commit(invoice, transition)
+            except Aborted:
+                continue  # changed meanwhile (a payment seen, a cancel): the next round decides again
+            expired += 1
+        return expired
+
+    async def list_events(self, invoice_id: str, after: int, limit: int) -> list[dict[str, Any]]:
+        await self.get(invoice_id)
+        return await self.store.events_after(invoice_id, after, limit)
+
+    async def watch(self, invoice_id: str, after: int) -> AsyncIterator[dict[str, Any]]:
+        """The invoice, then each of its events after `after` in sequence order, without end. Redis wakes the
+        stream at once; without it, MongoDB is read every WATCH_POLL_S, so no event is ever skipped."""
+        pubsub = self.redis.pubsub()
+        try:
+            try:
+                await pubsub.subscribe(events.invoice_channel(invoice_id))
+            except Exception:
+                pubsub = None
+            yield await self.get(invoice_id)
+            while True:
+                for event in await self.store.events_after(invoice_id, after, EVENT_PAGE):
+                    after = event["sequence"]
+                    yield event
+                await _next_message(pubsub)
+        finally:
+            if pubsub is not None:
+                await pubsub.aclose()
+
+    async def _commit(self, invoice: Mapping[str, Any], transition: states.Transition) -> dict[str, Any]:
+        updated, event = await self.store.apply(
+            dict(invoice), transition.changes, transition.event_type, transition.reason, transition.data
+        )
+        await events.publish(self.redis, event)
+        return updated
+
+
+async def _next_message(pubsub: Any) -> None:
+    if pubsub is None:
+        await asyncio.sleep(WATCH_POLL_S)
+        return
+    try:
+        await pubsub.get_message(ignore_subscribe_messages=True, timeout=WATCH_POLL_S)
+    except Exception:
+        await asyncio.sleep(WATCH_POLL_S)

@@ -1,12 +1,111 @@
-"""payment-gateway's MongoDB: idempotency keys of CreateInvoice, the outbox of invoice events (paid, expired,
-cancelled) committed with the invoice's change, the chain watcher's lease, and the audit log of every credit."""
+"""payment-gateway's MongoDB: invoices, their events (committed with each change), idempotency keys of
+CreateInvoice, the expiry job's lease, and the outbox and audit log of the money-job store."""
 
 from __future__ import annotations
 
-from lucid_tron.storage import MoneyJobStore
+import secrets
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import DuplicateKeyError
+
+from lucid_tron.errors import Aborted
+from lucid_tron.storage import IdempotencyKeys, IdempotentCall, MoneyJobStore, in_transaction
+
+from . import events
+
+Document = dict[str, Any]
+INVOICES = "invoices"
+EVENTS = "invoice_events"
+ETAG_MISMATCH = "ETAG_MISMATCH"
+
+
+def utc_now() -> datetime:
+    """Now at MongoDB's precision (milliseconds), so a time written and read back compares equal."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def new_etag() -> str:
+    return secrets.token_hex(8)
 
 
 class PaymentGatewayStore(MoneyJobStore):
-    """Idempotency keys, outbox, leases and audit log; the invoices come with the issue that builds the service."""
+    """Invoices by id (newest first for listing, filterable by status, order id, asset, creation time) and their
+    events by (invoice_id, sequence)."""
 
     service = "payment-gateway"
+    indexes: ClassVar[Mapping[str, Sequence[IndexModel]]] = {
+        **MoneyJobStore.indexes,
+        INVOICES: [
+            IndexModel([("order_id", ASCENDING), ("_id", DESCENDING)], name="order_id"),
+            IndexModel([("status", ASCENDING), ("_id", DESCENDING)], name="status"),
+            IndexModel([("status", ASCENDING), ("expire_at", ASCENDING)], name="due_to_expire"),
+            IndexModel([("created_at", DESCENDING)], name="created_at"),
+        ],
+        EVENTS: [IndexModel([("invoice_id", ASCENDING), ("sequence", ASCENDING)], unique=True, name="sequence")],
+    }
+
+    async def create_invoice(
+        self, invoice: Document, event: Document, keys: IdempotencyKeys, call: IdempotentCall, response: bytes
+    ) -> None:
+        """The invoice, its first event and the idempotent call's response, in one transaction: all or nothing."""
+
+        async def work(session: AsyncClientSession) -> None:
+            await self.collection(INVOICES, durable=True).insert_one(invoice, session=session)
+            await self.collection(EVENTS, durable=True).insert_one(event, session=session)
+            await keys.complete(call, response, session=session)
+
+        with self.bounded():
+            await in_transaction(self.db.client, work)
+
+    async def invoice(self, invoice_id: str) -> Document | None:
+        with self.bounded():
+            return await self.collection(INVOICES).find_one({"_id": invoice_id})
+
+    async def apply(
+        self, invoice: Document, changes: Mapping[str, Any], event_type: str, reason: str, data: Mapping[str, Any]
+    ) -> tuple[Document, Document]:
+        """Commit `changes` to the invoice as read (its `sequence` unchanged since) with the next event: the invoice
+        and the event. Aborted when the invoice changed in between (the caller reads again and decides again)."""
+        now = utc_now()
+        sequence = invoice["sequence"] + 1
+        updated = {**invoice, **changes, "sequence": sequence, "etag": new_etag(), "updated_at": now}
+        event = events.document(
+            invoice["_id"], sequence, event_type, reason, now, {**events.snapshot(updated), **data}
+        )
+
+        async def work(session: AsyncClientSession) -> None:
+            result = await self.collection(INVOICES, durable=True).update_one(
+                {"_id": invoice["_id"], "sequence": invoice["sequence"]},
+                {"$set": {**changes, "sequence": sequence, "etag": updated["etag"], "updated_at": now}},
+                session=session,
+            )
+            if result.matched_count == 0:
+                raise Aborted("the invoice changed concurrently; read it again", reason=ETAG_MISMATCH)
+            await self.collection(EVENTS, durable=True).insert_one(event, session=session)
+
+        try:
+            with self.bounded():
+                await in_transaction(self.db.client, work)
+        except DuplicateKeyError as error:
+            raise Aborted("the invoice changed concurrently; read it again", reason=ETAG_MISMATCH) from error
+        return updated, event
+
+    async def list_invoices(self, query: Mapping[str, Any], limit: int) -> list[Document]:
+        with self.bounded():
+            cursor = self.collection(INVOICES).find(query).sort("_id", DESCENDING).limit(limit)
+            return await cursor.to_list()
+
+    async def events_after(self, invoice_id: str, after: int, limit: int) -> list[Document]:
+        with self.bounded():
+            cursor = self.collection(EVENTS).find({"invoice_id": invoice_id, "sequence": {"$gt": after}})
+            return await cursor.sort("sequence", ASCENDING).limit(limit).to_list()
+
+    async def due_to_expire(self, now: datetime, limit: int) -> list[Document]:
+        with self.bounded():
+            cursor = self.collection(INVOICES).find({"status": "PENDING", "expire_at": {"$lte": now}})
+            return await cursor.limit(limit).to_list()

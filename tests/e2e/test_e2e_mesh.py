@@ -35,7 +35,6 @@ from e2e.e2e_up import (
 )
 from lucid.tron.v1 import (
     common_pb2,
-    payment_gateway_pb2,
     payout_router_pb2,
     relay_pb2,
     relay_pb2_grpc,
@@ -55,7 +54,6 @@ GRPC_SERVICE = {service.name: service.grpc_service for service in SERVICES}
 SKELETONS = {
     "usdt-manager": usdt_pb2.DESCRIPTOR.services_by_name["UsdtService"],
     "staking": staking_pb2.DESCRIPTOR.services_by_name["StakingService"],
-    "payment-gateway": payment_gateway_pb2.DESCRIPTOR.services_by_name["PaymentGatewayService"],
     "payout-router": payout_router_pb2.DESCRIPTOR.services_by_name["PayoutRouterService"],
 }
 #: What the shipped mesh policy lets no operator call (README.md, "Who may call what"): only the services that build

@@ -133,13 +133,18 @@ def _all_methods() -> list[MethodDescriptor]:
     return [method for file in _files() for service in file.services_by_name.values() for method in service.methods]
 
 
-def test_there_is_one_proto_file_per_service_plus_common_types():
-    assert _proto_stems() == sorted(["common", *(stem for stem, _ in SERVICES.values())])
+#: Types shared by several services, in files of their own without a service: common types and the event model.
+SHARED_TYPES = ("common", "events")
 
 
-def test_common_types_declare_no_service():
-    common = importlib.import_module(f"{PACKAGE}.common_pb2").DESCRIPTOR
-    assert list(common.services_by_name) == []
+def test_there_is_one_proto_file_per_service_plus_shared_types():
+    assert _proto_stems() == sorted([*SHARED_TYPES, *(stem for stem, _ in SERVICES.values())])
+
+
+@pytest.mark.parametrize("stem", SHARED_TYPES)
+def test_shared_types_declare_no_service(stem):
+    shared = importlib.import_module(f"{PACKAGE}.{stem}_pb2").DESCRIPTOR
+    assert list(shared.services_by_name) == []
 
 
 @pytest.mark.parametrize("service_name", sorted(SERVICES))

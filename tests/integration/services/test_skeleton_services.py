@@ -33,6 +33,8 @@ CHECK_INTERVAL_S = 0.1
 
 SKELETONS = ["usdt_manager", "staking", "payment_gateway", "payout_router"]
 WITH_REDIS = ["payment_gateway", "payout_router"]
+#: payment-gateway's RPCs are implemented (tests/integration/payment_gateway).
+UNIMPLEMENTED = [module for module in SKELETONS if module != "payment_gateway"]
 
 
 @dataclasses.dataclass
@@ -120,7 +122,7 @@ async def test_redis_down_is_reported_under_its_own_name_and_the_service_stays_s
         assert await running.health() == SERVING
 
 
-@pytest.mark.parametrize("module", SKELETONS)
+@pytest.mark.parametrize("module", UNIMPLEMENTED)
 async def test_every_rpc_answers_unimplemented(module: str, mongo: MongoServer, redis_url: str) -> None:
     async with start(module, mongo.url, redis_url) as running:
         for method in running.service.methods:

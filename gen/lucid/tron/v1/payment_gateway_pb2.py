@@ -25,9 +25,10 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from lucid.tron.v1 import common_pb2 as lucid_dot_tron_dot_v1_dot_common__pb2
+from lucid.tron.v1 import events_pb2 as lucid_dot_tron_dot_v1_dot_events__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#lucid/tron/v1/payment_gateway.proto\x12\rlucid.tron.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1alucid/tron/v1/common.proto\"\x8e\x02\n\x0eInvoicePayment\x12\x12\n\x04txid\x18\x01 \x01(\tR\x04txid\x12\x1b\n\tlog_index\x18\x02 \x01(\x05R\x08logIndex\x12!\n\x0c\x66rom_address\x18\x03 \x01(\tR\x0b\x66romAddress\x12*\n\x11\x61mount_base_units\x18\x04 \x01(\x03R\x0f\x61mountBaseUnits\x12!\n\x0c\x62lock_number\x18\x05 \x01(\x03R\x0b\x62lockNumber\x12\x39\n\nblock_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tblockTime\x12\x1e\n\nsolidified\x18\x07 \x01(\x08R\nsolidified\"\xba\x07\n\x07Invoice\x12\x1d\n\ninvoice_id\x18\x01 \x01(\tR\tinvoiceId\x12\x31\n\x05state\x18\x02 \x01(\x0e\x32\x1b.lucid.tron.v1.InvoiceStateR\x05state\x12*\n\x05\x61sset\x18\x03 \x01(\x0e\x32\x14.lucid.tron.v1.AssetR\x05\x61sset\x12*\n\x11\x61mount_base_units\x18\x04 \x01(\x03R\x0f\x61mountBaseUnits\x12=\n\x0b\x65xpire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00R\nexpireTime\x12-\n\x03ttl\x18\x06 \x01(\x0b\x32\x19.google.protobuf.DurationH\x00R\x03ttl\x12@\n\x08metadata\x18\x07 \x03(\x0b\x32$.lucid.tron.v1.Invoice.MetadataEntryR\x08metadata\x12\x1f\n\x0bwebhook_url\x18\x08 \x01(\tR\nwebhookUrl\x12 \n\x0b\x64\x65scription\x18\t \x01(\tR\x0b\x64\x65scription\x12\'\n\x0f\x64\x65posit_address\x18\n \x01(\tR\x0e\x64\x65positAddress\x12\x18\n\x07network\x18\x0b \x01(\tR\x07network\x12\x33\n\x16paid_amount_base_units\x18\x0c \x01(\x03R\x13paidAmountBaseUnits\x12\x39\n\x19pending_amount_base_units\x18\r \x01(\x03R\x16pendingAmountBaseUnits\x12$\n\rconfirmations\x18\x0e \x01(\x03R\rconfirmations\x12\x39\n\x08payments\x18\x0f \x03(\x0b\x32\x1d.lucid.tron.v1.InvoicePaymentR\x08payments\x12;\n\x0b\x63reate_time\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12;\n\x0bupdate_time\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nupdateTime\x12\x39\n\nclose_time\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcloseTime\x1a;\n\rMetadataEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\x42\x0c\n\nexpiration\"g\n\x14\x43reateInvoiceRequest\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12\x30\n\x07invoice\x18\x02 \x01(\x0b\x32\x16.lucid.tron.v1.InvoiceR\x07invoice\"I\n\x15\x43reateInvoiceResponse\x12\x30\n\x07invoice\x18\x01 \x01(\x0b\x32\x16.lucid.tron.v1.InvoiceR\x07invoice\"2\n\x11GetInvoiceRequest\x12\x1d\n\ninvoice_id\x18\x01 \x01(\tR\tinvoiceId\"F\n\x12GetInvoiceResponse\x12\x30\n\x07invoice\x18\x01 \x01(\x0b\x32\x16.lucid.tron.v1.InvoiceR\x07invoice\"\x86\x01\n\x13ListInvoicesRequest\x12\x33\n\x06states\x18\x01 \x03(\x0e\x32\x1b.lucid.tron.v1.InvoiceStateR\x06states\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\"r\n\x14ListInvoicesResponse\x12\x32\n\x08invoices\x18\x01 \x03(\x0b\x32\x16.lucid.tron.v1.InvoiceR\x08invoices\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"5\n\x14\x43\x61ncelInvoiceRequest\x12\x1d\n\ninvoice_id\x18\x01 \x01(\tR\tinvoiceId\"I\n\x15\x43\x61ncelInvoiceResponse\x12\x30\n\x07invoice\x18\x01 \x01(\x0b\x32\x16.lucid.tron.v1.InvoiceR\x07invoice\"4\n\x13WatchInvoiceRequest\x12\x1d\n\ninvoice_id\x18\x01 \x01(\tR\tinvoiceId\"H\n\x14WatchInvoiceResponse\x12\x30\n\x07invoice\x18\x01 \x01(\x0b\x32\x16.lucid.tron.v1.InvoiceR\x07invoice*\xa9\x02\n\x0cInvoiceState\x12\x1d\n\x19INVOICE_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15INVOICE_STATE_PENDING\x10\x01\x12\x16\n\x12INVOICE_STATE_SEEN\x10\x02\x12\x1c\n\x18INVOICE_STATE_CONFIRMING\x10\x03\x12 \n\x1cINVOICE_STATE_PARTIALLY_PAID\x10\x04\x12\x16\n\x12INVOICE_STATE_PAID\x10\x05\x12\x1a\n\x16INVOICE_STATE_OVERPAID\x10\x06\x12\x1b\n\x17INVOICE_STATE_UNDERPAID\x10\x07\x12\x19\n\x15INVOICE_STATE_EXPIRED\x10\x08\x12\x1b\n\x17INVOICE_STATE_CANCELLED\x10\t2\xd6\x03\n\x15PaymentGatewayService\x12Z\n\rCreateInvoice\x12#.lucid.tron.v1.CreateInvoiceRequest\x1a$.lucid.tron.v1.CreateInvoiceResponse\x12Q\n\nGetInvoice\x12 .lucid.tron.v1.GetInvoiceRequest\x1a!.lucid.tron.v1.GetInvoiceResponse\x12W\n\x0cListInvoices\x12\".lucid.tron.v1.ListInvoicesRequest\x1a#.lucid.tron.v1.ListInvoicesResponse\x12Z\n\rCancelInvoice\x12#.lucid.tron.v1.CancelInvoiceRequest\x1a$.lucid.tron.v1.CancelInvoiceResponse\x12Y\n\x0cWatchInvoice\x12\".lucid.tron.v1.WatchInvoiceRequest\x1a#.lucid.tron.v1.WatchInvoiceResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#lucid/tron/v1/payment_gateway.proto\x12\rlucid.tron.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1alucid/tron/v1/common.proto\x1a\x1alucid/tron/v1/events.proto\"\xcc\x02\n\x0eInvoicePayment\x12\x12\n\x04txid\x18\x01 \x01(\tR\x04txid\x12\x1b\n\tlog_index\x18\x02 \x01(\x05R\x08logIndex\x12!\n\x0c\x66rom_address\x18\x03 \x01(\tR\x0b\x66romAddress\x12*\n\x11\x61mount_base_units\x18\x04 \x01(\x03R\x0f\x61mountBaseUnits\x12!\n\x0c\x62lock_number\x18\x05 \x01(\x03R\x0b\x62lockNumber\x12\x39\n\nblock_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tblockTime\x12\x31\n\x05state\x18\x07 \x01(\x0e\x32\x1b.lucid.tron.v1.PaymentStateR\x05state\x12)\n\x10\x61\x66ter_expiration\x18\x08 \x01(\x08R\x0f\x61\x66terExpiration\"\xd5\x08\n\x07Invoice\x12\x1d\n\ninvoice_id\x18\x01 \x01(\tR\tinvoiceId\x12\x34\n\x06status\x18\x02 \x01(\x0e\x32\x1c.lucid.tron.v1.InvoiceStatusR\x06status\x12=\n\texception\x18\x03 \x01(\x0e\x32\x1f.lucid.tron.v1.InvoiceExceptionR\texception\x12*\n\x05\x61sset\x18\x04 \x01(\x0e\x32\x14.lucid.tron.v1.AssetR\x05\x61sset\x12*\n\x11\x61mount_base_units\x18\x05 \x01(\x03R\x0f\x61mountBaseUnits\x12#\n\rtotal_decimal\x18\x06 \x01(\tR\x0ctotalDecimal\x12\x14\n\x05token\x18\x07 \x01(\tR\x05token\x12%\n\x0etoken_contract\x18\x08 \x01(\tR\rtokenContract\x12\x18\n\x07network\x18\t \x01(\tR\x07network\x12\'\n\x0f\x64\x65posit_address\x18\n \x01(\tR\x0e\x64\x65positAddress\x12;\n\x0b\x65xpire_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nexpireTime\x12\x46\n\x11monitoring_window\x18\x0c \x01(\x0b\x32\x19.google.protobuf.DurationR\x10monitoringWindow\x12#\n\rtolerance_bps\x18\r \x01(\x05R\x0ctoleranceBps\x12\x19\n\x08order_id\x18\x0e \x01(\tR\x07orderId\x12@\n\x08metadata\x18\x0f \x03(\x0b\x32$.lucid.tron.v1.Invoice.MetadataEntryR\x08metadata\x12 \n\x0b\x64\x65scription\x18\x10 \x01(\tR\x0b\x64\x65scription\x12\x33\n\x16paid_amount_base_units\x18\x11 \x01(\x03R\x13paidAmountBaseUnits\x12\x39\n\x19pending_amount_base_units\x18\x12 \x01(\x03R\x16pendingAmountBaseUnits\x12\x39\n\x08payments\x18\x13 \x03(\x0b\x32\x1d.lucid.tron.v1.InvoicePaymentR\x08payments\x12\x1a\n\x08sequence\x18\x14 \x01(\x03R\x08sequence\x12\x12\n\x04\x65tag\x18\x15 \x01(\tR\x04\x65tag\x12;\n\x0b\x63reate_time\x18\x16 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12;\n\x0bupdate_time\x18\x17 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nupdateTime\x1a;\n\rMetadataEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\xbf\x04\n\x14\x43reateInvoiceRequest\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12*\n\x05\x61sset\x18\x02 \x01(\x0e\x32\x14.lucid.tron.v1.AssetR\x05\x61sset\x12*\n\x11\x61mount_base_units\x18\x03 \x01(\x03R\x0f\x61mountBaseUnits\x12=\n\x0b\x65xpire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00R\nexpireTime\x12-\n\x03ttl\x18\x05 \x01(\x0b\x32\x19.google.protobuf.DurationH\x00R\x03ttl\x12#\n\rtolerance_bps\x18\x06 \x01(\x05R\x0ctoleranceBps\x12\x46\n\x11monitoring_window\x18\x07 \x01(\x0b\x32\x19.google.protobuf.DurationR\x10monitoringWindow\x12\x19\n\x08order_id\x18\x08 \x01(\tR\x07orderId\x12M\n\x08metadata\x18\t \x03(\x0b\x32\x31.lucid.tron.v1.CreateInvoiceRequest.MetadataEntryR\x08metadata\x12 \n\x0b\x64\x65scription\x18\n \x01(\tR\x0b\x64\x65scription\x1a;\n\rMetadataEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\x42\x0c\n\nexpiration\"I\n\x15\x43reateInvoiceResponse\x12\x30\n\x07invoice\x18\x01 \x01(\x0b\x32\x16.lucid.tron.v1.InvoiceR\x07invoice\"2\n\x11GetInvoiceRequest\x12\x1d\n\ninvoice_id\x18\x01 \x01(\tR\tinvoiceId\"F\n\x12GetInvoiceResponse\x12\x30\n\x07invoice\x18\x01 \x01(\x0b\x32\x16.lucid.tron.v1.InvoiceR\x07invoice\"\xda\x02\n\x13ListInvoicesRequest\x12\x38\n\x08statuses\x18\x01 \x03(\x0e\x32\x1c.lucid.tron.v1.InvoiceStatusR\x08statuses\x12\x19\n\x08order_id\x18\x02 \x01(\tR\x07orderId\x12*\n\x05\x61sset\x18\x03 \x01(\x0e\x32\x14.lucid.tron.v1.AssetR\x05\x61sset\x12\x44\n\x10\x63reate_time_from\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0e\x63reateTimeFrom\x12@\n\x0e\x63reate_time_to\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0c\x63reateTimeTo\x12\x1b\n\tpage_size\x18\x06 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x07 \x01(\tR\tpageToken\"r\n\x14ListInvoicesResponse\x12\x32\n\x08invoices\x18\x01 \x03(\x0b\x32\x16.lucid.tron.v1.InvoiceR\x08invoices\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"M\n\x14\x43\x61ncelInvoiceRequest\x12\x1d\n\ninvoice_id\x18\x01 \x01(\tR\tinvoiceId\x12\x16\n\x06reason\x18\x02 \x01(\tR\x06reason\"I\n\x15\x43\x61ncelInvoiceResponse\x12\x30\n\x07invoice\x18\x01 \x01(\x0b\x32\x16.lucid.tron.v1.InvoiceR\x07invoice\"\x8f\x01\n\x12MarkInvoiceRequest\x12\x1d\n\ninvoice_id\x18\x01 \x01(\tR\tinvoiceId\x12.\n\x04mark\x18\x02 \x01(\x0e\x32\x1a.lucid.tron.v1.InvoiceMarkR\x04mark\x12\x16\n\x06reason\x18\x03 \x01(\tR\x06reason\x12\x12\n\x04\x65tag\x18\x04 \x01(\tR\x04\x65tag\"G\n\x13MarkInvoiceResponse\x12\x30\n\x07invoice\x18\x01 \x01(\x0b\x32\x16.lucid.tron.v1.InvoiceR\x07invoice\"[\n\x13WatchInvoiceRequest\x12\x1d\n\ninvoice_id\x18\x01 \x01(\tR\tinvoiceId\x12%\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x03R\rafterSequence\"\x80\x01\n\x14WatchInvoiceResponse\x12\x32\n\x07invoice\x18\x01 \x01(\x0b\x32\x16.lucid.tron.v1.InvoiceH\x00R\x07invoice\x12,\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x14.lucid.tron.v1.EventH\x00R\x05\x65ventB\x06\n\x04item\"u\n\x18ListInvoiceEventsRequest\x12\x1d\n\ninvoice_id\x18\x01 \x01(\tR\tinvoiceId\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\"q\n\x19ListInvoiceEventsResponse\x12,\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x14.lucid.tron.v1.EventR\x06\x65vents\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\xf2\x01\n\rInvoiceStatus\x12\x1e\n\x1aINVOICE_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16INVOICE_STATUS_PENDING\x10\x01\x12\x17\n\x13INVOICE_STATUS_SEEN\x10\x02\x12\x1d\n\x19INVOICE_STATUS_CONFIRMING\x10\x03\x12\x17\n\x13INVOICE_STATUS_PAID\x10\x04\x12\x1a\n\x16INVOICE_STATUS_EXPIRED\x10\x05\x12\x1a\n\x16INVOICE_STATUS_INVALID\x10\x06\x12\x1c\n\x18INVOICE_STATUS_CANCELLED\x10\x07*\xd5\x01\n\x10InvoiceException\x12!\n\x1dINVOICE_EXCEPTION_UNSPECIFIED\x10\x00\x12\x1a\n\x16INVOICE_EXCEPTION_NONE\x10\x01\x12\"\n\x1eINVOICE_EXCEPTION_PAID_PARTIAL\x10\x02\x12\x1f\n\x1bINVOICE_EXCEPTION_PAID_OVER\x10\x03\x12\x1f\n\x1bINVOICE_EXCEPTION_PAID_LATE\x10\x04\x12\x1c\n\x18INVOICE_EXCEPTION_MARKED\x10\x05*\x98\x01\n\x0cPaymentState\x12\x1d\n\x19PAYMENT_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12PAYMENT_STATE_SEEN\x10\x01\x12\x1a\n\x16PAYMENT_STATE_CREDITED\x10\x02\x12\x1a\n\x16PAYMENT_STATE_REVERTED\x10\x03\x12\x19\n\x15PAYMENT_STATE_IGNORED\x10\x04*\\\n\x0bInvoiceMark\x12\x1c\n\x18INVOICE_MARK_UNSPECIFIED\x10\x00\x12\x15\n\x11INVOICE_MARK_PAID\x10\x01\x12\x18\n\x14INVOICE_MARK_INVALID\x10\x02\x32\x94\x05\n\x15PaymentGatewayService\x12Z\n\rCreateInvoice\x12#.lucid.tron.v1.CreateInvoiceRequest\x1a$.lucid.tron.v1.CreateInvoiceResponse\x12Q\n\nGetInvoice\x12 .lucid.tron.v1.GetInvoiceRequest\x1a!.lucid.tron.v1.GetInvoiceResponse\x12W\n\x0cListInvoices\x12\".lucid.tron.v1.ListInvoicesRequest\x1a#.lucid.tron.v1.ListInvoicesResponse\x12Z\n\rCancelInvoice\x12#.lucid.tron.v1.CancelInvoiceRequest\x1a$.lucid.tron.v1.CancelInvoiceResponse\x12T\n\x0bMarkInvoice\x12!.lucid.tron.v1.MarkInvoiceRequest\x1a\".lucid.tron.v1.MarkInvoiceResponse\x12Y\n\x0cWatchInvoice\x12\".lucid.tron.v1.WatchInvoiceRequest\x1a#.lucid.tron.v1.WatchInvoiceResponse0\x01\x12\x66\n\x11ListInvoiceEvents\x12\'.lucid.tron.v1.ListInvoiceEventsRequest\x1a(.lucid.tron.v1.ListInvoiceEventsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,34 +37,52 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_INVOICE_METADATAENTRY']._loaded_options = None
   _globals['_INVOICE_METADATAENTRY']._serialized_options = b'8\001'
-  _globals['_INVOICESTATE']._serialized_start=2193
-  _globals['_INVOICESTATE']._serialized_end=2490
-  _globals['_INVOICEPAYMENT']._serialized_start=148
-  _globals['_INVOICEPAYMENT']._serialized_end=418
-  _globals['_INVOICE']._serialized_start=421
-  _globals['_INVOICE']._serialized_end=1375
-  _globals['_INVOICE_METADATAENTRY']._serialized_start=1302
-  _globals['_INVOICE_METADATAENTRY']._serialized_end=1361
-  _globals['_CREATEINVOICEREQUEST']._serialized_start=1377
-  _globals['_CREATEINVOICEREQUEST']._serialized_end=1480
-  _globals['_CREATEINVOICERESPONSE']._serialized_start=1482
-  _globals['_CREATEINVOICERESPONSE']._serialized_end=1555
-  _globals['_GETINVOICEREQUEST']._serialized_start=1557
-  _globals['_GETINVOICEREQUEST']._serialized_end=1607
-  _globals['_GETINVOICERESPONSE']._serialized_start=1609
-  _globals['_GETINVOICERESPONSE']._serialized_end=1679
-  _globals['_LISTINVOICESREQUEST']._serialized_start=1682
-  _globals['_LISTINVOICESREQUEST']._serialized_end=1816
-  _globals['_LISTINVOICESRESPONSE']._serialized_start=1818
-  _globals['_LISTINVOICESRESPONSE']._serialized_end=1932
-  _globals['_CANCELINVOICEREQUEST']._serialized_start=1934
-  _globals['_CANCELINVOICEREQUEST']._serialized_end=1987
-  _globals['_CANCELINVOICERESPONSE']._serialized_start=1989
-  _globals['_CANCELINVOICERESPONSE']._serialized_end=2062
-  _globals['_WATCHINVOICEREQUEST']._serialized_start=2064
-  _globals['_WATCHINVOICEREQUEST']._serialized_end=2116
-  _globals['_WATCHINVOICERESPONSE']._serialized_start=2118
-  _globals['_WATCHINVOICERESPONSE']._serialized_end=2190
-  _globals['_PAYMENTGATEWAYSERVICE']._serialized_start=2493
-  _globals['_PAYMENTGATEWAYSERVICE']._serialized_end=2963
+  _globals['_CREATEINVOICEREQUEST_METADATAENTRY']._loaded_options = None
+  _globals['_CREATEINVOICEREQUEST_METADATAENTRY']._serialized_options = b'8\001'
+  _globals['_INVOICESTATUS']._serialized_start=3696
+  _globals['_INVOICESTATUS']._serialized_end=3938
+  _globals['_INVOICEEXCEPTION']._serialized_start=3941
+  _globals['_INVOICEEXCEPTION']._serialized_end=4154
+  _globals['_PAYMENTSTATE']._serialized_start=4157
+  _globals['_PAYMENTSTATE']._serialized_end=4309
+  _globals['_INVOICEMARK']._serialized_start=4311
+  _globals['_INVOICEMARK']._serialized_end=4403
+  _globals['_INVOICEPAYMENT']._serialized_start=176
+  _globals['_INVOICEPAYMENT']._serialized_end=508
+  _globals['_INVOICE']._serialized_start=511
+  _globals['_INVOICE']._serialized_end=1620
+  _globals['_INVOICE_METADATAENTRY']._serialized_start=1561
+  _globals['_INVOICE_METADATAENTRY']._serialized_end=1620
+  _globals['_CREATEINVOICEREQUEST']._serialized_start=1623
+  _globals['_CREATEINVOICEREQUEST']._serialized_end=2198
+  _globals['_CREATEINVOICEREQUEST_METADATAENTRY']._serialized_start=1561
+  _globals['_CREATEINVOICEREQUEST_METADATAENTRY']._serialized_end=1620
+  _globals['_CREATEINVOICERESPONSE']._serialized_start=2200
+  _globals['_CREATEINVOICERESPONSE']._serialized_end=2273
+  _globals['_GETINVOICEREQUEST']._serialized_start=2275
+  _globals['_GETINVOICEREQUEST']._serialized_end=2325
+  _globals['_GETINVOICERESPONSE']._serialized_start=2327
+  _globals['_GETINVOICERESPONSE']._serialized_end=2397
+  _globals['_LISTINVOICESREQUEST']._serialized_start=2400
+  _globals['_LISTINVOICESREQUEST']._serialized_end=2746
+  _globals['_LISTINVOICESRESPONSE']._serialized_start=2748
+  _globals['_LISTINVOICESRESPONSE']._serialized_end=2862
+  _globals['_CANCELINVOICEREQUEST']._serialized_start=2864
+  _globals['_CANCELINVOICEREQUEST']._serialized_end=2941
+  _globals['_CANCELINVOICERESPONSE']._serialized_start=2943
+  _globals['_CANCELINVOICERESPONSE']._serialized_end=3016
+  _globals['_MARKINVOICEREQUEST']._serialized_start=3019
+  _globals['_MARKINVOICEREQUEST']._serialized_end=3162
+  _globals['_MARKINVOICERESPONSE']._serialized_start=3164
+  _globals['_MARKINVOICERESPONSE']._serialized_end=3235
+  _globals['_WATCHINVOICEREQUEST']._serialized_start=3237
+  _globals['_WATCHINVOICEREQUEST']._serialized_end=3328
+  _globals['_WATCHINVOICERESPONSE']._serialized_start=3331
+  _globals['_WATCHINVOICERESPONSE']._serialized_end=3459
+  _globals['_LISTINVOICEEVENTSREQUEST']._serialized_start=3461
+  _globals['_LISTINVOICEEVENTSREQUEST']._serialized_end=3578
+  _globals['_LISTINVOICEEVENTSRESPONSE']._serialized_start=3580
+  _globals['_LISTINVOICEEVENTSRESPONSE']._serialized_end=3693
+  _globals['_PAYMENTGATEWAYSERVICE']._serialized_start=4406
+  _globals['_PAYMENTGATEWAYSERVICE']._serialized_end=5066
 # @@protoc_insertion_point(module_scope)

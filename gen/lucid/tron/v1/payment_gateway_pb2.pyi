@@ -11,6 +11,7 @@ from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from lucid.tron.v1 import common_pb2 as _common_pb2
+from lucid.tron.v1 import events_pb2 as _events_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -22,59 +23,141 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
-class _InvoiceState:
+class _InvoiceStatus:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
 
-class _InvoiceStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_InvoiceState.ValueType], _builtins.type):
+class _InvoiceStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_InvoiceStatus.ValueType], _builtins.type):
     DESCRIPTOR: _descriptor.EnumDescriptor
-    INVOICE_STATE_UNSPECIFIED: _InvoiceState.ValueType  # 0
+    INVOICE_STATUS_UNSPECIFIED: _InvoiceStatus.ValueType  # 0
     """Never used for a stored invoice."""
-    INVOICE_STATE_PENDING: _InvoiceState.ValueType  # 1
+    INVOICE_STATUS_PENDING: _InvoiceStatus.ValueType  # 1
     """Waiting for payment; nothing seen yet."""
-    INVOICE_STATE_SEEN: _InvoiceState.ValueType  # 2
-    """A payment to the deposit address was seen at head, in a block that is not solidified."""
-    INVOICE_STATE_CONFIRMING: _InvoiceState.ValueType  # 3
-    """Blocks are building on the payment (see confirmations); waiting for solidification (~19 blocks, ~1 min)."""
-    INVOICE_STATE_PARTIALLY_PAID: _InvoiceState.ValueType  # 4
-    """Solidified payments total less than the amount and the invoice has not expired: more can still be paid."""
-    INVOICE_STATE_PAID: _InvoiceState.ValueType  # 5
-    """Final. Solidified payments total exactly the amount."""
-    INVOICE_STATE_OVERPAID: _InvoiceState.ValueType  # 6
-    """Final. Solidified payments total more than the amount; the excess is for an operator to refund."""
-    INVOICE_STATE_UNDERPAID: _InvoiceState.ValueType  # 7
-    """Final. The invoice expired with solidified payments totalling less than the amount (but more than 0)."""
-    INVOICE_STATE_EXPIRED: _InvoiceState.ValueType  # 8
-    """Final. The invoice expired with nothing paid."""
-    INVOICE_STATE_CANCELLED: _InvoiceState.ValueType  # 9
+    INVOICE_STATUS_SEEN: _InvoiceStatus.ValueType  # 2
+    """A payment was seen in a block that is not solidified."""
+    INVOICE_STATUS_CONFIRMING: _InvoiceStatus.ValueType  # 3
+    """Payments reaching the amount were seen; waiting for their blocks to solidify."""
+    INVOICE_STATUS_PAID: _InvoiceStatus.ValueType  # 4
+    """Final. Solidified payments reached the amount (within the tolerance), or an operator marked it paid."""
+    INVOICE_STATUS_EXPIRED: _InvoiceStatus.ValueType  # 5
+    """Expired without being paid in full. Payments inside the monitoring window can still make it PAID (PAID_LATE)."""
+    INVOICE_STATUS_INVALID: _InvoiceStatus.ValueType  # 6
+    """Final. An operator invalidated it."""
+    INVOICE_STATUS_CANCELLED: _InvoiceStatus.ValueType  # 7
     """Final. Cancelled before anything was paid."""
 
-class InvoiceState(_InvoiceState, metaclass=_InvoiceStateEnumTypeWrapper):
-    """Where an invoice is in its life. SEEN, CONFIRMING and PARTIALLY_PAID are never grounds to deliver goods; the final
-    states are PAID, OVERPAID, UNDERPAID, EXPIRED and CANCELLED.
-    """
+class InvoiceStatus(_InvoiceStatus, metaclass=_InvoiceStatusEnumTypeWrapper):
+    """Where an invoice is in its life (BTCPay's shape). Only PAID is grounds to deliver goods."""
 
-INVOICE_STATE_UNSPECIFIED: InvoiceState.ValueType  # 0
+INVOICE_STATUS_UNSPECIFIED: InvoiceStatus.ValueType  # 0
 """Never used for a stored invoice."""
-INVOICE_STATE_PENDING: InvoiceState.ValueType  # 1
+INVOICE_STATUS_PENDING: InvoiceStatus.ValueType  # 1
 """Waiting for payment; nothing seen yet."""
-INVOICE_STATE_SEEN: InvoiceState.ValueType  # 2
-"""A payment to the deposit address was seen at head, in a block that is not solidified."""
-INVOICE_STATE_CONFIRMING: InvoiceState.ValueType  # 3
-"""Blocks are building on the payment (see confirmations); waiting for solidification (~19 blocks, ~1 min)."""
-INVOICE_STATE_PARTIALLY_PAID: InvoiceState.ValueType  # 4
-"""Solidified payments total less than the amount and the invoice has not expired: more can still be paid."""
-INVOICE_STATE_PAID: InvoiceState.ValueType  # 5
-"""Final. Solidified payments total exactly the amount."""
-INVOICE_STATE_OVERPAID: InvoiceState.ValueType  # 6
-"""Final. Solidified payments total more than the amount; the excess is for an operator to refund."""
-INVOICE_STATE_UNDERPAID: InvoiceState.ValueType  # 7
-"""Final. The invoice expired with solidified payments totalling less than the amount (but more than 0)."""
-INVOICE_STATE_EXPIRED: InvoiceState.ValueType  # 8
-"""Final. The invoice expired with nothing paid."""
-INVOICE_STATE_CANCELLED: InvoiceState.ValueType  # 9
+INVOICE_STATUS_SEEN: InvoiceStatus.ValueType  # 2
+"""A payment was seen in a block that is not solidified."""
+INVOICE_STATUS_CONFIRMING: InvoiceStatus.ValueType  # 3
+"""Payments reaching the amount were seen; waiting for their blocks to solidify."""
+INVOICE_STATUS_PAID: InvoiceStatus.ValueType  # 4
+"""Final. Solidified payments reached the amount (within the tolerance), or an operator marked it paid."""
+INVOICE_STATUS_EXPIRED: InvoiceStatus.ValueType  # 5
+"""Expired without being paid in full. Payments inside the monitoring window can still make it PAID (PAID_LATE)."""
+INVOICE_STATUS_INVALID: InvoiceStatus.ValueType  # 6
+"""Final. An operator invalidated it."""
+INVOICE_STATUS_CANCELLED: InvoiceStatus.ValueType  # 7
 """Final. Cancelled before anything was paid."""
-Global___InvoiceState: _TypeAlias = InvoiceState  # noqa: Y015
+Global___InvoiceStatus: _TypeAlias = InvoiceStatus  # noqa: Y015
+
+class _InvoiceException:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _InvoiceExceptionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_InvoiceException.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    INVOICE_EXCEPTION_UNSPECIFIED: _InvoiceException.ValueType  # 0
+    """Never used for a stored invoice."""
+    INVOICE_EXCEPTION_NONE: _InvoiceException.ValueType  # 1
+    """Nothing unusual."""
+    INVOICE_EXCEPTION_PAID_PARTIAL: _InvoiceException.ValueType  # 2
+    """Less than the amount (minus the tolerance) was paid."""
+    INVOICE_EXCEPTION_PAID_OVER: _InvoiceException.ValueType  # 3
+    """More than the amount was paid; the excess is for an operator to refund."""
+    INVOICE_EXCEPTION_PAID_LATE: _InvoiceException.ValueType  # 4
+    """Paid in full only after expiry, in the monitoring window."""
+    INVOICE_EXCEPTION_MARKED: _InvoiceException.ValueType  # 5
+    """An operator settled or invalidated the invoice by hand (MarkInvoice)."""
+
+class InvoiceException(_InvoiceException, metaclass=_InvoiceExceptionEnumTypeWrapper):
+    """What is unusual about an invoice, separately from its status."""
+
+INVOICE_EXCEPTION_UNSPECIFIED: InvoiceException.ValueType  # 0
+"""Never used for a stored invoice."""
+INVOICE_EXCEPTION_NONE: InvoiceException.ValueType  # 1
+"""Nothing unusual."""
+INVOICE_EXCEPTION_PAID_PARTIAL: InvoiceException.ValueType  # 2
+"""Less than the amount (minus the tolerance) was paid."""
+INVOICE_EXCEPTION_PAID_OVER: InvoiceException.ValueType  # 3
+"""More than the amount was paid; the excess is for an operator to refund."""
+INVOICE_EXCEPTION_PAID_LATE: InvoiceException.ValueType  # 4
+"""Paid in full only after expiry, in the monitoring window."""
+INVOICE_EXCEPTION_MARKED: InvoiceException.ValueType  # 5
+"""An operator settled or invalidated the invoice by hand (MarkInvoice)."""
+Global___InvoiceException: _TypeAlias = InvoiceException  # noqa: Y015
+
+class _PaymentState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _PaymentStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PaymentState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    PAYMENT_STATE_UNSPECIFIED: _PaymentState.ValueType  # 0
+    """Never used for a stored payment."""
+    PAYMENT_STATE_SEEN: _PaymentState.ValueType  # 1
+    """In a block that is not solidified: not money received yet."""
+    PAYMENT_STATE_CREDITED: _PaymentState.ValueType  # 2
+    """Solidified and successful: counts toward the invoice."""
+    PAYMENT_STATE_REVERTED: _PaymentState.ValueType  # 3
+    """Its block left the chain."""
+    PAYMENT_STATE_IGNORED: _PaymentState.ValueType  # 4
+    """Arrived after the invoice closed (or after the monitoring window): recorded, not counted; an operator handles it."""
+
+class PaymentState(_PaymentState, metaclass=_PaymentStateEnumTypeWrapper):
+    """Where one payment is."""
+
+PAYMENT_STATE_UNSPECIFIED: PaymentState.ValueType  # 0
+"""Never used for a stored payment."""
+PAYMENT_STATE_SEEN: PaymentState.ValueType  # 1
+"""In a block that is not solidified: not money received yet."""
+PAYMENT_STATE_CREDITED: PaymentState.ValueType  # 2
+"""Solidified and successful: counts toward the invoice."""
+PAYMENT_STATE_REVERTED: PaymentState.ValueType  # 3
+"""Its block left the chain."""
+PAYMENT_STATE_IGNORED: PaymentState.ValueType  # 4
+"""Arrived after the invoice closed (or after the monitoring window): recorded, not counted; an operator handles it."""
+Global___PaymentState: _TypeAlias = PaymentState  # noqa: Y015
+
+class _InvoiceMark:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _InvoiceMarkEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_InvoiceMark.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    INVOICE_MARK_UNSPECIFIED: _InvoiceMark.ValueType  # 0
+    """Never valid."""
+    INVOICE_MARK_PAID: _InvoiceMark.ValueType  # 1
+    """Settled: status PAID."""
+    INVOICE_MARK_INVALID: _InvoiceMark.ValueType  # 2
+    """Invalidated: status INVALID."""
+
+class InvoiceMark(_InvoiceMark, metaclass=_InvoiceMarkEnumTypeWrapper):
+    """What an operator marks an invoice as."""
+
+INVOICE_MARK_UNSPECIFIED: InvoiceMark.ValueType  # 0
+"""Never valid."""
+INVOICE_MARK_PAID: InvoiceMark.ValueType  # 1
+"""Settled: status PAID."""
+INVOICE_MARK_INVALID: InvoiceMark.ValueType  # 2
+"""Invalidated: status INVALID."""
+Global___InvoiceMark: _TypeAlias = InvoiceMark  # noqa: Y015
 
 @_typing.final
 class InvoicePayment(_message.Message):
@@ -88,21 +171,22 @@ class InvoicePayment(_message.Message):
     AMOUNT_BASE_UNITS_FIELD_NUMBER: _builtins.int
     BLOCK_NUMBER_FIELD_NUMBER: _builtins.int
     BLOCK_TIME_FIELD_NUMBER: _builtins.int
-    SOLIDIFIED_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    AFTER_EXPIRATION_FIELD_NUMBER: _builtins.int
     txid: _builtins.str
     """Transaction id, 64 lowercase hex characters."""
     log_index: _builtins.int
-    """USDT: index of the Transfer log within the transaction. TRX: always 0 (one transfer per transaction).
-    (txid, log_index) identifies the payment; it is counted at most once.
-    """
+    """USDT: index of the Transfer log within the transaction. TRX: 0. (txid, log_index) is counted at most once."""
     from_address: _builtins.str
     """Base58 address that paid."""
     amount_base_units: _builtins.int
     """Amount paid, in the invoice asset's base units."""
     block_number: _builtins.int
     """Height of the block that includes the payment."""
-    solidified: _builtins.bool
-    """Whether the block is solidified; only solidified payments count toward paid_amount_base_units."""
+    state: Global___PaymentState.ValueType
+    """Where the payment is."""
+    after_expiration: _builtins.bool
+    """Whether the block is stamped after the invoice's expire_time."""
     @_builtins.property
     def block_time(self) -> _timestamp_pb2.Timestamp:
         """Time of the block that includes the payment."""
@@ -116,11 +200,12 @@ class InvoicePayment(_message.Message):
         amount_base_units: _builtins.int = ...,
         block_number: _builtins.int = ...,
         block_time: _timestamp_pb2.Timestamp | None = ...,
-        solidified: _builtins.bool = ...,
+        state: Global___PaymentState.ValueType = ...,
+        after_expiration: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["block_time", b"block_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_base_units", b"amount_base_units", "block_number", b"block_number", "block_time", b"block_time", "from_address", b"from_address", "log_index", b"log_index", "solidified", b"solidified", "txid", b"txid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_expiration", b"after_expiration", "amount_base_units", b"amount_base_units", "block_number", b"block_number", "block_time", b"block_time", "from_address", b"from_address", "log_index", b"log_index", "state", b"state", "txid", b"txid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -128,7 +213,7 @@ Global___InvoicePayment: _TypeAlias = InvoicePayment  # noqa: Y015
 
 @_typing.final
 class Invoice(_message.Message):
-    """A request to be paid a fixed amount of one asset into a dedicated address before a deadline."""
+    """A request to be paid an amount of one asset into a dedicated address before a deadline."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -153,110 +238,120 @@ class Invoice(_message.Message):
         def WhichOneof(self, oneof_group: _Never) -> None: ...
 
     INVOICE_ID_FIELD_NUMBER: _builtins.int
-    STATE_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    EXCEPTION_FIELD_NUMBER: _builtins.int
     ASSET_FIELD_NUMBER: _builtins.int
     AMOUNT_BASE_UNITS_FIELD_NUMBER: _builtins.int
-    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
-    TTL_FIELD_NUMBER: _builtins.int
-    METADATA_FIELD_NUMBER: _builtins.int
-    WEBHOOK_URL_FIELD_NUMBER: _builtins.int
-    DESCRIPTION_FIELD_NUMBER: _builtins.int
-    DEPOSIT_ADDRESS_FIELD_NUMBER: _builtins.int
+    TOTAL_DECIMAL_FIELD_NUMBER: _builtins.int
+    TOKEN_FIELD_NUMBER: _builtins.int
+    TOKEN_CONTRACT_FIELD_NUMBER: _builtins.int
     NETWORK_FIELD_NUMBER: _builtins.int
+    DEPOSIT_ADDRESS_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    MONITORING_WINDOW_FIELD_NUMBER: _builtins.int
+    TOLERANCE_BPS_FIELD_NUMBER: _builtins.int
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    METADATA_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
     PAID_AMOUNT_BASE_UNITS_FIELD_NUMBER: _builtins.int
     PENDING_AMOUNT_BASE_UNITS_FIELD_NUMBER: _builtins.int
-    CONFIRMATIONS_FIELD_NUMBER: _builtins.int
     PAYMENTS_FIELD_NUMBER: _builtins.int
+    SEQUENCE_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
-    CLOSE_TIME_FIELD_NUMBER: _builtins.int
     invoice_id: _builtins.str
-    """OUTPUT_ONLY. Server-assigned id of the invoice."""
-    state: Global___InvoiceState.ValueType
+    """OUTPUT_ONLY. Server-assigned id of the invoice, "inv_" and 24 hex digits."""
+    status: Global___InvoiceStatus.ValueType
     """OUTPUT_ONLY. Where the invoice is in its life."""
+    exception: Global___InvoiceException.ValueType
+    """OUTPUT_ONLY. What is unusual about it."""
     asset: _common_pb2.Asset.ValueType
-    """REQUIRED. Asset to be paid in."""
+    """Asset paid in."""
     amount_base_units: _builtins.int
-    """REQUIRED. Amount to be paid, in the asset's base units (SUN for TRX, 10^-6 USDT for USDT); greater than 0."""
-    webhook_url: _builtins.str
-    """OPTIONAL. https URL notified of every state change; empty for none."""
-    description: _builtins.str
-    """OPTIONAL. Text shown to the payer, at most 256 characters."""
-    deposit_address: _builtins.str
-    """OUTPUT_ONLY. Base58 address dedicated to this invoice; pay here. Show it as a QR code with the network, asset and
-    amount as text.
-    """
+    """Amount to be paid, in the asset's base units (SUN for TRX, 10^-6 USDT for USDT)."""
+    total_decimal: _builtins.str
+    """The amount as a decimal string in whole tokens with the token's decimals, for display: "12.500000" for USDT."""
+    token: _builtins.str
+    """The token's symbol ("TRX" or "USDT")."""
+    token_contract: _builtins.str
+    """The TRC20 contract of the token; empty for TRX."""
     network: _builtins.str
-    """OUTPUT_ONLY. Name of the TRON network the address lives on: "mainnet", "nile", "shasta" or "devnet"."""
+    """Name of the TRON network the address lives on, e.g. "mainnet", "nile", "devnet"."""
+    deposit_address: _builtins.str
+    """Base58 address dedicated to this invoice; pay here. A QR code holds this bare address."""
+    tolerance_bps: _builtins.int
+    """How much less than the amount still counts as paid, in basis points of the amount (0 to 10,000)."""
+    order_id: _builtins.str
+    """The caller's order id, filterable in ListInvoices; may be empty."""
+    description: _builtins.str
+    """Text shown to the payer."""
     paid_amount_base_units: _builtins.int
-    """OUTPUT_ONLY. Sum of solidified, successful payments, in the asset's base units."""
+    """Sum of credited payments, in the asset's base units."""
     pending_amount_base_units: _builtins.int
-    """OUTPUT_ONLY. Sum of payments seen but not yet solidified, in the asset's base units; not money received yet."""
-    confirmations: _builtins.int
-    """OUTPUT_ONLY. Blocks on top of the newest unsolidified payment's block, counting that block (1 when first seen); 0
-    when no payment is waiting for solidification.
-    """
+    """Sum of payments seen but not yet solidified; not money received yet."""
+    sequence: _builtins.int
+    """Sequence of the invoice's newest event: WatchInvoice's after_sequence to resume from here."""
+    etag: _builtins.str
+    """Changes with every change of the invoice; give it to MarkInvoice to change only this version."""
     @_builtins.property
     def expire_time(self) -> _timestamp_pb2.Timestamp:
-        """OPTIONAL. Absolute deadline; always set on output."""
+        """When the invoice stops waiting for payment. A payment in a block stamped before it counts however late it
+        solidifies.
+        """
 
     @_builtins.property
-    def ttl(self) -> _duration_pb2.Duration:
-        """INPUT_ONLY. Lifetime from creation, e.g. 30 minutes; the server turns it into expire_time."""
+    def monitoring_window(self) -> _duration_pb2.Duration:
+        """How long after expire_time payments are still watched for (and can make the invoice PAID, PAID_LATE)."""
 
     @_builtins.property
     def metadata(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
-        """OPTIONAL. Caller's key/value data echoed back and in webhooks, e.g. an order id; never interpreted. Limited in size
-        by the server (INVALID_ARGUMENT beyond it).
-        """
+        """The caller's key/value data, echoed back and in events; never interpreted."""
 
     @_builtins.property
     def payments(self) -> _containers.RepeatedCompositeFieldContainer[Global___InvoicePayment]:
-        """OUTPUT_ONLY. Every payment seen, oldest first, including any that arrived after a final state (those do not change
-        the state; an operator handles them).
-        """
+        """Every payment seen, oldest first."""
 
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
-        """OUTPUT_ONLY. When the invoice was created."""
+        """When the invoice was created."""
 
     @_builtins.property
     def update_time(self) -> _timestamp_pb2.Timestamp:
-        """OUTPUT_ONLY. When the invoice last changed."""
-
-    @_builtins.property
-    def close_time(self) -> _timestamp_pb2.Timestamp:
-        """OUTPUT_ONLY. When the invoice reached a final state; unset before."""
+        """When the invoice last changed."""
 
     def __init__(
         self,
         *,
         invoice_id: _builtins.str = ...,
-        state: Global___InvoiceState.ValueType = ...,
+        status: Global___InvoiceStatus.ValueType = ...,
+        exception: Global___InvoiceException.ValueType = ...,
         asset: _common_pb2.Asset.ValueType = ...,
         amount_base_units: _builtins.int = ...,
-        expire_time: _timestamp_pb2.Timestamp | None = ...,
-        ttl: _duration_pb2.Duration | None = ...,
-        metadata: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
-        webhook_url: _builtins.str = ...,
-        description: _builtins.str = ...,
-        deposit_address: _builtins.str = ...,
+        total_decimal: _builtins.str = ...,
+        token: _builtins.str = ...,
+        token_contract: _builtins.str = ...,
         network: _builtins.str = ...,
+        deposit_address: _builtins.str = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
+        monitoring_window: _duration_pb2.Duration | None = ...,
+        tolerance_bps: _builtins.int = ...,
+        order_id: _builtins.str = ...,
+        metadata: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        description: _builtins.str = ...,
         paid_amount_base_units: _builtins.int = ...,
         pending_amount_base_units: _builtins.int = ...,
-        confirmations: _builtins.int = ...,
         payments: _abc.Iterable[Global___InvoicePayment] | None = ...,
+        sequence: _builtins.int = ...,
+        etag: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
-        close_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["close_time", b"close_time", "create_time", b"create_time", "expiration", b"expiration", "expire_time", b"expire_time", "ttl", b"ttl", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "expire_time", b"expire_time", "monitoring_window", b"monitoring_window", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_base_units", b"amount_base_units", "asset", b"asset", "close_time", b"close_time", "confirmations", b"confirmations", "create_time", b"create_time", "deposit_address", b"deposit_address", "description", b"description", "expiration", b"expiration", "expire_time", b"expire_time", "invoice_id", b"invoice_id", "metadata", b"metadata", "network", b"network", "paid_amount_base_units", b"paid_amount_base_units", "payments", b"payments", "pending_amount_base_units", b"pending_amount_base_units", "state", b"state", "ttl", b"ttl", "update_time", b"update_time", "webhook_url", b"webhook_url"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_base_units", b"amount_base_units", "asset", b"asset", "create_time", b"create_time", "deposit_address", b"deposit_address", "description", b"description", "etag", b"etag", "exception", b"exception", "expire_time", b"expire_time", "invoice_id", b"invoice_id", "metadata", b"metadata", "monitoring_window", b"monitoring_window", "network", b"network", "order_id", b"order_id", "paid_amount_base_units", b"paid_amount_base_units", "payments", b"payments", "pending_amount_base_units", b"pending_amount_base_units", "sequence", b"sequence", "status", b"status", "token", b"token", "token_contract", b"token_contract", "tolerance_bps", b"tolerance_bps", "total_decimal", b"total_decimal", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_expiration: _TypeAlias = _typing.Literal["expire_time", "ttl"]  # noqa: Y015
-    _WhichOneofArgType_expiration: _TypeAlias = _typing.Literal["expiration", b"expiration"]  # noqa: Y015
-    def WhichOneof(self, oneof_group: _WhichOneofArgType_expiration) -> _WhichOneofReturnType_expiration | None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Invoice: _TypeAlias = Invoice  # noqa: Y015
 
@@ -266,27 +361,85 @@ class CreateInvoiceRequest(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class MetadataEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     REQUEST_ID_FIELD_NUMBER: _builtins.int
-    INVOICE_FIELD_NUMBER: _builtins.int
+    ASSET_FIELD_NUMBER: _builtins.int
+    AMOUNT_BASE_UNITS_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    TTL_FIELD_NUMBER: _builtins.int
+    TOLERANCE_BPS_FIELD_NUMBER: _builtins.int
+    MONITORING_WINDOW_FIELD_NUMBER: _builtins.int
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    METADATA_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     """REQUIRED. Idempotency key (AIP-155): a retry with the same key returns the same invoice and deposit address."""
+    asset: _common_pb2.Asset.ValueType
+    """REQUIRED. Asset to be paid in: TRX or USDT."""
+    amount_base_units: _builtins.int
+    """REQUIRED. Amount in the asset's base units, greater than 0."""
+    tolerance_bps: _builtins.int
+    """OPTIONAL. Tolerance in basis points of the amount, 0 to 10,000 (0: the full amount)."""
+    order_id: _builtins.str
+    """OPTIONAL. The caller's order id, at most 128 characters."""
+    description: _builtins.str
+    """OPTIONAL. At most 256 characters."""
     @_builtins.property
-    def invoice(self) -> Global___Invoice:
-        """REQUIRED. The invoice to create; its input fields (asset, amount, expiration, metadata, webhook, description) are
-        read, output-only fields are ignored.
-        """
+    def expire_time(self) -> _timestamp_pb2.Timestamp:
+        """OPTIONAL. Absolute deadline."""
+
+    @_builtins.property
+    def ttl(self) -> _duration_pb2.Duration:
+        """OPTIONAL. Lifetime from creation."""
+
+    @_builtins.property
+    def monitoring_window(self) -> _duration_pb2.Duration:
+        """OPTIONAL. How long after expiry payments still count (as PAID_LATE), at most 7 days; unset means 1 hour."""
+
+    @_builtins.property
+    def metadata(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """OPTIONAL. At most 20 entries, keys at most 40 and values at most 500 characters."""
 
     def __init__(
         self,
         *,
         request_id: _builtins.str = ...,
-        invoice: Global___Invoice | None = ...,
+        asset: _common_pb2.Asset.ValueType = ...,
+        amount_base_units: _builtins.int = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
+        ttl: _duration_pb2.Duration | None = ...,
+        tolerance_bps: _builtins.int = ...,
+        monitoring_window: _duration_pb2.Duration | None = ...,
+        order_id: _builtins.str = ...,
+        metadata: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        description: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["invoice", b"invoice"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expiration", b"expiration", "expire_time", b"expire_time", "monitoring_window", b"monitoring_window", "ttl", b"ttl"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["invoice", b"invoice", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_base_units", b"amount_base_units", "asset", b"asset", "description", b"description", "expiration", b"expiration", "expire_time", b"expire_time", "metadata", b"metadata", "monitoring_window", b"monitoring_window", "order_id", b"order_id", "request_id", b"request_id", "tolerance_bps", b"tolerance_bps", "ttl", b"ttl"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType_expiration: _TypeAlias = _typing.Literal["expire_time", "ttl"]  # noqa: Y015
+    _WhichOneofArgType_expiration: _TypeAlias = _typing.Literal["expiration", b"expiration"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_expiration) -> _WhichOneofReturnType_expiration | None: ...
 
 Global___CreateInvoiceRequest: _TypeAlias = CreateInvoiceRequest  # noqa: Y015
 
@@ -299,7 +452,7 @@ class CreateInvoiceResponse(_message.Message):
     INVOICE_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def invoice(self) -> Global___Invoice:
-        """The created invoice, in state PENDING, with its deposit address."""
+        """The created invoice, PENDING, with its deposit address."""
 
     def __init__(
         self,
@@ -366,27 +519,47 @@ class ListInvoicesRequest(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    STATES_FIELD_NUMBER: _builtins.int
+    STATUSES_FIELD_NUMBER: _builtins.int
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    ASSET_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FROM_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_TO_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    order_id: _builtins.str
+    """OPTIONAL. Only invoices with this order id."""
+    asset: _common_pb2.Asset.ValueType
+    """OPTIONAL. Only invoices in this asset."""
     page_size: _builtins.int
-    """OPTIONAL. Most invoices to return; 0 means the server default (50), values above 500 are treated as 500."""
+    """OPTIONAL. Most invoices to return; 0 means 50, at most 500."""
     page_token: _builtins.str
-    """OPTIONAL. next_page_token from a previous call with the same filters, to continue; empty for the first page."""
+    """OPTIONAL. next_page_token from a previous call with the same filters; empty for the first page."""
     @_builtins.property
-    def states(self) -> _containers.RepeatedScalarFieldContainer[Global___InvoiceState.ValueType]:
-        """OPTIONAL. Only invoices in one of these states; empty means every state."""
+    def statuses(self) -> _containers.RepeatedScalarFieldContainer[Global___InvoiceStatus.ValueType]:
+        """OPTIONAL. Only invoices in one of these statuses; empty means every status."""
+
+    @_builtins.property
+    def create_time_from(self) -> _timestamp_pb2.Timestamp:
+        """OPTIONAL. Only invoices created at or after this time."""
+
+    @_builtins.property
+    def create_time_to(self) -> _timestamp_pb2.Timestamp:
+        """OPTIONAL. Only invoices created before this time."""
 
     def __init__(
         self,
         *,
-        states: _abc.Iterable[Global___InvoiceState.ValueType] | None = ...,
+        statuses: _abc.Iterable[Global___InvoiceStatus.ValueType] | None = ...,
+        order_id: _builtins.str = ...,
+        asset: _common_pb2.Asset.ValueType = ...,
+        create_time_from: _timestamp_pb2.Timestamp | None = ...,
+        create_time_to: _timestamp_pb2.Timestamp | None = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time_from", b"create_time_from", "create_time_to", b"create_time_to"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "states", b"states"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset", "create_time_from", b"create_time_from", "create_time_to", b"create_time_to", "order_id", b"order_id", "page_size", b"page_size", "page_token", b"page_token", "statuses", b"statuses"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -427,16 +600,20 @@ class CancelInvoiceRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     INVOICE_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
     invoice_id: _builtins.str
     """REQUIRED. Id of the invoice."""
+    reason: _builtins.str
+    """OPTIONAL. Why, at most 256 characters; recorded in the event."""
     def __init__(
         self,
         *,
         invoice_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["invoice_id", b"invoice_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["invoice_id", b"invoice_id", "reason", b"reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -467,37 +644,49 @@ class CancelInvoiceResponse(_message.Message):
 Global___CancelInvoiceResponse: _TypeAlias = CancelInvoiceResponse  # noqa: Y015
 
 @_typing.final
-class WatchInvoiceRequest(_message.Message):
-    """Request for PaymentGatewayService.WatchInvoice."""
+class MarkInvoiceRequest(_message.Message):
+    """Request for PaymentGatewayService.MarkInvoice."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
     INVOICE_ID_FIELD_NUMBER: _builtins.int
+    MARK_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
     invoice_id: _builtins.str
     """REQUIRED. Id of the invoice."""
+    mark: Global___InvoiceMark.ValueType
+    """REQUIRED. PAID or INVALID."""
+    reason: _builtins.str
+    """REQUIRED. Why, at most 256 characters; recorded in the event."""
+    etag: _builtins.str
+    """OPTIONAL. The invoice's etag as last read; the mark applies only to that version."""
     def __init__(
         self,
         *,
         invoice_id: _builtins.str = ...,
+        mark: Global___InvoiceMark.ValueType = ...,
+        reason: _builtins.str = ...,
+        etag: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["invoice_id", b"invoice_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "invoice_id", b"invoice_id", "mark", b"mark", "reason", b"reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___WatchInvoiceRequest: _TypeAlias = WatchInvoiceRequest  # noqa: Y015
+Global___MarkInvoiceRequest: _TypeAlias = MarkInvoiceRequest  # noqa: Y015
 
 @_typing.final
-class WatchInvoiceResponse(_message.Message):
-    """One message of PaymentGatewayService.WatchInvoice's stream."""
+class MarkInvoiceResponse(_message.Message):
+    """Response of PaymentGatewayService.MarkInvoice."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
     INVOICE_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def invoice(self) -> Global___Invoice:
-        """The invoice as of this change."""
+        """The invoice as marked."""
 
     def __init__(
         self,
@@ -510,4 +699,120 @@ class WatchInvoiceResponse(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
+Global___MarkInvoiceResponse: _TypeAlias = MarkInvoiceResponse  # noqa: Y015
+
+@_typing.final
+class WatchInvoiceRequest(_message.Message):
+    """Request for PaymentGatewayService.WatchInvoice."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INVOICE_ID_FIELD_NUMBER: _builtins.int
+    AFTER_SEQUENCE_FIELD_NUMBER: _builtins.int
+    invoice_id: _builtins.str
+    """REQUIRED. Id of the invoice."""
+    after_sequence: _builtins.int
+    """OPTIONAL. Sequence of the last event the caller has: only later events are sent. 0 sends every event."""
+    def __init__(
+        self,
+        *,
+        invoice_id: _builtins.str = ...,
+        after_sequence: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_sequence", b"after_sequence", "invoice_id", b"invoice_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchInvoiceRequest: _TypeAlias = WatchInvoiceRequest  # noqa: Y015
+
+@_typing.final
+class WatchInvoiceResponse(_message.Message):
+    """One message of PaymentGatewayService.WatchInvoice's stream: the invoice first, then one event per message."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INVOICE_FIELD_NUMBER: _builtins.int
+    EVENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def invoice(self) -> Global___Invoice:
+        """The invoice as the stream starts."""
+
+    @_builtins.property
+    def event(self) -> _events_pb2.Event:
+        """An event, in sequence order."""
+
+    def __init__(
+        self,
+        *,
+        invoice: Global___Invoice | None = ...,
+        event: _events_pb2.Event | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "invoice", b"invoice", "item", b"item"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "invoice", b"invoice", "item", b"item"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_item: _TypeAlias = _typing.Literal["invoice", "event"]  # noqa: Y015
+    _WhichOneofArgType_item: _TypeAlias = _typing.Literal["item", b"item"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_item) -> _WhichOneofReturnType_item | None: ...
+
 Global___WatchInvoiceResponse: _TypeAlias = WatchInvoiceResponse  # noqa: Y015
+
+@_typing.final
+class ListInvoiceEventsRequest(_message.Message):
+    """Request for PaymentGatewayService.ListInvoiceEvents."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INVOICE_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    invoice_id: _builtins.str
+    """REQUIRED. Id of the invoice."""
+    page_size: _builtins.int
+    """OPTIONAL. Most events to return; 0 means 50, at most 500."""
+    page_token: _builtins.str
+    """OPTIONAL. next_page_token from a previous call; empty for the first page."""
+    def __init__(
+        self,
+        *,
+        invoice_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["invoice_id", b"invoice_id", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListInvoiceEventsRequest: _TypeAlias = ListInvoiceEventsRequest  # noqa: Y015
+
+@_typing.final
+class ListInvoiceEventsResponse(_message.Message):
+    """Response of PaymentGatewayService.ListInvoiceEvents."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENTS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty when this is the last page."""
+    @_builtins.property
+    def events(self) -> _containers.RepeatedCompositeFieldContainer[_events_pb2.Event]:
+        """Events in sequence order."""
+
+    def __init__(
+        self,
+        *,
+        events: _abc.Iterable[_events_pb2.Event] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["events", b"events", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListInvoiceEventsResponse: _TypeAlias = ListInvoiceEventsResponse  # noqa: Y015

@@ -26,10 +26,9 @@ if _version_not_supported:
 
 
 class PaymentGatewayServiceStub:
-    """Invoices paid in TRX or USDT. Each invoice gets its own deposit address (no memos: a memo changes the txid and burns
-    a fee). A chain watcher follows deposits from first sight to solidification; only solidified, successful payments
-    count toward an invoice, each (txid, log index) at most once. State changes are pushed to WatchInvoice streams and,
-    when configured, to a webhook signed per the Standard Webhooks spec with a server-side secret.
+    """Invoices paid in TRX or USDT. Each invoice gets its own deposit address, derived by wallet-manager (the gateway
+    never holds keys; no memos, no unique amounts). Every change of an invoice is an Event with a gap-free sequence per
+    invoice, committed with the change; WatchInvoice and ListInvoiceEvents read those events.
     """
 
     def __init__(self, channel):
@@ -58,22 +57,32 @@ class PaymentGatewayServiceStub:
                 request_serializer=lucid_dot_tron_dot_v1_dot_payment__gateway__pb2.CancelInvoiceRequest.SerializeToString,
                 response_deserializer=lucid_dot_tron_dot_v1_dot_payment__gateway__pb2.CancelInvoiceResponse.FromString,
                 _registered_method=True)
+        self.MarkInvoice = channel.unary_unary(
+                '/lucid.tron.v1.PaymentGatewayService/MarkInvoice',
+                request_serializer=lucid_dot_tron_dot_v1_dot_payment__gateway__pb2.MarkInvoiceRequest.SerializeToString,
+                response_deserializer=lucid_dot_tron_dot_v1_dot_payment__gateway__pb2.MarkInvoiceResponse.FromString,
+                _registered_method=True)
         self.WatchInvoice = channel.unary_stream(
                 '/lucid.tron.v1.PaymentGatewayService/WatchInvoice',
                 request_serializer=lucid_dot_tron_dot_v1_dot_payment__gateway__pb2.WatchInvoiceRequest.SerializeToString,
                 response_deserializer=lucid_dot_tron_dot_v1_dot_payment__gateway__pb2.WatchInvoiceResponse.FromString,
                 _registered_method=True)
+        self.ListInvoiceEvents = channel.unary_unary(
+                '/lucid.tron.v1.PaymentGatewayService/ListInvoiceEvents',
+                request_serializer=lucid_dot_tron_dot_v1_dot_payment__gateway__pb2.ListInvoiceEventsRequest.SerializeToString,
+                response_deserializer=lucid_dot_tron_dot_v1_dot_payment__gateway__pb2.ListInvoiceEventsResponse.FromString,
+                _registered_method=True)
 
 
 class PaymentGatewayServiceServicer:
-    """Invoices paid in TRX or USDT. Each invoice gets its own deposit address (no memos: a memo changes the txid and burns
-    a fee). A chain watcher follows deposits from first sight to solidification; only solidified, successful payments
-    count toward an invoice, each (txid, log index) at most once. State changes are pushed to WatchInvoice streams and,
-    when configured, to a webhook signed per the Standard Webhooks spec with a server-side secret.
+    """Invoices paid in TRX or USDT. Each invoice gets its own deposit address, derived by wallet-manager (the gateway
+    never holds keys; no memos, no unique amounts). Every change of an invoice is an Event with a gap-free sequence per
+    invoice, committed with the change; WatchInvoice and ListInvoiceEvents read those events.
     """
 
     def CreateInvoice(self, request, context):
-        """Creates an invoice and its deposit address. Idempotent on request_id.
+        """Creates an invoice and its deposit address. Idempotent on request_id. UNAVAILABLE, nothing created, when
+        wallet-manager or MongoDB cannot be reached.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -87,23 +96,38 @@ class PaymentGatewayServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListInvoices(self, request, context):
-        """Lists invoices, newest first, optionally only some states, one page at a time.
+        """Lists invoices, newest first, filtered, one page at a time.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def CancelInvoice(self, request, context):
-        """Cancels an invoice nothing was paid to yet. Cancelling a cancelled invoice returns it unchanged;
-        FAILED_PRECONDITION once a payment was seen or the invoice reached another final state.
+        """Cancels a PENDING invoice. Cancelling a cancelled invoice returns it unchanged; FAILED_PRECONDITION in any other
+        status.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MarkInvoice(self, request, context):
+        """An operator settles (PAID) or invalidates (INVALID) an invoice by hand, with a reason; the exception becomes
+        MARKED. With an etag, only if the invoice has not changed since (ABORTED, reason ETAG_MISMATCH, if it has).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def WatchInvoice(self, request, context):
-        """Streams an invoice: first its current state, then the invoice again after every change; the stream ends after a
-        final state (PAID, OVERPAID, UNDERPAID, EXPIRED, CANCELLED) has been sent.
+        """Streams an invoice: first its current state and every event after after_sequence, then each new event as it
+        commits. The stream stays open until the caller ends it (or its deadline passes).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListInvoiceEvents(self, request, context):
+        """Lists an invoice's events in sequence order, one page at a time.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -132,10 +156,20 @@ def add_PaymentGatewayServiceServicer_to_server(servicer, server):
                     request_deserializer=lucid_dot_tron_dot_v1_dot_payment__gateway__pb2.CancelInvoiceRequest.FromString,
                     response_serializer=lucid_dot_tron_dot_v1_dot_payment__gateway__pb2.CancelInvoiceResponse.SerializeToString,
             ),
+            'MarkInvoice': grpc.unary_unary_rpc_method_handler(
+                    servicer.MarkInvoice,
+                    request_deserializer=lucid_dot_tron_dot_v1_dot_payment__gateway__pb2.MarkInvoiceRequest.FromString,
+                    response_serializer=lucid_dot_tron_dot_v1_dot_payment__gateway__pb2.MarkInvoiceResponse.SerializeToString,
+            ),
             'WatchInvoice': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchInvoice,
                     request_deserializer=lucid_dot_tron_dot_v1_dot_payment__gateway__pb2.WatchInvoiceRequest.FromString,
                     response_serializer=lucid_dot_tron_dot_v1_dot_payment__gateway__pb2.WatchInvoiceResponse.SerializeToString,
+            ),
+            'ListInvoiceEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListInvoiceEvents,
+                    request_deserializer=lucid_dot_tron_dot_v1_dot_payment__gateway__pb2.ListInvoiceEventsRequest.FromString,
+                    response_serializer=lucid_dot_tron_dot_v1_dot_payment__gateway__pb2.ListInvoiceEventsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -146,10 +180,9 @@ def add_PaymentGatewayServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class PaymentGatewayService:
-    """Invoices paid in TRX or USDT. Each invoice gets its own deposit address (no memos: a memo changes the txid and burns
-    a fee). A chain watcher follows deposits from first sight to solidification; only solidified, successful payments
-    count toward an invoice, each (txid, log index) at most once. State changes are pushed to WatchInvoice streams and,
-    when configured, to a webhook signed per the Standard Webhooks spec with a server-side secret.
+    """Invoices paid in TRX or USDT. Each invoice gets its own deposit address, derived by wallet-manager (the gateway
+    never holds keys; no memos, no unique amounts). Every change of an invoice is an Event with a gap-free sequence per
+    invoice, committed with the change; WatchInvoice and ListInvoiceEvents read those events.
     """
 
     @staticmethod
@@ -261,6 +294,33 @@ class PaymentGatewayService:
             _registered_method=True)
 
     @staticmethod
+    def MarkInvoice(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lucid.tron.v1.PaymentGatewayService/MarkInvoice',
+            lucid_dot_tron_dot_v1_dot_payment__gateway__pb2.MarkInvoiceRequest.SerializeToString,
+            lucid_dot_tron_dot_v1_dot_payment__gateway__pb2.MarkInvoiceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def WatchInvoice(request,
             target,
             options=(),
@@ -277,6 +337,33 @@ class PaymentGatewayService:
             '/lucid.tron.v1.PaymentGatewayService/WatchInvoice',
             lucid_dot_tron_dot_v1_dot_payment__gateway__pb2.WatchInvoiceRequest.SerializeToString,
             lucid_dot_tron_dot_v1_dot_payment__gateway__pb2.WatchInvoiceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListInvoiceEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lucid.tron.v1.PaymentGatewayService/ListInvoiceEvents',
+            lucid_dot_tron_dot_v1_dot_payment__gateway__pb2.ListInvoiceEventsRequest.SerializeToString,
+            lucid_dot_tron_dot_v1_dot_payment__gateway__pb2.ListInvoiceEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -27,10 +27,9 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class PaymentGatewayServiceStub:
-    """Invoices paid in TRX or USDT. Each invoice gets its own deposit address (no memos: a memo changes the txid and burns
-    a fee). A chain watcher follows deposits from first sight to solidification; only solidified, successful payments
-    count toward an invoice, each (txid, log index) at most once. State changes are pushed to WatchInvoice streams and,
-    when configured, to a webhook signed per the Standard Webhooks spec with a server-side secret.
+    """Invoices paid in TRX or USDT. Each invoice gets its own deposit address, derived by wallet-manager (the gateway
+    never holds keys; no memos, no unique amounts). Every change of an invoice is an Event with a gap-free sequence per
+    invoice, committed with the change; WatchInvoice and ListInvoiceEvents read those events.
     """
 
     @_typing.overload
@@ -38,49 +37,63 @@ class PaymentGatewayServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> PaymentGatewayServiceAsyncStub: ...
     CreateInvoice: _grpc.UnaryUnaryMultiCallable[_payment_gateway_pb2.CreateInvoiceRequest, _payment_gateway_pb2.CreateInvoiceResponse]
-    """Creates an invoice and its deposit address. Idempotent on request_id."""
+    """Creates an invoice and its deposit address. Idempotent on request_id. UNAVAILABLE, nothing created, when
+    wallet-manager or MongoDB cannot be reached.
+    """
     GetInvoice: _grpc.UnaryUnaryMultiCallable[_payment_gateway_pb2.GetInvoiceRequest, _payment_gateway_pb2.GetInvoiceResponse]
     """Returns one invoice. NOT_FOUND for an unknown invoice_id."""
     ListInvoices: _grpc.UnaryUnaryMultiCallable[_payment_gateway_pb2.ListInvoicesRequest, _payment_gateway_pb2.ListInvoicesResponse]
-    """Lists invoices, newest first, optionally only some states, one page at a time."""
+    """Lists invoices, newest first, filtered, one page at a time."""
     CancelInvoice: _grpc.UnaryUnaryMultiCallable[_payment_gateway_pb2.CancelInvoiceRequest, _payment_gateway_pb2.CancelInvoiceResponse]
-    """Cancels an invoice nothing was paid to yet. Cancelling a cancelled invoice returns it unchanged;
-    FAILED_PRECONDITION once a payment was seen or the invoice reached another final state.
+    """Cancels a PENDING invoice. Cancelling a cancelled invoice returns it unchanged; FAILED_PRECONDITION in any other
+    status.
+    """
+    MarkInvoice: _grpc.UnaryUnaryMultiCallable[_payment_gateway_pb2.MarkInvoiceRequest, _payment_gateway_pb2.MarkInvoiceResponse]
+    """An operator settles (PAID) or invalidates (INVALID) an invoice by hand, with a reason; the exception becomes
+    MARKED. With an etag, only if the invoice has not changed since (ABORTED, reason ETAG_MISMATCH, if it has).
     """
     WatchInvoice: _grpc.UnaryStreamMultiCallable[_payment_gateway_pb2.WatchInvoiceRequest, _payment_gateway_pb2.WatchInvoiceResponse]
-    """Streams an invoice: first its current state, then the invoice again after every change; the stream ends after a
-    final state (PAID, OVERPAID, UNDERPAID, EXPIRED, CANCELLED) has been sent.
+    """Streams an invoice: first its current state and every event after after_sequence, then each new event as it
+    commits. The stream stays open until the caller ends it (or its deadline passes).
     """
+    ListInvoiceEvents: _grpc.UnaryUnaryMultiCallable[_payment_gateway_pb2.ListInvoiceEventsRequest, _payment_gateway_pb2.ListInvoiceEventsResponse]
+    """Lists an invoice's events in sequence order, one page at a time."""
 
 @_typing.type_check_only
 class PaymentGatewayServiceAsyncStub(PaymentGatewayServiceStub):
-    """Invoices paid in TRX or USDT. Each invoice gets its own deposit address (no memos: a memo changes the txid and burns
-    a fee). A chain watcher follows deposits from first sight to solidification; only solidified, successful payments
-    count toward an invoice, each (txid, log index) at most once. State changes are pushed to WatchInvoice streams and,
-    when configured, to a webhook signed per the Standard Webhooks spec with a server-side secret.
+    """Invoices paid in TRX or USDT. Each invoice gets its own deposit address, derived by wallet-manager (the gateway
+    never holds keys; no memos, no unique amounts). Every change of an invoice is an Event with a gap-free sequence per
+    invoice, committed with the change; WatchInvoice and ListInvoiceEvents read those events.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     CreateInvoice: _aio.UnaryUnaryMultiCallable[_payment_gateway_pb2.CreateInvoiceRequest, _payment_gateway_pb2.CreateInvoiceResponse]  # type: ignore[assignment]
-    """Creates an invoice and its deposit address. Idempotent on request_id."""
+    """Creates an invoice and its deposit address. Idempotent on request_id. UNAVAILABLE, nothing created, when
+    wallet-manager or MongoDB cannot be reached.
+    """
     GetInvoice: _aio.UnaryUnaryMultiCallable[_payment_gateway_pb2.GetInvoiceRequest, _payment_gateway_pb2.GetInvoiceResponse]  # type: ignore[assignment]
     """Returns one invoice. NOT_FOUND for an unknown invoice_id."""
     ListInvoices: _aio.UnaryUnaryMultiCallable[_payment_gateway_pb2.ListInvoicesRequest, _payment_gateway_pb2.ListInvoicesResponse]  # type: ignore[assignment]
-    """Lists invoices, newest first, optionally only some states, one page at a time."""
+    """Lists invoices, newest first, filtered, one page at a time."""
     CancelInvoice: _aio.UnaryUnaryMultiCallable[_payment_gateway_pb2.CancelInvoiceRequest, _payment_gateway_pb2.CancelInvoiceResponse]  # type: ignore[assignment]
-    """Cancels an invoice nothing was paid to yet. Cancelling a cancelled invoice returns it unchanged;
-    FAILED_PRECONDITION once a payment was seen or the invoice reached another final state.
+    """Cancels a PENDING invoice. Cancelling a cancelled invoice returns it unchanged; FAILED_PRECONDITION in any other
+    status.
+    """
+    MarkInvoice: _aio.UnaryUnaryMultiCallable[_payment_gateway_pb2.MarkInvoiceRequest, _payment_gateway_pb2.MarkInvoiceResponse]  # type: ignore[assignment]
+    """An operator settles (PAID) or invalidates (INVALID) an invoice by hand, with a reason; the exception becomes
+    MARKED. With an etag, only if the invoice has not changed since (ABORTED, reason ETAG_MISMATCH, if it has).
     """
     WatchInvoice: _aio.UnaryStreamMultiCallable[_payment_gateway_pb2.WatchInvoiceRequest, _payment_gateway_pb2.WatchInvoiceResponse]  # type: ignore[assignment]
-    """Streams an invoice: first its current state, then the invoice again after every change; the stream ends after a
-    final state (PAID, OVERPAID, UNDERPAID, EXPIRED, CANCELLED) has been sent.
+    """Streams an invoice: first its current state and every event after after_sequence, then each new event as it
+    commits. The stream stays open until the caller ends it (or its deadline passes).
     """
+    ListInvoiceEvents: _aio.UnaryUnaryMultiCallable[_payment_gateway_pb2.ListInvoiceEventsRequest, _payment_gateway_pb2.ListInvoiceEventsResponse]  # type: ignore[assignment]
+    """Lists an invoice's events in sequence order, one page at a time."""
 
 class PaymentGatewayServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Invoices paid in TRX or USDT. Each invoice gets its own deposit address (no memos: a memo changes the txid and burns
-    a fee). A chain watcher follows deposits from first sight to solidification; only solidified, successful payments
-    count toward an invoice, each (txid, log index) at most once. State changes are pushed to WatchInvoice streams and,
-    when configured, to a webhook signed per the Standard Webhooks spec with a server-side secret.
+    """Invoices paid in TRX or USDT. Each invoice gets its own deposit address, derived by wallet-manager (the gateway
+    never holds keys; no memos, no unique amounts). Every change of an invoice is an Event with a gap-free sequence per
+    invoice, committed with the change; WatchInvoice and ListInvoiceEvents read those events.
     """
 
     @_abc_1.abstractmethod
@@ -89,7 +102,9 @@ class PaymentGatewayServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _payment_gateway_pb2.CreateInvoiceRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_payment_gateway_pb2.CreateInvoiceResponse, _abc.Awaitable[_payment_gateway_pb2.CreateInvoiceResponse]]:
-        """Creates an invoice and its deposit address. Idempotent on request_id."""
+        """Creates an invoice and its deposit address. Idempotent on request_id. UNAVAILABLE, nothing created, when
+        wallet-manager or MongoDB cannot be reached.
+        """
 
     @_abc_1.abstractmethod
     def GetInvoice(
@@ -105,7 +120,7 @@ class PaymentGatewayServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _payment_gateway_pb2.ListInvoicesRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_payment_gateway_pb2.ListInvoicesResponse, _abc.Awaitable[_payment_gateway_pb2.ListInvoicesResponse]]:
-        """Lists invoices, newest first, optionally only some states, one page at a time."""
+        """Lists invoices, newest first, filtered, one page at a time."""
 
     @_abc_1.abstractmethod
     def CancelInvoice(
@@ -113,8 +128,18 @@ class PaymentGatewayServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _payment_gateway_pb2.CancelInvoiceRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_payment_gateway_pb2.CancelInvoiceResponse, _abc.Awaitable[_payment_gateway_pb2.CancelInvoiceResponse]]:
-        """Cancels an invoice nothing was paid to yet. Cancelling a cancelled invoice returns it unchanged;
-        FAILED_PRECONDITION once a payment was seen or the invoice reached another final state.
+        """Cancels a PENDING invoice. Cancelling a cancelled invoice returns it unchanged; FAILED_PRECONDITION in any other
+        status.
+        """
+
+    @_abc_1.abstractmethod
+    def MarkInvoice(
+        self,
+        request: _payment_gateway_pb2.MarkInvoiceRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payment_gateway_pb2.MarkInvoiceResponse, _abc.Awaitable[_payment_gateway_pb2.MarkInvoiceResponse]]:
+        """An operator settles (PAID) or invalidates (INVALID) an invoice by hand, with a reason; the exception becomes
+        MARKED. With an etag, only if the invoice has not changed since (ABORTED, reason ETAG_MISMATCH, if it has).
         """
 
     @_abc_1.abstractmethod
@@ -123,8 +148,16 @@ class PaymentGatewayServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _payment_gateway_pb2.WatchInvoiceRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_payment_gateway_pb2.WatchInvoiceResponse], _abc.AsyncIterator[_payment_gateway_pb2.WatchInvoiceResponse]]:
-        """Streams an invoice: first its current state, then the invoice again after every change; the stream ends after a
-        final state (PAID, OVERPAID, UNDERPAID, EXPIRED, CANCELLED) has been sent.
+        """Streams an invoice: first its current state and every event after after_sequence, then each new event as it
+        commits. The stream stays open until the caller ends it (or its deadline passes).
         """
+
+    @_abc_1.abstractmethod
+    def ListInvoiceEvents(
+        self,
+        request: _payment_gateway_pb2.ListInvoiceEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payment_gateway_pb2.ListInvoiceEventsResponse, _abc.Awaitable[_payment_gateway_pb2.ListInvoiceEventsResponse]]:
+        """Lists an invoice's events in sequence order, one page at a time."""
 
 def add_PaymentGatewayServiceServicer_to_server(servicer: PaymentGatewayServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
