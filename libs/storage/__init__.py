@@ -10,6 +10,7 @@ A service's MongoDB:
     MoneyStore, MoneyJobStore   a money service's store: + idempotency keys and audit log (+ outbox and leases)
     bounded(default_s)          the same bound outside a store; DEFAULT_QUERY_TIMEOUT_S without a deadline
     in_transaction(client, work)   work(session) in one transaction, committed with DURABLE_WRITES
+    utc_now()                      now, to MongoDB's precision (milliseconds)
     DURABLE_WRITES              WriteConcern(w="majority", j=True) for money state
 
 Primitives (each guarantee is stated in its class docstring):
@@ -68,7 +69,7 @@ if TYPE_CHECKING:
     from ._outbox import Outbox, OutboxDispatcher, OutboxEvent
     from ._redis import connect_redis, redis_ping
     from ._store import MongoStore
-    from ._transactions import in_transaction
+    from ._transactions import in_transaction, utc_now
 
 __all__ = [
     "DEFAULT_QUERY_TIMEOUT_S",
@@ -106,6 +107,7 @@ __all__ = [
     "mongo_ping",
     "redis_ping",
     "request_digest",
+    "utc_now",
 ]
 
 __getattr__, __dir__ = lazy_exports(
@@ -140,5 +142,6 @@ __getattr__, __dir__ = lazy_exports(
         "MoneyJobStore": "._money_stores",
         "MoneyStore": "._money_stores",
         "in_transaction": "._transactions",
+        "utc_now": "._transactions",
     },
 )

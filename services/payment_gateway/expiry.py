@@ -14,7 +14,7 @@ from lucid_tron.errors import LucidError
 from lucid_tron.storage import Lease, LeaseLost, Leases
 
 from .invoices import Invoices
-from .store import utc_now
+from lucid_tron.storage import utc_now
 
 LEASE = "invoice-expiry"
 

@@ -18,10 +18,10 @@ from google.protobuf.message import Message
 
 from lucid.tron.v1 import wallet_pb2
 from lucid_tron.errors import Aborted, FailedPrecondition, NotFound
-from lucid_tron.storage import IdempotencyKeys
+from lucid_tron.storage import IdempotencyKeys, utc_now
 
 from . import events, states
-from .store import ETAG_MISMATCH, PaymentGatewayStore, new_etag, utc_now
+from .store import ETAG_MISMATCH, PaymentGatewayStore, new_etag
 
 if TYPE_CHECKING:
     from lucid_tron.peers import RelayService, TronClientService, WalletService

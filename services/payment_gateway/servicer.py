@@ -16,7 +16,7 @@ from lucid_tron.validation import FieldChecks
 
 from . import messages
 from .invoices import Invoices
-from .store import utc_now
+from lucid_tron.storage import utc_now
 
 
 class PaymentGatewayServicer(payment_gateway_pb2_grpc.PaymentGatewayServiceServicer):

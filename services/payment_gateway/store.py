@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, ClassVar
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
@@ -13,7 +13,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
 from lucid_tron.errors import Aborted
-from lucid_tron.storage import IdempotencyKeys, IdempotentCall, MoneyJobStore, in_transaction
+from lucid_tron.storage import IdempotencyKeys, IdempotentCall, MoneyJobStore, in_transaction, utc_now
 
 from . import events
 
@@ -22,11 +22,6 @@ INVOICES = "invoices"
 EVENTS = "invoice_events"
 ETAG_MISMATCH = "ETAG_MISMATCH"
 
-
-def utc_now() -> datetime:
-    """Now at MongoDB's precision (milliseconds), so a time written and read back compares equal."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def new_etag() -> str:

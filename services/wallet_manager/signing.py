@@ -22,10 +22,11 @@ from typing import Any
 from lucid_tron.chain import ChainError, DecodedTransaction, PrivateKey, decode_transaction
 from lucid_tron.chain import txid as txid_of
 from lucid_tron.errors import Aborted, FailedPrecondition, InvalidArgument, LucidError, Unavailable
+from lucid_tron.storage import utc_now
 
 from .intent import INTENT_MISMATCH, Intent, mismatches, observe
 from .spend_policy import SpendPolicy, daily_cap_reached, day_key
-from .store import SpendOutcome, utc_now
+from .store import SpendOutcome
 from .wallets import HD, SINGLE_KEY, WALLET_KIND, Wallets
 
 TXID_MISMATCH = "TXID_MISMATCH"

@@ -12,7 +12,7 @@ Collections (all written with DURABLE_WRITES):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
@@ -27,11 +27,6 @@ ADDRESSES = "addresses"
 SPEND_DAYS = "spend_days"
 SIGNATURES = "signatures"
 
-
-def utc_now() -> datetime:
-    """Now, to MongoDB's precision (milliseconds), so a time written and read back compares equal."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 class SpendOutcome:

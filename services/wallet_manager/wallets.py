@@ -17,11 +17,12 @@ from typing import Any
 from lucid_tron.errors import Aborted, FailedPrecondition, NotFound
 from lucid_tron import keys
 from lucid_tron.chain import PrivateKey
+from lucid_tron.storage import utc_now
 
 from .audit import WalletAudit
 from .custody import SEALED_FIELD, Custody
 from .spend_policy import SpendPolicy
-from .store import Document, WalletManagerStore, utc_now
+from .store import Document, WalletManagerStore
 
 HD = "hd"
 SINGLE_KEY = "single"
