@@ -13,8 +13,9 @@ CALLERS = 25
 
 
 async def test_concurrent_identical_reads_make_one_devnet_request(relay, devnet, devnet_accounts):
-    # Devnet answers slowly, so every caller arrives while the first request is still out.
-    devnet.faults.add(latency_ms=300, paths=("/walletsolidity/getaccount",))
+    # Devnet answers slowly, so every caller arrives while the first request is still out: 1.5 s, because sending 25
+    # calls took longer than 0.3 s on a loaded CI machine, and a caller arriving after the answer is a cache hit.
+    devnet.faults.add(latency_ms=1500, paths=("/walletsolidity/getaccount",))
     fetches = requests_to(devnet, "/walletsolidity/getaccount")
     request = pb.RelayServiceGetAccountRequest(address=devnet_accounts[0].address)
 
