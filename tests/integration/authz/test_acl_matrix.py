@@ -26,6 +26,7 @@ from lucid.tron.v1 import (
     tron_client_pb2_grpc,
     usdt_pb2_grpc,
     wallet_pb2_grpc,
+    webhooks_pb2_grpc,
 )
 from lucid_tron.mesh import MeshServer, Registration, ServiceSettings, ServiceSpec, serving
 from lucid_tron.services.beta_sidecar.__main__ import SidecarSettings, build
@@ -85,6 +86,7 @@ def stub_services() -> ServiceSpec:
         (usdt_pb2_grpc, "UsdtService"),
         (staking_pb2_grpc, "StakingService"),
         (payment_gateway_pb2_grpc, "PaymentGatewayService"),
+        (webhooks_pb2_grpc, "WebhookService"),
         (payout_router_pb2_grpc, "PayoutRouterService"),
     ]
     registrations = [
@@ -152,7 +154,7 @@ async def test_sidecar_follows_the_shipped_border_and_mesh_policies(
     assert await reaches(mesh_tls, channels, sidecar.address, caller, method) is may_call_through_sidecar(caller, method)
 
 
-def test_the_matrix_covers_all_seven_services() -> None:
+def test_the_matrix_covers_all_seven_services_and_the_webhook_api() -> None:
     services = {method.lstrip("/").partition("/")[0] for method in METHODS}
     assert {s for s in services if s.startswith(V1)} == {
         f"{V1}.{name}"
@@ -163,6 +165,7 @@ def test_the_matrix_covers_all_seven_services() -> None:
             "UsdtService",
             "StakingService",
             "PaymentGatewayService",
+            "WebhookService",
             "PayoutRouterService",
         )
     }

@@ -159,6 +159,34 @@ INVOICE_MARK_INVALID: InvoiceMark.ValueType  # 2
 """Invalidated: status INVALID."""
 Global___InvoiceMark: _TypeAlias = InvoiceMark  # noqa: Y015
 
+class _ReconciliationAction:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ReconciliationActionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ReconciliationAction.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    RECONCILIATION_ACTION_UNSPECIFIED: _ReconciliationAction.ValueType  # 0
+    """Never used for a recorded fix."""
+    RECONCILIATION_ACTION_CREDITED: _ReconciliationAction.ValueType  # 1
+    """A final payment the watcher had not recorded: recorded and credited."""
+    RECONCILIATION_ACTION_CONFIRMED: _ReconciliationAction.ValueType  # 2
+    """A payment the watcher had seen but not credited although its block is solidified: credited."""
+    RECONCILIATION_ACTION_REVERTED: _ReconciliationAction.ValueType  # 3
+    """A seen payment whose transaction is no longer on the chain: reverted."""
+
+class ReconciliationAction(_ReconciliationAction, metaclass=_ReconciliationActionEnumTypeWrapper):
+    """What a reconciliation run did to one payment."""
+
+RECONCILIATION_ACTION_UNSPECIFIED: ReconciliationAction.ValueType  # 0
+"""Never used for a recorded fix."""
+RECONCILIATION_ACTION_CREDITED: ReconciliationAction.ValueType  # 1
+"""A final payment the watcher had not recorded: recorded and credited."""
+RECONCILIATION_ACTION_CONFIRMED: ReconciliationAction.ValueType  # 2
+"""A payment the watcher had seen but not credited although its block is solidified: credited."""
+RECONCILIATION_ACTION_REVERTED: ReconciliationAction.ValueType  # 3
+"""A seen payment whose transaction is no longer on the chain: reverted."""
+Global___ReconciliationAction: _TypeAlias = ReconciliationAction  # noqa: Y015
+
 @_typing.final
 class InvoicePayment(_message.Message):
     """One payment into an invoice's deposit address."""
@@ -816,3 +844,195 @@ class ListInvoiceEventsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListInvoiceEventsResponse: _TypeAlias = ListInvoiceEventsResponse  # noqa: Y015
+
+@_typing.final
+class ReconciliationFix(_message.Message):
+    """One payment a reconciliation run repaired."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INVOICE_ID_FIELD_NUMBER: _builtins.int
+    TXID_FIELD_NUMBER: _builtins.int
+    LOG_INDEX_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    AMOUNT_BASE_UNITS_FIELD_NUMBER: _builtins.int
+    invoice_id: _builtins.str
+    """The invoice whose deposit address received the payment."""
+    txid: _builtins.str
+    """The transaction that carried the payment."""
+    log_index: _builtins.int
+    """The Transfer log's index in its receipt; -1 for a TRX transfer."""
+    action: Global___ReconciliationAction.ValueType
+    """What the run did."""
+    amount_base_units: _builtins.int
+    """The payment's amount in the invoice asset's base units."""
+    def __init__(
+        self,
+        *,
+        invoice_id: _builtins.str = ...,
+        txid: _builtins.str = ...,
+        log_index: _builtins.int = ...,
+        action: Global___ReconciliationAction.ValueType = ...,
+        amount_base_units: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "amount_base_units", b"amount_base_units", "invoice_id", b"invoice_id", "log_index", b"log_index", "txid", b"txid"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReconciliationFix: _TypeAlias = ReconciliationFix  # noqa: Y015
+
+@_typing.final
+class ReconciliationRun(_message.Message):
+    """One pass over invoice addresses: when it ran, what it checked and what it fixed."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    TRIGGER_FIELD_NUMBER: _builtins.int
+    START_TIME_FIELD_NUMBER: _builtins.int
+    END_TIME_FIELD_NUMBER: _builtins.int
+    INVOICES_CHECKED_FIELD_NUMBER: _builtins.int
+    FIXES_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    run_id: _builtins.str
+    """"rec_..." """
+    trigger: _builtins.str
+    """"schedule" or "request" (with the caller's principal)."""
+    invoices_checked: _builtins.int
+    """How many invoices' addresses were read."""
+    error: _builtins.str
+    """Set when the run stopped early (a dependency down); the fixes made until then are kept."""
+    @_builtins.property
+    def start_time(self) -> _timestamp_pb2.Timestamp:
+        """When the run began."""
+
+    @_builtins.property
+    def end_time(self) -> _timestamp_pb2.Timestamp:
+        """When it ended; unset while it runs."""
+
+    @_builtins.property
+    def fixes(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReconciliationFix]:
+        """Every repair, in the order made; empty when the watcher had missed nothing."""
+
+    def __init__(
+        self,
+        *,
+        run_id: _builtins.str = ...,
+        trigger: _builtins.str = ...,
+        start_time: _timestamp_pb2.Timestamp | None = ...,
+        end_time: _timestamp_pb2.Timestamp | None = ...,
+        invoices_checked: _builtins.int = ...,
+        fixes: _abc.Iterable[Global___ReconciliationFix] | None = ...,
+        error: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "error", b"error", "fixes", b"fixes", "invoices_checked", b"invoices_checked", "run_id", b"run_id", "start_time", b"start_time", "trigger", b"trigger"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReconciliationRun: _TypeAlias = ReconciliationRun  # noqa: Y015
+
+@_typing.final
+class ReconcileInvoicesRequest(_message.Message):
+    """Request for PaymentGatewayService.ReconcileInvoices."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INVOICE_IDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def invoice_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Optional: only these invoices (open or closed); empty means every open and recently closed one."""
+
+    def __init__(
+        self,
+        *,
+        invoice_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["invoice_ids", b"invoice_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReconcileInvoicesRequest: _TypeAlias = ReconcileInvoicesRequest  # noqa: Y015
+
+@_typing.final
+class ReconcileInvoicesResponse(_message.Message):
+    """Response of PaymentGatewayService.ReconcileInvoices: the finished run."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUN_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def run(self) -> Global___ReconciliationRun:
+        """The run, with its fixes."""
+
+    def __init__(
+        self,
+        *,
+        run: Global___ReconciliationRun | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["run", b"run"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["run", b"run"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReconcileInvoicesResponse: _TypeAlias = ReconcileInvoicesResponse  # noqa: Y015
+
+@_typing.final
+class ListReconciliationRunsRequest(_message.Message):
+    """Request for PaymentGatewayService.ListReconciliationRuns."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """At most this many runs (default 50, at most 500)."""
+    page_token: _builtins.str
+    """next_page_token of the previous page; empty for the first."""
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListReconciliationRunsRequest: _TypeAlias = ListReconciliationRunsRequest  # noqa: Y015
+
+@_typing.final
+class ListReconciliationRunsResponse(_message.Message):
+    """Response of PaymentGatewayService.ListReconciliationRuns."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUNS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Empty on the last page."""
+    @_builtins.property
+    def runs(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReconciliationRun]:
+        """Newest first."""
+
+    def __init__(
+        self,
+        *,
+        runs: _abc.Iterable[Global___ReconciliationRun] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "runs", b"runs"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListReconciliationRunsResponse: _TypeAlias = ListReconciliationRunsResponse  # noqa: Y015

@@ -72,6 +72,16 @@ class PaymentGatewayServiceStub:
                 request_serializer=lucid_dot_tron_dot_v1_dot_payment__gateway__pb2.ListInvoiceEventsRequest.SerializeToString,
                 response_deserializer=lucid_dot_tron_dot_v1_dot_payment__gateway__pb2.ListInvoiceEventsResponse.FromString,
                 _registered_method=True)
+        self.ReconcileInvoices = channel.unary_unary(
+                '/lucid.tron.v1.PaymentGatewayService/ReconcileInvoices',
+                request_serializer=lucid_dot_tron_dot_v1_dot_payment__gateway__pb2.ReconcileInvoicesRequest.SerializeToString,
+                response_deserializer=lucid_dot_tron_dot_v1_dot_payment__gateway__pb2.ReconcileInvoicesResponse.FromString,
+                _registered_method=True)
+        self.ListReconciliationRuns = channel.unary_unary(
+                '/lucid.tron.v1.PaymentGatewayService/ListReconciliationRuns',
+                request_serializer=lucid_dot_tron_dot_v1_dot_payment__gateway__pb2.ListReconciliationRunsRequest.SerializeToString,
+                response_deserializer=lucid_dot_tron_dot_v1_dot_payment__gateway__pb2.ListReconciliationRunsResponse.FromString,
+                _registered_method=True)
 
 
 class PaymentGatewayServiceServicer:
@@ -133,6 +143,21 @@ class PaymentGatewayServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReconcileInvoices(self, request, context):
+        """Re-reads the balances and transfer histories of open and recently closed invoice addresses now, repairs what
+        the chain watcher missed and records each fix. Runs periodically too; one run at a time across replicas.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListReconciliationRuns(self, request, context):
+        """Past reconciliation runs, newest first, with the fixes each made.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PaymentGatewayServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -170,6 +195,16 @@ def add_PaymentGatewayServiceServicer_to_server(servicer, server):
                     servicer.ListInvoiceEvents,
                     request_deserializer=lucid_dot_tron_dot_v1_dot_payment__gateway__pb2.ListInvoiceEventsRequest.FromString,
                     response_serializer=lucid_dot_tron_dot_v1_dot_payment__gateway__pb2.ListInvoiceEventsResponse.SerializeToString,
+            ),
+            'ReconcileInvoices': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReconcileInvoices,
+                    request_deserializer=lucid_dot_tron_dot_v1_dot_payment__gateway__pb2.ReconcileInvoicesRequest.FromString,
+                    response_serializer=lucid_dot_tron_dot_v1_dot_payment__gateway__pb2.ReconcileInvoicesResponse.SerializeToString,
+            ),
+            'ListReconciliationRuns': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListReconciliationRuns,
+                    request_deserializer=lucid_dot_tron_dot_v1_dot_payment__gateway__pb2.ListReconciliationRunsRequest.FromString,
+                    response_serializer=lucid_dot_tron_dot_v1_dot_payment__gateway__pb2.ListReconciliationRunsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -364,6 +399,60 @@ class PaymentGatewayService:
             '/lucid.tron.v1.PaymentGatewayService/ListInvoiceEvents',
             lucid_dot_tron_dot_v1_dot_payment__gateway__pb2.ListInvoiceEventsRequest.SerializeToString,
             lucid_dot_tron_dot_v1_dot_payment__gateway__pb2.ListInvoiceEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReconcileInvoices(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lucid.tron.v1.PaymentGatewayService/ReconcileInvoices',
+            lucid_dot_tron_dot_v1_dot_payment__gateway__pb2.ReconcileInvoicesRequest.SerializeToString,
+            lucid_dot_tron_dot_v1_dot_payment__gateway__pb2.ReconcileInvoicesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListReconciliationRuns(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lucid.tron.v1.PaymentGatewayService/ListReconciliationRuns',
+            lucid_dot_tron_dot_v1_dot_payment__gateway__pb2.ListReconciliationRunsRequest.SerializeToString,
+            lucid_dot_tron_dot_v1_dot_payment__gateway__pb2.ListReconciliationRunsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -58,6 +58,12 @@ class PaymentGatewayServiceStub:
     """
     ListInvoiceEvents: _grpc.UnaryUnaryMultiCallable[_payment_gateway_pb2.ListInvoiceEventsRequest, _payment_gateway_pb2.ListInvoiceEventsResponse]
     """Lists an invoice's events in sequence order, one page at a time."""
+    ReconcileInvoices: _grpc.UnaryUnaryMultiCallable[_payment_gateway_pb2.ReconcileInvoicesRequest, _payment_gateway_pb2.ReconcileInvoicesResponse]
+    """Re-reads the balances and transfer histories of open and recently closed invoice addresses now, repairs what
+    the chain watcher missed and records each fix. Runs periodically too; one run at a time across replicas.
+    """
+    ListReconciliationRuns: _grpc.UnaryUnaryMultiCallable[_payment_gateway_pb2.ListReconciliationRunsRequest, _payment_gateway_pb2.ListReconciliationRunsResponse]
+    """Past reconciliation runs, newest first, with the fixes each made."""
 
 @_typing.type_check_only
 class PaymentGatewayServiceAsyncStub(PaymentGatewayServiceStub):
@@ -89,6 +95,12 @@ class PaymentGatewayServiceAsyncStub(PaymentGatewayServiceStub):
     """
     ListInvoiceEvents: _aio.UnaryUnaryMultiCallable[_payment_gateway_pb2.ListInvoiceEventsRequest, _payment_gateway_pb2.ListInvoiceEventsResponse]  # type: ignore[assignment]
     """Lists an invoice's events in sequence order, one page at a time."""
+    ReconcileInvoices: _aio.UnaryUnaryMultiCallable[_payment_gateway_pb2.ReconcileInvoicesRequest, _payment_gateway_pb2.ReconcileInvoicesResponse]  # type: ignore[assignment]
+    """Re-reads the balances and transfer histories of open and recently closed invoice addresses now, repairs what
+    the chain watcher missed and records each fix. Runs periodically too; one run at a time across replicas.
+    """
+    ListReconciliationRuns: _aio.UnaryUnaryMultiCallable[_payment_gateway_pb2.ListReconciliationRunsRequest, _payment_gateway_pb2.ListReconciliationRunsResponse]  # type: ignore[assignment]
+    """Past reconciliation runs, newest first, with the fixes each made."""
 
 class PaymentGatewayServiceServicer(metaclass=_abc_1.ABCMeta):
     """Invoices paid in TRX or USDT. Each invoice gets its own deposit address, derived by wallet-manager (the gateway
@@ -159,5 +171,23 @@ class PaymentGatewayServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_payment_gateway_pb2.ListInvoiceEventsResponse, _abc.Awaitable[_payment_gateway_pb2.ListInvoiceEventsResponse]]:
         """Lists an invoice's events in sequence order, one page at a time."""
+
+    @_abc_1.abstractmethod
+    def ReconcileInvoices(
+        self,
+        request: _payment_gateway_pb2.ReconcileInvoicesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payment_gateway_pb2.ReconcileInvoicesResponse, _abc.Awaitable[_payment_gateway_pb2.ReconcileInvoicesResponse]]:
+        """Re-reads the balances and transfer histories of open and recently closed invoice addresses now, repairs what
+        the chain watcher missed and records each fix. Runs periodically too; one run at a time across replicas.
+        """
+
+    @_abc_1.abstractmethod
+    def ListReconciliationRuns(
+        self,
+        request: _payment_gateway_pb2.ListReconciliationRunsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payment_gateway_pb2.ListReconciliationRunsResponse, _abc.Awaitable[_payment_gateway_pb2.ListReconciliationRunsResponse]]:
+        """Past reconciliation runs, newest first, with the fixes each made."""
 
 def add_PaymentGatewayServiceServicer_to_server(servicer: PaymentGatewayServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
