@@ -4,6 +4,7 @@ completes it, and then only the new secret opens. Each round rotates to the next
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import subprocess
@@ -97,7 +98,8 @@ async def test_a_rotation_killed_anywhere_leaves_every_record_readable_and_compl
         old_file, new_file = write_secret(tmp_path, generation - 1), write_secret(tmp_path, generation)
         old, new = MasterSecret.from_file(old_file), MasterSecret.from_file(new_file)
         point = kill_point(chooser, generation)
-        reports = kill_after(rotation(mongo_url, mongo_db.name, old_file, new_file), *point)
+        # Off the event loop: the rotation runs for seconds, and a loop blocked that long clears pymongo's pool.
+        reports = await asyncio.to_thread(kill_after, rotation(mongo_url, mongo_db.name, old_file, new_file), *point)
         assert reports and reports[0] == "ready", reports
 
         state, vault = await vault_after_kill(mongo_db, old, new)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import queue
 import signal
@@ -82,6 +83,11 @@ class Worker:
                 raise RuntimeError(f"worker exited with {self.process.wait()} before {expected!r}; got {lines}")
             lines.append(line)
         return lines
+
+    async def reported(self, expected: str, timeout: float = 10.0) -> list[str]:
+        """`wait_for` off the event loop: an async test that blocked its loop for seconds would leave pymongo's
+        monitor a heartbeat overdue, and the pool it then clears cancels the test's next operation."""
+        return await asyncio.to_thread(self.wait_for, expected, timeout)
 
     def drain(self) -> list[str]:
         """The reports received and not read yet."""

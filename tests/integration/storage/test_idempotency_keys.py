@@ -151,7 +151,7 @@ async def test_a_claim_taken_over_after_its_lease_cannot_store_its_response(mong
 async def test_a_key_claimed_by_a_process_killed_mid_request_is_free_again_after_the_lease(mongo_url, mongo_db):
     worker = Worker("claim", mongo_url, mongo_db.name)
     try:
-        worker.wait_for("claimed")
+        await worker.reported("claimed")
     finally:
         worker.kill()
     keys = IdempotencyKeys.in_database(mongo_db, service="s")

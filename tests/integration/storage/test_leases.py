@@ -5,6 +5,7 @@ The takeover tests run each worker as a real OS process and crash (SIGKILL) or p
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -35,7 +36,7 @@ async def test_a_held_lease_cannot_be_acquired_by_another_owner(mongo_db):
 
 async def test_an_expired_lease_goes_to_the_next_owner_with_a_larger_token(mongo_db):
     first = await leases_of(mongo_db, "a", ttl_s=0.1).acquire("watcher")
-    time.sleep(0.15)
+    await asyncio.sleep(0.15)
     second = await leases_of(mongo_db, "b").acquire("watcher")
 
     assert first is not None and second is not None
@@ -47,9 +48,9 @@ async def test_renewal_keeps_the_lease_and_its_token(mongo_db):
     # machine.
     leases = leases_of(mongo_db, "a", ttl_s=1.0)
     held = await leases.acquire("watcher")
-    time.sleep(0.5)
+    await asyncio.sleep(0.5)
     renewed = await leases.renew(held)
-    time.sleep(0.75)
+    await asyncio.sleep(0.75)
 
     assert renewed.token == held.token and renewed.expires_at > held.expires_at
     assert await leases_of(mongo_db, "b").acquire("watcher") is None
@@ -66,7 +67,7 @@ async def test_a_released_lease_can_be_taken_at_once_and_its_token_still_grows(m
 
 async def test_a_renewal_after_a_takeover_raises_lease_lost(mongo_db):
     stale = await leases_of(mongo_db, "a", ttl_s=0.1).acquire("watcher")
-    time.sleep(0.15)
+    await asyncio.sleep(0.15)
     await leases_of(mongo_db, "b").acquire("watcher")
 
     with pytest.raises(LeaseLost):
@@ -84,7 +85,7 @@ async def test_a_fenced_write_of_the_current_holder_lands(mongo_db):
 
 async def test_a_fenced_write_of_a_former_holder_is_refused_and_writes_nothing(mongo_db):
     former = await leases_of(mongo_db, "a", ttl_s=0.1).acquire("watcher")
-    time.sleep(0.15)
+    await asyncio.sleep(0.15)
     current = await leases_of(mongo_db, "b").acquire("watcher")
     await leases_of(mongo_db, "b").fenced(current, lambda session: record(mongo_db, session, "b"))
 
@@ -96,7 +97,7 @@ async def test_a_fenced_write_of_a_former_holder_is_refused_and_writes_nothing(m
 
 async def test_a_takeover_during_a_fenced_transaction_refuses_its_writes(mongo_db):
     former = await leases_of(mongo_db, "a", ttl_s=0.1).acquire("watcher")
-    time.sleep(0.15)
+    await asyncio.sleep(0.15)
     taken_over = []
 
     async def write_while_taken_over(session):
@@ -111,25 +112,25 @@ async def test_a_takeover_during_a_fenced_transaction_refuses_its_writes(mongo_d
     assert await mongo_db.job.find_one({"_id": "job"}) is None
 
 
-def start_holder_and_waiter(mongo_url: str, database: str) -> tuple[Worker, Worker]:
+async def start_holder_and_waiter(mongo_url: str, database: str) -> tuple[Worker, Worker]:
     holder = Worker("lease", mongo_url, database, "holder", str(TTL_S))
-    holder.wait_for("acquired 1")
-    holder.wait_for("wrote 1")
+    await holder.reported("acquired 1")
+    await holder.reported("wrote 1")
     waiter = Worker("lease", mongo_url, database, "waiter", str(TTL_S))
     return holder, waiter
 
 
 async def test_when_the_holder_is_killed_the_other_worker_takes_over_within_the_lease_time(mongo_url, mongo_db):
-    holder, waiter = start_holder_and_waiter(mongo_url, mongo_db.name)
+    holder, waiter = await start_holder_and_waiter(mongo_url, mongo_db.name)
     try:
-        time.sleep(1.0)  # the waiter is up and polling
+        await asyncio.sleep(1.0)  # the waiter is up and polling
         holder.drain()
-        holder.wait_for("renewed 1")
+        await holder.reported("renewed 1")
         holder.kill()
         killed = time.monotonic()
-        waiter.wait_for("acquired 2", timeout=TTL_S + TAKEOVER_SLACK_S)
+        await waiter.reported("acquired 2", timeout=TTL_S + TAKEOVER_SLACK_S)
         took_over_after = time.monotonic() - killed
-        waiter.wait_for("wrote 2")
+        await waiter.reported("wrote 2")
     finally:
         holder.kill()
         waiter.kill()
@@ -138,19 +139,19 @@ async def test_when_the_holder_is_killed_the_other_worker_takes_over_within_the_
 
 
 async def test_a_paused_holder_loses_the_lease_and_its_writes_are_refused_when_it_continues(mongo_url, mongo_db):
-    holder, waiter = start_holder_and_waiter(mongo_url, mongo_db.name)
+    holder, waiter = await start_holder_and_waiter(mongo_url, mongo_db.name)
     try:
-        time.sleep(1.0)
+        await asyncio.sleep(1.0)
         holder.drain()
-        holder.wait_for("renewed 1")
+        await holder.reported("renewed 1")
         holder.stop()
-        waiter.wait_for("acquired 2", timeout=TTL_S + TAKEOVER_SLACK_S)
-        waiter.wait_for("wrote 2")
+        await waiter.reported("acquired 2", timeout=TTL_S + TAKEOVER_SLACK_S)
+        await waiter.reported("wrote 2")
 
         holder.drain()
         holder.resume()
-        after_resume = holder.wait_for("write refused 1", timeout=5.0)
-        waiter.wait_for("wrote 2")  # the new holder goes on writing
+        after_resume = await holder.reported("write refused 1", timeout=5.0)
+        await waiter.reported("wrote 2")  # the new holder goes on writing
     finally:
         holder.kill()
         waiter.kill()

@@ -155,8 +155,8 @@ async def test_a_failed_delivery_holds_back_its_subject_only_and_is_retried(mong
 async def test_a_dispatcher_killed_between_commit_and_delivery_loses_nothing(mongo_url, mongo_db, outbox):
     worker = Worker("outbox", mongo_url, mongo_db.name)
     try:
-        worker.wait_for("committed")
-        worker.wait_for("delivered inv-1 2")  # #1 delivered and marked; the process hangs delivering #2
+        await worker.reported("committed")
+        await worker.reported("delivered inv-1 2")  # #1 delivered and marked; the process hangs delivering #2
     finally:
         worker.kill()
     recorder = Recorder()
@@ -282,21 +282,21 @@ def assert_in_order_without_gaps(deliveries: list[tuple[str, int, str]], subject
         assert sorted(set(seqs)) == list(range(1, EVENTS_PER_SUBJECT + 1)), f"{subject} has gaps: {seqs}"
 
 
-def dispatcher_worker(mongo_url: str, database: str, owner: str, hang: tuple[str, int] | None = None) -> Worker:
+async def dispatcher_worker(mongo_url: str, database: str, owner: str, hang: tuple[str, int] | None = None) -> Worker:
     hang_args = (hang[0], str(hang[1])) if hang else ()
     worker = Worker("dispatch", mongo_url, database, owner, str(TTL_S), *hang_args)
-    worker.wait_for("ready")
+    await worker.reported("ready")
     return worker
 
 
 async def start_holder_and_waiter(mongo_url: str, mongo_db, outbox: Outbox) -> tuple[Worker, Worker]:
     """Events for SUBJECTS, a holder that delivers inv-1's and hangs delivering inv-2 #2, and a waiter standing by."""
     await emit_events(mongo_db, outbox)
-    holder = dispatcher_worker(mongo_url, mongo_db.name, "holder", hang=("inv-2", 2))
-    holder.wait_for("log holding lease")
-    holder.wait_for("delivered inv-2 2")
-    waiter = dispatcher_worker(mongo_url, mongo_db.name, "waiter")
-    time.sleep(5 * DISPATCH_POLL_S)  # the waiter has found the lease held
+    holder = await dispatcher_worker(mongo_url, mongo_db.name, "holder", hang=("inv-2", 2))
+    await holder.reported("log holding lease")
+    await holder.reported("delivered inv-2 2")
+    waiter = await dispatcher_worker(mongo_url, mongo_db.name, "waiter")
+    await asyncio.sleep(5 * DISPATCH_POLL_S)  # the waiter has found the lease held
     return holder, waiter
 
 
@@ -306,11 +306,11 @@ WAITERS_SHARE = [("inv-2", seq, "waiter") for seq in range(2, 5)] + [("inv-3", s
 
 
 async def test_of_two_dispatchers_running_at_once_only_the_lease_holder_delivers(mongo_url, mongo_db, outbox):
-    workers = [dispatcher_worker(mongo_url, mongo_db.name, owner) for owner in ("a", "b")]
+    workers = [await dispatcher_worker(mongo_url, mongo_db.name, owner) for owner in ("a", "b")]
     try:
         await emit_events(mongo_db, outbox)  # while both run
         await wait_until_delivered(outbox)
-        time.sleep(5 * DISPATCH_POLL_S)  # a second delivery would have happened by now
+        await asyncio.sleep(5 * DISPATCH_POLL_S)  # a second delivery would have happened by now
     finally:
         for worker in workers:
             worker.kill()  # idle: between steps
@@ -329,7 +329,7 @@ async def test_when_the_holder_is_killed_the_other_dispatcher_takes_over_within_
     try:
         holder.kill()
         killed = time.monotonic()
-        waiter.wait_for("log holding lease", timeout=TTL_S + TAKEOVER_SLACK_S)
+        await waiter.reported("log holding lease", timeout=TTL_S + TAKEOVER_SLACK_S)
         took_over_after = time.monotonic() - killed
         await wait_until_delivered(outbox)
     finally:
@@ -348,15 +348,15 @@ async def test_a_paused_holders_mark_is_refused_when_it_continues_and_it_deliver
     holder, waiter = await start_holder_and_waiter(mongo_url, mongo_db, outbox)
     try:
         holder.stop()
-        waiter.wait_for("log holding lease", timeout=TTL_S + TAKEOVER_SLACK_S)
+        await waiter.reported("log holding lease", timeout=TTL_S + TAKEOVER_SLACK_S)
         await wait_until_delivered(outbox)
 
         holder.drain()
         holder.resume()  # its delivery of inv-2 #2 returns: it marks it
-        after_resume = holder.wait_for("log the mark of invoice.paid inv-2 #2 was refused")
+        after_resume = await holder.reported("log the mark of invoice.paid inv-2 #2 was refused")
         await emit_events(mongo_db, outbox, ("inv-4",))
         await wait_until_delivered(outbox)
-        time.sleep(5 * DISPATCH_POLL_S)
+        await asyncio.sleep(5 * DISPATCH_POLL_S)
         after_resume += holder.drain()
     finally:
         holder.kill()  # standing by: between steps
