@@ -44,12 +44,17 @@ class PeerClient(Generic[StubT]):
         self._tls = tls
         self._default_timeout_s = default_timeout_s
         self._retiring: set[asyncio.Task[None]] = set()
-        self._channel = self._open()
-        self._rpc: StubT = self.stub(self._channel)
+        # Opened on the first call, in the event loop that serves: a grpc.aio channel belongs to the loop it was
+        # created in, and services build their clients before `asyncio.run` starts the loop they serve in.
+        self._channel: grpc.aio.Channel | None = None
+        self._rpc: StubT | None = None
 
     @property
     def rpc(self) -> StubT:
-        if self._tls is not None and self._tls.changed():
+        if self._channel is None or self._rpc is None:
+            self._channel = self._open()
+            self._rpc = self.stub(self._channel)
+        elif self._tls is not None and self._tls.changed():
             old, self._channel = self._channel, self._open()
             self._rpc = self.stub(self._channel)
             retiring = asyncio.get_running_loop().create_task(old.close(grace=self._default_timeout_s))
@@ -64,7 +69,8 @@ class PeerClient(Generic[StubT]):
         )
 
     async def close(self) -> None:
-        await self._channel.close()
+        if self._channel is not None:
+            await self._channel.close()
         for retiring in list(self._retiring):
             retiring.cancel()
         await asyncio.gather(*self._retiring, return_exceptions=True)

@@ -3,6 +3,7 @@ without a caller, and raises the caller's own errors (lucid_tron.errors), for st
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -107,3 +108,15 @@ async def test_a_streamed_answer_that_fails_midway_raises_the_domain_error_after
         await server.stop(0)
     assert received == ["i1"]
     assert "payment-gateway" in caught.value.message
+
+
+async def test_a_client_built_where_no_event_loop_runs_calls_its_peer_from_the_loop_that_serves(
+    peer: tuple[Peer, str],
+) -> None:
+    # Services build their clients before `asyncio.run` starts the loop they serve in (lucid_tron.mesh.run); a
+    # thread without a loop stands in for that moment.
+    seen, address = peer
+    wallet = await asyncio.to_thread(WalletService, address, default_timeout_s=5.0)
+    async with wallet:
+        await wallet.rpc.GetWallet(wallet_pb2.GetWalletRequest(wallet_id="w1"))
+    assert seen.time_remaining
