@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 from lucid_tron.lazy import lazy_exports
 
 from ._breaker import BreakerPolicy, BreakerState, CircuitBreaker
-from ._client import BROADCAST_PATHS, RetryPolicy, SessionProvider, TronGridClient
+from ._client import BROADCAST_PATHS, RetryPolicy, SessionProvider, TronGridClient, TronGridStats
 from ._exceptions import (
     TronGridBadResponse,
     TronGridError,
@@ -141,6 +141,7 @@ __all__ = [
     "Transaction",
     "TronGridBadResponse",
     "TronGridClient",
+    "TronGridStats",
     "TronGridError",
     "TronGridNodeBusy",
     "TronGridNodeError",

@@ -90,6 +90,15 @@ class RetryPolicy:
         return rng.uniform(0.0, min(self.max_delay_s, self.base_delay_s * 2 ** (retry - 1)))
 
 
+@dataclass
+class TronGridStats:
+    """What this client asked of TronGrid, for the service's metrics: TronGrid's quotas count requests (each attempt,
+    retries included), and a 429 says a quota ran out."""
+
+    requests: int = 0
+    throttled: int = 0
+
+
 class TronGridClient:
     """Async client of TronGrid's HTTP API (FullNode `/wallet/*`, solidified `/walletsolidity/*`, `/v1/*`).
 
@@ -132,6 +141,7 @@ class TronGridClient:
         self.breaker = breaker or CircuitBreaker()
         self._rng = random.Random()
         self._throttled_until = 0.0
+        self.stats = TronGridStats()
 
     def __repr__(self) -> str:
         # Never the API key.
@@ -253,6 +263,7 @@ class TronGridClient:
         self, method: str, path: str, params: Mapping[str, str | int] | None, json_body: Any, purpose: str, timeout_s: float
     ) -> Any:
         session = self._proxy.session(purpose)
+        self.stats.requests += 1
         try:
             async with session.request(
                 method,
@@ -283,6 +294,8 @@ class TronGridClient:
             raise TronGridUnavailable(
                 f"connection to TronGrid failed during {path}: {type(exc).__name__}", reason="TRONGRID_CONNECTION_FAILED"
             ) from exc
+        if status == 429:
+            self.stats.throttled += 1
         return interpret(status, body, retry_after)
 
     def _tor_known_down(self, error: TronGridError) -> bool:

@@ -33,6 +33,10 @@ def build(settings: TronClientSettings) -> ServiceSpec:
     trongrid = TronGridClient(
         settings.trongrid_url, tor.proxy, api_key=settings.trongrid_api_key, timeout_s=settings.trongrid_timeout_s
     )
+    metrics.counter_from("lucid_trongrid_requests_total", "HTTP requests sent to TronGrid, retries included",
+                         lambda: trongrid.stats.requests)
+    metrics.counter_from("lucid_trongrid_throttled_total", "TronGrid answers 429 Too Many Requests",
+                         lambda: trongrid.stats.throttled)
     servicer = TronClientServicer(trongrid)
     return ServiceSpec(name=NAME, services=[registration(servicer)], on_start=[tor.start], on_stop=[tor.close])
 

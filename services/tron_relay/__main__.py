@@ -83,6 +83,10 @@ def build(settings: RelaySettings) -> ServiceSpec:
     trongrid = TronGridClient(
         settings.trongrid_url, tor.proxy, api_key=settings.trongrid_api_key, timeout_s=settings.trongrid_timeout_s
     )
+    metrics.counter_from("lucid_trongrid_requests_total", "HTTP requests sent to TronGrid, retries included",
+                         lambda: trongrid.stats.requests)
+    metrics.counter_from("lucid_trongrid_throttled_total", "TronGrid answers 429 Too Many Requests",
+                         lambda: trongrid.stats.throttled)
     # Made before the process has a Health, because the store reports what it notices between checks.
     redis_status = HealthReporter(REDIS_HEALTH_NAME, soft=True)
     store = RedisCacheStore(

@@ -232,6 +232,20 @@ async def test_the_relay_counts_its_rpcs_and_where_its_answers_came_from(
     assert not [labels for name, labels in after if dict(labels).get("grpc_service") == health.SERVICE_NAME]
 
 
+async def test_tron_client_counts_the_requests_it_sends_to_trongrid(
+    mesh: Up, channels: dict[str, grpc.aio.Channel]
+) -> None:
+    stub = tron_client_pb2_grpc.TronClientServiceStub(channels["tron-client"])
+    before = await asyncio.to_thread(scrape, mesh, "tron-client")
+    for _ in range(2):
+        await stub.GetNowBlock(tron_client_pb2.GetNowBlockRequest(), timeout=10)
+    after = await asyncio.to_thread(scrape, mesh, "tron-client")
+
+    sent = ("lucid_trongrid_requests_total", ())
+    assert after[sent] - before.get(sent, 0) >= 2
+    assert after[("lucid_trongrid_throttled_total", ())] == 0
+
+
 @pytest.mark.parametrize(("name", "method"), SKELETON_RPCS, ids=[f"{n}.{m.name}" for n, m in SKELETON_RPCS])
 async def test_skeleton_rpcs_answer_unimplemented(
     channels: dict[str, grpc.aio.Channel], name: str, method: MethodDescriptor

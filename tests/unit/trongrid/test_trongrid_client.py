@@ -197,6 +197,17 @@ async def test_retry_after_is_honoured_before_the_next_attempt(trongrid_server, 
     assert len(trongrid_server.requests) == 2
 
 
+async def test_the_clients_stats_count_every_request_sent_and_every_429(trongrid_server, tor):
+    trongrid_server.answer(429, headers={"Retry-After": "0"})
+    trongrid_server.answer(500)
+    client = client_for(trongrid_server, tor)
+
+    await client.wallet("getnowblock")
+    await client.wallet("getnowblock")
+
+    assert (client.stats.requests, client.stats.throttled) == (len(trongrid_server.requests), 1) == (4, 1)
+
+
 async def test_a_suspended_for_message_is_throttling_and_its_pause_is_honoured(trongrid_server, tor):
     message = "request rate exceeded the allowed_rps(10), and the query server is suspended for 1 s"
     trongrid_server.answer(403, {"Error": message})
