@@ -98,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="PORT",
         help="services listen on PORT..PORT+6 in the order of the table, their metrics on PORT+7..PORT+13, their"
-        " plaintext health ports on PORT+14..PORT+20 (default: free ports)",
+        " plaintext health ports on PORT+14..PORT+20; beta-sidecar on PORT+21, its metrics and health on PORT+22"
+        " and PORT+23 (default: free ports)",
     )
     up.add_argument("--devnet-port", type=_port, default=0, metavar="PORT", help="devnet's port (default: a free one)")
     up.add_argument(

@@ -1,10 +1,11 @@
-"""The seven services `lucid-tron up` runs, and the environment each one gets.
+"""The seven services `lucid-tron up` runs (and beta-sidecar in front of wallet-manager), and each one's environment.
 
 Every service gets the same environment apart from its own GRPC_PORT, HEALTH_PORT, METRICS_PORT and certificate
 (and wallet-manager its ENCRYPTION_KEY_FILE, the master secret in the secrets dir): the address of every peer, the
 storage URLs, the devnet, the Tor switch and the TLS switch. A service reads only the variables its settings declare,
-so this
-module does not have to mirror who calls whom; a compose file or a k8s manifest sets the same variables.
+so this module does not have to mirror who calls whom; a compose file or a k8s manifest sets the same variables. The
+one exception is the wallet/ops border: payment-gateway's WALLET_MANAGER_ADDR names beta-sidecar, and the sidecar's
+BACKEND_ADDR names wallet-manager, as in compose and k3s.
 
 The Tor switch has two positions. Without `--tor`, devnet on loopback is reached directly (DEVNET_DIRECT). With
 `--tor` (`TorEndpoint`), Tor is required exactly as in production: the services get the SOCKS and control ports of
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BETA_SIDECAR",
     "MASTER_KEY_FILE",
+    "MESH",
     "SERVICES",
     "TOR_TRONGRID_HOST",
     "MeshService",
@@ -68,6 +70,9 @@ SERVICES: tuple[MeshService, ...] = tuple(
 #: The Beta sidecar: deployed like a service (compose, k3s) in front of wallet-manager, on the wallet/ops border;
 #: no API of its own, its health reports whether it reaches WalletService.
 BETA_SIDECAR = MeshService("beta-sidecar", "lucid_tron.services.beta_sidecar", "lucid.tron.v1.WalletService")
+
+#: Every process of the mesh, as `up`, compose and k3s run it: the seven services, then the sidecar.
+MESH: tuple[MeshService, ...] = (*SERVICES, BETA_SIDECAR)
 
 # devnet listens on loopback over plain HTTP: Tor is switched off the only way tor_proxy accepts (both variables),
 # and TOR_ONLY is set false so that a TOR_ONLY=true left in the developer's shell does not contradict it.
@@ -142,6 +147,19 @@ def _tls_environment(tls: TlsFiles | None) -> dict[str, str]:
     }
 
 
+def _border_environment(service: MeshService, host: str, ports: Mapping[str, int]) -> dict[str, str]:
+    """The wallet/ops border as compose and k3s wire it: payment-gateway reaches wallet-manager only through
+    beta-sidecar (wallet-manager's policy refuses payment-gateway itself), which forwards to wallet-manager."""
+    if service == BETA_SIDECAR:
+        return {
+            "BACKEND_ADDR": f"{client_host(host)}:{ports['wallet-manager']}",
+            "BACKEND_SERVICE": next(s.grpc_service for s in SERVICES if s.name == "wallet-manager"),
+        }
+    if service.name == "payment-gateway":
+        return {"WALLET_MANAGER_ADDR": f"{client_host(host)}:{ports[BETA_SIDECAR.name]}"}
+    return {}
+
+
 def service_environment(
     base: Mapping[str, str],
     *,
@@ -161,6 +179,8 @@ def service_environment(
     tor: TorEndpoint | None = None,
 ) -> dict[str, str]:
     """The environment of `service`: `base` (the caller's) overridden by everything `up` decides.
+
+    `ports`: the gRPC port of every process of MESH (beta-sidecar too: payment-gateway calls wallet-manager through it).
 
     `tls`: the service's certificate, key and CA bundle (mutual TLS); None: GRPC_INSECURE_PLAINTEXT.
     `tor`: Tor required through it (and `trongrid_url` should be `trongrid_url_through_tor`); None: devnet direct.
@@ -184,6 +204,7 @@ def service_environment(
         "MONGO_URL": mongo_url,
         "REDIS_URL": redis_url,
         **({"ENCRYPTION_KEY_FILE": os.path.join(secrets_dir, MASTER_KEY_FILE)} if service.name == "wallet-manager" else {}),
+        **_border_environment(service, host, ports),
     }
     # A secret setting reads <VAR>_FILE before <VAR>: one left in the caller's shell would win over `up`.
     dropped = {f"{key}_FILE" for key in decided} | (_NOT_WITH_TOR if tor is not None else set())

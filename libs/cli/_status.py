@@ -8,11 +8,11 @@ from pathlib import Path
 
 from lucid_tron.cli._endpoints import Endpoints, EndpointsError
 from lucid_tron.cli._health import probe
-from lucid_tron.cli._services import SERVICES
+from lucid_tron.cli._services import MESH
 
 __all__ = ["run_status"]
 
-_GRPC_NAMES = {service.name: service.grpc_service for service in SERVICES}
+_GRPC_NAMES = {service.name: service.grpc_service for service in MESH}
 
 
 def run_status(state_dir: Path, *, timeout_s: float = 2.0) -> int:

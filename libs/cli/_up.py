@@ -1,7 +1,8 @@
 """`lucid-tron up`: the whole payment plane on one machine, against devnet, until Ctrl-C or SIGTERM.
 
-Start order: devnet, the MongoDB-wire server and Redis (side by side), then the seven services, each its own process
-on its own port, all at once; `up` waits until every one answers SERVING on grpc.health.v1, prints where they are,
+Start order: devnet, the MongoDB-wire server and Redis (side by side), then the seven services and beta-sidecar (in
+front of wallet-manager: payment-gateway reaches wallet-manager only through it, as in compose and k3s), each its own
+process on its own port, all at once; `up` waits until every one answers SERVING on grpc.health.v1, prints where they are,
 writes `<state-dir>/endpoints.json` and watches them. Stop order (signal, or a child that died): the services
 (SIGTERM, their grace period, then SIGKILL), devnet, then the database and Redis if `up` started them, then (--tor)
 the Tor network.
@@ -57,7 +58,9 @@ from lucid_tron.cli._children import Child, tail
 from lucid_tron.cli._endpoints import ENDPOINTS_FILE, Endpoints
 from lucid_tron.cli._health import wait_serving
 from lucid_tron.cli._services import (
+    BETA_SIDECAR,
     MASTER_KEY_FILE,
+    MESH,
     SERVICES,
     TorEndpoint,
     client_host,
@@ -374,20 +377,24 @@ class _Up:
 
         options = self.options
         if options.base_port is not None:
+            # The seven services' layout as before; beta-sidecar's three ports after theirs.
             ports = {service.name: options.base_port + index for index, service in enumerate(SERVICES)}
             metrics_ports = {service.name: ports[service.name] + len(SERVICES) for service in SERVICES}
             health_ports = {service.name: ports[service.name] + 2 * len(SERVICES) for service in SERVICES}
+            sidecar_port = options.base_port + 3 * len(SERVICES)
+            ports[BETA_SIDECAR.name], metrics_ports[BETA_SIDECAR.name] = sidecar_port, sidecar_port + 1
+            health_ports[BETA_SIDECAR.name] = sidecar_port + 2
         else:
-            ports = {service.name: free_port() for service in SERVICES}
-            metrics_ports = {service.name: free_port() for service in SERVICES}
-            health_ports = {service.name: free_port() for service in SERVICES}
+            ports = {service.name: free_port() for service in MESH}
+            metrics_ports = {service.name: free_port() for service in MESH}
+            health_ports = {service.name: free_port() for service in MESH}
         host = client_host(options.host)
-        addresses = {service.name: f"{host}:{ports[service.name]}" for service in SERVICES}
-        metrics = {service.name: f"{host}:{metrics_ports[service.name]}" for service in SERVICES}
-        health = {service.name: f"{host}:{health_ports[service.name]}" for service in SERVICES}
+        addresses = {service.name: f"{host}:{ports[service.name]}" for service in MESH}
+        metrics = {service.name: f"{host}:{metrics_ports[service.name]}" for service in MESH}
+        health = {service.name: f"{host}:{health_ports[service.name]}" for service in MESH}
         certificates, tls = await self._issue_certificates()
         spawned_at = time.monotonic()
-        for service in SERVICES:
+        for service in MESH:
             env = service_environment(
                 os.environ,
                 service=service,
@@ -412,7 +419,10 @@ class _Up:
         took = {name: at - spawned_at for name, at in serving_at.items()}
         _print_table(addresses, took)
         slowest = max(took, key=took.__getitem__)
-        _say(f"all {len(SERVICES)} services SERVING {took[slowest]:.2f} s after they were spawned (slowest: {slowest})")
+        _say(
+            f"all {len(SERVICES)} services SERVING, and {BETA_SIDECAR.name} in front of wallet-manager, "
+            f"{took[slowest]:.2f} s after they were spawned (slowest: {slowest})"
+        )
         return addresses, metrics, health, tls
 
     async def _issue_certificates(self) -> tuple[dict[str, Any], dict[str, str] | None]:
@@ -423,7 +433,7 @@ class _Up:
             _say("--insecure-plaintext: every service serves gRPC in PLAINTEXT, without client certificates")
             return {}, None
         began = time.monotonic()
-        names = [service.name for service in SERVICES]
+        names = [service.name for service in MESH]
         certificates, operator = await asyncio.to_thread(
             issue_mesh_certificates, self.state_dir, names, self.options.host
         )
@@ -441,7 +451,7 @@ class _Up:
     async def _wait_all_serving(self, addresses: dict[str, str]) -> dict[str, float]:
         """The monotonic time each service first answered SERVING at `addresses` (their plaintext health ports);
         StartError naming a service that died or hung."""
-        grpc_names = {service.name: service.grpc_service for service in SERVICES}
+        grpc_names = {service.name: service.grpc_service for service in MESH}
         waiting = {
             asyncio.create_task(wait_serving(addresses[name], grpc_names[name])): name for name in self.started.services
         }
@@ -590,7 +600,7 @@ def _failed(name: str, what: str, log_path: Path) -> str:
 
 def _print_table(addresses: dict[str, str], took: dict[str, float]) -> None:
     rows = [("SERVICE", "ADDRESS", "gRPC SERVICE", "SERVING AFTER")]
-    rows += [(s.name, addresses[s.name], s.grpc_service, f"{took[s.name]:.2f} s") for s in SERVICES]
+    rows += [(s.name, addresses[s.name], s.grpc_service, f"{took[s.name]:.2f} s") for s in MESH]
     widths = [max(len(row[column]) for row in rows) for column in range(3)] + [0]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip(), flush=True)

@@ -94,11 +94,11 @@ def service_processes(up: Up) -> dict[str, int]:
     return found
 
 
-def test_endpoints_json_lists_the_seven_services_devnet_and_storage(mesh: Up) -> None:
+def test_endpoints_json_lists_the_seven_services_the_sidecar_devnet_and_storage(mesh: Up) -> None:
     endpoints = mesh.endpoints
     assert set(endpoints) == {"services", "metrics", "health", "tls", "devnet", "mongo_url", "redis_url"}
-    assert list(endpoints["services"]) == NAMES
-    assert list(endpoints["metrics"]) == NAMES
+    assert list(endpoints["services"]) == [*NAMES, "beta-sidecar"]
+    assert list(endpoints["metrics"]) == list(endpoints["health"]) == [*NAMES, "beta-sidecar"]
     assert all(address.startswith("127.0.0.1:") for address in endpoints["metrics"].values())
     assert all(address.startswith("127.0.0.1:") for address in endpoints["services"].values())
     assert endpoints["devnet"]["url"].startswith("http://127.0.0.1:")
@@ -274,7 +274,19 @@ async def test_up_enforces_the_shipped_policy_on_an_operator(channels: dict[str,
     assert caught.value.details() == "the caller may not call this method"
 
 
-def test_status_lists_all_seven_serving(mesh: Up) -> None:
+async def test_beta_sidecar_stands_in_front_of_wallet_manager_and_lets_no_operator_across(
+    channels: dict[str, grpc.aio.Channel],
+) -> None:
+    health = await health_pb2_grpc.HealthStub(channels["beta-sidecar"]).Check(
+        health_pb2.HealthCheckRequest(service="lucid.tron.v1.WalletService"), timeout=5
+    )
+    assert health.status == health_pb2.HealthCheckResponse.SERVING
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await channels["beta-sidecar"].unary_unary("/lucid.tron.v1.WalletService/ListWallets")(b"", timeout=5)
+    assert caught.value.code() is grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_status_lists_the_seven_and_the_sidecar_serving(mesh: Up) -> None:
     done = subprocess.run(
         [*lucid_tron_command(), "status", "--state-dir", str(mesh.state_dir)],
         env=up_environment(),
@@ -283,10 +295,10 @@ def test_status_lists_all_seven_serving(mesh: Up) -> None:
         timeout=30,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    rows = {line.split()[0]: line.split() for line in done.stdout.splitlines()[1:8]}
-    assert list(rows) == NAMES
+    rows = {line.split()[0]: line.split() for line in done.stdout.splitlines()[1:9]}
+    assert list(rows) == [*NAMES, "beta-sidecar"]
     assert all(row[1] == mesh.endpoints["services"][name] and row[2] == "SERVING" for name, row in rows.items())
-    assert "7/7 SERVING" in done.stdout
+    assert "8/8 SERVING" in done.stdout
 
 
 def test_a_service_that_dies_is_reported_and_up_stops_the_rest(mesh: Up, tmp_path: Path) -> None:

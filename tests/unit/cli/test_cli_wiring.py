@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from lucid_tron.cli._endpoints import Endpoints, EndpointsError
-from lucid_tron.cli._services import SERVICES, client_host, service_environment
+from lucid_tron.cli._services import BETA_SIDECAR, MESH, SERVICES, client_host, service_environment
 from lucid_tron.pki import TlsFiles
 
-PORTS = {service.name: 41000 + index for index, service in enumerate(SERVICES)}
+PORTS = {service.name: 41000 + index for index, service in enumerate(MESH)}
 METRICS_PORT = 41100
 HEALTH_PORT = 41200
 TLS = TlsFiles(Path("/state/pki/s/cert.pem"), Path("/state/pki/s/key.pem"), Path("/state/pki/s/ca.pem"))
@@ -22,7 +22,7 @@ OPERATOR_TLS = {
     "operator_cert": "/state/pki/operators/alice/cert.pem",
     "operator_key": "/state/pki/operators/alice/key.pem",
 }
-BY_NAME = {service.name: service for service in SERVICES}
+BY_NAME = {service.name: service for service in MESH}
 
 
 def environment(
@@ -70,6 +70,18 @@ def test_a_service_listens_on_its_own_port_and_finds_every_peer() -> None:
     assert env["TRON_CLIENT_ADDR"] == f"127.0.0.1:{PORTS['tron-client']}"
     assert env["WALLET_MANAGER_ADDR"] == f"127.0.0.1:{PORTS['wallet-manager']}"
     assert {service.address_variable for service in SERVICES} <= set(env)
+
+
+def test_payment_gateway_reaches_wallet_manager_only_through_beta_sidecar() -> None:
+    assert environment(service="payment-gateway")["WALLET_MANAGER_ADDR"] == f"127.0.0.1:{PORTS['beta-sidecar']}"
+    assert environment(service="payout-router")["WALLET_MANAGER_ADDR"] == f"127.0.0.1:{PORTS['wallet-manager']}"
+
+
+def test_beta_sidecar_listens_on_its_own_port_in_front_of_wallet_manager() -> None:
+    env = environment(service="beta-sidecar")
+    assert env["GRPC_PORT"] == str(PORTS["beta-sidecar"])
+    assert env["BACKEND_ADDR"] == f"127.0.0.1:{PORTS['wallet-manager']}"
+    assert env["BACKEND_SERVICE"] == BETA_SIDECAR.grpc_service == "lucid.tron.v1.WalletService"
 
 
 def test_a_service_serves_its_metrics_on_its_own_port_and_host() -> None:
