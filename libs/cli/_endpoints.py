@@ -6,7 +6,8 @@
      "tls": {"ca": ".../pki/ca.pem", "operator_cert": ".../pki/operators/<user>/cert.pem", "operator_key": "..."},
      "devnet": {"url": "http://127.0.0.1:40123", "usdt_contract": "T..."},
      "mongo_url": "mongodb://127.0.0.1:40200/?replicaSet=secantus",
-     "redis_url": "redis://127.0.0.1:40300/0"}
+     "redis_url": "redis://127.0.0.1:40300/0",
+     "payment_wallet": {"wallet_id": "...", "address": "T..."}}
 
 `up` writes it once every service is SERVING and deletes it when it stops, so its presence means a mesh is (or
 was, if `up` was killed) running. "metrics" is where Prometheus scrapes each service (`http://<host:port>/metrics`).
@@ -44,6 +45,8 @@ class Endpoints:
     health: dict[str, str]
     #: {"ca", "operator_cert", "operator_key"} -> path; None in plaintext mode.
     tls: dict[str, str] | None
+    #: {"wallet_id", "address"} of the HD wallet whose addresses invoices are paid to (PAYMENT_WALLET_ID).
+    payment_wallet: dict[str, str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         tls = {} if self.tls is None else {"tls": dict(self.tls)}
@@ -55,6 +58,7 @@ class Endpoints:
             "devnet": {"url": self.devnet_url, "usdt_contract": self.usdt_contract},
             "mongo_url": self.mongo_url,
             "redis_url": self.redis_url,
+            **({} if self.payment_wallet is None else {"payment_wallet": dict(self.payment_wallet)}),
         }
 
     @classmethod
@@ -77,6 +81,7 @@ class Endpoints:
                 usdt_contract=str(data["devnet"]["usdt_contract"]),
                 mongo_url=str(data["mongo_url"]),
                 redis_url=str(data["redis_url"]),
+                payment_wallet=data.get("payment_wallet"),
             )
         except (KeyError, TypeError) as error:
             raise EndpointsError(f"not an endpoints file written by `lucid-tron up`: {error}") from None

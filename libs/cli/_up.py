@@ -67,6 +67,8 @@ from lucid_tron.cli._services import (
     service_environment,
     trongrid_url_through_tor,
 )
+from lucid_tron.cli._up_wallets import ensure_payment_wallet
+from lucid_tron.cli._wallet import DEFAULT_DATABASE as WALLET_DATABASE
 
 __all__ = ["DEFAULT_REDIS_URL", "UpOptions", "run_up"]
 
@@ -214,8 +216,13 @@ class _Up:
             tor = TorEndpoint("127.0.0.1", network.socks_port, network.control_port, str(network.control_cookie_path))
             trongrid_url = trongrid_url_through_tor(_port_of(devnet_url))
             _say(f"services reach devnet as {trongrid_url}, a name only the Tor exit resolves: Tor is required")
+        payment_wallet = await ensure_payment_wallet(
+            mongo_url.result(), WALLET_DATABASE, self.state_dir / "secrets" / MASTER_KEY_FILE, self.state_dir
+        )
+        _say(f"payment wallet {payment_wallet['wallet_id']} gives invoices their deposit addresses")
         services, metrics, health, tls = await self._start_services(
-            trongrid_url, usdt_contract, mongo_url.result(), redis_url.result(), tor
+            trongrid_url, usdt_contract, mongo_url.result(), redis_url.result(), tor,
+            {"payment-gateway": {"PAYMENT_WALLET_ID": payment_wallet["wallet_id"], "TRON_NETWORK": "devnet"}},
         )
         return _EndpointsWithTor(
             services,
@@ -226,6 +233,7 @@ class _Up:
             metrics,
             health,
             tls,
+            payment_wallet,
             self._tor_entry(trongrid_url),
         )
 
@@ -369,10 +377,16 @@ class _Up:
         await asyncio.shield(running)
 
     async def _start_services(
-        self, trongrid_url: str, usdt_contract: str, mongo_url: str, redis_url: str, tor: TorEndpoint | None
+        self,
+        trongrid_url: str,
+        usdt_contract: str,
+        mongo_url: str,
+        redis_url: str,
+        tor: TorEndpoint | None,
+        extra_environment: dict[str, dict[str, str]],
     ) -> tuple[dict[str, str], dict[str, str], dict[str, str], dict[str, str] | None]:
         """Spawn the services, wait until all are SERVING; their gRPC, metrics and health addresses by name, and
-        the "tls" entry of endpoints.json."""
+        the "tls" entry of endpoints.json. `extra_environment`: more variables of some services, by name."""
         from lucid_tron.testing import free_port
 
         options = self.options
@@ -412,6 +426,7 @@ class _Up:
                 grace_s=options.grace_s,
                 tor=tor,
             )
+            env.update(extra_environment.get(service.name, {}))
             argv = [sys.executable, "-m", service.module]
             child = await Child.spawn(service.name, argv, env=env, log_path=self._log(service.name))
             self.started.services[service.name] = child

@@ -53,6 +53,13 @@ class HostWallets:
         await self.wallets.audit.record("wallet.backup", {"wallet_id": wallet_id}, principal=HOST_PRINCIPAL)
         return self._custody.unseal(wallet)["mnemonic"]
 
+    async def create_hd(self, *, display_name: str = "", account: int = 0) -> Document:
+        """A new HD wallet from a fresh mnemonic (what `lucid-tron up` makes its payment wallet with). It signs
+        nothing until its spend policy is set (UpdateWallet)."""
+        return await self.wallets.create_hd(
+            new_wallet_id(), display_name=display_name, account=account, policy=SpendPolicy(), principal=HOST_PRINCIPAL
+        )
+
     async def restore(self, mnemonic: str, *, passphrase: str = "", display_name: str = "", account: int = 0) -> Document:
         """A new HD wallet from an existing mnemonic (InvalidMnemonic when it is not one). It signs nothing until its
         spend policy is set (UpdateWallet)."""

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import urllib.request
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,8 @@ from e2e.e2e_up import (
 )
 from lucid.tron.v1 import (
     common_pb2,
+    payment_gateway_pb2,
+    payment_gateway_pb2_grpc,
     payout_router_pb2,
     relay_pb2,
     relay_pb2_grpc,
@@ -42,6 +45,8 @@ from lucid.tron.v1 import (
     tron_client_pb2,
     tron_client_pb2_grpc,
     usdt_pb2,
+    wallet_pb2,
+    wallet_pb2_grpc,
 )
 from lucid_tron.cli._services import SERVICES
 
@@ -94,9 +99,12 @@ def service_processes(up: Up) -> dict[str, int]:
     return found
 
 
-def test_endpoints_json_lists_the_seven_services_the_sidecar_devnet_and_storage(mesh: Up) -> None:
+def test_endpoints_json_lists_the_seven_services_the_sidecar_devnet_storage_and_the_payment_wallet(mesh: Up) -> None:
     endpoints = mesh.endpoints
-    assert set(endpoints) == {"services", "metrics", "health", "tls", "devnet", "mongo_url", "redis_url"}
+    assert set(endpoints) == {
+        "services", "metrics", "health", "tls", "devnet", "mongo_url", "redis_url", "payment_wallet"
+    }
+    assert endpoints["payment_wallet"]["wallet_id"] and endpoints["payment_wallet"]["address"].startswith("T")
     assert list(endpoints["services"]) == [*NAMES, "beta-sidecar"]
     assert list(endpoints["metrics"]) == list(endpoints["health"]) == [*NAMES, "beta-sidecar"]
     assert all(address.startswith("127.0.0.1:") for address in endpoints["metrics"].values())
@@ -264,6 +272,25 @@ async def test_skeleton_rpcs_answer_unimplemented(
             await call(request_type(), timeout=5)
     assert caught.value.code() is grpc.StatusCode.UNIMPLEMENTED
     assert caught.value.details() == f"{path} is not implemented"
+
+
+async def test_an_operator_creates_an_invoice_paid_to_an_address_of_the_payment_wallet(
+    mesh: Up, channels: dict[str, grpc.aio.Channel]
+) -> None:
+    gateway = payment_gateway_pb2_grpc.PaymentGatewayServiceStub(channels["payment-gateway"])
+    wallets = wallet_pb2_grpc.WalletServiceStub(channels["wallet-manager"])
+    created = await gateway.CreateInvoice(
+        payment_gateway_pb2.CreateInvoiceRequest(
+            request_id=str(uuid.uuid4()), asset=common_pb2.ASSET_USDT, amount_base_units=5_000_000
+        ),
+        timeout=10,
+    )
+    addresses = await wallets.ListAddresses(
+        wallet_pb2.ListAddressesRequest(wallet_id=mesh.endpoints["payment_wallet"]["wallet_id"]), timeout=10
+    )
+    assert created.invoice.network == "devnet"
+    assert created.invoice.deposit_address in {address.address for address in addresses.addresses}
+    assert created.invoice.deposit_address != mesh.endpoints["payment_wallet"]["address"]  # index 0 is never handed out
 
 
 @pytest.mark.parametrize("path", sorted(NOT_FOR_OPERATORS))
