@@ -37,7 +37,7 @@ def test_endpoints_json_names_exactly_the_ca_and_the_operators_certificate_and_k
     assert set(tls) == {"ca", "operator_cert", "operator_key"}
     assert all(Path(path).is_file() for path in tls.values())
     assert stat.S_IMODE(Path(tls["operator_key"]).stat().st_mode) == 0o600
-    assert list(mesh.endpoints["health"]) == [service.name for service in SERVICES]
+    assert list(mesh.endpoints["health"]) == [*(service.name for service in SERVICES), "beta-sidecar"]
 
 
 def test_the_ca_key_stays_in_the_state_dir_readable_by_its_owner_only(mesh: Up) -> None:
