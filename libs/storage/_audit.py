@@ -64,6 +64,9 @@ class AuditLog:
 
     def __init__(self, collection: AsyncCollection[Any]) -> None:
         self._entries = collection
+        # The head this process last appended: the next append builds on it without reading it back first. Another
+        # writer having appended since only costs a retry (the unique prev_hash refuses the fork).
+        self._head: tuple[int, str] | None = None
 
     @classmethod
     def in_database(cls, db: AsyncDatabase[Any]) -> AuditLog:
@@ -75,8 +78,10 @@ class AuditLog:
         for amounts, never a key or a secret): they are hashed as canonical JSON."""
         with bounded():
             while True:
-                head = await self._entries.find_one(sort=[("_id", DESCENDING)])
-                seq, prev_hash = (1, GENESIS_HASH) if head is None else (head["_id"] + 1, head["hash"])
+                if self._head is None:
+                    head = await self._entries.find_one(sort=[("_id", DESCENDING)])
+                    self._head = (0, GENESIS_HASH) if head is None else (head["_id"], head["hash"])
+                seq, prev_hash = self._head[0] + 1, self._head[1]
                 at = utc_now()
                 entry_hash = _entry_hash(seq, prev_hash, principal, action, details, at)
                 try:
@@ -92,7 +97,9 @@ class AuditLog:
                         }
                     )
                 except DuplicateKeyError:
-                    continue  # another append took this place in the chain: build on the new head
+                    self._head = None  # another append took this place in the chain: build on the new head
+                    continue
+                self._head = (seq, entry_hash)
                 return AuditEntry(seq, principal, action, details, at, prev_hash, entry_hash)
 
     async def verify(self) -> BrokenLink | None:

@@ -97,19 +97,18 @@ class WalletManagerStore(MoneyStore):
 
     # -- addresses --------------------------------------------------------------------------------------------------
 
-    async def claim_next_index(self, wallet_id: str) -> int | None:
-        """Take the wallet's next free index in one atomic increment, so concurrent derivations never share one;
-        None for an unknown wallet."""
-        # The count after the increment, minus one: SecantusDB (the tests' server) answers concurrent increments
-        # with stale pre-images when asked for the document before, while the post-images are exact.
+    async def claim_next_index(self, wallet_id: str, kind: str) -> Document | None:
+        """Take the next free index of a wallet of `kind` in one atomic increment, so concurrent derivations never
+        share one: the wallet as it is after the increment (its index is `address_count` - 1), None for an unknown
+        wallet or one of another kind."""
+        # The document after the increment: SecantusDB (the tests' server) answers concurrent increments with stale
+        # pre-images when asked for the document before, while the post-images are exact.
         with self.bounded():
-            after = await self.collection(WALLETS, durable=True).find_one_and_update(
-                {"_id": wallet_id},
+            return await self.collection(WALLETS, durable=True).find_one_and_update(
+                {"_id": wallet_id, "kind": kind},
                 {"$inc": {"address_count": 1}},
-                projection={"address_count": True},
                 return_document=ReturnDocument.AFTER,
             )
-        return None if after is None else int(after["address_count"]) - 1
 
     async def reserve_index(self, wallet_id: str, index: int) -> None:
         """Make the next free index pass `index`, so next-index derivation never lands on an index chosen by hand."""

@@ -169,19 +169,14 @@ class Wallets:
     async def derive(self, wallet_id: str, *, index: int | None, label: str) -> Document:
         """Derive and record an address of an HD wallet: the next free index (one atomic increment, so concurrent
         calls get distinct consecutive indexes), or `index`, returning the recorded one if it was derived before."""
-        wallet = await self._require(wallet_id)
-        if wallet["kind"] != HD:
-            raise FailedPrecondition(
-                f"wallet {wallet_id} is {_kind_words(wallet['kind'])}: it has no addresses to derive",
-                reason=WALLET_KIND,
-                subject=wallet_id,
-            )
         if index is None:
-            claimed = await self.store.claim_next_index(wallet_id)
+            claimed = await self.store.claim_next_index(wallet_id, HD)
             if claimed is None:
-                raise NotFound("wallet", wallet_id)
-            index = claimed
+                _derivable(await self._require(wallet_id))
+                raise NotFound("wallet", wallet_id)  # it was created after the claim found nothing
+            wallet, index = claimed, int(claimed["address_count"]) - 1
         else:
+            wallet = _derivable(await self._require(wallet_id))
             await self.store.reserve_index(wallet_id, index)
         address = self.custody.hd_key(wallet, index).address
         recorded = await self.store.insert_address(_address_document(wallet, index, address, label, utc_now()))
@@ -194,6 +189,17 @@ class Wallets:
     async def addresses(self, wallet_id: str, after_index: int, limit: int) -> list[Document]:
         await self._require(wallet_id)
         return await self.store.addresses_page(wallet_id, after_index, limit)
+
+
+def _derivable(wallet: Document) -> Document:
+    """`wallet` if it is an HD wallet; FailedPrecondition (WALLET_KIND) for the kinds without addresses to derive."""
+    if wallet["kind"] != HD:
+        raise FailedPrecondition(
+            f"wallet {wallet['_id']} is {_kind_words(wallet['kind'])}: it has no addresses to derive",
+            reason=WALLET_KIND,
+            subject=wallet["_id"],
+        )
+    return wallet
 
 
 def _address_document(wallet: Mapping[str, Any], index: int, address: str, label: str, at: datetime) -> Document:
