@@ -1,0 +1,60 @@
+"""A payment-gateway reading a real devnet through a real tron-relay, and payments made with unmodified tronpy.
+
+No chain watcher runs in these tests: whatever the gateway learns of the chain, it learns by reconciliation.
+Devnet produces blocks only when a test asks (`chain.produce_block()`, `chain.solidify()`), so whether a
+payment is solidified is the test's decision, never a race.
+
+    async with chain_gateway(mongo_url, redis_url, tmp_path, chain, relay_address) as running: ...
+    txid = await pay_usdt(tron, chain, payer, deposit_address, 12_500_000)
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from tronpy import AsyncTron
+from tronpy.keys import PrivateKey as TronpyKey
+
+from fixtures.devnet import DevnetAccount
+from integration.payment_gateway.gateway_kit import Gateway, gateway
+from lucid_tron.devnet import Devnet
+
+#: Long enough that the scheduled run never starts during a test: every run in these tests is requested.
+NEVER_S = 86_400.0
+
+
+@asynccontextmanager
+async def chain_gateway(
+    mongo_url: str, redis_url: str, directory: Path, chain: Devnet, relay_address: str, **values: Any
+) -> AsyncIterator[Gateway]:
+    async with gateway(
+        mongo_url, redis_url, directory, tron_relay_addr=relay_address, usdt_contract=chain.usdt_address,
+        reconcile_interval_s=NEVER_S, **values,
+    ) as running:  # fmt: skip
+        yield running
+
+
+def tronpy_key(account: DevnetAccount) -> TronpyKey:
+    return TronpyKey(account.key.to_bytes())
+
+
+async def pay_token(tron: AsyncTron, token: str, payer: DevnetAccount, to: str, amount: int) -> str:
+    """A TRC20 `transfer` built, signed and broadcast by tronpy; the txid (pending until the next block)."""
+    contract = await tron.get_contract(token)
+    builder = await contract.functions.transfer(to, amount)
+    txn = await builder.with_owner(payer.address).fee_limit(50_000_000).build()
+    sent = await txn.sign(tronpy_key(payer)).broadcast()
+    return str(sent.txid)
+
+
+async def pay_usdt(tron: AsyncTron, chain: Devnet, payer: DevnetAccount, to: str, amount: int) -> str:
+    return await pay_token(tron, chain.usdt_address, payer, to, amount)
+
+
+async def pay_trx(tron: AsyncTron, payer: DevnetAccount, to: str, sun: int) -> str:
+    txn = await tron.trx.transfer(payer.address, to, sun).build()
+    sent = await txn.sign(tronpy_key(payer)).broadcast()
+    return str(sent.txid)
