@@ -3,62 +3,27 @@ are credited and recorded as fixes, once; lookalike tokens, poisoning dust and u
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import grpc
-import pytest
-from tronpy import AsyncTron
-from tronpy.providers.async_http import AsyncHTTPProvider
-
-from fixtures.servers import REDIS_TEST_DB
 from integration.payment_gateway.gateway_kit import TRX, Gateway, create_request
-from integration.payment_gateway.reconcile_kit import chain_gateway, pay_token, pay_trx, pay_usdt
-from integration.tron_relay.tron_relay_kit import RunningRelay, start_relay
+from integration.payment_gateway.reconcile_kit import chain, on_chain, pay_token, pay_trx, pay_usdt, relay, tron
 from lucid.tron.v1 import payment_gateway_pb2 as pg
-from lucid_tron.devnet import Devnet
+
+#: Fixtures of reconcile_kit, used by name.
+__all__ = ["chain", "on_chain", "relay", "tron"]
 
 AMOUNT = 12_500_000
 
 
-@pytest.fixture
-async def chain(start_devnet) -> AsyncIterator[Devnet]:
-    async with start_devnet(block_interval=0) as running:
-        yield running
-
-
-@pytest.fixture
-async def relay(chain: Devnet, redis_server, redis_client) -> AsyncIterator[RunningRelay]:
-    # The database `redis_client` empties around each test: solidified blocks are cached for good, by height.
-    async with start_relay(chain, redis_server.url_for_db(REDIS_TEST_DB)) as running:
-        yield running
-
-
-@pytest.fixture
-async def running(mongo_url: str, redis_url: str, tmp_path: Path, chain: Devnet, relay: RunningRelay
-                  ) -> AsyncIterator[Gateway]:
-    async with chain_gateway(mongo_url, redis_url, tmp_path, chain, relay.server.address) as served:
-        yield served
-
-
-@pytest.fixture
-async def tron(chain: Devnet) -> AsyncIterator[AsyncTron]:
-    client = AsyncTron(AsyncHTTPProvider(chain.url, api_key=None))
-    yield client
-    await client.close()
-
-
-async def new_invoice(running: Gateway, **fields) -> pg.Invoice:
+async def new_invoice(on_chain: Gateway, **fields) -> pg.Invoice:
     fields.setdefault("amount_base_units", AMOUNT)
-    return (await running.stub.CreateInvoice(create_request(**fields))).invoice
+    return (await on_chain.stub.CreateInvoice(create_request(**fields))).invoice
 
 
-async def reconcile(running: Gateway, *invoice_ids: str) -> pg.ReconciliationRun:
-    return (await running.stub.ReconcileInvoices(pg.ReconcileInvoicesRequest(invoice_ids=invoice_ids))).run
+async def reconcile(on_chain: Gateway, *invoice_ids: str) -> pg.ReconciliationRun:
+    return (await on_chain.stub.ReconcileInvoices(pg.ReconcileInvoicesRequest(invoice_ids=invoice_ids))).run
 
 
-async def invoice_now(running: Gateway, invoice_id: str) -> pg.Invoice:
-    return (await running.stub.GetInvoice(pg.GetInvoiceRequest(invoice_id=invoice_id))).invoice
+async def invoice_now(on_chain: Gateway, invoice_id: str) -> pg.Invoice:
+    return (await on_chain.stub.GetInvoice(pg.GetInvoiceRequest(invoice_id=invoice_id))).invoice
 
 
 def fixes(run: pg.ReconciliationRun) -> list[tuple[str, str, int, int, int]]:
@@ -66,19 +31,19 @@ def fixes(run: pg.ReconciliationRun) -> list[tuple[str, str, int, int, int]]:
 
 
 async def test_a_usdt_payment_made_while_nothing_watched_is_credited_with_a_credited_fix(
-    running, chain, tron, devnet_accounts
+    on_chain, chain, tron, devnet_accounts
 ):
-    invoice = await new_invoice(running)
+    invoice = await new_invoice(on_chain)
     txid = await pay_usdt(tron, chain, devnet_accounts[0], invoice.deposit_address, AMOUNT)
     chain.produce_block()
     chain.solidify()
 
-    run = await reconcile(running)
+    run = await reconcile(on_chain)
 
     assert fixes(run) == [(invoice.invoice_id, txid, 0, pg.RECONCILIATION_ACTION_CREDITED, AMOUNT)]
     assert run.trigger == "request" and run.error == "" and run.invoices_checked == 1
     assert run.end_time.ToDatetime() >= run.start_time.ToDatetime()
-    paid = await invoice_now(running, invoice.invoice_id)
+    paid = await invoice_now(on_chain, invoice.invoice_id)
     assert (paid.status, paid.exception, paid.paid_amount_base_units) == (
         pg.INVOICE_STATUS_PAID, pg.INVOICE_EXCEPTION_NONE, AMOUNT
     )
@@ -87,73 +52,73 @@ async def test_a_usdt_payment_made_while_nothing_watched_is_credited_with_a_cred
     ]
 
 
-async def test_a_trx_payment_is_credited_under_log_index_minus_one(running, chain, tron, devnet_accounts):
-    invoice = await new_invoice(running, asset=TRX, amount_base_units=3_000_000)
+async def test_a_trx_payment_is_credited_under_log_index_minus_one(on_chain, chain, tron, devnet_accounts):
+    invoice = await new_invoice(on_chain, asset=TRX, amount_base_units=3_000_000)
     txid = await pay_trx(tron, devnet_accounts[1], invoice.deposit_address, 3_000_000)
     chain.produce_block()
     chain.solidify()
 
-    run = await reconcile(running)
+    run = await reconcile(on_chain)
 
     assert fixes(run) == [(invoice.invoice_id, txid, -1, pg.RECONCILIATION_ACTION_CREDITED, 3_000_000)]
-    assert (await invoice_now(running, invoice.invoice_id)).status == pg.INVOICE_STATUS_PAID
+    assert (await invoice_now(on_chain, invoice.invoice_id)).status == pg.INVOICE_STATUS_PAID
 
 
-async def test_a_second_run_fixes_nothing(running, chain, tron, devnet_accounts):
-    invoice = await new_invoice(running)
+async def test_a_second_run_fixes_nothing(on_chain, chain, tron, devnet_accounts):
+    invoice = await new_invoice(on_chain)
     await pay_usdt(tron, chain, devnet_accounts[0], invoice.deposit_address, AMOUNT)
     chain.produce_block()
     chain.solidify()
-    first = await reconcile(running)
-    sequence = (await invoice_now(running, invoice.invoice_id)).sequence
+    first = await reconcile(on_chain)
+    sequence = (await invoice_now(on_chain, invoice.invoice_id)).sequence
 
-    second = await reconcile(running)
+    second = await reconcile(on_chain)
 
     assert len(first.fixes) == 1
     assert list(second.fixes) == [] and second.error == ""
-    assert (await invoice_now(running, invoice.invoice_id)).sequence == sequence
+    assert (await invoice_now(on_chain, invoice.invoice_id)).sequence == sequence
 
 
-async def test_an_unsolidified_payment_is_not_credited(running, chain, tron, devnet_accounts):
-    invoice = await new_invoice(running)
+async def test_an_unsolidified_payment_is_not_credited(on_chain, chain, tron, devnet_accounts):
+    invoice = await new_invoice(on_chain)
     await pay_usdt(tron, chain, devnet_accounts[0], invoice.deposit_address, AMOUNT)
     chain.produce_blocks(3)
 
-    run = await reconcile(running)
+    run = await reconcile(on_chain)
 
     assert list(run.fixes) == []
-    unpaid = await invoice_now(running, invoice.invoice_id)
+    unpaid = await invoice_now(on_chain, invoice.invoice_id)
     assert (unpaid.status, unpaid.paid_amount_base_units, list(unpaid.payments)) == (pg.INVOICE_STATUS_PENDING, 0, [])
 
 
-async def test_a_lookalike_token_payment_is_not_credited(running, chain, tron, devnet_accounts):
+async def test_a_lookalike_token_payment_is_not_credited(on_chain, chain, tron, devnet_accounts):
     payer = devnet_accounts[2]
     chain.fund(payer.address, lookalike_units=AMOUNT)
-    invoice = await new_invoice(running)
+    invoice = await new_invoice(on_chain)
     await pay_token(tron, chain.lookalike_address, payer, invoice.deposit_address, AMOUNT)
     chain.produce_block()
     chain.solidify()
 
-    run = await reconcile(running)
+    run = await reconcile(on_chain)
 
     assert chain.lookalike_balance(invoice.deposit_address, solidified=True) == AMOUNT
     assert list(run.fixes) == []
-    assert (await invoice_now(running, invoice.invoice_id)).status == pg.INVOICE_STATUS_PENDING
+    assert (await invoice_now(on_chain, invoice.invoice_id)).status == pg.INVOICE_STATUS_PENDING
 
 
-async def test_address_poisoning_dust_is_not_credited(running, chain, devnet_accounts):
-    invoice = await new_invoice(running)
+async def test_address_poisoning_dust_is_not_credited(on_chain, chain, devnet_accounts):
+    invoice = await new_invoice(on_chain)
     # A zero-value USDT transferFrom, one base unit of real USDT and lookalike tokens, from a lookalike of the payer.
     poisoning = chain.poison(invoice.deposit_address, devnet_accounts[0].address, dust_units=1, fake_units=AMOUNT)
     chain.produce_block()
     chain.solidify()
 
-    run = await reconcile(running)
+    run = await reconcile(on_chain)
 
     assert len(poisoning.txids) == 3
     assert chain.usdt_balance(invoice.deposit_address, solidified=True) == 1
     assert list(run.fixes) == []
-    unpaid = await invoice_now(running, invoice.invoice_id)
+    unpaid = await invoice_now(on_chain, invoice.invoice_id)
     assert (unpaid.status, unpaid.exception, list(unpaid.payments)) == (
         pg.INVOICE_STATUS_PENDING, pg.INVOICE_EXCEPTION_NONE, []
     )

@@ -4,69 +4,42 @@ SEEN payment whose block solidified is CONFIRMED, one whose transaction left the
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import grpc
 import pytest
-from tronpy import AsyncTron
-from tronpy.providers.async_http import AsyncHTTPProvider
 
-from fixtures.servers import REDIS_TEST_DB
 from integration.payment_gateway.gateway_kit import NOBODY, Gateway, create_request
-from integration.payment_gateway.reconcile_kit import chain_gateway, pay_usdt
-from integration.tron_relay.tron_relay_kit import RunningRelay, start_relay
+from integration.payment_gateway.reconcile_kit import chain, chain_gateway, on_chain, pay_usdt, relay, tron
 from lucid.tron.v1 import payment_gateway_pb2 as pg
 from lucid_tron.devnet import Devnet
 from lucid_tron.services.payment_gateway import states
 from lucid_tron.services.payment_gateway.store import PaymentGatewayStore
 from lucid_tron.storage import MongoSettings
 
+#: Fixtures of reconcile_kit, used by name.
+__all__ = ["chain", "on_chain", "relay", "tron"]
+
 AMOUNT = 5_000_000
 
 
 @pytest.fixture
-async def chain(start_devnet) -> AsyncIterator[Devnet]:
-    async with start_devnet(block_interval=0) as running:
-        yield running
-
-
-@pytest.fixture
-async def relay(chain: Devnet, redis_server, redis_client) -> AsyncIterator[RunningRelay]:
-    async with start_relay(chain, redis_server.url_for_db(REDIS_TEST_DB)) as running:
-        yield running
-
-
-@pytest.fixture
-async def running(mongo_url: str, redis_url: str, tmp_path: Path, chain: Devnet, relay: RunningRelay
-                  ) -> AsyncIterator[Gateway]:
-    async with chain_gateway(mongo_url, redis_url, tmp_path, chain, relay.server.address) as served:
-        yield served
-
-
-@pytest.fixture
-async def tron(chain: Devnet) -> AsyncIterator[AsyncTron]:
-    client = AsyncTron(AsyncHTTPProvider(chain.url, api_key=None))
-    yield client
-    await client.close()
-
-
-@pytest.fixture
-async def watcher_store(mongo_url: str, running: Gateway) -> AsyncIterator[PaymentGatewayStore]:
+async def watcher_store(mongo_url: str, on_chain: Gateway) -> AsyncIterator[PaymentGatewayStore]:
     """The gateway's own database, written as a chain watcher would write it."""
-    store = PaymentGatewayStore(MongoSettings(mongo_url=mongo_url, mongo_database=running.database))
+    store = PaymentGatewayStore(MongoSettings(mongo_url=mongo_url, mongo_database=on_chain.database))
     await store.open()
     yield store
     await store.close()
 
 
-async def new_invoice(running: Gateway) -> pg.Invoice:
-    return (await running.stub.CreateInvoice(create_request(amount_base_units=AMOUNT))).invoice
+async def new_invoice(on_chain: Gateway) -> pg.Invoice:
+    return (await on_chain.stub.CreateInvoice(create_request(amount_base_units=AMOUNT))).invoice
 
 
-async def reconcile(running: Gateway) -> pg.ReconciliationRun:
-    return (await running.stub.ReconcileInvoices(pg.ReconcileInvoicesRequest())).run
+async def reconcile(on_chain: Gateway) -> pg.ReconciliationRun:
+    return (await on_chain.stub.ReconcileInvoices(pg.ReconcileInvoicesRequest())).run
 
 
 async def seen_by_watcher(store: PaymentGatewayStore, chain: Devnet, invoice_id: str, txid: str, block: int) -> None:
@@ -80,11 +53,11 @@ async def seen_by_watcher(store: PaymentGatewayStore, chain: Devnet, invoice_id:
     await store.apply(invoice, transition.changes, transition.event_type, transition.reason, transition.data)
 
 
-async def test_runs_are_listed_newest_first_one_page_at_a_time(running):
-    started = [(await reconcile(running)).run_id for _ in range(3)]
+async def test_runs_are_listed_newest_first_one_page_at_a_time(on_chain):
+    started = [(await reconcile(on_chain)).run_id for _ in range(3)]
 
-    first = await running.stub.ListReconciliationRuns(pg.ListReconciliationRunsRequest(page_size=2))
-    second = await running.stub.ListReconciliationRuns(
+    first = await on_chain.stub.ListReconciliationRuns(pg.ListReconciliationRunsRequest(page_size=2))
+    second = await on_chain.stub.ListReconciliationRuns(
         pg.ListReconciliationRunsRequest(page_size=2, page_token=first.next_page_token)
     )
 
@@ -93,17 +66,17 @@ async def test_runs_are_listed_newest_first_one_page_at_a_time(running):
     assert all(run.run_id.startswith("rec_") and run.HasField("end_time") for run in first.runs)
 
 
-async def test_a_bad_page_token_is_invalid_argument_naming_it(running):
+async def test_a_bad_page_token_is_invalid_argument_naming_it(on_chain):
     with pytest.raises(grpc.aio.AioRpcError) as failure:
-        await running.stub.ListReconciliationRuns(pg.ListReconciliationRunsRequest(page_token="inv_0"))
+        await on_chain.stub.ListReconciliationRuns(pg.ListReconciliationRunsRequest(page_token="inv_0"))
 
     assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "page_token" in failure.value.details()
 
 
-async def test_a_bad_invoice_id_is_invalid_argument_naming_it(running):
+async def test_a_bad_invoice_id_is_invalid_argument_naming_it(on_chain):
     with pytest.raises(grpc.aio.AioRpcError) as failure:
-        await running.stub.ReconcileInvoices(pg.ReconcileInvoicesRequest(invoice_ids=["nope"]))
+        await on_chain.stub.ReconcileInvoices(pg.ReconcileInvoicesRequest(invoice_ids=["nope"]))
 
     assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "invoice_ids" in failure.value.details()
@@ -124,74 +97,74 @@ async def test_a_relay_that_is_down_is_unavailable_and_the_run_records_why_it_st
     assert run.error and run.invoices_checked == 0 and run.HasField("end_time")
 
 
-async def test_only_the_invoices_asked_for_are_read(running, chain, tron, devnet_accounts):
-    asked, other = await new_invoice(running), await new_invoice(running)
+async def test_only_the_invoices_asked_for_are_read(on_chain, chain, tron, devnet_accounts):
+    asked, other = await new_invoice(on_chain), await new_invoice(on_chain)
     for invoice in (asked, other):
         await pay_usdt(tron, chain, devnet_accounts[0], invoice.deposit_address, AMOUNT)
     chain.produce_block()
     chain.solidify()
 
-    run = (await running.stub.ReconcileInvoices(pg.ReconcileInvoicesRequest(invoice_ids=[asked.invoice_id]))).run
+    run = (await on_chain.stub.ReconcileInvoices(pg.ReconcileInvoicesRequest(invoice_ids=[asked.invoice_id]))).run
 
     assert [(f.invoice_id, f.action) for f in run.fixes] == [(asked.invoice_id, pg.RECONCILIATION_ACTION_CREDITED)]
     assert run.invoices_checked == 1
 
 
 async def test_a_seen_payment_whose_block_solidified_is_confirmed(
-    running, chain, tron, devnet_accounts, watcher_store
+    on_chain, chain, tron, devnet_accounts, watcher_store
 ):
-    invoice = await new_invoice(running)
+    invoice = await new_invoice(on_chain)
     txid = await pay_usdt(tron, chain, devnet_accounts[0], invoice.deposit_address, AMOUNT)
     block = chain.produce_block().number
     await seen_by_watcher(watcher_store, chain, invoice.invoice_id, txid, block)
     chain.solidify()
 
-    run = await reconcile(running)
+    run = await reconcile(on_chain)
 
     assert [(f.txid, f.log_index, f.action, f.amount_base_units) for f in run.fixes] == [
         (txid, 0, pg.RECONCILIATION_ACTION_CONFIRMED, AMOUNT)
     ]
-    paid = (await running.stub.GetInvoice(pg.GetInvoiceRequest(invoice_id=invoice.invoice_id))).invoice
+    paid = (await on_chain.stub.GetInvoice(pg.GetInvoiceRequest(invoice_id=invoice.invoice_id))).invoice
     assert (paid.status, paid.paid_amount_base_units, paid.pending_amount_base_units) == (
         pg.INVOICE_STATUS_PAID, AMOUNT, 0
     )
 
 
 async def test_a_seen_payment_whose_block_is_not_solidified_is_left_to_the_watcher(
-    running, chain, tron, devnet_accounts, watcher_store
+    on_chain, chain, tron, devnet_accounts, watcher_store
 ):
-    invoice = await new_invoice(running)
+    invoice = await new_invoice(on_chain)
     txid = await pay_usdt(tron, chain, devnet_accounts[0], invoice.deposit_address, AMOUNT)
     block = chain.produce_block().number
     await seen_by_watcher(watcher_store, chain, invoice.invoice_id, txid, block)
 
-    run = await reconcile(running)
+    run = await reconcile(on_chain)
 
     assert list(run.fixes) == []
-    seen = (await running.stub.GetInvoice(pg.GetInvoiceRequest(invoice_id=invoice.invoice_id))).invoice
+    seen = (await on_chain.stub.GetInvoice(pg.GetInvoiceRequest(invoice_id=invoice.invoice_id))).invoice
     assert seen.status == pg.INVOICE_STATUS_CONFIRMING
 
 
-async def test_a_seen_payment_dropped_by_a_reorg_is_reverted(running, chain, tron, devnet_accounts, watcher_store):
-    invoice = await new_invoice(running)
+async def test_a_seen_payment_dropped_by_a_reorg_is_reverted(on_chain, chain, tron, devnet_accounts, watcher_store):
+    invoice = await new_invoice(on_chain)
     txid = await pay_usdt(tron, chain, devnet_accounts[0], invoice.deposit_address, AMOUNT)
     block = chain.produce_block().number
     await seen_by_watcher(watcher_store, chain, invoice.invoice_id, txid, block)
     assert chain.reorg(1, requeue=False) == [txid]
     chain.solidify()
 
-    run = await reconcile(running)
+    run = await reconcile(on_chain)
 
     assert [(f.txid, f.action) for f in run.fixes] == [(txid, pg.RECONCILIATION_ACTION_REVERTED)]
-    reverted = (await running.stub.GetInvoice(pg.GetInvoiceRequest(invoice_id=invoice.invoice_id))).invoice
+    reverted = (await on_chain.stub.GetInvoice(pg.GetInvoiceRequest(invoice_id=invoice.invoice_id))).invoice
     assert (reverted.status, reverted.pending_amount_base_units) == (pg.INVOICE_STATUS_PENDING, 0)
     assert [p.state for p in reverted.payments] == [pg.PAYMENT_STATE_REVERTED]
 
 
 async def test_a_seen_payment_moved_by_a_reorg_is_reverted_and_credited_at_its_new_height(
-    running, chain, tron, devnet_accounts, watcher_store
+    on_chain, chain, tron, devnet_accounts, watcher_store
 ):
-    invoice = await new_invoice(running)
+    invoice = await new_invoice(on_chain)
     txid = await pay_usdt(tron, chain, devnet_accounts[0], invoice.deposit_address, AMOUNT)
     block = chain.produce_block().number
     await seen_by_watcher(watcher_store, chain, invoice.invoice_id, txid, block)
@@ -199,11 +172,35 @@ async def test_a_seen_payment_moved_by_a_reorg_is_reverted_and_credited_at_its_n
     chain.produce_block()  # the requeued transaction lands one block higher
     chain.solidify()
 
-    run = await reconcile(running)
+    run = await reconcile(on_chain)
 
     assert [(f.txid, f.action) for f in run.fixes] == [
         (txid, pg.RECONCILIATION_ACTION_REVERTED), (txid, pg.RECONCILIATION_ACTION_CREDITED)
     ]
-    paid = (await running.stub.GetInvoice(pg.GetInvoiceRequest(invoice_id=invoice.invoice_id))).invoice
+    paid = (await on_chain.stub.GetInvoice(pg.GetInvoiceRequest(invoice_id=invoice.invoice_id))).invoice
     assert (paid.status, paid.paid_amount_base_units) == (pg.INVOICE_STATUS_PAID, AMOUNT)
     assert [p.block_number for p in paid.payments] == [block + 1]
+
+
+async def test_the_scheduled_run_credits_a_missed_payment_without_being_asked(
+    mongo_url, redis_url, tmp_path, chain, relay, tron, devnet_accounts
+):
+    async with chain_gateway(
+        mongo_url, redis_url, tmp_path, chain, relay.server.address, reconcile_interval_s=1.0
+    ) as served:
+        invoice = await new_invoice(served)
+        txid = await pay_usdt(tron, chain, devnet_accounts[0], invoice.deposit_address, AMOUNT)
+        chain.produce_block()
+        chain.solidify()
+
+        status = pg.INVOICE_STATUS_PENDING
+        for _ in range(300):
+            status = (await served.stub.GetInvoice(pg.GetInvoiceRequest(invoice_id=invoice.invoice_id))).invoice.status
+            if status == pg.INVOICE_STATUS_PAID:
+                break
+            await asyncio.sleep(0.1)
+        listed = await served.stub.ListReconciliationRuns(pg.ListReconciliationRunsRequest(page_size=500))
+
+    assert status == pg.INVOICE_STATUS_PAID
+    fixed = [(run.trigger, fix.txid, fix.action) for run in listed.runs for fix in run.fixes]
+    assert fixed == [("schedule", txid, pg.RECONCILIATION_ACTION_CREDITED)]
