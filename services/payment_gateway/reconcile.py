@@ -20,6 +20,7 @@ Plain async Python, no grpc: the servicer adapts it to ReconcileInvoices and Lis
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -76,8 +77,13 @@ _log = logging.getLogger("lucid_tron.services.payment_gateway.reconcile")
 class ReconcileSettings(Settings):
     """How often the invoices are reconciled, how far back closed ones are read, and what is too small to count."""
 
+    # Each run costs one history read per invoice it reads (plus receipts and blocks of transfers it has not
+    # credited): the interval trades TronGrid quota for how soon a payment the watcher missed is credited.
     reconcile_interval_s: float = setting("RECONCILE_INTERVAL_S", default=300.0, ge=1, le=86_400)
-    reconcile_lookback_s: float = setting("RECONCILE_LOOKBACK_S", default=86_400.0, ge=0, le=30 * 86_400)
+    # How long invoices stay read after they closed (or their monitoring window ended).
+    reconcile_lookback_s: float = setting("RECONCILE_LOOKBACK_S", default=3_600.0, ge=0, le=30 * 86_400)
+    # Transfers below this many base units (0.01 TRX or USDT by default) are address-poisoning dust, never a
+    # payment: crediting them would turn an attacker's 0.000001 USDT into PAID_PARTIAL or PAID_OVER.
     payment_dust_base_units: int = setting("PAYMENT_DUST_BASE_UNITS", default=10_000, ge=0, le=10**12)
 
 
@@ -179,7 +185,9 @@ class Reconciler:
             failure = error
             run["error"] = str(getattr(error, "message", error))
         run["ended_at"] = utc_now()
-        await self._store.save_run(run)
+        # In a context of its own, without the caller's deadline: a run stopped by that deadline is still recorded
+        # as ended, with its error.
+        await asyncio.create_task(self._store.save_run(run), context=contextvars.Context())
         if run["fixes"]:
             _log.info("reconciliation run %s made %d fix(es)", run["_id"], len(run["fixes"]))
         return run, failure
@@ -211,10 +219,11 @@ class Reconciler:
         txid, log_index = payment["txid"], payment["log_index"]
         final = await reads.final_receipt(txid)
         if final is not None and final.block_number == payment["block_number"]:
-            if any(
-                transfer.log_index == log_index
-                for transfer in await self._creditable(invoice, txid, final.block_number, reads)
-            ):
+            listed = [transfer for transfer in await reads.block(final.block_number)
+                      if transfer.txid == txid and transfer.log_index == log_index]
+            if listed and not listed[0].solidified:
+                return None  # the relay read the block at head (its solidified view lags): final next time
+            if listed and self._is_payment(invoice, listed[0]):
                 done = await self._commit(invoice["_id"], partial(_credit, txid=txid, log_index=log_index))
                 return _fix(invoice, payment, CONFIRMED) if done else None
         elif final is None:
@@ -256,17 +265,20 @@ class Reconciler:
         self, invoice: Mapping[str, Any], txid: str, block_number: int, reads: _ChainReads
     ) -> list[relay_pb2.BlockTransfer]:
         """The transfers of `txid` into the invoice's address that are final payments of its asset."""
-        contract = self._contract_of(invoice)
         return [
             transfer
             for transfer in await reads.block(block_number)
-            if transfer.txid == txid
-            and transfer.solidified
-            and transfer.result == common_pb2.EXECUTION_RESULT_SUCCESS
-            and transfer.to_address == invoice["deposit_address"]
-            and transfer.contract_address == contract
-            and transfer.amount_base_units >= max(self._dust, 1)
+            if transfer.txid == txid and transfer.solidified and self._is_payment(invoice, transfer)
         ]
+
+    def _is_payment(self, invoice: Mapping[str, Any], transfer: relay_pb2.BlockTransfer) -> bool:
+        """A successful transfer of the invoice's asset into its address, larger than dust."""
+        return (
+            transfer.result == common_pb2.EXECUTION_RESULT_SUCCESS
+            and transfer.to_address == invoice["deposit_address"]
+            and transfer.contract_address == self._contract_of(invoice)
+            and transfer.amount_base_units >= max(self._dust, 1)
+        )
 
     def _contract_of(self, invoice: Mapping[str, Any]) -> str:
         """The configured USDT contract for a USDT invoice, "" (top-level TRX transfers) for a TRX one."""
@@ -370,7 +382,8 @@ class _ChainReads:
     async def final_receipt(self, txid: str) -> common_pb2.TransactionReceipt | None:
         """The transaction's receipt in the solidified view; None while that view holds none."""
         if txid not in self._final:
-            self._final[txid] = await self._receipt(txid, common_pb2.FINALITY_SOLIDIFIED)
+            receipt = await self._receipt(txid, common_pb2.FINALITY_SOLIDIFIED)
+            self._final[txid] = receipt if receipt is not None and receipt.solidified else None
         return self._final[txid]
 
     async def head_receipt(self, txid: str) -> common_pb2.TransactionReceipt | None:
