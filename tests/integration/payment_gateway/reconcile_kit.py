@@ -76,13 +76,17 @@ def tronpy_key(account: DevnetAccount) -> TronpyKey:
     return TronpyKey(account.key.to_bytes())
 
 
-async def pay_token(tron: AsyncTron, token: str, payer: DevnetAccount, to: str, amount: int) -> str:
-    """A TRC20 `transfer` built, signed and broadcast by tronpy; the txid (pending until the next block)."""
-    contract = await tron.get_contract(token)
-    builder = await contract.functions.transfer(to, amount)
+async def call_contract(tron: AsyncTron, contract: str, payer: DevnetAccount, function: str, *args: Any) -> str:
+    """`contract.function(*args)` built, signed and broadcast by tronpy; the txid (pending until the next block)."""
+    called = await tron.get_contract(contract)
+    builder = await getattr(called.functions, function)(*args)
     txn = await builder.with_owner(payer.address).fee_limit(50_000_000).build()
     sent = await txn.sign(tronpy_key(payer)).broadcast()
     return str(sent.txid)
+
+
+async def pay_token(tron: AsyncTron, token: str, payer: DevnetAccount, to: str, amount: int) -> str:
+    return await call_contract(tron, token, payer, "transfer", to, amount)
 
 
 async def pay_usdt(tron: AsyncTron, chain: Devnet, payer: DevnetAccount, to: str, amount: int) -> str:

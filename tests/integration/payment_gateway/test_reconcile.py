@@ -1,10 +1,13 @@
 """ReconcileInvoices on devnet, with payments made by unmodified tronpy while no chain watcher runs: final payments
-are credited and recorded as fixes, once; lookalike tokens, poisoning dust and unsolidified payments are not."""
+are credited and recorded as fixes, once (made from inside another contract too, in parts, or too much); lookalike
+tokens, poisoning dust and unsolidified payments are not."""
 
 from __future__ import annotations
 
 from integration.payment_gateway.gateway_kit import TRX, Gateway, create_request
-from integration.payment_gateway.reconcile_kit import chain, on_chain, pay_token, pay_trx, pay_usdt, relay, tron
+from integration.payment_gateway.reconcile_kit import (
+    call_contract, chain, on_chain, pay_token, pay_trx, pay_usdt, relay, tron,
+)
 from lucid.tron.v1 import payment_gateway_pb2 as pg
 
 #: Fixtures of reconcile_kit, used by name.
@@ -123,3 +126,72 @@ async def test_address_poisoning_dust_is_not_credited(on_chain, chain, devnet_ac
         pg.INVOICE_STATUS_PENDING, pg.INVOICE_EXCEPTION_NONE, []
     )
 
+
+
+async def test_usdt_paid_from_inside_another_contract_is_credited(on_chain, chain, tron, devnet_accounts):
+    payer = devnet_accounts[0]
+    invoice = await new_invoice(on_chain)
+    await call_contract(tron, chain.usdt_address, payer, "approve", chain.forwarder_address, AMOUNT)
+    chain.produce_block()
+    txid = await call_contract(
+        tron, chain.forwarder_address, payer, "forward", chain.usdt_address, invoice.deposit_address, AMOUNT
+    )
+    chain.produce_block()
+    chain.solidify()
+
+    run = await reconcile(on_chain)
+
+    assert [(f.txid, f.action, f.amount_base_units) for f in run.fixes] == [
+        (txid, pg.RECONCILIATION_ACTION_CREDITED, AMOUNT)
+    ]
+    assert (await invoice_now(on_chain, invoice.invoice_id)).status == pg.INVOICE_STATUS_PAID
+
+
+async def test_two_payments_to_one_invoice_are_each_credited_once(on_chain, chain, tron, devnet_accounts):
+    invoice = await new_invoice(on_chain)
+    first = await pay_usdt(tron, chain, devnet_accounts[0], invoice.deposit_address, 5_000_000)
+    chain.produce_block()
+    second = await pay_usdt(tron, chain, devnet_accounts[1], invoice.deposit_address, 7_500_000)
+    chain.produce_block()
+    chain.solidify()
+
+    run = await reconcile(on_chain)
+    again = await reconcile(on_chain)
+
+    assert [(f.txid, f.action) for f in run.fixes] == [
+        (first, pg.RECONCILIATION_ACTION_CREDITED), (second, pg.RECONCILIATION_ACTION_CREDITED)
+    ]
+    assert list(again.fixes) == []
+    paid = await invoice_now(on_chain, invoice.invoice_id)
+    assert (paid.status, paid.exception, paid.paid_amount_base_units) == (
+        pg.INVOICE_STATUS_PAID, pg.INVOICE_EXCEPTION_NONE, AMOUNT
+    )
+
+
+async def test_an_underpayment_is_credited_as_partial(on_chain, chain, tron, devnet_accounts):
+    invoice = await new_invoice(on_chain)
+    await pay_usdt(tron, chain, devnet_accounts[0], invoice.deposit_address, AMOUNT - 1_000_000)
+    chain.produce_block()
+    chain.solidify()
+
+    run = await reconcile(on_chain)
+
+    assert [f.action for f in run.fixes] == [pg.RECONCILIATION_ACTION_CREDITED]
+    partial = await invoice_now(on_chain, invoice.invoice_id)
+    assert (partial.status, partial.exception, partial.paid_amount_base_units) == (
+        pg.INVOICE_STATUS_PENDING, pg.INVOICE_EXCEPTION_PAID_PARTIAL, AMOUNT - 1_000_000
+    )
+
+
+async def test_an_overpayment_is_credited_as_paid_over(on_chain, chain, tron, devnet_accounts):
+    invoice = await new_invoice(on_chain)
+    await pay_usdt(tron, chain, devnet_accounts[0], invoice.deposit_address, AMOUNT + 1_000_000)
+    chain.produce_block()
+    chain.solidify()
+
+    await reconcile(on_chain)
+
+    paid = await invoice_now(on_chain, invoice.invoice_id)
+    assert (paid.status, paid.exception, paid.paid_amount_base_units) == (
+        pg.INVOICE_STATUS_PAID, pg.INVOICE_EXCEPTION_PAID_OVER, AMOUNT + 1_000_000
+    )
