@@ -204,3 +204,16 @@ async def test_the_scheduled_run_credits_a_missed_payment_without_being_asked(
     assert status == pg.INVOICE_STATUS_PAID
     fixed = [(run.trigger, fix.txid, fix.action) for run in listed.runs for fix in run.fixes]
     assert fixed == [("schedule", txid, pg.RECONCILIATION_ACTION_CREDITED)]
+
+
+async def test_concurrent_requests_run_one_after_the_other_and_credit_once(on_chain, chain, tron, devnet_accounts):
+    invoice = await new_invoice(on_chain)
+    txid = await pay_usdt(tron, chain, devnet_accounts[0], invoice.deposit_address, AMOUNT)
+    chain.produce_block()
+    chain.solidify()
+
+    runs = await asyncio.gather(*(reconcile(on_chain) for _ in range(3)))
+
+    assert [(f.txid, f.action) for run in runs for f in run.fixes] == [(txid, pg.RECONCILIATION_ACTION_CREDITED)]
+    spans = sorted((run.start_time.ToNanoseconds(), run.end_time.ToNanoseconds()) for run in runs)
+    assert all(ended <= next_start for (_, ended), (next_start, _) in zip(spans, spans[1:]))
