@@ -220,7 +220,7 @@ class Reconciler:
         final = await reads.final_receipt(txid)
         if final is not None and final.block_number == payment["block_number"]:
             listed = [transfer for transfer in await reads.block(final.block_number)
-                      if transfer.txid == txid and transfer.log_index == log_index]
+                      if transfer.txid == txid and _same_log(invoice, transfer.log_index, log_index)]
             if listed and not listed[0].solidified:
                 return None  # the relay read the block at head (its solidified view lags): final next time
             if listed and self._is_payment(invoice, listed[0]):
@@ -423,7 +423,21 @@ def _see(invoice: Mapping[str, Any], payment: states.Payment) -> states.Transiti
     the watcher to record as IGNORED (reconciliation only repairs what moves money)."""
     if invoice["status"] in states.CLOSED or payment.block_time >= _window_end(invoice):
         return None
+    if any(
+        recorded["txid"] == payment.txid
+        and recorded["state"] != states.PAYMENT_REVERTED
+        and recorded["log_index"] != payment.log_index
+        and _same_log(invoice, recorded["log_index"], payment.log_index)
+        for recorded in invoice["payments"]
+    ):
+        return None  # recorded under another log index for TRX: the same payment, counted once
     return states.see_payment(invoice, payment)
+
+
+def _same_log(invoice: Mapping[str, Any], log_index: int, other: int) -> bool:
+    """Whether two log indexes name the same transfer of a transaction. A TRX payment is the transaction's one
+    top-level transfer, whatever index a recorder gave it (-1 as the relay lists it; 0 in older contract text)."""
+    return invoice["asset"] == "TRX" or log_index == other
 
 
 def _credit(invoice: Mapping[str, Any], txid: str, log_index: int) -> states.Transition | None:

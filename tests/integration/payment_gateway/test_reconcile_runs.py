@@ -11,8 +11,10 @@ from datetime import UTC, datetime
 import grpc
 import pytest
 
-from integration.payment_gateway.gateway_kit import NOBODY, Gateway, create_request
-from integration.payment_gateway.reconcile_kit import chain, chain_gateway, on_chain, pay_usdt, relay, tron
+from integration.payment_gateway.gateway_kit import NOBODY, TRX, Gateway, create_request
+from integration.payment_gateway.reconcile_kit import (
+    chain, chain_gateway, on_chain, pay_trx, pay_usdt, relay, tron,
+)
 from lucid.tron.v1 import payment_gateway_pb2 as pg
 from lucid_tron.devnet import Devnet
 from lucid_tron.services.payment_gateway import states
@@ -42,12 +44,14 @@ async def reconcile(on_chain: Gateway) -> pg.ReconciliationRun:
     return (await on_chain.stub.ReconcileInvoices(pg.ReconcileInvoicesRequest())).run
 
 
-async def seen_by_watcher(store: PaymentGatewayStore, chain: Devnet, invoice_id: str, txid: str, block: int) -> None:
-    """What a chain watcher records for a USDT payment in an unsolidified block (log index 0)."""
+async def seen_by_watcher(
+    store: PaymentGatewayStore, chain: Devnet, invoice_id: str, txid: str, block: int, *, log_index: int = 0
+) -> None:
+    """What a chain watcher records for a payment of AMOUNT in an unsolidified block."""
     invoice = await store.invoice(invoice_id)
     assert invoice is not None
     timestamp = chain.chain.block(block, solidified=False).timestamp
-    payment = states.Payment(txid, 0, "T" * 34, AMOUNT, block, datetime.fromtimestamp(timestamp / 1000, UTC))
+    payment = states.Payment(txid, log_index, "T" * 34, AMOUNT, block, datetime.fromtimestamp(timestamp / 1000, UTC))
     transition = states.see_payment(invoice, payment)
     assert transition is not None
     await store.apply(invoice, transition.changes, transition.event_type, transition.reason, transition.data)
@@ -217,3 +221,22 @@ async def test_concurrent_requests_run_one_after_the_other_and_credit_once(on_ch
     assert [(f.txid, f.action) for run in runs for f in run.fixes] == [(txid, pg.RECONCILIATION_ACTION_CREDITED)]
     spans = sorted((run.start_time.ToNanoseconds(), run.end_time.ToNanoseconds()) for run in runs)
     assert all(ended <= next_start for (_, ended), (next_start, _) in zip(spans, spans[1:]))
+
+
+@pytest.mark.parametrize("log_index", [-1, 0])
+async def test_a_seen_trx_payment_is_confirmed_once_whatever_log_index_the_watcher_gave_it(
+    on_chain, chain, tron, devnet_accounts, watcher_store, log_index
+):
+    invoice = (await on_chain.stub.CreateInvoice(create_request(asset=TRX, amount_base_units=AMOUNT))).invoice
+    txid = await pay_trx(tron, devnet_accounts[0], invoice.deposit_address, AMOUNT)
+    block = chain.produce_block().number
+    await seen_by_watcher(watcher_store, chain, invoice.invoice_id, txid, block, log_index=log_index)
+    chain.solidify()
+
+    run = await reconcile(on_chain)
+
+    assert [(f.txid, f.log_index, f.action) for f in run.fixes] == [
+        (txid, log_index, pg.RECONCILIATION_ACTION_CONFIRMED)
+    ]
+    paid = (await on_chain.stub.GetInvoice(pg.GetInvoiceRequest(invoice_id=invoice.invoice_id))).invoice
+    assert (paid.status, paid.paid_amount_base_units, len(paid.payments)) == (pg.INVOICE_STATUS_PAID, AMOUNT, 1)

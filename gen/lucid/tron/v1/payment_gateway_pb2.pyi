@@ -204,7 +204,9 @@ class InvoicePayment(_message.Message):
     txid: _builtins.str
     """Transaction id, 64 lowercase hex characters."""
     log_index: _builtins.int
-    """USDT: index of the Transfer log within the transaction. TRX: 0. (txid, log_index) is counted at most once."""
+    """USDT: index of the Transfer log within the transaction. TRX: -1 (no log; as tron-relay's BlockTransfer says).
+    (txid, log_index) is counted at most once.
+    """
     from_address: _builtins.str
     """Base58 address that paid."""
     amount_base_units: _builtins.int
