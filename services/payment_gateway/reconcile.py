@@ -112,7 +112,13 @@ class Reconciler:
 
     async def requested(self, principal: str | None, invoice_ids: Sequence[str] = ()) -> dict[str, Any]:
         """A run now (ReconcileInvoices), after any run in progress; the finished run. A run that stops early (the
-        relay down) is recorded with its error and the error is raised (Unavailable for a relay that is down)."""
+        relay down) is recorded with its error and the error is raised (Unavailable for a relay that is down).
+        NotFound, and no run, when one of `invoice_ids` is unknown."""
+        if invoice_ids:
+            known = {invoice["_id"] for invoice in await self._store.invoices_by_id(invoice_ids)}
+            for invoice_id in invoice_ids:
+                if invoice_id not in known:
+                    raise NotFound("invoice", invoice_id)
         lease = await self._wait_for_lease()
         try:
             run, failure = await self._run(lease, REQUEST, principal or "", invoice_ids)

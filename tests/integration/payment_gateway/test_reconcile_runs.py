@@ -86,6 +86,15 @@ async def test_a_bad_invoice_id_is_invalid_argument_naming_it(on_chain):
     assert "invoice_ids" in failure.value.details()
 
 
+async def test_an_unknown_invoice_is_not_found_and_starts_no_run(on_chain):
+    with pytest.raises(grpc.aio.AioRpcError) as failure:
+        await on_chain.stub.ReconcileInvoices(pg.ReconcileInvoicesRequest(invoice_ids=["inv_" + "0" * 24]))
+    listed = await on_chain.stub.ListReconciliationRuns(pg.ListReconciliationRunsRequest())
+
+    assert failure.value.code() == grpc.StatusCode.NOT_FOUND
+    assert list(listed.runs) == []
+
+
 async def test_a_relay_that_is_down_is_unavailable_and_the_run_records_why_it_stopped(
     mongo_url, redis_url, tmp_path, chain
 ):
