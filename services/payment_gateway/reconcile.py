@@ -34,7 +34,7 @@ from bson import ObjectId
 from lucid.tron.v1 import common_pb2, relay_pb2
 from lucid_tron.config import Settings, setting
 from lucid_tron.context import deadlines
-from lucid_tron.errors import Aborted, LucidError, NotFound
+from lucid_tron.errors import Aborted, LucidError, NotFound, PeerFailed
 from lucid_tron.storage import Lease, LeaseLost, Leases, utc_now
 
 from . import events, states
@@ -154,7 +154,7 @@ class Reconciler:
 
     async def _run(
         self, lease: Lease, trigger: str, principal: str, invoice_ids: Sequence[str]
-    ) -> tuple[dict[str, Any], LucidError | None]:
+    ) -> tuple[dict[str, Any], LucidError | PeerFailed | None]:
         """The run, recorded, and the error that stopped it early (None when it read every invoice)."""
         run: dict[str, Any] = {
             "_id": f"rec_{ObjectId()}",
@@ -168,7 +168,7 @@ class Reconciler:
         }
         # Recorded at once: a run that dies with its process is visible as one that never ended.
         await self._store.save_run(run)
-        failure: LucidError | None = None
+        failure: LucidError | PeerFailed | None = None
         renewed = time.monotonic()
         try:
             reads = _ChainReads(self._relay, self._usdt_contract)
@@ -187,7 +187,7 @@ class Reconciler:
                     renewed = time.monotonic()
                 run["fixes"].extend(await self._reconcile(invoice, reads))
                 run["invoices_checked"] += 1
-        except LucidError as error:
+        except (LucidError, PeerFailed) as error:
             failure = error
             run["error"] = str(getattr(error, "message", error))
         run["ended_at"] = utc_now()
@@ -369,6 +369,8 @@ class _ChainReads:
         request = relay_pb2.ListAddressTransfersRequest(
             address=address, contract_address=contract, only_confirmed=True, page_size=HISTORY_PAGE_SIZE
         )
+        if until < since:
+            return []
         request.min_block_time.FromDatetime(since)
         request.max_block_time.FromDatetime(until)
         txids: list[str] = []

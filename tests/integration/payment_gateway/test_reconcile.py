@@ -4,6 +4,9 @@ tokens, poisoning dust and unsolidified payments are not."""
 
 from __future__ import annotations
 
+import grpc
+import pytest
+
 from integration.payment_gateway.gateway_kit import TRX, Gateway, create_request
 from integration.payment_gateway.reconcile_kit import (
     call_contract, chain, on_chain, pay_token, pay_trx, pay_usdt, relay, tron,
@@ -195,3 +198,24 @@ async def test_an_overpayment_is_credited_as_paid_over(on_chain, chain, tron, de
     assert (paid.status, paid.exception, paid.paid_amount_base_units) == (
         pg.INVOICE_STATUS_PAID, pg.INVOICE_EXCEPTION_PAID_OVER, AMOUNT + 1_000_000
     )
+
+
+async def test_a_throttled_trongrid_stops_the_run_early_and_the_next_run_credits(
+    on_chain, chain, tron, devnet_accounts
+):
+    invoice = await new_invoice(on_chain)
+    txid = await pay_usdt(tron, chain, devnet_accounts[0], invoice.deposit_address, AMOUNT)
+    chain.produce_block()
+    chain.solidify()
+    chain.faults.add(status=429)
+
+    with pytest.raises(grpc.aio.AioRpcError) as failure:
+        await on_chain.stub.ReconcileInvoices(pg.ReconcileInvoicesRequest(), timeout=30)
+    chain.faults.clear()
+    after = await reconcile(on_chain)
+
+    assert failure.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert (await invoice_now(on_chain, invoice.invoice_id)).paid_amount_base_units == AMOUNT
+    assert [(f.txid, f.action) for f in after.fixes] == [(txid, pg.RECONCILIATION_ACTION_CREDITED)]
+    [_, stopped] = (await on_chain.stub.ListReconciliationRuns(pg.ListReconciliationRunsRequest())).runs
+    assert stopped.error and list(stopped.fixes) == []

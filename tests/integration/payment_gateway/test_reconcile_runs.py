@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
@@ -249,3 +249,45 @@ async def test_a_seen_trx_payment_is_confirmed_once_whatever_log_index_the_watch
     ]
     paid = (await on_chain.stub.GetInvoice(pg.GetInvoiceRequest(invoice_id=invoice.invoice_id))).invoice
     assert (paid.status, paid.paid_amount_base_units, len(paid.payments)) == (pg.INVOICE_STATUS_PAID, AMOUNT, 1)
+
+
+async def expired_ago(store: PaymentGatewayStore, invoice_id: str, ago: timedelta) -> None:
+    """Move the invoice's expiry `ago` into the past, as if it had been created with a 15-minute ttl that much
+    earlier."""
+    expire_at = datetime.now(UTC) - ago
+    await store.collection("invoices").update_one(
+        {"_id": invoice_id}, {"$set": {"expire_at": expire_at, "created_at": expire_at - timedelta(minutes=15)}}
+    )
+
+
+async def test_a_payment_after_expiry_inside_the_monitoring_window_is_credited_as_paid_late(
+    on_chain, chain, tron, devnet_accounts, watcher_store
+):
+    invoice = await new_invoice(on_chain)
+    await expired_ago(watcher_store, invoice.invoice_id, timedelta(minutes=1))
+    await pay_usdt(tron, chain, devnet_accounts[0], invoice.deposit_address, AMOUNT)
+    chain.produce_block()
+    chain.solidify()
+
+    run = await reconcile(on_chain)
+
+    assert [f.action for f in run.fixes] == [pg.RECONCILIATION_ACTION_CREDITED]
+    late = (await on_chain.stub.GetInvoice(pg.GetInvoiceRequest(invoice_id=invoice.invoice_id))).invoice
+    assert (late.status, late.exception) == (pg.INVOICE_STATUS_PAID, pg.INVOICE_EXCEPTION_PAID_LATE)
+    assert [p.after_expiration for p in late.payments] == [True]
+
+
+async def test_a_payment_after_the_monitoring_window_is_not_credited(
+    on_chain, chain, tron, devnet_accounts, watcher_store
+):
+    invoice = await new_invoice(on_chain)  # monitoring window: 1 hour
+    await expired_ago(watcher_store, invoice.invoice_id, timedelta(hours=2))
+    await pay_usdt(tron, chain, devnet_accounts[0], invoice.deposit_address, AMOUNT)
+    chain.produce_block()
+    chain.solidify()
+
+    run = await reconcile(on_chain)
+
+    assert list(run.fixes) == []
+    unpaid = (await on_chain.stub.GetInvoice(pg.GetInvoiceRequest(invoice_id=invoice.invoice_id))).invoice
+    assert (unpaid.paid_amount_base_units, list(unpaid.payments)) == (0, [])
