@@ -35,7 +35,7 @@ from lucid.tron.v1 import common_pb2, relay_pb2
 from lucid_tron.config import Settings, setting
 from lucid_tron.context import deadlines
 from lucid_tron.errors import Aborted, LucidError, NotFound, PeerFailed
-from lucid_tron.storage import Lease, LeaseLost, Leases, utc_now
+from lucid_tron.storage import Lease, Leases, utc_now
 
 from . import events, states
 from .store import PaymentGatewayStore
@@ -343,8 +343,6 @@ class ReconcileJob:
             try:
                 with deadlines.within(max(60.0, self._interval_s)):
                     await self._reconciler.scheduled(self._interval_s)
-            except LeaseLost:
-                _log.warning("reconciliation lease taken over during a run; the other replica goes on")
             except LucidError as error:
                 _log.warning("reconciliation round skipped: %s", error)
             except Exception:
