@@ -52,11 +52,12 @@ CREDITED = "CREDITED"
 CONFIRMED = "CONFIRMED"
 REVERTED = "REVERTED"
 
-#: Statuses whose invoices are always read (EXPIRED ones only while payments can still count).
-OPEN_STATUSES = (states.PENDING, states.SEEN, states.CONFIRMING, states.EXPIRED)
+#: Statuses whose invoices are always read. EXPIRED ones are read while payments can still count (their monitoring
+#: window and the lookback after it), found by their expiry: most invoices expire unpaid, and they pile up.
+OPEN_STATUSES = (states.PENDING, states.SEEN, states.CONFIRMING)
 #: CreateInvoice allows a monitoring window of at most 7 days: an invoice that expired longer ago is settled.
 MAX_MONITORING_WINDOW = timedelta(days=7)
-#: The most invoices one run reads (oldest first); the rest wait for the next run.
+#: The most invoices one run reads (newest first: the likeliest to be paid); older ones beyond it are not read.
 MAX_INVOICES_PER_RUN = 2_000
 #: The most history pages (of HISTORY_PAGE_SIZE, newest first) read per address: a flood of poisoning transfers
 #: must not make one address cost a run hundreds of TronGrid requests.
@@ -180,6 +181,8 @@ class Reconciler:
                     OPEN_STATUSES, now - self._lookback, now - self._lookback - MAX_MONITORING_WINDOW,
                     MAX_INVOICES_PER_RUN,
                 )
+                if len(invoices) == MAX_INVOICES_PER_RUN:
+                    _log.warning("more than %d invoices to reconcile: the oldest are not read", MAX_INVOICES_PER_RUN)
                 invoices = [invoice for invoice in invoices if self._worth_reading(invoice, now)]
             for invoice in invoices:
                 if time.monotonic() - renewed > self._leases().ttl_s / 3:
@@ -200,10 +203,12 @@ class Reconciler:
 
     def _worth_reading(self, invoice: Mapping[str, Any], now: datetime) -> bool:
         """Open invoices, and closed or expired ones until `lookback` after they could last have been paid."""
-        if invoice["status"] in (states.PENDING, states.SEEN, states.CONFIRMING):
+        if invoice["status"] in OPEN_STATUSES:
             return True
         horizon = now - self._lookback
-        return invoice["updated_at"] >= horizon or _window_end(invoice) >= horizon
+        if invoice["updated_at"] >= horizon:
+            return True
+        return invoice["status"] == states.EXPIRED and _window_end(invoice) >= horizon
 
     async def _reconcile(self, invoice: Mapping[str, Any], reads: _ChainReads) -> list[dict[str, Any]]:
         """The fixes this invoice needed: first the payments the watcher left SEEN, then its address's history."""

@@ -41,7 +41,9 @@ class PaymentGatewayStore(MoneyJobStore):
             IndexModel([("status", ASCENDING), ("_id", DESCENDING)], name="status"),
             IndexModel([("status", ASCENDING), ("expire_at", ASCENDING)], name="due_to_expire"),
             IndexModel([("created_at", DESCENDING)], name="created_at"),
+            # Reconciliation's $or reads by status, by last change and by expiry: each branch needs its own index.
             IndexModel([("updated_at", DESCENDING)], name="updated_at"),
+            IndexModel([("expire_at", ASCENDING)], name="expire_at"),
         ],
         EVENTS: [IndexModel([("invoice_id", ASCENDING), ("sequence", ASCENDING)], unique=True, name="sequence")],
         RUNS: [],
@@ -112,14 +114,14 @@ class PaymentGatewayStore(MoneyJobStore):
         self, open_statuses: Sequence[str], changed_since: datetime, expiring_since: datetime, limit: int
     ) -> list[Document]:
         """Invoices in `open_statuses`, changed since `changed_since`, or expiring since `expiring_since` (an expired
-        invoice stays payable for its monitoring window without changing), oldest first."""
+        invoice stays payable for its monitoring window without changing), newest first."""
         query = {"$or": [
             {"status": {"$in": list(open_statuses)}},
             {"updated_at": {"$gte": changed_since}},
             {"expire_at": {"$gte": expiring_since}},
         ]}
         with self.bounded():
-            return await self.collection(INVOICES).find(query).sort("_id", ASCENDING).limit(limit).to_list()
+            return await self.collection(INVOICES).find(query).sort("_id", DESCENDING).limit(limit).to_list()
 
     async def invoices_by_id(self, invoice_ids: Sequence[str]) -> list[Document]:
         with self.bounded():

@@ -291,3 +291,16 @@ async def test_a_payment_after_the_monitoring_window_is_not_credited(
     assert list(run.fixes) == []
     unpaid = (await on_chain.stub.GetInvoice(pg.GetInvoiceRequest(invoice_id=invoice.invoice_id))).invoice
     assert (unpaid.paid_amount_base_units, list(unpaid.payments)) == (0, [])
+
+
+async def test_closed_invoices_are_read_only_for_the_lookback(mongo_url, redis_url, tmp_path, chain, relay):
+    async with chain_gateway(
+        mongo_url, redis_url, tmp_path, chain, relay.server.address, reconcile_lookback_s=0.0
+    ) as served:
+        cancelled = await new_invoice(served)
+        await new_invoice(served)  # open: always read
+        await served.stub.CancelInvoice(pg.CancelInvoiceRequest(invoice_id=cancelled.invoice_id))
+
+        run = await reconcile(served)
+
+    assert run.invoices_checked == 1
