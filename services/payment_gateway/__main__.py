@@ -1,9 +1,9 @@
 """payment-gateway: `python -m lucid_tron.services.payment_gateway` serves lucid.tron.v1.PaymentGatewayService.
 
 Settings (MONGO_URL, MONGO_DATABASE, REDIS_URL, TRON_CLIENT_ADDR, TRON_RELAY_ADDR, WALLET_MANAGER_ADDR, USDT_CONTRACT,
-PAYMENT_WALLET_ID, TRON_NETWORK, INVOICE_EXPIRY_INTERVAL_S,
-DEPENDENCY_CHECK_INTERVAL_S and the mesh's) come from the environment and secret files; every problem is reported at
-once and the process exits 78 before serving. MongoDB holds this service's state: the process is NOT_SERVING while
+PAYMENT_WALLET_ID, TRON_NETWORK, INVOICE_EXPIRY_INTERVAL_S, RECONCILE_INTERVAL_S, RECONCILE_LOOKBACK_S,
+PAYMENT_DUST_BASE_UNITS, DEPENDENCY_CHECK_INTERVAL_S and the mesh's) come from the environment and secret files;
+every problem is reported at once and the process exits 78 before serving. MongoDB holds this service's state: the process is NOT_SERVING while
 MongoDB does not answer, checked every DEPENDENCY_CHECK_INTERVAL_S. Redis is soft: while it is down the process stays
 SERVING and reports it under the health service "redis".
 """
@@ -25,6 +25,7 @@ from lucid_tron.storage import MongoSettings, RedisSettings, connect_redis, redi
 
 from .expiry import ExpiryJob
 from .invoices import Invoices
+from .reconcile import Reconciler, ReconcileJob, ReconcileSettings
 from .servicer import PaymentGatewayServicer, registration
 from .store import PaymentGatewayStore
 
@@ -43,6 +44,7 @@ class InvoiceSettings(Settings):
 @dataclass(frozen=True, kw_only=True)
 class PaymentGatewaySettings(
     ServiceSettings,
+    ReconcileSettings,
     InvoiceSettings,
     UsdtContractSettings,
     WalletManagerAddress,
@@ -74,29 +76,40 @@ def build(settings: PaymentGatewaySettings) -> ServiceSpec:
         payment_wallet_id=settings.payment_wallet_id,
         network=settings.tron_network,
     )
-    expiry_task: list[asyncio.Task[None]] = []
+    owner = f"{socket.gethostname()}:{os.getpid()}"
+    reconciler = Reconciler(
+        store,
+        partial(store.leases, owner=owner, ttl_s=60.0),
+        tron_relay=tron_relay,
+        redis=redis,
+        usdt_contract=settings.usdt_contract,
+        lookback_s=settings.reconcile_lookback_s,
+        dust_base_units=settings.payment_dust_base_units,
+    )
+    job_tasks: list[asyncio.Task[None]] = []
 
-    async def start_expiry(_health: object) -> None:
-        owner = f"{socket.gethostname()}:{os.getpid()}"
+    async def start_jobs(_health: object) -> None:
         leases = partial(store.leases, owner=owner, ttl_s=max(30.0, 3 * settings.invoice_expiry_interval_s))
         job = ExpiryJob(invoices, leases, interval_s=settings.invoice_expiry_interval_s)
-        expiry_task.append(asyncio.get_running_loop().create_task(job.run()))
+        job_tasks.append(asyncio.get_running_loop().create_task(job.run()))
+        reconciling = ReconcileJob(reconciler, interval_s=settings.reconcile_interval_s)
+        job_tasks.append(asyncio.get_running_loop().create_task(reconciling.run()))
 
-    async def stop_expiry() -> None:
-        for task in expiry_task:
+    async def stop_jobs() -> None:
+        for task in job_tasks:
             task.cancel()
             with suppress(asyncio.CancelledError):
                 await task
 
     return ServiceSpec(
         name=NAME,
-        services=[registration(PaymentGatewayServicer(invoices))],
+        services=[registration(PaymentGatewayServicer(invoices, reconciler))],
         dependencies=[
             Dependency("mongodb", store.ping, open=store.open),
             Dependency("redis", partial(redis_ping, redis), soft=True),
         ],
-        on_start=[start_expiry],
-        on_stop=[stop_expiry, store.close, tron_client.close, tron_relay.close, wallet_manager.close, redis.aclose],
+        on_start=[start_jobs],
+        on_stop=[stop_jobs, store.close, tron_client.close, tron_relay.close, wallet_manager.close, redis.aclose],
     )
 
 

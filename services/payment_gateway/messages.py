@@ -38,6 +38,7 @@ MAX_MONITORING_WINDOW = timedelta(days=7)
 #: Both TRX (SUN) and USDT-TRC20 have 6 decimals.
 DECIMALS = 6
 _INVOICE_ID = re.compile(r"inv_[0-9a-f]{24}")
+_RUN_ID = re.compile(r"rec_[0-9a-f]{24}")
 
 ASSETS_BY_NUMBER = {common_pb2.ASSET_TRX: "TRX", common_pb2.ASSET_USDT: "USDT"}
 NUMBERS_BY_ASSET = {asset: number for number, asset in ASSETS_BY_NUMBER.items()}
@@ -177,6 +178,12 @@ def page_token(check: FieldChecks, value: str) -> str | None:
     return invoice_id(check, value, "page_token") if value else None
 
 
+def run_page_token(check: FieldChecks, value: str) -> str | None:
+    if not value:
+        return None
+    return check.pattern("page_token", value, _RUN_ID, expected="a next_page_token of ListReconciliationRuns")
+
+
 def sequence_token(check: FieldChecks, value: str) -> int:
     if not value:
         return 0
@@ -254,6 +261,30 @@ def event_message(event: Mapping[str, Any]) -> events_pb2.Event:
         time=timestamp(event["time"]),
         data=data,
     )
+
+
+def run_message(run: Mapping[str, Any]) -> pg.ReconciliationRun:
+    trigger = f"{run['trigger']}:{run['principal']}" if run["principal"] else run["trigger"]
+    message = pg.ReconciliationRun(
+        run_id=run["_id"],
+        trigger=trigger,
+        start_time=timestamp(run["started_at"]),
+        invoices_checked=run["invoices_checked"],
+        fixes=[
+            pg.ReconciliationFix(
+                invoice_id=fix["invoice_id"],
+                txid=fix["txid"],
+                log_index=fix["log_index"],
+                action=pg.ReconciliationAction.Value(f"RECONCILIATION_ACTION_{fix['action']}"),
+                amount_base_units=fix["amount"],
+            )
+            for fix in run["fixes"]
+        ],
+        error=run["error"],
+    )
+    if run["ended_at"] is not None:
+        message.end_time.CopyFrom(timestamp(run["ended_at"]))
+    return message
 
 
 def _at(stamp: timestamp_pb2.Timestamp) -> datetime:

@@ -16,14 +16,17 @@ from lucid_tron.validation import FieldChecks
 
 from . import messages
 from .invoices import Invoices
+from .reconcile import Reconciler
+from lucid_tron.context import principal
 from lucid_tron.storage import utc_now
 
 
 class PaymentGatewayServicer(payment_gateway_pb2_grpc.PaymentGatewayServiceServicer):
     """lucid.tron.v1.PaymentGatewayService."""
 
-    def __init__(self, invoices: Invoices) -> None:
+    def __init__(self, invoices: Invoices, reconciler: Reconciler) -> None:
         self._invoices = invoices
+        self._reconciler = reconciler
 
     async def CreateInvoice(self, request: pg.CreateInvoiceRequest, context: Any) -> pg.CreateInvoiceResponse:
         check = FieldChecks()
@@ -107,6 +110,31 @@ class PaymentGatewayServicer(payment_gateway_pb2_grpc.PaymentGatewayServiceServi
         next_token = str(page[size - 1]["sequence"]) if len(page) > size else ""
         return pg.ListInvoiceEventsResponse(
             events=[messages.event_message(event) for event in page[:size]], next_page_token=next_token
+        )
+
+    async def ReconcileInvoices(
+        self, request: pg.ReconcileInvoicesRequest, context: Any
+    ) -> pg.ReconcileInvoicesResponse:
+        check = FieldChecks()
+        invoice_ids = [messages.invoice_id(check, value, "invoice_ids") for value in request.invoice_ids]
+        if len(invoice_ids) > messages.MAX_PAGE_SIZE:
+            check.fail("invoice_ids", f"at most {messages.MAX_PAGE_SIZE} invoices")
+        check.done()
+        run = await self._reconciler.requested(principal(), [value for value in invoice_ids if value])
+        return pg.ReconcileInvoicesResponse(run=messages.run_message(run))
+
+    async def ListReconciliationRuns(
+        self, request: pg.ListReconciliationRunsRequest, context: Any
+    ) -> pg.ListReconciliationRunsResponse:
+        check = FieldChecks()
+        size = check.page_size("page_size", request.page_size, default=messages.DEFAULT_PAGE_SIZE,
+                               maximum=messages.MAX_PAGE_SIZE)
+        after = messages.run_page_token(check, request.page_token)
+        check.done()
+        assert size is not None
+        page, next_token = await self._reconciler.runs_page(size, after)
+        return pg.ListReconciliationRunsResponse(
+            runs=[messages.run_message(run) for run in page], next_page_token=next_token
         )
 
 

@@ -1,5 +1,5 @@
 """payment-gateway's MongoDB: invoices, their events (committed with each change), idempotency keys of
-CreateInvoice, the expiry job's lease, and the outbox and audit log of the money-job store."""
+CreateInvoice, reconciliation runs, the jobs' leases, and the outbox and audit log of the money-job store."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from . import events
 Document = dict[str, Any]
 INVOICES = "invoices"
 EVENTS = "invoice_events"
+RUNS = "reconciliation_runs"
 ETAG_MISMATCH = "ETAG_MISMATCH"
 
 
@@ -29,8 +30,8 @@ def new_etag() -> str:
 
 
 class PaymentGatewayStore(MoneyJobStore):
-    """Invoices by id (newest first for listing, filterable by status, order id, asset, creation time) and their
-    events by (invoice_id, sequence)."""
+    """Invoices by id (newest first for listing, filterable by status, order id, asset, creation time), their
+    events by (invoice_id, sequence), and reconciliation runs by id (newest first)."""
 
     service = "payment-gateway"
     indexes: ClassVar[Mapping[str, Sequence[IndexModel]]] = {
@@ -40,8 +41,12 @@ class PaymentGatewayStore(MoneyJobStore):
             IndexModel([("status", ASCENDING), ("_id", DESCENDING)], name="status"),
             IndexModel([("status", ASCENDING), ("expire_at", ASCENDING)], name="due_to_expire"),
             IndexModel([("created_at", DESCENDING)], name="created_at"),
+            # Reconciliation's $or reads by status, by last change and by expiry: each branch needs its own index.
+            IndexModel([("updated_at", DESCENDING)], name="updated_at"),
+            IndexModel([("expire_at", ASCENDING)], name="expire_at"),
         ],
         EVENTS: [IndexModel([("invoice_id", ASCENDING), ("sequence", ASCENDING)], unique=True, name="sequence")],
+        RUNS: [],
     }
 
     async def create_invoice(
@@ -104,3 +109,32 @@ class PaymentGatewayStore(MoneyJobStore):
         with self.bounded():
             cursor = self.collection(INVOICES).find({"status": "PENDING", "expire_at": {"$lte": now}})
             return await cursor.limit(limit).to_list()
+
+    async def invoices_to_reconcile(
+        self, open_statuses: Sequence[str], changed_since: datetime, expiring_since: datetime, limit: int
+    ) -> list[Document]:
+        """Invoices in `open_statuses`, changed since `changed_since`, or expiring since `expiring_since` (an expired
+        invoice stays payable for its monitoring window without changing), newest first."""
+        query = {"$or": [
+            {"status": {"$in": list(open_statuses)}},
+            {"updated_at": {"$gte": changed_since}},
+            {"expire_at": {"$gte": expiring_since}},
+        ]}
+        with self.bounded():
+            return await self.collection(INVOICES).find(query).sort("_id", DESCENDING).limit(limit).to_list()
+
+    async def invoices_by_id(self, invoice_ids: Sequence[str]) -> list[Document]:
+        with self.bounded():
+            cursor = self.collection(INVOICES).find({"_id": {"$in": list(invoice_ids)}})
+            return await cursor.sort("_id", ASCENDING).to_list()
+
+    async def save_run(self, run: Document) -> None:
+        """Insert or replace a reconciliation run (written when it starts and again when it ends)."""
+        with self.bounded():
+            await self.collection(RUNS, durable=True).replace_one({"_id": run["_id"]}, run, upsert=True)
+
+    async def runs(self, after_id: str | None, limit: int) -> list[Document]:
+        """Reconciliation runs newest first, those older than `after_id` when given."""
+        query = {"_id": {"$lt": after_id}} if after_id else {}
+        with self.bounded():
+            return await self.collection(RUNS).find(query).sort("_id", DESCENDING).limit(limit).to_list()

@@ -204,7 +204,9 @@ class InvoicePayment(_message.Message):
     txid: _builtins.str
     """Transaction id, 64 lowercase hex characters."""
     log_index: _builtins.int
-    """USDT: index of the Transfer log within the transaction. TRX: 0. (txid, log_index) is counted at most once."""
+    """USDT: index of the Transfer log within the transaction. TRX: -1 (no log; as tron-relay's BlockTransfer says).
+    (txid, log_index) is counted at most once.
+    """
     from_address: _builtins.str
     """Base58 address that paid."""
     amount_base_units: _builtins.int
@@ -899,7 +901,9 @@ class ReconciliationRun(_message.Message):
     run_id: _builtins.str
     """"rec_..." """
     trigger: _builtins.str
-    """"schedule" or "request" (with the caller's principal)."""
+    """"schedule" for a periodic run; "request" for ReconcileInvoices, followed by ":" and the caller's principal when
+    the call had one (e.g. "request:spiffe://lucid/operator/alice").
+    """
     invoices_checked: _builtins.int
     """How many invoices' addresses were read."""
     error: _builtins.str
@@ -944,7 +948,7 @@ class ReconcileInvoicesRequest(_message.Message):
     INVOICE_IDS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def invoice_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """OPTIONAL. Only these invoices (open or closed); empty means every open and recently closed one."""
+        """OPTIONAL. Only these invoices (open or closed), at most 500; empty means every open and recently closed one."""
 
     def __init__(
         self,
@@ -992,7 +996,7 @@ class ListReconciliationRunsRequest(_message.Message):
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
-    """OPTIONAL. At most this many runs (default 50, at most 500)."""
+    """OPTIONAL. Most runs to return; 0 means 50, at most 500."""
     page_token: _builtins.str
     """OPTIONAL. next_page_token of the previous page; empty for the first."""
     def __init__(

@@ -1,0 +1,99 @@
+"""A payment-gateway reading a real devnet through a real tron-relay, and payments made with unmodified tronpy.
+
+No chain watcher runs in these tests: whatever the gateway learns of the chain, it learns by reconciliation.
+Devnet produces blocks only when a test asks (`chain.produce_block()`, `chain.solidify()`), so whether a
+payment is solidified is the test's decision, never a race.
+
+    async with chain_gateway(mongo_url, redis_url, tmp_path, chain, relay_address) as running: ...
+    txid = await pay_usdt(tron, chain, payer, deposit_address, 12_500_000)
+
+Fixtures (import them into a test module to use them): `chain` (a manual devnet), `relay` (tron-relay in front of
+it), `on_chain` (payment-gateway reading it through the relay) and `tron` (tronpy's AsyncTron on it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tronpy import AsyncTron
+from tronpy.keys import PrivateKey as TronpyKey
+from tronpy.providers.async_http import AsyncHTTPProvider
+
+from fixtures.devnet import DevnetAccount
+from fixtures.servers import REDIS_TEST_DB
+from integration.payment_gateway.gateway_kit import Gateway, gateway
+from integration.tron_relay.tron_relay_kit import RunningRelay, start_relay
+from lucid_tron.devnet import Devnet
+
+#: Long enough that the scheduled run never starts during a test: every run in these tests is requested.
+NEVER_S = 86_400.0
+
+
+@asynccontextmanager
+async def chain_gateway(
+    mongo_url: str, redis_url: str, directory: Path, chain: Devnet, relay_address: str, **values: Any
+) -> AsyncIterator[Gateway]:
+    values = {"reconcile_interval_s": NEVER_S, **values}
+    async with gateway(
+        mongo_url, redis_url, directory, tron_relay_addr=relay_address, usdt_contract=chain.usdt_address, **values
+    ) as running:
+        yield running
+
+
+@pytest.fixture
+async def chain(start_devnet: Any) -> AsyncIterator[Devnet]:
+    async with start_devnet(block_interval=0) as running:
+        yield running
+
+
+@pytest.fixture
+async def relay(chain: Devnet, redis_server: Any, redis_client: Any) -> AsyncIterator[RunningRelay]:
+    # The database `redis_client` empties around each test: the relay caches solidified blocks for good, by height.
+    async with start_relay(chain, redis_server.url_for_db(REDIS_TEST_DB)) as running:
+        yield running
+
+
+@pytest.fixture
+async def on_chain(
+    mongo_url: str, redis_url: str, tmp_path: Path, chain: Devnet, relay: RunningRelay
+) -> AsyncIterator[Gateway]:
+    async with chain_gateway(mongo_url, redis_url, tmp_path, chain, relay.server.address) as served:
+        yield served
+
+
+@pytest.fixture
+async def tron(chain: Devnet) -> AsyncIterator[AsyncTron]:
+    client = AsyncTron(AsyncHTTPProvider(chain.url, api_key=None))
+    yield client
+    await client.close()
+
+
+def tronpy_key(account: DevnetAccount) -> TronpyKey:
+    return TronpyKey(account.key.to_bytes())
+
+
+async def call_contract(tron: AsyncTron, contract: str, payer: DevnetAccount, function: str, *args: Any) -> str:
+    """`contract.function(*args)` built, signed and broadcast by tronpy; the txid (pending until the next block)."""
+    called = await tron.get_contract(contract)
+    builder = await getattr(called.functions, function)(*args)
+    txn = await builder.with_owner(payer.address).fee_limit(50_000_000).build()
+    sent = await txn.sign(tronpy_key(payer)).broadcast()
+    return str(sent.txid)
+
+
+async def pay_token(tron: AsyncTron, token: str, payer: DevnetAccount, to: str, amount: int) -> str:
+    return await call_contract(tron, token, payer, "transfer", to, amount)
+
+
+async def pay_usdt(tron: AsyncTron, chain: Devnet, payer: DevnetAccount, to: str, amount: int) -> str:
+    return await pay_token(tron, chain.usdt_address, payer, to, amount)
+
+
+async def pay_trx(tron: AsyncTron, payer: DevnetAccount, to: str, sun: int) -> str:
+    txn = await tron.trx.transfer(payer.address, to, sun).build()
+    sent = await txn.sign(tronpy_key(payer)).broadcast()
+    return str(sent.txid)
