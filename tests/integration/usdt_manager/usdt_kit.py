@@ -93,11 +93,12 @@ async def usdt_stack(
     directory: Path,
     *,
     tron_client_addr: str | None = None,
+    relay_addr: str | None = None,
     wallet_addr: str | None = None,
     **values: Any,
 ) -> AsyncIterator[UsdtStack]:
-    """The whole stack; `tron_client_addr` / `wallet_addr` point usdt-manager elsewhere (a closed port: a peer
-    down); `values` override UsdtManagerSettings fields."""
+    """The whole stack; `tron_client_addr` / `relay_addr` / `wallet_addr` point usdt-manager elsewhere (NOBODY: a
+    peer down); `values` override UsdtManagerSettings fields."""
     async with AsyncExitStack() as stack:
         wallet = await stack.enter_async_context(
             wallet_manager(mongo_url, directory, usdt_contract=devnet.usdt_address)
@@ -110,7 +111,7 @@ async def usdt_stack(
             "mongo_url": mongo_url,
             "mongo_database": f"usdt_{uuid.uuid4().hex[:12]}",
             "tron_client_addr": tron_client_addr or client.address,
-            "tron_relay_addr": relay.address,
+            "tron_relay_addr": relay_addr or relay.address,
             "wallet_manager_addr": wallet_addr or wallet.server.address,
             "usdt_contract": devnet.usdt_address,
             "dependency_check_interval_s": 5.0,
