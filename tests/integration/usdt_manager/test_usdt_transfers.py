@@ -8,6 +8,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from pymongo import AsyncMongoClient
 from tronpy import AsyncTron
 
 from fixtures.rpc_errors import error_reason, field_violations
@@ -155,3 +156,46 @@ async def test_a_transfer_that_runs_out_of_energy_on_chain_is_failed_with_trons_
 async def test_get_transfer_of_an_unknown_txid_is_not_found(stack: UsdtStack) -> None:
     error = await refused(stack.stub.GetTransfer, S.GetTransferRequest(txid=uuid.uuid4().hex * 2))
     assert error.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_a_request_id_whose_idempotency_key_was_forgotten_still_never_signs_again(
+    stack: UsdtStack, mongo_url: str
+) -> None:
+    request = stack.transfer_request(stack.activated_address(usdt=1), 1_000_000)
+    first = (await stack.stub.Transfer(request)).transfer
+    async with AsyncMongoClient(mongo_url) as client:
+        # What the TTL index does after 24 h.
+        await client[stack.database]["idempotency_keys"].delete_many({})
+
+    again = (await stack.stub.Transfer(request)).transfer
+    other = await refused(stack.stub.Transfer, stack.transfer_request(request.to_address, 5, request_id=request.request_id))
+
+    assert again.txid == first.txid
+    assert error_reason(other) == "IDEMPOTENCY_KEY_REUSED"
+    assert stack.settle() == (first.txid,)
+
+
+async def test_a_transfer_that_never_landed_is_expired_once_the_solidified_chain_is_past_its_expiration(
+    devnet, mongo_url: str, chain_redis_url: str, tmp_path: Path
+) -> None:
+    async with usdt_stack(devnet, mongo_url, chain_redis_url, tmp_path, transaction_lifetime_s=10) as stack:
+        devnet.faults.add(status=503, paths=["/wallet/broadcasthex"])
+        request = stack.transfer_request(stack.activated_address(usdt=1), 1_000_000)
+        await refused(stack.stub.Transfer, request)
+        devnet.faults.clear()
+        async with AsyncMongoClient(mongo_url) as client:
+            [stored] = await client[stack.database]["transactions"].find({}).to_list()
+        txid = stored["_id"]
+
+        pending = await status(stack, txid)
+        devnet.chain.produce_block(min_timestamp=stored["expiration_ms"] + 5_000)
+        devnet.solidify()
+        too_soon = await status(stack, txid)  # past the expiration, but not yet by the margin
+        devnet.chain.produce_block(min_timestamp=stored["expiration_ms"] + 60_000)
+        devnet.solidify()
+        expired = await status(stack, txid)
+
+    assert pending.state == S.TRANSFER_STATE_SIGNED
+    assert too_soon.state == S.TRANSFER_STATE_SIGNED
+    assert expired.state == S.TRANSFER_STATE_EXPIRED
+    assert devnet.usdt_balance(stack.sender) == SENDER_USDT

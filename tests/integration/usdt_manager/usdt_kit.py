@@ -52,6 +52,8 @@ class UsdtStack:
     sender: str
     tron_client_address: str
     relay_address: str
+    #: usdt-manager's MongoDB database.
+    database: str
 
     def transfer_request(self, to: str, amount: int, **fields: Any) -> usdt_pb2.TransferRequest:
         fields.setdefault("request_id", str(uuid.uuid4()))
@@ -117,10 +119,11 @@ async def usdt_stack(
             "dependency_check_interval_s": 5.0,
             "insecure_plaintext": True,
         }
-        settings = UsdtManagerSettings(**{**fields, **values})
+        fields.update(values)
+        settings = UsdtManagerSettings(**fields)
         server = await stack.enter_async_context(serving(build(settings), settings))
         channel = await stack.enter_async_context(grpc.aio.insecure_channel(server.address))
         yield UsdtStack(
             server, usdt_pb2_grpc.UsdtServiceStub(channel), devnet, wallet, hd.wallet_id, hd.first_address,
-            client.address, relay.address,
+            client.address, relay.address, fields["mongo_database"],
         )
