@@ -176,13 +176,7 @@ async def estimate_energy(
 ) -> int:
     """Energy units the call would use (estimateenergy). A call that would revert is the node's refusal
     (`TronGridNodeError`, e.g. CONTRACT_EXE_ERROR)."""
-    body: dict[str, Any] = {
-        "owner_address": owner_address,
-        "contract_address": contract_address,
-        "function_selector": function_selector,
-        "parameter": parameter.hex(),
-        "visible": True,
-    }
+    body = _contract_call(owner_address, contract_address, function_selector, parameter)
     if call_value_sun:
         body["call_value"] = call_value_sun
     return parse_energy_required(await client.wallet("estimateenergy", body))
@@ -199,14 +193,19 @@ async def constant_call(
 ) -> ConstantCall:
     """Run a view function without a transaction (triggerconstantcontract) in the `finality` view. A node's
     refusal (no such contract) is `TronGridNodeError`; a revert is `ConstantCall.reverted`."""
-    body: dict[str, Any] = {
+    body = _contract_call(owner_address, contract_address, function_selector, parameter)
+    return parse_constant_call(await _view(client, finality)("triggerconstantcontract", body))
+
+
+def _contract_call(owner_address: str, contract_address: str, function_selector: str, parameter: bytes) -> dict[str, Any]:
+    """The body TronGrid's contract-call paths share (base58 addresses: visible)."""
+    return {
         "owner_address": owner_address,
         "contract_address": contract_address,
         "function_selector": function_selector,
         "parameter": parameter.hex(),
         "visible": True,
     }
-    return parse_constant_call(await _view(client, finality)("triggerconstantcontract", body))
 
 
 async def both(first: Awaitable[A], second: Awaitable[B]) -> tuple[A, B]:

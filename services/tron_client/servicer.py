@@ -140,16 +140,7 @@ class TronClientServicer(tron_client_pb2_grpc.TronClientServiceServicer):
     ) -> tron_client_pb2.EstimateEnergyResponse:
         check = FieldChecks()
         owner = check.address("owner_address", request.owner_address)
-        contract = check.address("contract_address", request.contract_address)
-        selector = check.pattern(
-            "function_selector",
-            request.function_selector,
-            _FUNCTION_SELECTOR,
-            expected='a Solidity signature such as "transfer(address,uint256)", without spaces',
-        )
-        parameter = check.data(
-            "parameter", request.parameter, required=False, max_length=MAX_PARAMETER_BYTES, multiple_of=32
-        )
+        contract, selector, parameter = _contract_call(check, request)
         call_value = check.amount("call_value_sun", request.call_value_sun, allow_zero=True)
         check.done()
         estimate = await fees.estimate_energy(
@@ -169,16 +160,7 @@ class TronClientServicer(tron_client_pb2_grpc.TronClientServiceServicer):
     ) -> tron_client_pb2.TriggerConstantContractResponse:
         check = FieldChecks()
         owner = check.address("owner_address", request.owner_address, required=False)
-        contract = check.address("contract_address", request.contract_address)
-        selector = check.pattern(
-            "function_selector",
-            request.function_selector,
-            _FUNCTION_SELECTOR,
-            expected='a Solidity signature such as "balanceOf(address)", without spaces',
-        )
-        parameter = check.data(
-            "parameter", request.parameter, required=False, max_length=MAX_PARAMETER_BYTES, multiple_of=32
-        )
+        contract, selector, parameter = _contract_call(check, request)
         finality = check.enum("finality", request.finality, trongrid.FINALITIES, unspecified=Finality.SOLIDIFIED)
         check.done()
         assert contract is not None and selector is not None
@@ -196,6 +178,21 @@ class TronClientServicer(tron_client_pb2_grpc.TronClientServiceServicer):
                 f"{selector} reverted on {contract}", reason=CONTRACT_REVERTED, subject=contract
             )
         return tron_client_pb2.TriggerConstantContractResponse(result=called.output, energy_used=called.energy_used)
+
+
+def _contract_call(check: FieldChecks, request: Any) -> tuple[str | None, str | None, bytes | None]:
+    """(contract_address, function_selector, parameter) of a request that calls a contract."""
+    contract = check.address("contract_address", request.contract_address)
+    selector = check.pattern(
+        "function_selector",
+        request.function_selector,
+        _FUNCTION_SELECTOR,
+        expected='a Solidity signature such as "transfer(address,uint256)", without spaces',
+    )
+    parameter = check.data(
+        "parameter", request.parameter, required=False, max_length=MAX_PARAMETER_BYTES, multiple_of=32
+    )
+    return contract, selector, parameter
 
 
 def registration(servicer: TronClientServicer) -> Registration:

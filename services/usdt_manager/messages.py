@@ -22,14 +22,15 @@ from lucid_tron.validation import FieldChecks
 from .estimates import Estimate
 from .history import INCOMING, OUTGOING, HistoryEntry, HistoryQuery
 from .transfers import (
+    APPROVE_METHOD,
     BROADCAST,
     CONFIRMED,
     EXPIRED,
     FAILED,
     INCLUDED,
     SIGNED,
-    ApproveOrder,
-    TransferOrder,
+    TRANSFER_METHOD,
+    WriteOrder,
 )
 
 SERVICE_NAME: str = usdt_pb2.DESCRIPTOR.services_by_name["UsdtService"].full_name
@@ -59,54 +60,58 @@ def finality(check: FieldChecks, value: int) -> int:
     return check.enum("finality", value, FINALITIES, unspecified=common_pb2.FINALITY_SOLIDIFIED) or 0
 
 
-def transfer_order(request: usdt_pb2.TransferRequest, *, fee_limit_cap_sun: int) -> TransferOrder:
+def transfer_order(request: usdt_pb2.TransferRequest, *, fee_limit_cap_sun: int) -> WriteOrder:
     check = FieldChecks()
-    request_id = check.string("request_id", request.request_id, max_length=128)
-    wallet_id = _wallet_id(check, request.wallet_id)
     sender = check.address("from_address", request.from_address)
     recipient = check.address("to_address", request.to_address)
     if sender is not None and sender == recipient:
         check.fail("to_address", "must differ from from_address")
     amount = check.amount("amount_base_units", request.amount_base_units)
-    fee_limit = _fee_limit(check, request.fee_limit_sun, fee_limit_cap_sun)
-    reference = check.string("reference", request.reference, required=False, max_length=MAX_REFERENCE) or ""
-    check.done()
-    assert request_id and wallet_id and sender and recipient and amount is not None and fee_limit is not None
-    return TransferOrder(
-        request_id=request_id,
-        request_hash=request_digest(request),
-        wallet_id=wallet_id,
-        sender=sender,
-        recipient=recipient,
-        amount=amount,
-        fee_limit_sun=fee_limit,
+    return _write_order(
+        check, request, TRANSFER_METHOD, sender, recipient, amount, fee_limit_cap_sun,
         allow_unactivated_recipient=request.allow_unactivated_recipient,
-        reference=reference,
     )
 
 
-def approve_order(request: usdt_pb2.ApproveRequest, *, fee_limit_cap_sun: int) -> ApproveOrder:
+def approve_order(request: usdt_pb2.ApproveRequest, *, fee_limit_cap_sun: int) -> WriteOrder:
     check = FieldChecks()
-    request_id = check.string("request_id", request.request_id, max_length=128)
-    wallet_id = _wallet_id(check, request.wallet_id)
     owner = check.address("owner_address", request.owner_address)
     spender = check.address("spender_address", request.spender_address)
     if owner is not None and owner == spender:
         check.fail("spender_address", "must differ from owner_address")
     amount = check.amount("amount_base_units", request.amount_base_units, allow_zero=True)
+    return _write_order(check, request, APPROVE_METHOD, owner, spender, amount, fee_limit_cap_sun)
+
+
+def _write_order(
+    check: FieldChecks,
+    request: usdt_pb2.TransferRequest | usdt_pb2.ApproveRequest,
+    method: str,
+    owner: str | None,
+    counterparty: str | None,
+    amount: int | None,
+    fee_limit_cap_sun: int,
+    *,
+    allow_unactivated_recipient: bool = False,
+) -> WriteOrder:
+    """The order, once the fields every write has are checked too (request_id, wallet_id, fee limit, reference)."""
+    request_id = check.string("request_id", request.request_id, max_length=128)
+    wallet_id = _wallet_id(check, request.wallet_id)
     fee_limit = _fee_limit(check, request.fee_limit_sun, fee_limit_cap_sun)
     reference = check.string("reference", request.reference, required=False, max_length=MAX_REFERENCE) or ""
     check.done()
-    assert request_id and wallet_id and owner and spender and amount is not None and fee_limit is not None
-    return ApproveOrder(
+    assert request_id and wallet_id and owner and counterparty and amount is not None and fee_limit is not None
+    return WriteOrder(
+        method=method,
         request_id=request_id,
         request_hash=request_digest(request),
         wallet_id=wallet_id,
         owner=owner,
-        spender=spender,
+        counterparty=counterparty,
         amount=amount,
         fee_limit_sun=fee_limit,
         reference=reference,
+        allow_unactivated_recipient=allow_unactivated_recipient,
     )
 
 

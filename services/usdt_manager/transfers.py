@@ -33,7 +33,7 @@ from lucid_tron.errors import FailedPrecondition, InvalidArgument, NotFound
 from lucid_tron.peers import TronClientService, WalletService
 from lucid_tron.storage import IDEMPOTENCY_KEY_REUSED, utc_now
 
-from .contract import APPROVE, BuiltTransaction, UsdtContract
+from .contract import APPROVE, UsdtContract
 from .estimates import (
     RECIPIENT_NOT_ACTIVATED,
     TRX_BALANCE_INSUFFICIENT,
@@ -71,32 +71,26 @@ class Balance:
 
 
 @dataclass(frozen=True)
-class TransferOrder:
-    """A checked Transfer request; `request_hash` identifies its content (the idempotency digest)."""
+class WriteOrder:
+    """A checked Transfer or Approve request (`method`): `owner` signs and pays, `counterparty` is the recipient or
+    the spender; `request_hash` identifies the request's content (the idempotency digest)."""
 
-    request_id: str
-    request_hash: str
-    wallet_id: str
-    sender: str
-    recipient: str
-    amount: int
-    fee_limit_sun: int
-    allow_unactivated_recipient: bool
-    reference: str
-
-
-@dataclass(frozen=True)
-class ApproveOrder:
-    """A checked Approve request."""
-
+    method: str
     request_id: str
     request_hash: str
     wallet_id: str
     owner: str
-    spender: str
+    counterparty: str
     amount: int
     fee_limit_sun: int
     reference: str
+    allow_unactivated_recipient: bool = False
+
+
+_KINDS = {
+    TRANSFER_METHOD: wallet_pb2.TRANSACTION_KIND_TRC20_TRANSFER,
+    APPROVE_METHOD: wallet_pb2.TRANSACTION_KIND_TRC20_APPROVE,
+}
 
 
 class UsdtTransfers:
@@ -130,55 +124,43 @@ class UsdtTransfers:
 
     # -- Transfer ------------------------------------------------------------------------------------------------
 
-    async def transfer(self, order: TransferOrder) -> Document:
-        """Send `order` once (see the module docstring); the stored transaction, BROADCAST or later."""
-        stored = await self._stored(TRANSFER_METHOD, order.request_id, order.request_hash)
+    async def transfer(self, order: WriteOrder) -> Document:
+        """Send `order` (a Transfer) once (see the module docstring); the stored transaction, BROADCAST or later."""
+        stored = await self._stored(order)
         if stored is None:
-            estimate = await self.estimator.transfer(order.sender, order.recipient, order.amount)
+            estimate = await self.estimator.transfer(order.owner, order.counterparty, order.amount)
             if RECIPIENT_NOT_ACTIVATED in estimate.warnings and not order.allow_unactivated_recipient:
                 raise FailedPrecondition(
-                    f"{order.recipient} is not an activated account: it would receive the USDT but could not move "
-                    "it until someone sends it TRX; send it TRX first, or set allow_unactivated_recipient",
+                    f"{order.counterparty} is not an activated account: it would receive the USDT but could not "
+                    "move it until someone sends it TRX; send it TRX first, or set allow_unactivated_recipient",
                     reason=RECIPIENT_NOT_ACTIVATED,
                     subject="to_address",
                 )
             if USDT_BALANCE_INSUFFICIENT in estimate.warnings:
                 raise FailedPrecondition(
-                    f"{order.sender} holds {estimate.sender_usdt_base_units} USDT base units, less than {order.amount}",
+                    f"{order.owner} holds {estimate.sender_usdt_base_units} USDT base units, less than {order.amount}",
                     reason=USDT_BALANCE_INSUFFICIENT,
                     subject="from_address",
                 )
             fee_limit = self.estimator.fee_limit(order.fee_limit_sun, estimate.energy_required, estimate.energy_price_sun)
             if TRX_BALANCE_INSUFFICIENT in estimate.warnings:
                 raise FailedPrecondition(
-                    f"{order.sender} holds {estimate.sender_trx_sun} SUN; the transfer would burn about "
+                    f"{order.owner} holds {estimate.sender_trx_sun} SUN; the transfer would burn about "
                     f"{estimate.burn_fee_sun} SUN for the energy and bandwidth it lacks",
                     reason=TRX_BALANCE_INSUFFICIENT,
                     subject="from_address",
                 )
-            built = await self.contract.build(
-                order.sender, self.contract.transfer_call(order.recipient, order.amount), fee_limit
-            )
-            intent = wallet_pb2.TransactionIntent(
-                kind=wallet_pb2.TRANSACTION_KIND_TRC20_TRANSFER,
-                owner_address=order.sender,
-                recipient_address=order.recipient,
-                asset=common_pb2.ASSET_USDT,
-                amount_base_units=order.amount,
-                fee_limit_sun=fee_limit,
-            )
-            stored = await self._sign_and_store(
-                TRANSFER_METHOD, order.request_id, order.request_hash, order.wallet_id, built, intent, order.reference
-            )
+            call = self.contract.transfer_call(order.counterparty, order.amount)
+            stored = await self._sign_and_store(order, call, fee_limit)
         return await self._broadcast(stored)
 
     # -- Approve -------------------------------------------------------------------------------------------------
 
-    async def approve(self, order: ApproveOrder) -> Document:
-        """Set the spender's allowance once; the stored transaction, BROADCAST or later."""
-        stored = await self._stored(APPROVE_METHOD, order.request_id, order.request_hash)
+    async def approve(self, order: WriteOrder) -> Document:
+        """Set the spender's allowance once (an Approve `order`); the stored transaction, BROADCAST or later."""
+        stored = await self._stored(order)
         if stored is None:
-            call = self.contract.approve_call(order.spender, order.amount)
+            call = self.contract.approve_call(order.counterparty, order.amount)
             energy, price, account = await asyncio.gather(
                 self.estimator.call_energy(order.owner, APPROVE, call[4:]),
                 self.estimator.energy_price_sun(),
@@ -192,25 +174,14 @@ class UsdtTransfers:
                     reason=TRX_BALANCE_INSUFFICIENT,
                     subject="owner_address",
                 )
-            built = await self.contract.build(order.owner, call, fee_limit)
-            intent = wallet_pb2.TransactionIntent(
-                kind=wallet_pb2.TRANSACTION_KIND_TRC20_APPROVE,
-                owner_address=order.owner,
-                recipient_address=order.spender,
-                asset=common_pb2.ASSET_USDT,
-                amount_base_units=order.amount,
-                fee_limit_sun=fee_limit,
-            )
-            stored = await self._sign_and_store(
-                APPROVE_METHOD, order.request_id, order.request_hash, order.wallet_id, built, intent, order.reference
-            )
+            stored = await self._sign_and_store(order, call, fee_limit)
         return await self._broadcast(stored)
 
     # -- the steps -----------------------------------------------------------------------------------------------
 
-    async def _stored(self, method: str, request_id: str, request_hash: str) -> Document | None:
-        stored = await self.store.transaction_for(method, request_id)
-        if stored is not None and stored["request"]["hash"] != request_hash:
+    async def _stored(self, order: WriteOrder) -> Document | None:
+        stored = await self.store.transaction_for(order.method, order.request_id)
+        if stored is not None and stored["request"]["hash"] != order.request_hash:
             # The idempotency key is forgotten after a day; the signed transaction never is.
             raise InvalidArgument.field(
                 "request_id",
@@ -219,30 +190,33 @@ class UsdtTransfers:
             )
         return stored
 
-    async def _sign_and_store(
-        self,
-        method: str,
-        request_id: str,
-        request_hash: str,
-        wallet_id: str,
-        built: BuiltTransaction,
-        intent: wallet_pb2.TransactionIntent,
-        reference: str,
-    ) -> Document:
+    async def _sign_and_store(self, order: WriteOrder, call_data: bytes, fee_limit_sun: int) -> Document:
+        """Build the call, have wallet-manager sign it against the order's intent, store it (a concurrent twin that
+        stored first wins: its document is returned and this signature is dropped unsent)."""
+        built = await self.contract.build(order.owner, call_data, fee_limit_sun)
+        intent = wallet_pb2.TransactionIntent(
+            kind=_KINDS[order.method],
+            owner_address=order.owner,
+            recipient_address=order.counterparty,
+            asset=common_pb2.ASSET_USDT,
+            amount_base_units=order.amount,
+            fee_limit_sun=fee_limit_sun,
+        )
         signed = await self._wallet_manager.rpc.SignTransaction(
             wallet_pb2.SignTransactionRequest(
-                wallet_id=wallet_id, raw_data=built.raw_data, intent=intent, txid=built.txid, reference=reference
+                wallet_id=order.wallet_id, raw_data=built.raw_data, intent=intent, txid=built.txid,
+                reference=order.reference,
             )
         )
         document: Document = {
             "_id": built.txid,
-            "request": {"method": method, "request_id": request_id, "hash": request_hash},
-            "kind": method,
-            "wallet_id": wallet_id,
-            "from_address": intent.owner_address,
-            "to_address": intent.recipient_address,
-            "amount_base_units": intent.amount_base_units,
-            "fee_limit_sun": built.fee_limit_sun,
+            "request": {"method": order.method, "request_id": order.request_id, "hash": order.request_hash},
+            "kind": order.method,
+            "wallet_id": order.wallet_id,
+            "from_address": order.owner,
+            "to_address": order.counterparty,
+            "amount_base_units": order.amount,
+            "fee_limit_sun": fee_limit_sun,
             "expiration_ms": built.expiration_ms,
             "raw_data": built.raw_data,
             "signature": signed.signature,
@@ -251,21 +225,14 @@ class UsdtTransfers:
         }
         stored = await self.store.insert_transaction(document)
         if stored["_id"] == built.txid:
+            details = {key: document[key] for key in ("wallet_id", "from_address", "to_address", "amount_base_units",
+                                                      "fee_limit_sun")}
             async with self._auditing:
                 await self.store.audit_log.append(
                     principal() or "",
                     "transaction.sign",
-                    {
-                        "txid": built.txid,
-                        "method": method,
-                        "request_id": request_id,
-                        "wallet_id": wallet_id,
-                        "from_address": intent.owner_address,
-                        "to_address": intent.recipient_address,
-                        "amount_base_units": intent.amount_base_units,
-                        "fee_limit_sun": built.fee_limit_sun,
-                        "reference": reference,
-                    },
+                    {"txid": built.txid, "method": order.method, "request_id": order.request_id,
+                     "reference": order.reference, **details},
                 )
         return stored
 
