@@ -62,15 +62,30 @@ def finality(check: FieldChecks, value: int) -> int:
 
 def transfer_order(request: usdt_pb2.TransferRequest, *, fee_limit_cap_sun: int) -> WriteOrder:
     check = FieldChecks()
-    sender = check.address("from_address", request.from_address)
-    recipient = check.address("to_address", request.to_address)
-    if sender is not None and sender == recipient:
-        check.fail("to_address", "must differ from from_address")
-    amount = check.amount("amount_base_units", request.amount_base_units)
+    sender, recipient, amount = _transfer_fields(check, request)
     return _write_order(
         check, request, TRANSFER_METHOD, sender, recipient, amount, fee_limit_cap_sun,
         allow_unactivated_recipient=request.allow_unactivated_recipient,
     )
+
+
+def estimate_request(request: usdt_pb2.EstimateTransferRequest) -> tuple[str, str, int]:
+    """(sender, recipient, amount) of an EstimateTransfer request."""
+    check = FieldChecks()
+    sender, recipient, amount = _transfer_fields(check, request)
+    check.done()
+    assert sender is not None and recipient is not None and amount is not None
+    return sender, recipient, amount
+
+
+def _transfer_fields(
+    check: FieldChecks, request: usdt_pb2.TransferRequest | usdt_pb2.EstimateTransferRequest
+) -> tuple[str | None, str | None, int | None]:
+    sender = check.address("from_address", request.from_address)
+    recipient = check.address("to_address", request.to_address)
+    if sender is not None and sender == recipient:
+        check.fail("to_address", "must differ from from_address")
+    return sender, recipient, check.amount("amount_base_units", request.amount_base_units)
 
 
 def approve_order(request: usdt_pb2.ApproveRequest, *, fee_limit_cap_sun: int) -> WriteOrder:

@@ -100,14 +100,7 @@ class UsdtManagerServicer(usdt_pb2_grpc.UsdtServiceServicer):
     async def EstimateTransfer(
         self, request: usdt_pb2.EstimateTransferRequest, context: Any
     ) -> usdt_pb2.EstimateTransferResponse:
-        check = FieldChecks()
-        sender = check.address("from_address", request.from_address)
-        recipient = check.address("to_address", request.to_address)
-        if sender is not None and sender == recipient:
-            check.fail("to_address", "must differ from from_address")
-        amount = check.amount("amount_base_units", request.amount_base_units)
-        check.done()
-        assert sender is not None and recipient is not None and amount is not None
+        sender, recipient, amount = messages.estimate_request(request)
         estimate = await self._transfers.estimator.transfer(sender, recipient, amount)
         return messages.estimate_message(estimate)
 
