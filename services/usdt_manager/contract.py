@@ -49,6 +49,7 @@ class UsdtContract:
         self.address = address
         self._tron_client = tron_client
         self._lifetime_ms = int(lifetime_s * 1000)
+        self._last_timestamp_ms = 0
 
     async def balance_of(self, owner: str, finality: int = common_pb2.FINALITY_SOLIDIFIED) -> int:
         return await self._view("balanceOf(address)", encode_address(owner), finality, what=f"balanceOf({owner})")
@@ -90,7 +91,10 @@ class UsdtContract:
                 tron_client_pb2.GetNowBlockRequest(finality=common_pb2.FINALITY_SOLIDIFIED)
             )
         ).block
-        now_ms = int(time.time() * 1000)
+        # Two transfers of the same amount between the same addresses, built in the same millisecond on the same
+        # reference block, would be one transaction (one txid): only one could land. A timestamp that never
+        # repeats in this process keeps them apart (another replica's twin is caught when it is stored).
+        now_ms = self._last_timestamp_ms = max(int(time.time() * 1000), self._last_timestamp_ms + 1)
         expiration_ms = now_ms + self._lifetime_ms
         tx = build_transaction(
             trigger_smart_contract(owner, self.address, call_data),

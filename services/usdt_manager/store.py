@@ -32,17 +32,15 @@ class UsdtManagerStore(MoneyStore):
         ],
     }
 
-    async def insert_transaction(self, document: Document) -> Document:
-        """Store a signed transaction before it is broadcast; when its request already has one (a concurrent
-        retry won the race), that one is returned instead and this one is dropped unsent."""
+    async def insert_transaction(self, document: Document) -> Document | None:
+        """Store a signed transaction before it is broadcast. When its request already has one (a concurrent retry
+        won the race), that one is returned instead and this one is dropped unsent; None when another request
+        already stored this very transaction (same txid): build it anew."""
         with self.bounded():
             try:
                 await self.collection(TRANSACTIONS, durable=True).insert_one(document)
             except DuplicateKeyError:
-                existing = await self.transaction_for(document["request"]["method"], document["request"]["request_id"])
-                if existing is None:
-                    raise
-                return existing
+                return await self.transaction_for(document["request"]["method"], document["request"]["request_id"])
         return document
 
     async def transaction_for(self, method: str, request_id: str) -> Document | None:

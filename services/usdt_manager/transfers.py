@@ -29,7 +29,7 @@ from typing import Any
 from lucid.tron.v1 import common_pb2, tron_client_pb2, wallet_pb2
 from lucid_tron.chain import AbiError, decode_transfer_log
 from lucid_tron.context import principal
-from lucid_tron.errors import FailedPrecondition, InvalidArgument, NotFound
+from lucid_tron.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
 from lucid_tron.peers import TronClientService, WalletService
 from lucid_tron.storage import IDEMPOTENCY_KEY_REUSED, utc_now
 
@@ -54,6 +54,10 @@ EXPIRED = "EXPIRED"
 FINAL_STATES = frozenset({CONFIRMED, FAILED, EXPIRED})
 
 NO_TRANSFER_LOG = "NO_TRANSFER_LOG"
+TXID_COLLISION = "TXID_COLLISION"
+#: Builds tried when the transaction built is one another request already stored (another replica built the same
+#: transfer in the same millisecond): each build takes a later timestamp.
+_BUILD_ATTEMPTS = 3
 TRANSACTION_EXPIRED = "TRANSACTION_EXPIRED"
 #: How far past a transaction's expiration the solidified head must be before its absence proves it can never
 #: land: load-balanced nodes answer a few blocks apart, so one node's head may be ahead of another's receipts.
@@ -193,6 +197,17 @@ class UsdtTransfers:
     async def _sign_and_store(self, order: WriteOrder, call_data: bytes, fee_limit_sun: int) -> Document:
         """Build the call, have wallet-manager sign it against the order's intent, store it (a concurrent twin that
         stored first wins: its document is returned and this signature is dropped unsent)."""
+        for _ in range(_BUILD_ATTEMPTS):
+            stored = await self._sign_and_store_once(order, call_data, fee_limit_sun)
+            if stored is not None:
+                return stored
+        raise Aborted(
+            "every transaction built for this request was already stored for another one; retry",
+            reason=TXID_COLLISION,
+            retry_after_s=0.1,
+        )
+
+    async def _sign_and_store_once(self, order: WriteOrder, call_data: bytes, fee_limit_sun: int) -> Document | None:
         built = await self.contract.build(order.owner, call_data, fee_limit_sun)
         intent = wallet_pb2.TransactionIntent(
             kind=_KINDS[order.method],
@@ -224,7 +239,7 @@ class UsdtTransfers:
             "created_at": utc_now(),
         }
         stored = await self.store.insert_transaction(document)
-        if stored["_id"] == built.txid:
+        if stored is not None and stored["_id"] == built.txid:
             details = {key: document[key] for key in ("wallet_id", "from_address", "to_address", "amount_base_units",
                                                       "fee_limit_sun")}
             async with self._auditing:

@@ -3,6 +3,7 @@ the contract returns; a retry never sends a second transaction; every refusal se
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 
@@ -199,3 +200,16 @@ async def test_a_transfer_that_never_landed_is_expired_once_the_solidified_chain
     assert too_soon.state == S.TRANSFER_STATE_SIGNED
     assert expired.state == S.TRANSFER_STATE_EXPIRED
     assert devnet.usdt_balance(stack.sender) == SENDER_USDT
+
+
+async def test_identical_transfers_under_different_request_ids_are_distinct_transactions(stack: UsdtStack) -> None:
+    # Same sender, recipient and amount, built at once on the same reference block: without care, one txid.
+    holder = stack.activated_address(usdt=1)
+
+    sent = await asyncio.gather(*(stack.stub.Transfer(stack.transfer_request(holder, 1_000_000)) for _ in range(6)))
+    landed = stack.settle()
+
+    txids = {response.transfer.txid for response in sent}
+    assert len(txids) == 6
+    assert set(landed) == txids
+    assert stack.devnet.usdt_balance(holder) == 6_000_001
