@@ -55,10 +55,10 @@ FINAL_STATES = frozenset({CONFIRMED, FAILED, EXPIRED})
 
 NO_TRANSFER_LOG = "NO_TRANSFER_LOG"
 TXID_COLLISION = "TXID_COLLISION"
+TRANSACTION_EXPIRED = "TRANSACTION_EXPIRED"
 #: Builds tried when the transaction built is one another request already stored (another replica built the same
 #: transfer in the same millisecond): each build takes a later timestamp.
 _BUILD_ATTEMPTS = 3
-TRANSACTION_EXPIRED = "TRANSACTION_EXPIRED"
 #: How far past a transaction's expiration the solidified head must be before its absence proves it can never
 #: land: load-balanced nodes answer a few blocks apart, so one node's head may be ahead of another's receipts.
 EXPIRY_MARGIN_MS = 30_000
