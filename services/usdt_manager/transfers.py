@@ -60,7 +60,9 @@ TRANSACTION_EXPIRED = "TRANSACTION_EXPIRED"
 #: transfer in the same millisecond): each build takes a later timestamp.
 _BUILD_ATTEMPTS = 3
 #: How far past a transaction's expiration the solidified head must be before its absence proves it can never
-#: land: load-balanced nodes answer a few blocks apart, so one node's head may be ahead of another's receipts.
+#: land: load-balanced nodes answer a few blocks apart, so one node's head may be ahead of another's receipts. A
+#: transaction that landed is in a block older than its expiration, so a node would have to lag by this margin plus
+#: the 19 blocks of solidification to miss it in both the head and the solidified view that are read before.
 EXPIRY_MARGIN_MS = 30_000
 
 _SOLIDIFIED = common_pb2.FINALITY_SOLIDIFIED
