@@ -15,7 +15,7 @@ from tronpy import AsyncTron
 from fixtures.rpc_errors import error_reason, field_violations
 from integration.usdt_manager.usdt_kit import SENDER_USDT, UsdtStack, fresh_address, usdt_stack
 from lucid.tron.v1 import usdt_pb2
-from lucid_tron.chain import TRANSFER_EVENT_TOPIC
+from lucid_tron.chain import TRANSFER_EVENT_TOPIC, protocol
 
 S = usdt_pb2
 
@@ -213,3 +213,45 @@ async def test_identical_transfers_under_different_request_ids_are_distinct_tran
     assert len(txids) == 6
     assert set(landed) == txids
     assert stack.devnet.usdt_balance(holder) == 6_000_001
+
+
+async def test_a_retry_whose_stored_transaction_a_node_already_has_counts_it_as_sent(
+    stack: UsdtStack, mongo_url: str, devnet_http
+) -> None:
+    # The first broadcast fails for usdt-manager, yet the signed bytes reach the network another way (a node that
+    # took them before the answer was lost): the retry's broadcast answers DUP_TRANSACTION, which is a success.
+    holder = stack.activated_address(usdt=1)
+    request = stack.transfer_request(holder, 1_000_000)
+    stack.devnet.faults.add(status=503, paths=["/wallet/broadcasthex"])
+    await refused(stack.stub.Transfer, request)
+    stack.devnet.faults.clear()
+    async with AsyncMongoClient(mongo_url) as client:
+        [stored] = await client[stack.database]["transactions"].find({}).to_list()
+    signed = protocol.Transaction(raw_data=protocol.Transaction.raw.FromString(stored["raw_data"]),
+                                  signature=[stored["signature"]])
+    accepted = await devnet_http.post(stack.devnet, "/wallet/broadcasthex", {"transaction": signed.SerializeToString().hex()})
+
+    sent = (await stack.stub.Transfer(request)).transfer
+
+    assert accepted["result"] is True
+    assert (sent.txid, sent.state) == (stored["_id"], S.TRANSFER_STATE_BROADCAST)
+    assert stack.settle() == (sent.txid,)
+    assert stack.devnet.usdt_balance(holder) == 1_000_001
+
+
+async def test_concurrent_calls_with_one_request_id_send_one_transaction(stack: UsdtStack) -> None:
+    holder = stack.activated_address(usdt=1)
+    request = stack.transfer_request(holder, 2_000_000)
+
+    outcomes = await asyncio.gather(*(stack.stub.Transfer(request) for _ in range(5)), return_exceptions=True)
+
+    sent = {outcome.transfer.txid for outcome in outcomes if isinstance(outcome, usdt_pb2.TransferResponse)}
+    others = [outcome for outcome in outcomes if not isinstance(outcome, usdt_pb2.TransferResponse)]
+    assert len(sent) == 1
+    assert all(
+        isinstance(other, grpc.aio.AioRpcError) and other.code() == grpc.StatusCode.ABORTED
+        and error_reason(other) == "REQUEST_IN_FLIGHT"
+        for other in others
+    )
+    assert stack.settle() == tuple(sent)
+    assert stack.devnet.usdt_balance(holder) == 2_000_001
