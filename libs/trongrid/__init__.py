@@ -19,10 +19,10 @@ and typed reads.
 Reads (TronGrid's JSON parsed once into plain frozen dataclasses; "not found" is None, an unusable answer
 TronGridBadResponse): now_block, block, block_receipts, token_transfers, account, account_resources, transaction,
 transaction_info,
-chain_parameters, estimate_energy, and `both` (two calls at once). The one write: broadcast (DUP_TRANSACTION_ERROR
+chain_parameters, estimate_energy, constant_call, and `both` (two calls at once). The one write: broadcast (DUP_TRANSACTION_ERROR
 is success with duplicate=True). Values: Finality, Block, BlockHeader, BlockReceipts, NativeTransfer, HistoryTransfer,
 HistoryPage, Account, AccountResources, Transaction,
-Receipt, Log, ExecutionResult, ChainParameters, BroadcastResult.
+Receipt, Log, ExecutionResult, ChainParameters, ConstantCall, BroadcastResult.
 
 The reads, broadcast and the names below load their modules (protobuf, the chain library) on first use, so a user
 of the client alone does not pay for them: the lucid.tron.v1 mappings (FINALITIES,
@@ -55,6 +55,7 @@ from ._values import (
     BlockReceipts,
     BroadcastResult,
     ChainParameters,
+    ConstantCall,
     ExecutionResult,
     Finality,
     Log,
@@ -82,6 +83,7 @@ if TYPE_CHECKING:
         block_receipts,
         both,
         chain_parameters,
+        constant_call,
         estimate_energy,
         now_block,
         token_transfers,
@@ -104,6 +106,7 @@ _LAZY = {
     "both": "._reads",
     "broadcast": "._broadcast",
     "chain_parameters": "._reads",
+    "constant_call": "._reads",
     "estimate_energy": "._reads",
     "now_block": "._reads",
     "receipt_message": "._messages",
@@ -129,6 +132,7 @@ __all__ = [
     "BroadcastResult",
     "ChainParameters",
     "CircuitBreaker",
+    "ConstantCall",
     "ExecutionResult",
     "Finality",
     "Log",
@@ -159,6 +163,7 @@ __all__ = [
     "both",
     "broadcast",
     "chain_parameters",
+    "constant_call",
     "estimate_energy",
     "now_block",
     "receipt_message",

@@ -27,6 +27,7 @@ from ._values import (
     BlockHeader,
     BlockReceipts,
     ChainParameters,
+    ConstantCall,
     ExecutionResult,
     Log,
     NativeTransfer,
@@ -46,6 +47,7 @@ __all__ = [
     "parse_account_resources",
     "parse_block",
     "parse_chain_parameters",
+    "parse_constant_call",
     "parse_energy_required",
     "parse_receipt",
     "parse_transaction",
@@ -436,6 +438,24 @@ def parse_chain_parameters(answer: Any) -> ChainParameters:
         unfreeze_delay_days=values.get("getUnfreezeDelayDays", 0),
         parameters=tuple(parameters),
     )
+
+
+def parse_constant_call(answer: Any) -> ConstantCall:
+    """A triggerconstantcontract answer. A revert is data, not an error: TRON answers result.result true with a
+    message, and marks the transaction's ret FAILED."""
+    json = _Json(json_object(answer, "triggerconstantcontract"), "triggerconstantcontract")
+    outputs = json.list("constant_result") if "constant_result" in json.raw else []
+    if len(outputs) > 1 or not all(isinstance(output, str) for output in outputs):
+        raise bad_response(f"triggerconstantcontract.constant_result is not one hex string: {outputs!r:.80}")
+    try:
+        output = bytes.fromhex(outputs[0]) if outputs else b""
+    except ValueError:
+        raise bad_response(f"triggerconstantcontract.constant_result is not hex: {outputs[0]!r:.80}") from None
+    transaction = json.raw.get("transaction")
+    rets = transaction.get("ret") if isinstance(transaction, Mapping) else None
+    failed = isinstance(rets, list) and any(isinstance(r, Mapping) and r.get("ret") == "FAILED" for r in rets)
+    energy = json.int("energy_used") if "energy_used" in json.raw else 0
+    return ConstantCall(output=output, energy_used=energy, reverted=failed)
 
 
 def parse_energy_required(answer: Any) -> int:

@@ -23,6 +23,7 @@ from ._parsing import (
     parse_block,
     parse_block_receipts,
     parse_chain_parameters,
+    parse_constant_call,
     parse_energy_required,
     parse_receipt,
     parse_token_transfer_page,
@@ -36,6 +37,7 @@ from ._values import (
     BlockHeader,
     BlockReceipts,
     ChainParameters,
+    ConstantCall,
     Finality,
     Receipt,
     HistoryPage,
@@ -49,6 +51,7 @@ __all__ = [
     "block_receipts",
     "both",
     "chain_parameters",
+    "constant_call",
     "estimate_energy",
     "now_block",
     "token_transfers",
@@ -173,16 +176,36 @@ async def estimate_energy(
 ) -> int:
     """Energy units the call would use (estimateenergy). A call that would revert is the node's refusal
     (`TronGridNodeError`, e.g. CONTRACT_EXE_ERROR)."""
-    body: dict[str, Any] = {
+    body = _contract_call(owner_address, contract_address, function_selector, parameter)
+    if call_value_sun:
+        body["call_value"] = call_value_sun
+    return parse_energy_required(await client.wallet("estimateenergy", body))
+
+
+async def constant_call(
+    client: TronGridClient,
+    *,
+    owner_address: str,
+    contract_address: str,
+    function_selector: str,
+    parameter: bytes,
+    finality: Finality,
+) -> ConstantCall:
+    """Run a view function without a transaction (triggerconstantcontract) in the `finality` view. A node's
+    refusal (no such contract) is `TronGridNodeError`; a revert is `ConstantCall.reverted`."""
+    body = _contract_call(owner_address, contract_address, function_selector, parameter)
+    return parse_constant_call(await _view(client, finality)("triggerconstantcontract", body))
+
+
+def _contract_call(owner_address: str, contract_address: str, function_selector: str, parameter: bytes) -> dict[str, Any]:
+    """The body TronGrid's contract-call paths share (base58 addresses: visible)."""
+    return {
         "owner_address": owner_address,
         "contract_address": contract_address,
         "function_selector": function_selector,
         "parameter": parameter.hex(),
         "visible": True,
     }
-    if call_value_sun:
-        body["call_value"] = call_value_sun
-    return parse_energy_required(await client.wallet("estimateenergy", body))
 
 
 async def both(first: Awaitable[A], second: Awaitable[B]) -> tuple[A, B]:

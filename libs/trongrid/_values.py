@@ -200,3 +200,13 @@ class BroadcastResult:
     txid: str
     #: The node already had it (DUP_TRANSACTION_ERROR): accepted earlier, by this or another broadcast.
     duplicate: bool
+
+
+@dataclass(frozen=True)
+class ConstantCall:
+    """What a constant call (triggerconstantcontract) returned: ABI-encoded output, energy it used, and whether it
+    reverted (then `output` is the revert data)."""
+
+    output: bytes
+    energy_used: int
+    reverted: bool

@@ -14,7 +14,7 @@ import grpc
 
 from lucid.tron.v1 import tron_client_pb2, tron_client_pb2_grpc
 from lucid_tron import trongrid
-from lucid_tron.errors import NotFound
+from lucid_tron.errors import FailedPrecondition, NotFound
 from lucid_tron.mesh import Registration
 from lucid_tron.trongrid import Finality, TronGridClient
 from lucid_tron.validation import FieldChecks
@@ -31,6 +31,7 @@ Context = grpc.aio.ServicerContext[Any, Any]
 _FUNCTION_SELECTOR = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*\([A-Za-z0-9_,\[\]()]*\)", re.ASCII)
 #: ABI arguments of one call; far above any TRC20 call, small enough to refuse a flood.
 MAX_PARAMETER_BYTES = 64 * 1024
+CONTRACT_REVERTED = "CONTRACT_REVERTED"
 
 class TronClientServicer(tron_client_pb2_grpc.TronClientServiceServicer):
     def __init__(self, trongrid: TronGridClient) -> None:
@@ -139,16 +140,7 @@ class TronClientServicer(tron_client_pb2_grpc.TronClientServiceServicer):
     ) -> tron_client_pb2.EstimateEnergyResponse:
         check = FieldChecks()
         owner = check.address("owner_address", request.owner_address)
-        contract = check.address("contract_address", request.contract_address)
-        selector = check.pattern(
-            "function_selector",
-            request.function_selector,
-            _FUNCTION_SELECTOR,
-            expected='a Solidity signature such as "transfer(address,uint256)", without spaces',
-        )
-        parameter = check.data(
-            "parameter", request.parameter, required=False, max_length=MAX_PARAMETER_BYTES, multiple_of=32
-        )
+        contract, selector, parameter = _contract_call(check, request)
         call_value = check.amount("call_value_sun", request.call_value_sun, allow_zero=True)
         check.done()
         estimate = await fees.estimate_energy(
@@ -162,6 +154,45 @@ class TronClientServicer(tron_client_pb2_grpc.TronClientServiceServicer):
         return tron_client_pb2.EstimateEnergyResponse(
             energy_required=estimate.energy_required, burn_fee_sun=estimate.burn_fee_sun
         )
+
+    async def TriggerConstantContract(  # noqa: N802
+        self, request: tron_client_pb2.TriggerConstantContractRequest, context: Context
+    ) -> tron_client_pb2.TriggerConstantContractResponse:
+        check = FieldChecks()
+        owner = check.address("owner_address", request.owner_address, required=False)
+        contract, selector, parameter = _contract_call(check, request)
+        finality = check.enum("finality", request.finality, trongrid.FINALITIES, unspecified=Finality.SOLIDIFIED)
+        check.done()
+        assert contract is not None and selector is not None
+        called = await trongrid.constant_call(
+            self._trongrid,
+            # TRON needs a caller; a view that does not read msg.sender answers the same for any.
+            owner_address=owner or contract,
+            contract_address=contract,
+            function_selector=selector,
+            parameter=parameter or b"",
+            finality=finality,
+        )
+        if called.reverted:
+            raise FailedPrecondition(
+                f"{selector} reverted on {contract}", reason=CONTRACT_REVERTED, subject=contract
+            )
+        return tron_client_pb2.TriggerConstantContractResponse(result=called.output, energy_used=called.energy_used)
+
+
+def _contract_call(check: FieldChecks, request: Any) -> tuple[str | None, str | None, bytes | None]:
+    """(contract_address, function_selector, parameter) of a request that calls a contract."""
+    contract = check.address("contract_address", request.contract_address)
+    selector = check.pattern(
+        "function_selector",
+        request.function_selector,
+        _FUNCTION_SELECTOR,
+        expected='a Solidity signature such as "transfer(address,uint256)", without spaces',
+    )
+    parameter = check.data(
+        "parameter", request.parameter, required=False, max_length=MAX_PARAMETER_BYTES, multiple_of=32
+    )
+    return contract, selector, parameter
 
 
 def registration(servicer: TronClientServicer) -> Registration:

@@ -1,7 +1,7 @@
 """usdt-manager: `python -m lucid_tron.services.usdt_manager` serves lucid.tron.v1.UsdtService.
 
-Settings (MONGO_URL, MONGO_DATABASE, TRON_CLIENT_ADDR, WALLET_MANAGER_ADDR, USDT_CONTRACT, DEPENDENCY_CHECK_INTERVAL_S
-and the mesh's) come from the environment and secret files; every problem is reported at once and the process exits 78
+Settings (MONGO_URL, MONGO_DATABASE, TRON_CLIENT_ADDR, TRON_RELAY_ADDR, WALLET_MANAGER_ADDR, USDT_CONTRACT,
+FEE_LIMIT_CAP_SUN, FEE_LIMIT_MARGIN_PERCENT, TRANSACTION_LIFETIME_S, DEPENDENCY_CHECK_INTERVAL_S and the mesh's) come from the environment and secret files; every problem is reported at once and the process exits 78
 before serving. MongoDB holds this service's state: the process is NOT_SERVING while MongoDB does not answer, checked
 every DEPENDENCY_CHECK_INTERVAL_S.
 """
@@ -12,12 +12,15 @@ from dataclasses import dataclass
 
 from lucid_tron.chain import UsdtContractSettings
 from lucid_tron.mesh import Dependency, ServiceSettings, ServiceSpec, run
-from lucid_tron.peers import TronClientAddress, WalletManagerAddress
+from lucid_tron.peers import TronClientAddress, TronRelayAddress, WalletManagerAddress
 from lucid_tron.storage import MongoSettings
 
-from .transfers import UsdtTransfers
+from .contract import UsdtContract
+from .estimates import Estimator, FeePolicy, FeePolicySettings
+from .history import TransferHistory
 from .servicer import UsdtManagerServicer, registration
 from .store import UsdtManagerStore
+from .transfers import UsdtTransfers
 
 NAME = "usdt-manager"
 
@@ -25,8 +28,10 @@ NAME = "usdt-manager"
 @dataclass(frozen=True, kw_only=True)
 class UsdtManagerSettings(
     ServiceSettings,
+    FeePolicySettings,
     UsdtContractSettings,
     WalletManagerAddress,
+    TronRelayAddress,
     TronClientAddress,
     MongoSettings,
 ):
@@ -40,18 +45,23 @@ class UsdtManagerSettings(
 def build(settings: UsdtManagerSettings) -> ServiceSpec:
     store = UsdtManagerStore(settings)
     tron_client = settings.tron_client()
+    tron_relay = settings.tron_relay()
     wallet_manager = settings.wallet_manager()
+    contract = UsdtContract(tron_client, settings.usdt_contract, lifetime_s=settings.transaction_lifetime_s)
+    policy = FeePolicy(cap_sun=settings.fee_limit_cap_sun, margin_percent=settings.fee_limit_margin_percent)
     transfers = UsdtTransfers(
         store,
         tron_client=tron_client,
         wallet_manager=wallet_manager,
-        usdt_contract=settings.usdt_contract,
+        contract=contract,
+        estimator=Estimator(tron_client, contract, policy),
     )
+    history = TransferHistory(tron_relay, settings.usdt_contract)
     return ServiceSpec(
         name=NAME,
-        services=[registration(UsdtManagerServicer(transfers))],
+        services=[registration(UsdtManagerServicer(transfers, history))],
         dependencies=[Dependency("mongodb", store.ping, open=store.open)],
-        on_stop=[store.close, tron_client.close, wallet_manager.close],
+        on_stop=[store.close, tron_client.close, tron_relay.close, wallet_manager.close],
     )
 
 

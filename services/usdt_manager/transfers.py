@@ -1,22 +1,107 @@
-"""UsdtTransfers: USDT-TRC20 balances, transfers, approvals, allowances, history and energy estimates.
+"""UsdtTransfers: USDT transfers and approvals from wallet addresses, sent exactly once, and where each stands.
 
-Plain async Python, no grpc: the servicer adapts it to lucid.tron.v1.UsdtService, and it raises `lucid_tron.errors` for
-the mesh to map. Its RPCs are not implemented yet; the issue that builds USDT balances, transfers, approvals and history
-writes them here, on these dependencies.
+Plain async Python, no grpc: the servicer adapts it to lucid.tron.v1.UsdtService, and it raises `lucid_tron.errors`
+for the mesh to map.
+
+A write, for one request (method, request_id), runs:
+    1. the stored transaction of this request, if any, is the answer: go to 5 (a retry never signs again);
+    2. check the chain: balances, the recipient's account, the energy, the fee limit under the cap;
+    3. build raw_data here (TriggerSmartContract on the configured contract) and have wallet-manager sign it against
+       the intent it states (kind, owner, recipient, asset, amount, fee limit);
+    4. store the signed bytes (durable) before anything is sent; a concurrent twin that stored first wins and this
+       signature is dropped unsent;
+    5. broadcast the stored bytes through tron-client; DUP_TRANSACTION is a success (the node has it).
+A crash or an outage anywhere leaves either nothing signed (the retry starts over) or the stored bytes (the retry
+broadcasts them again). The callers' idempotency keys (AIP-155) sit in front of this and replay the answer.
+
+A transfer's state is read from the chain and never from the contract's return value (mainnet USDT returns
+false): CONFIRMED needs a solidified receipt SUCCESS and a Transfer log emitted by the configured contract for the
+exact sender, recipient and amount. EXPIRED needs the solidified chain to have moved past the expiration without it.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
-from .store import UsdtManagerStore
+from lucid.tron.v1 import common_pb2, tron_client_pb2, wallet_pb2
+from lucid_tron.chain import AbiError, decode_transfer_log
+from lucid_tron.context import principal
+from lucid_tron.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
+from lucid_tron.peers import TronClientService, WalletService
+from lucid_tron.storage import IDEMPOTENCY_KEY_REUSED, utc_now
 
-if TYPE_CHECKING:
-    from lucid_tron.peers import TronClientService, WalletService
+from .contract import APPROVE, UsdtContract
+from .estimates import (
+    RECIPIENT_NOT_ACTIVATED,
+    TRX_BALANCE_INSUFFICIENT,
+    USDT_BALANCE_INSUFFICIENT,
+    Estimator,
+)
+from .store import Document, UsdtManagerStore
+
+TRANSFER_METHOD = "Transfer"
+APPROVE_METHOD = "Approve"
+
+SIGNED = "SIGNED"
+BROADCAST = "BROADCAST"
+INCLUDED = "INCLUDED"
+CONFIRMED = "CONFIRMED"
+FAILED = "FAILED"
+EXPIRED = "EXPIRED"
+FINAL_STATES = frozenset({CONFIRMED, FAILED, EXPIRED})
+
+NO_TRANSFER_LOG = "NO_TRANSFER_LOG"
+TXID_COLLISION = "TXID_COLLISION"
+TRANSACTION_EXPIRED = "TRANSACTION_EXPIRED"
+#: Builds tried when the transaction built is one another request already stored (another replica built the same
+#: transfer in the same millisecond): each build takes a later timestamp.
+_BUILD_ATTEMPTS = 3
+#: How far past a transaction's expiration the solidified head must be before its absence proves it can never
+#: land: load-balanced nodes answer a few blocks apart, so one node's head may be ahead of another's receipts. A
+#: transaction that landed is in a block older than its expiration, so a node would have to lag by this margin plus
+#: the 19 blocks of solidification to miss it in both the head and the solidified view that are read before.
+EXPIRY_MARGIN_MS = 30_000
+
+_SOLIDIFIED = common_pb2.FINALITY_SOLIDIFIED
+_HEAD = common_pb2.FINALITY_HEAD
+
+
+@dataclass(frozen=True)
+class Balance:
+    usdt_base_units: int
+    trx_sun: int
+    activated: bool
+
+
+@dataclass(frozen=True)
+class WriteOrder:
+    """A checked Transfer or Approve request (`method`): `owner` signs and pays, `counterparty` is the recipient or
+    the spender; `request_hash` identifies the request's content (the idempotency digest)."""
+
+    method: str
+    request_id: str
+    request_hash: str
+    wallet_id: str
+    owner: str
+    counterparty: str
+    amount: int
+    fee_limit_sun: int
+    reference: str
+    allow_unactivated_recipient: bool = False
+
+
+_KINDS = {
+    TRANSFER_METHOD: wallet_pb2.TRANSACTION_KIND_TRC20_TRANSFER,
+    APPROVE_METHOD: wallet_pb2.TRANSACTION_KIND_TRC20_APPROVE,
+}
 
 
 class UsdtTransfers:
-    """usdt-manager's domain, on its MongoDB store, tron-client, wallet-manager and the USDT contract."""
+    """usdt-manager's writes and their status, on its MongoDB store, tron-client, wallet-manager and the USDT
+    contract."""
 
     def __init__(
         self,
@@ -24,9 +109,241 @@ class UsdtTransfers:
         *,
         tron_client: TronClientService,
         wallet_manager: WalletService,
-        usdt_contract: str,
+        contract: UsdtContract,
+        estimator: Estimator,
     ) -> None:
         self.store = store
-        self.tron_client = tron_client
-        self.wallet_manager = wallet_manager
-        self.usdt_contract = usdt_contract
+        self._tron_client = tron_client
+        self._wallet_manager = wallet_manager
+        self.contract = contract
+        self.estimator = estimator
+        # The audit log admits one successor per entry: appends from this process go one at a time.
+        self._auditing = asyncio.Lock()
+
+    async def balance(self, address: str, finality: int) -> Balance:
+        """The address's USDT (balanceOf) and TRX in the `finality` view."""
+        usdt, account = await asyncio.gather(
+            self.contract.balance_of(address, finality),
+            self._tron_client.rpc.GetAccount(tron_client_pb2.GetAccountRequest(address=address, finality=finality)),
+        )
+        return Balance(usdt, account.account.balance_sun, account.account.activated)
+
+    # -- Transfer ------------------------------------------------------------------------------------------------
+
+    async def transfer(self, order: WriteOrder) -> Document:
+        """Send `order` (a Transfer) once (see the module docstring); the stored transaction, BROADCAST or later."""
+        stored = await self._stored(order)
+        if stored is None:
+            estimate = await self.estimator.transfer(order.owner, order.counterparty, order.amount)
+            if RECIPIENT_NOT_ACTIVATED in estimate.warnings and not order.allow_unactivated_recipient:
+                raise FailedPrecondition(
+                    f"{order.counterparty} is not an activated account: it would receive the USDT but could not "
+                    "move it until someone sends it TRX; send it TRX first, or set allow_unactivated_recipient",
+                    reason=RECIPIENT_NOT_ACTIVATED,
+                    subject="to_address",
+                )
+            if USDT_BALANCE_INSUFFICIENT in estimate.warnings:
+                raise FailedPrecondition(
+                    f"{order.owner} holds {estimate.sender_usdt_base_units} USDT base units, less than {order.amount}",
+                    reason=USDT_BALANCE_INSUFFICIENT,
+                    subject="from_address",
+                )
+            fee_limit = self.estimator.fee_limit(order.fee_limit_sun, estimate.energy_required, estimate.energy_price_sun)
+            if TRX_BALANCE_INSUFFICIENT in estimate.warnings:
+                raise FailedPrecondition(
+                    f"{order.owner} holds {estimate.sender_trx_sun} SUN; the transfer would burn about "
+                    f"{estimate.burn_fee_sun} SUN for the energy and bandwidth it lacks",
+                    reason=TRX_BALANCE_INSUFFICIENT,
+                    subject="from_address",
+                )
+            call = self.contract.transfer_call(order.counterparty, order.amount)
+            stored = await self._sign_and_store(order, call, fee_limit)
+        return await self._broadcast(stored)
+
+    # -- Approve -------------------------------------------------------------------------------------------------
+
+    async def approve(self, order: WriteOrder) -> Document:
+        """Set the spender's allowance once (an Approve `order`); the stored transaction, BROADCAST or later."""
+        stored = await self._stored(order)
+        if stored is None:
+            call = self.contract.approve_call(order.counterparty, order.amount)
+            energy, price, account = await asyncio.gather(
+                self.estimator.call_energy(order.owner, APPROVE, call[4:]),
+                self.estimator.energy_price_sun(),
+                self._tron_client.rpc.GetAccount(tron_client_pb2.GetAccountRequest(address=order.owner, finality=_HEAD)),
+            )
+            fee_limit = self.estimator.fee_limit(order.fee_limit_sun, energy, price)
+            if account.account.balance_sun < energy * price:
+                raise FailedPrecondition(
+                    f"{order.owner} holds {account.account.balance_sun} SUN; the approval may burn up to "
+                    f"{energy * price} SUN for energy",
+                    reason=TRX_BALANCE_INSUFFICIENT,
+                    subject="owner_address",
+                )
+            stored = await self._sign_and_store(order, call, fee_limit)
+        return await self._broadcast(stored)
+
+    # -- the steps -----------------------------------------------------------------------------------------------
+
+    async def _stored(self, order: WriteOrder) -> Document | None:
+        stored = await self.store.transaction_for(order.method, order.request_id)
+        if stored is not None and stored["request"]["hash"] != order.request_hash:
+            # The idempotency key is forgotten after a day; the signed transaction never is.
+            raise InvalidArgument.field(
+                "request_id",
+                "already used for a different request; use a new request_id for a new request",
+                reason=IDEMPOTENCY_KEY_REUSED,
+            )
+        return stored
+
+    async def _sign_and_store(self, order: WriteOrder, call_data: bytes, fee_limit_sun: int) -> Document:
+        """Build the call, have wallet-manager sign it against the order's intent, store it (a concurrent twin that
+        stored first wins: its document is returned and this signature is dropped unsent)."""
+        for _ in range(_BUILD_ATTEMPTS):
+            stored = await self._sign_and_store_once(order, call_data, fee_limit_sun)
+            if stored is not None:
+                return stored
+        raise Aborted(
+            "every transaction built for this request was already stored for another one; retry",
+            reason=TXID_COLLISION,
+            retry_after_s=0.1,
+        )
+
+    async def _sign_and_store_once(self, order: WriteOrder, call_data: bytes, fee_limit_sun: int) -> Document | None:
+        built = await self.contract.build(order.owner, call_data, fee_limit_sun)
+        intent = wallet_pb2.TransactionIntent(
+            kind=_KINDS[order.method],
+            owner_address=order.owner,
+            recipient_address=order.counterparty,
+            asset=common_pb2.ASSET_USDT,
+            amount_base_units=order.amount,
+            fee_limit_sun=fee_limit_sun,
+        )
+        signed = await self._wallet_manager.rpc.SignTransaction(
+            wallet_pb2.SignTransactionRequest(
+                wallet_id=order.wallet_id, raw_data=built.raw_data, intent=intent, txid=built.txid,
+                reference=order.reference,
+            )
+        )
+        document: Document = {
+            "_id": built.txid,
+            "request": {"method": order.method, "request_id": order.request_id, "hash": order.request_hash},
+            "kind": order.method,
+            "wallet_id": order.wallet_id,
+            "from_address": order.owner,
+            "to_address": order.counterparty,
+            "amount_base_units": order.amount,
+            "fee_limit_sun": fee_limit_sun,
+            "expiration_ms": built.expiration_ms,
+            "raw_data": built.raw_data,
+            "signature": signed.signature,
+            "state": SIGNED,
+            "created_at": utc_now(),
+        }
+        stored = await self.store.insert_transaction(document)
+        if stored is not None and stored["_id"] == built.txid:
+            details = {key: document[key] for key in ("wallet_id", "from_address", "to_address", "amount_base_units",
+                                                      "fee_limit_sun")}
+            async with self._auditing:
+                await self.store.audit_log.append(
+                    principal() or "",
+                    "transaction.sign",
+                    {"txid": built.txid, "method": order.method, "request_id": order.request_id,
+                     "reference": order.reference, **details},
+                )
+        return stored
+
+    async def _broadcast(self, stored: Document) -> Document:
+        """Send the stored bytes, unless a node already took them; the document as it stands after."""
+        if stored["state"] != SIGNED:
+            return stored
+        try:
+            await self._tron_client.rpc.BroadcastTransaction(
+                tron_client_pb2.BroadcastTransactionRequest(
+                    raw_data=stored["raw_data"], signatures=[stored["signature"]], txid=stored["_id"]
+                )
+            )
+        except FailedPrecondition as refused:
+            if refused.reason != TRANSACTION_EXPIRED:
+                raise
+            # Expired before any broadcast we know of went through; it may still have been taken by a node and
+            # included: only a receipt says so.
+            receipt = await self._receipt(stored["_id"], _HEAD)
+            if receipt is None:
+                raise FailedPrecondition(
+                    f"transaction {stored['_id']} expired before it could be broadcast and nothing moved; "
+                    "send again with a new request_id",
+                    reason=TRANSACTION_EXPIRED,
+                    subject=stored["_id"],
+                ) from None
+        await self.store.set_state(stored["_id"], BROADCAST)
+        return {**stored, "state": BROADCAST}
+
+    # -- status --------------------------------------------------------------------------------------------------
+
+    async def transfer_status(self, txid: str) -> Document:
+        """The transfer sent as `txid`, with its state read from the chain (final states are stored)."""
+        stored = await self.store.transaction(txid)
+        if stored is None or stored["kind"] != TRANSFER_METHOD:
+            raise NotFound("transfer", txid, f"usdt-manager sent no transfer {txid}")
+        if stored["state"] in FINAL_STATES:
+            return stored
+        solidified = await self._receipt(txid, _SOLIDIFIED)
+        if solidified is not None:
+            state, failure = self._judge(stored, solidified)
+            outcome = {
+                "block_number": solidified.block_number,
+                "fee_sun": solidified.fee_sun,
+                "energy_used": solidified.energy_used,
+                "failure_reason": failure,
+            }
+            await self.store.set_state(txid, state, **outcome)
+            return {**stored, "state": state, **outcome}
+        head = await self._receipt(txid, _HEAD)
+        if head is not None:
+            return {
+                **stored,
+                "state": INCLUDED,
+                "block_number": head.block_number,
+                "fee_sun": head.fee_sun,
+                "energy_used": head.energy_used,
+            }
+        if await self._can_never_land(stored):
+            await self.store.set_state(txid, EXPIRED)
+            return {**stored, "state": EXPIRED}
+        return stored
+
+    def _judge(self, stored: Mapping[str, Any], receipt: common_pb2.TransactionReceipt) -> tuple[str, str]:
+        """(state, failure reason) of a solidified receipt: SUCCESS and the exact Transfer log of the configured
+        contract, or FAILED."""
+        if receipt.result != common_pb2.EXECUTION_RESULT_SUCCESS:
+            return FAILED, receipt.result_code or common_pb2.ExecutionResult.Name(receipt.result)
+        expected = (stored["from_address"], stored["to_address"], stored["amount_base_units"])
+        for log in receipt.logs:
+            if log.contract_address != self.contract.address:
+                continue
+            try:
+                moved = decode_transfer_log(list(log.topics), log.data)
+            except AbiError:
+                continue  # another event of the contract (Approval, ...)
+            if moved == expected:
+                return CONFIRMED, ""
+        return FAILED, NO_TRANSFER_LOG
+
+    async def _can_never_land(self, stored: Mapping[str, Any]) -> bool:
+        """Whether the solidified chain is past the expiration (with the margin) and the transaction is not in it:
+        a block only takes a transaction that has not expired at the block's time."""
+        now = await self._tron_client.rpc.GetNowBlock(tron_client_pb2.GetNowBlockRequest(finality=_SOLIDIFIED))
+        if now.block.block_time.ToMilliseconds() < stored["expiration_ms"] + EXPIRY_MARGIN_MS:
+            return False
+        # Read the receipt after the head, so the head cannot be ahead of what the receipt read saw.
+        return await self._receipt(stored["_id"], _SOLIDIFIED) is None
+
+    async def _receipt(self, txid: str, finality: int) -> common_pb2.TransactionReceipt | None:
+        try:
+            answer = await self._tron_client.rpc.GetTransactionInfo(
+                tron_client_pb2.GetTransactionInfoRequest(txid=txid, finality=finality)
+            )
+        except NotFound:
+            return None
+        return answer.receipt

@@ -44,7 +44,6 @@ from lucid.tron.v1 import (
     staking_pb2,
     tron_client_pb2,
     tron_client_pb2_grpc,
-    usdt_pb2,
     wallet_pb2,
     wallet_pb2_grpc,
 )
@@ -57,7 +56,6 @@ GRPC_SERVICE = {service.name: service.grpc_service for service in SERVICES}
 # The services whose RPCs later issues implement: until then every RPC answers UNIMPLEMENTED. An issue that
 # implements one removes it from here (and tests it in its own suite).
 SKELETONS = {
-    "usdt-manager": usdt_pb2.DESCRIPTOR.services_by_name["UsdtService"],
     "staking": staking_pb2.DESCRIPTOR.services_by_name["StakingService"],
     "payout-router": payout_router_pb2.DESCRIPTOR.services_by_name["PayoutRouterService"],
 }

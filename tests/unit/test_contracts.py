@@ -27,7 +27,7 @@ SERVICES: dict[str, tuple[str, set[str]]] = {
         "tron_client",
         {
             "GetNowBlock", "GetBlock", "GetAccount", "GetAccountResources", "GetTransaction",
-            "GetTransactionInfo", "BroadcastTransaction", "GetChainParameters", "EstimateEnergy",
+            "GetTransactionInfo", "BroadcastTransaction", "GetChainParameters", "EstimateEnergy", "TriggerConstantContract",
         },
     ),
     "RelayService": (
@@ -40,7 +40,7 @@ SERVICES: dict[str, tuple[str, set[str]]] = {
     ),
     "UsdtService": (
         "usdt",
-        {"GetBalance", "Transfer", "Approve", "GetAllowance", "ListTransfers", "EstimateTransferEnergy"},
+        {"GetBalance", "Transfer", "GetTransfer", "Approve", "GetAllowance", "ListTransfers", "EstimateTransfer"},
     ),
     "StakingService": (
         "staking",

@@ -564,3 +564,69 @@ class EstimateEnergyResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___EstimateEnergyResponse: _TypeAlias = EstimateEnergyResponse  # noqa: Y015
+
+@_typing.final
+class TriggerConstantContractRequest(_message.Message):
+    """Request for TronClientService.TriggerConstantContract."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OWNER_ADDRESS_FIELD_NUMBER: _builtins.int
+    CONTRACT_ADDRESS_FIELD_NUMBER: _builtins.int
+    FUNCTION_SELECTOR_FIELD_NUMBER: _builtins.int
+    PARAMETER_FIELD_NUMBER: _builtins.int
+    FINALITY_FIELD_NUMBER: _builtins.int
+    owner_address: _builtins.str
+    """OPTIONAL. Base58 address the call is made as (msg.sender); unset means the contract's own address."""
+    contract_address: _builtins.str
+    """REQUIRED. Base58 address of the contract to call."""
+    function_selector: _builtins.str
+    """REQUIRED. Solidity function signature, e.g. "balanceOf(address)"."""
+    parameter: _builtins.bytes
+    """OPTIONAL. ABI-encoded arguments without the 4-byte selector: 32-byte words, an address as its 20 bytes
+    left-padded.
+    """
+    finality: _common_pb2.Finality.ValueType
+    """OPTIONAL. Head or solidified view; unset means solidified."""
+    def __init__(
+        self,
+        *,
+        owner_address: _builtins.str = ...,
+        contract_address: _builtins.str = ...,
+        function_selector: _builtins.str = ...,
+        parameter: _builtins.bytes = ...,
+        finality: _common_pb2.Finality.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["contract_address", b"contract_address", "finality", b"finality", "function_selector", b"function_selector", "owner_address", b"owner_address", "parameter", b"parameter"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TriggerConstantContractRequest: _TypeAlias = TriggerConstantContractRequest  # noqa: Y015
+
+@_typing.final
+class TriggerConstantContractResponse(_message.Message):
+    """Response of TronClientService.TriggerConstantContract."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULT_FIELD_NUMBER: _builtins.int
+    ENERGY_USED_FIELD_NUMBER: _builtins.int
+    result: _builtins.bytes
+    """The function's ABI-encoded return value (32-byte words)."""
+    energy_used: _builtins.int
+    """Energy units the call consumed when run."""
+    def __init__(
+        self,
+        *,
+        result: _builtins.bytes = ...,
+        energy_used: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["energy_used", b"energy_used", "result", b"result"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TriggerConstantContractResponse: _TypeAlias = TriggerConstantContractResponse  # noqa: Y015

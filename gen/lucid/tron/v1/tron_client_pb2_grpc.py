@@ -81,6 +81,11 @@ class TronClientServiceStub:
                 request_serializer=lucid_dot_tron_dot_v1_dot_tron__client__pb2.EstimateEnergyRequest.SerializeToString,
                 response_deserializer=lucid_dot_tron_dot_v1_dot_tron__client__pb2.EstimateEnergyResponse.FromString,
                 _registered_method=True)
+        self.TriggerConstantContract = channel.unary_unary(
+                '/lucid.tron.v1.TronClientService/TriggerConstantContract',
+                request_serializer=lucid_dot_tron_dot_v1_dot_tron__client__pb2.TriggerConstantContractRequest.SerializeToString,
+                response_deserializer=lucid_dot_tron_dot_v1_dot_tron__client__pb2.TriggerConstantContractResponse.FromString,
+                _registered_method=True)
 
 
 class TronClientServiceServicer:
@@ -161,6 +166,15 @@ class TronClientServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def TriggerConstantContract(self, request, context):
+        """Runs a smart contract's function without sending a transaction (TronGrid triggerconstantcontract) in the
+        requested view, e.g. a TRC20 balanceOf or allowance. FAILED_PRECONDITION with reason CONTRACT_REVERTED when the
+        call reverts, or with TRON's code when the node refuses it (e.g. no contract at that address).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TronClientServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -208,6 +222,11 @@ def add_TronClientServiceServicer_to_server(servicer, server):
                     servicer.EstimateEnergy,
                     request_deserializer=lucid_dot_tron_dot_v1_dot_tron__client__pb2.EstimateEnergyRequest.FromString,
                     response_serializer=lucid_dot_tron_dot_v1_dot_tron__client__pb2.EstimateEnergyResponse.SerializeToString,
+            ),
+            'TriggerConstantContract': grpc.unary_unary_rpc_method_handler(
+                    servicer.TriggerConstantContract,
+                    request_deserializer=lucid_dot_tron_dot_v1_dot_tron__client__pb2.TriggerConstantContractRequest.FromString,
+                    response_serializer=lucid_dot_tron_dot_v1_dot_tron__client__pb2.TriggerConstantContractResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -455,6 +474,33 @@ class TronClientService:
             '/lucid.tron.v1.TronClientService/EstimateEnergy',
             lucid_dot_tron_dot_v1_dot_tron__client__pb2.EstimateEnergyRequest.SerializeToString,
             lucid_dot_tron_dot_v1_dot_tron__client__pb2.EstimateEnergyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TriggerConstantContract(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lucid.tron.v1.TronClientService/TriggerConstantContract',
+            lucid_dot_tron_dot_v1_dot_tron__client__pb2.TriggerConstantContractRequest.SerializeToString,
+            lucid_dot_tron_dot_v1_dot_tron__client__pb2.TriggerConstantContractResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -65,6 +65,11 @@ class TronClientServiceStub:
     """Returns the chain parameters that price resources and fees, as typed fields and as TRON's raw list."""
     EstimateEnergy: _grpc.UnaryUnaryMultiCallable[_tron_client_pb2.EstimateEnergyRequest, _tron_client_pb2.EstimateEnergyResponse]
     """Estimates the energy a smart-contract call would consume (TronGrid estimateenergy), without sending anything."""
+    TriggerConstantContract: _grpc.UnaryUnaryMultiCallable[_tron_client_pb2.TriggerConstantContractRequest, _tron_client_pb2.TriggerConstantContractResponse]
+    """Runs a smart contract's function without sending a transaction (TronGrid triggerconstantcontract) in the
+    requested view, e.g. a TRC20 balanceOf or allowance. FAILED_PRECONDITION with reason CONTRACT_REVERTED when the
+    call reverts, or with TRON's code when the node refuses it (e.g. no contract at that address).
+    """
 
 @_typing.type_check_only
 class TronClientServiceAsyncStub(TronClientServiceStub):
@@ -103,6 +108,11 @@ class TronClientServiceAsyncStub(TronClientServiceStub):
     """Returns the chain parameters that price resources and fees, as typed fields and as TRON's raw list."""
     EstimateEnergy: _aio.UnaryUnaryMultiCallable[_tron_client_pb2.EstimateEnergyRequest, _tron_client_pb2.EstimateEnergyResponse]  # type: ignore[assignment]
     """Estimates the energy a smart-contract call would consume (TronGrid estimateenergy), without sending anything."""
+    TriggerConstantContract: _aio.UnaryUnaryMultiCallable[_tron_client_pb2.TriggerConstantContractRequest, _tron_client_pb2.TriggerConstantContractResponse]  # type: ignore[assignment]
+    """Runs a smart contract's function without sending a transaction (TronGrid triggerconstantcontract) in the
+    requested view, e.g. a TRC20 balanceOf or allowance. FAILED_PRECONDITION with reason CONTRACT_REVERTED when the
+    call reverts, or with TRON's code when the node refuses it (e.g. no contract at that address).
+    """
 
 class TronClientServiceServicer(metaclass=_abc_1.ABCMeta):
     """The chain gateway: the only service that talks to TronGrid's write APIs, always through Tor. Reads here go straight
@@ -192,5 +202,16 @@ class TronClientServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_tron_client_pb2.EstimateEnergyResponse, _abc.Awaitable[_tron_client_pb2.EstimateEnergyResponse]]:
         """Estimates the energy a smart-contract call would consume (TronGrid estimateenergy), without sending anything."""
+
+    @_abc_1.abstractmethod
+    def TriggerConstantContract(
+        self,
+        request: _tron_client_pb2.TriggerConstantContractRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_tron_client_pb2.TriggerConstantContractResponse, _abc.Awaitable[_tron_client_pb2.TriggerConstantContractResponse]]:
+        """Runs a smart contract's function without sending a transaction (TronGrid triggerconstantcontract) in the
+        requested view, e.g. a TRC20 balanceOf or allowance. FAILED_PRECONDITION with reason CONTRACT_REVERTED when the
+        call reverts, or with TRON's code when the node refuses it (e.g. no contract at that address).
+        """
 
 def add_TronClientServiceServicer_to_server(servicer: TronClientServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

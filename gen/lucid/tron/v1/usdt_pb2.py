@@ -26,39 +26,49 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from lucid.tron.v1 import common_pb2 as lucid_dot_tron_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18lucid/tron/v1/usdt.proto\x12\rlucid.tron.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1alucid/tron/v1/common.proto\"b\n\x11GetBalanceRequest\x12\x18\n\x07\x61\x64\x64ress\x18\x01 \x01(\tR\x07\x61\x64\x64ress\x12\x33\n\x08\x66inality\x18\x02 \x01(\x0e\x32\x17.lucid.tron.v1.FinalityR\x08\x66inality\"\x7f\n\x12GetBalanceResponse\x12\x18\n\x07\x61\x64\x64ress\x18\x01 \x01(\tR\x07\x61\x64\x64ress\x12,\n\x12\x62\x61lance_base_units\x18\x02 \x01(\x03R\x10\x62\x61lanceBaseUnits\x12!\n\x0c\x62lock_number\x18\x03 \x01(\x03R\x0b\x62lockNumber\"\xdf\x01\n\x0fTransferRequest\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12\x1b\n\twallet_id\x18\x02 \x01(\tR\x08walletId\x12!\n\x0c\x66rom_address\x18\x03 \x01(\tR\x0b\x66romAddress\x12\x1d\n\nto_address\x18\x04 \x01(\tR\ttoAddress\x12*\n\x11\x61mount_base_units\x18\x05 \x01(\x03R\x0f\x61mountBaseUnits\x12\"\n\rfee_limit_sun\x18\x06 \x01(\x03R\x0b\x66\x65\x65LimitSun\"Y\n\x10TransferResponse\x12\x45\n\x0btransaction\x18\x01 \x01(\x0b\x32#.lucid.tron.v1.SubmittedTransactionR\x0btransaction\"\xea\x01\n\x0e\x41pproveRequest\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12\x1b\n\twallet_id\x18\x02 \x01(\tR\x08walletId\x12#\n\rowner_address\x18\x03 \x01(\tR\x0cownerAddress\x12\'\n\x0fspender_address\x18\x04 \x01(\tR\x0espenderAddress\x12*\n\x11\x61mount_base_units\x18\x05 \x01(\x03R\x0f\x61mountBaseUnits\x12\"\n\rfee_limit_sun\x18\x06 \x01(\x03R\x0b\x66\x65\x65LimitSun\"X\n\x0f\x41pproveResponse\x12\x45\n\x0btransaction\x18\x01 \x01(\x0b\x32#.lucid.tron.v1.SubmittedTransactionR\x0btransaction\"\x98\x01\n\x13GetAllowanceRequest\x12#\n\rowner_address\x18\x01 \x01(\tR\x0cownerAddress\x12\'\n\x0fspender_address\x18\x02 \x01(\tR\x0espenderAddress\x12\x33\n\x08\x66inality\x18\x03 \x01(\x0e\x32\x17.lucid.tron.v1.FinalityR\x08\x66inality\"H\n\x14GetAllowanceResponse\x12\x30\n\x14\x61llowance_base_units\x18\x01 \x01(\x03R\x12\x61llowanceBaseUnits\"\xd3\x02\n\x14ListTransfersRequest\x12\x18\n\x07\x61\x64\x64ress\x18\x01 \x01(\tR\x07\x61\x64\x64ress\x12>\n\tdirection\x18\x02 \x01(\x0e\x32 .lucid.tron.v1.TransferDirectionR\tdirection\x12\x33\n\x08\x66inality\x18\x03 \x01(\x0e\x32\x17.lucid.tron.v1.FinalityR\x08\x66inality\x12\x39\n\nstart_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12\x35\n\x08\x65nd_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07\x65ndTime\x12\x1b\n\tpage_size\x18\x06 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x07 \x01(\tR\tpageToken\"{\n\x15ListTransfersResponse\x12:\n\ttransfers\x18\x01 \x03(\x0b\x32\x1c.lucid.tron.v1.Trc20TransferR\ttransfers\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x8d\x01\n\x1d\x45stimateTransferEnergyRequest\x12!\n\x0c\x66rom_address\x18\x01 \x01(\tR\x0b\x66romAddress\x12\x1d\n\nto_address\x18\x02 \x01(\tR\ttoAddress\x12*\n\x11\x61mount_base_units\x18\x03 \x01(\x03R\x0f\x61mountBaseUnits\"\xae\x02\n\x1e\x45stimateTransferEnergyResponse\x12\'\n\x0f\x65nergy_required\x18\x01 \x01(\x03R\x0e\x65nergyRequired\x12-\n\x12\x62\x61ndwidth_required\x18\x02 \x01(\x03R\x11\x62\x61ndwidthRequired\x12\x30\n\x14recipient_holds_usdt\x18\x03 \x01(\x08R\x12recipientHoldsUsdt\x12)\n\x10\x65nergy_available\x18\x04 \x01(\x03R\x0f\x65nergyAvailable\x12 \n\x0c\x62urn_fee_sun\x18\x05 \x01(\x03R\nburnFeeSun\x12\x35\n\x17suggested_fee_limit_sun\x18\x06 \x01(\x03R\x14suggestedFeeLimitSun*y\n\x11TransferDirection\x12\"\n\x1eTRANSFER_DIRECTION_UNSPECIFIED\x10\x00\x12\x1f\n\x1bTRANSFER_DIRECTION_INCOMING\x10\x01\x12\x1f\n\x1bTRANSFER_DIRECTION_OUTGOING\x10\x02\x32\xa3\x04\n\x0bUsdtService\x12Q\n\nGetBalance\x12 .lucid.tron.v1.GetBalanceRequest\x1a!.lucid.tron.v1.GetBalanceResponse\x12K\n\x08Transfer\x12\x1e.lucid.tron.v1.TransferRequest\x1a\x1f.lucid.tron.v1.TransferResponse\x12H\n\x07\x41pprove\x12\x1d.lucid.tron.v1.ApproveRequest\x1a\x1e.lucid.tron.v1.ApproveResponse\x12W\n\x0cGetAllowance\x12\".lucid.tron.v1.GetAllowanceRequest\x1a#.lucid.tron.v1.GetAllowanceResponse\x12Z\n\rListTransfers\x12#.lucid.tron.v1.ListTransfersRequest\x1a$.lucid.tron.v1.ListTransfersResponse\x12u\n\x16\x45stimateTransferEnergy\x12,.lucid.tron.v1.EstimateTransferEnergyRequest\x1a-.lucid.tron.v1.EstimateTransferEnergyResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18lucid/tron/v1/usdt.proto\x12\rlucid.tron.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1alucid/tron/v1/common.proto\"b\n\x11GetBalanceRequest\x12\x18\n\x07\x61\x64\x64ress\x18\x01 \x01(\tR\x07\x61\x64\x64ress\x12\x33\n\x08\x66inality\x18\x02 \x01(\x0e\x32\x17.lucid.tron.v1.FinalityR\x08\x66inality\"\xe0\x01\n\x12GetBalanceResponse\x12\x18\n\x07\x61\x64\x64ress\x18\x01 \x01(\tR\x07\x61\x64\x64ress\x12\x35\n\x17usdt_balance_base_units\x18\x02 \x01(\x03R\x14usdtBalanceBaseUnits\x12&\n\x0ftrx_balance_sun\x18\x03 \x01(\x03R\rtrxBalanceSun\x12\x1c\n\tactivated\x18\x04 \x01(\x08R\tactivated\x12\x33\n\x08\x66inality\x18\x05 \x01(\x0e\x32\x17.lucid.tron.v1.FinalityR\x08\x66inality\"\xbd\x02\n\x0fTransferRequest\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12\x1b\n\twallet_id\x18\x02 \x01(\tR\x08walletId\x12!\n\x0c\x66rom_address\x18\x03 \x01(\tR\x0b\x66romAddress\x12\x1d\n\nto_address\x18\x04 \x01(\tR\ttoAddress\x12*\n\x11\x61mount_base_units\x18\x05 \x01(\x03R\x0f\x61mountBaseUnits\x12\"\n\rfee_limit_sun\x18\x06 \x01(\x03R\x0b\x66\x65\x65LimitSun\x12>\n\x1b\x61llow_unactivated_recipient\x18\x07 \x01(\x08R\x19\x61llowUnactivatedRecipient\x12\x1c\n\treference\x18\x08 \x01(\tR\treference\"\xaa\x04\n\x0cUsdtTransfer\x12\x12\n\x04txid\x18\x01 \x01(\tR\x04txid\x12\x1d\n\nrequest_id\x18\x02 \x01(\tR\trequestId\x12\x1b\n\twallet_id\x18\x03 \x01(\tR\x08walletId\x12!\n\x0c\x66rom_address\x18\x04 \x01(\tR\x0b\x66romAddress\x12\x1d\n\nto_address\x18\x05 \x01(\tR\ttoAddress\x12*\n\x11\x61mount_base_units\x18\x06 \x01(\x03R\x0f\x61mountBaseUnits\x12\"\n\rfee_limit_sun\x18\x07 \x01(\x03R\x0b\x66\x65\x65LimitSun\x12\x32\n\x05state\x18\x08 \x01(\x0e\x32\x1c.lucid.tron.v1.TransferStateR\x05state\x12\x43\n\x0f\x65xpiration_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0e\x65xpirationTime\x12;\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12!\n\x0c\x62lock_number\x18\x0b \x01(\x03R\x0b\x62lockNumber\x12\x17\n\x07\x66\x65\x65_sun\x18\x0c \x01(\x03R\x06\x66\x65\x65Sun\x12\x1f\n\x0b\x65nergy_used\x18\r \x01(\x03R\nenergyUsed\x12%\n\x0e\x66\x61ilure_reason\x18\x0e \x01(\tR\rfailureReason\"K\n\x10TransferResponse\x12\x37\n\x08transfer\x18\x01 \x01(\x0b\x32\x1b.lucid.tron.v1.UsdtTransferR\x08transfer\"(\n\x12GetTransferRequest\x12\x12\n\x04txid\x18\x01 \x01(\tR\x04txid\"N\n\x13GetTransferResponse\x12\x37\n\x08transfer\x18\x01 \x01(\x0b\x32\x1b.lucid.tron.v1.UsdtTransferR\x08transfer\"\x88\x02\n\x0e\x41pproveRequest\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12\x1b\n\twallet_id\x18\x02 \x01(\tR\x08walletId\x12#\n\rowner_address\x18\x03 \x01(\tR\x0cownerAddress\x12\'\n\x0fspender_address\x18\x04 \x01(\tR\x0espenderAddress\x12*\n\x11\x61mount_base_units\x18\x05 \x01(\x03R\x0f\x61mountBaseUnits\x12\"\n\rfee_limit_sun\x18\x06 \x01(\x03R\x0b\x66\x65\x65LimitSun\x12\x1c\n\treference\x18\x07 \x01(\tR\treference\"|\n\x0f\x41pproveResponse\x12\x45\n\x0btransaction\x18\x01 \x01(\x0b\x32#.lucid.tron.v1.SubmittedTransactionR\x0btransaction\x12\"\n\rfee_limit_sun\x18\x02 \x01(\x03R\x0b\x66\x65\x65LimitSun\"\x98\x01\n\x13GetAllowanceRequest\x12#\n\rowner_address\x18\x01 \x01(\tR\x0cownerAddress\x12\'\n\x0fspender_address\x18\x02 \x01(\tR\x0espenderAddress\x12\x33\n\x08\x66inality\x18\x03 \x01(\x0e\x32\x17.lucid.tron.v1.FinalityR\x08\x66inality\"H\n\x14GetAllowanceResponse\x12\x30\n\x14\x61llowance_base_units\x18\x01 \x01(\x03R\x12\x61llowanceBaseUnits\"\xd3\x02\n\x14ListTransfersRequest\x12\x18\n\x07\x61\x64\x64ress\x18\x01 \x01(\tR\x07\x61\x64\x64ress\x12>\n\tdirection\x18\x02 \x01(\x0e\x32 .lucid.tron.v1.TransferDirectionR\tdirection\x12\x33\n\x08\x66inality\x18\x03 \x01(\x0e\x32\x17.lucid.tron.v1.FinalityR\x08\x66inality\x12\x39\n\nstart_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12\x35\n\x08\x65nd_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07\x65ndTime\x12\x1b\n\tpage_size\x18\x06 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x07 \x01(\tR\tpageToken\"\x8e\x02\n\x0fHistoryTransfer\x12\x12\n\x04txid\x18\x01 \x01(\tR\x04txid\x12!\n\x0c\x66rom_address\x18\x02 \x01(\tR\x0b\x66romAddress\x12\x1d\n\nto_address\x18\x03 \x01(\tR\ttoAddress\x12*\n\x11\x61mount_base_units\x18\x04 \x01(\x03R\x0f\x61mountBaseUnits\x12\x39\n\nblock_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tblockTime\x12>\n\tdirection\x18\x06 \x01(\x0e\x32 .lucid.tron.v1.TransferDirectionR\tdirection\"}\n\x15ListTransfersResponse\x12<\n\ttransfers\x18\x01 \x03(\x0b\x32\x1e.lucid.tron.v1.HistoryTransferR\ttransfers\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x87\x01\n\x17\x45stimateTransferRequest\x12!\n\x0c\x66rom_address\x18\x01 \x01(\tR\x0b\x66romAddress\x12\x1d\n\nto_address\x18\x02 \x01(\tR\ttoAddress\x12*\n\x11\x61mount_base_units\x18\x03 \x01(\x03R\x0f\x61mountBaseUnits\"\xfd\x03\n\x18\x45stimateTransferResponse\x12\'\n\x0f\x65nergy_required\x18\x01 \x01(\x03R\x0e\x65nergyRequired\x12-\n\x12\x62\x61ndwidth_required\x18\x02 \x01(\x03R\x11\x62\x61ndwidthRequired\x12\x30\n\x14recipient_holds_usdt\x18\x03 \x01(\x08R\x12recipientHoldsUsdt\x12/\n\x13recipient_activated\x18\x04 \x01(\x08R\x12recipientActivated\x12)\n\x10\x65nergy_available\x18\x05 \x01(\x03R\x0f\x65nergyAvailable\x12/\n\x13\x62\x61ndwidth_available\x18\x06 \x01(\x03R\x12\x62\x61ndwidthAvailable\x12 \n\x0c\x62urn_fee_sun\x18\x07 \x01(\x03R\nburnFeeSun\x12\x35\n\x17suggested_fee_limit_sun\x18\x08 \x01(\x03R\x14suggestedFeeLimitSun\x12)\n\x11\x66\x65\x65_limit_cap_sun\x18\t \x01(\x03R\x0e\x66\x65\x65LimitCapSun\x12*\n\x11\x65stimated_by_node\x18\n \x01(\x08R\x0f\x65stimatedByNode\x12\x1a\n\x08warnings\x18\x0b \x03(\tR\x08warnings*\xda\x01\n\rTransferState\x12\x1e\n\x1aTRANSFER_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15TRANSFER_STATE_SIGNED\x10\x01\x12\x1c\n\x18TRANSFER_STATE_BROADCAST\x10\x02\x12\x1b\n\x17TRANSFER_STATE_INCLUDED\x10\x03\x12\x1c\n\x18TRANSFER_STATE_CONFIRMED\x10\x04\x12\x19\n\x15TRANSFER_STATE_FAILED\x10\x05\x12\x1a\n\x16TRANSFER_STATE_EXPIRED\x10\x06*y\n\x11TransferDirection\x12\"\n\x1eTRANSFER_DIRECTION_UNSPECIFIED\x10\x00\x12\x1f\n\x1bTRANSFER_DIRECTION_INCOMING\x10\x01\x12\x1f\n\x1bTRANSFER_DIRECTION_OUTGOING\x10\x02\x32\xe7\x04\n\x0bUsdtService\x12Q\n\nGetBalance\x12 .lucid.tron.v1.GetBalanceRequest\x1a!.lucid.tron.v1.GetBalanceResponse\x12K\n\x08Transfer\x12\x1e.lucid.tron.v1.TransferRequest\x1a\x1f.lucid.tron.v1.TransferResponse\x12T\n\x0bGetTransfer\x12!.lucid.tron.v1.GetTransferRequest\x1a\".lucid.tron.v1.GetTransferResponse\x12H\n\x07\x41pprove\x12\x1d.lucid.tron.v1.ApproveRequest\x1a\x1e.lucid.tron.v1.ApproveResponse\x12W\n\x0cGetAllowance\x12\".lucid.tron.v1.GetAllowanceRequest\x1a#.lucid.tron.v1.GetAllowanceResponse\x12Z\n\rListTransfers\x12#.lucid.tron.v1.ListTransfersRequest\x1a$.lucid.tron.v1.ListTransfersResponse\x12\x63\n\x10\x45stimateTransfer\x12&.lucid.tron.v1.EstimateTransferRequest\x1a\'.lucid.tron.v1.EstimateTransferResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lucid.tron.v1.usdt_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TRANSFERDIRECTION']._serialized_start=2122
-  _globals['_TRANSFERDIRECTION']._serialized_end=2243
+  _globals['_TRANSFERSTATE']._serialized_start=3522
+  _globals['_TRANSFERSTATE']._serialized_end=3740
+  _globals['_TRANSFERDIRECTION']._serialized_start=3742
+  _globals['_TRANSFERDIRECTION']._serialized_end=3863
   _globals['_GETBALANCEREQUEST']._serialized_start=104
   _globals['_GETBALANCEREQUEST']._serialized_end=202
-  _globals['_GETBALANCERESPONSE']._serialized_start=204
-  _globals['_GETBALANCERESPONSE']._serialized_end=331
-  _globals['_TRANSFERREQUEST']._serialized_start=334
-  _globals['_TRANSFERREQUEST']._serialized_end=557
-  _globals['_TRANSFERRESPONSE']._serialized_start=559
-  _globals['_TRANSFERRESPONSE']._serialized_end=648
-  _globals['_APPROVEREQUEST']._serialized_start=651
-  _globals['_APPROVEREQUEST']._serialized_end=885
-  _globals['_APPROVERESPONSE']._serialized_start=887
-  _globals['_APPROVERESPONSE']._serialized_end=975
-  _globals['_GETALLOWANCEREQUEST']._serialized_start=978
-  _globals['_GETALLOWANCEREQUEST']._serialized_end=1130
-  _globals['_GETALLOWANCERESPONSE']._serialized_start=1132
-  _globals['_GETALLOWANCERESPONSE']._serialized_end=1204
-  _globals['_LISTTRANSFERSREQUEST']._serialized_start=1207
-  _globals['_LISTTRANSFERSREQUEST']._serialized_end=1546
-  _globals['_LISTTRANSFERSRESPONSE']._serialized_start=1548
-  _globals['_LISTTRANSFERSRESPONSE']._serialized_end=1671
-  _globals['_ESTIMATETRANSFERENERGYREQUEST']._serialized_start=1674
-  _globals['_ESTIMATETRANSFERENERGYREQUEST']._serialized_end=1815
-  _globals['_ESTIMATETRANSFERENERGYRESPONSE']._serialized_start=1818
-  _globals['_ESTIMATETRANSFERENERGYRESPONSE']._serialized_end=2120
-  _globals['_USDTSERVICE']._serialized_start=2246
-  _globals['_USDTSERVICE']._serialized_end=2793
+  _globals['_GETBALANCERESPONSE']._serialized_start=205
+  _globals['_GETBALANCERESPONSE']._serialized_end=429
+  _globals['_TRANSFERREQUEST']._serialized_start=432
+  _globals['_TRANSFERREQUEST']._serialized_end=749
+  _globals['_USDTTRANSFER']._serialized_start=752
+  _globals['_USDTTRANSFER']._serialized_end=1306
+  _globals['_TRANSFERRESPONSE']._serialized_start=1308
+  _globals['_TRANSFERRESPONSE']._serialized_end=1383
+  _globals['_GETTRANSFERREQUEST']._serialized_start=1385
+  _globals['_GETTRANSFERREQUEST']._serialized_end=1425
+  _globals['_GETTRANSFERRESPONSE']._serialized_start=1427
+  _globals['_GETTRANSFERRESPONSE']._serialized_end=1505
+  _globals['_APPROVEREQUEST']._serialized_start=1508
+  _globals['_APPROVEREQUEST']._serialized_end=1772
+  _globals['_APPROVERESPONSE']._serialized_start=1774
+  _globals['_APPROVERESPONSE']._serialized_end=1898
+  _globals['_GETALLOWANCEREQUEST']._serialized_start=1901
+  _globals['_GETALLOWANCEREQUEST']._serialized_end=2053
+  _globals['_GETALLOWANCERESPONSE']._serialized_start=2055
+  _globals['_GETALLOWANCERESPONSE']._serialized_end=2127
+  _globals['_LISTTRANSFERSREQUEST']._serialized_start=2130
+  _globals['_LISTTRANSFERSREQUEST']._serialized_end=2469
+  _globals['_HISTORYTRANSFER']._serialized_start=2472
+  _globals['_HISTORYTRANSFER']._serialized_end=2742
+  _globals['_LISTTRANSFERSRESPONSE']._serialized_start=2744
+  _globals['_LISTTRANSFERSRESPONSE']._serialized_end=2869
+  _globals['_ESTIMATETRANSFERREQUEST']._serialized_start=2872
+  _globals['_ESTIMATETRANSFERREQUEST']._serialized_end=3007
+  _globals['_ESTIMATETRANSFERRESPONSE']._serialized_start=3010
+  _globals['_ESTIMATETRANSFERRESPONSE']._serialized_end=3519
+  _globals['_USDTSERVICE']._serialized_start=3866
+  _globals['_USDTSERVICE']._serialized_end=4481
 # @@protoc_insertion_point(module_scope)

@@ -21,6 +21,54 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _TransferState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _TransferStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_TransferState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    TRANSFER_STATE_UNSPECIFIED: _TransferState.ValueType  # 0
+    """Not set; never returned."""
+    TRANSFER_STATE_SIGNED: _TransferState.ValueType  # 1
+    """Signed and stored; the broadcast has not been confirmed accepted yet (a retry with the same request_id sends
+    the same bytes).
+    """
+    TRANSFER_STATE_BROADCAST: _TransferState.ValueType  # 2
+    """Accepted by a node; no receipt yet."""
+    TRANSFER_STATE_INCLUDED: _TransferState.ValueType  # 3
+    """In a block that is not solidified yet: can still be reorganised away; never credit it."""
+    TRANSFER_STATE_CONFIRMED: _TransferState.ValueType  # 4
+    """Final: solidified, receipt SUCCESS, and the USDT contract emitted the matching Transfer log."""
+    TRANSFER_STATE_FAILED: _TransferState.ValueType  # 5
+    """Final: solidified, and the receipt is not SUCCESS or no matching Transfer log was emitted (fees were still
+    charged). failure_reason says which.
+    """
+    TRANSFER_STATE_EXPIRED: _TransferState.ValueType  # 6
+    """Final: past its expiration and absent from the solidified chain, so it can never land; nothing moved."""
+
+class TransferState(_TransferState, metaclass=_TransferStateEnumTypeWrapper):
+    """Where a transfer this service sent stands on the chain."""
+
+TRANSFER_STATE_UNSPECIFIED: TransferState.ValueType  # 0
+"""Not set; never returned."""
+TRANSFER_STATE_SIGNED: TransferState.ValueType  # 1
+"""Signed and stored; the broadcast has not been confirmed accepted yet (a retry with the same request_id sends
+the same bytes).
+"""
+TRANSFER_STATE_BROADCAST: TransferState.ValueType  # 2
+"""Accepted by a node; no receipt yet."""
+TRANSFER_STATE_INCLUDED: TransferState.ValueType  # 3
+"""In a block that is not solidified yet: can still be reorganised away; never credit it."""
+TRANSFER_STATE_CONFIRMED: TransferState.ValueType  # 4
+"""Final: solidified, receipt SUCCESS, and the USDT contract emitted the matching Transfer log."""
+TRANSFER_STATE_FAILED: TransferState.ValueType  # 5
+"""Final: solidified, and the receipt is not SUCCESS or no matching Transfer log was emitted (fees were still
+charged). failure_reason says which.
+"""
+TRANSFER_STATE_EXPIRED: TransferState.ValueType  # 6
+"""Final: past its expiration and absent from the solidified chain, so it can never land; nothing moved."""
+Global___TransferState: _TypeAlias = TransferState  # noqa: Y015
+
 class _TransferDirection:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -54,7 +102,7 @@ class GetBalanceRequest(_message.Message):
     ADDRESS_FIELD_NUMBER: _builtins.int
     FINALITY_FIELD_NUMBER: _builtins.int
     address: _builtins.str
-    """REQUIRED. Base58 address whose balance to read."""
+    """REQUIRED. Base58 address whose balances to read."""
     finality: _common_pb2.Finality.ValueType
     """OPTIONAL. Head or solidified view; unset means solidified."""
     def __init__(
@@ -78,24 +126,34 @@ class GetBalanceResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     ADDRESS_FIELD_NUMBER: _builtins.int
-    BALANCE_BASE_UNITS_FIELD_NUMBER: _builtins.int
-    BLOCK_NUMBER_FIELD_NUMBER: _builtins.int
+    USDT_BALANCE_BASE_UNITS_FIELD_NUMBER: _builtins.int
+    TRX_BALANCE_SUN_FIELD_NUMBER: _builtins.int
+    ACTIVATED_FIELD_NUMBER: _builtins.int
+    FINALITY_FIELD_NUMBER: _builtins.int
     address: _builtins.str
-    """Base58 address the balance belongs to."""
-    balance_base_units: _builtins.int
-    """USDT balance in base units (1 USDT = 1,000,000)."""
-    block_number: _builtins.int
-    """Height of the block the balance was read at."""
+    """Base58 address the balances belong to."""
+    usdt_balance_base_units: _builtins.int
+    """USDT balance in base units (1 USDT = 1,000,000), from the configured USDT contract's balanceOf."""
+    trx_balance_sun: _builtins.int
+    """Spendable TRX balance in SUN (staked TRX excluded)."""
+    activated: _builtins.bool
+    """Whether the account exists on chain. An address that only ever received tokens is not activated: it holds
+    them but cannot send anything until it receives TRX.
+    """
+    finality: _common_pb2.Finality.ValueType
+    """The view the balances were read from."""
     def __init__(
         self,
         *,
         address: _builtins.str = ...,
-        balance_base_units: _builtins.int = ...,
-        block_number: _builtins.int = ...,
+        usdt_balance_base_units: _builtins.int = ...,
+        trx_balance_sun: _builtins.int = ...,
+        activated: _builtins.bool = ...,
+        finality: _common_pb2.Finality.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "balance_base_units", b"balance_base_units", "block_number", b"block_number"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["activated", b"activated", "address", b"address", "finality", b"finality", "trx_balance_sun", b"trx_balance_sun", "usdt_balance_base_units", b"usdt_balance_base_units"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -113,19 +171,29 @@ class TransferRequest(_message.Message):
     TO_ADDRESS_FIELD_NUMBER: _builtins.int
     AMOUNT_BASE_UNITS_FIELD_NUMBER: _builtins.int
     FEE_LIMIT_SUN_FIELD_NUMBER: _builtins.int
+    ALLOW_UNACTIVATED_RECIPIENT_FIELD_NUMBER: _builtins.int
+    REFERENCE_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
-    """REQUIRED. Idempotency key (AIP-155): a retry with the same key returns the first transfer's txid and sends nothing."""
+    """REQUIRED. Idempotency key (AIP-155): a retry with the same key returns the first transfer and sends nothing new."""
     wallet_id: _builtins.str
     """REQUIRED. Id of the wallet that holds from_address."""
     from_address: _builtins.str
     """REQUIRED. Base58 wallet address to send from; it also pays the energy and bandwidth."""
     to_address: _builtins.str
-    """REQUIRED. Base58 address to send to."""
+    """REQUIRED. Base58 address to send to; not from_address."""
     amount_base_units: _builtins.int
     """REQUIRED. Amount to send, in USDT base units; greater than 0."""
     fee_limit_sun: _builtins.int
-    """OPTIONAL. Most TRX the sender may burn for energy, in SUN; 0 means the server's default (the estimate plus a
-    margin, capped by configuration and by the chain's maximum).
+    """OPTIONAL. Most TRX the transaction may burn for energy, in SUN, at most FEE_LIMIT_CAP_SUN; 0 means the
+    estimate plus the server's margin (FEE_LIMIT_MARGIN_PERCENT).
+    """
+    allow_unactivated_recipient: _builtins.bool
+    """OPTIONAL. Send even when to_address is not activated (it receives the USDT but cannot move it until someone
+    sends it TRX). Unset: such a transfer is refused with RECIPIENT_NOT_ACTIVATED. Nothing is ever activated here.
+    """
+    reference: _builtins.str
+    """OPTIONAL. What the transfer is for, written to WalletService's audit log, e.g. "payout:01J..."; at most 128
+    characters.
     """
     def __init__(
         self,
@@ -136,14 +204,94 @@ class TransferRequest(_message.Message):
         to_address: _builtins.str = ...,
         amount_base_units: _builtins.int = ...,
         fee_limit_sun: _builtins.int = ...,
+        allow_unactivated_recipient: _builtins.bool = ...,
+        reference: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_base_units", b"amount_base_units", "fee_limit_sun", b"fee_limit_sun", "from_address", b"from_address", "request_id", b"request_id", "to_address", b"to_address", "wallet_id", b"wallet_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allow_unactivated_recipient", b"allow_unactivated_recipient", "amount_base_units", b"amount_base_units", "fee_limit_sun", b"fee_limit_sun", "from_address", b"from_address", "reference", b"reference", "request_id", b"request_id", "to_address", b"to_address", "wallet_id", b"wallet_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___TransferRequest: _TypeAlias = TransferRequest  # noqa: Y015
+
+@_typing.final
+class UsdtTransfer(_message.Message):
+    """A USDT transfer this service built, had signed and broadcast."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TXID_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    WALLET_ID_FIELD_NUMBER: _builtins.int
+    FROM_ADDRESS_FIELD_NUMBER: _builtins.int
+    TO_ADDRESS_FIELD_NUMBER: _builtins.int
+    AMOUNT_BASE_UNITS_FIELD_NUMBER: _builtins.int
+    FEE_LIMIT_SUN_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    EXPIRATION_TIME_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    BLOCK_NUMBER_FIELD_NUMBER: _builtins.int
+    FEE_SUN_FIELD_NUMBER: _builtins.int
+    ENERGY_USED_FIELD_NUMBER: _builtins.int
+    FAILURE_REASON_FIELD_NUMBER: _builtins.int
+    txid: _builtins.str
+    """Transaction id, 64 lowercase hex characters."""
+    request_id: _builtins.str
+    """The request_id of the Transfer call that sent it."""
+    wallet_id: _builtins.str
+    """Id of the wallet that signed it."""
+    from_address: _builtins.str
+    """Base58 sender."""
+    to_address: _builtins.str
+    """Base58 recipient."""
+    amount_base_units: _builtins.int
+    """Amount sent, in USDT base units."""
+    fee_limit_sun: _builtins.int
+    """fee_limit the transaction carries, in SUN."""
+    state: Global___TransferState.ValueType
+    """Where the transfer stands."""
+    block_number: _builtins.int
+    """Height of the including block; 0 before INCLUDED."""
+    fee_sun: _builtins.int
+    """TRX the transaction cost its sender, in SUN, from the receipt; 0 before INCLUDED."""
+    energy_used: _builtins.int
+    """Energy the execution consumed, from the receipt; 0 before INCLUDED."""
+    failure_reason: _builtins.str
+    """FAILED only: TRON's result code (REVERT, OUT_OF_ENERGY, ...) or NO_TRANSFER_LOG."""
+    @_builtins.property
+    def expiration_time(self) -> _timestamp_pb2.Timestamp:
+        """After this time the transaction can never be included."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When the transfer was signed and stored."""
+
+    def __init__(
+        self,
+        *,
+        txid: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+        wallet_id: _builtins.str = ...,
+        from_address: _builtins.str = ...,
+        to_address: _builtins.str = ...,
+        amount_base_units: _builtins.int = ...,
+        fee_limit_sun: _builtins.int = ...,
+        state: Global___TransferState.ValueType = ...,
+        expiration_time: _timestamp_pb2.Timestamp | None = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        block_number: _builtins.int = ...,
+        fee_sun: _builtins.int = ...,
+        energy_used: _builtins.int = ...,
+        failure_reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "expiration_time", b"expiration_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_base_units", b"amount_base_units", "block_number", b"block_number", "create_time", b"create_time", "energy_used", b"energy_used", "expiration_time", b"expiration_time", "failure_reason", b"failure_reason", "fee_limit_sun", b"fee_limit_sun", "fee_sun", b"fee_sun", "from_address", b"from_address", "request_id", b"request_id", "state", b"state", "to_address", b"to_address", "txid", b"txid", "wallet_id", b"wallet_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UsdtTransfer: _TypeAlias = UsdtTransfer  # noqa: Y015
 
 @_typing.final
 class TransferResponse(_message.Message):
@@ -151,23 +299,69 @@ class TransferResponse(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    TRANSACTION_FIELD_NUMBER: _builtins.int
+    TRANSFER_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def transaction(self) -> _common_pb2.SubmittedTransaction:
-        """The broadcast transaction."""
+    def transfer(self) -> Global___UsdtTransfer:
+        """The transfer, BROADCAST (a retry answers it as the first call did)."""
 
     def __init__(
         self,
         *,
-        transaction: _common_pb2.SubmittedTransaction | None = ...,
+        transfer: Global___UsdtTransfer | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["transaction", b"transaction"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["transfer", b"transfer"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["transaction", b"transaction"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["transfer", b"transfer"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___TransferResponse: _TypeAlias = TransferResponse  # noqa: Y015
+
+@_typing.final
+class GetTransferRequest(_message.Message):
+    """Request for UsdtService.GetTransfer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TXID_FIELD_NUMBER: _builtins.int
+    txid: _builtins.str
+    """REQUIRED. Transaction id returned by Transfer, 64 hex characters."""
+    def __init__(
+        self,
+        *,
+        txid: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["txid", b"txid"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetTransferRequest: _TypeAlias = GetTransferRequest  # noqa: Y015
+
+@_typing.final
+class GetTransferResponse(_message.Message):
+    """Response of UsdtService.GetTransfer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRANSFER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def transfer(self) -> Global___UsdtTransfer:
+        """The transfer with its current state."""
+
+    def __init__(
+        self,
+        *,
+        transfer: Global___UsdtTransfer | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["transfer", b"transfer"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["transfer", b"transfer"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetTransferResponse: _TypeAlias = GetTransferResponse  # noqa: Y015
 
 @_typing.final
 class ApproveRequest(_message.Message):
@@ -181,18 +375,23 @@ class ApproveRequest(_message.Message):
     SPENDER_ADDRESS_FIELD_NUMBER: _builtins.int
     AMOUNT_BASE_UNITS_FIELD_NUMBER: _builtins.int
     FEE_LIMIT_SUN_FIELD_NUMBER: _builtins.int
+    REFERENCE_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
-    """REQUIRED. Idempotency key (AIP-155): a retry with the same key returns the first approval's txid and sends nothing."""
+    """REQUIRED. Idempotency key (AIP-155): a retry with the same key returns the first approval and sends nothing new."""
     wallet_id: _builtins.str
     """REQUIRED. Id of the wallet that holds owner_address."""
     owner_address: _builtins.str
     """REQUIRED. Base58 wallet address whose USDT the spender may move; it pays the energy and bandwidth."""
     spender_address: _builtins.str
-    """REQUIRED. Base58 address allowed to spend."""
+    """REQUIRED. Base58 address allowed to spend; not owner_address."""
     amount_base_units: _builtins.int
-    """REQUIRED. New allowance in USDT base units (replaces the old one); 0 revokes."""
+    """OPTIONAL. New allowance in USDT base units (replaces the old one); 0 revokes."""
     fee_limit_sun: _builtins.int
-    """OPTIONAL. Most TRX the owner may burn for energy, in SUN; 0 means the server's default."""
+    """OPTIONAL. Most TRX the owner may burn for energy, in SUN, at most FEE_LIMIT_CAP_SUN; 0 means the estimate plus
+    the server's margin.
+    """
+    reference: _builtins.str
+    """OPTIONAL. What the approval is for, written to WalletService's audit log; at most 128 characters."""
     def __init__(
         self,
         *,
@@ -202,10 +401,11 @@ class ApproveRequest(_message.Message):
         spender_address: _builtins.str = ...,
         amount_base_units: _builtins.int = ...,
         fee_limit_sun: _builtins.int = ...,
+        reference: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_base_units", b"amount_base_units", "fee_limit_sun", b"fee_limit_sun", "owner_address", b"owner_address", "request_id", b"request_id", "spender_address", b"spender_address", "wallet_id", b"wallet_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_base_units", b"amount_base_units", "fee_limit_sun", b"fee_limit_sun", "owner_address", b"owner_address", "reference", b"reference", "request_id", b"request_id", "spender_address", b"spender_address", "wallet_id", b"wallet_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -218,6 +418,9 @@ class ApproveResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     TRANSACTION_FIELD_NUMBER: _builtins.int
+    FEE_LIMIT_SUN_FIELD_NUMBER: _builtins.int
+    fee_limit_sun: _builtins.int
+    """fee_limit the transaction carries, in SUN."""
     @_builtins.property
     def transaction(self) -> _common_pb2.SubmittedTransaction:
         """The broadcast transaction."""
@@ -226,10 +429,11 @@ class ApproveResponse(_message.Message):
         self,
         *,
         transaction: _common_pb2.SubmittedTransaction | None = ...,
+        fee_limit_sun: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["transaction", b"transaction"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["transaction", b"transaction"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["fee_limit_sun", b"fee_limit_sun", "transaction", b"transaction"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -303,11 +507,13 @@ class ListTransfersRequest(_message.Message):
     address: _builtins.str
     """REQUIRED. Base58 address whose transfers to list."""
     direction: Global___TransferDirection.ValueType
-    """OPTIONAL. Only incoming or only outgoing; unset means both."""
+    """OPTIONAL. Only incoming or only outgoing; unset means both. Applied to each page, so a page may hold fewer
+    transfers than page_size even when more follow.
+    """
     finality: _common_pb2.Finality.ValueType
     """OPTIONAL. FINALITY_SOLIDIFIED (the default) lists only solidified transfers; FINALITY_HEAD adds unsolidified ones."""
     page_size: _builtins.int
-    """OPTIONAL. Most transfers to return; 0 means the server default (50), values above 200 are treated as 200."""
+    """OPTIONAL. Most transfers to return, 1 to 200; 0 means the server default (50)."""
     page_token: _builtins.str
     """OPTIONAL. next_page_token from a previous call with the same filters, to continue; empty for the first page."""
     @_builtins.property
@@ -316,7 +522,7 @@ class ListTransfersRequest(_message.Message):
 
     @_builtins.property
     def end_time(self) -> _timestamp_pb2.Timestamp:
-        """OPTIONAL. Only transfers in blocks before this time."""
+        """OPTIONAL. Only transfers in blocks at or before this time; after start_time when both are set."""
 
     def __init__(
         self,
@@ -338,6 +544,50 @@ class ListTransfersRequest(_message.Message):
 Global___ListTransfersRequest: _TypeAlias = ListTransfersRequest  # noqa: Y015
 
 @_typing.final
+class HistoryTransfer(_message.Message):
+    """One USDT transfer of an address's history."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TXID_FIELD_NUMBER: _builtins.int
+    FROM_ADDRESS_FIELD_NUMBER: _builtins.int
+    TO_ADDRESS_FIELD_NUMBER: _builtins.int
+    AMOUNT_BASE_UNITS_FIELD_NUMBER: _builtins.int
+    BLOCK_TIME_FIELD_NUMBER: _builtins.int
+    DIRECTION_FIELD_NUMBER: _builtins.int
+    txid: _builtins.str
+    """Id of the transaction, 64 lowercase hex characters."""
+    from_address: _builtins.str
+    """Base58 address the USDT moved from."""
+    to_address: _builtins.str
+    """Base58 address the USDT moved to."""
+    amount_base_units: _builtins.int
+    """Amount moved, in USDT base units."""
+    direction: Global___TransferDirection.ValueType
+    """Whether the listed address received (INCOMING) or sent (OUTGOING) it."""
+    @_builtins.property
+    def block_time(self) -> _timestamp_pb2.Timestamp:
+        """Time of the block that includes the transaction."""
+
+    def __init__(
+        self,
+        *,
+        txid: _builtins.str = ...,
+        from_address: _builtins.str = ...,
+        to_address: _builtins.str = ...,
+        amount_base_units: _builtins.int = ...,
+        block_time: _timestamp_pb2.Timestamp | None = ...,
+        direction: Global___TransferDirection.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["block_time", b"block_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_base_units", b"amount_base_units", "block_time", b"block_time", "direction", b"direction", "from_address", b"from_address", "to_address", b"to_address", "txid", b"txid"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HistoryTransfer: _TypeAlias = HistoryTransfer  # noqa: Y015
+
+@_typing.final
 class ListTransfersResponse(_message.Message):
     """Response of UsdtService.ListTransfers."""
 
@@ -348,13 +598,13 @@ class ListTransfersResponse(_message.Message):
     next_page_token: _builtins.str
     """Token for the next page; empty when this is the last page."""
     @_builtins.property
-    def transfers(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Trc20Transfer]:
+    def transfers(self) -> _containers.RepeatedCompositeFieldContainer[Global___HistoryTransfer]:
         """One page of transfers, newest first."""
 
     def __init__(
         self,
         *,
-        transfers: _abc.Iterable[_common_pb2.Trc20Transfer] | None = ...,
+        transfers: _abc.Iterable[Global___HistoryTransfer] | None = ...,
         next_page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
@@ -366,8 +616,8 @@ class ListTransfersResponse(_message.Message):
 Global___ListTransfersResponse: _TypeAlias = ListTransfersResponse  # noqa: Y015
 
 @_typing.final
-class EstimateTransferEnergyRequest(_message.Message):
-    """Request for UsdtService.EstimateTransferEnergy."""
+class EstimateTransferRequest(_message.Message):
+    """Request for UsdtService.EstimateTransfer."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -377,7 +627,7 @@ class EstimateTransferEnergyRequest(_message.Message):
     from_address: _builtins.str
     """REQUIRED. Base58 address that would send."""
     to_address: _builtins.str
-    """REQUIRED. Base58 address that would receive; whether it already holds USDT roughly doubles the energy."""
+    """REQUIRED. Base58 address that would receive; not from_address."""
     amount_base_units: _builtins.int
     """REQUIRED. Amount that would be sent, in USDT base units; greater than 0."""
     def __init__(
@@ -393,46 +643,79 @@ class EstimateTransferEnergyRequest(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___EstimateTransferEnergyRequest: _TypeAlias = EstimateTransferEnergyRequest  # noqa: Y015
+Global___EstimateTransferRequest: _TypeAlias = EstimateTransferRequest  # noqa: Y015
 
 @_typing.final
-class EstimateTransferEnergyResponse(_message.Message):
-    """Response of UsdtService.EstimateTransferEnergy."""
+class EstimateTransferResponse(_message.Message):
+    """Response of UsdtService.EstimateTransfer."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
     ENERGY_REQUIRED_FIELD_NUMBER: _builtins.int
     BANDWIDTH_REQUIRED_FIELD_NUMBER: _builtins.int
     RECIPIENT_HOLDS_USDT_FIELD_NUMBER: _builtins.int
+    RECIPIENT_ACTIVATED_FIELD_NUMBER: _builtins.int
     ENERGY_AVAILABLE_FIELD_NUMBER: _builtins.int
+    BANDWIDTH_AVAILABLE_FIELD_NUMBER: _builtins.int
     BURN_FEE_SUN_FIELD_NUMBER: _builtins.int
     SUGGESTED_FEE_LIMIT_SUN_FIELD_NUMBER: _builtins.int
+    FEE_LIMIT_CAP_SUN_FIELD_NUMBER: _builtins.int
+    ESTIMATED_BY_NODE_FIELD_NUMBER: _builtins.int
+    WARNINGS_FIELD_NUMBER: _builtins.int
     energy_required: _builtins.int
-    """Energy units the transfer would consume (about 64,285 to an existing holder, 130,285 to a new one)."""
+    """Energy units the transfer would consume (about 64,285 to an existing holder, 130,285 to a new one, times the
+    contract's dynamic energy factor).
+    """
     bandwidth_required: _builtins.int
     """Bandwidth points the transaction would consume (about 345)."""
     recipient_holds_usdt: _builtins.bool
-    """Whether to_address held USDT when estimated."""
+    """Whether to_address held USDT when estimated (head view)."""
+    recipient_activated: _builtins.bool
+    """Whether to_address is an activated account (head view). When false, warnings holds RECIPIENT_NOT_ACTIVATED and
+    Transfer refuses unless allow_unactivated_recipient.
+    """
     energy_available: _builtins.int
     """Energy the sender has available now, own stake plus delegations received, in energy units."""
+    bandwidth_available: _builtins.int
+    """Bandwidth points the sender has available now, free and staked."""
     burn_fee_sun: _builtins.int
-    """SUN the sender would burn with its current resources: energy and bandwidth it lacks, at current prices."""
+    """SUN the sender would burn with its current resources: the energy and bandwidth it lacks, at current prices."""
     suggested_fee_limit_sun: _builtins.int
-    """fee_limit the server would use for this transfer by default, in SUN."""
+    """fee_limit Transfer would use by default, in SUN: the energy at the current price plus the server's margin,
+    at most fee_limit_cap_sun.
+    """
+    fee_limit_cap_sun: _builtins.int
+    """The server's cap on any fee_limit, in SUN (FEE_LIMIT_CAP_SUN)."""
+    estimated_by_node: _builtins.bool
+    """Whether energy_required came from the node's estimate (true) or, when the node cannot run the call (the sender
+    lacks the USDT), from the typical cost of a transfer to a holder or a new holder (false).
+    """
+    @_builtins.property
+    def warnings(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Reasons Transfer would refuse this transfer now, as the ErrorInfo reasons it would answer:
+        RECIPIENT_NOT_ACTIVATED, USDT_BALANCE_INSUFFICIENT, TRX_BALANCE_INSUFFICIENT, FEE_LIMIT_CAP_TOO_LOW.
+        Empty when it would be sent.
+        """
+
     def __init__(
         self,
         *,
         energy_required: _builtins.int = ...,
         bandwidth_required: _builtins.int = ...,
         recipient_holds_usdt: _builtins.bool = ...,
+        recipient_activated: _builtins.bool = ...,
         energy_available: _builtins.int = ...,
+        bandwidth_available: _builtins.int = ...,
         burn_fee_sun: _builtins.int = ...,
         suggested_fee_limit_sun: _builtins.int = ...,
+        fee_limit_cap_sun: _builtins.int = ...,
+        estimated_by_node: _builtins.bool = ...,
+        warnings: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bandwidth_required", b"bandwidth_required", "burn_fee_sun", b"burn_fee_sun", "energy_available", b"energy_available", "energy_required", b"energy_required", "recipient_holds_usdt", b"recipient_holds_usdt", "suggested_fee_limit_sun", b"suggested_fee_limit_sun"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bandwidth_available", b"bandwidth_available", "bandwidth_required", b"bandwidth_required", "burn_fee_sun", b"burn_fee_sun", "energy_available", b"energy_available", "energy_required", b"energy_required", "estimated_by_node", b"estimated_by_node", "fee_limit_cap_sun", b"fee_limit_cap_sun", "recipient_activated", b"recipient_activated", "recipient_holds_usdt", b"recipient_holds_usdt", "suggested_fee_limit_sun", b"suggested_fee_limit_sun", "warnings", b"warnings"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___EstimateTransferEnergyResponse: _TypeAlias = EstimateTransferEnergyResponse  # noqa: Y015
+Global___EstimateTransferResponse: _TypeAlias = EstimateTransferResponse  # noqa: Y015

@@ -26,9 +26,13 @@ if _version_not_supported:
 
 
 class UsdtServiceStub:
-    """USDT-TRC20 on the configured network's USDT contract: balances, transfers and approvals from wallet addresses, and
-    transfer history. Amounts are USDT base units (1 USDT = 1,000,000). Writes are built locally, signed by WalletService
-    against a stated intent, persisted, then broadcast through TronClientService; each is idempotent on request_id.
+    """USDT-TRC20 on the configured network's USDT contract: balances, transfers and approvals from wallet addresses,
+    transfer status and history, and fee estimates. Amounts are USDT base units (1 USDT = 1,000,000) or SUN for TRX.
+    Writes are built locally (TriggerSmartContract on the configured contract), signed by WalletService against a
+    stated intent, stored, then broadcast through TronClientService; each is idempotent on request_id, and a retry
+    broadcasts the stored bytes again, never a second transaction. The fee limit of every write is capped by the
+    server's policy (FEE_LIMIT_CAP_SUN). A transfer succeeded only when its solidified receipt says SUCCESS and the USDT
+    contract emitted the matching Transfer log; the contract's return value is never read (mainnet USDT returns false).
     """
 
     def __init__(self, channel):
@@ -47,6 +51,11 @@ class UsdtServiceStub:
                 request_serializer=lucid_dot_tron_dot_v1_dot_usdt__pb2.TransferRequest.SerializeToString,
                 response_deserializer=lucid_dot_tron_dot_v1_dot_usdt__pb2.TransferResponse.FromString,
                 _registered_method=True)
+        self.GetTransfer = channel.unary_unary(
+                '/lucid.tron.v1.UsdtService/GetTransfer',
+                request_serializer=lucid_dot_tron_dot_v1_dot_usdt__pb2.GetTransferRequest.SerializeToString,
+                response_deserializer=lucid_dot_tron_dot_v1_dot_usdt__pb2.GetTransferResponse.FromString,
+                _registered_method=True)
         self.Approve = channel.unary_unary(
                 '/lucid.tron.v1.UsdtService/Approve',
                 request_serializer=lucid_dot_tron_dot_v1_dot_usdt__pb2.ApproveRequest.SerializeToString,
@@ -62,36 +71,55 @@ class UsdtServiceStub:
                 request_serializer=lucid_dot_tron_dot_v1_dot_usdt__pb2.ListTransfersRequest.SerializeToString,
                 response_deserializer=lucid_dot_tron_dot_v1_dot_usdt__pb2.ListTransfersResponse.FromString,
                 _registered_method=True)
-        self.EstimateTransferEnergy = channel.unary_unary(
-                '/lucid.tron.v1.UsdtService/EstimateTransferEnergy',
-                request_serializer=lucid_dot_tron_dot_v1_dot_usdt__pb2.EstimateTransferEnergyRequest.SerializeToString,
-                response_deserializer=lucid_dot_tron_dot_v1_dot_usdt__pb2.EstimateTransferEnergyResponse.FromString,
+        self.EstimateTransfer = channel.unary_unary(
+                '/lucid.tron.v1.UsdtService/EstimateTransfer',
+                request_serializer=lucid_dot_tron_dot_v1_dot_usdt__pb2.EstimateTransferRequest.SerializeToString,
+                response_deserializer=lucid_dot_tron_dot_v1_dot_usdt__pb2.EstimateTransferResponse.FromString,
                 _registered_method=True)
 
 
 class UsdtServiceServicer:
-    """USDT-TRC20 on the configured network's USDT contract: balances, transfers and approvals from wallet addresses, and
-    transfer history. Amounts are USDT base units (1 USDT = 1,000,000). Writes are built locally, signed by WalletService
-    against a stated intent, persisted, then broadcast through TronClientService; each is idempotent on request_id.
+    """USDT-TRC20 on the configured network's USDT contract: balances, transfers and approvals from wallet addresses,
+    transfer status and history, and fee estimates. Amounts are USDT base units (1 USDT = 1,000,000) or SUN for TRX.
+    Writes are built locally (TriggerSmartContract on the configured contract), signed by WalletService against a
+    stated intent, stored, then broadcast through TronClientService; each is idempotent on request_id, and a retry
+    broadcasts the stored bytes again, never a second transaction. The fee limit of every write is capped by the
+    server's policy (FEE_LIMIT_CAP_SUN). A transfer succeeded only when its solidified receipt says SUCCESS and the USDT
+    contract emitted the matching Transfer log; the contract's return value is never read (mainnet USDT returns false).
     """
 
     def GetBalance(self, request, context):
-        """Returns an address's USDT balance (balanceOf) in the requested view.
+        """Returns an address's USDT balance (balanceOf) and TRX balance in the requested view.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Transfer(self, request, context):
-        """Sends USDT from a wallet address. Returns once the transaction is broadcast, not when it is final: follow the txid.
-        FAILED_PRECONDITION when the balance, or the TRX to pay energy up to fee_limit_sun, is short.
+        """Sends USDT from a wallet address. Returns once the transaction is broadcast, not when it is final: follow it
+        with GetTransfer. FAILED_PRECONDITION, nothing sent, with reason: USDT_BALANCE_INSUFFICIENT,
+        TRX_BALANCE_INSUFFICIENT (too little TRX to burn for the energy and bandwidth it lacks),
+        RECIPIENT_NOT_ACTIVATED (unless allow_unactivated_recipient), FEE_LIMIT_CAP_TOO_LOW (the estimate with its
+        margin exceeds FEE_LIMIT_CAP_SUN), FEE_LIMIT_BELOW_ESTIMATE (an explicit fee_limit_sun that would run out of
+        energy), TRANSACTION_EXPIRED (a retry whose stored transaction expired without landing: use a new
+        request_id), or WalletService's refusal (INTENT_MISMATCH, NOT_A_WALLET_ADDRESS, ...). INVALID_ARGUMENT naming
+        each bad field, fee_limit_sun above FEE_LIMIT_CAP_SUN included.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTransfer(self, request, context):
+        """Returns a transfer this service sent, with its status read from the chain. NOT_FOUND for a txid this service
+        did not send.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Approve(self, request, context):
-        """Sets how much USDT a spender may move from a wallet address (approve). Returns once broadcast.
+        """Sets how much USDT a spender may move from a wallet address (approve). Returns once broadcast. Idempotent on
+        request_id like Transfer; FAILED_PRECONDITION as Transfer for fees.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -105,14 +133,17 @@ class UsdtServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListTransfers(self, request, context):
-        """Lists USDT transfers into and out of an address, newest first, one page at a time.
+        """Lists USDT transfers into and out of an address, newest first, one page at a time (TronGrid's account history
+        through RelayService).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def EstimateTransferEnergy(self, request, context):
-        """Estimates the resources and cost of a USDT transfer without sending it.
+    def EstimateTransfer(self, request, context):
+        """Estimates the energy, bandwidth and TRX a USDT transfer would cost, and the fee limit Transfer would use,
+        without sending anything. Says whether the recipient already holds USDT (about 64,285 energy) or not (about
+        130,285), and whether it is activated; never activates it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -131,6 +162,11 @@ def add_UsdtServiceServicer_to_server(servicer, server):
                     request_deserializer=lucid_dot_tron_dot_v1_dot_usdt__pb2.TransferRequest.FromString,
                     response_serializer=lucid_dot_tron_dot_v1_dot_usdt__pb2.TransferResponse.SerializeToString,
             ),
+            'GetTransfer': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTransfer,
+                    request_deserializer=lucid_dot_tron_dot_v1_dot_usdt__pb2.GetTransferRequest.FromString,
+                    response_serializer=lucid_dot_tron_dot_v1_dot_usdt__pb2.GetTransferResponse.SerializeToString,
+            ),
             'Approve': grpc.unary_unary_rpc_method_handler(
                     servicer.Approve,
                     request_deserializer=lucid_dot_tron_dot_v1_dot_usdt__pb2.ApproveRequest.FromString,
@@ -146,10 +182,10 @@ def add_UsdtServiceServicer_to_server(servicer, server):
                     request_deserializer=lucid_dot_tron_dot_v1_dot_usdt__pb2.ListTransfersRequest.FromString,
                     response_serializer=lucid_dot_tron_dot_v1_dot_usdt__pb2.ListTransfersResponse.SerializeToString,
             ),
-            'EstimateTransferEnergy': grpc.unary_unary_rpc_method_handler(
-                    servicer.EstimateTransferEnergy,
-                    request_deserializer=lucid_dot_tron_dot_v1_dot_usdt__pb2.EstimateTransferEnergyRequest.FromString,
-                    response_serializer=lucid_dot_tron_dot_v1_dot_usdt__pb2.EstimateTransferEnergyResponse.SerializeToString,
+            'EstimateTransfer': grpc.unary_unary_rpc_method_handler(
+                    servicer.EstimateTransfer,
+                    request_deserializer=lucid_dot_tron_dot_v1_dot_usdt__pb2.EstimateTransferRequest.FromString,
+                    response_serializer=lucid_dot_tron_dot_v1_dot_usdt__pb2.EstimateTransferResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -160,9 +196,13 @@ def add_UsdtServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class UsdtService:
-    """USDT-TRC20 on the configured network's USDT contract: balances, transfers and approvals from wallet addresses, and
-    transfer history. Amounts are USDT base units (1 USDT = 1,000,000). Writes are built locally, signed by WalletService
-    against a stated intent, persisted, then broadcast through TronClientService; each is idempotent on request_id.
+    """USDT-TRC20 on the configured network's USDT contract: balances, transfers and approvals from wallet addresses,
+    transfer status and history, and fee estimates. Amounts are USDT base units (1 USDT = 1,000,000) or SUN for TRX.
+    Writes are built locally (TriggerSmartContract on the configured contract), signed by WalletService against a
+    stated intent, stored, then broadcast through TronClientService; each is idempotent on request_id, and a retry
+    broadcasts the stored bytes again, never a second transaction. The fee limit of every write is capped by the
+    server's policy (FEE_LIMIT_CAP_SUN). A transfer succeeded only when its solidified receipt says SUCCESS and the USDT
+    contract emitted the matching Transfer log; the contract's return value is never read (mainnet USDT returns false).
     """
 
     @staticmethod
@@ -209,6 +249,33 @@ class UsdtService:
             '/lucid.tron.v1.UsdtService/Transfer',
             lucid_dot_tron_dot_v1_dot_usdt__pb2.TransferRequest.SerializeToString,
             lucid_dot_tron_dot_v1_dot_usdt__pb2.TransferResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTransfer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lucid.tron.v1.UsdtService/GetTransfer',
+            lucid_dot_tron_dot_v1_dot_usdt__pb2.GetTransferRequest.SerializeToString,
+            lucid_dot_tron_dot_v1_dot_usdt__pb2.GetTransferResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -301,7 +368,7 @@ class UsdtService:
             _registered_method=True)
 
     @staticmethod
-    def EstimateTransferEnergy(request,
+    def EstimateTransfer(request,
             target,
             options=(),
             channel_credentials=None,
@@ -314,9 +381,9 @@ class UsdtService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/lucid.tron.v1.UsdtService/EstimateTransferEnergy',
-            lucid_dot_tron_dot_v1_dot_usdt__pb2.EstimateTransferEnergyRequest.SerializeToString,
-            lucid_dot_tron_dot_v1_dot_usdt__pb2.EstimateTransferEnergyResponse.FromString,
+            '/lucid.tron.v1.UsdtService/EstimateTransfer',
+            lucid_dot_tron_dot_v1_dot_usdt__pb2.EstimateTransferRequest.SerializeToString,
+            lucid_dot_tron_dot_v1_dot_usdt__pb2.EstimateTransferResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -27,9 +27,13 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class UsdtServiceStub:
-    """USDT-TRC20 on the configured network's USDT contract: balances, transfers and approvals from wallet addresses, and
-    transfer history. Amounts are USDT base units (1 USDT = 1,000,000). Writes are built locally, signed by WalletService
-    against a stated intent, persisted, then broadcast through TronClientService; each is idempotent on request_id.
+    """USDT-TRC20 on the configured network's USDT contract: balances, transfers and approvals from wallet addresses,
+    transfer status and history, and fee estimates. Amounts are USDT base units (1 USDT = 1,000,000) or SUN for TRX.
+    Writes are built locally (TriggerSmartContract on the configured contract), signed by WalletService against a
+    stated intent, stored, then broadcast through TronClientService; each is idempotent on request_id, and a retry
+    broadcasts the stored bytes again, never a second transaction. The fee limit of every write is capped by the
+    server's policy (FEE_LIMIT_CAP_SUN). A transfer succeeded only when its solidified receipt says SUCCESS and the USDT
+    contract emitted the matching Transfer log; the contract's return value is never read (mainnet USDT returns false).
     """
 
     @_typing.overload
@@ -37,47 +41,89 @@ class UsdtServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> UsdtServiceAsyncStub: ...
     GetBalance: _grpc.UnaryUnaryMultiCallable[_usdt_pb2.GetBalanceRequest, _usdt_pb2.GetBalanceResponse]
-    """Returns an address's USDT balance (balanceOf) in the requested view."""
+    """Returns an address's USDT balance (balanceOf) and TRX balance in the requested view."""
     Transfer: _grpc.UnaryUnaryMultiCallable[_usdt_pb2.TransferRequest, _usdt_pb2.TransferResponse]
-    """Sends USDT from a wallet address. Returns once the transaction is broadcast, not when it is final: follow the txid.
-    FAILED_PRECONDITION when the balance, or the TRX to pay energy up to fee_limit_sun, is short.
+    """Sends USDT from a wallet address. Returns once the transaction is broadcast, not when it is final: follow it
+    with GetTransfer. FAILED_PRECONDITION, nothing sent, with reason: USDT_BALANCE_INSUFFICIENT,
+    TRX_BALANCE_INSUFFICIENT (too little TRX to burn for the energy and bandwidth it lacks),
+    RECIPIENT_NOT_ACTIVATED (unless allow_unactivated_recipient), FEE_LIMIT_CAP_TOO_LOW (the estimate with its
+    margin exceeds FEE_LIMIT_CAP_SUN), FEE_LIMIT_BELOW_ESTIMATE (an explicit fee_limit_sun that would run out of
+    energy), TRANSACTION_EXPIRED (a retry whose stored transaction expired without landing: use a new
+    request_id), or WalletService's refusal (INTENT_MISMATCH, NOT_A_WALLET_ADDRESS, ...). INVALID_ARGUMENT naming
+    each bad field, fee_limit_sun above FEE_LIMIT_CAP_SUN included.
+    """
+    GetTransfer: _grpc.UnaryUnaryMultiCallable[_usdt_pb2.GetTransferRequest, _usdt_pb2.GetTransferResponse]
+    """Returns a transfer this service sent, with its status read from the chain. NOT_FOUND for a txid this service
+    did not send.
     """
     Approve: _grpc.UnaryUnaryMultiCallable[_usdt_pb2.ApproveRequest, _usdt_pb2.ApproveResponse]
-    """Sets how much USDT a spender may move from a wallet address (approve). Returns once broadcast."""
+    """Sets how much USDT a spender may move from a wallet address (approve). Returns once broadcast. Idempotent on
+    request_id like Transfer; FAILED_PRECONDITION as Transfer for fees.
+    """
     GetAllowance: _grpc.UnaryUnaryMultiCallable[_usdt_pb2.GetAllowanceRequest, _usdt_pb2.GetAllowanceResponse]
     """Returns how much USDT a spender may still move from an owner (allowance)."""
     ListTransfers: _grpc.UnaryUnaryMultiCallable[_usdt_pb2.ListTransfersRequest, _usdt_pb2.ListTransfersResponse]
-    """Lists USDT transfers into and out of an address, newest first, one page at a time."""
-    EstimateTransferEnergy: _grpc.UnaryUnaryMultiCallable[_usdt_pb2.EstimateTransferEnergyRequest, _usdt_pb2.EstimateTransferEnergyResponse]
-    """Estimates the resources and cost of a USDT transfer without sending it."""
+    """Lists USDT transfers into and out of an address, newest first, one page at a time (TronGrid's account history
+    through RelayService).
+    """
+    EstimateTransfer: _grpc.UnaryUnaryMultiCallable[_usdt_pb2.EstimateTransferRequest, _usdt_pb2.EstimateTransferResponse]
+    """Estimates the energy, bandwidth and TRX a USDT transfer would cost, and the fee limit Transfer would use,
+    without sending anything. Says whether the recipient already holds USDT (about 64,285 energy) or not (about
+    130,285), and whether it is activated; never activates it.
+    """
 
 @_typing.type_check_only
 class UsdtServiceAsyncStub(UsdtServiceStub):
-    """USDT-TRC20 on the configured network's USDT contract: balances, transfers and approvals from wallet addresses, and
-    transfer history. Amounts are USDT base units (1 USDT = 1,000,000). Writes are built locally, signed by WalletService
-    against a stated intent, persisted, then broadcast through TronClientService; each is idempotent on request_id.
+    """USDT-TRC20 on the configured network's USDT contract: balances, transfers and approvals from wallet addresses,
+    transfer status and history, and fee estimates. Amounts are USDT base units (1 USDT = 1,000,000) or SUN for TRX.
+    Writes are built locally (TriggerSmartContract on the configured contract), signed by WalletService against a
+    stated intent, stored, then broadcast through TronClientService; each is idempotent on request_id, and a retry
+    broadcasts the stored bytes again, never a second transaction. The fee limit of every write is capped by the
+    server's policy (FEE_LIMIT_CAP_SUN). A transfer succeeded only when its solidified receipt says SUCCESS and the USDT
+    contract emitted the matching Transfer log; the contract's return value is never read (mainnet USDT returns false).
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     GetBalance: _aio.UnaryUnaryMultiCallable[_usdt_pb2.GetBalanceRequest, _usdt_pb2.GetBalanceResponse]  # type: ignore[assignment]
-    """Returns an address's USDT balance (balanceOf) in the requested view."""
+    """Returns an address's USDT balance (balanceOf) and TRX balance in the requested view."""
     Transfer: _aio.UnaryUnaryMultiCallable[_usdt_pb2.TransferRequest, _usdt_pb2.TransferResponse]  # type: ignore[assignment]
-    """Sends USDT from a wallet address. Returns once the transaction is broadcast, not when it is final: follow the txid.
-    FAILED_PRECONDITION when the balance, or the TRX to pay energy up to fee_limit_sun, is short.
+    """Sends USDT from a wallet address. Returns once the transaction is broadcast, not when it is final: follow it
+    with GetTransfer. FAILED_PRECONDITION, nothing sent, with reason: USDT_BALANCE_INSUFFICIENT,
+    TRX_BALANCE_INSUFFICIENT (too little TRX to burn for the energy and bandwidth it lacks),
+    RECIPIENT_NOT_ACTIVATED (unless allow_unactivated_recipient), FEE_LIMIT_CAP_TOO_LOW (the estimate with its
+    margin exceeds FEE_LIMIT_CAP_SUN), FEE_LIMIT_BELOW_ESTIMATE (an explicit fee_limit_sun that would run out of
+    energy), TRANSACTION_EXPIRED (a retry whose stored transaction expired without landing: use a new
+    request_id), or WalletService's refusal (INTENT_MISMATCH, NOT_A_WALLET_ADDRESS, ...). INVALID_ARGUMENT naming
+    each bad field, fee_limit_sun above FEE_LIMIT_CAP_SUN included.
+    """
+    GetTransfer: _aio.UnaryUnaryMultiCallable[_usdt_pb2.GetTransferRequest, _usdt_pb2.GetTransferResponse]  # type: ignore[assignment]
+    """Returns a transfer this service sent, with its status read from the chain. NOT_FOUND for a txid this service
+    did not send.
     """
     Approve: _aio.UnaryUnaryMultiCallable[_usdt_pb2.ApproveRequest, _usdt_pb2.ApproveResponse]  # type: ignore[assignment]
-    """Sets how much USDT a spender may move from a wallet address (approve). Returns once broadcast."""
+    """Sets how much USDT a spender may move from a wallet address (approve). Returns once broadcast. Idempotent on
+    request_id like Transfer; FAILED_PRECONDITION as Transfer for fees.
+    """
     GetAllowance: _aio.UnaryUnaryMultiCallable[_usdt_pb2.GetAllowanceRequest, _usdt_pb2.GetAllowanceResponse]  # type: ignore[assignment]
     """Returns how much USDT a spender may still move from an owner (allowance)."""
     ListTransfers: _aio.UnaryUnaryMultiCallable[_usdt_pb2.ListTransfersRequest, _usdt_pb2.ListTransfersResponse]  # type: ignore[assignment]
-    """Lists USDT transfers into and out of an address, newest first, one page at a time."""
-    EstimateTransferEnergy: _aio.UnaryUnaryMultiCallable[_usdt_pb2.EstimateTransferEnergyRequest, _usdt_pb2.EstimateTransferEnergyResponse]  # type: ignore[assignment]
-    """Estimates the resources and cost of a USDT transfer without sending it."""
+    """Lists USDT transfers into and out of an address, newest first, one page at a time (TronGrid's account history
+    through RelayService).
+    """
+    EstimateTransfer: _aio.UnaryUnaryMultiCallable[_usdt_pb2.EstimateTransferRequest, _usdt_pb2.EstimateTransferResponse]  # type: ignore[assignment]
+    """Estimates the energy, bandwidth and TRX a USDT transfer would cost, and the fee limit Transfer would use,
+    without sending anything. Says whether the recipient already holds USDT (about 64,285 energy) or not (about
+    130,285), and whether it is activated; never activates it.
+    """
 
 class UsdtServiceServicer(metaclass=_abc_1.ABCMeta):
-    """USDT-TRC20 on the configured network's USDT contract: balances, transfers and approvals from wallet addresses, and
-    transfer history. Amounts are USDT base units (1 USDT = 1,000,000). Writes are built locally, signed by WalletService
-    against a stated intent, persisted, then broadcast through TronClientService; each is idempotent on request_id.
+    """USDT-TRC20 on the configured network's USDT contract: balances, transfers and approvals from wallet addresses,
+    transfer status and history, and fee estimates. Amounts are USDT base units (1 USDT = 1,000,000) or SUN for TRX.
+    Writes are built locally (TriggerSmartContract on the configured contract), signed by WalletService against a
+    stated intent, stored, then broadcast through TronClientService; each is idempotent on request_id, and a retry
+    broadcasts the stored bytes again, never a second transaction. The fee limit of every write is capped by the
+    server's policy (FEE_LIMIT_CAP_SUN). A transfer succeeded only when its solidified receipt says SUCCESS and the USDT
+    contract emitted the matching Transfer log; the contract's return value is never read (mainnet USDT returns false).
     """
 
     @_abc_1.abstractmethod
@@ -86,7 +132,7 @@ class UsdtServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _usdt_pb2.GetBalanceRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_usdt_pb2.GetBalanceResponse, _abc.Awaitable[_usdt_pb2.GetBalanceResponse]]:
-        """Returns an address's USDT balance (balanceOf) in the requested view."""
+        """Returns an address's USDT balance (balanceOf) and TRX balance in the requested view."""
 
     @_abc_1.abstractmethod
     def Transfer(
@@ -94,8 +140,24 @@ class UsdtServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _usdt_pb2.TransferRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_usdt_pb2.TransferResponse, _abc.Awaitable[_usdt_pb2.TransferResponse]]:
-        """Sends USDT from a wallet address. Returns once the transaction is broadcast, not when it is final: follow the txid.
-        FAILED_PRECONDITION when the balance, or the TRX to pay energy up to fee_limit_sun, is short.
+        """Sends USDT from a wallet address. Returns once the transaction is broadcast, not when it is final: follow it
+        with GetTransfer. FAILED_PRECONDITION, nothing sent, with reason: USDT_BALANCE_INSUFFICIENT,
+        TRX_BALANCE_INSUFFICIENT (too little TRX to burn for the energy and bandwidth it lacks),
+        RECIPIENT_NOT_ACTIVATED (unless allow_unactivated_recipient), FEE_LIMIT_CAP_TOO_LOW (the estimate with its
+        margin exceeds FEE_LIMIT_CAP_SUN), FEE_LIMIT_BELOW_ESTIMATE (an explicit fee_limit_sun that would run out of
+        energy), TRANSACTION_EXPIRED (a retry whose stored transaction expired without landing: use a new
+        request_id), or WalletService's refusal (INTENT_MISMATCH, NOT_A_WALLET_ADDRESS, ...). INVALID_ARGUMENT naming
+        each bad field, fee_limit_sun above FEE_LIMIT_CAP_SUN included.
+        """
+
+    @_abc_1.abstractmethod
+    def GetTransfer(
+        self,
+        request: _usdt_pb2.GetTransferRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_usdt_pb2.GetTransferResponse, _abc.Awaitable[_usdt_pb2.GetTransferResponse]]:
+        """Returns a transfer this service sent, with its status read from the chain. NOT_FOUND for a txid this service
+        did not send.
         """
 
     @_abc_1.abstractmethod
@@ -104,7 +166,9 @@ class UsdtServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _usdt_pb2.ApproveRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_usdt_pb2.ApproveResponse, _abc.Awaitable[_usdt_pb2.ApproveResponse]]:
-        """Sets how much USDT a spender may move from a wallet address (approve). Returns once broadcast."""
+        """Sets how much USDT a spender may move from a wallet address (approve). Returns once broadcast. Idempotent on
+        request_id like Transfer; FAILED_PRECONDITION as Transfer for fees.
+        """
 
     @_abc_1.abstractmethod
     def GetAllowance(
@@ -120,14 +184,19 @@ class UsdtServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _usdt_pb2.ListTransfersRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_usdt_pb2.ListTransfersResponse, _abc.Awaitable[_usdt_pb2.ListTransfersResponse]]:
-        """Lists USDT transfers into and out of an address, newest first, one page at a time."""
+        """Lists USDT transfers into and out of an address, newest first, one page at a time (TronGrid's account history
+        through RelayService).
+        """
 
     @_abc_1.abstractmethod
-    def EstimateTransferEnergy(
+    def EstimateTransfer(
         self,
-        request: _usdt_pb2.EstimateTransferEnergyRequest,
+        request: _usdt_pb2.EstimateTransferRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_usdt_pb2.EstimateTransferEnergyResponse, _abc.Awaitable[_usdt_pb2.EstimateTransferEnergyResponse]]:
-        """Estimates the resources and cost of a USDT transfer without sending it."""
+    ) -> _typing.Union[_usdt_pb2.EstimateTransferResponse, _abc.Awaitable[_usdt_pb2.EstimateTransferResponse]]:
+        """Estimates the energy, bandwidth and TRX a USDT transfer would cost, and the fee limit Transfer would use,
+        without sending anything. Says whether the recipient already holds USDT (about 64,285 energy) or not (about
+        130,285), and whether it is activated; never activates it.
+        """
 
 def add_UsdtServiceServicer_to_server(servicer: UsdtServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
