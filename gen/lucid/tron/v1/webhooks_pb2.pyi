@@ -71,11 +71,13 @@ class WebhookEndpoint(_message.Message):
     endpoint_id: _builtins.str
     """OUTPUT_ONLY. "whe_..." """
     url: _builtins.str
-    """https://...; http only on loopback or a .test host (development)."""
+    """REQUIRED. https://...; http only on loopback, localhost or a .test host (development)."""
     description: _builtins.str
-    """The operator's note."""
+    """OPTIONAL. The operator's note."""
     disabled: _builtins.bool
-    """Set by an operator, or by the service after `failure_streak` failures in a row (disabled_reason says which)."""
+    """OPTIONAL. Set by an operator, or by the service after `failure_streak` failures in a row (disabled_reason says
+    which). Enabling an endpoint resets its failure streak.
+    """
     disabled_reason: _builtins.str
     """OUTPUT_ONLY."""
     failure_streak: _builtins.int
@@ -84,7 +86,7 @@ class WebhookEndpoint(_message.Message):
     """OUTPUT_ONLY. Changes on every change; send it back to update or delete this version only."""
     @_builtins.property
     def event_types(self) -> _containers.RepeatedScalarFieldContainer[_events_pb2.EventType.ValueType]:
-        """The event types sent to this endpoint; empty means every type."""
+        """OPTIONAL. The event types sent to this endpoint; empty means every type."""
 
     @_builtins.property
     def previous_secret_expire_time(self) -> _timestamp_pb2.Timestamp:
@@ -92,11 +94,11 @@ class WebhookEndpoint(_message.Message):
 
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
-        """When the endpoint was created."""
+        """OUTPUT_ONLY. When the endpoint was created."""
 
     @_builtins.property
     def update_time(self) -> _timestamp_pb2.Timestamp:
-        """When it last changed."""
+        """OUTPUT_ONLY. When it last changed."""
 
     def __init__(
         self,
@@ -132,14 +134,14 @@ class CreateWebhookEndpointRequest(_message.Message):
     DESCRIPTION_FIELD_NUMBER: _builtins.int
     EVENT_TYPES_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
-    """Idempotency key: the same id returns the same endpoint (and secret)."""
+    """REQUIRED. Idempotency key (AIP-155): the same id returns the same endpoint (and secret)."""
     url: _builtins.str
-    """Where events are POSTed."""
+    """REQUIRED. Where events are POSTed: https://...; http only on loopback, localhost or a .test host."""
     description: _builtins.str
-    """The operator's note (at most 512 characters)."""
+    """OPTIONAL. The operator's note (at most 512 characters)."""
     @_builtins.property
     def event_types(self) -> _containers.RepeatedScalarFieldContainer[_events_pb2.EventType.ValueType]:
-        """Which event types to send; empty for all."""
+        """OPTIONAL. Which event types to send; empty for all."""
 
     def __init__(
         self,
@@ -193,7 +195,7 @@ class GetWebhookEndpointRequest(_message.Message):
 
     ENDPOINT_ID_FIELD_NUMBER: _builtins.int
     endpoint_id: _builtins.str
-    """"whe_..." """
+    """REQUIRED. "whe_..." """
     def __init__(
         self,
         *,
@@ -240,9 +242,9 @@ class ListWebhookEndpointsRequest(_message.Message):
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
-    """At most this many (default 50, at most 500)."""
+    """OPTIONAL. At most this many (default 50, at most 500)."""
     page_token: _builtins.str
-    """next_page_token of the previous page; empty for the first."""
+    """OPTIONAL. next_page_token of the previous page; empty for the first."""
     def __init__(
         self,
         *,
@@ -295,11 +297,11 @@ class UpdateWebhookEndpointRequest(_message.Message):
     UPDATE_MASK_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def endpoint(self) -> Global___WebhookEndpoint:
-        """endpoint_id and etag identify the version to change; the fields in update_mask carry the new values."""
+        """REQUIRED. endpoint_id and etag identify the version to change; the fields in update_mask carry the new values."""
 
     @_builtins.property
     def update_mask(self) -> _field_mask_pb2.FieldMask:
-        """The fields to change: url, description, event_types, disabled."""
+        """REQUIRED. The fields to change: url, description, event_types, disabled."""
 
     def __init__(
         self,
@@ -348,9 +350,9 @@ class DeleteWebhookEndpointRequest(_message.Message):
     ENDPOINT_ID_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
     endpoint_id: _builtins.str
-    """"whe_..." """
+    """REQUIRED. "whe_..." """
     etag: _builtins.str
-    """Optional: when set, the endpoint is deleted only at this version."""
+    """OPTIONAL. When set, the endpoint is deleted only at this version."""
     def __init__(
         self,
         *,
@@ -392,12 +394,12 @@ class RotateWebhookSecretRequest(_message.Message):
     OVERLAP_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
     endpoint_id: _builtins.str
-    """"whe_..." """
+    """REQUIRED. "whe_..." """
     etag: _builtins.str
-    """The endpoint's current etag: a rotation is refused on a version the caller has not seen."""
+    """REQUIRED. The endpoint's current etag: a rotation is refused on a version the caller has not seen."""
     @_builtins.property
     def overlap(self) -> _duration_pb2.Duration:
-        """How long the old secret keeps signing too (default 24 h, at most 7 days)."""
+        """OPTIONAL. How long the old secret keeps signing too (unset: 24 h; zero: not at all; at most 7 days)."""
 
     def __init__(
         self,
@@ -528,16 +530,16 @@ class ListWebhookDeliveriesRequest(_message.Message):
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     endpoint_id: _builtins.str
-    """"whe_..." """
+    """REQUIRED. "whe_..." """
     event_id: _builtins.str
-    """Only this event's deliveries."""
+    """OPTIONAL. Only this event's deliveries."""
     page_size: _builtins.int
-    """At most this many (default 50, at most 500)."""
+    """OPTIONAL. At most this many (default 50, at most 500)."""
     page_token: _builtins.str
-    """next_page_token of the previous page; empty for the first."""
+    """OPTIONAL. next_page_token of the previous page; empty for the first."""
     @_builtins.property
     def states(self) -> _containers.RepeatedScalarFieldContainer[Global___DeliveryState.ValueType]:
-        """Optional filters."""
+        """OPTIONAL. Only deliveries in one of these states; empty means every state."""
 
     def __init__(
         self,
@@ -593,9 +595,9 @@ class RedeliverWebhookEventRequest(_message.Message):
     ENDPOINT_ID_FIELD_NUMBER: _builtins.int
     EVENT_ID_FIELD_NUMBER: _builtins.int
     endpoint_id: _builtins.str
-    """"whe_..." """
+    """REQUIRED. "whe_..." """
     event_id: _builtins.str
-    """The event to send again (the webhook-id of an earlier delivery)."""
+    """REQUIRED. The event to send again (the webhook-id of an earlier delivery)."""
     def __init__(
         self,
         *,
