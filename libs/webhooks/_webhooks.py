@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Callable, Collection, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -235,10 +236,11 @@ class Webhooks:
 
     async def wait_due(self, timeout_s: float) -> None:
         """Until `wake()` or `timeout_s`."""
-        try:
-            await asyncio.wait_for(self._due.wait(), timeout_s)
-        except TimeoutError:
-            pass
+        # asyncio.timeout, not wait_for: Python 3.11's wait_for swallows a cancellation that arrives as the event
+        # is set, and the worker would never stop.
+        with suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s):
+                await self._due.wait()
         self._due.clear()
 
 

@@ -1,11 +1,14 @@
 """payment-gateway: `python -m lucid_tron.services.payment_gateway` serves lucid.tron.v1.PaymentGatewayService.
 
 Settings (MONGO_URL, MONGO_DATABASE, REDIS_URL, TRON_CLIENT_ADDR, TRON_RELAY_ADDR, WALLET_MANAGER_ADDR, USDT_CONTRACT,
-PAYMENT_WALLET_ID, TRON_NETWORK, INVOICE_EXPIRY_INTERVAL_S,
+PAYMENT_WALLET_ID, TRON_NETWORK, INVOICE_EXPIRY_INTERVAL_S, the WEBHOOK_* delivery settings,
 DEPENDENCY_CHECK_INTERVAL_S and the mesh's) come from the environment and secret files; every problem is reported at
 once and the process exits 78 before serving. MongoDB holds this service's state: the process is NOT_SERVING while
 MongoDB does not answer, checked every DEPENDENCY_CHECK_INTERVAL_S. Redis is soft: while it is down the process stays
 SERVING and reports it under the health service "redis".
+
+It also serves lucid.tron.v1.WebhookService, and sends invoice events as webhooks: an outbox dispatcher turns each
+committed event into deliveries and a delivery worker POSTs them, each under its lease (one of each across replicas).
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from lucid_tron.chain import UsdtContractSettings
 from lucid_tron.config import Settings, setting
 from lucid_tron.mesh import Dependency, ServiceSettings, ServiceSpec, run
 from lucid_tron.peers import TronClientAddress, TronRelayAddress, WalletManagerAddress
-from lucid_tron.storage import MongoSettings, RedisSettings, connect_redis, redis_ping
+from lucid_tron.storage import MongoSettings, OutboxDispatcher, RedisSettings, connect_redis, redis_ping
+from lucid_tron.webhooks import DeliveryWorker, Webhooks, WebhookSettings, webhooks_registration
 
 from .expiry import ExpiryJob
 from .invoices import Invoices
@@ -29,6 +33,8 @@ from .servicer import PaymentGatewayServicer, registration
 from .store import PaymentGatewayStore
 
 NAME = "payment-gateway"
+#: How long the webhook jobs hold their leases: a replica that dies hands over within this.
+WEBHOOK_LEASE_S = 15.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,6 +49,7 @@ class InvoiceSettings(Settings):
 @dataclass(frozen=True, kw_only=True)
 class PaymentGatewaySettings(
     ServiceSettings,
+    WebhookSettings,
     InvoiceSettings,
     UsdtContractSettings,
     WalletManagerAddress,
@@ -74,7 +81,10 @@ def build(settings: PaymentGatewaySettings) -> ServiceSpec:
         payment_wallet_id=settings.payment_wallet_id,
         network=settings.tron_network,
     )
+    webhooks = Webhooks(store)
     expiry_task: list[asyncio.Task[None]] = []
+    webhook_tasks: list[asyncio.Task[None]] = []
+    store_opened = asyncio.Event()
 
     async def start_expiry(_health: object) -> None:
         owner = f"{socket.gethostname()}:{os.getpid()}"
@@ -82,21 +92,42 @@ def build(settings: PaymentGatewaySettings) -> ServiceSpec:
         job = ExpiryJob(invoices, leases, interval_s=settings.invoice_expiry_interval_s)
         expiry_task.append(asyncio.get_running_loop().create_task(job.run()))
 
+    async def open_store() -> None:
+        await store.open()
+        store_opened.set()
+
+    async def send_webhooks() -> None:
+        await store_opened.wait()  # start hooks run before the store opens
+        leases = store.leases(owner=f"{socket.gethostname()}:{os.getpid()}", ttl_s=WEBHOOK_LEASE_S)
+        dispatcher = OutboxDispatcher(store.outbox, webhooks.fan_out, leases, poll_s=settings.webhook_poll_s)
+        await asyncio.gather(dispatcher.run(), DeliveryWorker(webhooks, leases, settings).run())
+
+    async def start_webhooks(_health: object) -> None:
+        webhook_tasks.append(asyncio.get_running_loop().create_task(send_webhooks()))
+
     async def stop_expiry() -> None:
         for task in expiry_task:
             task.cancel()
             with suppress(asyncio.CancelledError):
                 await task
 
+    async def stop_webhooks() -> None:
+        for task in webhook_tasks:
+            task.cancel()
+        await asyncio.gather(*webhook_tasks, return_exceptions=True)
+
     return ServiceSpec(
         name=NAME,
-        services=[registration(PaymentGatewayServicer(invoices))],
+        services=[registration(PaymentGatewayServicer(invoices)), webhooks_registration(webhooks)],
         dependencies=[
-            Dependency("mongodb", store.ping, open=store.open),
+            Dependency("mongodb", store.ping, open=open_store),
             Dependency("redis", partial(redis_ping, redis), soft=True),
         ],
-        on_start=[start_expiry],
-        on_stop=[stop_expiry, store.close, tron_client.close, tron_relay.close, wallet_manager.close, redis.aclose],
+        on_start=[start_expiry, start_webhooks],
+        on_stop=[
+            stop_expiry, stop_webhooks, store.close, tron_client.close, tron_relay.close, wallet_manager.close,
+            redis.aclose,
+        ],
     )
 
 
