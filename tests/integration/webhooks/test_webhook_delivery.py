@@ -210,3 +210,62 @@ async def test_a_redelivery_sends_the_event_again_as_a_new_delivery(hub: Hub) ->
     assert again.state == PENDING and again.delivery_id != first.delivery_id and again.event_id == event_id
     assert [r.headers["webhook-id"] for r in requests] == [event_id, event_id]
     assert requests[0].body == requests[1].body
+
+
+async def test_a_dead_lettered_event_can_be_redelivered(hub: Hub) -> None:
+    async with Receiver(answers=[500, 500, 500]) as receiver:
+        created = await hub.add_endpoint(receiver.url)
+        endpoint_id = created.endpoint.endpoint_id
+        async with hub.delivering(replace(FAST, webhook_max_attempts=3)):
+            event_id = await hub.emit()
+            await delivered_state(hub, endpoint_id, DEAD_LETTER)
+            await hub.stub.RedeliverWebhookEvent(
+                wh.RedeliverWebhookEventRequest(endpoint_id=endpoint_id, event_id=event_id))
+            await delivered_state(hub, endpoint_id, SUCCEEDED)
+
+    assert [r.headers["webhook-id"] for r in receiver.requests] == [event_id] * 4
+
+
+async def test_two_replicas_deliver_each_event_once(hub: Hub) -> None:
+    async with Receiver() as receiver:
+        created = await hub.add_endpoint(receiver.url)
+        async with hub.delivering(owner="replica-1"), hub.delivering(owner="replica-2"):
+            ids = [await hub.emit(subject=f"invoice/inv_{number}") for number in range(6)]
+            await delivered_state(hub, created.endpoint.endpoint_id, SUCCEEDED, count=6)
+
+    assert sorted(r.headers["webhook-id"] for r in receiver.requests) == sorted(ids)
+
+
+async def test_deleting_an_endpoint_dead_letters_its_pending_deliveries_and_keeps_them(hub: Hub) -> None:
+    async with Receiver(otherwise=500) as receiver:
+        created = await hub.add_endpoint(receiver.url)
+        endpoint_id = created.endpoint.endpoint_id
+        never_again = replace(FAST, webhook_backoff_base_s=600, webhook_backoff_max_s=600)
+        async with hub.delivering(never_again):
+            await hub.emit()
+            await receiver.received(1)
+            await eventually(lambda: _attempted(hub, endpoint_id), what="the attempt recorded")
+        await hub.stub.DeleteWebhookEndpoint(wh.DeleteWebhookEndpointRequest(endpoint_id=endpoint_id))
+
+    [delivery] = await hub.deliveries(endpoint_id)
+    assert delivery.state == DEAD_LETTER and delivery.error == "endpoint deleted"
+
+
+async def test_deliveries_are_listed_newest_first_and_filtered(hub: Hub) -> None:
+    async with Receiver() as receiver:
+        created = await hub.add_endpoint(receiver.url)
+        endpoint_id = created.endpoint.endpoint_id
+        async with hub.delivering():
+            ids = [await hub.emit(subject=f"invoice/inv_{number}") for number in range(3)]
+            await delivered_state(hub, endpoint_id, SUCCEEDED, count=3)
+        first = await hub.stub.ListWebhookDeliveries(
+            wh.ListWebhookDeliveriesRequest(endpoint_id=endpoint_id, page_size=2))
+        second = await hub.stub.ListWebhookDeliveries(
+            wh.ListWebhookDeliveriesRequest(endpoint_id=endpoint_id, page_size=2, page_token=first.next_page_token))
+        by_event = await hub.deliveries(endpoint_id, event_id=ids[1])
+        pending = await hub.deliveries(endpoint_id, states=[PENDING])
+
+    listed = [*first.deliveries, *second.deliveries]
+    assert [d.delivery_id for d in listed] == sorted((d.delivery_id for d in listed), reverse=True)
+    assert sorted(d.event_id for d in listed) == sorted(ids) and second.next_page_token == ""
+    assert [d.event_id for d in by_event] == [ids[1]] and pending == []
