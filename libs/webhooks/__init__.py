@@ -22,6 +22,10 @@ In the hosting service (its store a MoneyJobStore that declares `WebhookStore.IN
 - WebhookServicer, webhooks_registration     lucid.tron.v1.WebhookService (loads grpc)
 - PENDING, SUCCEEDED, DEAD_LETTER, ETAG_MISMATCH   stored delivery states; the Aborted reason of a stale etag
 
+Delivery is at least once: a receiver deduplicates on webhook-id (the event id, the same on every attempt and
+redelivery). Attempts to one endpoint may overlap, so events can arrive out of order: the service puts a per-subject
+sequence in the data for receivers to order by. Events and deliveries are kept 30 days.
+
 Counters (Prometheus, served on METRICS_PORT): lucid_webhook_attempts_total{outcome=succeeded|retried|dead_letter},
 lucid_webhook_endpoints_disabled_total. Secrets are stored as they are (the database is the service's own, like its
 idempotency keys) and never appear in a read, a listing, a log or an error.

@@ -28,6 +28,11 @@ PENDING = "PENDING"
 SUCCEEDED = "SUCCEEDED"
 DEAD_LETTER = "DEAD_LETTER"
 
+#: How long events and deliveries are kept (for ListWebhookDeliveries and redeliveries) before a TTL index removes
+#: them: far beyond the default retry schedule (12 attempts at most an hour apart); a delivery still pending then
+#: (an endpoint disabled for a month) goes with it.
+RETENTION_S = 30 * 24 * 3600
+
 #: The fields an endpoint read never returns.
 _SECRETS = {"secret": 0, "previous_secret": 0}
 
@@ -39,8 +44,9 @@ class WebhookStore:
 
     INDEXES: ClassVar[Mapping[str, Sequence[IndexModel]]] = {
         ENDPOINTS: [],
-        EVENTS: [],
+        EVENTS: [IndexModel("created_at", expireAfterSeconds=RETENTION_S, name="expire")],
         DELIVERIES: [
+            IndexModel("created_at", expireAfterSeconds=RETENTION_S, name="expire"),
             IndexModel("key", unique=True, name="key"),
             IndexModel([("state", ASCENDING), ("next_attempt_at", ASCENDING)], name="due"),
             IndexModel([("endpoint_id", ASCENDING), ("_id", DESCENDING)], name="by_endpoint"),

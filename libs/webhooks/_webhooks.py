@@ -217,6 +217,7 @@ class Webhooks:
             "subject": event.subject,
             "body": message_body(event.kind, payload["time"], payload["data"]),
             "time": payload["time"],
+            "created_at": utc_now(),
         }
         await self.store.record_event(record)
         added = 0

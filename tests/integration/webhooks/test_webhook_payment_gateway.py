@@ -14,6 +14,7 @@ from standardwebhooks import Webhook
 from integration.payment_gateway.gateway_kit import create_request, gateway
 from integration.webhooks.webhook_kit import FAST, Receiver
 from lucid.tron.v1 import payment_gateway_pb2 as pg, webhooks_pb2 as wh, webhooks_pb2_grpc
+from lucid_tron.peers import WebhookService
 
 FAST_DELIVERY = {
     "webhook_poll_s": FAST.webhook_poll_s,
@@ -26,9 +27,9 @@ async def test_create_invoice_leads_to_a_signed_invoice_created_webhook(
     mongo_url: str, redis_url: str, tmp_path: Path
 ) -> None:
     async with gateway(mongo_url, redis_url, tmp_path, **FAST_DELIVERY) as running, Receiver() as receiver:
-        async with grpc.aio.insecure_channel(running.server.address) as channel:
-            webhooks = webhooks_pb2_grpc.WebhookServiceStub(channel)
-            created = await webhooks.CreateWebhookEndpoint(
+        # The typed peer client the CLI uses, in plaintext like the gateway under test.
+        async with WebhookService(running.server.address) as webhooks:
+            created = await webhooks.rpc.CreateWebhookEndpoint(
                 wh.CreateWebhookEndpointRequest(request_id=str(uuid.uuid4()), url=receiver.url)
             )
             invoice = (await running.stub.CreateInvoice(create_request(order_id="order-42"))).invoice
