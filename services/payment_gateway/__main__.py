@@ -35,6 +35,8 @@ from .store import PaymentGatewayStore
 NAME = "payment-gateway"
 #: How long the webhook jobs hold their leases: a replica that dies hands over within this.
 WEBHOOK_LEASE_S = 15.0
+#: How long the stop waits for the webhook jobs to release their leases.
+WEBHOOK_STOP_S = 5.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,7 +116,10 @@ def build(settings: PaymentGatewaySettings) -> ServiceSpec:
     async def stop_webhooks() -> None:
         for task in webhook_tasks:
             task.cancel()
-        await asyncio.gather(*webhook_tasks, return_exceptions=True)
+        if webhook_tasks:
+            # Bounded: on Python 3.11 a MongoDB call can swallow a cancellation (asyncio.wait_for's race), and the
+            # stop must not hang on it; closing the store next ends such a straggler.
+            await asyncio.wait(webhook_tasks, timeout=WEBHOOK_STOP_S)
 
     return ServiceSpec(
         name=NAME,
