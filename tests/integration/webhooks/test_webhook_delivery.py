@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+from google.protobuf import field_mask_pb2
 from prometheus_client import REGISTRY
 from standardwebhooks import Webhook
 
@@ -269,3 +270,27 @@ async def test_deliveries_are_listed_newest_first_and_filtered(hub: Hub) -> None
     assert [d.delivery_id for d in listed] == sorted((d.delivery_id for d in listed), reverse=True)
     assert sorted(d.event_id for d in listed) == sorted(ids) and second.next_page_token == ""
     assert [d.event_id for d in by_event] == [ids[1]] and pending == []
+
+
+async def test_fanning_an_event_out_again_adds_no_delivery(hub: Hub) -> None:
+    created = await hub.add_endpoint("https://shop.example/hooks")
+    await hub.emit()
+    [event] = await hub.store.outbox.pending(10)
+    await hub.webhooks.fan_out(event)
+    await hub.webhooks.fan_out(event)  # the dispatcher crashed before marking it delivered
+
+    [delivery] = await hub.deliveries(created.endpoint.endpoint_id)
+    assert delivery.event_id == event.payload["event_id"] and delivery.state == PENDING
+
+
+async def test_a_disabled_endpoint_gets_no_delivery_of_new_events(hub: Hub) -> None:
+    created = await hub.add_endpoint("https://shop.example/hooks")
+    await hub.stub.UpdateWebhookEndpoint(wh.UpdateWebhookEndpointRequest(
+        endpoint=wh.WebhookEndpoint(endpoint_id=created.endpoint.endpoint_id, etag=created.endpoint.etag,
+                                    disabled=True),
+        update_mask=field_mask_pb2.FieldMask(paths=["disabled"])))
+    await hub.emit()
+    [event] = await hub.store.outbox.pending(10)
+    await hub.webhooks.fan_out(event)
+
+    assert await hub.deliveries(created.endpoint.endpoint_id) == []
