@@ -82,14 +82,17 @@ def etag(check: FieldChecks, field: str, value: str, *, required: bool) -> str |
 
 
 def changes(check: FieldChecks, request: wh.UpdateWebhookEndpointRequest) -> dict[str, Any]:
-    """The fields named by update_mask, with their new values from `endpoint`."""
+    """The fields named by update_mask, with their new values from `endpoint`. Without a mask, the fields that
+    `endpoint` populates (AIP-134): a non-empty url, description or event_types, and disabled when true."""
+    endpoint = request.endpoint
     paths = [path.removeprefix("endpoint.") for path in request.update_mask.paths]
+    if not request.HasField("update_mask"):
+        paths = [path for path in UPDATABLE if _populated(endpoint, path)]
     if not paths:
-        check.fail("update_mask", f"required: name the fields to change, of {', '.join(UPDATABLE)}")
+        check.fail("update_mask", f"names no field to change; of {', '.join(UPDATABLE)}")
     unknown = sorted(set(paths) - set(UPDATABLE))
     if unknown:
         check.fail("update_mask", f"cannot change {', '.join(unknown)}; only {', '.join(UPDATABLE)}")
-    endpoint = request.endpoint
     fields: dict[str, Any] = {}
     if "url" in paths:
         fields["url"] = check_url(check, "endpoint.url", endpoint.url)
@@ -102,6 +105,11 @@ def changes(check: FieldChecks, request: wh.UpdateWebhookEndpointRequest) -> dic
     if "disabled" in paths:
         fields["disabled"] = endpoint.disabled
     return fields
+
+
+def _populated(endpoint: wh.WebhookEndpoint, path: str) -> bool:
+    value = getattr(endpoint, path)
+    return bool(len(value)) if path == "event_types" else bool(value)
 
 
 def overlap(check: FieldChecks, request: wh.RotateWebhookSecretRequest) -> timedelta:
@@ -161,7 +169,7 @@ def endpoint_message(endpoint: Mapping[str, Any]) -> wh.WebhookEndpoint:
         update_time=timestamp(endpoint["updated_at"]),
     )
     if endpoint.get("previous_secret_expire_at") is not None:
-        message.previous_secret_expire_time.CopyFrom(timestamp(endpoint["previous_secret_expire_at"]))
+        message.rotation_overlap_end_time.CopyFrom(timestamp(endpoint["previous_secret_expire_at"]))
     return message
 
 

@@ -60,13 +60,6 @@ SERVICES: dict[str, tuple[str, set[str]]] = {
             "CreatePayoutBatch", "GetPayoutBatch", "GetLimits",
         },
     ),
-    "WebhookService": (
-        "webhooks",
-        {
-            "CreateWebhookEndpoint", "GetWebhookEndpoint", "ListWebhookEndpoints", "UpdateWebhookEndpoint",
-            "DeleteWebhookEndpoint", "RotateWebhookSecret", "ListWebhookDeliveries", "RedeliverWebhookEvent",
-        },
-    ),
 }
 
 # Writes that move money or stake: each must be safe to retry.
@@ -87,13 +80,6 @@ AMOUNT_UNITS = ("_sun", "_base_units")
 # A field whose name holds one of these words carries money and must say its unit.
 MONEY_WORDS = ("amount", "balance", "fee", "allowance", "price", "cost", "stake")
 KEY_MATERIAL_WORDS = ("mnemonic", "seed", "private", "secret", "xprv", "passphrase")
-# A webhook endpoint's whsec_ signing secret is the receiver's own HMAC key, shown once at create and rotation (the
-# Standard Webhooks spec): not wallet key material.
-WEBHOOK_SIGNING_SECRETS = {
-    "lucid.tron.v1.CreateWebhookEndpointResponse.secret",
-    "lucid.tron.v1.RotateWebhookSecretResponse.secret",
-    "lucid.tron.v1.WebhookEndpoint.previous_secret_expire_time",
-}
 FIELD_BEHAVIOURS = ("REQUIRED.", "OPTIONAL.", "OUTPUT_ONLY.", "INPUT_ONLY.")
 
 
@@ -149,10 +135,18 @@ def _all_methods() -> list[MethodDescriptor]:
 
 #: Types shared by several services, in files of their own without a service: common types and the event model.
 SHARED_TYPES = ("common", "events")
+#: APIs that several services serve, each in a file of its own: webhook endpoints (payment-gateway, payout-router).
+SHARED_APIS = ("webhooks",)
+#: Fields that carry a webhook endpoint's signing secret: a shared HMAC key the receiver must hold to verify
+#: signatures, returned once when made (Create, Rotate). Never a wallet's key: those have no field at all.
+WEBHOOK_SIGNING_SECRETS = {
+    "lucid.tron.v1.CreateWebhookEndpointResponse.secret",
+    "lucid.tron.v1.RotateWebhookSecretResponse.secret",
+}
 
 
-def test_there_is_one_proto_file_per_service_plus_shared_types():
-    assert _proto_stems() == sorted([*SHARED_TYPES, *(stem for stem, _ in SERVICES.values())])
+def test_there_is_one_proto_file_per_service_plus_shared_types_and_apis():
+    assert _proto_stems() == sorted([*SHARED_TYPES, *SHARED_APIS, *(stem for stem, _ in SERVICES.values())])
 
 
 @pytest.mark.parametrize("stem", SHARED_TYPES)

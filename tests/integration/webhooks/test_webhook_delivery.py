@@ -68,7 +68,7 @@ async def test_during_a_rotation_overlap_both_secrets_sign_each_delivery(hub: Hu
             await hub.emit()
             [request] = await receiver.received(1)
 
-    assert rotated.secret != created.secret and rotated.endpoint.HasField("previous_secret_expire_time")
+    assert rotated.secret != created.secret and rotated.endpoint.HasField("rotation_overlap_end_time")
     assert len(request.headers["webhook-signature"].split(" ")) == 2
     Webhook(rotated.secret).verify(request.body, request.headers)
     Webhook(created.secret).verify(request.body, request.headers)

@@ -118,6 +118,14 @@ async def test_update_changes_only_the_fields_in_the_mask_and_a_new_etag(hub: Hu
     assert updated.etag != created.etag and await hub.endpoint(created.endpoint_id) == updated
 
 
+async def test_update_without_a_mask_changes_the_fields_the_endpoint_populates(hub: Hub) -> None:
+    created = (await hub.stub.CreateWebhookEndpoint(create_request(description="kept"))).endpoint
+    change = wh.WebhookEndpoint(endpoint_id=created.endpoint_id, etag=created.etag, url="https://other.example/x")
+    updated = (await hub.stub.UpdateWebhookEndpoint(wh.UpdateWebhookEndpointRequest(endpoint=change))).endpoint
+
+    assert (updated.url, updated.description, updated.disabled) == ("https://other.example/x", "kept", False)
+
+
 async def test_update_at_a_stale_etag_is_aborted(hub: Hub) -> None:
     created = (await hub.stub.CreateWebhookEndpoint(create_request())).endpoint
     mask = field_mask_pb2.FieldMask(paths=["description"])
@@ -131,12 +139,13 @@ async def test_update_at_a_stale_etag_is_aborted(hub: Hub) -> None:
     assert (await hub.endpoint(created.endpoint_id)).description == "one"
 
 
-async def test_update_refuses_a_bad_url_an_empty_mask_and_unknown_paths_naming_each(hub: Hub) -> None:
+async def test_update_refuses_a_bad_url_no_change_and_unknown_paths_naming_each(hub: Hub) -> None:
     created = (await hub.stub.CreateWebhookEndpoint(create_request())).endpoint
     change = wh.WebhookEndpoint(endpoint_id=created.endpoint_id, etag=created.etag, url="http://shop.example/")
     bad_url = await refused(hub.stub.UpdateWebhookEndpoint(wh.UpdateWebhookEndpointRequest(
         endpoint=change, update_mask=field_mask_pb2.FieldMask(paths=["url"]))))
-    no_mask = await refused(hub.stub.UpdateWebhookEndpoint(wh.UpdateWebhookEndpointRequest(endpoint=change)))
+    nothing = wh.WebhookEndpoint(endpoint_id=created.endpoint_id, etag=created.etag)
+    no_mask = await refused(hub.stub.UpdateWebhookEndpoint(wh.UpdateWebhookEndpointRequest(endpoint=nothing)))
     unknown = await refused(hub.stub.UpdateWebhookEndpoint(wh.UpdateWebhookEndpointRequest(
         endpoint=change, update_mask=field_mask_pb2.FieldMask(paths=["failure_streak"]))))
 
@@ -180,7 +189,7 @@ async def test_rotation_needs_the_current_etag_and_bounds_the_overlap(hub: Hub) 
         endpoint_id=created.endpoint_id, etag=created.etag, overlap=duration_pb2.Duration(seconds=3600)))
 
     assert stale.code() == grpc.StatusCode.ABORTED and list(field_violations(too_long)) == ["overlap"]
-    overlap = rotated.endpoint.previous_secret_expire_time.ToSeconds() - rotated.endpoint.update_time.ToSeconds()
+    overlap = rotated.endpoint.rotation_overlap_end_time.ToSeconds() - rotated.endpoint.update_time.ToSeconds()
     assert 3599 <= overlap <= 3601 and rotated.secret.startswith("whsec_")
 
 

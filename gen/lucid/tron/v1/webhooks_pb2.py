@@ -28,51 +28,51 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from lucid.tron.v1 import events_pb2 as lucid_dot_tron_dot_v1_dot_events__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1clucid/tron/v1/webhooks.proto\x12\rlucid.tron.v1\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1alucid/tron/v1/events.proto\"\xf6\x03\n\x0fWebhookEndpoint\x12\x1f\n\x0b\x65ndpoint_id\x18\x01 \x01(\tR\nendpointId\x12\x10\n\x03url\x18\x02 \x01(\tR\x03url\x12 \n\x0b\x64\x65scription\x18\x03 \x01(\tR\x0b\x64\x65scription\x12\x39\n\x0b\x65vent_types\x18\x04 \x03(\x0e\x32\x18.lucid.tron.v1.EventTypeR\neventTypes\x12\x1a\n\x08\x64isabled\x18\x05 \x01(\x08R\x08\x64isabled\x12\'\n\x0f\x64isabled_reason\x18\x06 \x01(\tR\x0e\x64isabledReason\x12%\n\x0e\x66\x61ilure_streak\x18\x07 \x01(\x05R\rfailureStreak\x12Y\n\x1bprevious_secret_expire_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x18previousSecretExpireTime\x12\x12\n\x04\x65tag\x18\t \x01(\tR\x04\x65tag\x12;\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12;\n\x0bupdate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nupdateTime\"\xac\x01\n\x1c\x43reateWebhookEndpointRequest\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12\x10\n\x03url\x18\x02 \x01(\tR\x03url\x12 \n\x0b\x64\x65scription\x18\x03 \x01(\tR\x0b\x64\x65scription\x12\x39\n\x0b\x65vent_types\x18\x04 \x03(\x0e\x32\x18.lucid.tron.v1.EventTypeR\neventTypes\"s\n\x1d\x43reateWebhookEndpointResponse\x12:\n\x08\x65ndpoint\x18\x01 \x01(\x0b\x32\x1e.lucid.tron.v1.WebhookEndpointR\x08\x65ndpoint\x12\x16\n\x06secret\x18\x02 \x01(\tR\x06secret\"<\n\x19GetWebhookEndpointRequest\x12\x1f\n\x0b\x65ndpoint_id\x18\x01 \x01(\tR\nendpointId\"X\n\x1aGetWebhookEndpointResponse\x12:\n\x08\x65ndpoint\x18\x01 \x01(\x0b\x32\x1e.lucid.tron.v1.WebhookEndpointR\x08\x65ndpoint\"Y\n\x1bListWebhookEndpointsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\"\x84\x01\n\x1cListWebhookEndpointsResponse\x12<\n\tendpoints\x18\x01 \x03(\x0b\x32\x1e.lucid.tron.v1.WebhookEndpointR\tendpoints\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x97\x01\n\x1cUpdateWebhookEndpointRequest\x12:\n\x08\x65ndpoint\x18\x01 \x01(\x0b\x32\x1e.lucid.tron.v1.WebhookEndpointR\x08\x65ndpoint\x12;\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskR\nupdateMask\"[\n\x1dUpdateWebhookEndpointResponse\x12:\n\x08\x65ndpoint\x18\x01 \x01(\x0b\x32\x1e.lucid.tron.v1.WebhookEndpointR\x08\x65ndpoint\"S\n\x1c\x44\x65leteWebhookEndpointRequest\x12\x1f\n\x0b\x65ndpoint_id\x18\x01 \x01(\tR\nendpointId\x12\x12\n\x04\x65tag\x18\x02 \x01(\tR\x04\x65tag\"\x1f\n\x1d\x44\x65leteWebhookEndpointResponse\"\x86\x01\n\x1aRotateWebhookSecretRequest\x12\x1f\n\x0b\x65ndpoint_id\x18\x01 \x01(\tR\nendpointId\x12\x33\n\x07overlap\x18\x02 \x01(\x0b\x32\x19.google.protobuf.DurationR\x07overlap\x12\x12\n\x04\x65tag\x18\x03 \x01(\tR\x04\x65tag\"q\n\x1bRotateWebhookSecretResponse\x12:\n\x08\x65ndpoint\x18\x01 \x01(\x0b\x32\x1e.lucid.tron.v1.WebhookEndpointR\x08\x65ndpoint\x12\x16\n\x06secret\x18\x02 \x01(\tR\x06secret\"\xa3\x04\n\x0fWebhookDelivery\x12\x1f\n\x0b\x64\x65livery_id\x18\x01 \x01(\tR\ndeliveryId\x12\x1f\n\x0b\x65ndpoint_id\x18\x02 \x01(\tR\nendpointId\x12\x19\n\x08\x65vent_id\x18\x03 \x01(\tR\x07\x65ventId\x12\x37\n\nevent_type\x18\x04 \x01(\x0e\x32\x18.lucid.tron.v1.EventTypeR\teventType\x12\x32\n\x05state\x18\x05 \x01(\x0e\x32\x1c.lucid.tron.v1.DeliveryStateR\x05state\x12\x18\n\x07\x61ttempt\x18\x06 \x01(\x05R\x07\x61ttempt\x12\x1f\n\x0bhttp_status\x18\x07 \x01(\x05R\nhttpStatus\x12\x33\n\x07latency\x18\x08 \x01(\x0b\x32\x19.google.protobuf.DurationR\x07latency\x12\x14\n\x05\x65rror\x18\t \x01(\tR\x05\x65rror\x12\x46\n\x11next_attempt_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0fnextAttemptTime\x12;\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12;\n\x0bupdate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nupdateTime\"\xcc\x01\n\x1cListWebhookDeliveriesRequest\x12\x1f\n\x0b\x65ndpoint_id\x18\x01 \x01(\tR\nendpointId\x12\x34\n\x06states\x18\x02 \x03(\x0e\x32\x1c.lucid.tron.v1.DeliveryStateR\x06states\x12\x19\n\x08\x65vent_id\x18\x03 \x01(\tR\x07\x65ventId\x12\x1b\n\tpage_size\x18\x04 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x05 \x01(\tR\tpageToken\"\x87\x01\n\x1dListWebhookDeliveriesResponse\x12>\n\ndeliveries\x18\x01 \x03(\x0b\x32\x1e.lucid.tron.v1.WebhookDeliveryR\ndeliveries\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"Z\n\x1cRedeliverWebhookEventRequest\x12\x1f\n\x0b\x65ndpoint_id\x18\x01 \x01(\tR\nendpointId\x12\x19\n\x08\x65vent_id\x18\x02 \x01(\tR\x07\x65ventId\"[\n\x1dRedeliverWebhookEventResponse\x12:\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x1e.lucid.tron.v1.WebhookDeliveryR\x08\x64\x65livery*\x89\x01\n\rDeliveryState\x12\x1e\n\x1a\x44\x45LIVERY_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x44\x45LIVERY_STATE_PENDING\x10\x01\x12\x1c\n\x18\x44\x45LIVERY_STATE_SUCCEEDED\x10\x02\x12\x1e\n\x1a\x44\x45LIVERY_STATE_DEAD_LETTER\x10\x03\x32\x9e\x07\n\x0eWebhookService\x12r\n\x15\x43reateWebhookEndpoint\x12+.lucid.tron.v1.CreateWebhookEndpointRequest\x1a,.lucid.tron.v1.CreateWebhookEndpointResponse\x12i\n\x12GetWebhookEndpoint\x12(.lucid.tron.v1.GetWebhookEndpointRequest\x1a).lucid.tron.v1.GetWebhookEndpointResponse\x12o\n\x14ListWebhookEndpoints\x12*.lucid.tron.v1.ListWebhookEndpointsRequest\x1a+.lucid.tron.v1.ListWebhookEndpointsResponse\x12r\n\x15UpdateWebhookEndpoint\x12+.lucid.tron.v1.UpdateWebhookEndpointRequest\x1a,.lucid.tron.v1.UpdateWebhookEndpointResponse\x12r\n\x15\x44\x65leteWebhookEndpoint\x12+.lucid.tron.v1.DeleteWebhookEndpointRequest\x1a,.lucid.tron.v1.DeleteWebhookEndpointResponse\x12l\n\x13RotateWebhookSecret\x12).lucid.tron.v1.RotateWebhookSecretRequest\x1a*.lucid.tron.v1.RotateWebhookSecretResponse\x12r\n\x15ListWebhookDeliveries\x12+.lucid.tron.v1.ListWebhookDeliveriesRequest\x1a,.lucid.tron.v1.ListWebhookDeliveriesResponse\x12r\n\x15RedeliverWebhookEvent\x12+.lucid.tron.v1.RedeliverWebhookEventRequest\x1a,.lucid.tron.v1.RedeliverWebhookEventResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1clucid/tron/v1/webhooks.proto\x12\rlucid.tron.v1\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1alucid/tron/v1/events.proto\"\xf2\x03\n\x0fWebhookEndpoint\x12\x1f\n\x0b\x65ndpoint_id\x18\x01 \x01(\tR\nendpointId\x12\x10\n\x03url\x18\x02 \x01(\tR\x03url\x12 \n\x0b\x64\x65scription\x18\x03 \x01(\tR\x0b\x64\x65scription\x12\x39\n\x0b\x65vent_types\x18\x04 \x03(\x0e\x32\x18.lucid.tron.v1.EventTypeR\neventTypes\x12\x1a\n\x08\x64isabled\x18\x05 \x01(\x08R\x08\x64isabled\x12\'\n\x0f\x64isabled_reason\x18\x06 \x01(\tR\x0e\x64isabledReason\x12%\n\x0e\x66\x61ilure_streak\x18\x07 \x01(\x05R\rfailureStreak\x12U\n\x19rotation_overlap_end_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x16rotationOverlapEndTime\x12\x12\n\x04\x65tag\x18\t \x01(\tR\x04\x65tag\x12;\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12;\n\x0bupdate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nupdateTime\"\xac\x01\n\x1c\x43reateWebhookEndpointRequest\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12\x10\n\x03url\x18\x02 \x01(\tR\x03url\x12 \n\x0b\x64\x65scription\x18\x03 \x01(\tR\x0b\x64\x65scription\x12\x39\n\x0b\x65vent_types\x18\x04 \x03(\x0e\x32\x18.lucid.tron.v1.EventTypeR\neventTypes\"s\n\x1d\x43reateWebhookEndpointResponse\x12:\n\x08\x65ndpoint\x18\x01 \x01(\x0b\x32\x1e.lucid.tron.v1.WebhookEndpointR\x08\x65ndpoint\x12\x16\n\x06secret\x18\x02 \x01(\tR\x06secret\"<\n\x19GetWebhookEndpointRequest\x12\x1f\n\x0b\x65ndpoint_id\x18\x01 \x01(\tR\nendpointId\"X\n\x1aGetWebhookEndpointResponse\x12:\n\x08\x65ndpoint\x18\x01 \x01(\x0b\x32\x1e.lucid.tron.v1.WebhookEndpointR\x08\x65ndpoint\"Y\n\x1bListWebhookEndpointsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\"\x84\x01\n\x1cListWebhookEndpointsResponse\x12<\n\tendpoints\x18\x01 \x03(\x0b\x32\x1e.lucid.tron.v1.WebhookEndpointR\tendpoints\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x97\x01\n\x1cUpdateWebhookEndpointRequest\x12:\n\x08\x65ndpoint\x18\x01 \x01(\x0b\x32\x1e.lucid.tron.v1.WebhookEndpointR\x08\x65ndpoint\x12;\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskR\nupdateMask\"[\n\x1dUpdateWebhookEndpointResponse\x12:\n\x08\x65ndpoint\x18\x01 \x01(\x0b\x32\x1e.lucid.tron.v1.WebhookEndpointR\x08\x65ndpoint\"S\n\x1c\x44\x65leteWebhookEndpointRequest\x12\x1f\n\x0b\x65ndpoint_id\x18\x01 \x01(\tR\nendpointId\x12\x12\n\x04\x65tag\x18\x02 \x01(\tR\x04\x65tag\"\x1f\n\x1d\x44\x65leteWebhookEndpointResponse\"\x86\x01\n\x1aRotateWebhookSecretRequest\x12\x1f\n\x0b\x65ndpoint_id\x18\x01 \x01(\tR\nendpointId\x12\x33\n\x07overlap\x18\x02 \x01(\x0b\x32\x19.google.protobuf.DurationR\x07overlap\x12\x12\n\x04\x65tag\x18\x03 \x01(\tR\x04\x65tag\"q\n\x1bRotateWebhookSecretResponse\x12:\n\x08\x65ndpoint\x18\x01 \x01(\x0b\x32\x1e.lucid.tron.v1.WebhookEndpointR\x08\x65ndpoint\x12\x16\n\x06secret\x18\x02 \x01(\tR\x06secret\"\xa3\x04\n\x0fWebhookDelivery\x12\x1f\n\x0b\x64\x65livery_id\x18\x01 \x01(\tR\ndeliveryId\x12\x1f\n\x0b\x65ndpoint_id\x18\x02 \x01(\tR\nendpointId\x12\x19\n\x08\x65vent_id\x18\x03 \x01(\tR\x07\x65ventId\x12\x37\n\nevent_type\x18\x04 \x01(\x0e\x32\x18.lucid.tron.v1.EventTypeR\teventType\x12\x32\n\x05state\x18\x05 \x01(\x0e\x32\x1c.lucid.tron.v1.DeliveryStateR\x05state\x12\x18\n\x07\x61ttempt\x18\x06 \x01(\x05R\x07\x61ttempt\x12\x1f\n\x0bhttp_status\x18\x07 \x01(\x05R\nhttpStatus\x12\x33\n\x07latency\x18\x08 \x01(\x0b\x32\x19.google.protobuf.DurationR\x07latency\x12\x14\n\x05\x65rror\x18\t \x01(\tR\x05\x65rror\x12\x46\n\x11next_attempt_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0fnextAttemptTime\x12;\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12;\n\x0bupdate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nupdateTime\"\xcc\x01\n\x1cListWebhookDeliveriesRequest\x12\x1f\n\x0b\x65ndpoint_id\x18\x01 \x01(\tR\nendpointId\x12\x34\n\x06states\x18\x02 \x03(\x0e\x32\x1c.lucid.tron.v1.DeliveryStateR\x06states\x12\x19\n\x08\x65vent_id\x18\x03 \x01(\tR\x07\x65ventId\x12\x1b\n\tpage_size\x18\x04 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x05 \x01(\tR\tpageToken\"\x87\x01\n\x1dListWebhookDeliveriesResponse\x12>\n\ndeliveries\x18\x01 \x03(\x0b\x32\x1e.lucid.tron.v1.WebhookDeliveryR\ndeliveries\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"Z\n\x1cRedeliverWebhookEventRequest\x12\x1f\n\x0b\x65ndpoint_id\x18\x01 \x01(\tR\nendpointId\x12\x19\n\x08\x65vent_id\x18\x02 \x01(\tR\x07\x65ventId\"[\n\x1dRedeliverWebhookEventResponse\x12:\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x1e.lucid.tron.v1.WebhookDeliveryR\x08\x64\x65livery*\x89\x01\n\rDeliveryState\x12\x1e\n\x1a\x44\x45LIVERY_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x44\x45LIVERY_STATE_PENDING\x10\x01\x12\x1c\n\x18\x44\x45LIVERY_STATE_SUCCEEDED\x10\x02\x12\x1e\n\x1a\x44\x45LIVERY_STATE_DEAD_LETTER\x10\x03\x32\x9e\x07\n\x0eWebhookService\x12r\n\x15\x43reateWebhookEndpoint\x12+.lucid.tron.v1.CreateWebhookEndpointRequest\x1a,.lucid.tron.v1.CreateWebhookEndpointResponse\x12i\n\x12GetWebhookEndpoint\x12(.lucid.tron.v1.GetWebhookEndpointRequest\x1a).lucid.tron.v1.GetWebhookEndpointResponse\x12o\n\x14ListWebhookEndpoints\x12*.lucid.tron.v1.ListWebhookEndpointsRequest\x1a+.lucid.tron.v1.ListWebhookEndpointsResponse\x12r\n\x15UpdateWebhookEndpoint\x12+.lucid.tron.v1.UpdateWebhookEndpointRequest\x1a,.lucid.tron.v1.UpdateWebhookEndpointResponse\x12r\n\x15\x44\x65leteWebhookEndpoint\x12+.lucid.tron.v1.DeleteWebhookEndpointRequest\x1a,.lucid.tron.v1.DeleteWebhookEndpointResponse\x12l\n\x13RotateWebhookSecret\x12).lucid.tron.v1.RotateWebhookSecretRequest\x1a*.lucid.tron.v1.RotateWebhookSecretResponse\x12r\n\x15ListWebhookDeliveries\x12+.lucid.tron.v1.ListWebhookDeliveriesRequest\x1a,.lucid.tron.v1.ListWebhookDeliveriesResponse\x12r\n\x15RedeliverWebhookEvent\x12+.lucid.tron.v1.RedeliverWebhookEventRequest\x1a,.lucid.tron.v1.RedeliverWebhookEventResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lucid.tron.v1.webhooks_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DELIVERYSTATE']._serialized_start=3047
-  _globals['_DELIVERYSTATE']._serialized_end=3184
+  _globals['_DELIVERYSTATE']._serialized_start=3043
+  _globals['_DELIVERYSTATE']._serialized_end=3180
   _globals['_WEBHOOKENDPOINT']._serialized_start=175
-  _globals['_WEBHOOKENDPOINT']._serialized_end=677
-  _globals['_CREATEWEBHOOKENDPOINTREQUEST']._serialized_start=680
-  _globals['_CREATEWEBHOOKENDPOINTREQUEST']._serialized_end=852
-  _globals['_CREATEWEBHOOKENDPOINTRESPONSE']._serialized_start=854
-  _globals['_CREATEWEBHOOKENDPOINTRESPONSE']._serialized_end=969
-  _globals['_GETWEBHOOKENDPOINTREQUEST']._serialized_start=971
-  _globals['_GETWEBHOOKENDPOINTREQUEST']._serialized_end=1031
-  _globals['_GETWEBHOOKENDPOINTRESPONSE']._serialized_start=1033
-  _globals['_GETWEBHOOKENDPOINTRESPONSE']._serialized_end=1121
-  _globals['_LISTWEBHOOKENDPOINTSREQUEST']._serialized_start=1123
-  _globals['_LISTWEBHOOKENDPOINTSREQUEST']._serialized_end=1212
-  _globals['_LISTWEBHOOKENDPOINTSRESPONSE']._serialized_start=1215
-  _globals['_LISTWEBHOOKENDPOINTSRESPONSE']._serialized_end=1347
-  _globals['_UPDATEWEBHOOKENDPOINTREQUEST']._serialized_start=1350
-  _globals['_UPDATEWEBHOOKENDPOINTREQUEST']._serialized_end=1501
-  _globals['_UPDATEWEBHOOKENDPOINTRESPONSE']._serialized_start=1503
-  _globals['_UPDATEWEBHOOKENDPOINTRESPONSE']._serialized_end=1594
-  _globals['_DELETEWEBHOOKENDPOINTREQUEST']._serialized_start=1596
-  _globals['_DELETEWEBHOOKENDPOINTREQUEST']._serialized_end=1679
-  _globals['_DELETEWEBHOOKENDPOINTRESPONSE']._serialized_start=1681
-  _globals['_DELETEWEBHOOKENDPOINTRESPONSE']._serialized_end=1712
-  _globals['_ROTATEWEBHOOKSECRETREQUEST']._serialized_start=1715
-  _globals['_ROTATEWEBHOOKSECRETREQUEST']._serialized_end=1849
-  _globals['_ROTATEWEBHOOKSECRETRESPONSE']._serialized_start=1851
-  _globals['_ROTATEWEBHOOKSECRETRESPONSE']._serialized_end=1964
-  _globals['_WEBHOOKDELIVERY']._serialized_start=1967
-  _globals['_WEBHOOKDELIVERY']._serialized_end=2514
-  _globals['_LISTWEBHOOKDELIVERIESREQUEST']._serialized_start=2517
-  _globals['_LISTWEBHOOKDELIVERIESREQUEST']._serialized_end=2721
-  _globals['_LISTWEBHOOKDELIVERIESRESPONSE']._serialized_start=2724
-  _globals['_LISTWEBHOOKDELIVERIESRESPONSE']._serialized_end=2859
-  _globals['_REDELIVERWEBHOOKEVENTREQUEST']._serialized_start=2861
-  _globals['_REDELIVERWEBHOOKEVENTREQUEST']._serialized_end=2951
-  _globals['_REDELIVERWEBHOOKEVENTRESPONSE']._serialized_start=2953
-  _globals['_REDELIVERWEBHOOKEVENTRESPONSE']._serialized_end=3044
-  _globals['_WEBHOOKSERVICE']._serialized_start=3187
-  _globals['_WEBHOOKSERVICE']._serialized_end=4113
+  _globals['_WEBHOOKENDPOINT']._serialized_end=673
+  _globals['_CREATEWEBHOOKENDPOINTREQUEST']._serialized_start=676
+  _globals['_CREATEWEBHOOKENDPOINTREQUEST']._serialized_end=848
+  _globals['_CREATEWEBHOOKENDPOINTRESPONSE']._serialized_start=850
+  _globals['_CREATEWEBHOOKENDPOINTRESPONSE']._serialized_end=965
+  _globals['_GETWEBHOOKENDPOINTREQUEST']._serialized_start=967
+  _globals['_GETWEBHOOKENDPOINTREQUEST']._serialized_end=1027
+  _globals['_GETWEBHOOKENDPOINTRESPONSE']._serialized_start=1029
+  _globals['_GETWEBHOOKENDPOINTRESPONSE']._serialized_end=1117
+  _globals['_LISTWEBHOOKENDPOINTSREQUEST']._serialized_start=1119
+  _globals['_LISTWEBHOOKENDPOINTSREQUEST']._serialized_end=1208
+  _globals['_LISTWEBHOOKENDPOINTSRESPONSE']._serialized_start=1211
+  _globals['_LISTWEBHOOKENDPOINTSRESPONSE']._serialized_end=1343
+  _globals['_UPDATEWEBHOOKENDPOINTREQUEST']._serialized_start=1346
+  _globals['_UPDATEWEBHOOKENDPOINTREQUEST']._serialized_end=1497
+  _globals['_UPDATEWEBHOOKENDPOINTRESPONSE']._serialized_start=1499
+  _globals['_UPDATEWEBHOOKENDPOINTRESPONSE']._serialized_end=1590
+  _globals['_DELETEWEBHOOKENDPOINTREQUEST']._serialized_start=1592
+  _globals['_DELETEWEBHOOKENDPOINTREQUEST']._serialized_end=1675
+  _globals['_DELETEWEBHOOKENDPOINTRESPONSE']._serialized_start=1677
+  _globals['_DELETEWEBHOOKENDPOINTRESPONSE']._serialized_end=1708
+  _globals['_ROTATEWEBHOOKSECRETREQUEST']._serialized_start=1711
+  _globals['_ROTATEWEBHOOKSECRETREQUEST']._serialized_end=1845
+  _globals['_ROTATEWEBHOOKSECRETRESPONSE']._serialized_start=1847
+  _globals['_ROTATEWEBHOOKSECRETRESPONSE']._serialized_end=1960
+  _globals['_WEBHOOKDELIVERY']._serialized_start=1963
+  _globals['_WEBHOOKDELIVERY']._serialized_end=2510
+  _globals['_LISTWEBHOOKDELIVERIESREQUEST']._serialized_start=2513
+  _globals['_LISTWEBHOOKDELIVERIESREQUEST']._serialized_end=2717
+  _globals['_LISTWEBHOOKDELIVERIESRESPONSE']._serialized_start=2720
+  _globals['_LISTWEBHOOKDELIVERIESRESPONSE']._serialized_end=2855
+  _globals['_REDELIVERWEBHOOKEVENTREQUEST']._serialized_start=2857
+  _globals['_REDELIVERWEBHOOKEVENTREQUEST']._serialized_end=2947
+  _globals['_REDELIVERWEBHOOKEVENTRESPONSE']._serialized_start=2949
+  _globals['_REDELIVERWEBHOOKEVENTRESPONSE']._serialized_end=3040
+  _globals['_WEBHOOKSERVICE']._serialized_start=3183
+  _globals['_WEBHOOKSERVICE']._serialized_end=4109
 # @@protoc_insertion_point(module_scope)

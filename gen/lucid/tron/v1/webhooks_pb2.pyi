@@ -64,32 +64,32 @@ class WebhookEndpoint(_message.Message):
     DISABLED_FIELD_NUMBER: _builtins.int
     DISABLED_REASON_FIELD_NUMBER: _builtins.int
     FAILURE_STREAK_FIELD_NUMBER: _builtins.int
-    PREVIOUS_SECRET_EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    ROTATION_OVERLAP_END_TIME_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     endpoint_id: _builtins.str
-    """OUTPUT_ONLY. "whe_..." """
+    """OUTPUT_ONLY. "whe_..."; UpdateWebhookEndpoint names the endpoint to change with it."""
     url: _builtins.str
-    """REQUIRED. https://...; http only on loopback, localhost or a .test host (development)."""
+    """OPTIONAL. Where events are POSTed: https, or http on loopback or a .test host (development)."""
     description: _builtins.str
-    """OPTIONAL. The operator's note."""
+    """OPTIONAL. The operator's note (at most 512 characters)."""
     disabled: _builtins.bool
-    """OPTIONAL. Set by an operator, or by the service after `failure_streak` failures in a row (disabled_reason says
-    which). Enabling an endpoint resets its failure streak.
+    """OPTIONAL. Set by an operator, or by the service after too many failures in a row (disabled_reason says
+    which); an operator clears it to resume deliveries.
     """
     disabled_reason: _builtins.str
     """OUTPUT_ONLY."""
     failure_streak: _builtins.int
     """OUTPUT_ONLY. Failed attempts in a row, reset by a success."""
     etag: _builtins.str
-    """OUTPUT_ONLY. Changes on every change; send it back to update or delete this version only."""
+    """OUTPUT_ONLY. Changes on every change; send it back in UpdateWebhookEndpoint to change this version only."""
     @_builtins.property
     def event_types(self) -> _containers.RepeatedScalarFieldContainer[_events_pb2.EventType.ValueType]:
         """OPTIONAL. The event types sent to this endpoint; empty means every type."""
 
     @_builtins.property
-    def previous_secret_expire_time(self) -> _timestamp_pb2.Timestamp:
+    def rotation_overlap_end_time(self) -> _timestamp_pb2.Timestamp:
         """OUTPUT_ONLY. Until then deliveries are signed with the previous secret too."""
 
     @_builtins.property
@@ -110,14 +110,14 @@ class WebhookEndpoint(_message.Message):
         disabled: _builtins.bool = ...,
         disabled_reason: _builtins.str = ...,
         failure_streak: _builtins.int = ...,
-        previous_secret_expire_time: _timestamp_pb2.Timestamp | None = ...,
+        rotation_overlap_end_time: _timestamp_pb2.Timestamp | None = ...,
         etag: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "previous_secret_expire_time", b"previous_secret_expire_time", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "rotation_overlap_end_time", b"rotation_overlap_end_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "description", b"description", "disabled", b"disabled", "disabled_reason", b"disabled_reason", "endpoint_id", b"endpoint_id", "etag", b"etag", "event_types", b"event_types", "failure_streak", b"failure_streak", "previous_secret_expire_time", b"previous_secret_expire_time", "update_time", b"update_time", "url", b"url"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "description", b"description", "disabled", b"disabled", "disabled_reason", b"disabled_reason", "endpoint_id", b"endpoint_id", "etag", b"etag", "event_types", b"event_types", "failure_streak", b"failure_streak", "rotation_overlap_end_time", b"rotation_overlap_end_time", "update_time", b"update_time", "url", b"url"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -134,9 +134,9 @@ class CreateWebhookEndpointRequest(_message.Message):
     DESCRIPTION_FIELD_NUMBER: _builtins.int
     EVENT_TYPES_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
-    """REQUIRED. Idempotency key (AIP-155): the same id returns the same endpoint (and secret)."""
+    """REQUIRED. Idempotency key: the same id returns the same endpoint (and secret)."""
     url: _builtins.str
-    """REQUIRED. Where events are POSTed: https://...; http only on loopback, localhost or a .test host."""
+    """REQUIRED. Where events are POSTed: https, or http on loopback or a .test host."""
     description: _builtins.str
     """OPTIONAL. The operator's note (at most 512 characters)."""
     @_builtins.property
@@ -301,7 +301,7 @@ class UpdateWebhookEndpointRequest(_message.Message):
 
     @_builtins.property
     def update_mask(self) -> _field_mask_pb2.FieldMask:
-        """REQUIRED. The fields to change: url, description, event_types, disabled."""
+        """OPTIONAL. The fields to change: url, description, event_types, disabled."""
 
     def __init__(
         self,
@@ -399,7 +399,7 @@ class RotateWebhookSecretRequest(_message.Message):
     """REQUIRED. The endpoint's current etag: a rotation is refused on a version the caller has not seen."""
     @_builtins.property
     def overlap(self) -> _duration_pb2.Duration:
-        """OPTIONAL. How long the old secret keeps signing too (unset: 24 h; zero: not at all; at most 7 days)."""
+        """OPTIONAL. How long the old secret keeps signing too (default 24 h, at most 7 days)."""
 
     def __init__(
         self,
@@ -428,7 +428,7 @@ class RotateWebhookSecretResponse(_message.Message):
     """The new secret. Shown only here."""
     @_builtins.property
     def endpoint(self) -> Global___WebhookEndpoint:
-        """The endpoint, with previous_secret_expire_time set."""
+        """The endpoint, with rotation_overlap_end_time set."""
 
     def __init__(
         self,
@@ -539,7 +539,7 @@ class ListWebhookDeliveriesRequest(_message.Message):
     """OPTIONAL. next_page_token of the previous page; empty for the first."""
     @_builtins.property
     def states(self) -> _containers.RepeatedScalarFieldContainer[Global___DeliveryState.ValueType]:
-        """OPTIONAL. Only deliveries in one of these states; empty means every state."""
+        """OPTIONAL. Only deliveries in these states; empty for all."""
 
     def __init__(
         self,
