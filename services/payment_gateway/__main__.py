@@ -1,14 +1,15 @@
 """payment-gateway: `python -m lucid_tron.services.payment_gateway` serves lucid.tron.v1.PaymentGatewayService.
 
 Settings (MONGO_URL, MONGO_DATABASE, REDIS_URL, TRON_CLIENT_ADDR, TRON_RELAY_ADDR, WALLET_MANAGER_ADDR, USDT_CONTRACT,
-PAYMENT_WALLET_ID, TRON_NETWORK, INVOICE_EXPIRY_INTERVAL_S, the WEBHOOK_* delivery settings,
+PAYMENT_WALLET_ID, TRON_NETWORK, INVOICE_EXPIRY_INTERVAL_S,
 DEPENDENCY_CHECK_INTERVAL_S and the mesh's) come from the environment and secret files; every problem is reported at
 once and the process exits 78 before serving. MongoDB holds this service's state: the process is NOT_SERVING while
 MongoDB does not answer, checked every DEPENDENCY_CHECK_INTERVAL_S. Redis is soft: while it is down the process stays
 SERVING and reports it under the health service "redis".
 
-It also serves lucid.tron.v1.WebhookService, and sends invoice events as webhooks: an outbox dispatcher turns each
-committed event into deliveries and a delivery worker POSTs them, each under its lease (one of each across replicas).
+It also serves lucid.tron.v1.WebhookService, and sends invoice events as webhooks (settings WEBHOOK_*): an outbox
+dispatcher turns each committed event into deliveries and a delivery worker POSTs them, each under its lease (one
+of each across replicas).
 """
 
 from __future__ import annotations
@@ -51,8 +52,8 @@ class InvoiceSettings(Settings):
 @dataclass(frozen=True, kw_only=True)
 class PaymentGatewaySettings(
     ServiceSettings,
-    WebhookSettings,
     InvoiceSettings,
+    WebhookSettings,
     UsdtContractSettings,
     WalletManagerAddress,
     TronRelayAddress,

@@ -1,6 +1,5 @@
-"""payment-gateway's MongoDB: invoices, their events (committed with each change, and into the outbox that feeds
-webhooks), idempotency keys of CreateInvoice, the expiry job's lease, the outbox and audit log of the money-job
-store, and the webhook endpoints and deliveries."""
+"""payment-gateway's MongoDB: invoices, their events (committed with each change), idempotency keys of
+CreateInvoice, the expiry job's lease, and the outbox and audit log of the money-job store."""
 
 from __future__ import annotations
 
@@ -96,8 +95,8 @@ class PaymentGatewayStore(MoneyJobStore):
         return updated, event
 
     async def _announce(self, session: AsyncClientSession, event: Document) -> None:
-        """The event into the outbox, in its change's transaction: webhooks are sent from there, with the event's
-        id as webhook-id."""
+        """The event into the outbox, in its change's transaction: webhooks are sent from there (endpoints and
+        deliveries live in this database too, WebhookStore.INDEXES), with the event's id as webhook-id."""
         subject = events.subject(event["invoice_id"])
         data = {"subject": subject, "sequence": event["sequence"], "reason": event["reason"], **event["data"]}
         await self.outbox.emit(session, subject, event["type"], event_payload(event["_id"], event["time"], data))
