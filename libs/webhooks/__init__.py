@@ -1,13 +1,13 @@
 """Webhooks per the Standard Webhooks spec, for every service that announces events (payment-gateway now,
 payout-router next): endpoints as resources, delivery from the service's transactional outbox, the gRPC API.
 
-In the hosting service (its store a MoneyJobStore that declares `WebhookStore.INDEXES` among its indexes)::
+In the hosting service (its store a MoneyJobStore that declares `WebhookStore.INDEXES` among its indexes, its
+settings include WebhookSettings)::
 
-    webhooks = Webhooks(store)
     # in the transaction of a change: store.outbox.emit(session, subject, "invoice.paid", event_payload(id, time, data))
-    dispatcher = OutboxDispatcher(store.outbox, webhooks.fan_out, store.leases(owner=..., ttl_s=30))
-    worker = DeliveryWorker(webhooks, store.leases(owner=..., ttl_s=30), settings)   # settings: WebhookSettings
-    services = [webhooks_registration(webhooks), ...]; on_start runs dispatcher.run() and worker.run() as tasks
+    return with_webhooks(ServiceSpec(...), store, settings)     # WebhookService, the dispatcher and the worker
+
+- with_webhooks                 a ServiceSpec plus WebhookService and the two jobs, started once the store answers
 
 - Webhooks, NewEndpoint         the domain: create (idempotent on request_id), get, list, update at an etag, delete,
                                 rotate (old and new secret sign during the overlap), deliveries, redeliver, fan_out
@@ -39,6 +39,7 @@ from lucid_tron.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from ._delivery import DeliveryWorker, backoff_s
+    from ._service import with_webhooks
     from ._servicer import WebhookServicer, webhooks_registration
     from ._settings import WebhookSettings
     from ._signing import message_body, new_secret, signed_headers
@@ -72,6 +73,7 @@ __all__ = [
     "new_secret",
     "signed_headers",
     "webhooks_registration",
+    "with_webhooks",
 ]
 
 __getattr__, __dir__ = lazy_exports(
@@ -79,6 +81,7 @@ __getattr__, __dir__ = lazy_exports(
     {
         "DeliveryWorker": "._delivery",
         "backoff_s": "._delivery",
+        "with_webhooks": "._service",
         "WebhookServicer": "._servicer",
         "webhooks_registration": "._servicer",
         "WebhookSettings": "._settings",

@@ -25,8 +25,8 @@ from lucid_tron.chain import UsdtContractSettings
 from lucid_tron.config import Settings, setting
 from lucid_tron.mesh import Dependency, ServiceSettings, ServiceSpec, run
 from lucid_tron.peers import TronClientAddress, TronRelayAddress, WalletManagerAddress
-from lucid_tron.storage import MongoSettings, OutboxDispatcher, RedisSettings, connect_redis, redis_ping
-from lucid_tron.webhooks import DeliveryWorker, Webhooks, WebhookSettings, webhooks_registration
+from lucid_tron.storage import MongoSettings, RedisSettings, connect_redis, redis_ping
+from lucid_tron.webhooks import WebhookSettings, with_webhooks
 
 from .expiry import ExpiryJob
 from .invoices import Invoices
@@ -34,10 +34,6 @@ from .servicer import PaymentGatewayServicer, registration
 from .store import PaymentGatewayStore
 
 NAME = "payment-gateway"
-#: How long the webhook jobs hold their leases: a replica that dies hands over within this.
-WEBHOOK_LEASE_S = 15.0
-#: How long the stop waits for the webhook jobs to release their leases.
-WEBHOOK_STOP_S = 5.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,10 +80,7 @@ def build(settings: PaymentGatewaySettings) -> ServiceSpec:
         payment_wallet_id=settings.payment_wallet_id,
         network=settings.tron_network,
     )
-    webhooks = Webhooks(store)
     expiry_task: list[asyncio.Task[None]] = []
-    webhook_tasks: list[asyncio.Task[None]] = []
-    store_opened = asyncio.Event()
 
     async def start_expiry(_health: object) -> None:
         owner = f"{socket.gethostname()}:{os.getpid()}"
@@ -95,46 +88,23 @@ def build(settings: PaymentGatewaySettings) -> ServiceSpec:
         job = ExpiryJob(invoices, leases, interval_s=settings.invoice_expiry_interval_s)
         expiry_task.append(asyncio.get_running_loop().create_task(job.run()))
 
-    async def open_store() -> None:
-        await store.open()
-        store_opened.set()
-
-    async def send_webhooks() -> None:
-        await store_opened.wait()  # start hooks run before the store opens
-        leases = store.leases(owner=f"{socket.gethostname()}:{os.getpid()}", ttl_s=WEBHOOK_LEASE_S)
-        dispatcher = OutboxDispatcher(store.outbox, webhooks.fan_out, leases, poll_s=settings.webhook_poll_s)
-        await asyncio.gather(dispatcher.run(), DeliveryWorker(webhooks, leases, settings).run())
-
-    async def start_webhooks(_health: object) -> None:
-        webhook_tasks.append(asyncio.get_running_loop().create_task(send_webhooks()))
-
     async def stop_expiry() -> None:
         for task in expiry_task:
             task.cancel()
             with suppress(asyncio.CancelledError):
                 await task
 
-    async def stop_webhooks() -> None:
-        for task in webhook_tasks:
-            task.cancel()
-        if webhook_tasks:
-            # Bounded: on Python 3.11 a MongoDB call can swallow a cancellation (asyncio.wait_for's race), and the
-            # stop must not hang on it; closing the store next ends such a straggler.
-            await asyncio.wait(webhook_tasks, timeout=WEBHOOK_STOP_S)
-
-    return ServiceSpec(
+    spec = ServiceSpec(
         name=NAME,
-        services=[registration(PaymentGatewayServicer(invoices)), webhooks_registration(webhooks)],
+        services=[registration(PaymentGatewayServicer(invoices))],
         dependencies=[
-            Dependency("mongodb", store.ping, open=open_store),
+            Dependency("mongodb", store.ping, open=store.open),
             Dependency("redis", partial(redis_ping, redis), soft=True),
         ],
-        on_start=[start_expiry, start_webhooks],
-        on_stop=[
-            stop_expiry, stop_webhooks, store.close, tron_client.close, tron_relay.close, wallet_manager.close,
-            redis.aclose,
-        ],
+        on_start=[start_expiry],
+        on_stop=[stop_expiry, store.close, tron_client.close, tron_relay.close, wallet_manager.close, redis.aclose],
     )
+    return with_webhooks(spec, store, settings)
 
 
 if __name__ == "__main__":
