@@ -1,7 +1,7 @@
 """Typed clients for one service calling another, and the settings that say where each peer is.
 
     TronClientService, RelayService, WalletService, UsdtService, StakingService, PaymentGatewayService,
-    PayoutRouterService                  `client.rpc.<Method>(request)`: typed request in, typed response out
+    PayoutRouterService, WebhookService  `client.rpc.<Method>(request)`: typed request in, typed response out
     PeerClient, DEFAULT_PEER_TIMEOUT_S   their base; the timeout of a call made without a caller's deadline
     TronClientAddress, TronRelayAddress, WalletManagerAddress
                                          settings groups (TRON_CLIENT_ADDR, ...); `settings.wallet_manager()` -> client
@@ -24,6 +24,7 @@ from ._services import (
     TronClientService,
     UsdtService,
     WalletService,
+    WebhookService,
 )
 
 __all__ = [
@@ -39,4 +40,5 @@ __all__ = [
     "UsdtService",
     "WalletManagerAddress",
     "WalletService",
+    "WebhookService",
 ]

@@ -16,6 +16,7 @@ from lucid.tron.v1 import (
     tron_client_pb2_grpc,
     usdt_pb2_grpc,
     wallet_pb2_grpc,
+    webhooks_pb2_grpc,
 )
 
 from ._client import PeerClient
@@ -28,6 +29,7 @@ if TYPE_CHECKING:  # the async stubs exist only in the .pyi files (the runtime c
     from lucid.tron.v1.tron_client_pb2_grpc import TronClientServiceAsyncStub
     from lucid.tron.v1.usdt_pb2_grpc import UsdtServiceAsyncStub
     from lucid.tron.v1.wallet_pb2_grpc import WalletServiceAsyncStub
+    from lucid.tron.v1.webhooks_pb2_grpc import WebhookServiceAsyncStub
 
 
 class TronClientService(PeerClient["TronClientServiceAsyncStub"]):
@@ -77,3 +79,11 @@ class PayoutRouterService(PeerClient["PayoutRouterServiceAsyncStub"]):
 
     peer = "payout-router"
     stub = payout_router_pb2_grpc.PayoutRouterServiceStub
+
+
+class WebhookService(PeerClient["WebhookServiceAsyncStub"]):
+    """The webhook endpoints and deliveries of payment-gateway (which serves WebhookService beside its own API;
+    payout-router will too: point the client at the service whose events are meant)."""
+
+    peer = "payment-gateway"
+    stub = webhooks_pb2_grpc.WebhookServiceStub

@@ -6,6 +6,10 @@ PAYMENT_DUST_BASE_UNITS, DEPENDENCY_CHECK_INTERVAL_S and the mesh's) come from t
 every problem is reported at once and the process exits 78 before serving. MongoDB holds this service's state: the process is NOT_SERVING while
 MongoDB does not answer, checked every DEPENDENCY_CHECK_INTERVAL_S. Redis is soft: while it is down the process stays
 SERVING and reports it under the health service "redis".
+
+It also serves lucid.tron.v1.WebhookService, and sends invoice events as webhooks (settings WEBHOOK_*): an outbox
+dispatcher turns each committed event into deliveries and a delivery worker POSTs them, each under its lease (one
+of each across replicas).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from lucid_tron.config import Settings, setting
 from lucid_tron.mesh import Dependency, ServiceSettings, ServiceSpec, run
 from lucid_tron.peers import TronClientAddress, TronRelayAddress, WalletManagerAddress
 from lucid_tron.storage import MongoSettings, RedisSettings, connect_redis, redis_ping
+from lucid_tron.webhooks import WebhookSettings, with_webhooks
 
 from .expiry import ExpiryJob
 from .invoices import Invoices
@@ -46,6 +51,7 @@ class PaymentGatewaySettings(
     ServiceSettings,
     ReconcileSettings,
     InvoiceSettings,
+    WebhookSettings,
     UsdtContractSettings,
     WalletManagerAddress,
     TronRelayAddress,
@@ -101,7 +107,7 @@ def build(settings: PaymentGatewaySettings) -> ServiceSpec:
             with suppress(asyncio.CancelledError):
                 await task
 
-    return ServiceSpec(
+    spec = ServiceSpec(
         name=NAME,
         services=[registration(PaymentGatewayServicer(invoices, reconciler))],
         dependencies=[
@@ -111,6 +117,7 @@ def build(settings: PaymentGatewaySettings) -> ServiceSpec:
         on_start=[start_jobs],
         on_stop=[stop_jobs, store.close, tron_client.close, tron_relay.close, wallet_manager.close, redis.aclose],
     )
+    return with_webhooks(spec, store, settings)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from pymongo.errors import DuplicateKeyError
 
 from lucid_tron.errors import Aborted
 from lucid_tron.storage import IdempotencyKeys, IdempotentCall, MoneyJobStore, in_transaction, utc_now
+from lucid_tron.webhooks import WebhookStore, event_payload
 
 from . import events
 
@@ -36,6 +37,7 @@ class PaymentGatewayStore(MoneyJobStore):
     service = "payment-gateway"
     indexes: ClassVar[Mapping[str, Sequence[IndexModel]]] = {
         **MoneyJobStore.indexes,
+        **WebhookStore.INDEXES,
         INVOICES: [
             IndexModel([("order_id", ASCENDING), ("_id", DESCENDING)], name="order_id"),
             IndexModel([("status", ASCENDING), ("_id", DESCENDING)], name="status"),
@@ -57,6 +59,7 @@ class PaymentGatewayStore(MoneyJobStore):
         async def work(session: AsyncClientSession) -> None:
             await self.collection(INVOICES, durable=True).insert_one(invoice, session=session)
             await self.collection(EVENTS, durable=True).insert_one(event, session=session)
+            await self._announce(session, event)
             await keys.complete(call, response, session=session)
 
         with self.bounded():
@@ -87,6 +90,7 @@ class PaymentGatewayStore(MoneyJobStore):
             if result.matched_count == 0:
                 raise Aborted("the invoice changed concurrently; read it again", reason=ETAG_MISMATCH)
             await self.collection(EVENTS, durable=True).insert_one(event, session=session)
+            await self._announce(session, event)
 
         try:
             with self.bounded():
@@ -94,6 +98,13 @@ class PaymentGatewayStore(MoneyJobStore):
         except DuplicateKeyError as error:
             raise Aborted("the invoice changed concurrently; read it again", reason=ETAG_MISMATCH) from error
         return updated, event
+
+    async def _announce(self, session: AsyncClientSession, event: Document) -> None:
+        """The event into the outbox, in its change's transaction: webhooks are sent from there (endpoints and
+        deliveries live in this database too, WebhookStore.INDEXES), with the event's id as webhook-id."""
+        subject = events.subject(event["invoice_id"])
+        data = {"subject": subject, "sequence": event["sequence"], "reason": event["reason"], **event["data"]}
+        await self.outbox.emit(session, subject, event["type"], event_payload(event["_id"], event["time"], data))
 
     async def list_invoices(self, query: Mapping[str, Any], limit: int) -> list[Document]:
         with self.bounded():
