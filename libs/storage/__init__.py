@@ -66,7 +66,7 @@ if TYPE_CHECKING:
     from ._leases import LEASE_LOST, Lease, LeaseLost, Leases
     from ._mongo import DURABLE_WRITES, connect_mongo, ensure_indexes, mongo_ping
     from ._money_stores import MoneyJobStore, MoneyStore
-    from ._outbox import Outbox, OutboxDispatcher, OutboxEvent
+    from ._outbox import Outbox, OutboxDispatcher, OutboxEvent, raise_if_cancelled
     from ._redis import connect_redis, redis_ping
     from ._store import MongoStore
     from ._transactions import in_transaction, utc_now
@@ -96,6 +96,7 @@ __all__ = [
     "Outbox",
     "OutboxDispatcher",
     "OutboxEvent",
+    "raise_if_cancelled",
     "RedisSettings",
     "as_unavailable",
     "bounded",
@@ -136,6 +137,7 @@ __getattr__, __dir__ = lazy_exports(
         "Outbox": "._outbox",
         "OutboxDispatcher": "._outbox",
         "OutboxEvent": "._outbox",
+        "raise_if_cancelled": "._outbox",
         "connect_redis": "._redis",
         "redis_ping": "._redis",
         "MongoStore": "._store",

@@ -47,7 +47,7 @@ from ._leases import Lease, LeaseLost, Leases
 from ._mongo import DURABLE_WRITES
 from ._transactions import utc_now
 
-__all__ = ["Outbox", "OutboxDispatcher", "OutboxEvent"]
+__all__ = ["Outbox", "OutboxDispatcher", "OutboxEvent", "raise_if_cancelled"]
 
 #: How long a delivered event is kept for inspection before the TTL index removes it.
 DELIVERED_RETENTION = timedelta(days=7)
@@ -210,6 +210,7 @@ class OutboxDispatcher:
 
     async def _acquire(self) -> _Holding:
         while True:
+            raise_if_cancelled()
             requested_at = time.monotonic()
             try:
                 lease = await self._leases.acquire(self._lease_name)
@@ -223,6 +224,7 @@ class OutboxDispatcher:
 
     async def _renew(self, holding: _Holding) -> None:
         while True:
+            raise_if_cancelled()
             await asyncio.sleep(self._leases.ttl_s / 3)
             requested_at = time.monotonic()
             try:
@@ -237,6 +239,7 @@ class OutboxDispatcher:
 
     async def _dispatch_while(self, holding: _Holding) -> None:
         while holding.held():
+            raise_if_cancelled()
             try:
                 delivered = await self._dispatch_batch(holding.lease, holding.held)
             except Unavailable:
@@ -268,6 +271,15 @@ class OutboxDispatcher:
                 raise
             delivered += 1
         return delivered
+
+
+def raise_if_cancelled() -> None:
+    """Raise CancelledError when this task was asked to stop. On Python 3.11 a call into pymongo can swallow the
+    CancelledError (asyncio.wait_for in its pool's lock, CPython gh-86296): a loop that went on would never stop.
+    Call it at the top of every loop of a background job that uses MongoDB."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 async def _stopped(task: asyncio.Task[None]) -> None:

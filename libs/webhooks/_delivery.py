@@ -27,7 +27,7 @@ from typing import Any
 import aiohttp
 
 from lucid_tron.errors import Unavailable
-from lucid_tron.storage import Lease, LeaseLost, Leases, utc_now
+from lucid_tron.storage import Lease, LeaseLost, Leases, raise_if_cancelled, utc_now
 
 from . import _metrics
 from ._settings import WebhookSettings
@@ -83,7 +83,7 @@ class DeliveryWorker:
                     while time.monotonic() < valid_until:
                         await self._round(http)
                         await self._webhooks.wait_due(self._settings.webhook_poll_s)
-                        _raise_if_cancelled()
+                        raise_if_cancelled()
                         if time.monotonic() > valid_until - self._leases.ttl_s * 2 / 3:
                             requested_at = time.monotonic()
                             with suppress(Unavailable):  # tried again next round, until the lease runs out
@@ -214,12 +214,3 @@ class DeliveryWorker:
             if await self._webhooks.disable(endpoint["_id"], reason[:500]):
                 _metrics.ENDPOINTS_DISABLED.inc()
                 _log.warning("webhook endpoint %s disabled: %s", endpoint["_id"], reason)
-
-
-def _raise_if_cancelled() -> None:
-    """Stop when this task was cancelled even though the cancellation did not arrive as an exception: a MongoDB
-    operation interrupted at the wrong moment can swallow it (seen under load with pymongo 4.20 on Python 3.11),
-    and the worker would otherwise run on after its service stopped."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
