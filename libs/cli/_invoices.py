@@ -19,21 +19,18 @@ Times are UTC. Exit codes: 0 done, 1 refused or failed (the status and reason on
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, TextIO
+
+from lucid_tron.cli._operator import add_connection_options, run_client, table, target, utc
 
 __all__ = ["add_invoice_commands", "run_invoices"]
 
 SERVICE = "payment-gateway"
 DECIMALS = 6
-EXIT_INTERRUPTED = 130
 #: Statuses no event changes any more: `watch` stops there.
 FINAL_STATUSES = ("PAID", "INVALID", "CANCELLED")
 _STATUSES = ("PENDING", "SEEN", "CONFIRMING", "PAID", "EXPIRED", "INVALID", "CANCELLED")
@@ -52,11 +49,7 @@ def add_invoice_commands(commands: Any, state_dir_option: Any) -> None:
     def action(name: str, help_text: str) -> argparse.ArgumentParser:
         parser = actions.add_parser(name, help=help_text, description=help_text)
         state_dir_option(parser)
-        parser.add_argument("--address", metavar="HOST:PORT", help="payment-gateway (instead of endpoints.json)")
-        parser.add_argument("--ca", type=Path, metavar="FILE", help="CA bundle that signed the service certificate")
-        parser.add_argument("--cert", type=Path, metavar="FILE", help="the operator's certificate")
-        parser.add_argument("--key", type=Path, metavar="FILE", help="the operator's private key")
-        parser.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS", help="per call (default 30)")
+        add_connection_options(parser, SERVICE)
         return parser
 
     create = action("create", "create an invoice and print it")
@@ -101,65 +94,15 @@ def add_invoice_commands(commands: Any, state_dir_option: Any) -> None:
 
 def run_invoices(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     """Run one `invoices` action; the exit status."""
-    import grpc
-
-    from lucid_tron.cli._endpoints import EndpointsError
-    from lucid_tron.pki import TlsFileError
-
-    output = out or sys.stdout
-    try:
-        return asyncio.run(_run(args, output))
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
-    except grpc.aio.AioRpcError as error:
-        _err(f"{error.code().name}: {error.details()}")
-        return 1
-    except (EndpointsError, TlsFileError, _Refused) as error:
-        _err(str(error))
-        return 1
-
-
-class _Refused(Exception):
-    """The command cannot find what it needs, or was given something it cannot use."""
-
-
-@dataclass(frozen=True)
-class _Target:
-    address: str
-    credentials: Any  # grpc.ChannelCredentials, or None for plaintext
-
-
-def _target(args: argparse.Namespace) -> _Target:
-    """payment-gateway's address and the operator's credentials, from the options or endpoints.json."""
-    from lucid_tron.cli._endpoints import Endpoints
-    from lucid_tron.pki import TlsFiles, channel_credentials
-
-    given = [args.ca, args.cert, args.key]
-    if any(given) and not all(given):
-        raise _Refused("--ca, --cert and --key go together")
-    if args.address and all(given):
-        return _Target(args.address, channel_credentials(TlsFiles(args.cert, args.key, args.ca).read()))
-    if args.address:
-        return _Target(args.address, None)
-    endpoints = Endpoints.read(Path(args.state_dir))
-    if SERVICE not in endpoints.services:
-        raise _Refused(f"endpoints.json of {args.state_dir} lists no {SERVICE}")
-    tls = endpoints.tls
-    if all(given):
-        files = TlsFiles(args.cert, args.key, args.ca)
-    elif tls is not None:
-        files = TlsFiles(Path(tls["operator_cert"]), Path(tls["operator_key"]), Path(tls["ca"]))
-    else:
-        return _Target(endpoints.services[SERVICE], None)
-    return _Target(endpoints.services[SERVICE], channel_credentials(files.read()))
+    return run_client("invoices", lambda: _run(args, out or sys.stdout))
 
 
 async def _run(args: argparse.Namespace, out: TextIO) -> int:
     from lucid.tron.v1 import payment_gateway_pb2_grpc
     from lucid_tron.mesh import open_channel
 
-    target = _target(args)
-    async with open_channel(target.address, credentials=target.credentials) as channel:
+    service = target(args, SERVICE)
+    async with open_channel(service.address, credentials=service.credentials) as channel:
         stub = payment_gateway_pb2_grpc.PaymentGatewayServiceStub(channel)
         return await _ACTIONS[args.invoices_command](stub, args, out)
 
@@ -207,12 +150,12 @@ async def _list(stub: Any, args: argparse.Namespace, out: TextIO) -> int:
             f"{invoice.total_decimal} {invoice.token}",
             _decimal(invoice.paid_amount_base_units),
             invoice.order_id or "-",
-            _time(invoice.create_time),
-            _time(invoice.expire_time),
+            utc(invoice.create_time),
+            utc(invoice.expire_time),
         )
         for invoice in page.invoices
     ]
-    _table(rows, out)
+    table(rows, out)
     if page.next_page_token:
         print(f"next page: --page-token {page.next_page_token}", file=out)
     return 0
@@ -280,7 +223,7 @@ async def _watch(stub: Any, args: argparse.Namespace, out: TextIO) -> int:
             event = item.event
             status = event.data.fields["status"].string_value if "status" in event.data.fields else ""
             kind = events_pb2.EventType.Name(event.type).removeprefix("EVENT_TYPE_")
-            print(f"{event.sequence:>4}  {_time(event.time)}  {kind:<24} {status:<10} {event.reason}",
+            print(f"{event.sequence:>4}  {utc(event.time)}  {kind:<24} {status:<10} {event.reason}",
                   file=out, flush=True)
             if status in FINAL_STATUSES:
                 return 0
@@ -308,7 +251,7 @@ async def _reconcile(stub: Any, args: argparse.Namespace, out: TextIO) -> int:
             )
             for fix in run.fixes
         ]
-        _table(rows, out)
+        table(rows, out)
     return 0
 
 
@@ -328,10 +271,10 @@ def _print_invoice(invoice: Any, out: TextIO) -> None:
         ("paid", _decimal(invoice.paid_amount_base_units)),
         ("pending", _decimal(invoice.pending_amount_base_units)),
         ("pay to", f"{invoice.deposit_address} ({invoice.network})"),
-        ("expires", _time(invoice.expire_time)),
+        ("expires", utc(invoice.expire_time)),
         ("order id", invoice.order_id or "-"),
         ("description", invoice.description or "-"),
-        ("created", _time(invoice.create_time)),
+        ("created", utc(invoice.create_time)),
         ("etag", invoice.etag),
     ]
     fields += [(f"metadata {key}", value) for key, value in sorted(invoice.metadata.items())]
@@ -353,13 +296,7 @@ def _print_invoice(invoice: Any, out: TextIO) -> None:
             )
             for payment in invoice.payments
         ]
-        _table(rows, out)
-
-
-def _table(rows: Sequence[Sequence[str]], out: TextIO) -> None:
-    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip(), file=out)
+        table(rows, out)
 
 
 def _status(invoice: Any) -> str:
@@ -377,10 +314,6 @@ def _exception(invoice: Any) -> str:
 def _decimal(base_units: int) -> str:
     whole, fraction = divmod(base_units, 10**DECIMALS)
     return f"{whole}.{fraction:0{DECIMALS}d}"
-
-
-def _time(stamp: Any) -> str:
-    return str(stamp.ToDatetime(tzinfo=UTC).strftime("%Y-%m-%d %H:%M:%S"))
 
 
 def _whole_tokens(text: str) -> int:
@@ -402,5 +335,3 @@ def _key_value(text: str) -> tuple[str, str]:
     return key, value
 
 
-def _err(message: str) -> None:
-    print(f"lucid-tron invoices: {message}", file=sys.stderr)

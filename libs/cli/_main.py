@@ -186,6 +186,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_invoice_commands(commands, _state_dir_option)
 
+    from lucid_tron.cli._webhooks import add_webhook_commands
+
+    add_webhook_commands(commands, _state_dir_option)
+
     # Parsed by devnet itself (see main); declared here for the command list and `lucid-tron devnet --help`.
     commands.add_parser("devnet", help="serve a devnet alone (see `lucid-tron devnet --help`)", add_help=False)
     return parser
@@ -282,6 +286,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from lucid_tron.cli._invoices import run_invoices
 
         return run_invoices(args)
+    if args.command == "webhooks":
+        from lucid_tron.cli._webhooks import run_webhooks
+
+        return run_webhooks(args)
     from lucid_tron.cli._up import UpOptions, run_up
 
     return run_up(

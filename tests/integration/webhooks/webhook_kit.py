@@ -129,6 +129,8 @@ class Hub:
     store: HostStore
     webhooks: Webhooks
     stub: webhooks_pb2_grpc.WebhookServiceStub
+    #: Where WebhookService serves (plaintext).
+    address: str
 
     async def add_endpoint(self, url: str, event_types: Sequence[int] = ()) -> wh.CreateWebhookEndpointResponse:
         return await self.stub.CreateWebhookEndpoint(
@@ -182,4 +184,4 @@ async def webhook_service(mongo_url: str) -> AsyncIterator[Hub]:
     )
     async with serving(spec, ServiceSettings(port=0, insecure_plaintext=True)) as server:
         async with grpc.aio.insecure_channel(server.address) as channel:
-            yield Hub(store, webhooks, webhooks_pb2_grpc.WebhookServiceStub(channel))
+            yield Hub(store, webhooks, webhooks_pb2_grpc.WebhookServiceStub(channel), server.address)
