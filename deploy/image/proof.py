@@ -317,6 +317,8 @@ def main(argv: list[str] | None = None) -> int:
         failures = prove(args)
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
         failures = [f"{error}\n{getattr(error, 'stdout', '') or ''}{getattr(error, 'stderr', '') or ''}"]
+    except KeyboardInterrupt:
+        failures = ["interrupted"]
     for failure in failures:
         print(f"deploy-proof: FAIL: {failure}", file=sys.stderr, flush=True)
     verdict = "FAIL" if failures else "PASS"

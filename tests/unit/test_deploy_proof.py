@@ -11,7 +11,8 @@ DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 MESH = ("tron-client", "tron-relay", "wallet-manager", "usdt-manager", "staking", "payment-gateway", "payout-router",
         "beta-sidecar")
 #: What the proof may change in a service of the mesh: the way to TronGrid (devnet, directly), the dependency on
-#: tor that goes with it, start_interval (podman 4.3 has no such flag), and under qemu the memory limits.
+#: tor that goes with it, start_interval (podman 4.3 has no such flag), and under qemu memory limits and the probe's
+#: timeout.
 ALLOWED = {"environment", "depends_on", "healthcheck", "mem_limit", "memswap_limit"}
 DIRECT = {"TRONGRID_URL", "USE_TOR_FOR_EXTERNAL_CALLS", "ALLOW_DIRECT_EXTERNAL_CALLS", "TOR_ONLY"}
 
@@ -41,7 +42,7 @@ def test_the_proof_changes_no_service_beyond_its_way_to_trongrid_and_what_podman
         for service in MESH:
             assert set(services.get(service, {})) <= ALLOWED, (name, service)
             assert set(services.get(service, {}).get("environment", {})) <= DIRECT, (name, service)
-            assert set(services.get(service, {}).get("healthcheck", {})) <= {"start_interval"}, (name, service)
+            assert set(services.get(service, {}).get("healthcheck", {})) <= {"start_interval", "timeout"}, name
 
 
 def test_only_the_two_services_that_call_trongrid_reach_devnet_and_they_lose_only_tor() -> None:
