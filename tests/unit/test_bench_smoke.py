@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ("tron-client", "tron-relay", "wallet-manager", "usdt-manager", "staking", "payment-gateway", "payout-router")
+#: What `lucid-tron up` runs as services: the seven and beta-sidecar in front of wallet-manager.
+SERVICES = ("tron-client", "tron-relay", "wallet-manager", "usdt-manager", "staking", "payment-gateway", "payout-router",
+            "beta-sidecar")
 TARGETS = (
     "echo, bare grpc.aio (baseline)",
     "echo on lucid_tron.mesh",
@@ -69,7 +71,7 @@ def test_it_prints_the_idle_memory_of_every_process_and_of_the_whole_mesh(bench_
     table, _ = bench_run
     for process in ("echo", "mesh-echo", "devnet", "mongo", "redis", *SERVICES):
         assert _row(table, process), f"no memory row for {process}"
-    assert _row(table, "7", "services", "together")
+    assert _row(table, "8", "services", "together")
     assert _row(table, "whole", "mesh")
 
 
