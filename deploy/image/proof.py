@@ -161,7 +161,10 @@ def wait_healthy(names: dict[str, str], started: float, timeout_s: float) -> tup
     if failure:
         return healthy, failure[0]
     if late:
-        return healthy, f"not healthy {timeout_s:.0f} s after `up`: {', '.join(late)}"
+        # restart: unless-stopped restarts a container that dies: its log says why it never became healthy.
+        logs = {service: run("podman", "logs", "--tail", "5", names[service], check=False) for service in late}
+        tails = "".join(f"\n--- {service}:\n{log.stdout}{log.stderr}" for service, log in logs.items())
+        return healthy, f"not healthy {timeout_s:.0f} s after `up`: {', '.join(late)}{tails}"
     return healthy, ""
 
 
