@@ -320,6 +320,9 @@ class Rootfs:
                     local = [entry.replace("$ORIGIN", origin).replace("${ORIGIN}", origin) for entry in elf.runpath]
                     if any((self.root / directory.lstrip("/") / name).exists() for directory in local):
                         continue  # a wheel's own bundled library (auditwheel's *.libs)
+                    sibling = self.root / Path(rel).parent / name
+                    if sibling.parent.name.endswith(".libs") and sibling.exists():
+                        continue  # one bundled library needing another: the module's RUNPATH loaded both
                     for package, directory in library_dirs:
                         if (directory / name).exists() or (directory / name).is_symlink():
                             self.copy(package, str((directory / name).relative_to(self.debian.packages[package])))
@@ -380,11 +383,13 @@ def canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def build_wheels(cache: Path, work: Path, arch: Arch, platform_tag: str) -> tuple[Path, list[str], list[str]]:
+def build_wheels(
+    cache: Path, work: Path, arch: Arch, platform_tag: str, extra: tuple[str, ...] = ()
+) -> tuple[Path, list[str], list[str]]:
     """The project's wheel and stem's (pure Python, built on the host), then every dependency as a target wheel.
 
     The set of distributions is the one constraints.txt pins (resolved by pip on the host, runtime dependencies
-    only); check_requirements then proves it consistent for the target.
+    only, plus `extra`: the proof image's test tooling); check_requirements then proves it consistent for the target.
     """
     python = tools_python(cache)
     local = work / "local-wheels"
@@ -403,8 +408,12 @@ def build_wheels(cache: Path, work: Path, arch: Arch, platform_tag: str) -> tupl
     shutil.copy2(next(stem.glob("stem-*.whl")), local)
     project_wheel = next(local.glob("lucid_tron-*.whl"))
     report = work / "resolution.json"
+    constraints = work / "constraints.txt"
+    repinned = {canonical(re.split(r"[=<>!~ ]", requirement)[0]) for requirement in extra if "==" in requirement}
+    constraints.write_text("".join(line for line in (ROOT / "constraints.txt").read_text().splitlines(keepends=True)
+                                   if canonical(re.split(r"[=<>!~ ;]", line)[0]) not in repinned))
     run(*pip, "install", "--dry-run", "--ignore-installed", "--report", report, "--find-links", local,
-        "-c", ROOT / "constraints.txt", project_wheel)
+        "-c", constraints, project_wheel, *extra)
     pinned = {canonical(item["metadata"]["name"]): item["metadata"]["version"]
               for item in json.loads(report.read_text())["install"]}
     requirements = [f"{name}=={version}" for name, version in sorted(pinned.items())]
@@ -416,8 +425,11 @@ def build_wheels(cache: Path, work: Path, arch: Arch, platform_tag: str) -> tupl
     return wheels, [str(local), *target_python], requirements
 
 
-def install_venv(rootfs: Rootfs, cache: Path, work: Path, arch: Arch, platform_tag: str) -> str:
-    wheels, options, requirements = build_wheels(cache, work, arch, platform_tag)
+def install_venv(
+    rootfs: Rootfs, cache: Path, work: Path, arch: Arch, platform_tag: str, extra: tuple[str, ...] = (),
+    *, strip: bool = True,
+) -> str:
+    wheels, options, requirements = build_wheels(cache, work, arch, platform_tag, extra)
     site = rootfs.root / f"opt/venv/lib/python{PYTHON}/site-packages"
     python = tools_python(cache)
     # --target with the target's tags: the host's pip only unpacks wheels; no code from them runs here.
@@ -432,7 +444,8 @@ def install_venv(rootfs: Rootfs, cache: Path, work: Path, arch: Arch, platform_t
     for path in sorted(site.rglob("*"), reverse=True):
         if SITE_EXCLUDED.search(str(path.relative_to(site))):
             shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
-    strip_debug(site, arch)
+    if strip:
+        strip_debug(site, arch)
     version = rootfs.debian.versions[f"python{PYTHON}-minimal"].split("-")[0]
     rootfs.write("opt/venv/pyvenv.cfg", f"home = /usr/bin\ninclude-system-site-packages = false\n"
                                         f"version = {version}\nexecutable = /usr/bin/python{PYTHON}\n")
@@ -682,7 +695,7 @@ SERVICE_PACKAGES = [f"python{PYTHON}-minimal", f"libpython{PYTHON}-minimal", f"l
 TOR_PACKAGES = ["tor", "bash", "base-files"]
 
 
-def service_rootfs(rootfs: Rootfs, cache: Path, work: Path) -> str:
+def service_rootfs(rootfs: Rootfs, cache: Path, work: Path, extra: tuple[str, ...] = (), *, strip: bool = True) -> str:
     debian = rootfs.debian
     rootfs.copy(f"python{PYTHON}-minimal", f"usr/bin/python{PYTHON}")
     rootfs.symlink("usr/bin/python3", f"python{PYTHON}")
@@ -704,7 +717,7 @@ def service_rootfs(rootfs: Rootfs, cache: Path, work: Path) -> str:
     rootfs.used_packages.add("ca-certificates")
     for link, target in (("cert.pem", "/etc/ssl/certs/ca-certificates.crt"), ("certs", "/etc/ssl/certs")):
         rootfs.symlink(f"usr/lib/ssl/{link}", target)
-    project = install_venv(rootfs, cache, work, debian.arch, manylinux(debian))
+    project = install_venv(rootfs, cache, work, debian.arch, manylinux(debian), extra, strip=strip)
     rootfs.add_library_closure()
     rootfs.merged_usr()
     rootfs.accounts([("nonroot", NONROOT, "/home/nonroot")])
@@ -723,6 +736,57 @@ def tor_rootfs(rootfs: Rootfs) -> None:
     rootfs.write("usr/local/bin/tor-healthcheck", (ROOT / "deploy/tor-healthcheck").read_bytes(), 0o755)
     rootfs.mkdir("var/lib/tor", 0o700, (TOR_UID, TOR_UID))
     rootfs.package_records()
+
+
+#: The proof images (`--proof`, for scripts/deploy-proof): what a registry would bring to deploy/compose.yaml, built
+#: the same way. TEST ONLY, never deployed: lucid-proof carries devnet and SecantusDB (GPL-2.0-only) in place of
+#: TronGrid and mongo:7, lucid-redis Debian's redis-server in place of redis:7.4-alpine.
+#: Pins in PROOF_EXTRA replace constraints.txt's: the dev pins of shapely and numpy (SecantusDB's) have no cp313
+#: aarch64 wheel on the index this machine reaches, these do.
+PROOF_EXTRA = ("secantusdb", "shapely==2.1.2", "numpy==2.2.6")
+REDIS_PACKAGES = ["redis-server", "redis-tools", "base-files"]
+REDIS_UID = 999  # compose.yaml's redis runs as 999:1000
+
+
+def redis_rootfs(rootfs: Rootfs) -> None:
+    for package, rel in (("redis-tools", "usr/bin/redis-server"), ("redis-tools", "usr/bin/redis-cli")):
+        rootfs.copy(package if rootfs.debian.path(package, rel).exists() else "redis-server", rel)
+    rootfs.add_library_closure()
+    rootfs.merged_usr()
+    rootfs.accounts([("redis", REDIS_UID, "/data")])
+    rootfs.mkdir("data", 0o1777)
+    rootfs.package_records()
+
+
+def build_proof(debian: Debian, cache: Path, work: Path, output: Path, epoch: int) -> None:
+    """lucid-proof and lucid-redis for `debian`'s architecture, beside the service image (see PROOF_EXTRA)."""
+    proof = Rootfs(work / "lucid-proof", debian)
+    proof.root.mkdir()
+    (work / "proof-wheels").mkdir()
+    # Unstripped: strip breaks numpy's bundled OpenBLAS ("ELF load command address/offset not page-aligned"), and
+    # a test image's size does not matter.
+    project = service_rootfs(proof, cache, work / "proof-wheels", PROOF_EXTRA, strip=False)
+    compile_bytecode(proof, epoch, compiler(cache, False))
+    redis = Rootfs(work / "lucid-redis", debian)
+    redis.root.mkdir()
+    redis_rootfs(redis)
+    warning = "TEST ONLY, never deploy: "
+    images = [
+        (proof, ImageSpec("lucid-proof", project, debian.arch, {
+            "User": f"{NONROOT}:{NONROOT}", "Env": SERVICE_ENV, "WorkingDir": "/tmp",
+            "Entrypoint": ["/opt/venv/bin/python", "-m"],
+        }, labels("lucid-proof", warning + "devnet (lucid_tron.devnet) and SecantusDB (GPL-2.0-only) for "
+                  "scripts/deploy-proof", project, epoch), ["opt/venv"])),
+        (redis, ImageSpec("lucid-redis", project, debian.arch, {
+            "User": f"{REDIS_UID}:1000", "Env": ["PATH=/usr/bin:/bin"], "WorkingDir": "/data",
+            "Entrypoint": ["/usr/bin/redis-server"], "ExposedPorts": {"6379/tcp": {}},
+        }, labels("lucid-redis", warning + "Debian's redis-server for scripts/deploy-proof", project, epoch), [])),
+    ]
+    for rootfs, spec in images:
+        archive = output / f"{spec.name}-{spec.version}-{debian.arch.name}.oci.tar"
+        manifest = write_archive(rootfs, spec, epoch, archive)
+        print(f"{archive}\t{manifest}\tuncompressed {size_of(rootfs.root) / 1e6:.1f} MB\tarchive "
+              f"{archive.stat().st_size / 1e6:.1f} MB", flush=True)
 
 
 def revision() -> str:
@@ -772,12 +836,12 @@ def require_emulation(arch: Arch) -> None:
         )
 
 
-def build(arch: Arch, output: Path, cache: Path, *, refresh: bool, max_mb: int) -> None:
+def build(arch: Arch, output: Path, cache: Path, *, refresh: bool, max_mb: int, proof: bool = False) -> None:
     epoch = source_date_epoch()
     require_emulation(arch)
     debian = Debian(cache, arch)
     started = time.monotonic()
-    debian.fetch(SERVICE_PACKAGES + TOR_PACKAGES, refresh=refresh)
+    debian.fetch(SERVICE_PACKAGES + TOR_PACKAGES + (REDIS_PACKAGES if proof else []), refresh=refresh)
     log(f"Debian {SUITE} {arch.name}: {len(debian.packages)} packages ({time.monotonic() - started:.0f} s)")
     with tempfile.TemporaryDirectory(prefix="lucid-image-", dir=cache) as scratch:
         work = Path(scratch)
@@ -828,6 +892,8 @@ def build(arch: Arch, output: Path, cache: Path, *, refresh: bool, max_mb: int) 
                   f"{archive.stat().st_size / 1e6:.1f} MB", flush=True)
             if spec.name == "lucid-tron" and size > max_mb * 1e6:
                 raise SystemExit(f"build-image: lucid-tron is {size / 1e6:.1f} MB uncompressed, over {max_mb} MB")
+        if proof:
+            build_proof(debian, cache, work, output, epoch)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -839,12 +905,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-refresh", dest="refresh", action="store_false",
                         help="reuse the cached Debian package lists instead of `apt-get update`")
     parser.add_argument("--max-mb", type=int, default=120, help="fail above this uncompressed size (MB)")
+    parser.add_argument("--proof", action="store_true",
+                        help="also the TEST-ONLY images scripts/deploy-proof runs in place of registry images: "
+                             "lucid-proof (devnet, SecantusDB) and lucid-redis")
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
         raise SystemExit("build-image: run as root (the byte-code step chroots into the image)")
     args.cache.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    build(ARCHES[args.arch], args.output.resolve(), args.cache.resolve(), refresh=args.refresh, max_mb=args.max_mb)
+    build(ARCHES[args.arch], args.output.resolve(), args.cache.resolve(), refresh=args.refresh, max_mb=args.max_mb,
+          proof=args.proof)
     log(f"done in {time.monotonic() - started:.0f} s")
     return 0
 

@@ -29,7 +29,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from lucid_tron.cli._health import wait_serving
-from lucid_tron.cli._services import SERVICES, client_host, service_environment
+from lucid_tron.cli._services import MESH, client_host, service_environment
 from lucid_tron.keys import MasterSecret
 from lucid_tron.pki import DEFAULT_TLS_DIR, TlsFiles, channel_credentials
 from lucid_tron.testing import MongoServer, RedisServer, free_port
@@ -169,7 +169,8 @@ def smoke(archive: Path, timeout_s: float) -> int:
 
 
 def smoke_all(archive: Path, timeout_s: float) -> int:
-    """All seven services from the image at once, against devnet (direct), SecantusDB and Redis on the host.
+    """All seven services and beta-sidecar from the image at once, against devnet (direct), SecantusDB and Redis on
+    the host.
 
     The environment of each is `lucid-tron up`'s (lucid_tron.cli's service_environment), so this is `up` with every
     service in its own read-only container, calling its peers over mutual TLS with its own certificate from
@@ -184,11 +185,11 @@ def smoke_all(archive: Path, timeout_s: float) -> int:
         info = json.loads(devnet.stdout.readline())
         with MongoServer() as mongo, RedisServer() as redis, tempfile.TemporaryDirectory(prefix="lucid-smoke-") as tmp:
             pki = Path(tmp) / "pki"
-            issue_certificates(pki, [service.name for service in SERVICES])
-            ports = {service.name: free_port() for service in SERVICES}
-            health_ports = {service.name: free_port() for service in SERVICES}
+            issue_certificates(pki, [service.name for service in MESH])
+            ports = {service.name: free_port() for service in MESH}
+            health_ports = {service.name: free_port() for service in MESH}
             started = time.monotonic()
-            for service in SERVICES:
+            for service in MESH:
                 environment = service_environment(
                     {}, service=service, host="127.0.0.1", ports=ports, metrics_port=free_port(),
                     health_port=health_ports[service.name], tls=CONTAINER_TLS, trongrid_url=info["url"],
@@ -211,13 +212,13 @@ def smoke_all(archive: Path, timeout_s: float) -> int:
                     return service.name, await wait_serving(address, service.grpc_service, poll_s=0.5) - started
 
                 async with asyncio.timeout(timeout_s):
-                    return dict(await asyncio.gather(*(one(service) for service in SERVICES)))
+                    return dict(await asyncio.gather(*(one(service) for service in MESH)))
 
             try:
                 took = asyncio.run(all_serving())
             except TimeoutError:
                 return fail(f"not all SERVING after {timeout_s:.0f} s")
-            for service, name in zip(SERVICES, names, strict=True):
+            for service, name in zip(MESH, names, strict=True):
                 probe = podman("exec", name, *PROBE, service.grpc_service, check=False)
                 pid = int(podman("inspect", "-f", "{{.State.Pid}}", name).stdout)
                 status = "SERVING" if probe.returncode == 0 else f"probe failed: {probe.stderr.strip()}"
@@ -225,8 +226,8 @@ def smoke_all(archive: Path, timeout_s: float) -> int:
                       f"RSS {rss_kib(pid) / 1024:.0f} MiB")
                 if probe.returncode != 0:
                     return fail(f"{service.name}: the image's probe did not answer SERVING")
-            print(f"image-smoke: all {len(SERVICES)} services SERVING {max(took.values()):.1f} s after the first "
-                  f"podman run ({image_name})")
+            print(f"image-smoke: all {len(MESH)} (seven services, beta-sidecar) SERVING {max(took.values()):.1f} s "
+                  f"after the first podman run ({image_name})")
             return 0
     finally:
         for name in names:
@@ -239,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/image-smoke", description=__doc__.split("\n\n")[0])
     parser.add_argument("archive", type=Path, help="lucid-tron-<version>-<arch>.oci.tar from scripts/build-image")
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for SERVING (default 180)")
-    parser.add_argument("--all", action="store_true", help="all seven services at once, against devnet")
+    parser.add_argument("--all", action="store_true", help="all seven services and beta-sidecar at once, against devnet")
     args = parser.parse_args(argv)
     os.environ.setdefault("CONTAINERS_CONF", str(ROOT / "deploy/image/containers.conf"))
     return (smoke_all if args.all else smoke)(args.archive.resolve(), args.timeout)

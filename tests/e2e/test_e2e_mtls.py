@@ -24,7 +24,7 @@ from e2e.e2e_up import (
     up_environment,
 )
 from lucid.tron.v1 import common_pb2, relay_pb2, relay_pb2_grpc
-from lucid_tron.cli._services import SERVICES
+from lucid_tron.cli._services import MESH
 
 pytestmark = pytest.mark.e2e
 
@@ -37,14 +37,14 @@ def test_endpoints_json_names_exactly_the_ca_and_the_operators_certificate_and_k
     assert set(tls) == {"ca", "operator_cert", "operator_key"}
     assert all(Path(path).is_file() for path in tls.values())
     assert stat.S_IMODE(Path(tls["operator_key"]).stat().st_mode) == 0o600
-    assert list(mesh.endpoints["health"]) == [*(service.name for service in SERVICES), "beta-sidecar"]
+    assert list(mesh.endpoints["health"]) == [service.name for service in MESH]
 
 
 def test_the_ca_key_stays_in_the_state_dir_readable_by_its_owner_only(mesh: Up) -> None:
     assert stat.S_IMODE((mesh.state_dir / "pki" / "ca-key.pem").stat().st_mode) == 0o600
 
 
-@pytest.mark.parametrize("name", [service.name for service in SERVICES])
+@pytest.mark.parametrize("name", [service.name for service in MESH])
 async def test_every_service_answers_health_in_plaintext_on_its_health_port(mesh: Up, name: str) -> None:
     async with grpc.aio.insecure_channel(mesh.endpoints["health"][name]) as channel:
         answer = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
@@ -137,7 +137,7 @@ async def test_up_insecure_plaintext_serves_plaintext_and_every_service_warns(me
         assert answer.status == health_pb2.HealthCheckResponse.SERVING
     finally:
         assert plaintext.stop() == 0
-    for service in SERVICES:
+    for service in MESH:
         log = plaintext.state_dir / "logs" / f"{service.name}.log"
         records = [json.loads(line) for line in log.read_text().splitlines()]
         assert any(

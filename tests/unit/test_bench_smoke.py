@@ -14,10 +14,9 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = (
-    "tron-client", "tron-relay", "wallet-manager", "usdt-manager", "staking", "payment-gateway", "payout-router",
-    "beta-sidecar",
-)
+#: What `lucid-tron up` runs as services: the seven and beta-sidecar in front of wallet-manager.
+SERVICES = ("tron-client", "tron-relay", "wallet-manager", "usdt-manager", "staking", "payment-gateway", "payout-router",
+            "beta-sidecar")
 TARGETS = (
     "echo, bare grpc.aio (baseline)",
     "echo on lucid_tron.mesh",
