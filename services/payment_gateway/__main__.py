@@ -1,7 +1,7 @@
 """payment-gateway: `python -m lucid_tron.services.payment_gateway` serves lucid.tron.v1.PaymentGatewayService.
 
 Settings (MONGO_URL, MONGO_DATABASE, REDIS_URL, TRON_CLIENT_ADDR, TRON_RELAY_ADDR, WALLET_MANAGER_ADDR, USDT_CONTRACT,
-PAYMENT_WALLET_ID, TRON_NETWORK, INVOICE_EXPIRY_INTERVAL_S,
+PAYMENT_WALLET_ID, TRON_NETWORK, INVOICE_EXPIRY_INTERVAL_S, the chain watcher's WATCHER_* (`watcher.WatcherSettings`),
 DEPENDENCY_CHECK_INTERVAL_S and the mesh's) come from the environment and secret files; every problem is reported at
 once and the process exits 78 before serving. MongoDB holds this service's state: the process is NOT_SERVING while
 MongoDB does not answer, checked every DEPENDENCY_CHECK_INTERVAL_S. Redis is soft: while it is down the process stays
@@ -27,6 +27,8 @@ from .expiry import ExpiryJob
 from .invoices import Invoices
 from .servicer import PaymentGatewayServicer, registration
 from .store import PaymentGatewayStore
+from .watcher import ChainWatcher, WatcherSettings
+from .watcher_store import WatcherStore
 
 NAME = "payment-gateway"
 
@@ -43,6 +45,7 @@ class InvoiceSettings(Settings):
 @dataclass(frozen=True, kw_only=True)
 class PaymentGatewaySettings(
     ServiceSettings,
+    WatcherSettings,
     InvoiceSettings,
     UsdtContractSettings,
     WalletManagerAddress,
@@ -74,16 +77,32 @@ def build(settings: PaymentGatewaySettings) -> ServiceSpec:
         payment_wallet_id=settings.payment_wallet_id,
         network=settings.tron_network,
     )
+    chain = WatcherStore(store)
     expiry_task: list[asyncio.Task[None]] = []
+    watcher_task: list[asyncio.Task[None]] = []
 
     async def start_expiry(_health: object) -> None:
         owner = f"{socket.gethostname()}:{os.getpid()}"
         leases = partial(store.leases, owner=owner, ttl_s=max(30.0, 3 * settings.invoice_expiry_interval_s))
-        job = ExpiryJob(invoices, leases, interval_s=settings.invoice_expiry_interval_s)
+        job = ExpiryJob(invoices, leases, interval_s=settings.invoice_expiry_interval_s, chain_time=chain.chain_time)
         expiry_task.append(asyncio.get_running_loop().create_task(job.run()))
 
     async def stop_expiry() -> None:
         for task in expiry_task:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
+
+    async def start_watcher(_health: object) -> None:
+        owner = f"{socket.gethostname()}:{os.getpid()}"
+        leases = partial(store.leases, owner=owner, ttl_s=settings.watcher_lease_ttl_s)
+        watcher = ChainWatcher(invoices, chain, leases, settings)
+        watcher_task.append(asyncio.get_running_loop().create_task(watcher.run()))
+
+    async def stop_watcher() -> None:
+        # No release: like a killed one, a stopped watcher's lease runs out (WATCHER_LEASE_TTL_S) before a peer
+        # takes over, so a stop never races a takeover.
+        for task in watcher_task:
             task.cancel()
             with suppress(asyncio.CancelledError):
                 await task
@@ -95,8 +114,8 @@ def build(settings: PaymentGatewaySettings) -> ServiceSpec:
             Dependency("mongodb", store.ping, open=store.open),
             Dependency("redis", partial(redis_ping, redis), soft=True),
         ],
-        on_start=[start_expiry],
-        on_stop=[stop_expiry, store.close, tron_client.close, tron_relay.close, wallet_manager.close, redis.aclose],
+        on_start=[start_expiry, start_watcher],
+        on_stop=[stop_watcher, stop_expiry, store.close, tron_client.close, tron_relay.close, wallet_manager.close, redis.aclose],
     )
 
 
