@@ -122,7 +122,11 @@ class ChainWatcher:
 
     async def run(self) -> None:
         """Passes until cancelled; a failed pass is logged and the next comes after a backoff."""
+        task = asyncio.current_task()
         while True:
+            if task is not None and task.cancelling():
+                # A cancel that a pass swallowed (a library retrying through it) still ends the job.
+                raise asyncio.CancelledError
             await asyncio.sleep(self._delay_s())
             try:
                 await self.run_once()
