@@ -21,36 +21,22 @@ from integration.payment_gateway.watcher_kit import (
     eventually,
     expire_in,
     invoice_now,
+    is_paid,
     lease,
     until,
+    watching,  # noqa: F401 - a fixture
 )
 from lucid.tron.v1 import events_pb2 as ev, payment_gateway_pb2 as pg
 
 LAG = 8
-PAID = pg.INVOICE_STATUS_PAID
 CREDITED = pg.PAYMENT_STATE_CREDITED
 
 
 @pytest.fixture(scope="module")
 async def bench(redis_url: str) -> AsyncIterator[ChainBench]:
+    """Solidified 8 blocks behind: time to reorg a payment's block before it is final."""
     async with chain_bench(redis_url, solidification_lag=LAG) as running:
         yield running
-
-
-@pytest.fixture(autouse=True)
-def no_faults_left(bench: ChainBench):
-    yield
-    bench.devnet.faults.clear()
-
-
-@pytest.fixture
-async def watching(bench: ChainBench, mongo_url: str, redis_url: str, tmp_path: Path) -> AsyncIterator[Gateway]:
-    async with bench.gateway(mongo_url, redis_url, tmp_path) as running:
-        yield running
-
-
-def is_paid(invoice: pg.Invoice) -> bool:
-    return invoice.status == PAID
 
 
 def block_holding(bench: ChainBench, txid: str) -> int | None:

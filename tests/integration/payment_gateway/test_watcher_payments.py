@@ -4,44 +4,24 @@ does (a lookalike token, address-poisoning dust). Block scanning throughout (thr
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
 from integration.payment_gateway.gateway_kit import TRX, USDT, Gateway
 from integration.payment_gateway.watcher_kit import (
     SOLIDIFICATION_LAG,
     ChainBench,
-    chain_bench,
+    bench,  # noqa: F401 - a fixture
     create_invoice,
     event_types,
     eventually,
     expire_in,
     invoice_now,
+    is_paid,
     until,
     watcher_cursor,
+    watching,  # noqa: F401 - a fixture
 )
 from lucid.tron.v1 import events_pb2 as ev, payment_gateway_pb2 as pg
 
-PAID = pg.INVOICE_STATUS_PAID
 CREDITED = pg.PAYMENT_STATE_CREDITED
-
-
-@pytest.fixture(scope="module")
-async def bench(redis_url: str) -> AsyncIterator[ChainBench]:
-    async with chain_bench(redis_url) as running:
-        yield running
-
-
-@pytest.fixture
-async def watching(bench: ChainBench, mongo_url: str, redis_url: str, tmp_path: Path) -> AsyncIterator[Gateway]:
-    async with bench.gateway(mongo_url, redis_url, tmp_path) as running:
-        yield running
-
-
-def is_paid(invoice: pg.Invoice) -> bool:
-    return invoice.status == PAID
 
 
 async def processed_through(bench: ChainBench, running: Gateway, mongo_url: str, block: int) -> None:

@@ -13,7 +13,7 @@ import pytest
 from integration.payment_gateway.gateway_kit import USDT, Gateway
 from integration.payment_gateway.watcher_kit import (
     ChainBench,
-    chain_bench,
+    bench,  # noqa: F401 - a fixture
     create_invoice,
     eventually,
     passes,
@@ -29,19 +29,15 @@ METHODS = ("GetNowBlock", "GetBlockTransfers", "ListAddressTransfers", "GetTrans
 STRATEGIES = (HEARTBEAT, HISTORY, SCAN)
 
 
-@pytest.fixture(scope="module")
-async def bench(redis_url: str) -> AsyncIterator[ChainBench]:
-    async with chain_bench(redis_url) as running:
-        yield running
-
-
 @pytest.fixture
 async def watching(bench: ChainBench, mongo_url: str, redis_url: str, tmp_path: Path) -> AsyncIterator[Gateway]:
-    async with bench.gateway(
-        mongo_url, redis_url, tmp_path, watcher_scan_threshold=2, watcher_heartbeat_s=0.5
-    ) as running:
-        yield running
-    bench.devnet.faults.clear()
+    try:
+        async with bench.gateway(
+            mongo_url, redis_url, tmp_path, watcher_scan_threshold=2, watcher_heartbeat_s=0.5
+        ) as running:
+            yield running
+    finally:
+        bench.devnet.faults.clear()
 
 
 class Tally:

@@ -1,6 +1,7 @@
 """The chain watcher's test bench: a devnet making blocks on its own (fast), a real tron-relay in front of it, and
 payment-gateway (with its wallet-manager) reading the chain through that relay. Payments are made by unmodified
-tronpy.
+tronpy. A test module imports the fixtures `bench` (module-wide; define its own for another devnet config) and
+`watching` (a gateway per test, faults cleared after it).
 
     async with chain_bench(redis_url) as bench:                  # module-wide: devnet + relay
         async with bench.gateway(mongo_url, redis_url, tmp_path) as running:   # per test: a fresh database
@@ -20,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from prometheus_client import REGISTRY
 from pymongo import AsyncMongoClient
 from tronpy import AsyncTron
@@ -124,6 +126,25 @@ async def chain_bench(redis_url: str, **devnet: Any) -> AsyncIterator[ChainBench
                 yield ChainBench(chain, relay, tron)
             finally:
                 await tron.close()
+
+
+@pytest.fixture(scope="module")
+async def bench(redis_url: str) -> AsyncIterator[ChainBench]:
+    async with chain_bench(redis_url) as running:
+        yield running
+
+
+@pytest.fixture
+async def watching(bench: ChainBench, mongo_url: str, redis_url: str, tmp_path: Path) -> AsyncIterator[Gateway]:
+    try:
+        async with bench.gateway(mongo_url, redis_url, tmp_path) as running:
+            yield running
+    finally:
+        bench.devnet.faults.clear()
+
+
+def is_paid(invoice: pg.Invoice) -> bool:
+    return invoice.status == pg.INVOICE_STATUS_PAID
 
 
 def _key(account: DevnetAccount) -> TronpyKey:
