@@ -34,7 +34,7 @@ import collections
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -161,6 +161,11 @@ class ChainWatcher:
             self._lease = None
             raise
 
+    async def _renew(self) -> None:
+        """Extend the held lease (LeaseLost when another replica took it)."""
+        if self._lease is not None:
+            self._lease = await self._leases().renew(self._lease)
+
     async def _pass(self, fence: Fence) -> str:
         started_at = utc_now()
         relay = _Relay(self._invoices, "")
@@ -178,7 +183,7 @@ class ChainWatcher:
         else:
             strategy = SCAN
         relay.strategy = strategy
-        run = _Pass(self._invoices, self._chain, self._settings, relay, fence, cursor, watched)
+        run = _Pass(self._invoices, self._chain, self._settings, relay, fence, self._renew, cursor, watched)
         if strategy == HEARTBEAT:
             await self._heartbeat(run, started_at)
         else:
@@ -206,7 +211,8 @@ class ChainWatcher:
         started = time.monotonic()
         solid = await run.relay.now_block(common_pb2.FINALITY_SOLIDIFIED)
         self._observed.append((started, solid.number, _time(solid.block_time)))
-        await run.history(solid.number)
+        if not await run.history(solid.number):
+            return  # the cursor waits for a pass that judged everything it found
         # Every history read of this pass came at least settle_s after these heads were seen: their blocks' payments
         # are all in it (TronGrid's history lags its chain a little), so the cursor may move to the newest of them.
         settled = None
@@ -275,6 +281,7 @@ class _Pass:
         settings: WatcherSettings,
         relay: _Relay,
         fence: Fence,
+        keep_lease: Callable[[], Awaitable[None]],
         cursor: ChainCursor,
         watched: Iterable[Mapping[str, Any]],
     ) -> None:
@@ -283,6 +290,7 @@ class _Pass:
         self._settings = settings
         self.relay = relay
         self._fence = fence
+        self._keep_lease = keep_lease
         self.cursor = cursor
         self._by_id: dict[str, Mapping[str, Any]] = {invoice["_id"]: invoice for invoice in watched}
         self._by_address = {
@@ -312,22 +320,28 @@ class _Pass:
         if scanned > self.cursor.scanned_head:
             await self._save(ChainCursor(self.cursor.block, self.cursor.time, scanned))
 
-    async def history(self, solid_number: int) -> None:
+    async def history(self, solid_number: int) -> bool:
+        """Whether every transfer the histories named was judged (none skipped because a node lagged)."""
+        complete = True
         blocks: set[int] = set()
         for invoice in list(self._by_id.values()):
             for txid in await self._new_txids(invoice):
                 block = await self.relay.block_of(txid)
-                if block is not None:
+                if block is None:
+                    complete = False  # listed by the history, not yet by the node that answered
+                else:
                     blocks.add(block)
             blocks.update(p["block_number"] for p in invoice["payments"] if p["state"] == states.PAYMENT_SEEN)
         for block in sorted(blocks):
             answer = await self.relay.block_transfers(block, block)
             if answer.last_block_number < block:
-                continue  # a node behind that block answered: nothing can be judged
+                complete = False  # a node behind that block answered: nothing can be judged
+                continue
             final_to = min(answer.solidified_block_number, solid_number)
             for transfer in answer.transfers:
                 await self._record(transfer, final=transfer.solidified and block <= final_to)
             await self._revert_missing(block, block, answer.transfers)
+        return complete
 
     async def advance(self, block: int, block_time: datetime) -> None:
         """Move the cursor to `block` (stamped `block_time`), never back."""
@@ -360,6 +374,7 @@ class _Pass:
             await self.advance(final_to, block_time)
             if final_to < last:
                 return
+            await self._keep_lease()  # a long catch-up outlasts the lease's TTL
 
     async def _new_txids(self, invoice: Mapping[str, Any]) -> list[str]:
         """Txids of transfers into the invoice's address, from its history, that the invoice does not hold yet (or
