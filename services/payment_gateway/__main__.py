@@ -115,7 +115,10 @@ def build(settings: PaymentGatewaySettings) -> ServiceSpec:
             Dependency("redis", partial(redis_ping, redis), soft=True),
         ],
         on_start=[start_expiry, start_watcher],
-        on_stop=[stop_watcher, stop_expiry, store.close, tron_client.close, tron_relay.close, wallet_manager.close, redis.aclose],
+        on_stop=[
+            stop_watcher, stop_expiry, store.close, tron_client.close, tron_relay.close, wallet_manager.close,
+            redis.aclose,
+        ],
     )
 
 

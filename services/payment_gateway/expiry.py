@@ -63,7 +63,11 @@ class ExpiryJob:
     async def run(self) -> None:
         """Rounds until cancelled, the first one interval after the start (the store opens after start hooks); a
         failed round is logged and the next one tries again: an outage must not end the job."""
+        task = asyncio.current_task()
         while True:
+            if task is not None and task.cancelling():
+                # A cancel that a round swallowed (pymongo was seen to, under load) still ends the job.
+                raise asyncio.CancelledError
             await asyncio.sleep(self._interval_s)
             try:
                 await self.run_once()

@@ -125,7 +125,7 @@ class ChainWatcher:
         task = asyncio.current_task()
         while True:
             if task is not None and task.cancelling():
-                # A cancel that a pass swallowed (a library retrying through it) still ends the job.
+                # A cancel that a pass swallowed (pymongo was seen to, under load) still ends the job.
                 raise asyncio.CancelledError
             await asyncio.sleep(self._delay_s())
             try:
@@ -310,7 +310,7 @@ class _Pass:
         while first <= head.number:
             last = min(head.number, first + MAX_BLOCKS_PER_CALL - 1)
             answer = await self.relay.block_transfers(first, last)
-            for transfer in answer.transfers:
+            for transfer in _latest(answer.transfers):
                 await self._record(transfer, final=False)
             await self._revert_missing(first, answer.last_block_number, answer.transfers)
             scanned = max(scanned, answer.last_block_number)
@@ -409,7 +409,11 @@ class _Pass:
         if self._is_dust(invoice, transfer.amount_base_units):
             return
         known = _payment(invoice, transfer.txid, transfer.log_index)
-        if known is not None and known["state"] == states.PAYMENT_SEEN and known["block_number"] != transfer.block_number:
+        if (
+            known is not None
+            and known["state"] == states.PAYMENT_SEEN
+            and known["block_number"] != transfer.block_number  # a reorg re-queued it: it landed elsewhere
+        ):
             invoice = await self._commit(
                 invoice, states.revert_payment(invoice, transfer.txid, transfer.log_index, self.cursor.time),
                 "reverted",
@@ -476,6 +480,13 @@ class _Pass:
 def _contract(invoice: Mapping[str, Any], usdt_contract: str) -> str:
     """The contract whose Transfer logs pay the invoice: USDT's, or "" (TRX, the transfer contract)."""
     return usdt_contract if invoice["asset"] == "USDT" else ""
+
+
+def _latest(transfers: Iterable[relay_pb2.BlockTransfer]) -> list[relay_pb2.BlockTransfer]:
+    """Each (txid, log_index) once, at its highest block: a relay's cached copy of a block a reorg replaced can
+    still list a transaction that has landed again higher up, where it now is."""
+    latest = {(transfer.txid, transfer.log_index): transfer for transfer in transfers}  # in block order
+    return sorted(latest.values(), key=lambda transfer: transfer.block_number)
 
 
 def _payment(invoice: Mapping[str, Any], txid: str, log_index: int) -> Mapping[str, Any] | None:
