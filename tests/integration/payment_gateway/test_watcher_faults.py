@@ -1,6 +1,7 @@
 """The chain watcher when things go wrong, on devnet (a block every 0.3 s, solidified 8 blocks behind) with payments
 made by unmodified tronpy: a reorg of the block holding a payment, TronGrid answering 429, a load-balanced TronGrid
-whose head goes backwards, a watcher restart with a payment made while it was down, and a lease takeover."""
+whose head goes backwards (each under block scanning and under address history), a watcher restart with a payment
+made while it was down, and a lease takeover."""
 
 from __future__ import annotations
 
@@ -24,9 +25,9 @@ from integration.payment_gateway.watcher_kit import (
     is_paid,
     lease,
     until,
-    watching,  # noqa: F401 - a fixture
 )
 from lucid.tron.v1 import events_pb2 as ev, payment_gateway_pb2 as pg
+from lucid_tron.services.payment_gateway.watcher import HISTORY, SCAN
 
 LAG = 8
 CREDITED = pg.PAYMENT_STATE_CREDITED
@@ -37,6 +38,19 @@ async def bench(redis_url: str) -> AsyncIterator[ChainBench]:
     """Solidified 8 blocks behind: time to reorg a payment's block before it is final."""
     async with chain_bench(redis_url, solidification_lag=LAG) as running:
         yield running
+
+
+@pytest.fixture(params=[SCAN, HISTORY])
+async def watching(
+    request: pytest.FixtureRequest, bench: ChainBench, mongo_url: str, redis_url: str, tmp_path: Path
+) -> AsyncIterator[Gateway]:
+    """A gateway whose watcher scans blocks (threshold 1), or reads the address's history (threshold 10)."""
+    threshold = 1 if request.param == SCAN else 10
+    try:
+        async with bench.gateway(mongo_url, redis_url, tmp_path, watcher_scan_threshold=threshold) as running:
+            yield running
+    finally:
+        bench.devnet.faults.clear()
 
 
 def block_holding(bench: ChainBench, txid: str) -> int | None:
