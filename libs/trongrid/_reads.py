@@ -97,7 +97,14 @@ async def block_receipts(client: TronGridClient, number: int, finality: Finality
     answer = json_object(block_answer, "getblockbynum")
     if not answer:
         return None
-    return parse_block_receipts(answer, infos_answer, solidified=finality is Finality.SOLIDIFIED)
+    found = parse_block_receipts(answer, infos_answer, solidified=finality is Finality.SOLIDIFIED)
+    # The two calls can reach two nodes of a load-balanced TronGrid, the second not holding the block yet: it answers
+    # no receipts, which would hide every Transfer log of the block. A contract call always has a receipt, so one
+    # missing means the view does not hold the whole block yet.
+    read = {receipt.txid for receipt in found.receipts} | {native.txid for native in found.native_transfers}
+    if not read.issuperset(found.block.txids):
+        return None
+    return found
 
 
 async def token_transfers(

@@ -2,8 +2,9 @@
 
 Settings (MONGO_URL, MONGO_DATABASE, REDIS_URL, TRON_CLIENT_ADDR, TRON_RELAY_ADDR, WALLET_MANAGER_ADDR, USDT_CONTRACT,
 PAYMENT_WALLET_ID, TRON_NETWORK, INVOICE_EXPIRY_INTERVAL_S, RECONCILE_INTERVAL_S, RECONCILE_LOOKBACK_S,
-PAYMENT_DUST_BASE_UNITS, DEPENDENCY_CHECK_INTERVAL_S and the mesh's) come from the environment and secret files;
-every problem is reported at once and the process exits 78 before serving. MongoDB holds this service's state: the process is NOT_SERVING while
+PAYMENT_DUST_BASE_UNITS, the chain watcher's WATCHER_* (`watcher.WatcherSettings`), DEPENDENCY_CHECK_INTERVAL_S and
+the mesh's) come from the environment and secret files; every problem is reported at once and the process exits 78
+before serving. MongoDB holds this service's state: the process is NOT_SERVING while
 MongoDB does not answer, checked every DEPENDENCY_CHECK_INTERVAL_S. Redis is soft: while it is down the process stays
 SERVING and reports it under the health service "redis".
 
@@ -33,6 +34,8 @@ from .invoices import Invoices
 from .reconcile import Reconciler, ReconcileJob, ReconcileSettings
 from .servicer import PaymentGatewayServicer, registration
 from .store import PaymentGatewayStore
+from .watcher import ChainWatcher, WatcherSettings
+from .watcher_store import WatcherStore
 
 NAME = "payment-gateway"
 
@@ -50,6 +53,7 @@ class InvoiceSettings(Settings):
 class PaymentGatewaySettings(
     ServiceSettings,
     ReconcileSettings,
+    WatcherSettings,
     InvoiceSettings,
     WebhookSettings,
     UsdtContractSettings,
@@ -93,15 +97,20 @@ def build(settings: PaymentGatewaySettings) -> ServiceSpec:
         dust_base_units=settings.payment_dust_base_units,
     )
     job_tasks: list[asyncio.Task[None]] = []
+    chain = WatcherStore(store)
 
     async def start_jobs(_health: object) -> None:
+        loop = asyncio.get_running_loop()
+        watching = partial(store.leases, owner=owner, ttl_s=settings.watcher_lease_ttl_s)
+        job_tasks.append(loop.create_task(ChainWatcher(invoices, chain, watching, settings, dust_base_units=settings.payment_dust_base_units).run()))
         leases = partial(store.leases, owner=owner, ttl_s=max(30.0, 3 * settings.invoice_expiry_interval_s))
-        job = ExpiryJob(invoices, leases, interval_s=settings.invoice_expiry_interval_s)
-        job_tasks.append(asyncio.get_running_loop().create_task(job.run()))
-        reconciling = ReconcileJob(reconciler, interval_s=settings.reconcile_interval_s)
-        job_tasks.append(asyncio.get_running_loop().create_task(reconciling.run()))
+        job = ExpiryJob(invoices, leases, interval_s=settings.invoice_expiry_interval_s, chain_time=chain.chain_time)
+        job_tasks.append(loop.create_task(job.run()))
+        job_tasks.append(loop.create_task(ReconcileJob(reconciler, interval_s=settings.reconcile_interval_s).run()))
 
     async def stop_jobs() -> None:
+        # No lease release for the watcher: like a killed one, a stopped watcher's lease runs out
+        # (WATCHER_LEASE_TTL_S) before a peer takes over, so a stop never races a takeover.
         for task in job_tasks:
             task.cancel()
             with suppress(asyncio.CancelledError):

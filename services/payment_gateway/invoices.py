@@ -21,7 +21,7 @@ from lucid_tron.errors import Aborted, FailedPrecondition, NotFound
 from lucid_tron.storage import IdempotencyKeys, utc_now
 
 from . import events, states
-from .store import ETAG_MISMATCH, PaymentGatewayStore, new_etag
+from .store import ETAG_MISMATCH, Fence, PaymentGatewayStore, new_etag
 
 if TYPE_CHECKING:
     from lucid_tron.peers import RelayService, TronClientService, WalletService
@@ -206,9 +206,17 @@ class Invoices:
             if pubsub is not None:
                 await pubsub.aclose()
 
-    async def _commit(self, invoice: Mapping[str, Any], transition: states.Transition) -> dict[str, Any]:
+    async def commit_fenced(
+        self, invoice: Mapping[str, Any], transition: states.Transition, fence: Fence
+    ) -> dict[str, Any]:
+        """Commit a transition a lease-holding job decided (the chain watcher), only while its lease holds."""
+        return await self._commit(invoice, transition, fence=fence)
+
+    async def _commit(
+        self, invoice: Mapping[str, Any], transition: states.Transition, *, fence: Fence | None = None
+    ) -> dict[str, Any]:
         updated, event = await self.store.apply(
-            dict(invoice), transition.changes, transition.event_type, transition.reason, transition.data
+            dict(invoice), transition.changes, transition.event_type, transition.reason, transition.data, fence=fence
         )
         await events.publish(self.redis, event)
         return updated

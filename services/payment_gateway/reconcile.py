@@ -35,7 +35,7 @@ from lucid.tron.v1 import common_pb2, relay_pb2
 from lucid_tron.config import Settings, setting
 from lucid_tron.context import deadlines
 from lucid_tron.errors import Aborted, LucidError, NotFound, PeerFailed
-from lucid_tron.storage import Lease, Leases, utc_now
+from lucid_tron.storage import Lease, Leases, raise_if_cancelled, utc_now
 
 from . import events, states
 from .store import PaymentGatewayStore
@@ -85,7 +85,7 @@ class ReconcileSettings(Settings):
     reconcile_lookback_s: float = setting("RECONCILE_LOOKBACK_S", default=3_600.0, ge=0, le=30 * 86_400)
     # Transfers below this many base units (0.01 TRX or USDT by default) are address-poisoning dust, never a
     # payment: crediting them would turn an attacker's 0.000001 USDT into PAID_PARTIAL or PAID_OVER.
-    payment_dust_base_units: int = setting("PAYMENT_DUST_BASE_UNITS", default=10_000, ge=0, le=10**12)
+    payment_dust_base_units: int = setting("PAYMENT_DUST_BASE_UNITS", default=10_000, ge=1, le=10**12)
 
 
 class Reconciler:
@@ -254,7 +254,7 @@ class Reconciler:
         fixes: list[dict[str, Any]] = []
         txids = await reads.received(
             invoice["deposit_address"], self._contract_of(invoice), invoice["created_at"] - CLOCK_SKEW,
-            _window_end(invoice), self._dust,
+            _window_end(invoice), lambda amount: not states.is_dust(invoice, amount, self._dust),
         )  # fmt: skip
         for txid in txids:
             final = await reads.final_receipt(txid)
@@ -288,7 +288,7 @@ class Reconciler:
             transfer.result == common_pb2.EXECUTION_RESULT_SUCCESS
             and transfer.to_address == invoice["deposit_address"]
             and transfer.contract_address == self._contract_of(invoice)
-            and transfer.amount_base_units >= max(self._dust, 1)
+            and not states.is_dust(invoice, transfer.amount_base_units, self._dust)
         )
 
     def _contract_of(self, invoice: Mapping[str, Any]) -> str:
@@ -344,6 +344,7 @@ class ReconcileJob:
         """Runs until cancelled; a failed round is logged and the next one tries again: an outage must not end the
         job. The first check is one tick after the start (the store opens after the start hooks)."""
         while True:
+            raise_if_cancelled()  # a cancel that a run swallowed (pymongo can, on Python 3.11) still ends the job
             await asyncio.sleep(self._interval_s / 10)
             try:
                 with deadlines.within(max(60.0, self._interval_s)):
@@ -365,10 +366,10 @@ class _ChainReads:
         self._solidified_head: int | None = None
 
     async def received(
-        self, address: str, contract: str, since: datetime, until: datetime, dust: int
+        self, address: str, contract: str, since: datetime, until: datetime, counts: Callable[[int], bool]
     ) -> list[str]:
         """Txids of the transfers into `address` (of `contract`'s token, or TRX) in solidified blocks stamped in
-        [since, until], of at least `dust` base units, oldest first."""
+        [since, until] whose amount `counts` (is not dust), oldest first."""
         request = relay_pb2.ListAddressTransfersRequest(
             address=address, contract_address=contract, only_confirmed=True, page_size=HISTORY_PAGE_SIZE
         )
@@ -380,7 +381,7 @@ class _ChainReads:
         for _ in range(MAX_HISTORY_PAGES):
             page = await self._relay.rpc.ListAddressTransfers(request)
             for transfer in page.transfers:
-                if transfer.to_address == address and transfer.amount_base_units >= max(dust, 1):
+                if transfer.to_address == address and counts(transfer.amount_base_units):
                     if transfer.txid not in txids:
                         txids.append(transfer.txid)
             if not page.next_page_token:

@@ -170,6 +170,14 @@ def revert_payment(invoice: Invoice, txid: str, log_index: int, now: datetime) -
                       {"txid": txid, "log_index": log_index, "amount": amount})
 
 
+def is_dust(invoice: Invoice, amount: int, dust_base_units: int) -> bool:
+    """Whether a transfer is too small to be a payment: below `dust_base_units` (PAYMENT_DUST_BASE_UNITS), or below
+    the invoice's minimum due when that is smaller, so an invoice for less than the threshold can still be paid.
+    Zero-value and dust transfers are how address poisoning shows up: crediting them would turn an attacker's
+    0.000001 USDT into PAID_PARTIAL or PAID_OVER. The chain watcher and reconciliation judge by this one rule."""
+    return amount < min(dust_base_units, max(1, minimum_due(invoice)))
+
+
 def minimum_due(invoice: Invoice) -> int:
     """The least that settles the invoice: the amount less `tolerance_bps` of it, rounded in the merchant's favour."""
     amount: int = invoice["amount"]

@@ -4,7 +4,7 @@ CreateInvoice, reconciliation runs, the jobs' leases, and the outbox and audit l
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -23,6 +23,8 @@ INVOICES = "invoices"
 EVENTS = "invoice_events"
 RUNS = "reconciliation_runs"
 ETAG_MISMATCH = "ETAG_MISMATCH"
+#: Runs a transaction's `work(session)` so that it commits only while a job's lease holds (`Leases.fenced`).
+Fence = Callable[[Callable[[AsyncClientSession], Awaitable[Any]]], Awaitable[Any]]
 
 
 
@@ -70,10 +72,13 @@ class PaymentGatewayStore(MoneyJobStore):
             return await self.collection(INVOICES).find_one({"_id": invoice_id})
 
     async def apply(
-        self, invoice: Document, changes: Mapping[str, Any], event_type: str, reason: str, data: Mapping[str, Any]
+        self, invoice: Document, changes: Mapping[str, Any], event_type: str, reason: str, data: Mapping[str, Any],
+        *, fence: Fence | None = None,
     ) -> tuple[Document, Document]:
         """Commit `changes` to the invoice as read (its `sequence` unchanged since) with the next event: the invoice
-        and the event. Aborted when the invoice changed in between (the caller reads again and decides again)."""
+        and the event. Aborted when the invoice changed in between (the caller reads again and decides again).
+        `fence` (a job's `Leases.fenced` with its lease) runs the transaction instead, so that it commits only while
+        the job's lease holds."""
         now = utc_now()
         sequence = invoice["sequence"] + 1
         updated = {**invoice, **changes, "sequence": sequence, "etag": new_etag(), "updated_at": now}
@@ -94,7 +99,7 @@ class PaymentGatewayStore(MoneyJobStore):
 
         try:
             with self.bounded():
-                await in_transaction(self.db.client, work)
+                await (fence(work) if fence is not None else in_transaction(self.db.client, work))
         except DuplicateKeyError as error:
             raise Aborted("the invoice changed concurrently; read it again", reason=ETAG_MISMATCH) from error
         return updated, event

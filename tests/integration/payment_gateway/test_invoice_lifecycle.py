@@ -173,10 +173,13 @@ async def test_a_pending_invoice_expires_after_its_expiry(mongo_url: str, redis_
     async with gateway(mongo_url, redis_url, tmp_path, invoice_expiry_interval_s=0.1) as running:
         invoice = await _create(running, ttl=duration_pb2.Duration(seconds=120))
         # The API refuses expiries under a minute away; the test moves this one into the past in the database
-        # instead of waiting.
+        # instead of waiting. Expiry follows the chain watcher's clock: with no chain here, its cursor is set to now.
         async with AsyncMongoClient(mongo_url, tz_aware=True) as client:
             await client[running.database]["invoices"].update_one(
                 {"_id": invoice.invoice_id}, {"$set": {"expire_at": datetime.now(UTC) - timedelta(seconds=1)}}
+            )
+            await client[running.database]["watcher_cursor"].insert_one(
+                {"_id": "chain-watcher", "block": 1, "time": datetime.now(UTC), "scanned_head": 1}
             )
         stream = running.stub.WatchInvoice(pg.WatchInvoiceRequest(invoice_id=invoice.invoice_id, after_sequence=1),
                                            timeout=20)

@@ -22,6 +22,7 @@ from lucid_tron.chain import (
     to_hex,
     transaction_to_json,
     transfer_contract,
+    trigger_smart_contract,
 )
 from lucid_tron import trongrid
 from lucid_tron.trongrid import ExecutionResult, Finality, TronGridBadResponse, TronGridNodeError
@@ -358,6 +359,20 @@ async def test_block_receipts_reads_the_trx_transfers_of_the_block_in_the_view()
 
 async def test_block_receipts_of_a_block_the_view_lacks_are_none():
     node = ScriptedTronGrid({("wallet", "getblockbynum"): {}, ("wallet", "gettransactioninfobyblocknum"): []})
+
+    assert await trongrid.block_receipts(node, 5, Finality.HEAD) is None
+
+
+async def test_a_block_whose_contract_call_has_no_receipt_is_not_held_yet():
+    # getblockbynum answered by a node holding the block, gettransactioninfobyblocknum by one that does not.
+    call = transaction_to_json(sign_transaction(build_transaction(
+        trigger_smart_contract(OWNER.address, TOKEN, b"\xa9\x05\x9c\xbb"), ref_block_number=5, ref_block_id=BLOCK_ID,
+        expiration_ms=1_700_000_060_000, timestamp_ms=1_700_000_000_000, fee_limit_sun=1_000_000,
+    ), OWNER))  # fmt: skip
+    node = ScriptedTronGrid({
+        ("wallet", "getblockbynum"): block_json(transactions=[call]),
+        ("wallet", "gettransactioninfobyblocknum"): [],
+    })  # fmt: skip
 
     assert await trongrid.block_receipts(node, 5, Finality.HEAD) is None
 
