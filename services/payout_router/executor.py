@@ -94,6 +94,7 @@ class PayoutExecutor:
         self._interval_s = interval_s
         self._lease: Lease | None = None
         self._from_address = ""
+        self._warned_unset = False
         # Only to pace rebroadcasts and to count a refused broadcast once: losing them to a restart is harmless.
         self._last_broadcast: dict[str, float] = {}
         self._refusals_counted: set[str] = set()
@@ -123,6 +124,11 @@ class PayoutExecutor:
     async def run_once(self) -> int:
         """One round: take or renew the lease, then move every payout with work one step or more; how many payouts
         were looked at (0 without the lease)."""
+        if not self._wallet_id:
+            if not self._warned_unset:
+                _log.warning("no payout wallet is configured (PAYOUT_WALLET_ID): payouts wait unsigned")
+                self._warned_unset = True
+            return 0
         if self._leases is None:
             self._leases = self._leases_of()
         try:

@@ -8,6 +8,7 @@ authenticated: never a request field.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import Callable, Mapping
@@ -19,7 +20,7 @@ from google.protobuf.message import Message
 from pymongo.errors import DuplicateKeyError
 
 from lucid_tron.context import principal
-from lucid_tron.errors import Aborted, InvalidArgument, NotFound
+from lucid_tron.errors import Aborted, NotFound
 from lucid_tron.storage import IdempotencyKeys, utc_now
 
 from . import breaker as fault_breaker
@@ -65,6 +66,10 @@ class Payouts:
     def __init__(self, store: PayoutRouterStore, policy: Policy) -> None:
         self.store = store
         self.policy = policy
+        # Creates of one asset increment the same window counters: in one process they take turns, so they do not
+        # spend the caller's deadline retrying write conflicts against each other. MongoDB's conditional increment
+        # is still what keeps the limit, also across replicas.
+        self._creating = {asset: asyncio.Lock() for asset in policy.assets}
 
     @property
     def _keys(self) -> IdempotencyKeys:
@@ -111,10 +116,11 @@ class Payouts:
                 "updated_at": now,
             }
             response = respond(payout)
-            await self.store.create_payout(
-                payout, asset, self.policy.allowlist_enabled, self._keys, call,
-                response.SerializeToString(deterministic=True),
-            )
+            async with self._creating[new.asset]:
+                await self.store.create_payout(
+                    payout, asset, self.policy.allowlist_enabled, self._keys, call,
+                    response.SerializeToString(deterministic=True),
+                )
         except DuplicateKeyError:
             # The key was forgotten (kept 24 h) but its payout stays: the same request_id names the same payout.
             await self._keys.abandon(call)

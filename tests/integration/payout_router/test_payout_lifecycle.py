@@ -7,6 +7,7 @@ from pathlib import Path
 import grpc
 import pytest
 
+from fixtures.rpc_errors import error_reason, field_violations
 from integration.payout_router.payout_kit import CONFIRMED, TRX, payout_stack, recipient, tronpy_client, usdt_balance
 from lucid.tron.v1 import payout_router_pb2 as pr
 from lucid_tron.devnet import Devnet
@@ -64,7 +65,8 @@ async def test_a_request_id_reused_with_another_body_is_refused(mongo_url, redis
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             await stack.create(amount=2_000_000, request_id="req-reused")
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert "request_id" in refused.value.details()
+    assert error_reason(refused.value) == "IDEMPOTENCY_KEY_REUSED"
+    assert "request_id" in field_violations(refused.value)
 
 
 @pytest.mark.parametrize(
@@ -88,7 +90,7 @@ async def test_bad_input_is_refused_naming_the_field(
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             await stack.stub.CreatePayout(pr.CreatePayoutRequest(request_id="bad-1", payout=pr.Payout(**values)))
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert field in refused.value.details()
+    assert field in field_violations(refused.value)
 
 
 async def test_a_payout_is_cancelled_before_signing_and_never_paid(
