@@ -1,0 +1,91 @@
+"""The crash test of the payout executor: payouts executed by a worker process that is killed with SIGKILL at random
+moments (before signing, after signing, after broadcast, before a status write: wherever the kill lands) and
+restarted, until every payout is final. Then the chain must show each payout exactly once.
+
+Used by tests/integration/payout_router/test_payout_crash.py (a bounded run) and `python -m bench.payout_crash`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from integration.payout_router.payout_kit import TRX, USDT, PayoutStack, recipient
+from lucid.tron.v1 import payout_router_pb2 as pr
+
+WORKER = Path(__file__).with_name("executor_worker.py")
+#: Quick lease turnover so a restarted worker takes over within a second of the lease.
+CRASH_SETTINGS = {"payout_executor_lease_s": 1.0, "payout_executor_interval_s": 0.1, "payout_expiration_s": 10.0}
+
+
+@dataclass
+class CrashRun:
+    kills: int = 0
+    payouts: dict[str, tuple[str, str, int]] = field(default_factory=dict)  # id -> (asset, recipient, amount)
+    seconds: float = 0.0
+
+
+async def _start_worker(stack: PayoutStack) -> asyncio.subprocess.Process:
+    settings = {name: getattr(stack.settings, name) for name in stack.settings.__dataclass_fields__}
+    settings = {name: value for name, value in settings.items() if isinstance(value, (str, int, float, bool))}
+    settings.update(CRASH_SETTINGS)
+    env = {**os.environ, "PAYOUT_WORKER_SETTINGS": json.dumps(settings)}
+    return await asyncio.create_subprocess_exec(
+        sys.executable, str(WORKER), env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
+    )
+
+
+async def _kill(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        process.send_signal(signal.SIGKILL)
+    await process.wait()
+
+
+async def run_crashes(stack: PayoutStack, *, payouts: int, kills: int, seed: int = 1,
+                      timeout_s: float = 600.0) -> CrashRun:
+    """Create `payouts` payouts (USDT and TRX, each to a fresh address), then run the worker, killing it `kills`
+    times at random moments 0.2..1.5 s after it is ready, and let a last worker finish them all."""
+    draw = random.Random(seed)
+    run = CrashRun()
+    started = time.monotonic()
+    for index in range(payouts):
+        asset = USDT if index % 3 else TRX
+        amount = draw.randint(1, 50) * 100_000
+        to = recipient()
+        created = await stack.create(amount=amount, asset=asset, to=to, request_id=f"crash-{uuid.uuid4()}")
+        run.payouts[created.payout_id] = ("USDT" if asset == USDT else "TRX", to, amount)
+    while True:
+        worker = await _start_worker(stack)
+        try:
+            assert worker.stdout is not None
+            await asyncio.wait_for(worker.stdout.readline(), 30)
+            if run.kills < kills:
+                await asyncio.sleep(draw.uniform(0.2, 1.5))
+                await _kill(worker)
+                run.kills += 1
+                continue
+            while not await _all_final(stack, run):
+                if time.monotonic() - started > timeout_s:
+                    raise AssertionError(f"payouts not final after {timeout_s} s and {run.kills} kills")
+                await asyncio.sleep(0.5)
+            break
+        finally:
+            await _kill(worker)
+    run.seconds = time.monotonic() - started
+    return run
+
+
+async def _all_final(stack: PayoutStack, run: CrashRun) -> bool:
+    for payout_id in run.payouts:
+        payout = await stack.get(payout_id)
+        if payout.state not in (pr.PAYOUT_STATE_CONFIRMED, pr.PAYOUT_STATE_FAILED):
+            return False
+    return True
