@@ -1,0 +1,100 @@
+"""The payout executor's full crash run: `python -m bench.payout_crash --kills 200` (from the repository root).
+
+Payouts on a devnet (blocks every 0.3 s) are executed by a worker process that is killed with SIGKILL `--kills` times
+at random moments and restarted; then the chain is read with unmodified tronpy: every payout must be confirmed once,
+each recipient must hold exactly its payout, and the payout wallet must have lost exactly the USDT paid and the TRX
+paid plus the fees. Prints one JSON line; exit 1 when a check fails. `--read-lag N` serves reads from devnet nodes up
+to N blocks behind (a load-balanced TronGrid), `--reorgs` reorganises 3 unsolidified blocks every few seconds.
+
+The harness is tests/integration/payout_router/crash_kit.py, the one the bounded test in the suite uses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from fixtures.devnet import funded_accounts  # noqa: E402
+from integration.payout_router.crash_kit import run_crashes  # noqa: E402
+from integration.payout_router.payout_kit import payout_stack, tronpy_client, usdt_balance  # noqa: E402
+from lucid.tron.v1 import payout_router_pb2 as pr  # noqa: E402
+from lucid_tron.chain import SUN_PER_TRX  # noqa: E402
+from lucid_tron.devnet import Devnet, DevnetConfig  # noqa: E402
+from lucid_tron.testing import MongoServer, RedisServer  # noqa: E402
+
+
+async def _trx(tron, address: str) -> int:
+    return int(await tron.get_account_balance(address) * SUN_PER_TRX)
+
+
+async def _reorg_now_and_then(devnet: Devnet) -> None:
+    while True:
+        await asyncio.sleep(4)
+        with contextlib.suppress(Exception):
+            devnet.reorg(3)
+
+
+async def main(args: argparse.Namespace) -> int:
+    config = DevnetConfig(block_interval=0.3, funded=funded_accounts())
+    with MongoServer() as mongo, RedisServer() as redis, tempfile.TemporaryDirectory() as directory:
+        async with Devnet(config).serve(host="127.0.0.1", port=0) as devnet:
+            if args.read_lag:
+                devnet.faults.add(lag_blocks=args.read_lag, rate=0.5)
+            reorgs = asyncio.create_task(_reorg_now_and_then(devnet)) if args.reorgs else None
+            async with payout_stack(mongo.url, redis.url, Path(directory), devnet, payout_wallet_id="") as stack:
+                async with tronpy_client(devnet) as tron:
+                    before = (await usdt_balance(tron, devnet, stack.payer), await _trx(tron, stack.payer))
+                stack.settings = stack.router_settings(payout_wallet_id=stack.wallet_id)
+                run = await run_crashes(stack, payouts=args.payouts, kills=args.kills, seed=args.seed,
+                                        timeout_s=args.timeout)
+                if reorgs is not None:
+                    reorgs.cancel()
+                devnet.faults.clear()
+                finals = [await stack.get(payout_id) for payout_id in run.payouts]
+                async with tronpy_client(devnet) as tron:
+                    received = {
+                        payout_id: await usdt_balance(tron, devnet, to) if asset == "USDT" else await _trx(tron, to)
+                        for payout_id, (asset, to, _) in run.payouts.items()
+                    }
+                    after = (await usdt_balance(tron, devnet, stack.payer), await _trx(tron, stack.payer))
+    paid = {asset: sum(amount for kind, _, amount in run.payouts.values() if kind == asset) for asset in ("USDT", "TRX")}
+    fees = sum(payout.fee_sun for payout in finals)
+    checks = {
+        "all_confirmed": all(payout.state == pr.PAYOUT_STATE_CONFIRMED for payout in finals),
+        "one_confirmed_attempt_each": all(
+            [attempt.state for attempt in payout.attempts].count(pr.ATTEMPT_STATE_CONFIRMED) == 1 for payout in finals
+        ),
+        "each_recipient_paid_once": received == {pid: amount for pid, (_, _, amount) in run.payouts.items()},
+        "payer_usdt_matches": before[0] - after[0] == paid["USDT"],
+        "payer_trx_matches": before[1] - after[1] == paid["TRX"] + fees,
+    }
+    print(json.dumps({
+        "kills": run.kills,
+        "payouts": len(run.payouts),
+        "attempts": sum(len(payout.attempts) for payout in finals),
+        "seconds": round(run.seconds, 1),
+        "paid_usdt_base_units": paid["USDT"],
+        "paid_trx_sun": paid["TRX"],
+        "fees_sun": fees,
+        "checks": checks,
+    }))
+    return 0 if all(checks.values()) else 1
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--kills", type=int, default=200)
+    parser.add_argument("--payouts", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--timeout", type=float, default=1800.0)
+    parser.add_argument("--read-lag", type=int, default=0)
+    parser.add_argument("--reorgs", action="store_true")
+    sys.exit(asyncio.run(main(parser.parse_args())))
