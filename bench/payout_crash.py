@@ -23,16 +23,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from fixtures.devnet import funded_accounts  # noqa: E402
-from integration.payout_router.crash_kit import run_crashes  # noqa: E402
-from integration.payout_router.payout_kit import payout_stack, tronpy_client, usdt_balance  # noqa: E402
-from lucid.tron.v1 import payout_router_pb2 as pr  # noqa: E402
-from lucid_tron.chain import SUN_PER_TRX  # noqa: E402
+from integration.payout_router.crash_kit import ledger, payer_balances, run_crashes  # noqa: E402
+from integration.payout_router.payout_kit import payout_stack  # noqa: E402
 from lucid_tron.devnet import Devnet, DevnetConfig  # noqa: E402
 from lucid_tron.testing import MongoServer, RedisServer  # noqa: E402
-
-
-async def _trx(tron, address: str) -> int:
-    return int(await tron.get_account_balance(address) * SUN_PER_TRX)
 
 
 async def _reorg_now_and_then(devnet: Devnet) -> None:
@@ -50,43 +44,25 @@ async def main(args: argparse.Namespace) -> int:
                 devnet.faults.add(lag_blocks=args.read_lag, rate=0.5)
             reorgs = asyncio.create_task(_reorg_now_and_then(devnet)) if args.reorgs else None
             async with payout_stack(mongo.url, redis.url, Path(directory), devnet, payout_wallet_id="") as stack:
-                async with tronpy_client(devnet) as tron:
-                    before = (await usdt_balance(tron, devnet, stack.payer), await _trx(tron, stack.payer))
+                before = await payer_balances(stack)
                 stack.settings = stack.router_settings(payout_wallet_id=stack.wallet_id)
                 run = await run_crashes(stack, payouts=args.payouts, kills=args.kills, seed=args.seed,
                                         timeout_s=args.timeout)
                 if reorgs is not None:
                     reorgs.cancel()
                 devnet.faults.clear()
-                finals = [await stack.get(payout_id) for payout_id in run.payouts]
-                async with tronpy_client(devnet) as tron:
-                    received = {
-                        payout_id: await usdt_balance(tron, devnet, to) if asset == "USDT" else await _trx(tron, to)
-                        for payout_id, (asset, to, _) in run.payouts.items()
-                    }
-                    after = (await usdt_balance(tron, devnet, stack.payer), await _trx(tron, stack.payer))
-    paid = {asset: sum(amount for kind, _, amount in run.payouts.values() if kind == asset) for asset in ("USDT", "TRX")}
-    fees = sum(payout.fee_sun for payout in finals)
-    checks = {
-        "all_confirmed": all(payout.state == pr.PAYOUT_STATE_CONFIRMED for payout in finals),
-        "one_confirmed_attempt_each": all(
-            [attempt.state for attempt in payout.attempts].count(pr.ATTEMPT_STATE_CONFIRMED) == 1 for payout in finals
-        ),
-        "each_recipient_paid_once": received == {pid: amount for pid, (_, _, amount) in run.payouts.items()},
-        "payer_usdt_matches": before[0] - after[0] == paid["USDT"],
-        "payer_trx_matches": before[1] - after[1] == paid["TRX"] + fees,
-    }
+                result = await ledger(stack, run, before)
     print(json.dumps({
         "kills": run.kills,
         "payouts": len(run.payouts),
-        "attempts": sum(len(payout.attempts) for payout in finals),
+        "attempts": result.attempts,
         "seconds": round(run.seconds, 1),
-        "paid_usdt_base_units": paid["USDT"],
-        "paid_trx_sun": paid["TRX"],
-        "fees_sun": fees,
-        "checks": checks,
+        "paid_usdt_base_units": result.paid["USDT"],
+        "paid_trx_sun": result.paid["TRX"],
+        "fees_sun": result.fees_sun,
+        "checks": result.checks,
     }))
-    return 0 if all(checks.values()) else 1
+    return 0 if all(result.checks.values()) else 1
 
 
 if __name__ == "__main__":

@@ -17,9 +17,11 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from integration.payout_router.payout_kit import TRX, USDT, PayoutStack, recipient
+from integration.payout_router.payout_kit import TRX, USDT, PayoutStack, recipient, tronpy_client, usdt_balance
 from lucid.tron.v1 import payout_router_pb2 as pr
+from lucid_tron.chain import SUN_PER_TRX
 
 WORKER = Path(__file__).with_name("executor_worker.py")
 #: Quick lease turnover so a restarted worker takes over within a second of the lease.
@@ -89,3 +91,47 @@ async def _all_final(stack: PayoutStack, run: CrashRun) -> bool:
         if payout.state not in (pr.PAYOUT_STATE_CONFIRMED, pr.PAYOUT_STATE_FAILED):
             return False
     return True
+
+
+@dataclass
+class Ledger:
+    """The chain after a crash run, against what the payouts say."""
+
+    checks: dict[str, bool]
+    paid: dict[str, int]
+    fees_sun: int
+    attempts: int
+
+
+async def payer_balances(stack: PayoutStack) -> tuple[int, int]:
+    """(USDT base units, TRX SUN) of the payout wallet, read with tronpy."""
+    async with tronpy_client(stack.devnet) as tron:
+        return await usdt_balance(tron, stack.devnet, stack.payer), await _trx(tron, stack.payer)
+
+
+async def ledger(stack: PayoutStack, run: CrashRun, payer_before: tuple[int, int]) -> Ledger:
+    """Every payout confirmed by one attempt; each recipient holds exactly its payout; the payout wallet lost exactly
+    the USDT paid, and the TRX paid plus the fees of the confirmed transactions: read with unmodified tronpy."""
+    finals = [await stack.get(payout_id) for payout_id in run.payouts]
+    async with tronpy_client(stack.devnet) as tron:
+        received = {
+            payout_id: await usdt_balance(tron, stack.devnet, to) if asset == "USDT" else await _trx(tron, to)
+            for payout_id, (asset, to, _) in run.payouts.items()
+        }
+    payer_after = await payer_balances(stack)
+    paid = {asset: sum(amount for kind, _, amount in run.payouts.values() if kind == asset) for asset in ("USDT", "TRX")}
+    fees = sum(payout.fee_sun for payout in finals)
+    checks = {
+        "all_confirmed": all(payout.state == pr.PAYOUT_STATE_CONFIRMED for payout in finals),
+        "one_confirmed_attempt_each": all(
+            [attempt.state for attempt in payout.attempts].count(pr.ATTEMPT_STATE_CONFIRMED) == 1 for payout in finals
+        ),
+        "each_recipient_paid_once": received == {pid: amount for pid, (_, _, amount) in run.payouts.items()},
+        "payer_usdt_matches": payer_before[0] - payer_after[0] == paid["USDT"],
+        "payer_trx_matches": payer_before[1] - payer_after[1] == paid["TRX"] + fees,
+    }
+    return Ledger(checks, paid, fees, sum(len(payout.attempts) for payout in finals))
+
+
+async def _trx(tron: Any, address: str) -> int:
+    return int(await tron.get_account_balance(address) * SUN_PER_TRX)
