@@ -225,10 +225,9 @@ class PayoutExecutor:
             "result_message": "",
             "created_at": now,
         }
-        transition = states.sign(payout, attempt)
-        transition = states.Transition({**transition.changes, "from_address": owner}, None, transition.reason)
         return await self._store.apply(
-            payout, transition, lease=self._fence, breaker=admitted if admitted != current else None
+            payout, states.sign(payout, attempt, owner), lease=self._fence,
+            breaker=admitted if admitted != current else None,
         )
 
     async def _payer(self) -> str:

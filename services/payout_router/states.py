@@ -97,13 +97,14 @@ def hold(payout: Payout, why: str) -> Transition | None:
     return Transition({"state": HELD, "state_reason": why}, events.PAYOUT_HELD, why)
 
 
-def sign(payout: Payout, attempt: Mapping[str, Any]) -> Transition:
-    """APPROVED or HELD -> SIGNED with a new attempt, stored before anything is broadcast."""
+def sign(payout: Payout, attempt: Mapping[str, Any], from_address: str) -> Transition:
+    """APPROVED or HELD -> SIGNED with a new attempt paid from `from_address`, stored before anything is broadcast."""
     if payout["state"] not in TO_SIGN:
         raise _refused(payout, "only an approved payout can be signed")
     attempts = [*payout["attempts"], dict(attempt)]
     return Transition(
-        {"state": SIGNED, "attempts": attempts, "txid": attempt["txid"], "state_reason": ""},
+        {"state": SIGNED, "attempts": attempts, "txid": attempt["txid"], "state_reason": "",
+         "from_address": from_address},
         None,
         f"attempt {attempt['number']} signed: {attempt['txid']}",
     )

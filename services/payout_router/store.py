@@ -17,7 +17,15 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
 from lucid_tron.errors import Aborted, FailedPrecondition, NotFound, QuotaViolation, ResourceExhausted
-from lucid_tron.storage import IdempotencyKeys, IdempotentCall, Lease, Leases, MoneyJobStore, in_transaction, utc_now
+from lucid_tron.storage import (
+    IdempotencyKeys,
+    IdempotentCall,
+    Lease,
+    Leases,
+    MoneyJobStore,
+    in_transaction,
+    utc_now,
+)
 
 from . import breaker as fault_breaker
 from . import events, states

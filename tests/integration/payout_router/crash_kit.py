@@ -119,7 +119,9 @@ async def ledger(stack: PayoutStack, run: CrashRun, payer_before: tuple[int, int
             for payout_id, (asset, to, _) in run.payouts.items()
         }
     payer_after = await payer_balances(stack)
-    paid = {asset: sum(amount for kind, _, amount in run.payouts.values() if kind == asset) for asset in ("USDT", "TRX")}
+    paid = {
+        asset: sum(amount for kind, _, amount in run.payouts.values() if kind == asset) for asset in ("USDT", "TRX")
+    }
     fees = sum(payout.fee_sun for payout in finals)
     checks = {
         "all_confirmed": all(payout.state == pr.PAYOUT_STATE_CONFIRMED for payout in finals),

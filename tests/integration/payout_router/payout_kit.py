@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,6 +136,3 @@ async def usdt_balance(client: AsyncTron, devnet: Devnet, address: str) -> int:
     contract = await client.get_contract(devnet.usdt_address)
     return int(await contract.functions.balanceOf(address))
 
-
-async def usdt_balances(client: AsyncTron, devnet: Devnet, addresses: Iterable[str]) -> dict[str, int]:
-    return {address: await usdt_balance(client, devnet, address) for address in addresses}

@@ -7,7 +7,6 @@ import asyncio
 import io
 import re
 import uuid
-from pathlib import Path
 
 import pytest
 
