@@ -40,8 +40,9 @@ def admit(breaker: Breaker, policy: BreakerPolicy, now: datetime) -> dict[str, A
 
 
 def succeeded(breaker: Breaker) -> dict[str, Any]:
-    """A payout landed: the failure count starts again; a half-open breaker closes."""
-    if breaker["state"] == OPEN:
+    """A payout landed: the failure count starts again, and a breaker opened by faults closes (the way out works
+    again, whether the proof is a probe or a transaction signed before it opened). One an operator opened stays."""
+    if breaker["state"] == OPEN and breaker["cause"] == OPERATOR:
         return {**breaker, "failures": 0}
     return initial()
 

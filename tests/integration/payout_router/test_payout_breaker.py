@@ -34,3 +34,22 @@ async def test_consecutive_failures_open_the_breaker_and_later_payouts_are_held(
     assert breaker.failure_count >= 2
     assert breaker.next_probe_time.seconds > time.time() + 3000
     assert not held.attempts
+
+
+async def test_after_the_recovery_time_a_probe_succeeds_and_closes_the_breaker(
+    mongo_url, redis_url, tmp_path: Path, chain: Devnet
+):
+    async with payout_stack(mongo_url, redis_url, tmp_path, chain, circuit_breaker_failure_threshold=1,
+                            circuit_breaker_recovery_timeout=20, payout_expiration_s=3.0,
+                            trx_hourly_limit_sun=10**12, trx_daily_limit_sun=10**12,
+                            approval_threshold_trx_sun=10**12) as stack:
+        too_large = await stack.create(amount=2 * PAYOUT_WALLET_TRX_SUN, asset=TRX)
+        # Refused, the attempt expires unsent; the open breaker then holds the payout instead of signing again.
+        await stack.wait_for(too_large.payout_id, pr.PAYOUT_STATE_HELD)
+        # The wallet can pay now: the probe after the recovery time lands and closes the breaker.
+        chain.fund(stack.payer, trx_sun=4 * PAYOUT_WALLET_TRX_SUN)
+        done = await stack.wait_for(too_large.payout_id, pr.PAYOUT_STATE_CONFIRMED)
+        breaker = (await stack.stub.GetBreaker(pr.GetBreakerRequest())).breaker
+    assert breaker.state == pr.BREAKER_STATE_CLOSED
+    assert breaker.failure_count == 0
+    assert [attempt.state for attempt in done.attempts] == [pr.ATTEMPT_STATE_EXPIRED, pr.ATTEMPT_STATE_CONFIRMED]

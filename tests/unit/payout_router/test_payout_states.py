@@ -108,3 +108,10 @@ def test_an_operator_opened_breaker_admits_nothing_until_closed():
     opened = breaker.set_by_operator(breaker.initial(), True, "audit")
     assert breaker.admit(opened, POLICY, NOW + timedelta(days=1)) is None
     assert breaker.admit(breaker.set_by_operator(opened, False, "done"), POLICY, NOW) is not None
+
+
+def test_a_success_closes_a_breaker_opened_by_faults_but_not_by_an_operator():
+    by_faults = {**breaker.initial(), "state": breaker.OPEN, "cause": breaker.FAULT, "failures": 3}
+    by_operator = breaker.set_by_operator(breaker.initial(), True, "audit")
+    assert breaker.succeeded(by_faults)["state"] == breaker.CLOSED
+    assert breaker.succeeded(by_operator)["state"] == breaker.OPEN
