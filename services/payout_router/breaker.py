@@ -64,6 +64,15 @@ def failed(breaker: Breaker, policy: BreakerPolicy, now: datetime, why: str) -> 
     return {**breaker, "failures": failures, "reason": why}
 
 
+def changed(before: Breaker, after: Breaker) -> bool:
+    """Whether `after` differs from the stored `before` (its `_id` aside): only a change is written, so that the
+    breaker document is not in every transaction of the executor."""
+    def stored(breaker: Breaker) -> dict[str, Any]:
+        return {key: value for key, value in breaker.items() if key != "_id"}
+
+    return stored(before) != stored(after)
+
+
 def set_by_operator(breaker: Breaker, open_it: bool, reason: str) -> dict[str, Any]:
     if open_it:
         return {**breaker, "state": OPEN, "cause": OPERATOR, "next_probe_at": None, "half_open_calls": 0,

@@ -227,7 +227,7 @@ class PayoutExecutor:
         }
         return await self._store.apply(
             payout, states.sign(payout, attempt, owner), lease=self._fence,
-            breaker=admitted if admitted != current else None,
+            breaker=admitted if fault_breaker.changed(current, admitted) else None,
         )
 
     async def _payer(self) -> str:
@@ -306,7 +306,8 @@ class PayoutExecutor:
             transition = states.fail(payout, receipt.block_number, receipt.fee_sun, result, why)
             breaker = fault_breaker.failed(current, self._policy.breaker, utc_now(), why)
         self._last_broadcast.pop(payout["txid"], None)
-        await self._store.apply(payout, transition, lease=self._fence, breaker=breaker)
+        await self._store.apply(payout, transition, lease=self._fence,
+                                breaker=breaker if fault_breaker.changed(current, breaker) else None)
 
     def _shortfall(self, payout: Mapping[str, Any], receipt: Any) -> str | None:
         """Why the receipt does not prove the payout; None when it does. USDT's transfer returns false on mainnet

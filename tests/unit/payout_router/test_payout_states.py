@@ -115,3 +115,10 @@ def test_a_success_closes_a_breaker_opened_by_faults_but_not_by_an_operator():
     by_operator = breaker.set_by_operator(breaker.initial(), True, "audit")
     assert breaker.succeeded(by_faults)["state"] == breaker.CLOSED
     assert breaker.succeeded(by_operator)["state"] == breaker.OPEN
+
+
+def test_a_closed_breaker_that_admits_or_succeeds_is_not_written_again():
+    stored = {**breaker.initial(), "_id": "fault"}
+    assert not breaker.changed(stored, breaker.admit(stored, POLICY, NOW))
+    assert not breaker.changed(stored, breaker.succeeded(stored))
+    assert breaker.changed(stored, breaker.failed(stored, POLICY, NOW, "refused"))
