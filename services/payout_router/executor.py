@@ -176,8 +176,10 @@ class PayoutExecutor:
             transition = states.hold(payout, f"the breaker is {current['state']}: {current['reason']}")
             return payout if transition is None else await self._store.apply(payout, transition, lease=self._fence)
         owner = await self._payer()
-        head = (await self._tron.rpc.GetNowBlock(
-            tron_client_pb2.GetNowBlockRequest(finality=common_pb2.FINALITY_HEAD))).block
+        head = await self._now_block(common_pb2.FINALITY_HEAD)
+        # The reference block (TaPoS) is the solidified head: a reorganisation cannot take it away, so a fork switch
+        # never turns a stored transaction into a TAPOS_ERROR. Its life is counted from the head's time.
+        reference = await self._now_block(common_pb2.FINALITY_SOLIDIFIED)
         block_ms = _ms(head.block_time.ToDatetime(UTC))
         usdt = payout["asset"] == "USDT"
         contract = (trc20_transfer(owner, self._usdt, payout["recipient"], payout["amount"]) if usdt
@@ -185,8 +187,8 @@ class PayoutExecutor:
         fee_limit = self._fee_limit_sun if usdt else 0
         transaction = build_transaction(
             contract,
-            ref_block_number=head.number,
-            ref_block_id=head.block_id,
+            ref_block_number=reference.number,
+            ref_block_id=reference.block_id,
             expiration_ms=block_ms + self._expiration_ms,
             timestamp_ms=block_ms,
             fee_limit_sun=fee_limit,
@@ -217,7 +219,7 @@ class PayoutExecutor:
             "txid": expected_txid,
             "state": states.ATTEMPT_SIGNED,
             "expiration": _from_ms(block_ms + self._expiration_ms),
-            "ref_block_number": head.number,
+            "ref_block_number": reference.number,
             "signed_transaction": signed.SerializeToString(deterministic=True),
             "block_number": 0,
             "fee_sun": 0,
@@ -229,6 +231,9 @@ class PayoutExecutor:
             payout, states.sign(payout, attempt, owner), lease=self._fence,
             breaker=admitted if fault_breaker.changed(current, admitted) else None,
         )
+
+    async def _now_block(self, finality: int) -> Any:
+        return (await self._tron.rpc.GetNowBlock(tron_client_pb2.GetNowBlockRequest(finality=finality))).block
 
     async def _payer(self) -> str:
         if not self._from_address:
@@ -249,8 +254,7 @@ class PayoutExecutor:
         if info is not None:
             await self._settle(payout, info.receipt)
             return
-        head = (await self._tron.rpc.GetNowBlock(
-            tron_client_pb2.GetNowBlockRequest(finality=common_pb2.FINALITY_HEAD))).block
+        head = await self._now_block(common_pb2.FINALITY_HEAD)
         expiration = attempt["expiration"].replace(tzinfo=UTC)
         if head.block_time.ToDatetime(UTC) <= expiration and time.time() < expiration.timestamp():
             await self._broadcast(payout, attempt)
@@ -333,8 +337,7 @@ class PayoutExecutor:
         A transaction lands only in a block stamped at or before its expiration. So once a solidified block is
         stamped after it, every block that could hold the transaction is final; if none of them, from the reference
         block on, holds the txid, it never will."""
-        solid = (await self._tron.rpc.GetNowBlock(
-            tron_client_pb2.GetNowBlockRequest(finality=common_pb2.FINALITY_SOLIDIFIED))).block
+        solid = await self._now_block(common_pb2.FINALITY_SOLIDIFIED)
         if solid.block_time.ToDatetime(UTC) <= expiration:
             return None
         number = self._scanned.get(attempt["txid"], attempt["ref_block_number"] + 1)
