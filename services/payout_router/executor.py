@@ -36,7 +36,7 @@ from lucid_tron.chain import (
     trc20_transfer,
     txid,
 )
-from lucid_tron.errors import Aborted, FailedPrecondition, LucidError, NotFound, Unavailable
+from lucid_tron.errors import Aborted, FailedPrecondition, LucidError, NotFound
 from lucid_tron.storage import Lease, LeaseLost, Leases, utc_now
 
 from . import breaker as fault_breaker
@@ -150,8 +150,12 @@ class PayoutExecutor:
                 return 0
             except Aborted as error:
                 _log.info("payout %s changed meanwhile (%s); next round", payout["_id"], error.message)
-            except Unavailable as error:
+            except LucidError as error:
+                # A dependency down (Unavailable), or wallet-manager refusing to sign (its spend policy): this payout
+                # waits, and the others behind it still move.
                 _log.warning("payout %s waits: %s", payout["_id"], error.message)
+            except Exception:
+                _log.exception("payout %s failed a step; retried next round", payout["_id"])
         return len(payouts)
 
     @property

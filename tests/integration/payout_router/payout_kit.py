@@ -26,7 +26,7 @@ from tronpy.providers.async_http import AsyncHTTPProvider
 from integration.tron_client.tron_client_kit import RunningClient, start_tron_client
 from integration.wallet_manager.wallet_kit import Running as RunningWallet
 from integration.wallet_manager.wallet_kit import create_hd, generous_policy, wallet_manager
-from lucid.tron.v1 import common_pb2
+from lucid.tron.v1 import common_pb2, wallet_pb2
 from lucid.tron.v1 import payout_router_pb2 as pr
 from lucid.tron.v1 import payout_router_pb2_grpc
 from lucid_tron.devnet import Devnet
@@ -91,14 +91,17 @@ class PayoutStack:
 
 @asynccontextmanager
 async def payout_stack(
-    mongo_url: str, redis_url: str, directory: Path, devnet: Devnet, *, serve_router: bool = True, **settings: Any
+    mongo_url: str, redis_url: str, directory: Path, devnet: Devnet, *, serve_router: bool = True,
+    spend_policy: wallet_pb2.SpendPolicy | None = None, **settings: Any
 ) -> AsyncIterator[PayoutStack]:
+    """The stack; `spend_policy` is the payout wallet's (default: generous, with devnet's USDT contract)."""
     async with AsyncExitStack() as stack:
         tron = await stack.enter_async_context(start_tron_client(devnet))
         wallet = await stack.enter_async_context(
             wallet_manager(mongo_url, directory, usdt_contract=devnet.usdt_address)
         )
-        created = await create_hd(wallet.stub, spend_policy=generous_policy(allowed_contracts=[devnet.usdt_address]))
+        policy = spend_policy or generous_policy(allowed_contracts=[devnet.usdt_address])
+        created = await create_hd(wallet.stub, spend_policy=policy)
         devnet.fund(created.first_address, trx_sun=PAYOUT_WALLET_TRX_SUN, usdt_units=PAYOUT_WALLET_USDT_UNITS)
         router_settings = PayoutRouterSettings(**{
             "port": 0,

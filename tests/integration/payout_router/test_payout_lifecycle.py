@@ -8,8 +8,18 @@ import grpc
 import pytest
 
 from fixtures.rpc_errors import error_reason, field_violations
-from integration.payout_router.payout_kit import CONFIRMED, TRX, payout_stack, recipient, tronpy_client, usdt_balance
+from integration.payout_router.payout_kit import (
+    CONFIRMED,
+    TRX,
+    USDT,
+    payout_stack,
+    recipient,
+    tronpy_client,
+    usdt_balance,
+)
+from integration.wallet_manager.wallet_kit import generous_policy
 from lucid.tron.v1 import payout_router_pb2 as pr
+from lucid.tron.v1 import wallet_pb2
 from lucid_tron.devnet import Devnet
 
 
@@ -121,3 +131,19 @@ async def test_an_unknown_payout_is_not_found(mongo_url, redis_url, tmp_path: Pa
         with pytest.raises(grpc.aio.AioRpcError) as missing:
             await stack.get("po_" + "0" * 24)
     assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_a_payout_the_wallet_refuses_to_sign_waits_without_blocking_the_others(
+    mongo_url, redis_url, tmp_path: Path, chain: Devnet
+):
+    policy = generous_policy(
+        allowed_contracts=[chain.usdt_address],
+        caps=[wallet_pb2.AssetCap(asset=USDT, per_transaction_max_base_units=5_000_000, daily_max_base_units=10**9)],
+    )
+    async with payout_stack(mongo_url, redis_url, tmp_path, chain, spend_policy=policy) as stack:
+        refused = await stack.create(amount=10_000_000)
+        paid = await stack.create(amount=1_000_000)
+        await stack.wait_for(paid.payout_id, CONFIRMED)
+        waiting = await stack.get(refused.payout_id)
+    assert waiting.state == pr.PAYOUT_STATE_APPROVED
+    assert not waiting.attempts
