@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from google.protobuf import timestamp_pb2
@@ -25,6 +25,7 @@ DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 MAX_TEXT = 256
 _PAYOUT_ID = re.compile(r"po_[0-9a-f]{24}")
+_PAGE_TOKEN = re.compile(r"(\d{1,15})\.(po_[0-9a-f]{24})")
 
 ASSETS_BY_NUMBER = {common_pb2.ASSET_TRX: "TRX", common_pb2.ASSET_USDT: "USDT"}
 NUMBERS_BY_ASSET = {asset: number for number, asset in ASSETS_BY_NUMBER.items()}
@@ -98,8 +99,22 @@ def list_query(check: FieldChecks, request: pr.ListPayoutsRequest) -> dict[str, 
     return query
 
 
-def page_token(check: FieldChecks, value: str) -> str | None:
-    return payout_id(check, value, "page_token") if value else None
+def page_token(check: FieldChecks, value: str) -> tuple[datetime, str] | None:
+    """The (creation time, payout id) a ListPayouts next_page_token names; None for the first page."""
+    if not value:
+        return None
+    match = _PAGE_TOKEN.fullmatch(value)
+    if match is None:
+        check.fail("page_token", "is not a next_page_token of ListPayouts")
+        return None
+    return datetime.fromtimestamp(int(match.group(1)) / 1000, UTC), match.group(2)
+
+
+def next_page_token(after: tuple[datetime, str] | None) -> str:
+    if after is None:
+        return ""
+    created_at, last_id = after
+    return f"{int(created_at.timestamp() * 1000)}.{last_id}"
 
 
 # -- responses ----------------------------------------------------------------------------------------------------

@@ -140,15 +140,19 @@ class Payouts:
         return payout
 
     async def list_page(
-        self, query: Mapping[str, Any], page_size: int, after_id: str | None
-    ) -> tuple[list[dict[str, Any]], str]:
-        """One page, newest first, and the id to continue after ("" on the last page)."""
-        if after_id:
-            query = {**query, "_id": {"$lt": after_id}}
+        self, query: Mapping[str, Any], page_size: int, after: tuple[datetime, str] | None
+    ) -> tuple[list[dict[str, Any]], tuple[datetime, str] | None]:
+        """One page, newest first (by creation time, then id), and the (creation time, id) to continue after (None
+        on the last page)."""
+        if after is not None:
+            created_at, payout_id = after
+            query = {**query, "$or": [{"created_at": {"$lt": created_at}},
+                                      {"created_at": created_at, "_id": {"$lt": payout_id}}]}
         page = await self.store.list_payouts(query, page_size + 1)
         if len(page) > page_size:
-            return page[:page_size], page[page_size - 1]["_id"]
-        return page, ""
+            last = page[page_size - 1]
+            return page[:page_size], (last["created_at"], last["_id"])
+        return page, None
 
     async def approve(self, payout_id: str, etag: str) -> dict[str, Any]:
         payout = await self._current(payout_id, etag)

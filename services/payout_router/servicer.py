@@ -47,9 +47,9 @@ class PayoutRouterServicer(payout_router_pb2_grpc.PayoutRouterServiceServicer):
         after = messages.page_token(check, request.page_token)
         check.done()
         assert size is not None
-        page, next_token = await self._payouts.list_page(query, size, after)
+        page, last = await self._payouts.list_page(query, size, after)
         return pr.ListPayoutsResponse(
-            payouts=[messages.payout_message(payout) for payout in page], next_page_token=next_token
+            payouts=[messages.payout_message(payout) for payout in page], next_page_token=messages.next_page_token(last)
         )
 
     async def ApprovePayout(self, request: pr.ApprovePayoutRequest, context: Any) -> pr.ApprovePayoutResponse:

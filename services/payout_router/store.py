@@ -59,7 +59,8 @@ class PayoutRouterStore(MoneyJobStore):
         PAYOUTS: [
             IndexModel("request_id", unique=True, name="request_id"),
             IndexModel([("state", ASCENDING), ("created_at", ASCENDING)], name="state"),
-            IndexModel([("recipient", ASCENDING), ("_id", DESCENDING)], name="recipient"),
+            IndexModel([("created_at", DESCENDING), ("_id", DESCENDING)], name="newest"),
+            IndexModel([("recipient", ASCENDING), ("created_at", DESCENDING)], name="recipient"),
         ],
         WINDOWS: [],
         ALLOWLIST: [],
@@ -127,7 +128,8 @@ class PayoutRouterStore(MoneyJobStore):
 
     async def list_payouts(self, query: Mapping[str, Any], limit: int) -> list[Document]:
         with self.bounded():
-            return await self.collection(PAYOUTS).find(query).sort("_id", DESCENDING).limit(limit).to_list()
+            cursor = self.collection(PAYOUTS).find(query).sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+            return await cursor.limit(limit).to_list()
 
     async def actionable(self, limit: int) -> list[Document]:
         """Payouts the executor has work on (to sign, or in flight), oldest first."""

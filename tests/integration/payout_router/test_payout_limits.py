@@ -147,3 +147,26 @@ async def test_two_replicas_creating_in_parallel_never_overshoot_the_limit(
         grpc.StatusCode.RESOURCE_EXHAUSTED
     }
     assert _usdt(limits).daily_used_base_units == 8 * ONE_USDT
+
+
+async def test_payouts_are_listed_newest_first_page_by_page_and_filtered(
+    mongo_url, redis_url, tmp_path: Path, chain: Devnet
+):
+    to = recipient()
+    async with payout_stack(mongo_url, redis_url, tmp_path, chain, payout_wallet_id="") as stack:
+        created = [await stack.create(amount=ONE_USDT, to=to) for _ in range(5)]
+        other = await stack.create(amount=ONE_USDT)
+        await stack.stub.CancelPayout(pr.CancelPayoutRequest(payout_id=created[0].payout_id))
+        pages, token = [], ""
+        while True:
+            page = await stack.stub.ListPayouts(pr.ListPayoutsRequest(recipient=to, page_size=2, page_token=token))
+            pages.append([payout.payout_id for payout in page.payouts])
+            token = page.next_page_token
+            if not token:
+                break
+        cancelled = await stack.stub.ListPayouts(pr.ListPayoutsRequest(states=[pr.PAYOUT_STATE_CANCELLED]))
+    assert [len(page) for page in pages] == [2, 2, 1]
+    listed = [payout_id for page in pages for payout_id in page]
+    assert listed == [payout.payout_id for payout in reversed(created)]
+    assert other.payout_id not in listed
+    assert [payout.payout_id for payout in cancelled.payouts] == [created[0].payout_id]
