@@ -5,6 +5,7 @@ at random moments and restarted; then the chain is read with unmodified tronpy: 
 each recipient must hold exactly its payout, and the payout wallet must have lost exactly the USDT paid and the TRX
 paid plus the fees. Prints one JSON line; exit 1 when a check fails. `--read-lag N` serves reads from devnet nodes up
 to N blocks behind (a load-balanced TronGrid), `--reorgs` reorganises 3 unsolidified blocks every few seconds.
+The workers' stderr goes to `--log` (default payout_crash_workers.log).
 
 The harness is tests/integration/payout_router/crash_kit.py, the one the bounded test in the suite uses.
 """
@@ -46,8 +47,8 @@ async def main(args: argparse.Namespace) -> int:
             async with payout_stack(mongo.url, redis.url, Path(directory), devnet, payout_wallet_id="") as stack:
                 before = await payer_balances(stack)
                 stack.settings = stack.router_settings(payout_wallet_id=stack.wallet_id)
-                run = await run_crashes(stack, payouts=args.payouts, kills=args.kills, seed=args.seed,
-                                        timeout_s=args.timeout)
+                run = await run_crashes(stack, args.log, payouts=args.payouts, kills=args.kills,
+                                        seed=args.seed, timeout_s=args.timeout)
                 if reorgs is not None:
                     reorgs.cancel()
                 devnet.faults.clear()
@@ -73,4 +74,5 @@ if __name__ == "__main__":
     parser.add_argument("--timeout", type=float, default=1800.0)
     parser.add_argument("--read-lag", type=int, default=0)
     parser.add_argument("--reorgs", action="store_true")
+    parser.add_argument("--log", type=Path, default=Path("payout_crash_workers.log"), help="the workers' stderr")
     sys.exit(asyncio.run(main(parser.parse_args())))

@@ -44,14 +44,15 @@ class CrashRun:
     seconds: float = 0.0
 
 
-async def _start_worker(stack: PayoutStack) -> asyncio.subprocess.Process:
+async def _start_worker(stack: PayoutStack, log: Path) -> asyncio.subprocess.Process:
     settings = {name: getattr(stack.settings, name) for name in stack.settings.__dataclass_fields__}
     settings = {name: value for name, value in settings.items() if isinstance(value, (str, int, float, bool))}
     settings.update(CRASH_SETTINGS)
     env = {**os.environ, "PAYOUT_WORKER_SETTINGS": json.dumps(settings)}
-    return await asyncio.create_subprocess_exec(
-        sys.executable, str(WORKER), env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
-    )
+    with log.open("ab") as stderr:
+        return await asyncio.create_subprocess_exec(
+            sys.executable, str(WORKER), env=env, stdout=asyncio.subprocess.PIPE, stderr=stderr
+        )
 
 
 async def _kill(process: asyncio.subprocess.Process) -> None:
@@ -60,10 +61,11 @@ async def _kill(process: asyncio.subprocess.Process) -> None:
     await process.wait()
 
 
-async def run_crashes(stack: PayoutStack, *, payouts: int, kills: int, seed: int = 1,
+async def run_crashes(stack: PayoutStack, log: Path, *, payouts: int, kills: int, seed: int = 1,
                       timeout_s: float = 600.0) -> CrashRun:
     """Create `payouts` payouts (USDT and TRX, each to a fresh address), then run the worker, killing it `kills`
-    times at random moments 0.2..1.5 s after it is ready, and let a last worker finish them all."""
+    times at random moments 0.2..1.5 s after it is ready, and let a last worker finish them all (one that exits by
+    itself is started again). The workers' stderr goes to `log`."""
     draw = random.Random(seed)
     run = CrashRun()
     started = time.monotonic()
@@ -75,7 +77,9 @@ async def run_crashes(stack: PayoutStack, *, payouts: int, kills: int, seed: int
         created = await stack.create(amount=amount, asset=asset, to=to, request_id=f"crash-{uuid.uuid4()}")
         run.payouts[created.payout_id] = ("USDT" if asset == USDT else "TRX", to, amount)
     while True:
-        worker = await _start_worker(stack)
+        if time.monotonic() - started > timeout_s:
+            raise AssertionError(f"payouts not final after {timeout_s} s and {run.kills} kills (workers' log: {log})")
+        worker = await _start_worker(stack, log)
         try:
             assert worker.stdout is not None
             await asyncio.wait_for(worker.stdout.readline(), 30)
@@ -84,11 +88,12 @@ async def run_crashes(stack: PayoutStack, *, payouts: int, kills: int, seed: int
                 await _kill(worker)
                 run.kills += 1
                 continue
-            while not await _all_final(stack, run):
+            while worker.returncode is None and not await _all_final(stack, run):
                 if time.monotonic() - started > timeout_s:
-                    raise AssertionError(f"payouts not final after {timeout_s} s and {run.kills} kills")
+                    break
                 await asyncio.sleep(0.5)
-            break
+            if worker.returncode is None and await _all_final(stack, run):
+                break
         finally:
             await _kill(worker)
     reaping.cancel()

@@ -22,7 +22,7 @@ async def test_payouts_through_twenty_kills_are_each_paid_exactly_once(
     async with payout_stack(mongo_url, redis_url, tmp_path, chain, payout_wallet_id="") as stack:
         before = await payer_balances(stack)
         stack.settings = stack.router_settings(payout_wallet_id=stack.wallet_id)
-        run = await run_crashes(stack, payouts=12, kills=20)
+        run = await run_crashes(stack, tmp_path / "workers.log", payouts=12, kills=20)
         result = await ledger(stack, run, before)
     assert run.kills == 20
     assert result.checks == dict.fromkeys(result.checks, True)
