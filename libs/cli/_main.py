@@ -190,6 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_webhook_commands(commands, _state_dir_option)
 
+    from lucid_tron.cli._payouts import add_payout_commands
+
+    add_payout_commands(commands, _state_dir_option)
+
     # Parsed by devnet itself (see main); declared here for the command list and `lucid-tron devnet --help`.
     commands.add_parser("devnet", help="serve a devnet alone (see `lucid-tron devnet --help`)", add_help=False)
     return parser
@@ -290,6 +294,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from lucid_tron.cli._webhooks import run_webhooks
 
         return run_webhooks(args)
+    if args.command == "payouts":
+        from lucid_tron.cli._payouts import run_payouts
+
+        return run_payouts(args)
     from lucid_tron.cli._up import UpOptions, run_up
 
     return run_up(

@@ -57,7 +57,8 @@ SERVICES: dict[str, tuple[str, set[str]]] = {
         "payout_router",
         {
             "CreatePayout", "GetPayout", "ListPayouts", "ApprovePayout", "RejectPayout", "CancelPayout",
-            "CreatePayoutBatch", "GetPayoutBatch", "GetLimits",
+            "GetLimits", "AddAllowedRecipient", "RemoveAllowedRecipient", "ListAllowedRecipients", "GetBreaker",
+            "SetBreaker",
         },
     ),
 }
@@ -73,7 +74,6 @@ MONEY_MOVING_RPCS = {
     ("StakingService", "WithdrawExpireUnfreeze"),
     ("PaymentGatewayService", "CreateInvoice"),
     ("PayoutRouterService", "CreatePayout"),
-    ("PayoutRouterService", "CreatePayoutBatch"),
 }
 
 AMOUNT_UNITS = ("_sun", "_base_units")

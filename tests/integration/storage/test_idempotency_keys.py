@@ -26,7 +26,7 @@ def payout_request(request_id: str = "req-1", amount: int = 1_000_000) -> payout
     return payout_router_pb2.CreatePayoutRequest(
         request_id=request_id,
         payout=payout_router_pb2.Payout(
-            to_address="TJRabPrwbZy45sbavfcjinPJC18kjpRTv8", asset=common_pb2.ASSET_USDT, amount_base_units=amount
+            recipient="TJRabPrwbZy45sbavfcjinPJC18kjpRTv8", asset=common_pb2.ASSET_USDT, amount_base_units=amount
         ),
     )
 

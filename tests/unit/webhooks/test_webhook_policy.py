@@ -12,6 +12,7 @@ from lucid.tron.v1 import events_pb2
 from lucid_tron.config import ConfigError
 from lucid_tron.services.payment_gateway import events as invoice_events
 from lucid_tron.services.payment_gateway import messages as invoice_messages
+from lucid_tron.services.payout_router import events as payout_events
 from lucid_tron.webhooks import WebhookSettings, backoff_s
 from lucid_tron.webhooks._messages import EVENT_TYPES_BY_NUMBER
 
@@ -38,13 +39,13 @@ def test_delivery_settings_are_bounded() -> None:
     }
 
 
-def test_every_event_type_has_the_name_payment_gateway_emits() -> None:
+def test_every_event_type_has_the_name_payment_gateway_or_payout_router_emits() -> None:
     emitted = {invoice_events.__dict__[name] for name in dir(invoice_events) if name.startswith("INVOICE_")}
+    emitted |= {payout_events.__dict__[name] for name in dir(payout_events) if name.startswith("PAYOUT_")}
 
     assert set(EVENT_TYPES_BY_NUMBER.values()) == emitted
-    assert {EVENT_TYPES_BY_NUMBER[number]: number for number in EVENT_TYPES_BY_NUMBER} == dict(
-        invoice_messages.NUMBERS_BY_EVENT_TYPE
-    )
+    invoice_numbers = {name: number for number, name in EVENT_TYPES_BY_NUMBER.items() if name.startswith("invoice.")}
+    assert invoice_numbers == dict(invoice_messages.NUMBERS_BY_EVENT_TYPE)
     assert EVENT_TYPES_BY_NUMBER[events_pb2.EVENT_TYPE_INVOICE_PAYMENT_SEEN] == "invoice.payment_seen"
 
 

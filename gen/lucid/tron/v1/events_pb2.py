@@ -26,7 +26,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1alucid/tron/v1/events.proto\x12\rlucid.tron.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfb\x01\n\x05\x45vent\x12\x19\n\x08\x65vent_id\x18\x01 \x01(\tR\x07\x65ventId\x12,\n\x04type\x18\x02 \x01(\x0e\x32\x18.lucid.tron.v1.EventTypeR\x04type\x12\x18\n\x07subject\x18\x03 \x01(\tR\x07subject\x12\x1a\n\x08sequence\x18\x04 \x01(\x03R\x08sequence\x12\x16\n\x06reason\x18\x05 \x01(\tR\x06reason\x12.\n\x04time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x04time\x12+\n\x04\x64\x61ta\x18\x07 \x01(\x0b\x32\x17.google.protobuf.StructR\x04\x64\x61ta*\xb6\x02\n\tEventType\x12\x1a\n\x16\x45VENT_TYPE_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x45VENT_TYPE_INVOICE_CREATED\x10\x01\x12#\n\x1f\x45VENT_TYPE_INVOICE_PAYMENT_SEEN\x10\x02\x12\'\n#EVENT_TYPE_INVOICE_PAYMENT_REVERTED\x10\x03\x12\x1b\n\x17\x45VENT_TYPE_INVOICE_PAID\x10\x04\x12 \n\x1c\x45VENT_TYPE_INVOICE_PAID_LATE\x10\x05\x12\x1e\n\x1a\x45VENT_TYPE_INVOICE_EXPIRED\x10\x06\x12\x1e\n\x1a\x45VENT_TYPE_INVOICE_INVALID\x10\x07\x12 \n\x1c\x45VENT_TYPE_INVOICE_CANCELLED\x10\x08\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1alucid/tron/v1/events.proto\x12\rlucid.tron.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfb\x01\n\x05\x45vent\x12\x19\n\x08\x65vent_id\x18\x01 \x01(\tR\x07\x65ventId\x12,\n\x04type\x18\x02 \x01(\x0e\x32\x18.lucid.tron.v1.EventTypeR\x04type\x12\x18\n\x07subject\x18\x03 \x01(\tR\x07subject\x12\x1a\n\x08sequence\x18\x04 \x01(\x03R\x08sequence\x12\x16\n\x06reason\x18\x05 \x01(\tR\x06reason\x12.\n\x04time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x04time\x12+\n\x04\x64\x61ta\x18\x07 \x01(\x0b\x32\x17.google.protobuf.StructR\x04\x64\x61ta*\xb2\x04\n\tEventType\x12\x1a\n\x16\x45VENT_TYPE_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x45VENT_TYPE_INVOICE_CREATED\x10\x01\x12#\n\x1f\x45VENT_TYPE_INVOICE_PAYMENT_SEEN\x10\x02\x12\'\n#EVENT_TYPE_INVOICE_PAYMENT_REVERTED\x10\x03\x12\x1b\n\x17\x45VENT_TYPE_INVOICE_PAID\x10\x04\x12 \n\x1c\x45VENT_TYPE_INVOICE_PAID_LATE\x10\x05\x12\x1e\n\x1a\x45VENT_TYPE_INVOICE_EXPIRED\x10\x06\x12\x1e\n\x1a\x45VENT_TYPE_INVOICE_INVALID\x10\x07\x12 \n\x1c\x45VENT_TYPE_INVOICE_CANCELLED\x10\x08\x12\x1d\n\x19\x45VENT_TYPE_PAYOUT_CREATED\x10\t\x12\x1e\n\x1a\x45VENT_TYPE_PAYOUT_APPROVED\x10\n\x12\x1e\n\x1a\x45VENT_TYPE_PAYOUT_REJECTED\x10\x0b\x12\x1a\n\x16\x45VENT_TYPE_PAYOUT_HELD\x10\x0c\x12\x1f\n\x1b\x45VENT_TYPE_PAYOUT_BROADCAST\x10\r\x12\x1f\n\x1b\x45VENT_TYPE_PAYOUT_CONFIRMED\x10\x0e\x12\x1c\n\x18\x45VENT_TYPE_PAYOUT_FAILED\x10\x0f\x12\x1f\n\x1b\x45VENT_TYPE_PAYOUT_CANCELLED\x10\x10\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,7 +34,7 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lucid.tron.v1.events_pb2', 
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_EVENTTYPE']._serialized_start=363
-  _globals['_EVENTTYPE']._serialized_end=673
+  _globals['_EVENTTYPE']._serialized_end=925
   _globals['_EVENT']._serialized_start=109
   _globals['_EVENT']._serialized_end=360
 # @@protoc_insertion_point(module_scope)

@@ -45,9 +45,25 @@ class _EventTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_EventType.V
     """The invoice became INVALID (an operator invalidated it)."""
     EVENT_TYPE_INVOICE_CANCELLED: _EventType.ValueType  # 8
     """The invoice was cancelled before anything was paid."""
+    EVENT_TYPE_PAYOUT_CREATED: _EventType.ValueType  # 9
+    """A payout was created (data.state says APPROVED or AWAITING_APPROVAL)."""
+    EVENT_TYPE_PAYOUT_APPROVED: _EventType.ValueType  # 10
+    """A payout was approved by an approver other than its creator."""
+    EVENT_TYPE_PAYOUT_REJECTED: _EventType.ValueType  # 11
+    """A payout was refused by an approver. Final."""
+    EVENT_TYPE_PAYOUT_HELD: _EventType.ValueType  # 12
+    """An approved payout is held: the breaker is open."""
+    EVENT_TYPE_PAYOUT_BROADCAST: _EventType.ValueType  # 13
+    """A node accepted the payout's signed transaction (data.txid)."""
+    EVENT_TYPE_PAYOUT_CONFIRMED: _EventType.ValueType  # 14
+    """The payout's transaction is solidified with receipt SUCCESS and the expected transfer. Final."""
+    EVENT_TYPE_PAYOUT_FAILED: _EventType.ValueType  # 15
+    """The payout's transaction is solidified with a failed receipt. Final."""
+    EVENT_TYPE_PAYOUT_CANCELLED: _EventType.ValueType  # 16
+    """A payout was withdrawn before signing. Final."""
 
 class EventType(_EventType, metaclass=_EventTypeEnumTypeWrapper):
-    """What happened to a subject (an invoice; payouts come later). One model for every consumer: WatchInvoice streams,
+    """What happened to a subject (an invoice or a payout). One model for every consumer: WatchInvoice streams,
     ListInvoiceEvents, the Redis channel other services subscribe to and, later, webhooks.
     """
 
@@ -71,6 +87,22 @@ EVENT_TYPE_INVOICE_INVALID: EventType.ValueType  # 7
 """The invoice became INVALID (an operator invalidated it)."""
 EVENT_TYPE_INVOICE_CANCELLED: EventType.ValueType  # 8
 """The invoice was cancelled before anything was paid."""
+EVENT_TYPE_PAYOUT_CREATED: EventType.ValueType  # 9
+"""A payout was created (data.state says APPROVED or AWAITING_APPROVAL)."""
+EVENT_TYPE_PAYOUT_APPROVED: EventType.ValueType  # 10
+"""A payout was approved by an approver other than its creator."""
+EVENT_TYPE_PAYOUT_REJECTED: EventType.ValueType  # 11
+"""A payout was refused by an approver. Final."""
+EVENT_TYPE_PAYOUT_HELD: EventType.ValueType  # 12
+"""An approved payout is held: the breaker is open."""
+EVENT_TYPE_PAYOUT_BROADCAST: EventType.ValueType  # 13
+"""A node accepted the payout's signed transaction (data.txid)."""
+EVENT_TYPE_PAYOUT_CONFIRMED: EventType.ValueType  # 14
+"""The payout's transaction is solidified with receipt SUCCESS and the expected transfer. Final."""
+EVENT_TYPE_PAYOUT_FAILED: EventType.ValueType  # 15
+"""The payout's transaction is solidified with a failed receipt. Final."""
+EVENT_TYPE_PAYOUT_CANCELLED: EventType.ValueType  # 16
+"""A payout was withdrawn before signing. Final."""
 Global___EventType: _TypeAlias = EventType  # noqa: Y015
 
 @_typing.final

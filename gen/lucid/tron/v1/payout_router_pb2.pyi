@@ -29,199 +29,305 @@ class _PayoutStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PayoutSta
     DESCRIPTOR: _descriptor.EnumDescriptor
     PAYOUT_STATE_UNSPECIFIED: _PayoutState.ValueType  # 0
     """Never used for a stored payout."""
-    PAYOUT_STATE_PENDING_APPROVAL: _PayoutState.ValueType  # 1
-    """Above the approval threshold: waits for ApprovePayout or RejectPayout."""
+    PAYOUT_STATE_AWAITING_APPROVAL: _PayoutState.ValueType  # 1
+    """Above the approval threshold: waits for ApprovePayout or RejectPayout by someone other than its creator."""
     PAYOUT_STATE_APPROVED: _PayoutState.ValueType  # 2
-    """Approved (by an approver, or automatically below the threshold); queued for signing."""
+    """Approved (by an approver, or automatically at or below the threshold); queued for signing."""
     PAYOUT_STATE_HELD: _PayoutState.ValueType  # 3
-    """Approved, but held: sending it now would exceed an hourly or daily limit, or the circuit breaker is open. Resumes
-    by itself when the limit window rolls over or the breaker closes.
-    """
+    """Approved but held: the fault breaker is open. Signed once it lets payouts through again."""
     PAYOUT_STATE_SIGNED: _PayoutState.ValueType  # 4
-    """Signed and persisted, txid known; will be broadcast (and rebroadcast with the same bytes after a crash)."""
+    """A transaction is signed and stored; it is broadcast (again, with the same bytes, after a crash)."""
     PAYOUT_STATE_BROADCAST: _PayoutState.ValueType  # 5
-    """Accepted by a node; waiting for a solidified receipt."""
+    """A node accepted the transaction; waiting for a solidified receipt."""
     PAYOUT_STATE_CONFIRMED: _PayoutState.ValueType  # 6
-    """Final. Solidified with receipt SUCCESS: the money moved."""
-    PAYOUT_STATE_FAILED: _PayoutState.ValueType  # 7
-    """Final. Solidified with a failed receipt, or expired without landing; state_reason says which. The amount is not
-    counted as paid.
+    """Final. Solidified with receipt SUCCESS (and, for USDT, the contract's Transfer log to the recipient for the
+    amount): the money moved, once.
     """
+    PAYOUT_STATE_FAILED: _PayoutState.ValueType  # 7
+    """Final. Solidified with a failed receipt; state_reason says which. Nothing was paid (the fee was burned)."""
     PAYOUT_STATE_REJECTED: _PayoutState.ValueType  # 8
     """Final. Refused by an approver."""
     PAYOUT_STATE_CANCELLED: _PayoutState.ValueType  # 9
-    """Final. Withdrawn by the requester before signing."""
+    """Final. Withdrawn before signing."""
 
 class PayoutState(_PayoutState, metaclass=_PayoutStateEnumTypeWrapper):
     """Where a payout is in its life. Final states: CONFIRMED, FAILED, REJECTED, CANCELLED."""
 
 PAYOUT_STATE_UNSPECIFIED: PayoutState.ValueType  # 0
 """Never used for a stored payout."""
-PAYOUT_STATE_PENDING_APPROVAL: PayoutState.ValueType  # 1
-"""Above the approval threshold: waits for ApprovePayout or RejectPayout."""
+PAYOUT_STATE_AWAITING_APPROVAL: PayoutState.ValueType  # 1
+"""Above the approval threshold: waits for ApprovePayout or RejectPayout by someone other than its creator."""
 PAYOUT_STATE_APPROVED: PayoutState.ValueType  # 2
-"""Approved (by an approver, or automatically below the threshold); queued for signing."""
+"""Approved (by an approver, or automatically at or below the threshold); queued for signing."""
 PAYOUT_STATE_HELD: PayoutState.ValueType  # 3
-"""Approved, but held: sending it now would exceed an hourly or daily limit, or the circuit breaker is open. Resumes
-by itself when the limit window rolls over or the breaker closes.
-"""
+"""Approved but held: the fault breaker is open. Signed once it lets payouts through again."""
 PAYOUT_STATE_SIGNED: PayoutState.ValueType  # 4
-"""Signed and persisted, txid known; will be broadcast (and rebroadcast with the same bytes after a crash)."""
+"""A transaction is signed and stored; it is broadcast (again, with the same bytes, after a crash)."""
 PAYOUT_STATE_BROADCAST: PayoutState.ValueType  # 5
-"""Accepted by a node; waiting for a solidified receipt."""
+"""A node accepted the transaction; waiting for a solidified receipt."""
 PAYOUT_STATE_CONFIRMED: PayoutState.ValueType  # 6
-"""Final. Solidified with receipt SUCCESS: the money moved."""
-PAYOUT_STATE_FAILED: PayoutState.ValueType  # 7
-"""Final. Solidified with a failed receipt, or expired without landing; state_reason says which. The amount is not
-counted as paid.
+"""Final. Solidified with receipt SUCCESS (and, for USDT, the contract's Transfer log to the recipient for the
+amount): the money moved, once.
 """
+PAYOUT_STATE_FAILED: PayoutState.ValueType  # 7
+"""Final. Solidified with a failed receipt; state_reason says which. Nothing was paid (the fee was burned)."""
 PAYOUT_STATE_REJECTED: PayoutState.ValueType  # 8
 """Final. Refused by an approver."""
 PAYOUT_STATE_CANCELLED: PayoutState.ValueType  # 9
-"""Final. Withdrawn by the requester before signing."""
+"""Final. Withdrawn before signing."""
 Global___PayoutState: _TypeAlias = PayoutState  # noqa: Y015
 
-class _CircuitBreakerState:
+class _AttemptState:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
 
-class _CircuitBreakerStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CircuitBreakerState.ValueType], _builtins.type):
+class _AttemptStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AttemptState.ValueType], _builtins.type):
     DESCRIPTOR: _descriptor.EnumDescriptor
-    CIRCUIT_BREAKER_STATE_UNSPECIFIED: _CircuitBreakerState.ValueType  # 0
+    ATTEMPT_STATE_UNSPECIFIED: _AttemptState.ValueType  # 0
+    """Never used for a stored attempt."""
+    ATTEMPT_STATE_SIGNED: _AttemptState.ValueType  # 1
+    """Signed and stored, not yet accepted by a node."""
+    ATTEMPT_STATE_BROADCAST: _AttemptState.ValueType  # 2
+    """Accepted by a node (or already known to it: DUP_TRANSACTION)."""
+    ATTEMPT_STATE_CONFIRMED: _AttemptState.ValueType  # 3
+    """Solidified with receipt SUCCESS and the expected transfer."""
+    ATTEMPT_STATE_FAILED: _AttemptState.ValueType  # 4
+    """Solidified with a failed receipt."""
+    ATTEMPT_STATE_EXPIRED: _AttemptState.ValueType  # 5
+    """Proven lost: past its expiration and absent from every solidified block up to one stamped after it."""
+
+class AttemptState(_AttemptState, metaclass=_AttemptStateEnumTypeWrapper):
+    """Where one signed transaction of a payout is."""
+
+ATTEMPT_STATE_UNSPECIFIED: AttemptState.ValueType  # 0
+"""Never used for a stored attempt."""
+ATTEMPT_STATE_SIGNED: AttemptState.ValueType  # 1
+"""Signed and stored, not yet accepted by a node."""
+ATTEMPT_STATE_BROADCAST: AttemptState.ValueType  # 2
+"""Accepted by a node (or already known to it: DUP_TRANSACTION)."""
+ATTEMPT_STATE_CONFIRMED: AttemptState.ValueType  # 3
+"""Solidified with receipt SUCCESS and the expected transfer."""
+ATTEMPT_STATE_FAILED: AttemptState.ValueType  # 4
+"""Solidified with a failed receipt."""
+ATTEMPT_STATE_EXPIRED: AttemptState.ValueType  # 5
+"""Proven lost: past its expiration and absent from every solidified block up to one stamped after it."""
+Global___AttemptState: _TypeAlias = AttemptState  # noqa: Y015
+
+class _BreakerState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _BreakerStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_BreakerState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    BREAKER_STATE_UNSPECIFIED: _BreakerState.ValueType  # 0
     """Never reported."""
-    CIRCUIT_BREAKER_STATE_CLOSED: _CircuitBreakerState.ValueType  # 1
-    """Payouts flow (within limits)."""
-    CIRCUIT_BREAKER_STATE_OPEN: _CircuitBreakerState.ValueType  # 2
-    """Tripped: no payout is signed or broadcast; new and approved payouts are HELD until an operator closes it."""
+    BREAKER_STATE_CLOSED: _BreakerState.ValueType  # 1
+    """Payouts are signed."""
+    BREAKER_STATE_OPEN: _BreakerState.ValueType  # 2
+    """No new payout is signed; approved ones are HELD. Transactions already signed are still followed to the end."""
+    BREAKER_STATE_HALF_OPEN: _BreakerState.ValueType  # 3
+    """After the recovery time: a few probe payouts are signed; one success closes it, one failure opens it again."""
 
-class CircuitBreakerState(_CircuitBreakerState, metaclass=_CircuitBreakerStateEnumTypeWrapper):
-    """The money circuit breaker's position."""
+class BreakerState(_BreakerState, metaclass=_BreakerStateEnumTypeWrapper):
+    """The breaker's position."""
 
-CIRCUIT_BREAKER_STATE_UNSPECIFIED: CircuitBreakerState.ValueType  # 0
+BREAKER_STATE_UNSPECIFIED: BreakerState.ValueType  # 0
 """Never reported."""
-CIRCUIT_BREAKER_STATE_CLOSED: CircuitBreakerState.ValueType  # 1
-"""Payouts flow (within limits)."""
-CIRCUIT_BREAKER_STATE_OPEN: CircuitBreakerState.ValueType  # 2
-"""Tripped: no payout is signed or broadcast; new and approved payouts are HELD until an operator closes it."""
-Global___CircuitBreakerState: _TypeAlias = CircuitBreakerState  # noqa: Y015
+BREAKER_STATE_CLOSED: BreakerState.ValueType  # 1
+"""Payouts are signed."""
+BREAKER_STATE_OPEN: BreakerState.ValueType  # 2
+"""No new payout is signed; approved ones are HELD. Transactions already signed are still followed to the end."""
+BREAKER_STATE_HALF_OPEN: BreakerState.ValueType  # 3
+"""After the recovery time: a few probe payouts are signed; one success closes it, one failure opens it again."""
+Global___BreakerState: _TypeAlias = BreakerState  # noqa: Y015
+
+class _BreakerCause:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _BreakerCauseEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_BreakerCause.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    BREAKER_CAUSE_UNSPECIFIED: _BreakerCause.ValueType  # 0
+    """Closed, or never reported."""
+    BREAKER_CAUSE_LIMIT: _BreakerCause.ValueType  # 1
+    """A limit window is used up: new payouts are refused until it rolls over (next_probe_time)."""
+    BREAKER_CAUSE_FAULT: _BreakerCause.ValueType  # 2
+    """Consecutive broadcast or on-chain failures reached the threshold."""
+    BREAKER_CAUSE_OPERATOR: _BreakerCause.ValueType  # 3
+    """An operator opened it; only an operator closes it."""
+
+class BreakerCause(_BreakerCause, metaclass=_BreakerCauseEnumTypeWrapper):
+    """Why the breaker is not closed."""
+
+BREAKER_CAUSE_UNSPECIFIED: BreakerCause.ValueType  # 0
+"""Closed, or never reported."""
+BREAKER_CAUSE_LIMIT: BreakerCause.ValueType  # 1
+"""A limit window is used up: new payouts are refused until it rolls over (next_probe_time)."""
+BREAKER_CAUSE_FAULT: BreakerCause.ValueType  # 2
+"""Consecutive broadcast or on-chain failures reached the threshold."""
+BREAKER_CAUSE_OPERATOR: BreakerCause.ValueType  # 3
+"""An operator opened it; only an operator closes it."""
+Global___BreakerCause: _TypeAlias = BreakerCause  # noqa: Y015
 
 @_typing.final
-class Payout(_message.Message):
-    """One transfer out of the hot wallet."""
+class PayoutAttempt(_message.Message):
+    """One signed transaction of a payout. A payout has one attempt, and a new one only after the previous one expired."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    @_typing.final
-    class MetadataEntry(_message.Message):
-        DESCRIPTOR: _descriptor.Descriptor
+    NUMBER_FIELD_NUMBER: _builtins.int
+    TXID_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    EXPIRATION_TIME_FIELD_NUMBER: _builtins.int
+    SIGNED_TRANSACTION_FIELD_NUMBER: _builtins.int
+    BLOCK_NUMBER_FIELD_NUMBER: _builtins.int
+    FEE_SUN_FIELD_NUMBER: _builtins.int
+    RESULT_FIELD_NUMBER: _builtins.int
+    RESULT_MESSAGE_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    number: _builtins.int
+    """Position among the payout's attempts, from 1."""
+    txid: _builtins.str
+    """Transaction id, sha256(raw_data), 64 lowercase hex characters."""
+    state: Global___AttemptState.ValueType
+    """Where the attempt is."""
+    signed_transaction: _builtins.bytes
+    """The signed transaction exactly as broadcast: protobuf-encoded TRON protocol.Transaction."""
+    block_number: _builtins.int
+    """Height of the block that includes it, once solidified; 0 before."""
+    fee_sun: _builtins.int
+    """What it cost the payout wallet in SUN, from the receipt; 0 before."""
+    result: _common_pb2.ExecutionResult.ValueType
+    """How execution ended, from the solidified receipt; UNSPECIFIED before."""
+    result_message: _builtins.str
+    """TRON's result code, or why the attempt was given up, in words; empty before."""
+    @_builtins.property
+    def expiration_time(self) -> _timestamp_pb2.Timestamp:
+        """Time after which the transaction can no longer be included."""
 
-        KEY_FIELD_NUMBER: _builtins.int
-        VALUE_FIELD_NUMBER: _builtins.int
-        key: _builtins.str
-        value: _builtins.str
-        def __init__(
-            self,
-            *,
-            key: _builtins.str = ...,
-            value: _builtins.str = ...,
-        ) -> None: ...
-        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
-        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-        def WhichOneof(self, oneof_group: _Never) -> None: ...
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was signed."""
+
+    def __init__(
+        self,
+        *,
+        number: _builtins.int = ...,
+        txid: _builtins.str = ...,
+        state: Global___AttemptState.ValueType = ...,
+        expiration_time: _timestamp_pb2.Timestamp | None = ...,
+        signed_transaction: _builtins.bytes = ...,
+        block_number: _builtins.int = ...,
+        fee_sun: _builtins.int = ...,
+        result: _common_pb2.ExecutionResult.ValueType = ...,
+        result_message: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "expiration_time", b"expiration_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["block_number", b"block_number", "create_time", b"create_time", "expiration_time", b"expiration_time", "fee_sun", b"fee_sun", "number", b"number", "result", b"result", "result_message", b"result_message", "signed_transaction", b"signed_transaction", "state", b"state", "txid", b"txid"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PayoutAttempt: _TypeAlias = PayoutAttempt  # noqa: Y015
+
+@_typing.final
+class Payout(_message.Message):
+    """One transfer out of the payout wallet."""
+
+    DESCRIPTOR: _descriptor.Descriptor
 
     PAYOUT_ID_FIELD_NUMBER: _builtins.int
     STATE_FIELD_NUMBER: _builtins.int
-    TO_ADDRESS_FIELD_NUMBER: _builtins.int
+    RECIPIENT_FIELD_NUMBER: _builtins.int
     ASSET_FIELD_NUMBER: _builtins.int
     AMOUNT_BASE_UNITS_FIELD_NUMBER: _builtins.int
-    REASON_FIELD_NUMBER: _builtins.int
-    METADATA_FIELD_NUMBER: _builtins.int
-    FEE_LIMIT_SUN_FIELD_NUMBER: _builtins.int
+    REFERENCE_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     FROM_ADDRESS_FIELD_NUMBER: _builtins.int
-    BATCH_ID_FIELD_NUMBER: _builtins.int
     APPROVAL_REQUIRED_FIELD_NUMBER: _builtins.int
+    CREATOR_FIELD_NUMBER: _builtins.int
     APPROVER_FIELD_NUMBER: _builtins.int
     STATE_REASON_FIELD_NUMBER: _builtins.int
     TXID_FIELD_NUMBER: _builtins.int
     BLOCK_NUMBER_FIELD_NUMBER: _builtins.int
     FEE_SUN_FIELD_NUMBER: _builtins.int
+    ATTEMPTS_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     payout_id: _builtins.str
-    """OUTPUT_ONLY. Server-assigned id of the payout."""
+    """OUTPUT_ONLY. Server-assigned id of the payout, derived from its request_id."""
     state: Global___PayoutState.ValueType
     """OUTPUT_ONLY. Where the payout is in its life."""
-    to_address: _builtins.str
+    recipient: _builtins.str
     """REQUIRED. Base58 address to pay."""
     asset: _common_pb2.Asset.ValueType
-    """REQUIRED. Asset to pay in."""
+    """REQUIRED. Asset to pay in: ASSET_TRX or ASSET_USDT."""
     amount_base_units: _builtins.int
-    """REQUIRED. Amount to pay, in the asset's base units (SUN for TRX, 10^-6 USDT for USDT); greater than 0."""
-    reason: _builtins.str
-    """REQUIRED. Why the money is paid, for the audit trail, e.g. "node operator earnings 2026-05"; at most 256
-    characters.
+    """REQUIRED. Amount in the asset's base units (SUN for TRX, 10^-6 USDT for USDT), within the per-payout minimum and
+    maximum of GetLimits.
     """
-    fee_limit_sun: _builtins.int
-    """OPTIONAL. USDT only: most TRX the hot wallet may burn for energy, in SUN; 0 means the server's default."""
+    reference: _builtins.str
+    """OPTIONAL. The caller's reference, e.g. "node operator earnings 2026-05"; at most 256 characters."""
     request_id: _builtins.str
-    """OUTPUT_ONLY. The request_id the payout was created with."""
+    """OUTPUT_ONLY. The request_id it was created with."""
     from_address: _builtins.str
-    """OUTPUT_ONLY. Base58 hot-wallet address the payout is sent from."""
-    batch_id: _builtins.str
-    """OUTPUT_ONLY. Id of the batch the payout belongs to; empty when created alone."""
+    """OUTPUT_ONLY. Base58 address of the payout wallet it is paid from."""
     approval_required: _builtins.bool
-    """OUTPUT_ONLY. Whether the amount needed an approver's decision."""
+    """OUTPUT_ONLY. Whether the amount needed an approver."""
+    creator: _builtins.str
+    """OUTPUT_ONLY. Authenticated identity of the creator ("spiffe://lucid/operator/alice"); empty without one."""
     approver: _builtins.str
-    """OUTPUT_ONLY. Who approved or rejected it; empty before a decision or when approved automatically."""
+    """OUTPUT_ONLY. Authenticated identity of the approver or rejecter; empty before a decision or when automatic."""
     state_reason: _builtins.str
     """OUTPUT_ONLY. Why the payout is HELD, REJECTED, CANCELLED or FAILED, in words; empty otherwise."""
     txid: _builtins.str
-    """OUTPUT_ONLY. Transaction id once SIGNED, 64 lowercase hex characters; empty before."""
+    """OUTPUT_ONLY. Transaction id of the latest attempt; empty before signing."""
     block_number: _builtins.int
-    """OUTPUT_ONLY. Height of the block that includes the transaction once CONFIRMED or FAILED on chain; 0 before."""
+    """OUTPUT_ONLY. Height of the block that includes the payout's transaction once CONFIRMED or FAILED; 0 before."""
     fee_sun: _builtins.int
-    """OUTPUT_ONLY. What the transaction cost the hot wallet in SUN, from the receipt; 0 before."""
+    """OUTPUT_ONLY. What the payout cost the payout wallet in SUN, from the receipt; 0 before."""
+    etag: _builtins.str
+    """OUTPUT_ONLY. Changes whenever the payout changes; ApprovePayout and RejectPayout require the current one."""
     @_builtins.property
-    def metadata(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
-        """OPTIONAL. Caller's key/value data echoed back, e.g. an operator id; never interpreted."""
+    def attempts(self) -> _containers.RepeatedCompositeFieldContainer[Global___PayoutAttempt]:
+        """OUTPUT_ONLY. Every signed transaction of the payout, oldest first."""
 
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
-        """OUTPUT_ONLY. When the payout was created."""
+        """OUTPUT_ONLY. When it was created."""
 
     @_builtins.property
     def update_time(self) -> _timestamp_pb2.Timestamp:
-        """OUTPUT_ONLY. When the payout last changed state."""
+        """OUTPUT_ONLY. When it last changed."""
 
     def __init__(
         self,
         *,
         payout_id: _builtins.str = ...,
         state: Global___PayoutState.ValueType = ...,
-        to_address: _builtins.str = ...,
+        recipient: _builtins.str = ...,
         asset: _common_pb2.Asset.ValueType = ...,
         amount_base_units: _builtins.int = ...,
-        reason: _builtins.str = ...,
-        metadata: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
-        fee_limit_sun: _builtins.int = ...,
+        reference: _builtins.str = ...,
         request_id: _builtins.str = ...,
         from_address: _builtins.str = ...,
-        batch_id: _builtins.str = ...,
         approval_required: _builtins.bool = ...,
+        creator: _builtins.str = ...,
         approver: _builtins.str = ...,
         state_reason: _builtins.str = ...,
         txid: _builtins.str = ...,
         block_number: _builtins.int = ...,
         fee_sun: _builtins.int = ...,
+        attempts: _abc.Iterable[Global___PayoutAttempt] | None = ...,
+        etag: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_base_units", b"amount_base_units", "approval_required", b"approval_required", "approver", b"approver", "asset", b"asset", "batch_id", b"batch_id", "block_number", b"block_number", "create_time", b"create_time", "fee_limit_sun", b"fee_limit_sun", "fee_sun", b"fee_sun", "from_address", b"from_address", "metadata", b"metadata", "payout_id", b"payout_id", "reason", b"reason", "request_id", b"request_id", "state", b"state", "state_reason", b"state_reason", "to_address", b"to_address", "txid", b"txid", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_base_units", b"amount_base_units", "approval_required", b"approval_required", "approver", b"approver", "asset", b"asset", "attempts", b"attempts", "block_number", b"block_number", "create_time", b"create_time", "creator", b"creator", "etag", b"etag", "fee_sun", b"fee_sun", "from_address", b"from_address", "payout_id", b"payout_id", "recipient", b"recipient", "reference", b"reference", "request_id", b"request_id", "state", b"state", "state_reason", b"state_reason", "txid", b"txid", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -239,9 +345,7 @@ class CreatePayoutRequest(_message.Message):
     """REQUIRED. Idempotency key (AIP-155): a retry with the same key returns the same payout and never pays twice."""
     @_builtins.property
     def payout(self) -> Global___Payout:
-        """REQUIRED. The payout to create; its input fields (to_address, asset, amount, reason, metadata, fee limit) are read,
-        output-only fields are ignored.
-        """
+        """REQUIRED. The payout: recipient, asset, amount_base_units and reference are read, output-only fields ignored."""
 
     def __init__(
         self,
@@ -266,7 +370,7 @@ class CreatePayoutResponse(_message.Message):
     PAYOUT_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def payout(self) -> Global___Payout:
-        """The created payout."""
+        """The payout as created."""
 
     def __init__(
         self,
@@ -334,16 +438,16 @@ class ListPayoutsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     STATES_FIELD_NUMBER: _builtins.int
-    BATCH_ID_FIELD_NUMBER: _builtins.int
-    TO_ADDRESS_FIELD_NUMBER: _builtins.int
+    RECIPIENT_FIELD_NUMBER: _builtins.int
+    ASSET_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
-    batch_id: _builtins.str
-    """OPTIONAL. Only payouts of this batch; empty means any."""
-    to_address: _builtins.str
+    recipient: _builtins.str
     """OPTIONAL. Only payouts to this base58 address; empty means any."""
+    asset: _common_pb2.Asset.ValueType
+    """OPTIONAL. Only payouts in this asset; unset means any."""
     page_size: _builtins.int
-    """OPTIONAL. Most payouts to return; 0 means the server default (50), values above 500 are treated as 500."""
+    """OPTIONAL. Most payouts to return; 0 means the server default (50), at most 500."""
     page_token: _builtins.str
     """OPTIONAL. next_page_token from a previous call with the same filters, to continue; empty for the first page."""
     @_builtins.property
@@ -354,14 +458,14 @@ class ListPayoutsRequest(_message.Message):
         self,
         *,
         states: _abc.Iterable[Global___PayoutState.ValueType] | None = ...,
-        batch_id: _builtins.str = ...,
-        to_address: _builtins.str = ...,
+        recipient: _builtins.str = ...,
+        asset: _common_pb2.Asset.ValueType = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "page_size", b"page_size", "page_token", b"page_token", "states", b"states", "to_address", b"to_address"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset", "page_size", b"page_size", "page_token", b"page_token", "recipient", b"recipient", "states", b"states"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -402,22 +506,20 @@ class ApprovePayoutRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     PAYOUT_ID_FIELD_NUMBER: _builtins.int
-    APPROVER_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
     payout_id: _builtins.str
     """REQUIRED. Id of the payout."""
-    approver: _builtins.str
-    """REQUIRED. Identity of the approver, recorded in the audit trail; must differ from the creator's when the server is
-    configured for four eyes.
-    """
+    etag: _builtins.str
+    """REQUIRED. The etag of the payout as the approver saw it."""
     def __init__(
         self,
         *,
         payout_id: _builtins.str = ...,
-        approver: _builtins.str = ...,
+        etag: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["approver", b"approver", "payout_id", b"payout_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "payout_id", b"payout_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -432,7 +534,7 @@ class ApprovePayoutResponse(_message.Message):
     PAYOUT_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def payout(self) -> Global___Payout:
-        """The payout, now APPROVED (or HELD when limits forbid sending it now)."""
+        """The payout, now APPROVED."""
 
     def __init__(
         self,
@@ -454,24 +556,24 @@ class RejectPayoutRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     PAYOUT_ID_FIELD_NUMBER: _builtins.int
-    APPROVER_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
     payout_id: _builtins.str
     """REQUIRED. Id of the payout."""
-    approver: _builtins.str
-    """REQUIRED. Identity of the approver refusing it, recorded in the audit trail."""
+    etag: _builtins.str
+    """REQUIRED. The etag of the payout as the rejecter saw it."""
     reason: _builtins.str
-    """REQUIRED. Why it is refused; becomes state_reason."""
+    """REQUIRED. Why it is refused; becomes state_reason. At most 256 characters."""
     def __init__(
         self,
         *,
         payout_id: _builtins.str = ...,
-        approver: _builtins.str = ...,
+        etag: _builtins.str = ...,
         reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["approver", b"approver", "payout_id", b"payout_id", "reason", b"reason"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "payout_id", b"payout_id", "reason", b"reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -512,7 +614,7 @@ class CancelPayoutRequest(_message.Message):
     payout_id: _builtins.str
     """REQUIRED. Id of the payout."""
     reason: _builtins.str
-    """REQUIRED. Why it is withdrawn; becomes state_reason."""
+    """OPTIONAL. Why it is withdrawn; becomes state_reason. At most 256 characters."""
     def __init__(
         self,
         *,
@@ -552,270 +654,72 @@ class CancelPayoutResponse(_message.Message):
 Global___CancelPayoutResponse: _TypeAlias = CancelPayoutResponse  # noqa: Y015
 
 @_typing.final
-class AssetTotal(_message.Message):
-    """A total of one asset."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    ASSET_FIELD_NUMBER: _builtins.int
-    AMOUNT_BASE_UNITS_FIELD_NUMBER: _builtins.int
-    asset: _common_pb2.Asset.ValueType
-    """The asset."""
-    amount_base_units: _builtins.int
-    """Total in the asset's base units (SUN for TRX, 10^-6 USDT for USDT)."""
-    def __init__(
-        self,
-        *,
-        asset: _common_pb2.Asset.ValueType = ...,
-        amount_base_units: _builtins.int = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_base_units", b"amount_base_units", "asset", b"asset"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___AssetTotal: _TypeAlias = AssetTotal  # noqa: Y015
-
-@_typing.final
-class PayoutBatch(_message.Message):
-    """Payouts created together, for example one month's operator earnings."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    BATCH_ID_FIELD_NUMBER: _builtins.int
-    REASON_FIELD_NUMBER: _builtins.int
-    PAYOUTS_FIELD_NUMBER: _builtins.int
-    TOTALS_FIELD_NUMBER: _builtins.int
-    REQUEST_ID_FIELD_NUMBER: _builtins.int
-    CREATE_TIME_FIELD_NUMBER: _builtins.int
-    batch_id: _builtins.str
-    """OUTPUT_ONLY. Server-assigned id of the batch."""
-    reason: _builtins.str
-    """REQUIRED. Why the batch is paid, for the audit trail; at most 256 characters."""
-    request_id: _builtins.str
-    """OUTPUT_ONLY. The request_id the batch was created with."""
-    @_builtins.property
-    def payouts(self) -> _containers.RepeatedCompositeFieldContainer[Global___Payout]:
-        """REQUIRED. The batch's payouts, 1 to 500. On input only each payout's input fields are read (its reason may be left
-        empty to use the batch's); on output they are the created payouts in input order.
-        """
-
-    @_builtins.property
-    def totals(self) -> _containers.RepeatedCompositeFieldContainer[Global___AssetTotal]:
-        """OUTPUT_ONLY. Sum of the payouts' amounts per asset."""
-
-    @_builtins.property
-    def create_time(self) -> _timestamp_pb2.Timestamp:
-        """OUTPUT_ONLY. When the batch was created."""
-
-    def __init__(
-        self,
-        *,
-        batch_id: _builtins.str = ...,
-        reason: _builtins.str = ...,
-        payouts: _abc.Iterable[Global___Payout] | None = ...,
-        totals: _abc.Iterable[Global___AssetTotal] | None = ...,
-        request_id: _builtins.str = ...,
-        create_time: _timestamp_pb2.Timestamp | None = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "create_time", b"create_time", "payouts", b"payouts", "reason", b"reason", "request_id", b"request_id", "totals", b"totals"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___PayoutBatch: _TypeAlias = PayoutBatch  # noqa: Y015
-
-@_typing.final
-class CreatePayoutBatchRequest(_message.Message):
-    """Request for PayoutRouterService.CreatePayoutBatch."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    REQUEST_ID_FIELD_NUMBER: _builtins.int
-    BATCH_FIELD_NUMBER: _builtins.int
-    request_id: _builtins.str
-    """REQUIRED. Idempotency key (AIP-155) for the whole batch: a retry with the same key returns the same batch and never
-    pays any of its payouts twice.
-    """
-    @_builtins.property
-    def batch(self) -> Global___PayoutBatch:
-        """REQUIRED. The batch to create."""
-
-    def __init__(
-        self,
-        *,
-        request_id: _builtins.str = ...,
-        batch: Global___PayoutBatch | None = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["batch", b"batch"]  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch", b"batch", "request_id", b"request_id"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___CreatePayoutBatchRequest: _TypeAlias = CreatePayoutBatchRequest  # noqa: Y015
-
-@_typing.final
-class CreatePayoutBatchResponse(_message.Message):
-    """Response of PayoutRouterService.CreatePayoutBatch."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    BATCH_FIELD_NUMBER: _builtins.int
-    @_builtins.property
-    def batch(self) -> Global___PayoutBatch:
-        """The created batch with its payouts."""
-
-    def __init__(
-        self,
-        *,
-        batch: Global___PayoutBatch | None = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["batch", b"batch"]  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch", b"batch"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___CreatePayoutBatchResponse: _TypeAlias = CreatePayoutBatchResponse  # noqa: Y015
-
-@_typing.final
-class GetPayoutBatchRequest(_message.Message):
-    """Request for PayoutRouterService.GetPayoutBatch."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    BATCH_ID_FIELD_NUMBER: _builtins.int
-    batch_id: _builtins.str
-    """REQUIRED. Id of the batch."""
-    def __init__(
-        self,
-        *,
-        batch_id: _builtins.str = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___GetPayoutBatchRequest: _TypeAlias = GetPayoutBatchRequest  # noqa: Y015
-
-@_typing.final
-class GetPayoutBatchResponse(_message.Message):
-    """Response of PayoutRouterService.GetPayoutBatch."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    BATCH_FIELD_NUMBER: _builtins.int
-    @_builtins.property
-    def batch(self) -> Global___PayoutBatch:
-        """The batch with its payouts' current states."""
-
-    def __init__(
-        self,
-        *,
-        batch: Global___PayoutBatch | None = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["batch", b"batch"]  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch", b"batch"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___GetPayoutBatchResponse: _TypeAlias = GetPayoutBatchResponse  # noqa: Y015
-
-@_typing.final
-class CircuitBreaker(_message.Message):
-    """The money circuit breaker: stops every payout when something looks wrong (e.g. a limit was hit, or payouts fail
-    repeatedly).
-    """
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    STATE_FIELD_NUMBER: _builtins.int
-    REASON_FIELD_NUMBER: _builtins.int
-    TRIP_TIME_FIELD_NUMBER: _builtins.int
-    state: Global___CircuitBreakerState.ValueType
-    """Open or closed."""
-    reason: _builtins.str
-    """Why it tripped, in words; empty when closed."""
-    @_builtins.property
-    def trip_time(self) -> _timestamp_pb2.Timestamp:
-        """When it tripped; unset when closed."""
-
-    def __init__(
-        self,
-        *,
-        state: Global___CircuitBreakerState.ValueType = ...,
-        reason: _builtins.str = ...,
-        trip_time: _timestamp_pb2.Timestamp | None = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["trip_time", b"trip_time"]  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["reason", b"reason", "state", b"state", "trip_time", b"trip_time"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___CircuitBreaker: _TypeAlias = CircuitBreaker  # noqa: Y015
-
-@_typing.final
 class AssetLimits(_message.Message):
-    """Payout limits for one asset, with what is used of them. Used amounts count every payout from APPROVED onwards that
-    has not FAILED, so a payout in flight is counted before it lands.
+    """Limits for one asset, and their use in the current UTC windows. Use counts every payout created in the window that
+    was not cancelled, rejected or failed: a payout in flight counts before it lands.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
 
     ASSET_FIELD_NUMBER: _builtins.int
+    PER_PAYOUT_MIN_BASE_UNITS_FIELD_NUMBER: _builtins.int
     PER_PAYOUT_MAX_BASE_UNITS_FIELD_NUMBER: _builtins.int
     APPROVAL_THRESHOLD_BASE_UNITS_FIELD_NUMBER: _builtins.int
     HOURLY_LIMIT_BASE_UNITS_FIELD_NUMBER: _builtins.int
     HOURLY_USED_BASE_UNITS_FIELD_NUMBER: _builtins.int
+    HOURLY_HEADROOM_BASE_UNITS_FIELD_NUMBER: _builtins.int
     HOURLY_RESET_TIME_FIELD_NUMBER: _builtins.int
     DAILY_LIMIT_BASE_UNITS_FIELD_NUMBER: _builtins.int
     DAILY_USED_BASE_UNITS_FIELD_NUMBER: _builtins.int
+    DAILY_HEADROOM_BASE_UNITS_FIELD_NUMBER: _builtins.int
     DAILY_RESET_TIME_FIELD_NUMBER: _builtins.int
     asset: _common_pb2.Asset.ValueType
-    """The asset the limits apply to."""
+    """The asset."""
+    per_payout_min_base_units: _builtins.int
+    """Smallest single payout, in base units."""
     per_payout_max_base_units: _builtins.int
-    """Largest single payout, in the asset's base units."""
+    """Largest single payout, in base units."""
     approval_threshold_base_units: _builtins.int
-    """Payouts above this amount need an approver, in the asset's base units."""
+    """Payouts above this amount need an approver, in base units."""
     hourly_limit_base_units: _builtins.int
-    """Most paid out per hour, in the asset's base units."""
+    """Most created per UTC hour, in base units."""
     hourly_used_base_units: _builtins.int
-    """Paid out in the current hour, in the asset's base units."""
+    """Used in the current hour, in base units."""
+    hourly_headroom_base_units: _builtins.int
+    """What is left of the hourly limit now, in base units."""
     daily_limit_base_units: _builtins.int
-    """Most paid out per day, in the asset's base units."""
+    """Most created per UTC day, in base units."""
     daily_used_base_units: _builtins.int
-    """Paid out in the current day, in the asset's base units."""
+    """Used in the current day, in base units."""
+    daily_headroom_base_units: _builtins.int
+    """What is left of the daily limit now, in base units."""
     @_builtins.property
     def hourly_reset_time(self) -> _timestamp_pb2.Timestamp:
-        """When the current hourly window ends."""
+        """When the current hour ends."""
 
     @_builtins.property
     def daily_reset_time(self) -> _timestamp_pb2.Timestamp:
-        """When the current daily window ends."""
+        """When the current day ends."""
 
     def __init__(
         self,
         *,
         asset: _common_pb2.Asset.ValueType = ...,
+        per_payout_min_base_units: _builtins.int = ...,
         per_payout_max_base_units: _builtins.int = ...,
         approval_threshold_base_units: _builtins.int = ...,
         hourly_limit_base_units: _builtins.int = ...,
         hourly_used_base_units: _builtins.int = ...,
+        hourly_headroom_base_units: _builtins.int = ...,
         hourly_reset_time: _timestamp_pb2.Timestamp | None = ...,
         daily_limit_base_units: _builtins.int = ...,
         daily_used_base_units: _builtins.int = ...,
+        daily_headroom_base_units: _builtins.int = ...,
         daily_reset_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["daily_reset_time", b"daily_reset_time", "hourly_reset_time", b"hourly_reset_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["approval_threshold_base_units", b"approval_threshold_base_units", "asset", b"asset", "daily_limit_base_units", b"daily_limit_base_units", "daily_reset_time", b"daily_reset_time", "daily_used_base_units", b"daily_used_base_units", "hourly_limit_base_units", b"hourly_limit_base_units", "hourly_reset_time", b"hourly_reset_time", "hourly_used_base_units", b"hourly_used_base_units", "per_payout_max_base_units", b"per_payout_max_base_units"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approval_threshold_base_units", b"approval_threshold_base_units", "asset", b"asset", "daily_headroom_base_units", b"daily_headroom_base_units", "daily_limit_base_units", b"daily_limit_base_units", "daily_reset_time", b"daily_reset_time", "daily_used_base_units", b"daily_used_base_units", "hourly_headroom_base_units", b"hourly_headroom_base_units", "hourly_limit_base_units", b"hourly_limit_base_units", "hourly_reset_time", b"hourly_reset_time", "hourly_used_base_units", b"hourly_used_base_units", "per_payout_max_base_units", b"per_payout_max_base_units", "per_payout_min_base_units", b"per_payout_min_base_units"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -845,25 +749,345 @@ class GetLimitsResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     LIMITS_FIELD_NUMBER: _builtins.int
-    CIRCUIT_BREAKER_FIELD_NUMBER: _builtins.int
+    ALLOWLIST_ENABLED_FIELD_NUMBER: _builtins.int
+    allowlist_enabled: _builtins.bool
+    """Whether payouts must go to a recipient of the allowlist."""
     @_builtins.property
     def limits(self) -> _containers.RepeatedCompositeFieldContainer[Global___AssetLimits]:
-        """Limits and usage, one entry per asset that can be paid out."""
-
-    @_builtins.property
-    def circuit_breaker(self) -> Global___CircuitBreaker:
-        """The money circuit breaker."""
+        """One entry per asset that can be paid out."""
 
     def __init__(
         self,
         *,
         limits: _abc.Iterable[Global___AssetLimits] | None = ...,
-        circuit_breaker: Global___CircuitBreaker | None = ...,
+        allowlist_enabled: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["circuit_breaker", b"circuit_breaker"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["circuit_breaker", b"circuit_breaker", "limits", b"limits"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allowlist_enabled", b"allowlist_enabled", "limits", b"limits"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetLimitsResponse: _TypeAlias = GetLimitsResponse  # noqa: Y015
+
+@_typing.final
+class AllowedRecipient(_message.Message):
+    """One address payouts may go to while the allowlist is on."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ADDRESS_FIELD_NUMBER: _builtins.int
+    LABEL_FIELD_NUMBER: _builtins.int
+    ADDED_BY_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    address: _builtins.str
+    """REQUIRED. Base58 address."""
+    label: _builtins.str
+    """OPTIONAL. Why it is listed, e.g. the node operator's name; at most 256 characters."""
+    added_by: _builtins.str
+    """OUTPUT_ONLY. Authenticated identity of who listed it; empty without one."""
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """OUTPUT_ONLY. When it was listed."""
+
+    def __init__(
+        self,
+        *,
+        address: _builtins.str = ...,
+        label: _builtins.str = ...,
+        added_by: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["added_by", b"added_by", "address", b"address", "create_time", b"create_time", "label", b"label"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AllowedRecipient: _TypeAlias = AllowedRecipient  # noqa: Y015
+
+@_typing.final
+class AddAllowedRecipientRequest(_message.Message):
+    """Request for PayoutRouterService.AddAllowedRecipient."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECIPIENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def recipient(self) -> Global___AllowedRecipient:
+        """REQUIRED. The recipient: address and label are read."""
+
+    def __init__(
+        self,
+        *,
+        recipient: Global___AllowedRecipient | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["recipient", b"recipient"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["recipient", b"recipient"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AddAllowedRecipientRequest: _TypeAlias = AddAllowedRecipientRequest  # noqa: Y015
+
+@_typing.final
+class AddAllowedRecipientResponse(_message.Message):
+    """Response of PayoutRouterService.AddAllowedRecipient."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECIPIENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def recipient(self) -> Global___AllowedRecipient:
+        """The recipient as listed."""
+
+    def __init__(
+        self,
+        *,
+        recipient: Global___AllowedRecipient | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["recipient", b"recipient"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["recipient", b"recipient"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AddAllowedRecipientResponse: _TypeAlias = AddAllowedRecipientResponse  # noqa: Y015
+
+@_typing.final
+class RemoveAllowedRecipientRequest(_message.Message):
+    """Request for PayoutRouterService.RemoveAllowedRecipient."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ADDRESS_FIELD_NUMBER: _builtins.int
+    address: _builtins.str
+    """REQUIRED. Base58 address to remove."""
+    def __init__(
+        self,
+        *,
+        address: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RemoveAllowedRecipientRequest: _TypeAlias = RemoveAllowedRecipientRequest  # noqa: Y015
+
+@_typing.final
+class RemoveAllowedRecipientResponse(_message.Message):
+    """Response of PayoutRouterService.RemoveAllowedRecipient."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RemoveAllowedRecipientResponse: _TypeAlias = RemoveAllowedRecipientResponse  # noqa: Y015
+
+@_typing.final
+class ListAllowedRecipientsRequest(_message.Message):
+    """Request for PayoutRouterService.ListAllowedRecipients."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """OPTIONAL. Most recipients to return; 0 means the server default (50), at most 500."""
+    page_token: _builtins.str
+    """OPTIONAL. next_page_token from a previous call, to continue; empty for the first page."""
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAllowedRecipientsRequest: _TypeAlias = ListAllowedRecipientsRequest  # noqa: Y015
+
+@_typing.final
+class ListAllowedRecipientsResponse(_message.Message):
+    """Response of PayoutRouterService.ListAllowedRecipients."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECIPIENTS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty when this is the last page."""
+    @_builtins.property
+    def recipients(self) -> _containers.RepeatedCompositeFieldContainer[Global___AllowedRecipient]:
+        """One page of recipients, by address."""
+
+    def __init__(
+        self,
+        *,
+        recipients: _abc.Iterable[Global___AllowedRecipient] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "recipients", b"recipients"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAllowedRecipientsResponse: _TypeAlias = ListAllowedRecipientsResponse  # noqa: Y015
+
+@_typing.final
+class Breaker(_message.Message):
+    """The breaker of payouts: the money circuit breaker (limits) and the fault breaker (consecutive failures)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATE_FIELD_NUMBER: _builtins.int
+    CAUSE_FIELD_NUMBER: _builtins.int
+    FAILURE_COUNT_FIELD_NUMBER: _builtins.int
+    FAILURE_THRESHOLD_FIELD_NUMBER: _builtins.int
+    NEXT_PROBE_TIME_FIELD_NUMBER: _builtins.int
+    HALF_OPEN_CALLS_FIELD_NUMBER: _builtins.int
+    HALF_OPEN_MAX_CALLS_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    state: Global___BreakerState.ValueType
+    """Where it is."""
+    cause: Global___BreakerCause.ValueType
+    """Why it is not closed."""
+    failure_count: _builtins.int
+    """Consecutive broadcast or on-chain failures counted so far."""
+    failure_threshold: _builtins.int
+    """Failures that open it."""
+    half_open_calls: _builtins.int
+    """Probe payouts signed so far while HALF_OPEN, of at most half_open_max_calls."""
+    half_open_max_calls: _builtins.int
+    """Most probe payouts signed while HALF_OPEN."""
+    reason: _builtins.str
+    """In words, for operators: the operator's reason, the last failure, or the used-up limit."""
+    @_builtins.property
+    def next_probe_time(self) -> _timestamp_pb2.Timestamp:
+        """When a probe may run (OPEN by FAULT), or when the used-up limit window rolls over (LIMIT); unset otherwise."""
+
+    def __init__(
+        self,
+        *,
+        state: Global___BreakerState.ValueType = ...,
+        cause: Global___BreakerCause.ValueType = ...,
+        failure_count: _builtins.int = ...,
+        failure_threshold: _builtins.int = ...,
+        next_probe_time: _timestamp_pb2.Timestamp | None = ...,
+        half_open_calls: _builtins.int = ...,
+        half_open_max_calls: _builtins.int = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["next_probe_time", b"next_probe_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cause", b"cause", "failure_count", b"failure_count", "failure_threshold", b"failure_threshold", "half_open_calls", b"half_open_calls", "half_open_max_calls", b"half_open_max_calls", "next_probe_time", b"next_probe_time", "reason", b"reason", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Breaker: _TypeAlias = Breaker  # noqa: Y015
+
+@_typing.final
+class GetBreakerRequest(_message.Message):
+    """Request for PayoutRouterService.GetBreaker."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetBreakerRequest: _TypeAlias = GetBreakerRequest  # noqa: Y015
+
+@_typing.final
+class GetBreakerResponse(_message.Message):
+    """Response of PayoutRouterService.GetBreaker."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BREAKER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def breaker(self) -> Global___Breaker:
+        """The breaker."""
+
+    def __init__(
+        self,
+        *,
+        breaker: Global___Breaker | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["breaker", b"breaker"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["breaker", b"breaker"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetBreakerResponse: _TypeAlias = GetBreakerResponse  # noqa: Y015
+
+@_typing.final
+class SetBreakerRequest(_message.Message):
+    """Request for PayoutRouterService.SetBreaker."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    state: Global___BreakerState.ValueType
+    """REQUIRED. BREAKER_STATE_OPEN to stop new signatures, BREAKER_STATE_CLOSED to let them through and reset the
+    failure count.
+    """
+    reason: _builtins.str
+    """REQUIRED. Why, for the audit log; at most 256 characters."""
+    def __init__(
+        self,
+        *,
+        state: Global___BreakerState.ValueType = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reason", b"reason", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetBreakerRequest: _TypeAlias = SetBreakerRequest  # noqa: Y015
+
+@_typing.final
+class SetBreakerResponse(_message.Message):
+    """Response of PayoutRouterService.SetBreaker."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BREAKER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def breaker(self) -> Global___Breaker:
+        """The breaker after the change."""
+
+    def __init__(
+        self,
+        *,
+        breaker: Global___Breaker | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["breaker", b"breaker"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["breaker", b"breaker"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetBreakerResponse: _TypeAlias = SetBreakerResponse  # noqa: Y015

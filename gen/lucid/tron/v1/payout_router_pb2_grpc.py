@@ -26,10 +26,12 @@ if _version_not_supported:
 
 
 class PayoutRouterServiceStub:
-    """Payouts from the hot wallet in TRX or USDT, exactly once. A payout is created idempotently, waits for approval when
-    its amount needs one, is held while limits or the circuit breaker forbid it, is signed and persisted before it is
-    broadcast, and is rebroadcast with the same bytes after any crash until it is confirmed or can no longer land
-    (expired). Limits are counted in MongoDB, so losing Redis never resets them.
+    """Payouts from the payout wallet in TRX or USDT, exactly once. A payout is created idempotently within the hourly and
+    daily limits (counted in MongoDB, so losing Redis never resets them), waits for a second person's approval when its
+    amount is above the approval threshold, and is then executed by one executor at a time: the transaction is built
+    here, signed by wallet-manager, stored, and only then broadcast through tron-client; after any crash the same bytes
+    are broadcast again. A new transaction replaces a stored one only when the chain proves the stored one can no longer
+    land. The fault breaker stops new signatures after consecutive failures.
     """
 
     def __init__(self, channel):
@@ -68,40 +70,60 @@ class PayoutRouterServiceStub:
                 request_serializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.CancelPayoutRequest.SerializeToString,
                 response_deserializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.CancelPayoutResponse.FromString,
                 _registered_method=True)
-        self.CreatePayoutBatch = channel.unary_unary(
-                '/lucid.tron.v1.PayoutRouterService/CreatePayoutBatch',
-                request_serializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.CreatePayoutBatchRequest.SerializeToString,
-                response_deserializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.CreatePayoutBatchResponse.FromString,
-                _registered_method=True)
-        self.GetPayoutBatch = channel.unary_unary(
-                '/lucid.tron.v1.PayoutRouterService/GetPayoutBatch',
-                request_serializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.GetPayoutBatchRequest.SerializeToString,
-                response_deserializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.GetPayoutBatchResponse.FromString,
-                _registered_method=True)
         self.GetLimits = channel.unary_unary(
                 '/lucid.tron.v1.PayoutRouterService/GetLimits',
                 request_serializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.GetLimitsRequest.SerializeToString,
                 response_deserializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.GetLimitsResponse.FromString,
                 _registered_method=True)
+        self.AddAllowedRecipient = channel.unary_unary(
+                '/lucid.tron.v1.PayoutRouterService/AddAllowedRecipient',
+                request_serializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.AddAllowedRecipientRequest.SerializeToString,
+                response_deserializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.AddAllowedRecipientResponse.FromString,
+                _registered_method=True)
+        self.RemoveAllowedRecipient = channel.unary_unary(
+                '/lucid.tron.v1.PayoutRouterService/RemoveAllowedRecipient',
+                request_serializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.RemoveAllowedRecipientRequest.SerializeToString,
+                response_deserializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.RemoveAllowedRecipientResponse.FromString,
+                _registered_method=True)
+        self.ListAllowedRecipients = channel.unary_unary(
+                '/lucid.tron.v1.PayoutRouterService/ListAllowedRecipients',
+                request_serializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.ListAllowedRecipientsRequest.SerializeToString,
+                response_deserializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.ListAllowedRecipientsResponse.FromString,
+                _registered_method=True)
+        self.GetBreaker = channel.unary_unary(
+                '/lucid.tron.v1.PayoutRouterService/GetBreaker',
+                request_serializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.GetBreakerRequest.SerializeToString,
+                response_deserializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.GetBreakerResponse.FromString,
+                _registered_method=True)
+        self.SetBreaker = channel.unary_unary(
+                '/lucid.tron.v1.PayoutRouterService/SetBreaker',
+                request_serializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.SetBreakerRequest.SerializeToString,
+                response_deserializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.SetBreakerResponse.FromString,
+                _registered_method=True)
 
 
 class PayoutRouterServiceServicer:
-    """Payouts from the hot wallet in TRX or USDT, exactly once. A payout is created idempotently, waits for approval when
-    its amount needs one, is held while limits or the circuit breaker forbid it, is signed and persisted before it is
-    broadcast, and is rebroadcast with the same bytes after any crash until it is confirmed or can no longer land
-    (expired). Limits are counted in MongoDB, so losing Redis never resets them.
+    """Payouts from the payout wallet in TRX or USDT, exactly once. A payout is created idempotently within the hourly and
+    daily limits (counted in MongoDB, so losing Redis never resets them), waits for a second person's approval when its
+    amount is above the approval threshold, and is then executed by one executor at a time: the transaction is built
+    here, signed by wallet-manager, stored, and only then broadcast through tron-client; after any crash the same bytes
+    are broadcast again. A new transaction replaces a stored one only when the chain proves the stored one can no longer
+    land. The fault breaker stops new signatures after consecutive failures.
     """
 
     def CreatePayout(self, request, context):
-        """Creates a payout. Idempotent on request_id. Returns it PENDING_APPROVAL, APPROVED or HELD; INVALID_ARGUMENT when
-        the amount is above the per-payout maximum.
+        """Creates a payout. Idempotent on request_id (same key and body: the same payout; another body: INVALID_ARGUMENT,
+        reason IDEMPOTENCY_KEY_REUSED). Returns it APPROVED, or AWAITING_APPROVAL above the approval threshold.
+        INVALID_ARGUMENT for a bad recipient, an amount outside the per-payout minimum and maximum, or no asset;
+        RESOURCE_EXHAUSTED (reason HOURLY_LIMIT or DAILY_LIMIT) when it would exceed a limit, nothing created;
+        FAILED_PRECONDITION (RECIPIENT_NOT_ALLOWED) when the allowlist is on and lacks the recipient.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetPayout(self, request, context):
-        """Returns one payout. NOT_FOUND for an unknown payout_id.
+        """Returns one payout with its attempts. NOT_FOUND for an unknown payout_id.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -115,45 +137,67 @@ class PayoutRouterServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ApprovePayout(self, request, context):
-        """Approves a payout waiting for approval. Approving an approved payout returns it unchanged; FAILED_PRECONDITION from
-        any state other than PENDING_APPROVAL or APPROVED.
+        """Approves a payout AWAITING_APPROVAL. The approver is the caller's authenticated identity; the payout's creator is
+        refused (PERMISSION_DENIED, reason SELF_APPROVAL), and so is a caller without one (APPROVER_UNKNOWN).
+        ABORTED (ETAG_MISMATCH) when the etag is not the payout's current one; FAILED_PRECONDITION from another state.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RejectPayout(self, request, context):
-        """Refuses a payout waiting for approval (an approver's decision). Final. FAILED_PRECONDITION from any state other
-        than PENDING_APPROVAL or REJECTED.
+        """Refuses a payout AWAITING_APPROVAL. Final; releases its share of the limits. The same identity and etag rules
+        as ApprovePayout.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def CancelPayout(self, request, context):
-        """Withdraws a payout before it is signed (the requester's decision). Final. FAILED_PRECONDITION once it is SIGNED or
-        later: a signed transaction may already be on its way.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def CreatePayoutBatch(self, request, context):
-        """Creates several payouts at once, all or none, each counted against the limits on its own. Idempotent on request_id.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def GetPayoutBatch(self, request, context):
-        """Returns one batch with its payouts. NOT_FOUND for an unknown batch_id.
+        """Withdraws a payout before it is signed (AWAITING_APPROVAL, APPROVED or HELD). Final; releases its share of the
+        limits. FAILED_PRECONDITION once SIGNED or later: a signed transaction may already be on its way.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetLimits(self, request, context):
-        """Returns the payout limits per asset, what is used of them, and the money circuit breaker's state.
+        """Returns the limits per asset with their use in the current windows, and the allowlist's switch.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddAllowedRecipient(self, request, context):
+        """Adds a recipient to the allowlist (idempotent: adding a listed address changes nothing).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveAllowedRecipient(self, request, context):
+        """Removes a recipient from the allowlist. NOT_FOUND when it is not listed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAllowedRecipients(self, request, context):
+        """Lists the allowlist, by address, one page at a time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetBreaker(self, request, context):
+        """Returns the breaker: whether payouts may be signed now, and why not.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetBreaker(self, request, context):
+        """Opens (stops new signatures) or closes the fault breaker by an operator's decision.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -192,20 +236,35 @@ def add_PayoutRouterServiceServicer_to_server(servicer, server):
                     request_deserializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.CancelPayoutRequest.FromString,
                     response_serializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.CancelPayoutResponse.SerializeToString,
             ),
-            'CreatePayoutBatch': grpc.unary_unary_rpc_method_handler(
-                    servicer.CreatePayoutBatch,
-                    request_deserializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.CreatePayoutBatchRequest.FromString,
-                    response_serializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.CreatePayoutBatchResponse.SerializeToString,
-            ),
-            'GetPayoutBatch': grpc.unary_unary_rpc_method_handler(
-                    servicer.GetPayoutBatch,
-                    request_deserializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.GetPayoutBatchRequest.FromString,
-                    response_serializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.GetPayoutBatchResponse.SerializeToString,
-            ),
             'GetLimits': grpc.unary_unary_rpc_method_handler(
                     servicer.GetLimits,
                     request_deserializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.GetLimitsRequest.FromString,
                     response_serializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.GetLimitsResponse.SerializeToString,
+            ),
+            'AddAllowedRecipient': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddAllowedRecipient,
+                    request_deserializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.AddAllowedRecipientRequest.FromString,
+                    response_serializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.AddAllowedRecipientResponse.SerializeToString,
+            ),
+            'RemoveAllowedRecipient': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveAllowedRecipient,
+                    request_deserializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.RemoveAllowedRecipientRequest.FromString,
+                    response_serializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.RemoveAllowedRecipientResponse.SerializeToString,
+            ),
+            'ListAllowedRecipients': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAllowedRecipients,
+                    request_deserializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.ListAllowedRecipientsRequest.FromString,
+                    response_serializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.ListAllowedRecipientsResponse.SerializeToString,
+            ),
+            'GetBreaker': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBreaker,
+                    request_deserializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.GetBreakerRequest.FromString,
+                    response_serializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.GetBreakerResponse.SerializeToString,
+            ),
+            'SetBreaker': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetBreaker,
+                    request_deserializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.SetBreakerRequest.FromString,
+                    response_serializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.SetBreakerResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -216,10 +275,12 @@ def add_PayoutRouterServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class PayoutRouterService:
-    """Payouts from the hot wallet in TRX or USDT, exactly once. A payout is created idempotently, waits for approval when
-    its amount needs one, is held while limits or the circuit breaker forbid it, is signed and persisted before it is
-    broadcast, and is rebroadcast with the same bytes after any crash until it is confirmed or can no longer land
-    (expired). Limits are counted in MongoDB, so losing Redis never resets them.
+    """Payouts from the payout wallet in TRX or USDT, exactly once. A payout is created idempotently within the hourly and
+    daily limits (counted in MongoDB, so losing Redis never resets them), waits for a second person's approval when its
+    amount is above the approval threshold, and is then executed by one executor at a time: the transaction is built
+    here, signed by wallet-manager, stored, and only then broadcast through tron-client; after any crash the same bytes
+    are broadcast again. A new transaction replaces a stored one only when the chain proves the stored one can no longer
+    land. The fault breaker stops new signatures after consecutive failures.
     """
 
     @staticmethod
@@ -385,60 +446,6 @@ class PayoutRouterService:
             _registered_method=True)
 
     @staticmethod
-    def CreatePayoutBatch(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/lucid.tron.v1.PayoutRouterService/CreatePayoutBatch',
-            lucid_dot_tron_dot_v1_dot_payout__router__pb2.CreatePayoutBatchRequest.SerializeToString,
-            lucid_dot_tron_dot_v1_dot_payout__router__pb2.CreatePayoutBatchResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def GetPayoutBatch(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/lucid.tron.v1.PayoutRouterService/GetPayoutBatch',
-            lucid_dot_tron_dot_v1_dot_payout__router__pb2.GetPayoutBatchRequest.SerializeToString,
-            lucid_dot_tron_dot_v1_dot_payout__router__pb2.GetPayoutBatchResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
     def GetLimits(request,
             target,
             options=(),
@@ -455,6 +462,141 @@ class PayoutRouterService:
             '/lucid.tron.v1.PayoutRouterService/GetLimits',
             lucid_dot_tron_dot_v1_dot_payout__router__pb2.GetLimitsRequest.SerializeToString,
             lucid_dot_tron_dot_v1_dot_payout__router__pb2.GetLimitsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddAllowedRecipient(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lucid.tron.v1.PayoutRouterService/AddAllowedRecipient',
+            lucid_dot_tron_dot_v1_dot_payout__router__pb2.AddAllowedRecipientRequest.SerializeToString,
+            lucid_dot_tron_dot_v1_dot_payout__router__pb2.AddAllowedRecipientResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveAllowedRecipient(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lucid.tron.v1.PayoutRouterService/RemoveAllowedRecipient',
+            lucid_dot_tron_dot_v1_dot_payout__router__pb2.RemoveAllowedRecipientRequest.SerializeToString,
+            lucid_dot_tron_dot_v1_dot_payout__router__pb2.RemoveAllowedRecipientResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAllowedRecipients(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lucid.tron.v1.PayoutRouterService/ListAllowedRecipients',
+            lucid_dot_tron_dot_v1_dot_payout__router__pb2.ListAllowedRecipientsRequest.SerializeToString,
+            lucid_dot_tron_dot_v1_dot_payout__router__pb2.ListAllowedRecipientsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBreaker(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lucid.tron.v1.PayoutRouterService/GetBreaker',
+            lucid_dot_tron_dot_v1_dot_payout__router__pb2.GetBreakerRequest.SerializeToString,
+            lucid_dot_tron_dot_v1_dot_payout__router__pb2.GetBreakerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetBreaker(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lucid.tron.v1.PayoutRouterService/SetBreaker',
+            lucid_dot_tron_dot_v1_dot_payout__router__pb2.SetBreakerRequest.SerializeToString,
+            lucid_dot_tron_dot_v1_dot_payout__router__pb2.SetBreakerResponse.FromString,
             options,
             channel_credentials,
             insecure,

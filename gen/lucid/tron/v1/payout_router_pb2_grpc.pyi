@@ -27,10 +27,12 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class PayoutRouterServiceStub:
-    """Payouts from the hot wallet in TRX or USDT, exactly once. A payout is created idempotently, waits for approval when
-    its amount needs one, is held while limits or the circuit breaker forbid it, is signed and persisted before it is
-    broadcast, and is rebroadcast with the same bytes after any crash until it is confirmed or can no longer land
-    (expired). Limits are counted in MongoDB, so losing Redis never resets them.
+    """Payouts from the payout wallet in TRX or USDT, exactly once. A payout is created idempotently within the hourly and
+    daily limits (counted in MongoDB, so losing Redis never resets them), waits for a second person's approval when its
+    amount is above the approval threshold, and is then executed by one executor at a time: the transaction is built
+    here, signed by wallet-manager, stored, and only then broadcast through tron-client; after any crash the same bytes
+    are broadcast again. A new transaction replaces a stored one only when the chain proves the stored one can no longer
+    land. The fault breaker stops new signatures after consecutive failures.
     """
 
     @_typing.overload
@@ -38,73 +40,97 @@ class PayoutRouterServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> PayoutRouterServiceAsyncStub: ...
     CreatePayout: _grpc.UnaryUnaryMultiCallable[_payout_router_pb2.CreatePayoutRequest, _payout_router_pb2.CreatePayoutResponse]
-    """Creates a payout. Idempotent on request_id. Returns it PENDING_APPROVAL, APPROVED or HELD; INVALID_ARGUMENT when
-    the amount is above the per-payout maximum.
+    """Creates a payout. Idempotent on request_id (same key and body: the same payout; another body: INVALID_ARGUMENT,
+    reason IDEMPOTENCY_KEY_REUSED). Returns it APPROVED, or AWAITING_APPROVAL above the approval threshold.
+    INVALID_ARGUMENT for a bad recipient, an amount outside the per-payout minimum and maximum, or no asset;
+    RESOURCE_EXHAUSTED (reason HOURLY_LIMIT or DAILY_LIMIT) when it would exceed a limit, nothing created;
+    FAILED_PRECONDITION (RECIPIENT_NOT_ALLOWED) when the allowlist is on and lacks the recipient.
     """
     GetPayout: _grpc.UnaryUnaryMultiCallable[_payout_router_pb2.GetPayoutRequest, _payout_router_pb2.GetPayoutResponse]
-    """Returns one payout. NOT_FOUND for an unknown payout_id."""
+    """Returns one payout with its attempts. NOT_FOUND for an unknown payout_id."""
     ListPayouts: _grpc.UnaryUnaryMultiCallable[_payout_router_pb2.ListPayoutsRequest, _payout_router_pb2.ListPayoutsResponse]
     """Lists payouts, newest first, optionally filtered, one page at a time."""
     ApprovePayout: _grpc.UnaryUnaryMultiCallable[_payout_router_pb2.ApprovePayoutRequest, _payout_router_pb2.ApprovePayoutResponse]
-    """Approves a payout waiting for approval. Approving an approved payout returns it unchanged; FAILED_PRECONDITION from
-    any state other than PENDING_APPROVAL or APPROVED.
+    """Approves a payout AWAITING_APPROVAL. The approver is the caller's authenticated identity; the payout's creator is
+    refused (PERMISSION_DENIED, reason SELF_APPROVAL), and so is a caller without one (APPROVER_UNKNOWN).
+    ABORTED (ETAG_MISMATCH) when the etag is not the payout's current one; FAILED_PRECONDITION from another state.
     """
     RejectPayout: _grpc.UnaryUnaryMultiCallable[_payout_router_pb2.RejectPayoutRequest, _payout_router_pb2.RejectPayoutResponse]
-    """Refuses a payout waiting for approval (an approver's decision). Final. FAILED_PRECONDITION from any state other
-    than PENDING_APPROVAL or REJECTED.
+    """Refuses a payout AWAITING_APPROVAL. Final; releases its share of the limits. The same identity and etag rules
+    as ApprovePayout.
     """
     CancelPayout: _grpc.UnaryUnaryMultiCallable[_payout_router_pb2.CancelPayoutRequest, _payout_router_pb2.CancelPayoutResponse]
-    """Withdraws a payout before it is signed (the requester's decision). Final. FAILED_PRECONDITION once it is SIGNED or
-    later: a signed transaction may already be on its way.
+    """Withdraws a payout before it is signed (AWAITING_APPROVAL, APPROVED or HELD). Final; releases its share of the
+    limits. FAILED_PRECONDITION once SIGNED or later: a signed transaction may already be on its way.
     """
-    CreatePayoutBatch: _grpc.UnaryUnaryMultiCallable[_payout_router_pb2.CreatePayoutBatchRequest, _payout_router_pb2.CreatePayoutBatchResponse]
-    """Creates several payouts at once, all or none, each counted against the limits on its own. Idempotent on request_id."""
-    GetPayoutBatch: _grpc.UnaryUnaryMultiCallable[_payout_router_pb2.GetPayoutBatchRequest, _payout_router_pb2.GetPayoutBatchResponse]
-    """Returns one batch with its payouts. NOT_FOUND for an unknown batch_id."""
     GetLimits: _grpc.UnaryUnaryMultiCallable[_payout_router_pb2.GetLimitsRequest, _payout_router_pb2.GetLimitsResponse]
-    """Returns the payout limits per asset, what is used of them, and the money circuit breaker's state."""
+    """Returns the limits per asset with their use in the current windows, and the allowlist's switch."""
+    AddAllowedRecipient: _grpc.UnaryUnaryMultiCallable[_payout_router_pb2.AddAllowedRecipientRequest, _payout_router_pb2.AddAllowedRecipientResponse]
+    """Adds a recipient to the allowlist (idempotent: adding a listed address changes nothing)."""
+    RemoveAllowedRecipient: _grpc.UnaryUnaryMultiCallable[_payout_router_pb2.RemoveAllowedRecipientRequest, _payout_router_pb2.RemoveAllowedRecipientResponse]
+    """Removes a recipient from the allowlist. NOT_FOUND when it is not listed."""
+    ListAllowedRecipients: _grpc.UnaryUnaryMultiCallable[_payout_router_pb2.ListAllowedRecipientsRequest, _payout_router_pb2.ListAllowedRecipientsResponse]
+    """Lists the allowlist, by address, one page at a time."""
+    GetBreaker: _grpc.UnaryUnaryMultiCallable[_payout_router_pb2.GetBreakerRequest, _payout_router_pb2.GetBreakerResponse]
+    """Returns the breaker: whether payouts may be signed now, and why not."""
+    SetBreaker: _grpc.UnaryUnaryMultiCallable[_payout_router_pb2.SetBreakerRequest, _payout_router_pb2.SetBreakerResponse]
+    """Opens (stops new signatures) or closes the fault breaker by an operator's decision."""
 
 @_typing.type_check_only
 class PayoutRouterServiceAsyncStub(PayoutRouterServiceStub):
-    """Payouts from the hot wallet in TRX or USDT, exactly once. A payout is created idempotently, waits for approval when
-    its amount needs one, is held while limits or the circuit breaker forbid it, is signed and persisted before it is
-    broadcast, and is rebroadcast with the same bytes after any crash until it is confirmed or can no longer land
-    (expired). Limits are counted in MongoDB, so losing Redis never resets them.
+    """Payouts from the payout wallet in TRX or USDT, exactly once. A payout is created idempotently within the hourly and
+    daily limits (counted in MongoDB, so losing Redis never resets them), waits for a second person's approval when its
+    amount is above the approval threshold, and is then executed by one executor at a time: the transaction is built
+    here, signed by wallet-manager, stored, and only then broadcast through tron-client; after any crash the same bytes
+    are broadcast again. A new transaction replaces a stored one only when the chain proves the stored one can no longer
+    land. The fault breaker stops new signatures after consecutive failures.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     CreatePayout: _aio.UnaryUnaryMultiCallable[_payout_router_pb2.CreatePayoutRequest, _payout_router_pb2.CreatePayoutResponse]  # type: ignore[assignment]
-    """Creates a payout. Idempotent on request_id. Returns it PENDING_APPROVAL, APPROVED or HELD; INVALID_ARGUMENT when
-    the amount is above the per-payout maximum.
+    """Creates a payout. Idempotent on request_id (same key and body: the same payout; another body: INVALID_ARGUMENT,
+    reason IDEMPOTENCY_KEY_REUSED). Returns it APPROVED, or AWAITING_APPROVAL above the approval threshold.
+    INVALID_ARGUMENT for a bad recipient, an amount outside the per-payout minimum and maximum, or no asset;
+    RESOURCE_EXHAUSTED (reason HOURLY_LIMIT or DAILY_LIMIT) when it would exceed a limit, nothing created;
+    FAILED_PRECONDITION (RECIPIENT_NOT_ALLOWED) when the allowlist is on and lacks the recipient.
     """
     GetPayout: _aio.UnaryUnaryMultiCallable[_payout_router_pb2.GetPayoutRequest, _payout_router_pb2.GetPayoutResponse]  # type: ignore[assignment]
-    """Returns one payout. NOT_FOUND for an unknown payout_id."""
+    """Returns one payout with its attempts. NOT_FOUND for an unknown payout_id."""
     ListPayouts: _aio.UnaryUnaryMultiCallable[_payout_router_pb2.ListPayoutsRequest, _payout_router_pb2.ListPayoutsResponse]  # type: ignore[assignment]
     """Lists payouts, newest first, optionally filtered, one page at a time."""
     ApprovePayout: _aio.UnaryUnaryMultiCallable[_payout_router_pb2.ApprovePayoutRequest, _payout_router_pb2.ApprovePayoutResponse]  # type: ignore[assignment]
-    """Approves a payout waiting for approval. Approving an approved payout returns it unchanged; FAILED_PRECONDITION from
-    any state other than PENDING_APPROVAL or APPROVED.
+    """Approves a payout AWAITING_APPROVAL. The approver is the caller's authenticated identity; the payout's creator is
+    refused (PERMISSION_DENIED, reason SELF_APPROVAL), and so is a caller without one (APPROVER_UNKNOWN).
+    ABORTED (ETAG_MISMATCH) when the etag is not the payout's current one; FAILED_PRECONDITION from another state.
     """
     RejectPayout: _aio.UnaryUnaryMultiCallable[_payout_router_pb2.RejectPayoutRequest, _payout_router_pb2.RejectPayoutResponse]  # type: ignore[assignment]
-    """Refuses a payout waiting for approval (an approver's decision). Final. FAILED_PRECONDITION from any state other
-    than PENDING_APPROVAL or REJECTED.
+    """Refuses a payout AWAITING_APPROVAL. Final; releases its share of the limits. The same identity and etag rules
+    as ApprovePayout.
     """
     CancelPayout: _aio.UnaryUnaryMultiCallable[_payout_router_pb2.CancelPayoutRequest, _payout_router_pb2.CancelPayoutResponse]  # type: ignore[assignment]
-    """Withdraws a payout before it is signed (the requester's decision). Final. FAILED_PRECONDITION once it is SIGNED or
-    later: a signed transaction may already be on its way.
+    """Withdraws a payout before it is signed (AWAITING_APPROVAL, APPROVED or HELD). Final; releases its share of the
+    limits. FAILED_PRECONDITION once SIGNED or later: a signed transaction may already be on its way.
     """
-    CreatePayoutBatch: _aio.UnaryUnaryMultiCallable[_payout_router_pb2.CreatePayoutBatchRequest, _payout_router_pb2.CreatePayoutBatchResponse]  # type: ignore[assignment]
-    """Creates several payouts at once, all or none, each counted against the limits on its own. Idempotent on request_id."""
-    GetPayoutBatch: _aio.UnaryUnaryMultiCallable[_payout_router_pb2.GetPayoutBatchRequest, _payout_router_pb2.GetPayoutBatchResponse]  # type: ignore[assignment]
-    """Returns one batch with its payouts. NOT_FOUND for an unknown batch_id."""
     GetLimits: _aio.UnaryUnaryMultiCallable[_payout_router_pb2.GetLimitsRequest, _payout_router_pb2.GetLimitsResponse]  # type: ignore[assignment]
-    """Returns the payout limits per asset, what is used of them, and the money circuit breaker's state."""
+    """Returns the limits per asset with their use in the current windows, and the allowlist's switch."""
+    AddAllowedRecipient: _aio.UnaryUnaryMultiCallable[_payout_router_pb2.AddAllowedRecipientRequest, _payout_router_pb2.AddAllowedRecipientResponse]  # type: ignore[assignment]
+    """Adds a recipient to the allowlist (idempotent: adding a listed address changes nothing)."""
+    RemoveAllowedRecipient: _aio.UnaryUnaryMultiCallable[_payout_router_pb2.RemoveAllowedRecipientRequest, _payout_router_pb2.RemoveAllowedRecipientResponse]  # type: ignore[assignment]
+    """Removes a recipient from the allowlist. NOT_FOUND when it is not listed."""
+    ListAllowedRecipients: _aio.UnaryUnaryMultiCallable[_payout_router_pb2.ListAllowedRecipientsRequest, _payout_router_pb2.ListAllowedRecipientsResponse]  # type: ignore[assignment]
+    """Lists the allowlist, by address, one page at a time."""
+    GetBreaker: _aio.UnaryUnaryMultiCallable[_payout_router_pb2.GetBreakerRequest, _payout_router_pb2.GetBreakerResponse]  # type: ignore[assignment]
+    """Returns the breaker: whether payouts may be signed now, and why not."""
+    SetBreaker: _aio.UnaryUnaryMultiCallable[_payout_router_pb2.SetBreakerRequest, _payout_router_pb2.SetBreakerResponse]  # type: ignore[assignment]
+    """Opens (stops new signatures) or closes the fault breaker by an operator's decision."""
 
 class PayoutRouterServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Payouts from the hot wallet in TRX or USDT, exactly once. A payout is created idempotently, waits for approval when
-    its amount needs one, is held while limits or the circuit breaker forbid it, is signed and persisted before it is
-    broadcast, and is rebroadcast with the same bytes after any crash until it is confirmed or can no longer land
-    (expired). Limits are counted in MongoDB, so losing Redis never resets them.
+    """Payouts from the payout wallet in TRX or USDT, exactly once. A payout is created idempotently within the hourly and
+    daily limits (counted in MongoDB, so losing Redis never resets them), waits for a second person's approval when its
+    amount is above the approval threshold, and is then executed by one executor at a time: the transaction is built
+    here, signed by wallet-manager, stored, and only then broadcast through tron-client; after any crash the same bytes
+    are broadcast again. A new transaction replaces a stored one only when the chain proves the stored one can no longer
+    land. The fault breaker stops new signatures after consecutive failures.
     """
 
     @_abc_1.abstractmethod
@@ -113,8 +139,11 @@ class PayoutRouterServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _payout_router_pb2.CreatePayoutRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_payout_router_pb2.CreatePayoutResponse, _abc.Awaitable[_payout_router_pb2.CreatePayoutResponse]]:
-        """Creates a payout. Idempotent on request_id. Returns it PENDING_APPROVAL, APPROVED or HELD; INVALID_ARGUMENT when
-        the amount is above the per-payout maximum.
+        """Creates a payout. Idempotent on request_id (same key and body: the same payout; another body: INVALID_ARGUMENT,
+        reason IDEMPOTENCY_KEY_REUSED). Returns it APPROVED, or AWAITING_APPROVAL above the approval threshold.
+        INVALID_ARGUMENT for a bad recipient, an amount outside the per-payout minimum and maximum, or no asset;
+        RESOURCE_EXHAUSTED (reason HOURLY_LIMIT or DAILY_LIMIT) when it would exceed a limit, nothing created;
+        FAILED_PRECONDITION (RECIPIENT_NOT_ALLOWED) when the allowlist is on and lacks the recipient.
         """
 
     @_abc_1.abstractmethod
@@ -123,7 +152,7 @@ class PayoutRouterServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _payout_router_pb2.GetPayoutRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_payout_router_pb2.GetPayoutResponse, _abc.Awaitable[_payout_router_pb2.GetPayoutResponse]]:
-        """Returns one payout. NOT_FOUND for an unknown payout_id."""
+        """Returns one payout with its attempts. NOT_FOUND for an unknown payout_id."""
 
     @_abc_1.abstractmethod
     def ListPayouts(
@@ -139,8 +168,9 @@ class PayoutRouterServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _payout_router_pb2.ApprovePayoutRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_payout_router_pb2.ApprovePayoutResponse, _abc.Awaitable[_payout_router_pb2.ApprovePayoutResponse]]:
-        """Approves a payout waiting for approval. Approving an approved payout returns it unchanged; FAILED_PRECONDITION from
-        any state other than PENDING_APPROVAL or APPROVED.
+        """Approves a payout AWAITING_APPROVAL. The approver is the caller's authenticated identity; the payout's creator is
+        refused (PERMISSION_DENIED, reason SELF_APPROVAL), and so is a caller without one (APPROVER_UNKNOWN).
+        ABORTED (ETAG_MISMATCH) when the etag is not the payout's current one; FAILED_PRECONDITION from another state.
         """
 
     @_abc_1.abstractmethod
@@ -149,8 +179,8 @@ class PayoutRouterServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _payout_router_pb2.RejectPayoutRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_payout_router_pb2.RejectPayoutResponse, _abc.Awaitable[_payout_router_pb2.RejectPayoutResponse]]:
-        """Refuses a payout waiting for approval (an approver's decision). Final. FAILED_PRECONDITION from any state other
-        than PENDING_APPROVAL or REJECTED.
+        """Refuses a payout AWAITING_APPROVAL. Final; releases its share of the limits. The same identity and etag rules
+        as ApprovePayout.
         """
 
     @_abc_1.abstractmethod
@@ -159,25 +189,9 @@ class PayoutRouterServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _payout_router_pb2.CancelPayoutRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_payout_router_pb2.CancelPayoutResponse, _abc.Awaitable[_payout_router_pb2.CancelPayoutResponse]]:
-        """Withdraws a payout before it is signed (the requester's decision). Final. FAILED_PRECONDITION once it is SIGNED or
-        later: a signed transaction may already be on its way.
+        """Withdraws a payout before it is signed (AWAITING_APPROVAL, APPROVED or HELD). Final; releases its share of the
+        limits. FAILED_PRECONDITION once SIGNED or later: a signed transaction may already be on its way.
         """
-
-    @_abc_1.abstractmethod
-    def CreatePayoutBatch(
-        self,
-        request: _payout_router_pb2.CreatePayoutBatchRequest,
-        context: _ServicerContext,
-    ) -> _typing.Union[_payout_router_pb2.CreatePayoutBatchResponse, _abc.Awaitable[_payout_router_pb2.CreatePayoutBatchResponse]]:
-        """Creates several payouts at once, all or none, each counted against the limits on its own. Idempotent on request_id."""
-
-    @_abc_1.abstractmethod
-    def GetPayoutBatch(
-        self,
-        request: _payout_router_pb2.GetPayoutBatchRequest,
-        context: _ServicerContext,
-    ) -> _typing.Union[_payout_router_pb2.GetPayoutBatchResponse, _abc.Awaitable[_payout_router_pb2.GetPayoutBatchResponse]]:
-        """Returns one batch with its payouts. NOT_FOUND for an unknown batch_id."""
 
     @_abc_1.abstractmethod
     def GetLimits(
@@ -185,6 +199,46 @@ class PayoutRouterServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _payout_router_pb2.GetLimitsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_payout_router_pb2.GetLimitsResponse, _abc.Awaitable[_payout_router_pb2.GetLimitsResponse]]:
-        """Returns the payout limits per asset, what is used of them, and the money circuit breaker's state."""
+        """Returns the limits per asset with their use in the current windows, and the allowlist's switch."""
+
+    @_abc_1.abstractmethod
+    def AddAllowedRecipient(
+        self,
+        request: _payout_router_pb2.AddAllowedRecipientRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payout_router_pb2.AddAllowedRecipientResponse, _abc.Awaitable[_payout_router_pb2.AddAllowedRecipientResponse]]:
+        """Adds a recipient to the allowlist (idempotent: adding a listed address changes nothing)."""
+
+    @_abc_1.abstractmethod
+    def RemoveAllowedRecipient(
+        self,
+        request: _payout_router_pb2.RemoveAllowedRecipientRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payout_router_pb2.RemoveAllowedRecipientResponse, _abc.Awaitable[_payout_router_pb2.RemoveAllowedRecipientResponse]]:
+        """Removes a recipient from the allowlist. NOT_FOUND when it is not listed."""
+
+    @_abc_1.abstractmethod
+    def ListAllowedRecipients(
+        self,
+        request: _payout_router_pb2.ListAllowedRecipientsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payout_router_pb2.ListAllowedRecipientsResponse, _abc.Awaitable[_payout_router_pb2.ListAllowedRecipientsResponse]]:
+        """Lists the allowlist, by address, one page at a time."""
+
+    @_abc_1.abstractmethod
+    def GetBreaker(
+        self,
+        request: _payout_router_pb2.GetBreakerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payout_router_pb2.GetBreakerResponse, _abc.Awaitable[_payout_router_pb2.GetBreakerResponse]]:
+        """Returns the breaker: whether payouts may be signed now, and why not."""
+
+    @_abc_1.abstractmethod
+    def SetBreaker(
+        self,
+        request: _payout_router_pb2.SetBreakerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payout_router_pb2.SetBreakerResponse, _abc.Awaitable[_payout_router_pb2.SetBreakerResponse]]:
+        """Opens (stops new signatures) or closes the fault breaker by an operator's decision."""
 
 def add_PayoutRouterServiceServicer_to_server(servicer: PayoutRouterServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

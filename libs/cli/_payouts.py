@@ -1,0 +1,249 @@
+"""`lucid-tron payouts ...`: payout-router for operators, as a gRPC client with an operator's certificate.
+
+    create --to T... --amount 12.5 [--asset USDT|TRX] [--reference TEXT] [--request-id ID]
+    list [--state STATE ...] [--to T...] [--limit N]      show PAYOUT_ID
+    approve PAYOUT_ID        reject PAYOUT_ID --reason TEXT        cancel PAYOUT_ID [--reason TEXT]
+    limits                   breaker [open|close --reason TEXT]
+
+Amounts are typed and shown in whole units (12.5 USDT, 3 TRX), sent as base units. Approve and reject read the
+payout first and send its etag: the approver is the identity of the certificate, never an argument. With
+--state-dir the address and the operator certificate come from the endpoints.json of a running `lucid-tron up`;
+otherwise give --address and --ca/--cert/--key (or --insecure for a plaintext mesh).
+
+Exit codes: 0 done, 1 refused (the status and reason on stderr), 2 bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import uuid
+from pathlib import Path
+from typing import Any, TextIO
+
+__all__ = ["add_payout_commands", "run_payouts"]
+
+_STATES = ("AWAITING_APPROVAL", "APPROVED", "HELD", "SIGNED", "BROADCAST", "CONFIRMED", "FAILED", "REJECTED",
+           "CANCELLED")
+
+
+def add_payout_commands(commands: Any, state_dir_option: Any) -> None:
+    """Declare `payouts` and its subcommands on the `lucid-tron` parser."""
+    payouts = commands.add_parser(
+        "payouts",
+        help="payout-router for operators: create, list, show, approve, reject, cancel, limits, breaker",
+        description=__doc__.split("\n\n")[1] if __doc__ else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = payouts.add_subparsers(dest="payouts_command", required=True, metavar="ACTION")
+
+    def action(name: str, help_text: str) -> argparse.ArgumentParser:
+        parser = actions.add_parser(name, help=help_text, description=help_text)
+        state_dir_option(parser)
+        parser.add_argument("--address", metavar="HOST:PORT", help="payout-router (instead of --state-dir)")
+        parser.add_argument("--ca", type=Path, metavar="FILE", help="CA bundle")
+        parser.add_argument("--cert", type=Path, metavar="FILE", help="operator certificate")
+        parser.add_argument("--key", type=Path, metavar="FILE", help="operator key")
+        parser.add_argument("--insecure", action="store_true", help="plaintext (a mesh run with --insecure-plaintext)")
+        return parser
+
+    create = action("create", "create a payout (approved at once up to the threshold, else awaiting approval)")
+    create.add_argument("--to", required=True, metavar="ADDRESS", help="base58 recipient")
+    create.add_argument("--amount", required=True, metavar="AMOUNT", help="in whole units, e.g. 12.5")
+    create.add_argument("--asset", choices=("USDT", "TRX"), default="USDT")
+    create.add_argument("--reference", default="", help="your reference, e.g. 'operator earnings 2026-05'")
+    create.add_argument("--request-id", default=None, help="idempotency key (default: a new UUID)")
+    listing = action("list", "list payouts, newest first")
+    listing.add_argument("--state", action="append", choices=_STATES, default=[], help="only these (repeatable)")
+    listing.add_argument("--to", default="", metavar="ADDRESS", help="only to this recipient")
+    listing.add_argument("--limit", type=int, default=50, help="most rows (default 50)")
+    show = action("show", "one payout with its attempts")
+    show.add_argument("payout_id", metavar="PAYOUT_ID")
+    approve = action("approve", "approve a payout awaiting approval (not your own)")
+    approve.add_argument("payout_id", metavar="PAYOUT_ID")
+    reject = action("reject", "reject a payout awaiting approval")
+    reject.add_argument("payout_id", metavar="PAYOUT_ID")
+    reject.add_argument("--reason", required=True)
+    cancel = action("cancel", "cancel a payout before it is signed")
+    cancel.add_argument("payout_id", metavar="PAYOUT_ID")
+    cancel.add_argument("--reason", default="")
+    action("limits", "limits per asset with their use and headroom")
+    breaker = action("breaker", "show the breaker, or open / close it")
+    breaker.add_argument("change", nargs="?", choices=("open", "close"))
+    breaker.add_argument("--reason", default="")
+
+
+def run_payouts(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
+    """Run one `payouts` action; the exit status."""
+    import grpc
+
+    out = out or sys.stdout
+    try:
+        return asyncio.run(_run(args, out))
+    except grpc.aio.AioRpcError as error:
+        print(f"lucid-tron payouts: {error.code().name}: {error.details()}", file=sys.stderr)
+        return 1
+    except _Usage as error:
+        print(f"lucid-tron payouts: {error}", file=sys.stderr)
+        return 2
+
+
+class _Usage(Exception):
+    pass
+
+
+def _channel(args: argparse.Namespace) -> Any:
+    import grpc
+
+    address, ca, cert, key = args.address, args.ca, args.cert, args.key
+    if address is None:
+        from lucid_tron.cli._endpoints import Endpoints, EndpointsError
+
+        try:
+            endpoints = Endpoints.read(args.state_dir)
+        except EndpointsError as error:
+            raise _Usage(f"{error} (or give --address)") from None
+        address = endpoints.services.get("payout-router")
+        if address is None:
+            raise _Usage("endpoints.json names no payout-router")
+        if endpoints.tls is None:
+            args.insecure = True
+        else:
+            ca, cert, key = (Path(endpoints.tls[name]) for name in ("ca", "operator_cert", "operator_key"))
+    if args.insecure:
+        return grpc.aio.insecure_channel(address)
+    if ca is None or cert is None or key is None:
+        raise _Usage("give --ca, --cert and --key (an operator certificate), or --insecure")
+    credentials = grpc.ssl_channel_credentials(ca.read_bytes(), key.read_bytes(), cert.read_bytes())
+    return grpc.aio.secure_channel(address, credentials)
+
+
+async def _run(args: argparse.Namespace, out: TextIO) -> int:
+    from lucid.tron.v1 import payout_router_pb2 as pr
+    from lucid.tron.v1 import payout_router_pb2_grpc
+
+    async with _channel(args) as channel:
+        stub = payout_router_pb2_grpc.PayoutRouterServiceStub(channel)
+        command = args.payouts_command
+        if command == "create":
+            asset = 2 if args.asset == "USDT" else 1
+            created = await stub.CreatePayout(pr.CreatePayoutRequest(
+                request_id=args.request_id or str(uuid.uuid4()),
+                payout=pr.Payout(recipient=args.to, asset=asset, amount_base_units=_base_units(args.amount),
+                                 reference=args.reference),
+            ))
+            _print_payouts(out, [created.payout])
+        elif command == "list":
+            request = pr.ListPayoutsRequest(states=[pr.PayoutState.Value(f"PAYOUT_STATE_{s}") for s in args.state],
+                                            recipient=args.to, page_size=min(max(args.limit, 1), 500))
+            _print_payouts(out, list((await stub.ListPayouts(request)).payouts))
+        elif command == "show":
+            _print_payout(out, (await stub.GetPayout(pr.GetPayoutRequest(payout_id=args.payout_id))).payout)
+        elif command in ("approve", "reject"):
+            current = (await stub.GetPayout(pr.GetPayoutRequest(payout_id=args.payout_id))).payout
+            if command == "approve":
+                decided = await stub.ApprovePayout(pr.ApprovePayoutRequest(payout_id=args.payout_id,
+                                                                           etag=current.etag))
+            else:
+                decided = await stub.RejectPayout(pr.RejectPayoutRequest(payout_id=args.payout_id,
+                                                                         etag=current.etag, reason=args.reason))
+            _print_payouts(out, [decided.payout])
+        elif command == "cancel":
+            cancelled = await stub.CancelPayout(pr.CancelPayoutRequest(payout_id=args.payout_id, reason=args.reason))
+            _print_payouts(out, [cancelled.payout])
+        elif command == "limits":
+            _print_limits(out, await stub.GetLimits(pr.GetLimitsRequest()))
+        else:
+            if args.change is None:
+                breaker = (await stub.GetBreaker(pr.GetBreakerRequest())).breaker
+            else:
+                if not args.reason:
+                    raise _Usage("opening or closing the breaker needs --reason")
+                state = pr.BREAKER_STATE_OPEN if args.change == "open" else pr.BREAKER_STATE_CLOSED
+                breaker = (await stub.SetBreaker(pr.SetBreakerRequest(state=state, reason=args.reason))).breaker
+            _print_breaker(out, breaker)
+    return 0
+
+
+def _base_units(text: str) -> int:
+    from lucid_tron.chain import ChainError, parse_units
+
+    try:
+        return parse_units(text, 6)
+    except ChainError as error:
+        raise _Usage(f"--amount: {error}") from None
+
+
+def _units(base_units: int) -> str:
+    from lucid_tron.chain import format_units
+
+    return format_units(base_units, 6)
+
+
+def _asset(number: int) -> str:
+    return {1: "TRX", 2: "USDT"}.get(number, "?")
+
+
+def _table(out: TextIO, header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
+    for row in (header, *rows):
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip(), file=out)
+
+
+def _state(payout: Any) -> str:
+    from lucid.tron.v1 import payout_router_pb2 as pr
+
+    return pr.PayoutState.Name(payout.state).removeprefix("PAYOUT_STATE_")
+
+
+def _print_payouts(out: TextIO, payouts: list[Any]) -> None:
+    _table(out, ["PAYOUT", "STATE", "AMOUNT", "ASSET", "RECIPIENT", "TXID", "CREATED"], [
+        [p.payout_id, _state(p), _units(p.amount_base_units), _asset(p.asset), p.recipient, p.txid[:16],
+         p.create_time.ToDatetime().strftime("%Y-%m-%d %H:%M:%S")]
+        for p in payouts
+    ])
+
+
+def _print_payout(out: TextIO, payout: Any) -> None:
+    from lucid.tron.v1 import payout_router_pb2 as pr
+
+    fields = [
+        ("payout", payout.payout_id), ("state", _state(payout)), ("reason", payout.state_reason),
+        ("amount", f"{_units(payout.amount_base_units)} {_asset(payout.asset)}"), ("recipient", payout.recipient),
+        ("from", payout.from_address), ("reference", payout.reference), ("creator", payout.creator),
+        ("approver", payout.approver), ("txid", payout.txid), ("block", str(payout.block_number or "")),
+        ("fee", f"{_units(payout.fee_sun)} TRX" if payout.fee_sun else ""), ("etag", payout.etag),
+    ]
+    _table(out, ["FIELD", "VALUE"], [[name, value] for name, value in fields if value])
+    if payout.attempts:
+        print(file=out)
+        _table(out, ["ATTEMPT", "STATE", "TXID", "EXPIRES", "BLOCK", "RESULT"], [
+            [str(a.number), pr.AttemptState.Name(a.state).removeprefix("ATTEMPT_STATE_"), a.txid,
+             a.expiration_time.ToDatetime().strftime("%H:%M:%S"), str(a.block_number or ""), a.result_message]
+            for a in payout.attempts
+        ])
+
+
+def _print_limits(out: TextIO, limits: Any) -> None:
+    _table(out, ["ASSET", "MIN", "MAX", "APPROVAL>", "HOUR USED", "HOUR LEFT", "DAY USED", "DAY LEFT"], [
+        [_asset(entry.asset), _units(entry.per_payout_min_base_units), _units(entry.per_payout_max_base_units),
+         _units(entry.approval_threshold_base_units),
+         f"{_units(entry.hourly_used_base_units)}/{_units(entry.hourly_limit_base_units)}",
+         _units(entry.hourly_headroom_base_units),
+         f"{_units(entry.daily_used_base_units)}/{_units(entry.daily_limit_base_units)}",
+         _units(entry.daily_headroom_base_units)]
+        for entry in limits.limits
+    ])
+    print(f"allowlist: {'on' if limits.allowlist_enabled else 'off'}", file=out)
+
+
+def _print_breaker(out: TextIO, breaker: Any) -> None:
+    from lucid.tron.v1 import payout_router_pb2 as pr
+
+    probe = breaker.next_probe_time.ToDatetime().isoformat() + "Z" if breaker.HasField("next_probe_time") else ""
+    _table(out, ["STATE", "CAUSE", "FAILURES", "NEXT PROBE", "REASON"], [[
+        pr.BreakerState.Name(breaker.state).removeprefix("BREAKER_STATE_"),
+        pr.BreakerCause.Name(breaker.cause).removeprefix("BREAKER_CAUSE_").replace("UNSPECIFIED", "-"),
+        f"{breaker.failure_count}/{breaker.failure_threshold}", probe, breaker.reason,
+    ]])

@@ -1,0 +1,35 @@
+"""Payout events: their kinds and what they carry. Each is emitted through the store's transactional outbox in the
+transaction of the change it announces (`store.apply`), numbered per payout without gaps; delivery (Redis,
+webhooks) reads the outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+PAYOUT_CREATED = "payout.created"
+PAYOUT_APPROVED = "payout.approved"
+PAYOUT_REJECTED = "payout.rejected"
+PAYOUT_HELD = "payout.held"
+PAYOUT_BROADCAST = "payout.broadcast"
+PAYOUT_CONFIRMED = "payout.confirmed"
+PAYOUT_FAILED = "payout.failed"
+PAYOUT_CANCELLED = "payout.cancelled"
+
+
+def subject(payout_id: str) -> str:
+    return f"payout/{payout_id}"
+
+
+def payload(payout: Mapping[str, Any], reason: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    """What an event carries: the payout's state after the change (amounts as strings: JSON has no int64)."""
+    return {
+        "payout_id": payout["_id"],
+        "state": payout["state"],
+        "asset": payout["asset"],
+        "amount_base_units": str(payout["amount"]),
+        "recipient": payout["recipient"],
+        "reference": payout["reference"],
+        "reason": reason,
+        **data,
+    }
