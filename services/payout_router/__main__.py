@@ -23,6 +23,7 @@ from lucid_tron.config import Settings, setting
 from lucid_tron.mesh import Dependency, ServiceSettings, ServiceSpec, run
 from lucid_tron.peers import TronClientAddress, TronClientService, WalletManagerAddress, WalletService
 from lucid_tron.storage import MongoSettings, RedisSettings, connect_redis, redis_ping
+from lucid_tron.webhooks import WebhookSettings, with_webhooks
 
 from .executor import PayoutExecutor
 from .limits import AssetPolicy, BreakerPolicy, Policy
@@ -96,6 +97,7 @@ class PayoutSettings(Settings):
 class PayoutRouterSettings(
     ServiceSettings,
     PayoutSettings,
+    WebhookSettings,
     UsdtContractSettings,
     WalletManagerAddress,
     TronClientAddress,
@@ -147,7 +149,7 @@ def build(settings: PayoutRouterSettings) -> ServiceSpec:
             with suppress(asyncio.CancelledError):
                 await task
 
-    return ServiceSpec(
+    spec = ServiceSpec(
         name=NAME,
         services=[registration(PayoutRouterServicer(payouts))],
         dependencies=[
@@ -157,6 +159,7 @@ def build(settings: PayoutRouterSettings) -> ServiceSpec:
         on_start=[start_executor],
         on_stop=[stop_executor, store.close, tron_client.close, wallet_manager.close, redis.aclose],
     )
+    return with_webhooks(spec, store, settings)
 
 
 if __name__ == "__main__":

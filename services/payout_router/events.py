@@ -1,11 +1,16 @@
 """Payout events: their kinds and what they carry. Each is emitted through the store's transactional outbox in the
-transaction of the change it announces (`store.apply`), numbered per payout without gaps; delivery (Redis,
-webhooks) reads the outbox."""
+transaction of the change it announces (`store.apply`), numbered per payout without gaps, and sent from there as a
+webhook (lucid_tron.webhooks: its event id is the webhook-id, the same for every attempt)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+from bson import ObjectId
+
+from lucid_tron.storage import utc_now
+from lucid_tron.webhooks import event_payload
 
 PAYOUT_CREATED = "payout.created"
 PAYOUT_APPROVED = "payout.approved"
@@ -22,8 +27,9 @@ def subject(payout_id: str) -> str:
 
 
 def payload(payout: Mapping[str, Any], reason: str, data: Mapping[str, Any]) -> dict[str, Any]:
-    """What an event carries: the payout's state after the change (amounts as strings: JSON has no int64)."""
-    return {
+    """What an event carries: a new event id, the time, and the payout's state after the change (amounts as
+    strings: JSON has no int64)."""
+    return event_payload(f"evt_{ObjectId()}", utc_now(), {
         "payout_id": payout["_id"],
         "state": payout["state"],
         "asset": payout["asset"],
@@ -32,4 +38,4 @@ def payload(payout: Mapping[str, Any], reason: str, data: Mapping[str, Any]) -> 
         "reference": payout["reference"],
         "reason": reason,
         **data,
-    }
+    })

@@ -26,6 +26,7 @@ from lucid_tron.storage import (
     in_transaction,
     utc_now,
 )
+from lucid_tron.webhooks import WebhookStore
 
 from . import breaker as fault_breaker
 from . import events, states
@@ -56,6 +57,7 @@ class PayoutRouterStore(MoneyJobStore):
     service = "payout-router"
     indexes: ClassVar[Mapping[str, Sequence[IndexModel]]] = {
         **MoneyJobStore.indexes,
+        **WebhookStore.INDEXES,
         PAYOUTS: [
             IndexModel("request_id", unique=True, name="request_id"),
             IndexModel([("state", ASCENDING), ("created_at", ASCENDING)], name="state"),

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import grpc
 import pytest
+from standardwebhooks import Webhook
 
 from fixtures.rpc_errors import error_reason, field_violations
 from integration.payout_router.payout_kit import (
@@ -18,8 +20,9 @@ from integration.payout_router.payout_kit import (
     usdt_balance,
 )
 from integration.wallet_manager.wallet_kit import generous_policy
+from integration.webhooks.webhook_kit import Receiver
 from lucid.tron.v1 import payout_router_pb2 as pr
-from lucid.tron.v1 import wallet_pb2
+from lucid.tron.v1 import wallet_pb2, webhooks_pb2, webhooks_pb2_grpc
 from lucid_tron.devnet import Devnet
 
 
@@ -147,3 +150,24 @@ async def test_a_payout_the_wallet_refuses_to_sign_waits_without_blocking_the_ot
         waiting = await stack.get(refused.payout_id)
     assert waiting.state == pr.PAYOUT_STATE_APPROVED
     assert not waiting.attempts
+
+
+async def test_a_payouts_events_reach_a_webhook_endpoint_of_payout_router_signed(
+    mongo_url, redis_url, tmp_path: Path, chain: Devnet
+):
+    async with Receiver() as receiver, payout_stack(
+        mongo_url, redis_url, tmp_path, chain, webhook_poll_s=0.05
+    ) as stack:
+        hooks = webhooks_pb2_grpc.WebhookServiceStub(stack.channel)
+        endpoint = await hooks.CreateWebhookEndpoint(
+            webhooks_pb2.CreateWebhookEndpointRequest(request_id="hook-1", url=receiver.url)
+        )
+        created = await stack.create(amount=1_000_000)
+        await stack.wait_for(created.payout_id, CONFIRMED)
+        received = await receiver.received(3)
+
+    bodies = [json.loads(request.body) for request in received]
+    assert [body["type"] for body in bodies] == ["payout.created", "payout.broadcast", "payout.confirmed"]
+    assert {body["data"]["payout_id"] for body in bodies} == {created.payout_id}
+    for request in received:
+        Webhook(endpoint.secret).verify(request.body, request.headers)
