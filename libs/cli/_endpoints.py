@@ -7,7 +7,8 @@
      "devnet": {"url": "http://127.0.0.1:40123", "usdt_contract": "T..."},
      "mongo_url": "mongodb://127.0.0.1:40200/?replicaSet=secantus",
      "redis_url": "redis://127.0.0.1:40300/0",
-     "payment_wallet": {"wallet_id": "...", "address": "T..."}}
+     "payment_wallet": {"wallet_id": "...", "address": "T..."},
+     "payout_wallet": {"wallet_id": "...", "address": "T..."}}
 
 `up` writes it once every service is SERVING and deletes it when it stops, so its presence means a mesh is (or
 was, if `up` was killed) running. "metrics" is where Prometheus scrapes each service (`http://<host:port>/metrics`).
@@ -47,6 +48,8 @@ class Endpoints:
     tls: dict[str, str] | None
     #: {"wallet_id", "address"} of the HD wallet whose addresses invoices are paid to (PAYMENT_WALLET_ID).
     payment_wallet: dict[str, str] | None = None
+    #: {"wallet_id", "address"} of the HD wallet whose first address pays payouts (PAYOUT_WALLET_ID).
+    payout_wallet: dict[str, str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         tls = {} if self.tls is None else {"tls": dict(self.tls)}
@@ -59,6 +62,7 @@ class Endpoints:
             "mongo_url": self.mongo_url,
             "redis_url": self.redis_url,
             **({} if self.payment_wallet is None else {"payment_wallet": dict(self.payment_wallet)}),
+            **({} if self.payout_wallet is None else {"payout_wallet": dict(self.payout_wallet)}),
         }
 
     @classmethod
@@ -82,6 +86,7 @@ class Endpoints:
                 mongo_url=str(data["mongo_url"]),
                 redis_url=str(data["redis_url"]),
                 payment_wallet=data.get("payment_wallet"),
+                payout_wallet=data.get("payout_wallet"),
             )
         except (KeyError, TypeError) as error:
             raise EndpointsError(f"not an endpoints file written by `lucid-tron up`: {error}") from None

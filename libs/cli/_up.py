@@ -67,7 +67,13 @@ from lucid_tron.cli._services import (
     service_environment,
     trongrid_url_through_tor,
 )
-from lucid_tron.cli._up_wallets import ensure_payment_wallet
+from lucid_tron.cli._up_wallets import (
+    PAYMENT_WALLET,
+    PAYOUT_FUNDING_TRX_SUN,
+    PAYOUT_FUNDING_USDT_UNITS,
+    PAYOUT_WALLET,
+    ensure_up_wallets,
+)
 from lucid_tron.cli._wallet import DEFAULT_DATABASE as WALLET_DATABASE
 
 __all__ = ["DEFAULT_REDIS_URL", "UpOptions", "run_up"]
@@ -216,13 +222,20 @@ class _Up:
             tor = TorEndpoint("127.0.0.1", network.socks_port, network.control_port, str(network.control_cookie_path))
             trongrid_url = trongrid_url_through_tor(_port_of(devnet_url))
             _say(f"services reach devnet as {trongrid_url}, a name only the Tor exit resolves: Tor is required")
-        payment_wallet = await ensure_payment_wallet(
-            mongo_url.result(), WALLET_DATABASE, self.state_dir / "secrets" / MASTER_KEY_FILE, self.state_dir
+        wallets = await ensure_up_wallets(
+            mongo_url.result(), WALLET_DATABASE, self.state_dir / "secrets" / MASTER_KEY_FILE, self.state_dir,
+            usdt_contract,
         )
-        _say(f"payment wallet {payment_wallet['wallet_id']} gives invoices their deposit addresses")
+        payment_wallet, payout_wallet = wallets[PAYMENT_WALLET], wallets[PAYOUT_WALLET]
+        await _fund(devnet_url, payout_wallet["address"], PAYOUT_FUNDING_TRX_SUN, PAYOUT_FUNDING_USDT_UNITS)
+        _say(f"payment wallet {payment_wallet['wallet_id']} gives invoices their deposit addresses; payout wallet "
+             f"{payout_wallet['wallet_id']} pays payouts from {payout_wallet['address']} (funded by devnet)")
         services, metrics, health, tls = await self._start_services(
             trongrid_url, usdt_contract, mongo_url.result(), redis_url.result(), tor,
-            {"payment-gateway": {"PAYMENT_WALLET_ID": payment_wallet["wallet_id"], "TRON_NETWORK": "devnet"}},
+            {
+                "payment-gateway": {"PAYMENT_WALLET_ID": payment_wallet["wallet_id"], "TRON_NETWORK": "devnet"},
+                "payout-router": {"PAYOUT_WALLET_ID": payout_wallet["wallet_id"]},
+            },
         )
         return _EndpointsWithTor(
             services,
@@ -234,6 +247,7 @@ class _Up:
             health,
             tls,
             payment_wallet,
+            payout_wallet,
             self._tor_entry(trongrid_url),
         )
 
@@ -557,6 +571,17 @@ class _Up:
         started.devnet = started.mongo = started.redis = started.tor = None
         if stopped_any:
             _say("stopped")
+
+
+async def _fund(devnet_url: str, address: str, trx_sun: int, usdt_units: int) -> None:
+    """Credit `address` on devnet (its admin API, out of band like a genesis allocation)."""
+    import aiohttp
+
+    body = {"address": address, "trx_sun": trx_sun, "usdt_units": usdt_units}
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+        async with session.post(f"{_reachable_url(devnet_url)}/devnet/fund", json=body) as response:
+            if response.status != 200:
+                raise StartError(f"devnet refused to fund {address}: HTTP {response.status} {await response.text()}")
 
 
 async def _until_exited(server: Any) -> None:

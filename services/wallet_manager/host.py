@@ -53,11 +53,14 @@ class HostWallets:
         await self.wallets.audit.record("wallet.backup", {"wallet_id": wallet_id}, principal=HOST_PRINCIPAL)
         return self._custody.unseal(wallet)["mnemonic"]
 
-    async def create_hd(self, *, display_name: str = "", account: int = 0) -> Document:
-        """A new HD wallet from a fresh mnemonic (what `lucid-tron up` makes its payment wallet with). It signs
-        nothing until its spend policy is set (UpdateWallet)."""
+    async def create_hd(
+        self, *, display_name: str = "", account: int = 0, policy: SpendPolicy | None = None
+    ) -> Document:
+        """A new HD wallet from a fresh mnemonic (what `lucid-tron up` makes its payment and payout wallets with).
+        Without `policy` it signs nothing until its spend policy is set (UpdateWallet)."""
         return await self.wallets.create_hd(
-            new_wallet_id(), display_name=display_name, account=account, policy=SpendPolicy(), principal=HOST_PRINCIPAL
+            new_wallet_id(), display_name=display_name, account=account, policy=policy or SpendPolicy(),
+            principal=HOST_PRINCIPAL,
         )
 
     async def restore(self, mnemonic: str, *, passphrase: str = "", display_name: str = "", account: int = 0) -> Document:

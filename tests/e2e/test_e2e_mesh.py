@@ -39,6 +39,7 @@ from lucid.tron.v1 import (
     payment_gateway_pb2,
     payment_gateway_pb2_grpc,
     payout_router_pb2,
+    payout_router_pb2_grpc,
     relay_pb2,
     relay_pb2_grpc,
     staking_pb2,
@@ -57,7 +58,6 @@ GRPC_SERVICE = {service.name: service.grpc_service for service in SERVICES}
 # implements one removes it from here (and tests it in its own suite).
 SKELETONS = {
     "staking": staking_pb2.DESCRIPTOR.services_by_name["StakingService"],
-    "payout-router": payout_router_pb2.DESCRIPTOR.services_by_name["PayoutRouterService"],
 }
 #: What the shipped mesh policy lets no operator call (README.md, "Who may call what"): only the services that build
 #: transactions sign.
@@ -97,12 +97,13 @@ def service_processes(up: Up) -> dict[str, int]:
     return found
 
 
-def test_endpoints_json_lists_the_seven_services_the_sidecar_devnet_storage_and_the_payment_wallet(mesh: Up) -> None:
+def test_endpoints_json_lists_the_seven_services_the_sidecar_devnet_storage_and_the_wallets(mesh: Up) -> None:
     endpoints = mesh.endpoints
     assert set(endpoints) == {
-        "services", "metrics", "health", "tls", "devnet", "mongo_url", "redis_url", "payment_wallet"
+        "services", "metrics", "health", "tls", "devnet", "mongo_url", "redis_url", "payment_wallet", "payout_wallet"
     }
-    assert endpoints["payment_wallet"]["wallet_id"] and endpoints["payment_wallet"]["address"].startswith("T")
+    for wallet in ("payment_wallet", "payout_wallet"):
+        assert endpoints[wallet]["wallet_id"] and endpoints[wallet]["address"].startswith("T")
     assert list(endpoints["services"]) == [*NAMES, "beta-sidecar"]
     assert list(endpoints["metrics"]) == list(endpoints["health"]) == [*NAMES, "beta-sidecar"]
     assert all(address.startswith("127.0.0.1:") for address in endpoints["metrics"].values())
@@ -289,6 +290,30 @@ async def test_an_operator_creates_an_invoice_paid_to_an_address_of_the_payment_
     assert created.invoice.network == "devnet"
     assert created.invoice.deposit_address in {address.address for address in addresses.addresses}
     assert created.invoice.deposit_address != mesh.endpoints["payment_wallet"]["address"]  # index 0 is never handed out
+
+
+async def test_an_operators_payout_is_paid_on_devnet_from_the_payout_wallet(
+    mesh: Up, channels: dict[str, grpc.aio.Channel]
+) -> None:
+    router = payout_router_pb2_grpc.PayoutRouterServiceStub(channels["payout-router"])
+    recipient = mesh.endpoints["payment_wallet"]["address"]
+    created = await router.CreatePayout(
+        payout_router_pb2.CreatePayoutRequest(
+            request_id=str(uuid.uuid4()),
+            payout=payout_router_pb2.Payout(recipient=recipient, asset=common_pb2.ASSET_USDT, amount_base_units=1_000_000),
+        ),
+        timeout=10,
+    )
+    payout = created.payout
+    async with asyncio.timeout(120):  # solidification: 19 blocks of the e2e devnet
+        while payout.state != payout_router_pb2.PAYOUT_STATE_CONFIRMED:
+            assert payout.state != payout_router_pb2.PAYOUT_STATE_FAILED, payout.state_reason
+            await asyncio.sleep(0.5)
+            request = payout_router_pb2.GetPayoutRequest(payout_id=created.payout.payout_id)
+            payout = (await router.GetPayout(request, timeout=10)).payout
+
+    assert payout.from_address == mesh.endpoints["payout_wallet"]["address"]
+    assert payout.txid and payout.block_number > 0
 
 
 @pytest.mark.parametrize("path", sorted(NOT_FOR_OPERATORS))
