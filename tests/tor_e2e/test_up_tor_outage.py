@@ -42,6 +42,7 @@ from integration.tor_proxy.connect_trace import (
     strace_available,
     strace_command,
 )
+from lucid_tron.cli._services import MESH
 from lucid_tron.testing import free_port
 from tor_e2e.tor_e2e_kit import (
     HEALTH_CHECK_INTERVAL_S,
@@ -109,7 +110,7 @@ async def outage(
     try:
         await traced_caller.wait_serving(True, 60)
         pids_before = service_pids(tor_mesh)
-        assert len(pids_before) == 7, pids_before
+        assert set(pids_before) == {service.name for service in MESH}, pids_before  # the seven and the sidecar
         for name, pid in pids_before.items():
             attached[name] = AttachedStrace.attach([pid], work / f"{name}.trace", STRACE_SYSCALLS)
         callers = {"mesh": tron_client, "traced": traced_caller}
