@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,7 +60,8 @@ class Mesh:
         self.processes: dict[str, int] = {}
 
     @classmethod
-    def start(cls, work_dir: Path, *, block_interval_s: float) -> Mesh:
+    def start(cls, work_dir: Path, *, block_interval_s: float, fund: Sequence[str] = ()) -> Mesh:
+        """`fund`: more ADDRESS:TRX_SUN:USDT_UNITS accounts for devnet's genesis."""
         state_dir = work_dir / "mesh"
         output_path = work_dir / "up.out"
         argv = [
@@ -68,6 +70,7 @@ class Mesh:
             "--own-redis",
             "--block-interval", f"{block_interval_s:g}",
             "--fund", _FUND,
+            *(argument for spec in fund for argument in ("--fund", spec)),
             "--grace", "1",
             # The rows compare against a plaintext echo; the cost of mutual TLS is measured on its own.
             "--insecure-plaintext",

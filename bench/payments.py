@@ -1,0 +1,313 @@
+"""The payment rows: how many blocks an invoice lags the chain, how fast its webhook follows, and what watching costs
+in TronGrid requests, on the whole mesh (`lucid-tron up` on devnet) with real transfers made by unmodified tronpy.
+
+    python -m bench.payments                      # ~3 min at the default 1 s blocks
+    python -m bench.payments --payments 5 --block-interval 3 --json results.json
+
+The rows (all measured in this one run):
+  - blocks from the block holding a payment to the invoice being SEEN (target <= 1) and from that block's
+    solidification to PAID (target <= 1): USDT invoices paid in full by tronpy transfers, the head read from devnet
+    when each event arrives on WatchInvoice;
+  - webhook delivered after the state change: a receiver on loopback registered as a webhook endpoint; the time from
+    each event's commit (its `time`) to its signed POST arriving (target < 1 s p50);
+  - TronGrid requests per block (and per hour at TRON's 3 s blocks) with 0, 10 and 1,000 open invoices: the growth
+    of tron-relay's and tron-client's `lucid_trongrid_requests_total` over a window of blocks (target: 0 open ->
+    heartbeat only; 1,000 open -> no more than one request per block).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import statistics
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import grpc
+from aiohttp import web
+from prometheus_client.parser import text_string_to_metric_families
+
+from bench.mesh import Mesh
+from bench.report import publish
+from lucid.tron.v1 import (
+    common_pb2,
+    events_pb2,
+    payment_gateway_pb2 as pg,
+    payment_gateway_pb2_grpc,
+    webhooks_pb2,
+    webhooks_pb2_grpc,
+)
+from lucid_tron.chain import PrivateKey
+
+__all__ = ["main"]
+
+PAYER_SECRET = hashlib.sha256(b"lucid-tron bench payer").digest()
+PAYER = PrivateKey(PAYER_SECRET)
+INVOICE_UNITS = 1_000_000  # 1 USDT
+SEEN_TARGET_BLOCKS = 1
+PAID_TARGET_BLOCKS = 1
+WEBHOOK_TARGET_S = 1.0
+TRON_BLOCKS_PER_HOUR = 1200
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.payments", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--payments", type=int, default=5, help="invoices paid, one transfer each (default 5)")
+    parser.add_argument("--block-interval", type=float, default=1.0, help="devnet's block time in s (default 1)")
+    parser.add_argument("--window-blocks", type=int, default=20, help="blocks per TronGrid count (default 20)")
+    parser.add_argument("--open", default="0,10,1000", help="open-invoice counts for the TronGrid rows")
+    parser.add_argument("--json", metavar="FILE", help="also write every number as JSON ('-' for stdout only)")
+    return parser.parse_args(argv)
+
+
+class Devnet:
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def info(self) -> dict[str, Any]:
+        with urllib.request.urlopen(f"{self.url}/devnet/info", timeout=5) as response:
+            return dict(json.loads(response.read()))
+
+    def head(self) -> int:
+        return int(self.info()["head"])
+
+    async def wait_blocks(self, count: int) -> tuple[int, int]:
+        first = await asyncio.to_thread(self.head)
+        while (last := await asyncio.to_thread(self.head)) < first + count:
+            await asyncio.sleep(0.2)
+        return first, last
+
+
+def trongrid_requests(mesh: Mesh) -> float:
+    """TronGrid requests sent so far by every service that talks to it."""
+    total = 0.0
+    for name in ("tron-client", "tron-relay"):
+        address = mesh.endpoints["metrics"][name]  # type: ignore[index]
+        with urllib.request.urlopen(f"http://{address}/metrics", timeout=5) as response:
+            text = response.read().decode()
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == "lucid_trongrid_requests_total":
+                    total += sample.value
+    return total
+
+
+async def open_invoices(gateway: payment_gateway_pb2_grpc.PaymentGatewayServiceStub, count: int) -> list[pg.Invoice]:
+    """`count` USDT invoices open for an hour, 16 created at a time."""
+    created: list[pg.Invoice] = []
+    limit = asyncio.Semaphore(16)
+
+    async def one() -> None:
+        async with limit:
+            response = await gateway.CreateInvoice(
+                pg.CreateInvoiceRequest(
+                    request_id=str(uuid.uuid4()), asset=common_pb2.ASSET_USDT, amount_base_units=INVOICE_UNITS,
+                    ttl={"seconds": 3600},
+                ),
+                timeout=30,
+            )
+            created.append(response.invoice)
+
+    await asyncio.gather(*(one() for _ in range(count)))
+    return created
+
+
+async def trongrid_rows(
+    mesh: Mesh, devnet: Devnet, gateway: payment_gateway_pb2_grpc.PaymentGatewayServiceStub, args: argparse.Namespace
+) -> list[dict[str, Any]]:
+    rows = []
+    opened = 0
+    for target in (int(value) for value in args.open.split(",")):
+        if target > opened:
+            print(f"opening invoices up to {target}", file=sys.stderr, flush=True)
+            await open_invoices(gateway, target - opened)
+            opened = target
+        await devnet.wait_blocks(2)  # the watcher has noticed them
+        before = await asyncio.to_thread(trongrid_requests, mesh)
+        first, last = await devnet.wait_blocks(args.window_blocks)
+        sent = await asyncio.to_thread(trongrid_requests, mesh) - before
+        per_block = sent / (last - first)
+        rows.append({"open_invoices": target, "blocks": last - first, "requests": sent, "per_block": per_block,
+                     "per_hour_at_3s_blocks": per_block * TRON_BLOCKS_PER_HOUR})
+        print(f"{target} open: {sent:.0f} TronGrid requests in {last - first} blocks", file=sys.stderr, flush=True)
+    return rows
+
+
+class Receiver:
+    """A webhook endpoint on loopback: when each event's POST arrived."""
+
+    def __init__(self) -> None:
+        self.arrivals: list[dict[str, Any]] = []
+        self.runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/hook", self._hook)
+        self.runner = web.AppRunner(app)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}/hook"
+
+    async def _hook(self, request: web.Request) -> web.Response:
+        arrived = time.time()
+        body = await request.json()
+        self.arrivals.append({"arrived": arrived, "id": request.headers.get("webhook-id"), "body": body})
+        return web.Response(status=204)
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+
+async def pay(devnet_url: str, usdt: str, to: str, amount: int) -> int:
+    """A USDT transfer by tronpy from the bench's funded payer; the block that holds it."""
+    from tronpy import AsyncTron
+    from tronpy.keys import PrivateKey as TronpyKey
+    from tronpy.providers.async_http import AsyncHTTPProvider
+
+    tron = AsyncTron(AsyncHTTPProvider(devnet_url, api_key=None))
+    try:
+        contract = await tron.get_contract(usdt)
+        builder = await contract.functions.transfer(to, amount)
+        txn = await builder.with_owner(PAYER.address).fee_limit(30_000_000).build()
+        sent = await txn.sign(TronpyKey(PAYER_SECRET)).broadcast()
+        receipt = await sent.wait(timeout=120, interval=0.2)
+        return int(receipt["blockNumber"])
+    finally:
+        await tron.close()
+
+
+async def payment_rows(
+    mesh: Mesh, devnet: Devnet, channel: grpc.aio.Channel, receiver: Receiver, args: argparse.Namespace
+) -> dict[str, Any]:
+    gateway = payment_gateway_pb2_grpc.PaymentGatewayServiceStub(channel)
+    info = await asyncio.to_thread(devnet.info)
+    lag = int(info["solidification_lag"])
+    usdt = str(mesh.endpoints["devnet"]["usdt_contract"])  # type: ignore[index]
+    invoices = await open_invoices(gateway, args.payments)
+    results: list[dict[str, Any]] = []
+
+    async def follow(invoice: pg.Invoice) -> None:
+        seen_head = paid_head = None
+        stream = gateway.WatchInvoice(pg.WatchInvoiceRequest(invoice_id=invoice.invoice_id), timeout=600)
+        paying = asyncio.create_task(pay(devnet.url, usdt, invoice.deposit_address, invoice.amount_base_units))
+        async for item in stream:
+            if not item.HasField("event"):
+                continue
+            head = await asyncio.to_thread(devnet.head)
+            if item.event.type == events_pb2.EVENT_TYPE_INVOICE_PAYMENT_SEEN and seen_head is None:
+                seen_head = head
+            if item.event.type == events_pb2.EVENT_TYPE_INVOICE_PAID:
+                paid_head = head
+                break
+        stream.cancel()
+        block = await paying
+        results.append({
+            "invoice_id": invoice.invoice_id, "block": block, "seen_head": seen_head, "paid_head": paid_head,
+            "blocks_to_seen": None if seen_head is None else seen_head - block,
+            "blocks_after_solidified_to_paid": None if paid_head is None else paid_head - (block + lag),
+        })
+
+    await asyncio.gather(*(follow(invoice) for invoice in invoices))
+    return {"solidification_lag": lag, "payments": results}
+
+
+def webhook_latencies(receiver: Receiver) -> list[float]:
+    latencies = []
+    for arrival in receiver.arrivals:
+        stamp = arrival["body"].get("timestamp") or arrival["body"].get("data", {}).get("time")
+        if not stamp:
+            continue
+        committed = datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp()
+        latencies.append(arrival["arrived"] - committed)
+    return sorted(latencies)
+
+
+async def _bench(args: argparse.Namespace, work_dir: Path) -> dict[str, Any]:
+    mesh = Mesh.start(work_dir, block_interval_s=args.block_interval, fund=[f"{PAYER.address}:1000000000:1000000000"])
+    receiver = Receiver()
+    try:
+        devnet = Devnet(mesh.devnet_url)
+        address = mesh.endpoints["services"]["payment-gateway"]  # type: ignore[index]
+        async with grpc.aio.insecure_channel(address) as channel:
+            gateway = payment_gateway_pb2_grpc.PaymentGatewayServiceStub(channel)
+            trongrid = await trongrid_rows(mesh, devnet, gateway, args)
+            await receiver.start()
+            await webhooks_pb2_grpc.WebhookServiceStub(channel).CreateWebhookEndpoint(
+                webhooks_pb2.CreateWebhookEndpointRequest(request_id=str(uuid.uuid4()), url=receiver.url), timeout=10
+            )
+            payments = await payment_rows(mesh, devnet, channel, receiver, args)
+            await asyncio.sleep(2)  # the last webhooks arrive
+    finally:
+        await receiver.stop()
+        mesh.stop()
+    latencies = webhook_latencies(receiver)
+    return {
+        "settings": {"payments": args.payments, "block_interval": args.block_interval, "window_blocks": args.window_blocks},
+        "trongrid": trongrid,
+        "chain": payments,
+        "webhooks": {
+            "delivered": len(latencies),
+            "p50_s": statistics.median(latencies) if latencies else None,
+            "max_s": latencies[-1] if latencies else None,
+        },
+    }
+
+
+def table(result: dict[str, Any]) -> str:
+    payments = result["chain"]["payments"]
+    seen = [row["blocks_to_seen"] for row in payments if row["blocks_to_seen"] is not None]
+    paid = [row["blocks_after_solidified_to_paid"] for row in payments if row["blocks_after_solidified_to_paid"] is not None]
+    lines = [
+        f"payments: {len(payments)} USDT invoices, devnet blocks every {result['settings']['block_interval']:g} s, "
+        f"solidified {result['chain']['solidification_lag']} blocks behind the head",
+        "",
+        "| row | median | max | target | verdict |",
+        "|---|---|---|---|---|",
+    ]
+
+    def row(name: str, values: list[float], target: float, unit: str) -> None:
+        if len(values) < len(payments) or not values:
+            lines.append(f"| {name} | - | - | <= {target:g} {unit} | MISS ({len(values)} of {len(payments)} seen) |")
+            return
+        verdict = "PASS" if max(values) <= target else "MISS"
+        lines.append(f"| {name} | {statistics.median(values):g} {unit} | {max(values):g} {unit} | <= {target:g} {unit} "
+                     f"| {verdict} |")
+
+    row("blocks from inclusion to SEEN", seen, SEEN_TARGET_BLOCKS, "blocks")
+    row("blocks from solidification to PAID", paid, PAID_TARGET_BLOCKS, "blocks")
+    hooks = result["webhooks"]
+    if hooks["p50_s"] is None:
+        lines.append(f"| webhook after the state change | - | - | < {WEBHOOK_TARGET_S:g} s p50 | MISS (none arrived) |")
+    else:
+        verdict = "PASS" if hooks["p50_s"] < WEBHOOK_TARGET_S else "MISS"
+        lines.append(f"| webhook after the state change ({hooks['delivered']}) | {hooks['p50_s']:.3f} s "
+                     f"| {hooks['max_s']:.3f} s | < {WEBHOOK_TARGET_S:g} s p50 | {verdict} |")
+    lines += ["", "| open invoices | TronGrid requests | blocks | per block | per hour at 3 s blocks |", "|---|---|---|---|---|"]
+    for entry in result["trongrid"]:
+        lines.append(f"| {entry['open_invoices']} | {entry['requests']:.0f} | {entry['blocks']} | {entry['per_block']:.2f} "
+                     f"| {entry['per_hour_at_3s_blocks']:.0f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="bench-payments-") as work_dir:
+        result = asyncio.run(_bench(args, Path(work_dir)))
+    publish(result, [table(result)], args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
