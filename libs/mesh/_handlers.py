@@ -90,7 +90,9 @@ def serve_in_runtime(
     if inspect.isasyncgenfunction(behavior):
 
         async def streaming(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
-            scope = open_scope(context, call_timeout_s)
+            # A stream (WatchInvoice) lasts as long as its caller wants: only the caller's deadline bounds it, not
+            # CALL_TIMEOUT_S, which would cut every watch after 30 s. Each query it makes is bounded on its own.
+            scope = open_scope(context, None)
             if counted is not None:
                 counted.in_flight += 1
             started = time.perf_counter()

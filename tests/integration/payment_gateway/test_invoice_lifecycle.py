@@ -154,6 +154,22 @@ async def test_watch_sends_the_invoice_then_each_event_as_it_commits(running: Ga
     assert cancelled.event.reason == "changed my mind"
 
 
+async def test_a_watch_outlives_the_services_call_timeout(mongo_url: str, redis_url: str, tmp_path: Path) -> None:
+    # CALL_TIMEOUT_S bounds a unary call without a caller's deadline; a watch lasts as long as its caller wants.
+    async with gateway(mongo_url, redis_url, tmp_path, call_timeout_s=0.5) as running:
+        invoice = await _create(running)
+        stream = running.stub.WatchInvoice(pg.WatchInvoiceRequest(invoice_id=invoice.invoice_id))
+        iterator = stream.__aiter__()
+        await iterator.__anext__()
+        await iterator.__anext__()
+        await asyncio.sleep(2.5)  # five call timeouts, several of the stream's MongoDB polls
+        await running.stub.CancelInvoice(pg.CancelInvoiceRequest(invoice_id=invoice.invoice_id))
+        cancelled = await asyncio.wait_for(iterator.__anext__(), 5)
+        stream.cancel()
+
+    assert (cancelled.event.sequence, cancelled.event.type) == (2, events_pb2.EVENT_TYPE_INVOICE_CANCELLED)
+
+
 async def test_watch_resumes_after_a_sequence(running: Gateway) -> None:
     invoice = await _create(running)
     await running.stub.CancelInvoice(pg.CancelInvoiceRequest(invoice_id=invoice.invoice_id))
