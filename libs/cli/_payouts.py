@@ -8,21 +8,23 @@
 Amounts are typed and shown in whole units (12.5 USDT, 3 TRX), sent as base units. Approve and reject read the
 payout first and send its etag: the approver is the identity of the certificate, never an argument. With
 --state-dir the address and the operator certificate come from the endpoints.json of a running `lucid-tron up`;
-otherwise give --address and --ca/--cert/--key (or --insecure for a plaintext mesh).
+otherwise give --address and --ca/--cert/--key (--address alone: plaintext, a mesh run with --insecure-plaintext).
 
-Exit codes: 0 done, 1 refused (the status and reason on stderr), 2 bad arguments.
+Exit codes: 0 done, 1 refused (the status and reason on stderr), 2 bad arguments, 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 import uuid
-from pathlib import Path
 from typing import Any, TextIO
 
+from lucid_tron.cli._operator import Refused, add_connection_options, run_client, table, target
+
 __all__ = ["add_payout_commands", "run_payouts"]
+
+SERVICE = "payout-router"
 
 _STATES = ("AWAITING_APPROVAL", "APPROVED", "HELD", "SIGNED", "BROADCAST", "CONFIRMED", "FAILED", "REJECTED",
            "CANCELLED")
@@ -41,11 +43,7 @@ def add_payout_commands(commands: Any, state_dir_option: Any) -> None:
     def action(name: str, help_text: str) -> argparse.ArgumentParser:
         parser = actions.add_parser(name, help=help_text, description=help_text)
         state_dir_option(parser)
-        parser.add_argument("--address", metavar="HOST:PORT", help="payout-router (instead of --state-dir)")
-        parser.add_argument("--ca", type=Path, metavar="FILE", help="CA bundle")
-        parser.add_argument("--cert", type=Path, metavar="FILE", help="operator certificate")
-        parser.add_argument("--key", type=Path, metavar="FILE", help="operator key")
-        parser.add_argument("--insecure", action="store_true", help="plaintext (a mesh run with --insecure-plaintext)")
+        add_connection_options(parser, SERVICE)
         return parser
 
     create = action("create", "create a payout (approved at once up to the threshold, else awaiting approval)")
@@ -76,54 +74,17 @@ def add_payout_commands(commands: Any, state_dir_option: Any) -> None:
 
 def run_payouts(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     """Run one `payouts` action; the exit status."""
-    import grpc
-
-    out = out or sys.stdout
-    try:
-        return asyncio.run(_run(args, out))
-    except grpc.aio.AioRpcError as error:
-        print(f"lucid-tron payouts: {error.code().name}: {error.details()}", file=sys.stderr)
-        return 1
-    except _Usage as error:
-        print(f"lucid-tron payouts: {error}", file=sys.stderr)
-        return 2
-
-
-class _Usage(Exception):
-    pass
-
-
-def _channel(args: argparse.Namespace) -> Any:
-    import grpc
-
-    address, ca, cert, key = args.address, args.ca, args.cert, args.key
-    if address is None:
-        from lucid_tron.cli._endpoints import Endpoints, EndpointsError
-
-        try:
-            endpoints = Endpoints.read(args.state_dir)
-        except EndpointsError as error:
-            raise _Usage(f"{error} (or give --address)") from None
-        address = endpoints.services.get("payout-router")
-        if address is None:
-            raise _Usage("endpoints.json names no payout-router")
-        if endpoints.tls is None:
-            args.insecure = True
-        else:
-            ca, cert, key = (Path(endpoints.tls[name]) for name in ("ca", "operator_cert", "operator_key"))
-    if args.insecure:
-        return grpc.aio.insecure_channel(address)
-    if ca is None or cert is None or key is None:
-        raise _Usage("give --ca, --cert and --key (an operator certificate), or --insecure")
-    credentials = grpc.ssl_channel_credentials(ca.read_bytes(), key.read_bytes(), cert.read_bytes())
-    return grpc.aio.secure_channel(address, credentials)
+    return run_client("payouts", lambda: _run(args, out or sys.stdout))
 
 
 async def _run(args: argparse.Namespace, out: TextIO) -> int:
     from lucid.tron.v1 import payout_router_pb2 as pr
     from lucid.tron.v1 import payout_router_pb2_grpc
 
-    async with _channel(args) as channel:
+    from lucid_tron.mesh import open_channel
+
+    service = target(args, SERVICE)
+    async with open_channel(service.address, credentials=service.credentials) as channel:
         stub = payout_router_pb2_grpc.PayoutRouterServiceStub(channel)
         command = args.payouts_command
         if command == "create":
@@ -159,7 +120,7 @@ async def _run(args: argparse.Namespace, out: TextIO) -> int:
                 breaker = (await stub.GetBreaker(pr.GetBreakerRequest())).breaker
             else:
                 if not args.reason:
-                    raise _Usage("opening or closing the breaker needs --reason")
+                    raise Refused("opening or closing the breaker needs --reason")
                 state = pr.BREAKER_STATE_OPEN if args.change == "open" else pr.BREAKER_STATE_CLOSED
                 breaker = (await stub.SetBreaker(pr.SetBreakerRequest(state=state, reason=args.reason))).breaker
             _print_breaker(out, breaker)
@@ -172,7 +133,7 @@ def _base_units(text: str) -> int:
     try:
         return parse_units(text, 6)
     except ChainError as error:
-        raise _Usage(f"--amount: {error}") from None
+        raise Refused(f"--amount: {error}") from None
 
 
 def _units(base_units: int) -> str:
@@ -185,12 +146,6 @@ def _asset(number: int) -> str:
     return {1: "TRX", 2: "USDT"}.get(number, "?")
 
 
-def _table(out: TextIO, header: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
-    for row in (header, *rows):
-        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip(), file=out)
-
-
 def _state(payout: Any) -> str:
     from lucid.tron.v1 import payout_router_pb2 as pr
 
@@ -198,11 +153,11 @@ def _state(payout: Any) -> str:
 
 
 def _print_payouts(out: TextIO, payouts: list[Any]) -> None:
-    _table(out, ["PAYOUT", "STATE", "AMOUNT", "ASSET", "RECIPIENT", "TXID", "CREATED"], [
+    table([["PAYOUT", "STATE", "AMOUNT", "ASSET", "RECIPIENT", "TXID", "CREATED"], *[
         [p.payout_id, _state(p), _units(p.amount_base_units), _asset(p.asset), p.recipient, p.txid[:16],
          p.create_time.ToDatetime().strftime("%Y-%m-%d %H:%M:%S")]
         for p in payouts
-    ])
+    ]], out)
 
 
 def _print_payout(out: TextIO, payout: Any) -> None:
@@ -215,18 +170,18 @@ def _print_payout(out: TextIO, payout: Any) -> None:
         ("approver", payout.approver), ("txid", payout.txid), ("block", str(payout.block_number or "")),
         ("fee", f"{_units(payout.fee_sun)} TRX" if payout.fee_sun else ""), ("etag", payout.etag),
     ]
-    _table(out, ["FIELD", "VALUE"], [[name, value] for name, value in fields if value])
+    table([["FIELD", "VALUE"], *[[name, value] for name, value in fields if value]], out)
     if payout.attempts:
         print(file=out)
-        _table(out, ["ATTEMPT", "STATE", "TXID", "EXPIRES", "BLOCK", "RESULT"], [
+        table([["ATTEMPT", "STATE", "TXID", "EXPIRES", "BLOCK", "RESULT"], *[
             [str(a.number), pr.AttemptState.Name(a.state).removeprefix("ATTEMPT_STATE_"), a.txid,
              a.expiration_time.ToDatetime().strftime("%H:%M:%S"), str(a.block_number or ""), a.result_message]
             for a in payout.attempts
-        ])
+        ]], out)
 
 
 def _print_limits(out: TextIO, limits: Any) -> None:
-    _table(out, ["ASSET", "MIN", "MAX", "APPROVAL>", "HOUR USED", "HOUR LEFT", "DAY USED", "DAY LEFT"], [
+    table([["ASSET", "MIN", "MAX", "APPROVAL>", "HOUR USED", "HOUR LEFT", "DAY USED", "DAY LEFT"], *[
         [_asset(entry.asset), _units(entry.per_payout_min_base_units), _units(entry.per_payout_max_base_units),
          _units(entry.approval_threshold_base_units),
          f"{_units(entry.hourly_used_base_units)}/{_units(entry.hourly_limit_base_units)}",
@@ -234,7 +189,7 @@ def _print_limits(out: TextIO, limits: Any) -> None:
          f"{_units(entry.daily_used_base_units)}/{_units(entry.daily_limit_base_units)}",
          _units(entry.daily_headroom_base_units)]
         for entry in limits.limits
-    ])
+    ]], out)
     print(f"allowlist: {'on' if limits.allowlist_enabled else 'off'}", file=out)
 
 
@@ -242,8 +197,8 @@ def _print_breaker(out: TextIO, breaker: Any) -> None:
     from lucid.tron.v1 import payout_router_pb2 as pr
 
     probe = breaker.next_probe_time.ToDatetime().isoformat() + "Z" if breaker.HasField("next_probe_time") else ""
-    _table(out, ["STATE", "CAUSE", "FAILURES", "NEXT PROBE", "REASON"], [[
+    table([["STATE", "CAUSE", "FAILURES", "NEXT PROBE", "REASON"], *[[
         pr.BreakerState.Name(breaker.state).removeprefix("BREAKER_STATE_"),
         pr.BreakerCause.Name(breaker.cause).removeprefix("BREAKER_CAUSE_").replace("UNSPECIFIED", "-"),
         f"{breaker.failure_count}/{breaker.failure_threshold}", probe, breaker.reason,
-    ]])
+    ]]], out)
