@@ -110,6 +110,8 @@ class Invoices:
                 "exception": states.NONE,
                 "asset": new.asset,
                 "amount": new.amount,
+                # What pays it: Transfer logs of this contract, or "" for top-level TRX transfers. The watcher and
+                # reconciliation match transfers by it.
                 "token_contract": self.usdt_contract if new.asset == "USDT" else "",
                 "network": self.network,
                 "deposit_address": derived.address.address,

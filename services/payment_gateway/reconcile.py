@@ -253,7 +253,7 @@ class Reconciler:
         """Every final payment in the address's history that the invoice does not hold (or holds as REVERTED)."""
         fixes: list[dict[str, Any]] = []
         txids = await reads.received(
-            invoice["deposit_address"], self._contract_of(invoice), invoice["created_at"] - CLOCK_SKEW,
+            invoice["deposit_address"], invoice["token_contract"], invoice["created_at"] - CLOCK_SKEW,
             _window_end(invoice), lambda amount: not states.is_dust(invoice, amount, self._dust),
         )  # fmt: skip
         for txid in txids:
@@ -287,13 +287,9 @@ class Reconciler:
         return (
             transfer.result == common_pb2.EXECUTION_RESULT_SUCCESS
             and transfer.to_address == invoice["deposit_address"]
-            and transfer.contract_address == self._contract_of(invoice)
+            and transfer.contract_address == invoice["token_contract"]
             and not states.is_dust(invoice, transfer.amount_base_units, self._dust)
         )
-
-    def _contract_of(self, invoice: Mapping[str, Any]) -> str:
-        """The configured USDT contract for a USDT invoice, "" (top-level TRX transfers) for a TRX one."""
-        return self._usdt_contract if invoice["asset"] == "USDT" else ""
 
     async def _commit(self, invoice_id: str, decide: Callable[[Mapping[str, Any]], states.Transition | None]) -> bool:
         """Apply `decide(invoice)` to the invoice as it is now, with its event; True when a change was committed.

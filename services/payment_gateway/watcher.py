@@ -296,7 +296,7 @@ class _Pass:
         self.cursor = cursor
         self._by_id: dict[str, Mapping[str, Any]] = {invoice["_id"]: invoice for invoice in watched}
         self._by_address = {
-            (invoice["deposit_address"], _contract(invoice, invoices.usdt_contract)): invoice["_id"]
+            (invoice["deposit_address"], invoice["token_contract"]): invoice["_id"]
             for invoice in self._by_id.values()
         }
 
@@ -381,7 +381,7 @@ class _Pass:
     async def _new_txids(self, invoice: Mapping[str, Any]) -> list[str]:
         """Txids of transfers into the invoice's address, from its history, that the invoice does not hold yet (or
         holds only as REVERTED); dust left out."""
-        address, contract = invoice["deposit_address"], _contract(invoice, self._invoices.usdt_contract)
+        address, contract = invoice["deposit_address"], invoice["token_contract"]
         held = {p["txid"] for p in invoice["payments"] if p["state"] != states.PAYMENT_REVERTED}
         since = invoice["created_at"] - HISTORY_SLACK
         found: list[str] = []
@@ -477,11 +477,6 @@ class _Pass:
     async def _save(self, cursor: ChainCursor) -> None:
         await self._chain.save(cursor, self._fence)
         self.cursor = cursor
-
-
-def _contract(invoice: Mapping[str, Any], usdt_contract: str) -> str:
-    """The contract whose Transfer logs pay the invoice: USDT's, or "" (TRX, the transfer contract)."""
-    return usdt_contract if invoice["asset"] == "USDT" else ""
 
 
 def _latest(transfers: Iterable[relay_pb2.BlockTransfer]) -> list[relay_pb2.BlockTransfer]:
