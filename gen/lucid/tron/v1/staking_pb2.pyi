@@ -8,6 +8,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from lucid.tron.v1 import common_pb2 as _common_pb2
 import builtins as _builtins
 import sys
@@ -19,6 +20,66 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _EnergySource:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _EnergySourceEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_EnergySource.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ENERGY_SOURCE_UNSPECIFIED: _EnergySource.ValueType  # 0
+    """Not set."""
+    ENERGY_SOURCE_OWN: _EnergySource.ValueType  # 1
+    """The sender's own energy (staked, or delegated to it for longer, e.g. by the keeper) covers the transfer."""
+    ENERGY_SOURCE_DELEGATED: _EnergySource.ValueType  # 2
+    """Energy delegated from the staking wallet for this transfer and taken back by CompleteEnergyPlan."""
+    ENERGY_SOURCE_BURN: _EnergySource.ValueType  # 3
+    """TRX burned for the energy, within the fee cap."""
+
+class EnergySource(_EnergySource, metaclass=_EnergySourceEnumTypeWrapper):
+    """Where the energy of a planned transfer comes from."""
+
+ENERGY_SOURCE_UNSPECIFIED: EnergySource.ValueType  # 0
+"""Not set."""
+ENERGY_SOURCE_OWN: EnergySource.ValueType  # 1
+"""The sender's own energy (staked, or delegated to it for longer, e.g. by the keeper) covers the transfer."""
+ENERGY_SOURCE_DELEGATED: EnergySource.ValueType  # 2
+"""Energy delegated from the staking wallet for this transfer and taken back by CompleteEnergyPlan."""
+ENERGY_SOURCE_BURN: EnergySource.ValueType  # 3
+"""TRX burned for the energy, within the fee cap."""
+Global___EnergySource: _TypeAlias = EnergySource  # noqa: Y015
+
+class _EnergyPlanState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _EnergyPlanStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_EnergyPlanState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ENERGY_PLAN_STATE_UNSPECIFIED: _EnergyPlanState.ValueType  # 0
+    """Not set."""
+    ENERGY_PLAN_STATE_DELEGATING: _EnergyPlanState.ValueType  # 1
+    """The delegation is signed and being broadcast; the transfer must wait."""
+    ENERGY_PLAN_STATE_READY: _EnergyPlanState.ValueType  # 2
+    """The energy is there: the transfer may be sent."""
+    ENERGY_PLAN_STATE_RELEASING: _EnergyPlanState.ValueType  # 3
+    """The transfer is done (or abandoned) and the delegation is being taken back."""
+    ENERGY_PLAN_STATE_COMPLETED: _EnergyPlanState.ValueType  # 4
+    """Closed: nothing is delegated any more and the cost is recorded."""
+
+class EnergyPlanState(_EnergyPlanState, metaclass=_EnergyPlanStateEnumTypeWrapper):
+    """Where an energy plan stands."""
+
+ENERGY_PLAN_STATE_UNSPECIFIED: EnergyPlanState.ValueType  # 0
+"""Not set."""
+ENERGY_PLAN_STATE_DELEGATING: EnergyPlanState.ValueType  # 1
+"""The delegation is signed and being broadcast; the transfer must wait."""
+ENERGY_PLAN_STATE_READY: EnergyPlanState.ValueType  # 2
+"""The energy is there: the transfer may be sent."""
+ENERGY_PLAN_STATE_RELEASING: EnergyPlanState.ValueType  # 3
+"""The transfer is done (or abandoned) and the delegation is being taken back."""
+ENERGY_PLAN_STATE_COMPLETED: EnergyPlanState.ValueType  # 4
+"""Closed: nothing is delegated any more and the cost is recorded."""
+Global___EnergyPlanState: _TypeAlias = EnergyPlanState  # noqa: Y015
 
 @_typing.final
 class FreezeBalanceRequest(_message.Message):
@@ -349,6 +410,68 @@ class WithdrawExpireUnfreezeResponse(_message.Message):
 Global___WithdrawExpireUnfreezeResponse: _TypeAlias = WithdrawExpireUnfreezeResponse  # noqa: Y015
 
 @_typing.final
+class CancelAllUnfreezeRequest(_message.Message):
+    """Request for StakingService.CancelAllUnfreeze."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    WALLET_ID_FIELD_NUMBER: _builtins.int
+    OWNER_ADDRESS_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """REQUIRED. Idempotency key (AIP-155): a retry with the same key returns the first txid."""
+    wallet_id: _builtins.str
+    """REQUIRED. Id of the wallet that holds owner_address."""
+    owner_address: _builtins.str
+    """REQUIRED. Base58 wallet address whose pending unstakes are cancelled."""
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        wallet_id: _builtins.str = ...,
+        owner_address: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["owner_address", b"owner_address", "request_id", b"request_id", "wallet_id", b"wallet_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelAllUnfreezeRequest: _TypeAlias = CancelAllUnfreezeRequest  # noqa: Y015
+
+@_typing.final
+class CancelAllUnfreezeResponse(_message.Message):
+    """Response of StakingService.CancelAllUnfreeze."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRANSACTION_FIELD_NUMBER: _builtins.int
+    RESTAKED_SUN_FIELD_NUMBER: _builtins.int
+    WITHDRAWN_SUN_FIELD_NUMBER: _builtins.int
+    restaked_sun: _builtins.int
+    """TRX still waiting when the transaction was built, in SUN: staked again when it executes."""
+    withdrawn_sun: _builtins.int
+    """TRX already withdrawable when the transaction was built, in SUN: withdrawn when it executes."""
+    @_builtins.property
+    def transaction(self) -> _common_pb2.SubmittedTransaction:
+        """The broadcast transaction."""
+
+    def __init__(
+        self,
+        *,
+        transaction: _common_pb2.SubmittedTransaction | None = ...,
+        restaked_sun: _builtins.int = ...,
+        withdrawn_sun: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["transaction", b"transaction"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["restaked_sun", b"restaked_sun", "transaction", b"transaction", "withdrawn_sun", b"withdrawn_sun"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelAllUnfreezeResponse: _TypeAlias = CancelAllUnfreezeResponse  # noqa: Y015
+
+@_typing.final
 class PendingUnfreeze(_message.Message):
     """An unstake waiting out the unfreeze delay."""
 
@@ -495,22 +618,28 @@ class ForecastResourcesRequest(_message.Message):
     ADDRESS_FIELD_NUMBER: _builtins.int
     ADDITIONAL_ENERGY_STAKE_SUN_FIELD_NUMBER: _builtins.int
     TARGET_USDT_TRANSFERS_PER_DAY_FIELD_NUMBER: _builtins.int
+    PLANNED_USDT_TRANSFERS_FIELD_NUMBER: _builtins.int
     address: _builtins.str
     """REQUIRED. Base58 address of the account."""
     additional_energy_stake_sun: _builtins.int
     """OPTIONAL. TRX stake for energy to add hypothetically, in SUN; 0 forecasts current resources only."""
     target_usdt_transfers_per_day: _builtins.int
     """OPTIONAL. USDT transfers per day (to existing holders) to plan for; 0 skips stake_needed_sun."""
+    planned_usdt_transfers: _builtins.int
+    """OPTIONAL. USDT transfers this account will send in the next 24 h besides the sweeps and payouts the node already
+    knows of (the treasury's pending sweeps are always counted).
+    """
     def __init__(
         self,
         *,
         address: _builtins.str = ...,
         additional_energy_stake_sun: _builtins.int = ...,
         target_usdt_transfers_per_day: _builtins.int = ...,
+        planned_usdt_transfers: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["additional_energy_stake_sun", b"additional_energy_stake_sun", "address", b"address", "target_usdt_transfers_per_day", b"target_usdt_transfers_per_day"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["additional_energy_stake_sun", b"additional_energy_stake_sun", "address", b"address", "planned_usdt_transfers", b"planned_usdt_transfers", "target_usdt_transfers_per_day", b"target_usdt_transfers_per_day"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -532,6 +661,9 @@ class ForecastResourcesResponse(_message.Message):
     USDT_TRANSFERS_TO_NEW_HOLDERS_PER_DAY_FIELD_NUMBER: _builtins.int
     STAKE_NEEDED_SUN_FIELD_NUMBER: _builtins.int
     DAILY_BURN_WITHOUT_STAKE_SUN_FIELD_NUMBER: _builtins.int
+    HOURLY_FIELD_NUMBER: _builtins.int
+    PLANNED_USDT_TRANSFERS_FIELD_NUMBER: _builtins.int
+    ENERGY_SHORTFALL_FIELD_NUMBER: _builtins.int
     energy_per_day: _builtins.int
     """Energy units per day from stake (own, delegations received and additional_energy_stake_sun)."""
     bandwidth_per_day: _builtins.int
@@ -548,6 +680,16 @@ class ForecastResourcesResponse(_message.Message):
     """Extra TRX to stake for energy to cover target_usdt_transfers_per_day, in SUN; 0 when covered or no target."""
     daily_burn_without_stake_sun: _builtins.int
     """SUN per day that would be burned for the target's energy without the extra stake."""
+    planned_usdt_transfers: _builtins.int
+    """USDT transfers counted as planned in the next 24 h: planned_usdt_transfers plus the pending sweeps and payouts."""
+    energy_shortfall: _builtins.int
+    """Energy the planned transfers take beyond what the account will have, in energy units; 0 when it all fits."""
+    @_builtins.property
+    def hourly(self) -> _containers.RepeatedCompositeFieldContainer[Global___ResourcePoint]:
+        """Energy available now, and at each hour of the next 24 h given linear recovery and the planned transfers (25
+        points, the first is now).
+        """
+
     def __init__(
         self,
         *,
@@ -559,11 +701,300 @@ class ForecastResourcesResponse(_message.Message):
         usdt_transfers_to_new_holders_per_day: _builtins.int = ...,
         stake_needed_sun: _builtins.int = ...,
         daily_burn_without_stake_sun: _builtins.int = ...,
+        hourly: _abc.Iterable[Global___ResourcePoint] | None = ...,
+        planned_usdt_transfers: _builtins.int = ...,
+        energy_shortfall: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bandwidth_per_day", b"bandwidth_per_day", "daily_burn_without_stake_sun", b"daily_burn_without_stake_sun", "energy_per_day", b"energy_per_day", "energy_per_transfer_to_holder", b"energy_per_transfer_to_holder", "energy_per_transfer_to_new_holder", b"energy_per_transfer_to_new_holder", "stake_needed_sun", b"stake_needed_sun", "usdt_transfers_to_holders_per_day", b"usdt_transfers_to_holders_per_day", "usdt_transfers_to_new_holders_per_day", b"usdt_transfers_to_new_holders_per_day"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bandwidth_per_day", b"bandwidth_per_day", "daily_burn_without_stake_sun", b"daily_burn_without_stake_sun", "energy_per_day", b"energy_per_day", "energy_per_transfer_to_holder", b"energy_per_transfer_to_holder", "energy_per_transfer_to_new_holder", b"energy_per_transfer_to_new_holder", "energy_shortfall", b"energy_shortfall", "hourly", b"hourly", "planned_usdt_transfers", b"planned_usdt_transfers", "stake_needed_sun", b"stake_needed_sun", "usdt_transfers_to_holders_per_day", b"usdt_transfers_to_holders_per_day", "usdt_transfers_to_new_holders_per_day", b"usdt_transfers_to_new_holders_per_day"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ForecastResourcesResponse: _TypeAlias = ForecastResourcesResponse  # noqa: Y015
+
+@_typing.final
+class ResourcePoint(_message.Message):
+    """Energy and bandwidth available at one moment of a forecast."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TIME_FIELD_NUMBER: _builtins.int
+    ENERGY_AVAILABLE_FIELD_NUMBER: _builtins.int
+    BANDWIDTH_AVAILABLE_FIELD_NUMBER: _builtins.int
+    energy_available: _builtins.int
+    """Energy available then, in energy units."""
+    bandwidth_available: _builtins.int
+    """Bandwidth available then (staked plus free), in bandwidth points."""
+    @_builtins.property
+    def time(self) -> _timestamp_pb2.Timestamp:
+        """The moment."""
+
+    def __init__(
+        self,
+        *,
+        time: _timestamp_pb2.Timestamp | None = ...,
+        energy_available: _builtins.int = ...,
+        bandwidth_available: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["time", b"time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bandwidth_available", b"bandwidth_available", "energy_available", b"energy_available", "time", b"time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResourcePoint: _TypeAlias = ResourcePoint  # noqa: Y015
+
+@_typing.final
+class EnergyPlan(_message.Message):
+    """How the energy of one USDT transfer is paid, and what the transfer cost."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLAN_ID_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    SENDER_ADDRESS_FIELD_NUMBER: _builtins.int
+    ENERGY_PLANNED_FIELD_NUMBER: _builtins.int
+    ENERGY_ESTIMATED_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    DELEGATED_SUN_FIELD_NUMBER: _builtins.int
+    DELEGATE_TXID_FIELD_NUMBER: _builtins.int
+    UNDELEGATE_TXID_FIELD_NUMBER: _builtins.int
+    FEE_LIMIT_SUN_FIELD_NUMBER: _builtins.int
+    TRANSFER_TXID_FIELD_NUMBER: _builtins.int
+    ENERGY_USED_FIELD_NUMBER: _builtins.int
+    TRX_BURNED_SUN_FIELD_NUMBER: _builtins.int
+    BANDWIDTH_USED_FIELD_NUMBER: _builtins.int
+    PLAN_TRX_BURNED_SUN_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    COMPLETE_TIME_FIELD_NUMBER: _builtins.int
+    plan_id: _builtins.str
+    """Server-assigned id."""
+    request_id: _builtins.str
+    """The request_id that created it."""
+    sender_address: _builtins.str
+    """Base58 address that sends the transfer."""
+    energy_planned: _builtins.int
+    """Energy the transfer is planned for: the estimate plus the safety margin, in energy units."""
+    energy_estimated: _builtins.int
+    """Energy the node estimated (estimateenergy), before the margin."""
+    source: Global___EnergySource.ValueType
+    """Chosen source."""
+    state: Global___EnergyPlanState.ValueType
+    """Where the plan stands."""
+    delegated_sun: _builtins.int
+    """With ENERGY_SOURCE_DELEGATED: stake delegated, in SUN."""
+    delegate_txid: _builtins.str
+    """With ENERGY_SOURCE_DELEGATED: the delegation's txid; empty otherwise."""
+    undelegate_txid: _builtins.str
+    """The undelegation's txid once sent; empty otherwise."""
+    fee_limit_sun: _builtins.int
+    """Fee limit the transfer must carry, in SUN: the cap for a burn, a small bound otherwise."""
+    transfer_txid: _builtins.str
+    """The transfer's txid, as given to CompleteEnergyPlan."""
+    energy_used: _builtins.int
+    """What the transfer cost, from its receipt: energy used (staked or delegated)."""
+    trx_burned_sun: _builtins.int
+    """TRX burned by the transfer for energy and bandwidth, in SUN."""
+    bandwidth_used: _builtins.int
+    """Bandwidth points the transfer used."""
+    plan_trx_burned_sun: _builtins.int
+    """TRX the plan's own transactions (delegate, undelegate) burned, in SUN."""
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When the plan was made."""
+
+    @_builtins.property
+    def complete_time(self) -> _timestamp_pb2.Timestamp:
+        """When the plan was completed; unset before."""
+
+    def __init__(
+        self,
+        *,
+        plan_id: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+        sender_address: _builtins.str = ...,
+        energy_planned: _builtins.int = ...,
+        energy_estimated: _builtins.int = ...,
+        source: Global___EnergySource.ValueType = ...,
+        state: Global___EnergyPlanState.ValueType = ...,
+        delegated_sun: _builtins.int = ...,
+        delegate_txid: _builtins.str = ...,
+        undelegate_txid: _builtins.str = ...,
+        fee_limit_sun: _builtins.int = ...,
+        transfer_txid: _builtins.str = ...,
+        energy_used: _builtins.int = ...,
+        trx_burned_sun: _builtins.int = ...,
+        bandwidth_used: _builtins.int = ...,
+        plan_trx_burned_sun: _builtins.int = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        complete_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["complete_time", b"complete_time", "create_time", b"create_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bandwidth_used", b"bandwidth_used", "complete_time", b"complete_time", "create_time", b"create_time", "delegate_txid", b"delegate_txid", "delegated_sun", b"delegated_sun", "energy_estimated", b"energy_estimated", "energy_planned", b"energy_planned", "energy_used", b"energy_used", "fee_limit_sun", b"fee_limit_sun", "plan_id", b"plan_id", "plan_trx_burned_sun", b"plan_trx_burned_sun", "request_id", b"request_id", "sender_address", b"sender_address", "source", b"source", "state", b"state", "transfer_txid", b"transfer_txid", "trx_burned_sun", b"trx_burned_sun", "undelegate_txid", b"undelegate_txid"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EnergyPlan: _TypeAlias = EnergyPlan  # noqa: Y015
+
+@_typing.final
+class CreateEnergyPlanRequest(_message.Message):
+    """Request for StakingService.CreateEnergyPlan."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    SENDER_ADDRESS_FIELD_NUMBER: _builtins.int
+    RECIPIENT_ADDRESS_FIELD_NUMBER: _builtins.int
+    AMOUNT_BASE_UNITS_FIELD_NUMBER: _builtins.int
+    MAX_BURN_SUN_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """REQUIRED. Idempotency key (AIP-155): a retry with the same key returns the same plan and delegates nothing more."""
+    sender_address: _builtins.str
+    """REQUIRED. Base58 address that will send the USDT transfer."""
+    recipient_address: _builtins.str
+    """REQUIRED. Base58 address that will receive it (whether it holds USDT changes the energy)."""
+    amount_base_units: _builtins.int
+    """REQUIRED. USDT to transfer, in base units; more than 0."""
+    max_burn_sun: _builtins.int
+    """OPTIONAL. Most TRX the transfer may burn, in SUN; 0 uses the policy's cap. A burn above it is not planned."""
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        sender_address: _builtins.str = ...,
+        recipient_address: _builtins.str = ...,
+        amount_base_units: _builtins.int = ...,
+        max_burn_sun: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_base_units", b"amount_base_units", "max_burn_sun", b"max_burn_sun", "recipient_address", b"recipient_address", "request_id", b"request_id", "sender_address", b"sender_address"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateEnergyPlanRequest: _TypeAlias = CreateEnergyPlanRequest  # noqa: Y015
+
+@_typing.final
+class CreateEnergyPlanResponse(_message.Message):
+    """Response of StakingService.CreateEnergyPlan."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLAN_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def plan(self) -> Global___EnergyPlan:
+        """The plan."""
+
+    def __init__(
+        self,
+        *,
+        plan: Global___EnergyPlan | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["plan", b"plan"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["plan", b"plan"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateEnergyPlanResponse: _TypeAlias = CreateEnergyPlanResponse  # noqa: Y015
+
+@_typing.final
+class GetEnergyPlanRequest(_message.Message):
+    """Request for StakingService.GetEnergyPlan."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLAN_ID_FIELD_NUMBER: _builtins.int
+    plan_id: _builtins.str
+    """REQUIRED. The plan's id."""
+    def __init__(
+        self,
+        *,
+        plan_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["plan_id", b"plan_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetEnergyPlanRequest: _TypeAlias = GetEnergyPlanRequest  # noqa: Y015
+
+@_typing.final
+class GetEnergyPlanResponse(_message.Message):
+    """Response of StakingService.GetEnergyPlan."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLAN_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def plan(self) -> Global___EnergyPlan:
+        """The plan."""
+
+    def __init__(
+        self,
+        *,
+        plan: Global___EnergyPlan | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["plan", b"plan"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["plan", b"plan"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetEnergyPlanResponse: _TypeAlias = GetEnergyPlanResponse  # noqa: Y015
+
+@_typing.final
+class CompleteEnergyPlanRequest(_message.Message):
+    """Request for StakingService.CompleteEnergyPlan."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLAN_ID_FIELD_NUMBER: _builtins.int
+    TRANSFER_TXID_FIELD_NUMBER: _builtins.int
+    plan_id: _builtins.str
+    """REQUIRED. The plan's id."""
+    transfer_txid: _builtins.str
+    """OPTIONAL. The transfer's txid (64 hex characters) when it was sent: its receipt gives the recorded cost. Empty
+    when the transfer will not be sent.
+    """
+    def __init__(
+        self,
+        *,
+        plan_id: _builtins.str = ...,
+        transfer_txid: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["plan_id", b"plan_id", "transfer_txid", b"transfer_txid"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CompleteEnergyPlanRequest: _TypeAlias = CompleteEnergyPlanRequest  # noqa: Y015
+
+@_typing.final
+class CompleteEnergyPlanResponse(_message.Message):
+    """Response of StakingService.CompleteEnergyPlan."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLAN_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def plan(self) -> Global___EnergyPlan:
+        """The plan, RELEASING until the undelegation is in a block, then COMPLETED."""
+
+    def __init__(
+        self,
+        *,
+        plan: Global___EnergyPlan | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["plan", b"plan"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["plan", b"plan"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CompleteEnergyPlanResponse: _TypeAlias = CompleteEnergyPlanResponse  # noqa: Y015

@@ -58,6 +58,11 @@ class StakingServiceStub:
                 request_serializer=lucid_dot_tron_dot_v1_dot_staking__pb2.UndelegateResourceRequest.SerializeToString,
                 response_deserializer=lucid_dot_tron_dot_v1_dot_staking__pb2.UndelegateResourceResponse.FromString,
                 _registered_method=True)
+        self.CancelAllUnfreeze = channel.unary_unary(
+                '/lucid.tron.v1.StakingService/CancelAllUnfreeze',
+                request_serializer=lucid_dot_tron_dot_v1_dot_staking__pb2.CancelAllUnfreezeRequest.SerializeToString,
+                response_deserializer=lucid_dot_tron_dot_v1_dot_staking__pb2.CancelAllUnfreezeResponse.FromString,
+                _registered_method=True)
         self.WithdrawExpireUnfreeze = channel.unary_unary(
                 '/lucid.tron.v1.StakingService/WithdrawExpireUnfreeze',
                 request_serializer=lucid_dot_tron_dot_v1_dot_staking__pb2.WithdrawExpireUnfreezeRequest.SerializeToString,
@@ -72,6 +77,21 @@ class StakingServiceStub:
                 '/lucid.tron.v1.StakingService/ForecastResources',
                 request_serializer=lucid_dot_tron_dot_v1_dot_staking__pb2.ForecastResourcesRequest.SerializeToString,
                 response_deserializer=lucid_dot_tron_dot_v1_dot_staking__pb2.ForecastResourcesResponse.FromString,
+                _registered_method=True)
+        self.CreateEnergyPlan = channel.unary_unary(
+                '/lucid.tron.v1.StakingService/CreateEnergyPlan',
+                request_serializer=lucid_dot_tron_dot_v1_dot_staking__pb2.CreateEnergyPlanRequest.SerializeToString,
+                response_deserializer=lucid_dot_tron_dot_v1_dot_staking__pb2.CreateEnergyPlanResponse.FromString,
+                _registered_method=True)
+        self.GetEnergyPlan = channel.unary_unary(
+                '/lucid.tron.v1.StakingService/GetEnergyPlan',
+                request_serializer=lucid_dot_tron_dot_v1_dot_staking__pb2.GetEnergyPlanRequest.SerializeToString,
+                response_deserializer=lucid_dot_tron_dot_v1_dot_staking__pb2.GetEnergyPlanResponse.FromString,
+                _registered_method=True)
+        self.CompleteEnergyPlan = channel.unary_unary(
+                '/lucid.tron.v1.StakingService/CompleteEnergyPlan',
+                request_serializer=lucid_dot_tron_dot_v1_dot_staking__pb2.CompleteEnergyPlanRequest.SerializeToString,
+                response_deserializer=lucid_dot_tron_dot_v1_dot_staking__pb2.CompleteEnergyPlanResponse.FromString,
                 _registered_method=True)
 
 
@@ -111,6 +131,14 @@ class StakingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CancelAllUnfreeze(self, request, context):
+        """Cancels every pending unstake of the account (cancelallunfreezev2): what is still waiting is staked again for its
+        resource, and what is already withdrawable is withdrawn. FAILED_PRECONDITION when nothing is pending.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def WithdrawExpireUnfreeze(self, request, context):
         """Withdraws all unstaked TRX whose waiting period is over (withdrawexpireunfreeze).
         """
@@ -126,8 +154,34 @@ class StakingServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ForecastResources(self, request, context):
-        """Forecasts what an account's resources pay for per day (USDT transfers covered), optionally with extra stake, and
-        how much more to stake to reach a target.
+        """Forecasts an account's energy and bandwidth over the next 24 hours (linear recovery, minus the planned payouts and
+        sweeps), what that pays for in USDT transfers, and how much more to stake to reach a target. Staking yield is out
+        of scope.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateEnergyPlan(self, request, context):
+        """Plans the energy of one USDT transfer the node is about to send from sender_address, the cheapest way the policy
+        allows: the sender's own energy; energy delegated for the moment from the staking wallet (returned by
+        CompleteEnergyPlan); or TRX burned within the fee cap. With a delegation it answers once the delegation is in a
+        block. Idempotent on request_id. FAILED_PRECONDITION (reason ENERGY_UNAVAILABLE) when no way fits the policy.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetEnergyPlan(self, request, context):
+        """Returns one energy plan. NOT_FOUND for an unknown plan_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CompleteEnergyPlan(self, request, context):
+        """Closes a plan once its transfer is in a block (or will not be sent): takes a delegation back and records what the
+        transfer cost. Idempotent: completing a completed plan returns it unchanged.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -156,6 +210,11 @@ def add_StakingServiceServicer_to_server(servicer, server):
                     request_deserializer=lucid_dot_tron_dot_v1_dot_staking__pb2.UndelegateResourceRequest.FromString,
                     response_serializer=lucid_dot_tron_dot_v1_dot_staking__pb2.UndelegateResourceResponse.SerializeToString,
             ),
+            'CancelAllUnfreeze': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelAllUnfreeze,
+                    request_deserializer=lucid_dot_tron_dot_v1_dot_staking__pb2.CancelAllUnfreezeRequest.FromString,
+                    response_serializer=lucid_dot_tron_dot_v1_dot_staking__pb2.CancelAllUnfreezeResponse.SerializeToString,
+            ),
             'WithdrawExpireUnfreeze': grpc.unary_unary_rpc_method_handler(
                     servicer.WithdrawExpireUnfreeze,
                     request_deserializer=lucid_dot_tron_dot_v1_dot_staking__pb2.WithdrawExpireUnfreezeRequest.FromString,
@@ -170,6 +229,21 @@ def add_StakingServiceServicer_to_server(servicer, server):
                     servicer.ForecastResources,
                     request_deserializer=lucid_dot_tron_dot_v1_dot_staking__pb2.ForecastResourcesRequest.FromString,
                     response_serializer=lucid_dot_tron_dot_v1_dot_staking__pb2.ForecastResourcesResponse.SerializeToString,
+            ),
+            'CreateEnergyPlan': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateEnergyPlan,
+                    request_deserializer=lucid_dot_tron_dot_v1_dot_staking__pb2.CreateEnergyPlanRequest.FromString,
+                    response_serializer=lucid_dot_tron_dot_v1_dot_staking__pb2.CreateEnergyPlanResponse.SerializeToString,
+            ),
+            'GetEnergyPlan': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetEnergyPlan,
+                    request_deserializer=lucid_dot_tron_dot_v1_dot_staking__pb2.GetEnergyPlanRequest.FromString,
+                    response_serializer=lucid_dot_tron_dot_v1_dot_staking__pb2.GetEnergyPlanResponse.SerializeToString,
+            ),
+            'CompleteEnergyPlan': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompleteEnergyPlan,
+                    request_deserializer=lucid_dot_tron_dot_v1_dot_staking__pb2.CompleteEnergyPlanRequest.FromString,
+                    response_serializer=lucid_dot_tron_dot_v1_dot_staking__pb2.CompleteEnergyPlanResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -295,6 +369,33 @@ class StakingService:
             _registered_method=True)
 
     @staticmethod
+    def CancelAllUnfreeze(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lucid.tron.v1.StakingService/CancelAllUnfreeze',
+            lucid_dot_tron_dot_v1_dot_staking__pb2.CancelAllUnfreezeRequest.SerializeToString,
+            lucid_dot_tron_dot_v1_dot_staking__pb2.CancelAllUnfreezeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def WithdrawExpireUnfreeze(request,
             target,
             options=(),
@@ -365,6 +466,87 @@ class StakingService:
             '/lucid.tron.v1.StakingService/ForecastResources',
             lucid_dot_tron_dot_v1_dot_staking__pb2.ForecastResourcesRequest.SerializeToString,
             lucid_dot_tron_dot_v1_dot_staking__pb2.ForecastResourcesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateEnergyPlan(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lucid.tron.v1.StakingService/CreateEnergyPlan',
+            lucid_dot_tron_dot_v1_dot_staking__pb2.CreateEnergyPlanRequest.SerializeToString,
+            lucid_dot_tron_dot_v1_dot_staking__pb2.CreateEnergyPlanResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetEnergyPlan(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lucid.tron.v1.StakingService/GetEnergyPlan',
+            lucid_dot_tron_dot_v1_dot_staking__pb2.GetEnergyPlanRequest.SerializeToString,
+            lucid_dot_tron_dot_v1_dot_staking__pb2.GetEnergyPlanResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompleteEnergyPlan(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lucid.tron.v1.StakingService/CompleteEnergyPlan',
+            lucid_dot_tron_dot_v1_dot_staking__pb2.CompleteEnergyPlanRequest.SerializeToString,
+            lucid_dot_tron_dot_v1_dot_staking__pb2.CompleteEnergyPlanResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -47,13 +47,30 @@ class StakingServiceStub:
     """Delegates staked resources to another account (delegateresource), optionally locked for a period."""
     UndelegateResource: _grpc.UnaryUnaryMultiCallable[_staking_pb2.UndelegateResourceRequest, _staking_pb2.UndelegateResourceResponse]
     """Takes delegated resources back (undelegateresource); FAILED_PRECONDITION while the delegation is locked."""
+    CancelAllUnfreeze: _grpc.UnaryUnaryMultiCallable[_staking_pb2.CancelAllUnfreezeRequest, _staking_pb2.CancelAllUnfreezeResponse]
+    """Cancels every pending unstake of the account (cancelallunfreezev2): what is still waiting is staked again for its
+    resource, and what is already withdrawable is withdrawn. FAILED_PRECONDITION when nothing is pending.
+    """
     WithdrawExpireUnfreeze: _grpc.UnaryUnaryMultiCallable[_staking_pb2.WithdrawExpireUnfreezeRequest, _staking_pb2.WithdrawExpireUnfreezeResponse]
     """Withdraws all unstaked TRX whose waiting period is over (withdrawexpireunfreeze)."""
     GetResources: _grpc.UnaryUnaryMultiCallable[_staking_pb2.GetResourcesRequest, _staking_pb2.GetResourcesResponse]
     """Returns an account's resources, pending unstakes, outgoing delegations and how much it can still delegate."""
     ForecastResources: _grpc.UnaryUnaryMultiCallable[_staking_pb2.ForecastResourcesRequest, _staking_pb2.ForecastResourcesResponse]
-    """Forecasts what an account's resources pay for per day (USDT transfers covered), optionally with extra stake, and
-    how much more to stake to reach a target.
+    """Forecasts an account's energy and bandwidth over the next 24 hours (linear recovery, minus the planned payouts and
+    sweeps), what that pays for in USDT transfers, and how much more to stake to reach a target. Staking yield is out
+    of scope.
+    """
+    CreateEnergyPlan: _grpc.UnaryUnaryMultiCallable[_staking_pb2.CreateEnergyPlanRequest, _staking_pb2.CreateEnergyPlanResponse]
+    """Plans the energy of one USDT transfer the node is about to send from sender_address, the cheapest way the policy
+    allows: the sender's own energy; energy delegated for the moment from the staking wallet (returned by
+    CompleteEnergyPlan); or TRX burned within the fee cap. With a delegation it answers once the delegation is in a
+    block. Idempotent on request_id. FAILED_PRECONDITION (reason ENERGY_UNAVAILABLE) when no way fits the policy.
+    """
+    GetEnergyPlan: _grpc.UnaryUnaryMultiCallable[_staking_pb2.GetEnergyPlanRequest, _staking_pb2.GetEnergyPlanResponse]
+    """Returns one energy plan. NOT_FOUND for an unknown plan_id."""
+    CompleteEnergyPlan: _grpc.UnaryUnaryMultiCallable[_staking_pb2.CompleteEnergyPlanRequest, _staking_pb2.CompleteEnergyPlanResponse]
+    """Closes a plan once its transfer is in a block (or will not be sent): takes a delegation back and records what the
+    transfer cost. Idempotent: completing a completed plan returns it unchanged.
     """
 
 @_typing.type_check_only
@@ -75,13 +92,30 @@ class StakingServiceAsyncStub(StakingServiceStub):
     """Delegates staked resources to another account (delegateresource), optionally locked for a period."""
     UndelegateResource: _aio.UnaryUnaryMultiCallable[_staking_pb2.UndelegateResourceRequest, _staking_pb2.UndelegateResourceResponse]  # type: ignore[assignment]
     """Takes delegated resources back (undelegateresource); FAILED_PRECONDITION while the delegation is locked."""
+    CancelAllUnfreeze: _aio.UnaryUnaryMultiCallable[_staking_pb2.CancelAllUnfreezeRequest, _staking_pb2.CancelAllUnfreezeResponse]  # type: ignore[assignment]
+    """Cancels every pending unstake of the account (cancelallunfreezev2): what is still waiting is staked again for its
+    resource, and what is already withdrawable is withdrawn. FAILED_PRECONDITION when nothing is pending.
+    """
     WithdrawExpireUnfreeze: _aio.UnaryUnaryMultiCallable[_staking_pb2.WithdrawExpireUnfreezeRequest, _staking_pb2.WithdrawExpireUnfreezeResponse]  # type: ignore[assignment]
     """Withdraws all unstaked TRX whose waiting period is over (withdrawexpireunfreeze)."""
     GetResources: _aio.UnaryUnaryMultiCallable[_staking_pb2.GetResourcesRequest, _staking_pb2.GetResourcesResponse]  # type: ignore[assignment]
     """Returns an account's resources, pending unstakes, outgoing delegations and how much it can still delegate."""
     ForecastResources: _aio.UnaryUnaryMultiCallable[_staking_pb2.ForecastResourcesRequest, _staking_pb2.ForecastResourcesResponse]  # type: ignore[assignment]
-    """Forecasts what an account's resources pay for per day (USDT transfers covered), optionally with extra stake, and
-    how much more to stake to reach a target.
+    """Forecasts an account's energy and bandwidth over the next 24 hours (linear recovery, minus the planned payouts and
+    sweeps), what that pays for in USDT transfers, and how much more to stake to reach a target. Staking yield is out
+    of scope.
+    """
+    CreateEnergyPlan: _aio.UnaryUnaryMultiCallable[_staking_pb2.CreateEnergyPlanRequest, _staking_pb2.CreateEnergyPlanResponse]  # type: ignore[assignment]
+    """Plans the energy of one USDT transfer the node is about to send from sender_address, the cheapest way the policy
+    allows: the sender's own energy; energy delegated for the moment from the staking wallet (returned by
+    CompleteEnergyPlan); or TRX burned within the fee cap. With a delegation it answers once the delegation is in a
+    block. Idempotent on request_id. FAILED_PRECONDITION (reason ENERGY_UNAVAILABLE) when no way fits the policy.
+    """
+    GetEnergyPlan: _aio.UnaryUnaryMultiCallable[_staking_pb2.GetEnergyPlanRequest, _staking_pb2.GetEnergyPlanResponse]  # type: ignore[assignment]
+    """Returns one energy plan. NOT_FOUND for an unknown plan_id."""
+    CompleteEnergyPlan: _aio.UnaryUnaryMultiCallable[_staking_pb2.CompleteEnergyPlanRequest, _staking_pb2.CompleteEnergyPlanResponse]  # type: ignore[assignment]
+    """Closes a plan once its transfer is in a block (or will not be sent): takes a delegation back and records what the
+    transfer cost. Idempotent: completing a completed plan returns it unchanged.
     """
 
 class StakingServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -126,6 +160,16 @@ class StakingServiceServicer(metaclass=_abc_1.ABCMeta):
         """Takes delegated resources back (undelegateresource); FAILED_PRECONDITION while the delegation is locked."""
 
     @_abc_1.abstractmethod
+    def CancelAllUnfreeze(
+        self,
+        request: _staking_pb2.CancelAllUnfreezeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_staking_pb2.CancelAllUnfreezeResponse, _abc.Awaitable[_staking_pb2.CancelAllUnfreezeResponse]]:
+        """Cancels every pending unstake of the account (cancelallunfreezev2): what is still waiting is staked again for its
+        resource, and what is already withdrawable is withdrawn. FAILED_PRECONDITION when nothing is pending.
+        """
+
+    @_abc_1.abstractmethod
     def WithdrawExpireUnfreeze(
         self,
         request: _staking_pb2.WithdrawExpireUnfreezeRequest,
@@ -147,8 +191,39 @@ class StakingServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _staking_pb2.ForecastResourcesRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_staking_pb2.ForecastResourcesResponse, _abc.Awaitable[_staking_pb2.ForecastResourcesResponse]]:
-        """Forecasts what an account's resources pay for per day (USDT transfers covered), optionally with extra stake, and
-        how much more to stake to reach a target.
+        """Forecasts an account's energy and bandwidth over the next 24 hours (linear recovery, minus the planned payouts and
+        sweeps), what that pays for in USDT transfers, and how much more to stake to reach a target. Staking yield is out
+        of scope.
+        """
+
+    @_abc_1.abstractmethod
+    def CreateEnergyPlan(
+        self,
+        request: _staking_pb2.CreateEnergyPlanRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_staking_pb2.CreateEnergyPlanResponse, _abc.Awaitable[_staking_pb2.CreateEnergyPlanResponse]]:
+        """Plans the energy of one USDT transfer the node is about to send from sender_address, the cheapest way the policy
+        allows: the sender's own energy; energy delegated for the moment from the staking wallet (returned by
+        CompleteEnergyPlan); or TRX burned within the fee cap. With a delegation it answers once the delegation is in a
+        block. Idempotent on request_id. FAILED_PRECONDITION (reason ENERGY_UNAVAILABLE) when no way fits the policy.
+        """
+
+    @_abc_1.abstractmethod
+    def GetEnergyPlan(
+        self,
+        request: _staking_pb2.GetEnergyPlanRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_staking_pb2.GetEnergyPlanResponse, _abc.Awaitable[_staking_pb2.GetEnergyPlanResponse]]:
+        """Returns one energy plan. NOT_FOUND for an unknown plan_id."""
+
+    @_abc_1.abstractmethod
+    def CompleteEnergyPlan(
+        self,
+        request: _staking_pb2.CompleteEnergyPlanRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_staking_pb2.CompleteEnergyPlanResponse, _abc.Awaitable[_staking_pb2.CompleteEnergyPlanResponse]]:
+        """Closes a plan once its transfer is in a block (or will not be sent): takes a delegation back and records what the
+        transfer cost. Idempotent: completing a completed plan returns it unchanged.
         """
 
 def add_StakingServiceServicer_to_server(servicer: StakingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

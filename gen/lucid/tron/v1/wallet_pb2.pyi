@@ -74,6 +74,8 @@ class _TransactionKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Trans
     """UnDelegateResourceContract: take delegated resources back."""
     TRANSACTION_KIND_WITHDRAW_EXPIRE_UNFREEZE: _TransactionKind.ValueType  # 8
     """WithdrawExpireUnfreezeContract: withdraw unstaked TRX whose waiting period is over."""
+    TRANSACTION_KIND_CANCEL_ALL_UNFREEZE_V2: _TransactionKind.ValueType  # 9
+    """CancelAllUnfreezeV2Contract: cancel every pending unstake (restake what waits, withdraw what has expired)."""
 
 class TransactionKind(_TransactionKind, metaclass=_TransactionKindEnumTypeWrapper):
     """The kinds of transaction the wallet agrees to sign, each with its TRON contract type."""
@@ -96,6 +98,8 @@ TRANSACTION_KIND_UNDELEGATE_RESOURCE: TransactionKind.ValueType  # 7
 """UnDelegateResourceContract: take delegated resources back."""
 TRANSACTION_KIND_WITHDRAW_EXPIRE_UNFREEZE: TransactionKind.ValueType  # 8
 """WithdrawExpireUnfreezeContract: withdraw unstaked TRX whose waiting period is over."""
+TRANSACTION_KIND_CANCEL_ALL_UNFREEZE_V2: TransactionKind.ValueType  # 9
+"""CancelAllUnfreezeV2Contract: cancel every pending unstake (restake what waits, withdraw what has expired)."""
 Global___TransactionKind: _TypeAlias = TransactionKind  # noqa: Y015
 
 @_typing.final
