@@ -93,15 +93,17 @@ class Leases:
         return _lease_of(held)
 
     async def renew(self, lease: Lease) -> Lease:
-        """Extend a held lease by `ttl_s` from now. Raises LeaseLost when another worker acquired it since."""
+        """Extend a held lease by `ttl_s` from now. Raises LeaseLost when another worker acquired it since, or when
+        it was released: a renewal sent before a release can reach the server after it (another connection), and
+        must not take back what the holder gave up."""
         with bounded():
             held = await self._leases.find_one_and_update(
-                {"_id": lease.name, "token": lease.token},
+                {"_id": lease.name, "token": lease.token, "expires_at": {"$gt": _RELEASED}},
                 {"$set": {"expires_at": utc_now() + self._ttl}},
                 return_document=ReturnDocument.AFTER,
             )
         if held is None:
-            raise LeaseLost(f"lease {lease.name!r} was taken over")
+            raise LeaseLost(f"lease {lease.name!r} was taken over or released")
         return _lease_of(held)
 
     async def release(self, lease: Lease) -> None:

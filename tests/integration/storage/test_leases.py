@@ -65,6 +65,17 @@ async def test_a_released_lease_can_be_taken_at_once_and_its_token_still_grows(m
     assert taken is not None and taken.token == held.token + 1
 
 
+async def test_a_renewal_that_reaches_the_server_after_the_release_does_not_take_the_lease_back(mongo_db):
+    # A renewal in flight when its holder stops can land after the release, which went over another connection.
+    leases = leases_of(mongo_db, "a")
+    held = await leases.acquire("watcher")
+    await leases.release(held)
+
+    with pytest.raises(LeaseLost):
+        await leases.renew(held)
+    assert await leases_of(mongo_db, "b").acquire("watcher") is not None
+
+
 async def test_a_renewal_after_a_takeover_raises_lease_lost(mongo_db):
     stale = await leases_of(mongo_db, "a", ttl_s=0.1).acquire("watcher")
     await asyncio.sleep(0.15)
