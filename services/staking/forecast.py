@@ -135,14 +135,14 @@ def _available(
     shortfall = 0
     last = now_ms
     for at, is_use in events:
-        used = _recovered(used, at - last)
-        last = at
-        left = max(0, limit - used)
+        # Reading does not record anything: only a use updates the usage and its time, as on the chain.
+        now_used = _recovered(used, at - last)
+        left = max(0, limit - now_used)
         if not is_use:
             available.append(left)
             continue
         taken = min(per_use, left)
-        used += taken
+        used, last = now_used + taken, at
         shortfall += per_use - taken
     return available, shortfall
 

@@ -12,6 +12,7 @@ from pymongo import AsyncMongoClient
 from fixtures.rpc_errors import error_reason
 from integration.staking.staking_kit import BANDWIDTH, ENERGY, TRX, UNFREEZE_DELAY_S, StakingStack
 from integration.usdt_manager.usdt_kit import fresh_address
+from lucid.tron.v1 import staking_pb2
 
 
 async def test_freezing_for_energy_stakes_the_trx_and_gives_energy(stack: StakingStack) -> None:
@@ -267,3 +268,20 @@ async def test_resources_of_a_never_activated_address_are_empty(stack: StakingSt
 
     assert (found.resources.energy_limit, found.withdrawable_sun) == (0, 0)
     assert (list(found.delegations), list(found.pending_unfreezes)) == ([], [])
+
+
+async def test_a_forecast_of_staked_energy_counts_the_transfers_it_pays_for(stack: StakingStack) -> None:
+    await stack.stub.FreezeBalance(stack.freeze(ENERGY, 9_000 * TRX))
+    stack.settle()
+
+    found = await stack.stub.ForecastResources(
+        staking_pb2.ForecastResourcesRequest(address=stack.owner, planned_usdt_transfers=2,
+                                             target_usdt_transfers_per_day=10)
+    )
+
+    assert found.energy_per_day == (await stack.resources()).resources.energy_limit
+    assert found.usdt_transfers_to_holders_per_day == found.energy_per_day // found.energy_per_transfer_to_holder
+    assert found.usdt_transfers_to_holders_per_day >= 1
+    assert len(found.hourly) == 25 and found.hourly[0].energy_available == found.energy_per_day
+    assert found.planned_usdt_transfers == 2
+    assert found.stake_needed_sun > 0 and found.daily_burn_without_stake_sun > 0
