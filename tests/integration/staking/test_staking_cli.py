@@ -1,6 +1,6 @@
-"""`lucid-tron staking`: the operators' client of staking, against the served stack on devnet (plaintext; the mesh's
-mutual TLS is the same `_operator` connection `payouts` is tested with). Without --wallet/--owner a write acts for
-the staking wallet endpoints.json names."""
+"""`lucid-tron staking` (the operators' client of staking) and the stake `lucid-tron up` makes, against the served
+stack on devnet (plaintext; the mesh's mutual TLS is the same `_operator` connection `payouts` is tested with).
+Without --wallet/--owner a write acts for the staking wallet endpoints.json names."""
 
 from __future__ import annotations
 
@@ -14,6 +14,12 @@ from integration.staking.staking_kit import ENERGY, TRX, StakingStack
 from lucid_tron.cli._endpoints import Endpoints
 from lucid_tron.cli._main import build_parser
 from lucid_tron.cli._staking import run_staking
+from lucid_tron.cli._up_wallets import (
+    STAKED_FOR_BANDWIDTH_SUN,
+    STAKED_FOR_ENERGY_SUN,
+    STAKING_FUNDING_TRX_SUN,
+    stake_up_wallet,
+)
 
 
 @pytest.fixture
@@ -107,3 +113,18 @@ async def test_forecast_prints_the_day_hour_by_hour(stack: StakingStack, state_d
     assert status == 0
     assert [line.split()[-1] for line in shown.splitlines() if line.startswith("planned transfers")] == ["3"]
     assert len([line for line in shown.splitlines() if line[:2] == "20"]) == 25
+
+
+async def test_up_stakes_the_staking_wallet_once_and_not_again(stack: StakingStack):
+    wallet = {"wallet_id": stack.wallet_id, "address": stack.owner}
+    stack.devnet.fund(stack.owner, trx_sun=STAKING_FUNDING_TRX_SUN)
+
+    first = await stake_up_wallet(stack.server.address, None, wallet)
+    stack.settle()
+    again = await stake_up_wallet(stack.server.address, None, wallet)
+
+    assert (len(first), again) == (2, [])
+    found = (await stack.resources()).resources
+    assert (found.staked_for_energy_sun, found.staked_for_bandwidth_sun) == (
+        STAKED_FOR_ENERGY_SUN, STAKED_FOR_BANDWIDTH_SUN
+    )
