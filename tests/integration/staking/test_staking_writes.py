@@ -285,3 +285,23 @@ async def test_a_forecast_of_staked_energy_counts_the_transfers_it_pays_for(stac
     assert len(found.hourly) == 25 and found.hourly[0].energy_available == found.energy_per_day
     assert found.planned_usdt_transfers == 2
     assert found.stake_needed_sun > 0 and found.daily_burn_without_stake_sun > 0
+
+
+async def test_a_write_whose_broadcast_failed_sends_the_stored_bytes_when_retried(stack: StakingStack) -> None:
+    request = stack.freeze(ENERGY, 10 * TRX)
+    stack.devnet.faults.add(status=503, paths=["/wallet/broadcast"], count=10)
+
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stack.stub.FreezeBalance(request)
+    stack.devnet.faults.clear()
+    client: AsyncMongoClient = AsyncMongoClient(stack.mongo_url)
+    try:
+        stored = await client[stack.database].transactions.find_one({"request.request_id": request.request_id})
+    finally:
+        await client.close()
+    sent = await stack.stub.FreezeBalance(request)
+
+    assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert stored["state"] == "SIGNED"
+    assert sent.transaction.txid == stored["_id"]
+    assert stack.settle() == (stored["_id"],)
