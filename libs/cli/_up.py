@@ -273,7 +273,7 @@ class _Up:
         except grpc.aio.AioRpcError as error:
             raise StartError(f"staking could not stake the staking wallet's TRX: {error.code().name}: "
                              f"{error.details()}") from None
-        done = f"staked TRX for energy and bandwidth ({len(sent)} transactions)" if sent else "its TRX was staked already"
+        done = f"staked TRX for energy and bandwidth ({len(sent)} transactions)" if sent else "TRX staked already"
         _say(f"staking wallet {wallet['wallet_id']} stakes and delegates from {wallet['address']}: {done}")
 
     async def _start_devnet(self) -> tuple[str, str]:

@@ -118,7 +118,8 @@ async def stake_up_wallet(staking_address: str, credentials: Any, wallet: dict[s
     sent = []
     async with open_channel(staking_address, credentials=credentials) as channel:
         stub = staking_pb2_grpc.StakingServiceStub(channel)
-        found = (await stub.GetResources(staking_pb2.GetResourcesRequest(address=wallet["address"]), timeout=30)).resources
+        request = staking_pb2.GetResourcesRequest(address=wallet["address"])
+        found = (await stub.GetResources(request, timeout=30)).resources
         for resource, target, staked in (
             (_ENERGY, STAKED_FOR_ENERGY_SUN, found.staked_for_energy_sun),
             (_BANDWIDTH, STAKED_FOR_BANDWIDTH_SUN, found.staked_for_bandwidth_sun),

@@ -74,10 +74,15 @@ class SentTransactions:
                 {"request.method": method, "request.request_id": request_id}
             )
 
-    async def set_state(self, txid_hex: str, state: str) -> None:
+    async def get(self, txid_hex: str) -> Document | None:
+        with self._store.bounded():
+            return await self._store.collection(self.COLLECTION).find_one({"_id": txid_hex})
+
+    async def set_state(self, txid_hex: str, state: str, **fields: Any) -> None:
+        """Record where the transaction stands (and, for the caller's own states, what the receipt said)."""
         with self._store.bounded():
             await self._store.collection(self.COLLECTION, durable=True).update_one(
-                {"_id": txid_hex}, {"$set": {"state": state}}
+                {"_id": txid_hex}, {"$set": {"state": state, **fields}}
             )
 
 

@@ -22,7 +22,8 @@ transaction_info, stake,
 chain_parameters, estimate_energy, constant_call, and `both` (two calls at once). The one write: broadcast (DUP_TRANSACTION_ERROR
 is success with duplicate=True). Values: Finality, Block, BlockHeader, BlockReceipts, NativeTransfer, HistoryTransfer,
 HistoryPage, Account, AccountResources, Transaction,
-Receipt, Log, ExecutionResult, Stake, Unfreeze, DelegationRecord, ChainParameters, ConstantCall, BroadcastResult.
+Receipt, Log, ExecutionResult, Stake, Unfreeze, DelegationRecord, ChainParameters, ConstantCall,
+BroadcastResult.
 
 The reads, broadcast and the names below load their modules (protobuf, the chain library) on first use, so a user
 of the client alone does not pay for them: the lucid.tron.v1 mappings (FINALITIES,

@@ -65,14 +65,18 @@ RESOURCES = {"BANDWIDTH": common_pb2.RESOURCE_BANDWIDTH, "ENERGY": common_pb2.RE
 def stake_message(value: Stake) -> tron_client_pb2.GetStakeResponse:
     unfreezes = [
         common_pb2.PendingUnfreeze(
-            resource=RESOURCES[u.resource], amount_sun=u.amount_sun, withdrawable_time=timestamp_message(u.withdrawable_ms)
+            resource=RESOURCES[u.resource],
+            amount_sun=u.amount_sun,
+            withdrawable_time=timestamp_message(u.withdrawable_ms),
         )
         for u in value.unfreezes
         if u.resource in RESOURCES
     ]
     delegations = []
     for d in value.delegations:
-        message = common_pb2.Delegation(receiver_address=d.receiver, resource=RESOURCES[d.resource], amount_sun=d.amount_sun)
+        message = common_pb2.Delegation(
+            receiver_address=d.receiver, resource=RESOURCES[d.resource], amount_sun=d.amount_sun
+        )
         if d.lock_expire_ms:
             message.lock_expire_time.CopyFrom(timestamp_message(d.lock_expire_ms))
         delegations.append(message)

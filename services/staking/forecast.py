@@ -97,7 +97,8 @@ def forecast(
     energy_per_day = resources.energy_limit + extra
     bandwidth_per_day = resources.bandwidth_limit + resources.free_bandwidth_limit
     times = [now_ms + hour * _HOUR_MS for hour in range(HOURS + 1)]
-    transfers = [now_ms + (2 * i + 1) * WINDOW_MS // (2 * planned_usdt_transfers) for i in range(planned_usdt_transfers)]
+    count = planned_usdt_transfers
+    transfers = [now_ms + (2 * i + 1) * WINDOW_MS // (2 * count) for i in range(count)]
     energy, shortfall = _available(energy_per_day, resources.energy_used, now_ms, times, transfers,
                                    TRANSFER_ENERGY_TO_HOLDER)
     bandwidth, _ = _available(bandwidth_per_day, resources.bandwidth_used + resources.free_bandwidth_used, now_ms,

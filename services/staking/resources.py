@@ -63,7 +63,10 @@ class Resources:
             d for d in self.delegations
             if d.receiver_address == receiver and RESOURCE_NAMES.get(d.resource) == resource
         ]
-        unlocked = [d for d in records if not d.HasField("lock_expire_time") or d.lock_expire_time.ToMilliseconds() <= now_ms()]
+        at = now_ms()
+        unlocked = [
+            d for d in records if not d.HasField("lock_expire_time") or d.lock_expire_time.ToMilliseconds() <= at
+        ]
         return sum(d.amount_sun for d in records), sum(d.amount_sun for d in unlocked)
 
 

@@ -10,7 +10,7 @@ refusal after a signature.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -223,7 +223,7 @@ class Stakes:
         self,
         order: StakeOrder,
         kind: int,
-        check: Callable[[], Any],
+        check: Callable[[], Awaitable[dict[str, Any]]],
         contract: Callable[[], protocol.Transaction.Contract],
     ) -> dict[str, Any]:
         """The request's stored transaction, or: check the chain (`check` returns what to record besides the

@@ -60,11 +60,11 @@ class StakingStack:
     def unfreeze(self, resource: int, amount_sun: int, **fields: Any) -> staking_pb2.UnfreezeBalanceRequest:
         return self._write(staking_pb2.UnfreezeBalanceRequest, resource=resource, amount_sun=amount_sun, **fields)
 
-    def delegate(self, receiver: str, resource: int, amount_sun: int, **fields: Any) -> staking_pb2.DelegateResourceRequest:
+    def delegate(self, receiver: str, resource: int, amount_sun: int, **fields: Any) -> Any:
         return self._write(staking_pb2.DelegateResourceRequest, receiver_address=receiver, resource=resource,
                            amount_sun=amount_sun, **fields)
 
-    def undelegate(self, receiver: str, resource: int, amount_sun: int, **fields: Any) -> staking_pb2.UndelegateResourceRequest:
+    def undelegate(self, receiver: str, resource: int, amount_sun: int, **fields: Any) -> Any:
         return self._write(staking_pb2.UndelegateResourceRequest, receiver_address=receiver, resource=resource,
                            amount_sun=amount_sun, **fields)
 
@@ -92,7 +92,9 @@ class StakingStack:
 async def staking_stack(devnet: Devnet, mongo_url: str, directory: Path, **values: Any) -> AsyncIterator[StakingStack]:
     """The whole stack; `values` override StakingSettings fields."""
     async with AsyncExitStack() as stack:
-        wallet = await stack.enter_async_context(wallet_manager(mongo_url, directory, usdt_contract=devnet.usdt_address))
+        wallet = await stack.enter_async_context(
+            wallet_manager(mongo_url, directory, usdt_contract=devnet.usdt_address)
+        )
         hd = await create_hd(wallet.stub, spend_policy=generous_policy(allowed_contracts=[devnet.usdt_address]))
         devnet.fund(hd.first_address, trx_sun=OWNER_TRX_SUN)
         chain = {"port": 0, "insecure_plaintext": True, "trongrid_url": devnet.url, "trongrid_timeout_s": 5.0,

@@ -28,7 +28,8 @@ def state_dir(stack: StakingStack, tmp_path: Path) -> Path:
     directory = tmp_path / "state"
     directory.mkdir()
     Endpoints(
-        services={"staking": stack.server.address}, devnet_url=stack.devnet.url, usdt_contract=stack.devnet.usdt_address,
+        services={"staking": stack.server.address}, devnet_url=stack.devnet.url,
+        usdt_contract=stack.devnet.usdt_address,
         mongo_url=stack.mongo_url, redis_url="redis://127.0.0.1:9/0", metrics={}, health={}, tls=None,
         staking_wallet={"wallet_id": stack.wallet_id, "address": stack.owner},
     ).write(directory)
