@@ -18,12 +18,14 @@ from typing import Any
 
 import grpc
 
+from fixtures.pki import tls_fields
 from fixtures.service_processes import DEVNET_WITHOUT_TOR_FIELDS
 from integration.usdt_manager.usdt_kit import fresh_address
 from integration.wallet_manager.wallet_kit import create_hd, generous_policy, wallet_manager
-from lucid.tron.v1 import common_pb2, staking_pb2, staking_pb2_grpc
+from lucid.tron.v1 import common_pb2, staking_pb2, staking_pb2_grpc, wallet_pb2_grpc
 from lucid_tron.devnet import Devnet
 from lucid_tron.mesh import MeshServer, serving
+from lucid_tron.pki import PkiDirectory, channel_credentials
 from lucid_tron.services.staking.__main__ import StakingSettings, build
 from lucid_tron.services.tron_client.__main__ import TronClientSettings, build as build_tron_client
 
@@ -89,17 +91,37 @@ class StakingStack:
 
 
 @asynccontextmanager
-async def staking_stack(devnet: Devnet, mongo_url: str, directory: Path, **values: Any) -> AsyncIterator[StakingStack]:
-    """The whole stack; `values` override StakingSettings fields."""
+async def staking_stack(
+    devnet: Devnet, mongo_url: str, directory: Path, *, pki: PkiDirectory | None = None, operator: str = "",
+    **values: Any,
+) -> AsyncIterator[StakingStack]:
+    """The whole stack; `values` override StakingSettings fields. With `pki` (service certificates of staking,
+    wallet-manager and tron-client issued), every hop is mutual TLS and the stub calls as `operator`."""
+
+    def tls(service: str) -> dict[str, Any]:
+        if pki is None:
+            return {}
+        return {**tls_fields(pki.files("services", service)), "insecure_plaintext": False}
+
+    def operator_channel(server: MeshServer) -> grpc.aio.Channel:
+        if pki is None:
+            return grpc.aio.insecure_channel(server.address)
+        return grpc.aio.secure_channel(server.address, channel_credentials(pki.files("operators", operator).read()))
+
     async with AsyncExitStack() as stack:
         wallet = await stack.enter_async_context(
-            wallet_manager(mongo_url, directory, usdt_contract=devnet.usdt_address)
+            wallet_manager(mongo_url, directory, usdt_contract=devnet.usdt_address, **tls("wallet-manager"))
         )
-        hd = await create_hd(wallet.stub, spend_policy=generous_policy(allowed_contracts=[devnet.usdt_address]))
+        wallets = wallet.stub
+        if pki is not None:  # the kit's own channel is plaintext: an operator creates the wallet
+            wallets = wallet_pb2_grpc.WalletServiceStub(
+                await stack.enter_async_context(operator_channel(wallet.server))
+            )
+        hd = await create_hd(wallets, spend_policy=generous_policy(allowed_contracts=[devnet.usdt_address]))
         devnet.fund(hd.first_address, trx_sun=OWNER_TRX_SUN)
         chain = {"port": 0, "insecure_plaintext": True, "trongrid_url": devnet.url, "trongrid_timeout_s": 5.0,
                  **DEVNET_WITHOUT_TOR_FIELDS}
-        client_settings = TronClientSettings(**chain)
+        client_settings = TronClientSettings(**{**chain, **tls("tron-client")})
         client = await stack.enter_async_context(serving(build_tron_client(client_settings), client_settings))
         fields: dict[str, Any] = {
             "port": 0,
@@ -109,10 +131,11 @@ async def staking_stack(devnet: Devnet, mongo_url: str, directory: Path, **value
             "wallet_manager_addr": wallet.server.address,
             "dependency_check_interval_s": 5.0,
             "insecure_plaintext": True,
+            **tls("staking"),
             **values,
         }
         settings = StakingSettings(**fields)
         server = await stack.enter_async_context(serving(build(settings), settings))
-        channel = await stack.enter_async_context(grpc.aio.insecure_channel(server.address))
+        channel = await stack.enter_async_context(operator_channel(server))
         yield StakingStack(server, staking_pb2_grpc.StakingServiceStub(channel), devnet, hd.wallet_id,
                            hd.first_address, mongo_url, fields["mongo_database"])

@@ -10,9 +10,10 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from fixtures.rpc_errors import error_reason
-from integration.staking.staking_kit import BANDWIDTH, ENERGY, TRX, UNFREEZE_DELAY_S, StakingStack
+from integration.staking.staking_kit import BANDWIDTH, ENERGY, TRX, UNFREEZE_DELAY_S, StakingStack, staking_stack
 from integration.usdt_manager.usdt_kit import fresh_address
 from lucid.tron.v1 import staking_pb2
+from lucid_tron.pki import PkiDirectory
 
 
 async def test_freezing_for_energy_stakes_the_trx_and_gives_energy(stack: StakingStack) -> None:
@@ -305,3 +306,23 @@ async def test_a_write_whose_broadcast_failed_sends_the_stored_bytes_when_retrie
     assert stored["state"] == "SIGNED"
     assert sent.transaction.txid == stored["_id"]
     assert stack.settle() == (stored["_id"],)
+
+
+async def test_the_audit_entry_of_a_signature_names_the_calling_operator(
+    devnet, mongo_url, tmp_path, tmp_path_factory
+) -> None:
+    pki = PkiDirectory(tmp_path_factory.mktemp("staking-pki") / "pki")
+    pki.init_ca()
+    for service in ("staking", "wallet-manager", "tron-client"):
+        pki.issue_service(service)
+    pki.issue_operator("alice")
+
+    async with staking_stack(devnet, mongo_url, tmp_path, pki=pki, operator="alice") as stack:
+        sent = await stack.stub.FreezeBalance(stack.freeze(ENERGY, 10 * TRX))
+
+    client: AsyncMongoClient = AsyncMongoClient(mongo_url)
+    try:
+        audited = await client[stack.database].audit_log.find_one({"details.txid": sent.transaction.txid})
+    finally:
+        await client.close()
+    assert audited["principal"] == "spiffe://lucid/operator/alice"
