@@ -148,7 +148,7 @@ class Stakes:
         async def check() -> dict[str, Any]:
             resources = await self.reader.resources(order.owner)
             if resources.withdrawable_sun == 0:
-                waiting = f"; the next unstake ends at {_shown_ms(resources.pending[0])}" if resources.pending else ""
+                waiting = f"; the next unstake ends at {_release_time(resources.pending[0])}" if resources.pending else ""
                 raise FailedPrecondition(
                     f"{order.owner} has no unstaked TRX whose wait is over{waiting}",
                     reason=NOTHING_TO_WITHDRAW,
@@ -266,7 +266,7 @@ class Stakes:
             )
 
 
-def _shown_ms(unfreeze: common_pb2.PendingUnfreeze) -> str:
+def _release_time(unfreeze: common_pb2.PendingUnfreeze) -> str:
     return unfreeze.withdrawable_time.ToJsonString()
 
 
