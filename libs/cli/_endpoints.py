@@ -8,7 +8,8 @@
      "mongo_url": "mongodb://127.0.0.1:40200/?replicaSet=secantus",
      "redis_url": "redis://127.0.0.1:40300/0",
      "payment_wallet": {"wallet_id": "...", "address": "T..."},
-     "payout_wallet": {"wallet_id": "...", "address": "T..."}}
+     "payout_wallet": {"wallet_id": "...", "address": "T..."},
+     "staking_wallet": {"wallet_id": "...", "address": "T..."}}
 
 `up` writes it once every service is SERVING and deletes it when it stops, so its presence means a mesh is (or
 was, if `up` was killed) running. "metrics" is where Prometheus scrapes each service (`http://<host:port>/metrics`).
@@ -50,6 +51,8 @@ class Endpoints:
     payment_wallet: dict[str, str] | None = None
     #: {"wallet_id", "address"} of the HD wallet whose first address pays payouts (PAYOUT_WALLET_ID).
     payout_wallet: dict[str, str] | None = None
+    #: {"wallet_id", "address"} of the HD wallet whose first address stakes and delegates (STAKING_WALLET_ID).
+    staking_wallet: dict[str, str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         tls = {} if self.tls is None else {"tls": dict(self.tls)}
@@ -63,6 +66,7 @@ class Endpoints:
             "redis_url": self.redis_url,
             **({} if self.payment_wallet is None else {"payment_wallet": dict(self.payment_wallet)}),
             **({} if self.payout_wallet is None else {"payout_wallet": dict(self.payout_wallet)}),
+            **({} if self.staking_wallet is None else {"staking_wallet": dict(self.staking_wallet)}),
         }
 
     @classmethod
@@ -87,6 +91,7 @@ class Endpoints:
                 redis_url=str(data["redis_url"]),
                 payment_wallet=data.get("payment_wallet"),
                 payout_wallet=data.get("payout_wallet"),
+                staking_wallet=data.get("staking_wallet"),
             )
         except (KeyError, TypeError) as error:
             raise EndpointsError(f"not an endpoints file written by `lucid-tron up`: {error}") from None

@@ -72,7 +72,10 @@ from lucid_tron.cli._up_wallets import (
     PAYOUT_FUNDING_TRX_SUN,
     PAYOUT_FUNDING_USDT_UNITS,
     PAYOUT_WALLET,
+    STAKING_FUNDING_TRX_SUN,
+    STAKING_WALLET,
     ensure_up_wallets,
+    stake_up_wallet,
 )
 from lucid_tron.cli._wallet import DEFAULT_DATABASE as WALLET_DATABASE
 
@@ -227,7 +230,9 @@ class _Up:
             usdt_contract,
         )
         payment_wallet, payout_wallet = wallets[PAYMENT_WALLET], wallets[PAYOUT_WALLET]
+        staking_wallet = wallets[STAKING_WALLET]
         await _fund(devnet_url, payout_wallet["address"], PAYOUT_FUNDING_TRX_SUN, PAYOUT_FUNDING_USDT_UNITS)
+        await _fund(devnet_url, staking_wallet["address"], STAKING_FUNDING_TRX_SUN, 0)
         _say(f"payment wallet {payment_wallet['wallet_id']} gives invoices their deposit addresses; payout wallet "
              f"{payout_wallet['wallet_id']} pays payouts from {payout_wallet['address']} (funded by devnet)")
         services, metrics, health, tls = await self._start_services(
@@ -235,8 +240,10 @@ class _Up:
             {
                 "payment-gateway": {"PAYMENT_WALLET_ID": payment_wallet["wallet_id"], "TRON_NETWORK": "devnet"},
                 "payout-router": {"PAYOUT_WALLET_ID": payout_wallet["wallet_id"]},
+                "staking": {"STAKING_WALLET_ID": staking_wallet["wallet_id"]},
             },
         )
+        await self._stake(services["staking"], tls, staking_wallet)
         return _EndpointsWithTor(
             services,
             devnet_url,
@@ -246,10 +253,28 @@ class _Up:
             metrics,
             health,
             tls,
-            payment_wallet,
-            payout_wallet,
-            self._tor_entry(trongrid_url),
+            payment_wallet=payment_wallet,
+            payout_wallet=payout_wallet,
+            staking_wallet=staking_wallet,
+            tor=self._tor_entry(trongrid_url),
         )
+
+    async def _stake(self, address: str, tls: dict[str, str] | None, wallet: dict[str, str]) -> None:
+        """Stake the staking wallet's TRX through staking, as an operator would (see `stake_up_wallet`)."""
+        import grpc
+
+        from lucid_tron.pki import TlsFiles, channel_credentials
+
+        credentials = None if tls is None else channel_credentials(
+            TlsFiles(Path(tls["operator_cert"]), Path(tls["operator_key"]), Path(tls["ca"])).read()
+        )
+        try:
+            sent = await stake_up_wallet(address, credentials, wallet)
+        except grpc.aio.AioRpcError as error:
+            raise StartError(f"staking could not stake the staking wallet's TRX: {error.code().name}: "
+                             f"{error.details()}") from None
+        done = f"staked TRX for energy and bandwidth ({len(sent)} transactions)" if sent else "TRX staked already"
+        _say(f"staking wallet {wallet['wallet_id']} stakes and delegates from {wallet['address']}: {done}")
 
     async def _start_devnet(self) -> tuple[str, str]:
         options = self.options

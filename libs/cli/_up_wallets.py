@@ -4,7 +4,12 @@
   (PAYMENT_WALLET_ID). Its spend policy is empty: it receives, and signs nothing until an operator sets one;
 - the payout wallet, an HD wallet whose first address pays payout-router's payouts (PAYOUT_WALLET_ID), with a spend
   policy as wide as payout-router's default limits (TRX and USDT transfers of the devnet's USDT contract), funded
-  by devnet at every `up` with TRX and USDT so that a payout works at once.
+  by devnet at every `up` with TRX and USDT so that a payout works at once;
+- the staking wallet, an HD wallet whose first address stakes TRX and delegates resources for the node
+  (STAKING_WALLET_ID), with a spend policy that allows the Stake 2.0 kinds and nothing else (no transfer), funded by
+  devnet at every `up`; once the mesh serves, `stake_up_wallet` stakes its TRX for energy and bandwidth through
+  staking, only what the chain does not already have staked (so a second `up` on a chain that kept the stake stakes
+  nothing more).
 
 Created once, directly in wallet-manager's database with the install's master secret (as `lucid-tron wallet restore`
 does), before the services start, and found again by the ids `up` keeps in `<state-dir>/wallets.json`. Back a
@@ -21,18 +26,26 @@ from typing import Any
 WALLETS_FILE = "wallets.json"
 PAYMENT_WALLET = "payment_wallet"
 PAYOUT_WALLET = "payout_wallet"
+STAKING_WALLET = "staking_wallet"
 USDT_BASE_UNITS = 1_000_000
 SUN_PER_TRX = 1_000_000
 #: What devnet credits the payout wallet with at every `up`.
 PAYOUT_FUNDING_TRX_SUN = 10_000 * SUN_PER_TRX
 PAYOUT_FUNDING_USDT_UNITS = 10_000 * USDT_BASE_UNITS
+#: What devnet credits the staking wallet with at every `up`, and what `stake_up_wallet` keeps staked of it (devnet
+#: gives 10 energy a day per staked TRX: 50,000 TRX cover about 7 USDT transfers a day to holders).
+STAKING_FUNDING_TRX_SUN = 60_000 * SUN_PER_TRX
+STAKED_FOR_ENERGY_SUN = 50_000 * SUN_PER_TRX
+STAKED_FOR_BANDWIDTH_SUN = 1_000 * SUN_PER_TRX
+#: lucid.tron.v1.Resource numbers.
+_ENERGY, _BANDWIDTH = 2, 1
 
 
 async def ensure_up_wallets(
     mongo_url: str, database: str, master_key_file: Path, state_dir: Path, usdt_contract: str
 ) -> dict[str, dict[str, str]]:
-    """{"payment_wallet": {"wallet_id", "address"}, "payout_wallet": {...}}, each created on the first call for this
-    state dir (again if the database no longer has it)."""
+    """{"payment_wallet": {"wallet_id", "address"}, "payout_wallet": {...}, "staking_wallet": {...}}, each created
+    on the first call for this state dir (again if the database no longer has it)."""
     from lucid_tron.services.wallet_manager.host import HostWallets
 
     path = state_dir / WALLETS_FILE
@@ -41,6 +54,7 @@ async def ensure_up_wallets(
         for name, display_name, policy in (
             (PAYMENT_WALLET, "payments", None),
             (PAYOUT_WALLET, "payouts", _payout_policy(usdt_contract)),
+            (STAKING_WALLET, "staking", _staking_policy()),
         ):
             wallet = await _existing(host, known.get(name, {}).get("wallet_id"))
             if wallet is None:
@@ -49,7 +63,7 @@ async def ensure_up_wallets(
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps(known, indent=2) + "\n", encoding="utf-8")
     os.replace(temporary, path)
-    return {name: known[name] for name in (PAYMENT_WALLET, PAYOUT_WALLET)}
+    return {name: known[name] for name in (PAYMENT_WALLET, PAYOUT_WALLET, STAKING_WALLET)}
 
 
 async def _existing(host: Any, wallet_id: str | None) -> dict[str, Any] | None:
@@ -77,3 +91,47 @@ def _payout_policy(usdt_contract: str) -> Any:
         allowed_contracts=frozenset({usdt_contract}),
         max_fee_limit_sun=30 * SUN_PER_TRX,
     )
+
+
+def _staking_policy() -> Any:
+    """The Stake 2.0 kinds and nothing else: staking moves no TRX out of the wallet (a delegation lends the
+    resource, never the TRX), so there is no cap, and its transactions carry no fee limit."""
+    from lucid_tron.services.wallet_manager.spend_policy import SpendPolicy
+
+    return SpendPolicy(
+        allowed_kinds=frozenset({
+            "FREEZE_BALANCE_V2", "UNFREEZE_BALANCE_V2", "DELEGATE_RESOURCE", "UNDELEGATE_RESOURCE",
+            "WITHDRAW_EXPIRE_UNFREEZE", "CANCEL_ALL_UNFREEZE_V2",
+        }),
+    )
+
+
+async def stake_up_wallet(staking_address: str, credentials: Any, wallet: dict[str, str]) -> list[str]:
+    """Through staking at `staking_address`: stake the staking wallet's TRX up to STAKED_FOR_ENERGY_SUN and
+    STAKED_FOR_BANDWIDTH_SUN, counting what the chain already has staked; the txids sent (none when all is staked)."""
+    import uuid
+
+    from lucid.tron.v1 import staking_pb2, staking_pb2_grpc
+
+    from lucid_tron.mesh import open_channel
+
+    sent = []
+    async with open_channel(staking_address, credentials=credentials) as channel:
+        stub = staking_pb2_grpc.StakingServiceStub(channel)
+        request = staking_pb2.GetResourcesRequest(address=wallet["address"])
+        found = (await stub.GetResources(request, timeout=30)).resources
+        for resource, target, staked in (
+            (_ENERGY, STAKED_FOR_ENERGY_SUN, found.staked_for_energy_sun),
+            (_BANDWIDTH, STAKED_FOR_BANDWIDTH_SUN, found.staked_for_bandwidth_sun),
+        ):
+            if target - staked < SUN_PER_TRX:
+                continue  # staked already (TRON stakes at least 1 TRX at a time)
+            frozen = await stub.FreezeBalance(
+                staking_pb2.FreezeBalanceRequest(
+                    request_id=str(uuid.uuid4()), wallet_id=wallet["wallet_id"], owner_address=wallet["address"],
+                    resource=resource, amount_sun=target - staked,
+                ),
+                timeout=30,
+            )
+            sent.append(frozen.transaction.txid)
+    return sent

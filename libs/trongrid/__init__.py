@@ -18,15 +18,16 @@ and typed reads.
 
 Reads (TronGrid's JSON parsed once into plain frozen dataclasses; "not found" is None, an unusable answer
 TronGridBadResponse): now_block, block, block_receipts, token_transfers, account, account_resources, transaction,
-transaction_info,
+transaction_info, stake,
 chain_parameters, estimate_energy, constant_call, and `both` (two calls at once). The one write: broadcast (DUP_TRANSACTION_ERROR
 is success with duplicate=True). Values: Finality, Block, BlockHeader, BlockReceipts, NativeTransfer, HistoryTransfer,
 HistoryPage, Account, AccountResources, Transaction,
-Receipt, Log, ExecutionResult, ChainParameters, ConstantCall, BroadcastResult.
+Receipt, Log, ExecutionResult, Stake, Unfreeze, DelegationRecord, ChainParameters, ConstantCall,
+BroadcastResult.
 
 The reads, broadcast and the names below load their modules (protobuf, the chain library) on first use, so a user
 of the client alone does not pay for them: the lucid.tron.v1 mappings (FINALITIES,
-block_header_message, account_message, account_resources_message, receipt_message, timestamp_message) and
+block_header_message, account_message, account_resources_message, stake_message, receipt_message, timestamp_message) and
 TronGridSettings (TronGrid's and Tor's variables; it extends the mesh's ServiceSettings, so it loads grpc).
 """
 
@@ -74,6 +75,7 @@ if TYPE_CHECKING:
         account_resources_message,
         block_header_message,
         receipt_message,
+        stake_message,
         timestamp_message,
     )
     from ._reads import (
@@ -88,6 +90,7 @@ if TYPE_CHECKING:
         now_block,
         token_transfers,
         transaction,
+        stake,
         transaction_info,
     )
     from ._settings import TronGridSettings
@@ -114,6 +117,8 @@ _LAZY = {
     "token_transfers": "._reads",
     "transaction": "._reads",
     "transaction_info": "._reads",
+    "stake": "._reads",
+    "stake_message": "._messages",
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
@@ -138,6 +143,9 @@ __all__ = [
     "Log",
     "NativeTransfer",
     "Receipt",
+    "DelegationRecord",
+    "Stake",
+    "Unfreeze",
     "RetryPolicy",
     "SessionProvider",
     "HistoryTransfer",
@@ -171,4 +179,6 @@ __all__ = [
     "token_transfers",
     "transaction",
     "transaction_info",
+    "stake",
+    "stake_message",
 ]

@@ -11,8 +11,8 @@ import dataclasses
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from lucid.tron.v1 import common_pb2
-from ._values import Account, AccountResources, BlockHeader, Finality, Receipt
+from lucid.tron.v1 import common_pb2, tron_client_pb2
+from ._values import Account, AccountResources, BlockHeader, Finality, Receipt, Stake
 
 __all__ = [
     "FINALITIES",
@@ -20,6 +20,7 @@ __all__ = [
     "account_resources_message",
     "block_header_message",
     "receipt_message",
+    "stake_message",
     "timestamp_message",
 ]
 
@@ -55,6 +56,37 @@ def account_message(value: Account) -> common_pb2.Account:
 def account_resources_message(value: AccountResources) -> common_pb2.AccountResources:
     # The dataclass is named field for field after the message.
     return common_pb2.AccountResources(**dataclasses.asdict(value))
+
+
+#: TRON's resource names as lucid.tron.v1.Resource numbers.
+RESOURCES = {"BANDWIDTH": common_pb2.RESOURCE_BANDWIDTH, "ENERGY": common_pb2.RESOURCE_ENERGY}
+
+
+def stake_message(value: Stake) -> tron_client_pb2.GetStakeResponse:
+    unfreezes = [
+        common_pb2.PendingUnfreeze(
+            resource=RESOURCES[u.resource],
+            amount_sun=u.amount_sun,
+            withdrawable_time=timestamp_message(u.withdrawable_ms),
+        )
+        for u in value.unfreezes
+        if u.resource in RESOURCES
+    ]
+    delegations = []
+    for d in value.delegations:
+        message = common_pb2.Delegation(
+            receiver_address=d.receiver, resource=RESOURCES[d.resource], amount_sun=d.amount_sun
+        )
+        if d.lock_expire_ms:
+            message.lock_expire_time.CopyFrom(timestamp_message(d.lock_expire_ms))
+        delegations.append(message)
+    return tron_client_pb2.GetStakeResponse(
+        unfreezes=unfreezes,
+        delegations=delegations,
+        delegatable_bandwidth_sun=value.delegatable_bandwidth_sun,
+        delegatable_energy_sun=value.delegatable_energy_sun,
+        withdrawable_sun=value.withdrawable_sun,
+    )
 
 
 def receipt_message(value: Receipt) -> common_pb2.TransactionReceipt:

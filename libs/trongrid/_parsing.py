@@ -34,7 +34,10 @@ from ._values import (
     Receipt,
     HistoryTransfer,
     HistoryPage,
+    Stake,
+    DelegationRecord,
     Transaction,
+    Unfreeze,
 )
 
 if TYPE_CHECKING:
@@ -48,8 +51,10 @@ __all__ = [
     "parse_block",
     "parse_chain_parameters",
     "parse_constant_call",
+    "parse_delegation_receivers",
     "parse_energy_required",
     "parse_receipt",
+    "parse_stake",
     "parse_transaction",
 ]
 
@@ -308,6 +313,54 @@ def parse_account_resources(resource_answer: Any, account_answer: Any, address: 
         total_energy_weight=resources.int("TotalEnergyWeight"),
         total_bandwidth_limit=resources.int("TotalNetLimit"),
         total_bandwidth_weight=resources.int("TotalNetWeight"),
+    )
+
+
+def parse_delegation_receivers(answer: Any) -> list[str]:
+    """The addresses an account delegated to (getdelegatedresourceaccountindexv2's toAccounts)."""
+    index = _Json(json_object(answer, "getdelegatedresourceaccountindexv2"), "getdelegatedresourceaccountindexv2")
+    receivers = []
+    for entry in index.list("toAccounts"):
+        if not isinstance(entry, str):
+            raise bad_response(f"getdelegatedresourceaccountindexv2.toAccounts[] is not an address: {entry!r:.60}")
+        receivers.append(_address(entry, "getdelegatedresourceaccountindexv2.toAccounts[]"))
+    return receivers
+
+
+def parse_stake(
+    account_answer: Any,
+    delegation_answers: Mapping[str, Any],
+    bandwidth_answer: Any,
+    energy_answer: Any,
+    withdraw_answer: Any,
+) -> Stake:
+    """getaccount (its unfrozenV2), getdelegatedresourcev2 per receiver, getcandelegatedmaxsize for bandwidth and
+    for energy, and getcanwithdrawunfreezeamount; TRON leaves out a zero and an empty list, and names BANDWIDTH by
+    leaving `type` out."""
+    state = _Json(json_object(account_answer, "getaccount"), "getaccount")
+    unfreezes = []
+    for entry in state.list("unfrozenV2"):
+        item = _Json(json_object(entry, "getaccount.unfrozenV2[]"), "getaccount.unfrozenV2[]")
+        unfreezes.append(
+            Unfreeze(item.str("type") or "BANDWIDTH", item.int("unfreeze_amount"), item.int("unfreeze_expire_time"))
+        )
+    delegations = []
+    for receiver, answer in delegation_answers.items():
+        records = _Json(json_object(answer, "getdelegatedresourcev2"), "getdelegatedresourcev2")
+        for entry in records.list("delegatedResource"):
+            item = _Json(json_object(entry, "delegatedResource[]"), "getdelegatedresourcev2.delegatedResource[]")
+            for resource, amount_key, expire_key in (
+                ("BANDWIDTH", "frozen_balance_for_bandwidth", "expire_time_for_bandwidth"),
+                ("ENERGY", "frozen_balance_for_energy", "expire_time_for_energy"),
+            ):
+                if amount := item.int(amount_key):
+                    delegations.append(DelegationRecord(receiver, resource, amount, item.int(expire_key)))
+    return Stake(
+        unfreezes=tuple(sorted(unfreezes, key=lambda u: u.withdrawable_ms)),
+        delegations=tuple(delegations),
+        delegatable_bandwidth_sun=_Json(json_object(bandwidth_answer, "getcandelegatedmaxsize"), "").int("max_size"),
+        delegatable_energy_sun=_Json(json_object(energy_answer, "getcandelegatedmaxsize"), "").int("max_size"),
+        withdrawable_sun=_Json(json_object(withdraw_answer, "getcanwithdrawunfreezeamount"), "").int("amount"),
     )
 
 

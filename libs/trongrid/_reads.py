@@ -11,6 +11,7 @@ becomes an unexpected exception. "Not found" is a value (None), never an error: 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -26,6 +27,8 @@ from ._parsing import (
     parse_constant_call,
     parse_energy_required,
     parse_receipt,
+    parse_delegation_receivers,
+    parse_stake,
     parse_token_transfer_page,
     parse_trx_history_page,
     parse_transaction,
@@ -41,6 +44,7 @@ from ._values import (
     Finality,
     Receipt,
     HistoryPage,
+    Stake,
     Transaction,
 )
 
@@ -54,6 +58,7 @@ __all__ = [
     "constant_call",
     "estimate_energy",
     "now_block",
+    "stake",
     "token_transfers",
     "transaction",
     "transaction_info",
@@ -151,6 +156,29 @@ async def account_resources(client: TronGridClient, address: str) -> AccountReso
         client.wallet("getaccountresource", body), client.wallet("getaccount", body)
     )
     return parse_account_resources(resource_answer, account_answer, address)
+
+
+async def stake(client: TronGridClient, address: str) -> Stake:
+    """Unstakes, delegations made, what can still be delegated and what is withdrawable now, at head: the account
+    and its delegation index first, then each receiver's delegations and the three amounts, concurrently."""
+    body = {"address": address, "visible": True}
+    account_answer, index = await both(
+        client.wallet("getaccount", body),
+        client.wallet("getdelegatedresourceaccountindexv2", {"value": address, "visible": True}),
+    )
+    receivers = parse_delegation_receivers(index)
+    owner = {"owner_address": address, "visible": True}
+    answers = await asyncio.gather(
+        client.wallet("getcandelegatedmaxsize", {**owner, "type": 0}),
+        client.wallet("getcandelegatedmaxsize", {**owner, "type": 1}),
+        client.wallet("getcanwithdrawunfreezeamount", {**owner, "timestamp": int(time.time() * 1000)}),
+        *(
+            client.wallet("getdelegatedresourcev2", {"fromAddress": address, "toAddress": receiver, "visible": True})
+            for receiver in receivers
+        ),
+    )
+    bandwidth, energy, withdraw, *delegations = answers
+    return parse_stake(account_answer, dict(zip(receivers, delegations)), bandwidth, energy, withdraw)
 
 
 async def transaction(client: TronGridClient, txid: str, finality: Finality) -> Transaction | None:

@@ -23,8 +23,11 @@ __all__ = [
     "Finality",
     "Log",
     "NativeTransfer",
+    "DelegationRecord",
     "Receipt",
+    "Stake",
     "Transaction",
+    "Unfreeze",
 ]
 
 
@@ -95,6 +98,36 @@ class AccountResources:
     total_energy_weight: int
     total_bandwidth_limit: int
     total_bandwidth_weight: int
+
+
+@dataclass(frozen=True)
+class Unfreeze:
+    """One Stake 2.0 unstake not yet withdrawn: `resource` "BANDWIDTH" or "ENERGY"."""
+
+    resource: str
+    amount_sun: int
+    withdrawable_ms: int
+
+
+@dataclass(frozen=True)
+class DelegationRecord:
+    """Stake `owner` delegated to `receiver` for `resource`; lock_expire_ms 0 when not locked."""
+
+    receiver: str
+    resource: str
+    amount_sun: int
+    lock_expire_ms: int
+
+
+@dataclass(frozen=True)
+class Stake:
+    """An account's Stake 2.0 state besides its resources, as of the head block."""
+
+    unfreezes: tuple[Unfreeze, ...]
+    delegations: tuple[DelegationRecord, ...]
+    delegatable_bandwidth_sun: int
+    delegatable_energy_sun: int
+    withdrawable_sun: int
 
 
 @dataclass(frozen=True)

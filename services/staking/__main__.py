@@ -1,6 +1,7 @@
 """staking: `python -m lucid_tron.services.staking` serves lucid.tron.v1.StakingService.
 
-Settings (MONGO_URL, MONGO_DATABASE, TRON_CLIENT_ADDR, WALLET_MANAGER_ADDR, DEPENDENCY_CHECK_INTERVAL_S and the mesh's)
+Settings (MONGO_URL, MONGO_DATABASE, TRON_CLIENT_ADDR, WALLET_MANAGER_ADDR, STAKING_WALLET_ID,
+DEPENDENCY_CHECK_INTERVAL_S and the mesh's)
 come from the environment and secret files; every problem is reported at once and the process exits 78 before serving.
 MongoDB holds this service's state: the process is NOT_SERVING while MongoDB does not answer, checked every
 DEPENDENCY_CHECK_INTERVAL_S.
@@ -16,6 +17,7 @@ from lucid_tron.storage import MongoSettings
 
 from .stakes import Stakes
 from .servicer import StakingServicer, registration
+from .settings import StakingWalletSettings
 from .store import StakingStore
 
 NAME = "staking"
@@ -24,6 +26,7 @@ NAME = "staking"
 @dataclass(frozen=True, kw_only=True)
 class StakingSettings(
     ServiceSettings,
+    StakingWalletSettings,
     WalletManagerAddress,
     TronClientAddress,
     MongoSettings,

@@ -76,6 +76,14 @@ class TronClientServicer(tron_client_pb2_grpc.TronClientServiceServicer):
         found = await trongrid.account_resources(self._trongrid, address)
         return tron_client_pb2.GetAccountResourcesResponse(resources=trongrid.account_resources_message(found))
 
+    async def GetStake(  # noqa: N802
+        self, request: tron_client_pb2.GetStakeRequest, context: Context
+    ) -> tron_client_pb2.GetStakeResponse:
+        check = FieldChecks()
+        address = check.address("address", request.address)
+        check.done()
+        return trongrid.stake_message(await trongrid.stake(self._trongrid, address))
+
     async def GetTransaction(  # noqa: N802
         self, request: tron_client_pb2.GetTransactionRequest, context: Context
     ) -> tron_client_pb2.GetTransactionResponse:

@@ -47,7 +47,7 @@ def build(settings: UsdtManagerSettings) -> ServiceSpec:
     tron_client = settings.tron_client()
     tron_relay = settings.tron_relay()
     wallet_manager = settings.wallet_manager()
-    contract = UsdtContract(tron_client, settings.usdt_contract, lifetime_s=settings.transaction_lifetime_s)
+    contract = UsdtContract(tron_client, settings.usdt_contract)
     policy = FeePolicy(cap_sun=settings.fee_limit_cap_sun, margin_percent=settings.fee_limit_margin_percent)
     transfers = UsdtTransfers(
         store,
@@ -55,6 +55,7 @@ def build(settings: UsdtManagerSettings) -> ServiceSpec:
         wallet_manager=wallet_manager,
         contract=contract,
         estimator=Estimator(tron_client, contract, policy),
+        lifetime_s=settings.transaction_lifetime_s,
     )
     history = TransferHistory(tron_relay, settings.usdt_contract)
     return ServiceSpec(

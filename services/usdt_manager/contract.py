@@ -1,12 +1,10 @@
 """The configured USDT contract as usdt-manager uses it: its views (balanceOf, allowance) read through tron-client,
-and its writes (transfer, approve) built locally into raw_data, with nothing taken from a node but the reference
-block.
+and the call data of its writes (transfer, approve), which lucid_tron.sending builds into transactions locally.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 from lucid.tron.v1 import common_pb2, tron_client_pb2
 from lucid_tron.chain import (
@@ -17,7 +15,6 @@ from lucid_tron.chain import (
     encode_call,
     protocol,
     trigger_smart_contract,
-    txid,
 )
 from lucid_tron.errors import FailedPrecondition
 from lucid_tron.peers import TronClientService
@@ -31,25 +28,12 @@ TRANSFER = "transfer(address,uint256)"
 APPROVE = "approve(address,uint256)"
 
 
-@dataclass(frozen=True)
-class BuiltTransaction:
-    """raw_data built here, its txid (sha256, computed here) and what it will cost in bandwidth once signed."""
-
-    raw_data: bytes
-    txid: str
-    expiration_ms: int
-    fee_limit_sun: int
-    bandwidth: int
-
-
 class UsdtContract:
     """The USDT contract at `address`, through tron-client."""
 
-    def __init__(self, tron_client: TronClientService, address: str, *, lifetime_s: float) -> None:
+    def __init__(self, tron_client: TronClientService, address: str) -> None:
         self.address = address
         self._tron_client = tron_client
-        self._lifetime_ms = int(lifetime_s * 1000)
-        self._last_timestamp_ms = 0
 
     async def balance_of(self, owner: str, finality: int = common_pb2.FINALITY_SOLIDIFIED) -> int:
         return await self._view("balanceOf(address)", encode_address(owner), finality, what=f"balanceOf({owner})")
@@ -82,30 +66,6 @@ class UsdtContract:
 
     def approve_call(self, spender: str, amount: int) -> bytes:
         return encode_call(APPROVE, spender, amount)
-
-    async def build(self, owner: str, call_data: bytes, fee_limit_sun: int) -> BuiltTransaction:
-        """raw_data of a call of this contract by `owner`, referencing the newest solidified block (a reference
-        block that cannot be reorganised away) and expiring after the configured lifetime."""
-        block = (
-            await self._tron_client.rpc.GetNowBlock(
-                tron_client_pb2.GetNowBlockRequest(finality=common_pb2.FINALITY_SOLIDIFIED)
-            )
-        ).block
-        # Two transfers of the same amount between the same addresses, built in the same millisecond on the same
-        # reference block, would be one transaction (one txid): only one could land. A timestamp that never
-        # repeats in this process keeps them apart (another replica's twin is caught when it is stored).
-        now_ms = self._last_timestamp_ms = max(int(time.time() * 1000), self._last_timestamp_ms + 1)
-        expiration_ms = now_ms + self._lifetime_ms
-        tx = build_transaction(
-            trigger_smart_contract(owner, self.address, call_data),
-            ref_block_number=block.number,
-            ref_block_id=block.block_id,
-            expiration_ms=expiration_ms,
-            timestamp_ms=now_ms,
-            fee_limit_sun=fee_limit_sun,
-        )
-        raw_data = tx.raw_data.SerializeToString(deterministic=True)
-        return BuiltTransaction(raw_data, txid(raw_data).hex(), expiration_ms, fee_limit_sun, bandwidth_of(raw_data))
 
 
 def bandwidth_of(raw_data: bytes) -> int:

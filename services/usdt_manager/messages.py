@@ -16,22 +16,13 @@ from typing import Any
 from google.protobuf import timestamp_pb2
 
 from lucid.tron.v1 import common_pb2, usdt_pb2
+from lucid_tron.sending import BROADCAST, SIGNED
 from lucid_tron.storage import request_digest
 from lucid_tron.validation import FieldChecks
 
 from .estimates import Estimate
 from .history import INCOMING, OUTGOING, HistoryEntry, HistoryQuery
-from .transfers import (
-    APPROVE_METHOD,
-    BROADCAST,
-    CONFIRMED,
-    EXPIRED,
-    FAILED,
-    INCLUDED,
-    SIGNED,
-    TRANSFER_METHOD,
-    WriteOrder,
-)
+from .transfers import APPROVE_METHOD, CONFIRMED, EXPIRED, FAILED, INCLUDED, TRANSFER_METHOD, WriteOrder
 
 SERVICE_NAME: str = usdt_pb2.DESCRIPTOR.services_by_name["UsdtService"].full_name
 

@@ -2,61 +2,24 @@
 and Approve, and the audit log.
 
 Collections (all written with DURABLE_WRITES):
-    transactions    one per signed transaction: _id the txid; the exact raw_data and signature, so a retry
-                    broadcasts the same bytes; `request` {method, request_id} unique, so one request_id never signs
-                    twice, even after its idempotency key is forgotten (24 h); the transfer's state once final
+    transactions    one per signed transaction (lucid_tron.sending.SentTransactions, which writes them): _id the
+                    txid; the exact raw_data and signature, so a retry broadcasts the same bytes; `request`
+                    {method, request_id} unique, so one request_id never signs twice, even after its idempotency
+                    key is forgotten (24 h); the transfer's state once final
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel
-from pymongo.errors import DuplicateKeyError
-
+from lucid_tron.sending import SentTransactions
 from lucid_tron.storage import MoneyStore
 
 Document = dict[str, Any]
-
-TRANSACTIONS = "transactions"
 
 
 class UsdtManagerStore(MoneyStore):
     """Signed transactions; plus MoneyStore's idempotency keys and audit log."""
 
     service = "usdt-manager"
-    indexes = {
-        **MoneyStore.indexes,
-        TRANSACTIONS: [
-            IndexModel([("request.method", ASCENDING), ("request.request_id", ASCENDING)], unique=True, name="request")
-        ],
-    }
-
-    async def insert_transaction(self, document: Document) -> Document | None:
-        """Store a signed transaction before it is broadcast. When its request already has one (a concurrent retry
-        won the race), that one is returned instead and this one is dropped unsent; None when another request
-        already stored this very transaction (same txid): build it anew."""
-        with self.bounded():
-            try:
-                await self.collection(TRANSACTIONS, durable=True).insert_one(document)
-            except DuplicateKeyError:
-                return await self.transaction_for(document["request"]["method"], document["request"]["request_id"])
-        return document
-
-    async def transaction_for(self, method: str, request_id: str) -> Document | None:
-        """The transaction signed for this request, if any."""
-        with self.bounded():
-            return await self.collection(TRANSACTIONS).find_one(
-                {"request.method": method, "request.request_id": request_id}
-            )
-
-    async def transaction(self, txid: str) -> Document | None:
-        with self.bounded():
-            return await self.collection(TRANSACTIONS).find_one({"_id": txid})
-
-    async def set_state(self, txid: str, state: str, **fields: Any) -> None:
-        """Record where the transaction stands (and what the receipt said, once there is one)."""
-        with self.bounded():
-            await self.collection(TRANSACTIONS, durable=True).update_one(
-                {"_id": txid}, {"$set": {"state": state, **fields}}
-            )
+    indexes = {**MoneyStore.indexes, **SentTransactions.INDEXES}

@@ -3,7 +3,7 @@
 Plain async Python, no grpc: the servicer adapts it to lucid.tron.v1.UsdtService, and it raises `lucid_tron.errors`
 for the mesh to map.
 
-A write, for one request (method, request_id), runs:
+A write, for one request (method, request_id), runs (steps 1, 3, 4 and 5 are lucid_tron.sending's):
     1. the stored transaction of this request, if any, is the answer: go to 5 (a retry never signs again);
     2. check the chain: balances, the recipient's account, the energy, the fee limit under the cap;
     3. build raw_data here (TriggerSmartContract on the configured contract) and have wallet-manager sign it against
@@ -27,11 +27,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from lucid.tron.v1 import common_pb2, tron_client_pb2, wallet_pb2
-from lucid_tron.chain import AbiError, decode_transfer_log
-from lucid_tron.context import principal
-from lucid_tron.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
+from lucid_tron.chain import AbiError, decode_transfer_log, trigger_smart_contract
+from lucid_tron.errors import FailedPrecondition, NotFound
 from lucid_tron.peers import TronClientService, WalletService
-from lucid_tron.storage import IDEMPOTENCY_KEY_REUSED, utc_now
+from lucid_tron.sending import Order, Sender
 
 from .contract import APPROVE, UsdtContract
 from .estimates import (
@@ -45,8 +44,6 @@ from .store import Document, UsdtManagerStore
 TRANSFER_METHOD = "Transfer"
 APPROVE_METHOD = "Approve"
 
-SIGNED = "SIGNED"
-BROADCAST = "BROADCAST"
 INCLUDED = "INCLUDED"
 CONFIRMED = "CONFIRMED"
 FAILED = "FAILED"
@@ -54,11 +51,6 @@ EXPIRED = "EXPIRED"
 FINAL_STATES = frozenset({CONFIRMED, FAILED, EXPIRED})
 
 NO_TRANSFER_LOG = "NO_TRANSFER_LOG"
-TXID_COLLISION = "TXID_COLLISION"
-TRANSACTION_EXPIRED = "TRANSACTION_EXPIRED"
-#: Builds tried when the transaction built is one another request already stored (another replica built the same
-#: transfer in the same millisecond): each build takes a later timestamp.
-_BUILD_ATTEMPTS = 3
 #: How far past a transaction's expiration the solidified head must be before its absence proves it can never
 #: land: load-balanced nodes answer a few blocks apart, so one node's head may be ahead of another's receipts. A
 #: transaction that landed is in a block older than its expiration, so a node would have to lag by this margin plus
@@ -111,14 +103,13 @@ class UsdtTransfers:
         wallet_manager: WalletService,
         contract: UsdtContract,
         estimator: Estimator,
+        lifetime_s: float,
     ) -> None:
         self.store = store
         self._tron_client = tron_client
-        self._wallet_manager = wallet_manager
+        self._sender = Sender(store, tron_client=tron_client, wallet_manager=wallet_manager, lifetime_s=lifetime_s)
         self.contract = contract
         self.estimator = estimator
-        # The audit log admits one successor per entry: appends from this process go one at a time.
-        self._auditing = asyncio.Lock()
 
     async def balance(self, address: str, finality: int) -> Balance:
         """The address's USDT (balanceOf) and TRX in the `finality` view."""
@@ -158,7 +149,7 @@ class UsdtTransfers:
                 )
             call = self.contract.transfer_call(order.counterparty, order.amount)
             stored = await self._sign_and_store(order, call, fee_limit)
-        return await self._broadcast(stored)
+        return await self._sender.broadcast(stored)
 
     # -- Approve -------------------------------------------------------------------------------------------------
 
@@ -181,36 +172,16 @@ class UsdtTransfers:
                     subject="owner_address",
                 )
             stored = await self._sign_and_store(order, call, fee_limit)
-        return await self._broadcast(stored)
+        return await self._sender.broadcast(stored)
 
-    # -- the steps -----------------------------------------------------------------------------------------------
+    # -- the steps (lucid_tron.sending) ------------------------------------------------------------------------
 
     async def _stored(self, order: WriteOrder) -> Document | None:
-        stored = await self.store.transaction_for(order.method, order.request_id)
-        if stored is not None and stored["request"]["hash"] != order.request_hash:
-            # The idempotency key is forgotten after a day; the signed transaction never is.
-            raise InvalidArgument.field(
-                "request_id",
-                "already used for a different request; use a new request_id for a new request",
-                reason=IDEMPOTENCY_KEY_REUSED,
-            )
-        return stored
+        return await self._sender.stored(self._sending_order(order))
 
     async def _sign_and_store(self, order: WriteOrder, call_data: bytes, fee_limit_sun: int) -> Document:
-        """Build the call, have wallet-manager sign it against the order's intent, store it (a concurrent twin that
-        stored first wins: its document is returned and this signature is dropped unsent)."""
-        for _ in range(_BUILD_ATTEMPTS):
-            stored = await self._sign_and_store_once(order, call_data, fee_limit_sun)
-            if stored is not None:
-                return stored
-        raise Aborted(
-            "every transaction built for this request was already stored for another one; retry",
-            reason=TXID_COLLISION,
-            retry_after_s=0.1,
-        )
-
-    async def _sign_and_store_once(self, order: WriteOrder, call_data: bytes, fee_limit_sun: int) -> Document | None:
-        built = await self.contract.build(order.owner, call_data, fee_limit_sun)
+        """Have wallet-manager sign the call against the order's intent and store it (a concurrent twin that stored
+        first wins: its document is returned and this signature is dropped unsent)."""
         intent = wallet_pb2.TransactionIntent(
             kind=_KINDS[order.method],
             owner_address=order.owner,
@@ -219,71 +190,22 @@ class UsdtTransfers:
             amount_base_units=order.amount,
             fee_limit_sun=fee_limit_sun,
         )
-        signed = await self._wallet_manager.rpc.SignTransaction(
-            wallet_pb2.SignTransactionRequest(
-                wallet_id=order.wallet_id, raw_data=built.raw_data, intent=intent, txid=built.txid,
-                reference=order.reference,
-            )
+        details = {"from_address": order.owner, "to_address": order.counterparty, "amount_base_units": order.amount,
+                   "fee_limit_sun": fee_limit_sun}
+        return await self._sender.sign_and_store(
+            self._sending_order(order), trigger_smart_contract(order.owner, self.contract.address, call_data),
+            intent, details, fee_limit_sun=fee_limit_sun,
         )
-        document: Document = {
-            "_id": built.txid,
-            "request": {"method": order.method, "request_id": order.request_id, "hash": order.request_hash},
-            "kind": order.method,
-            "wallet_id": order.wallet_id,
-            "from_address": order.owner,
-            "to_address": order.counterparty,
-            "amount_base_units": order.amount,
-            "fee_limit_sun": fee_limit_sun,
-            "expiration_ms": built.expiration_ms,
-            "raw_data": built.raw_data,
-            "signature": signed.signature,
-            "state": SIGNED,
-            "created_at": utc_now(),
-        }
-        stored = await self.store.insert_transaction(document)
-        if stored is not None and stored["_id"] == built.txid:
-            details = {key: document[key] for key in ("wallet_id", "from_address", "to_address", "amount_base_units",
-                                                      "fee_limit_sun")}
-            async with self._auditing:
-                await self.store.audit_log.append(
-                    principal() or "",
-                    "transaction.sign",
-                    {"txid": built.txid, "method": order.method, "request_id": order.request_id,
-                     "reference": order.reference, **details},
-                )
-        return stored
 
-    async def _broadcast(self, stored: Document) -> Document:
-        """Send the stored bytes, unless a node already took them; the document as it stands after."""
-        if stored["state"] != SIGNED:
-            return stored
-        try:
-            await self._tron_client.rpc.BroadcastTransaction(
-                tron_client_pb2.BroadcastTransactionRequest(
-                    raw_data=stored["raw_data"], signatures=[stored["signature"]], txid=stored["_id"]
-                )
-            )
-        except FailedPrecondition as refused:
-            if refused.reason != TRANSACTION_EXPIRED:
-                raise
-            # Expired before any broadcast we know of went through; it may still have been taken by a node and
-            # included: only a receipt says so.
-            receipt = await self._receipt(stored["_id"], _HEAD)
-            if receipt is None:
-                raise FailedPrecondition(
-                    f"transaction {stored['_id']} expired before it could be broadcast and nothing moved; "
-                    "send again with a new request_id",
-                    reason=TRANSACTION_EXPIRED,
-                    subject=stored["_id"],
-                ) from None
-        await self.store.set_state(stored["_id"], BROADCAST)
-        return {**stored, "state": BROADCAST}
+    @staticmethod
+    def _sending_order(order: WriteOrder) -> Order:
+        return Order(order.method, order.request_id, order.request_hash, order.wallet_id, order.reference)
 
     # -- status --------------------------------------------------------------------------------------------------
 
     async def transfer_status(self, txid: str) -> Document:
         """The transfer sent as `txid`, with its state read from the chain (final states are stored)."""
-        stored = await self.store.transaction(txid)
+        stored = await self._sender.transactions.get(txid)
         if stored is None or stored["kind"] != TRANSFER_METHOD:
             raise NotFound("transfer", txid, f"usdt-manager sent no transfer {txid}")
         if stored["state"] in FINAL_STATES:
@@ -297,7 +219,7 @@ class UsdtTransfers:
                 "energy_used": solidified.energy_used,
                 "failure_reason": failure,
             }
-            await self.store.set_state(txid, state, **outcome)
+            await self._sender.transactions.set_state(txid, state, **outcome)
             return {**stored, "state": state, **outcome}
         head = await self._receipt(txid, _HEAD)
         if head is not None:
@@ -309,7 +231,7 @@ class UsdtTransfers:
                 "energy_used": head.energy_used,
             }
         if await self._can_never_land(stored):
-            await self.store.set_state(txid, EXPIRED)
+            await self._sender.transactions.set_state(txid, EXPIRED)
             return {**stored, "state": EXPIRED}
         return stored
 

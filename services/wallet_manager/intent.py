@@ -29,6 +29,7 @@ _KIND_OF_CONTRACT = {
     "DelegateResourceContract": "DELEGATE_RESOURCE",
     "UnDelegateResourceContract": "UNDELEGATE_RESOURCE",
     "WithdrawExpireUnfreezeContract": "WITHDRAW_EXPIRE_UNFREEZE",
+    "CancelAllUnfreezeV2Contract": "CANCEL_ALL_UNFREEZE_V2",
 }
 _ONE_ARGUMENT_CALL = 4 + 2 * 32
 

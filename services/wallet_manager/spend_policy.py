@@ -26,6 +26,7 @@ KINDS = (
     "DELEGATE_RESOURCE",
     "UNDELEGATE_RESOURCE",
     "WITHDRAW_EXPIRE_UNFREEZE",
+    "CANCEL_ALL_UNFREEZE_V2",
 )
 #: Kinds that move value out of the wallet, counted against the caps of their asset. An approval counts: it hands
 #: the spender the right to move that much.

@@ -11,12 +11,9 @@ import urllib.request
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import grpc
 import pytest
-from google.protobuf import message_factory
-from google.protobuf.descriptor import MethodDescriptor
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
@@ -43,32 +40,22 @@ from lucid.tron.v1 import (
     relay_pb2,
     relay_pb2_grpc,
     staking_pb2,
+    staking_pb2_grpc,
     tron_client_pb2,
     tron_client_pb2_grpc,
     wallet_pb2,
     wallet_pb2_grpc,
 )
 from lucid_tron.cli._services import SERVICES
+from lucid_tron.cli._up_wallets import STAKED_FOR_BANDWIDTH_SUN, STAKED_FOR_ENERGY_SUN
 
 pytestmark = pytest.mark.e2e
 
 NAMES = [service.name for service in SERVICES]
 GRPC_SERVICE = {service.name: service.grpc_service for service in SERVICES}
-# The services whose RPCs later issues implement: until then every RPC answers UNIMPLEMENTED. An issue that
-# implements one removes it from here (and tests it in its own suite).
-SKELETONS = {
-    "staking": staking_pb2.DESCRIPTOR.services_by_name["StakingService"],
-}
 #: What the shipped mesh policy lets no operator call (README.md, "Who may call what"): only the services that build
 #: transactions sign.
 NOT_FOR_OPERATORS = {"/lucid.tron.v1.WalletService/SignTransaction"}
-SKELETON_RPCS = [
-    (name, method)
-    for name, service in SKELETONS.items()
-    for method in service.methods
-    if f"/{service.full_name}/{method.name}" not in NOT_FOR_OPERATORS
-]
-
 
 @pytest.fixture(scope="session")
 async def channels(mesh: Up) -> AsyncIterator[dict[str, grpc.aio.Channel]]:
@@ -100,9 +87,10 @@ def service_processes(up: Up) -> dict[str, int]:
 def test_endpoints_json_lists_the_seven_services_the_sidecar_devnet_storage_and_the_wallets(mesh: Up) -> None:
     endpoints = mesh.endpoints
     assert set(endpoints) == {
-        "services", "metrics", "health", "tls", "devnet", "mongo_url", "redis_url", "payment_wallet", "payout_wallet"
+        "services", "metrics", "health", "tls", "devnet", "mongo_url", "redis_url", "payment_wallet", "payout_wallet",
+        "staking_wallet",
     }
-    for wallet in ("payment_wallet", "payout_wallet"):
+    for wallet in ("payment_wallet", "payout_wallet", "staking_wallet"):
         assert endpoints[wallet]["wallet_id"] and endpoints[wallet]["address"].startswith("T")
     assert list(endpoints["services"]) == [*NAMES, "beta-sidecar"]
     assert list(endpoints["metrics"]) == list(endpoints["health"]) == [*NAMES, "beta-sidecar"]
@@ -253,24 +241,18 @@ async def test_tron_client_counts_the_requests_it_sends_to_trongrid(
     assert after[("lucid_trongrid_throttled_total", ())] == 0
 
 
-@pytest.mark.parametrize(("name", "method"), SKELETON_RPCS, ids=[f"{n}.{m.name}" for n, m in SKELETON_RPCS])
-async def test_skeleton_rpcs_answer_unimplemented(
-    channels: dict[str, grpc.aio.Channel], name: str, method: MethodDescriptor
+async def test_the_staking_wallet_has_its_trx_staked_for_energy_and_bandwidth(
+    mesh: Up, channels: dict[str, grpc.aio.Channel]
 ) -> None:
-    request_type = message_factory.GetMessageClass(method.input_type)
-    response_type = message_factory.GetMessageClass(method.output_type)
-    path = f"/{method.containing_service.full_name}/{method.name}"
-    assert not method.client_streaming
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        if method.server_streaming:
-            call: Any = channels[name].unary_stream(path, request_type.SerializeToString, response_type.FromString)
-            async for _ in call(request_type(), timeout=5):
-                pass
-        else:
-            call = channels[name].unary_unary(path, request_type.SerializeToString, response_type.FromString)
-            await call(request_type(), timeout=5)
-    assert caught.value.code() is grpc.StatusCode.UNIMPLEMENTED
-    assert caught.value.details() == f"{path} is not implemented"
+    staking = staking_pb2_grpc.StakingServiceStub(channels["staking"])
+    found = await staking.GetResources(
+        staking_pb2.GetResourcesRequest(address=mesh.endpoints["staking_wallet"]["address"]), timeout=10
+    )
+
+    assert found.resources.staked_for_energy_sun == STAKED_FOR_ENERGY_SUN
+    assert found.resources.staked_for_bandwidth_sun == STAKED_FOR_BANDWIDTH_SUN
+    assert found.energy_available > 0
+    assert "staked TRX for energy and bandwidth (2 transactions)" in mesh.output
 
 
 async def test_an_operator_creates_an_invoice_paid_to_an_address_of_the_payment_wallet(

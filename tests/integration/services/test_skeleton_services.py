@@ -1,7 +1,6 @@
 """The four services on MongoDB (usdt-manager, staking, payment-gateway, payout-router) share one shape: each starts
 on a real MongoDB-wire server (and redis-server), is SERVING while MongoDB answers and NOT_SERVING while it does not,
-reports Redis (where it uses it) as a soft dependency, and answers UNIMPLEMENTED for every RPC until its issue fills
-it in (staking's).
+reports Redis (where it uses it) as a soft dependency. Their RPCs are tested in their own suites.
 
 Peers are configured at addresses nobody listens on: no peer is called at start.
 """
@@ -33,8 +32,6 @@ CHECK_INTERVAL_S = 0.1
 
 SKELETONS = ["usdt_manager", "staking", "payment_gateway", "payout_router"]
 WITH_REDIS = ["payment_gateway", "payout_router"]
-#: The others' RPCs are implemented (tests/integration/usdt_manager, payment_gateway, payout_router).
-UNIMPLEMENTED = ["staking"]
 
 
 @dataclasses.dataclass
@@ -120,18 +117,3 @@ async def test_redis_down_is_reported_under_its_own_name_and_the_service_stays_s
         redis.kill()
         await until(lambda: running.health_is(NOT_SERVING, "redis"))
         assert await running.health() == SERVING
-
-
-@pytest.mark.parametrize("module", UNIMPLEMENTED)
-async def test_every_rpc_answers_unimplemented(module: str, mongo: MongoServer, redis_url: str) -> None:
-    async with start(module, mongo.url, redis_url) as running:
-        for method in running.service.methods:
-            path = f"/{running.service.full_name}/{method.name}"
-            with pytest.raises(grpc.aio.AioRpcError) as caught:
-                if method.server_streaming:
-                    async for _ in running.channel.unary_stream(path)(b"", timeout=5):
-                        pass
-                else:
-                    await running.channel.unary_unary(path)(b"", timeout=5)
-            assert caught.value.code() is grpc.StatusCode.UNIMPLEMENTED, path
-            assert method.name in (caught.value.details() or "")

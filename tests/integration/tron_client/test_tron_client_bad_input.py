@@ -42,6 +42,8 @@ CASES = [
     ("GetAccount", pb.GetAccountRequest(address=GOOD, finality=7), "finality"),
     ("GetAccount", pb.GetAccountRequest(address=GOOD, finality=-1), "finality"),
     ("GetAccountResources", pb.GetAccountResourcesRequest(address="1BoatSLRHtKNngkdXEeobR76b53LETtpyT"), "address"),
+    ("GetStake", pb.GetStakeRequest(), "address"),
+    ("GetStake", pb.GetStakeRequest(address=to_hex(GOOD)), "address"),
     ("GetNowBlock", pb.GetNowBlockRequest(finality=3), "finality"),
     ("GetBlock", pb.GetBlockRequest(block_number=-1), "block_number"),
     ("GetBlock", pb.GetBlockRequest(block_number=-(2**63)), "block_number"),

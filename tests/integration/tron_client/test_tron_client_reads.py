@@ -12,7 +12,16 @@ from fixtures.transactions import signed
 from integration.tron_client.tron_client_kit import broadcast_request
 from lucid.tron.v1 import common_pb2
 from lucid.tron.v1 import tron_client_pb2 as pb
-from lucid_tron.chain import PrivateKey, encode_address, encode_uint256, transfer_contract, trc20_transfer
+from lucid_tron.chain import (
+    PrivateKey,
+    delegate_resource,
+    encode_address,
+    encode_uint256,
+    freeze_balance_v2,
+    transfer_contract,
+    trc20_transfer,
+    unfreeze_balance_v2,
+)
 from lucid_tron.devnet import TRC20_ENERGY
 from fixtures.devnet import FUNDED_TRX_SUN
 
@@ -90,6 +99,35 @@ async def test_get_account_resources_answers_limits_and_network_totals(tron_clie
     assert resources.free_bandwidth_limit == 600
     assert resources.total_energy_limit == 90_000_000_000 and resources.total_energy_weight > 0
     assert resources.total_bandwidth_limit > 0 and resources.staked_for_energy_sun == 0
+
+
+async def test_get_stake_answers_unstakes_delegations_and_what_can_be_delegated(tron_client, devnet, devnet_accounts):
+    owner, receiver = devnet_accounts[0], devnet_accounts[1]
+    for contract in (
+        freeze_balance_v2(owner.address, 100_000_000, "ENERGY"),
+        unfreeze_balance_v2(owner.address, 30_000_000, "ENERGY"),
+        delegate_resource(owner.address, receiver.address, 20_000_000, "ENERGY", lock=True, lock_period=100),
+    ):
+        await tron_client.stub.BroadcastTransaction(broadcast_request(signed(devnet, owner.key, contract)))
+        devnet.produce_block()
+
+    found = await tron_client.stub.GetStake(pb.GetStakeRequest(address=owner.address))
+
+    (unfreeze,) = found.unfreezes
+    assert (unfreeze.resource, unfreeze.amount_sun) == (common_pb2.RESOURCE_ENERGY, 30_000_000)
+    assert unfreeze.withdrawable_time.ToMilliseconds() > devnet.chain.head.timestamp
+    (delegation,) = found.delegations
+    assert (delegation.receiver_address, delegation.resource, delegation.amount_sun) == (
+        receiver.address, common_pb2.RESOURCE_ENERGY, 20_000_000
+    )
+    assert delegation.lock_expire_time.ToMilliseconds() > devnet.chain.head.timestamp
+    assert (found.delegatable_energy_sun, found.delegatable_bandwidth_sun, found.withdrawable_sun) == (50_000_000, 0, 0)
+
+
+async def test_get_stake_of_a_never_activated_address_is_empty(tron_client):
+    found = await tron_client.stub.GetStake(pb.GetStakeRequest(address=STRANGER))
+
+    assert found == pb.GetStakeResponse()
 
 
 async def test_get_transaction_answers_the_signed_bytes_and_the_result(tron_client, devnet, devnet_accounts):

@@ -81,7 +81,7 @@ def generous_policy(**changes: Any) -> wallet_pb2.SpendPolicy:
             wallet_pb2.AssetCap(asset=TRX, per_transaction_max_base_units=10**12, daily_max_base_units=10**13),
             wallet_pb2.AssetCap(asset=USDT, per_transaction_max_base_units=10**12, daily_max_base_units=10**13),
         ],
-        allowed_kinds=list(range(1, 9)),
+        allowed_kinds=list(range(1, 10)),
         allowed_contracts=[USDT_CONTRACT],
         max_fee_limit_sun=100_000_000,
     )

@@ -203,6 +203,43 @@ async def head_receipt(answer: dict[str, Any]) -> trongrid.Receipt | None:
     return await trongrid.transaction_info(node, TXID, Finality.HEAD)
 
 
+def stake_node(account: Any, index: Any, delegated: Any = None) -> ScriptedTronGrid:
+    return ScriptedTronGrid({
+        ("wallet", "getaccount"): account,
+        ("wallet", "getdelegatedresourceaccountindexv2"): index,
+        ("wallet", "getcandelegatedmaxsize"): {"max_size": 9_000_000},
+        ("wallet", "getcanwithdrawunfreezeamount"): {},
+        ("wallet", "getdelegatedresourcev2"): delegated or {},
+    })
+
+
+async def test_stake_reads_unstakes_oldest_first_and_each_resource_of_a_delegation():
+    node = stake_node(
+        {"unfrozenV2": [{"type": "ENERGY", "unfreeze_amount": 2, "unfreeze_expire_time": 20},
+                        {"unfreeze_amount": 1, "unfreeze_expire_time": 10}]},
+        {"account": OWNER.address, "toAccounts": [to_hex(TOKEN)]},
+        {"delegatedResource": [{"from": OWNER.address, "to": TOKEN, "frozen_balance_for_bandwidth": 3,
+                                "frozen_balance_for_energy": 4, "expire_time_for_energy": 99}]},
+    )
+
+    stake = await trongrid.stake(node, OWNER.address)
+
+    assert [(u.resource, u.amount_sun, u.withdrawable_ms) for u in stake.unfreezes] == [
+        ("BANDWIDTH", 1, 10), ("ENERGY", 2, 20)
+    ]
+    assert [(d.receiver, d.resource, d.amount_sun, d.lock_expire_ms) for d in stake.delegations] == [
+        (TOKEN, "BANDWIDTH", 3, 0), (TOKEN, "ENERGY", 4, 99)
+    ]
+    assert (stake.delegatable_energy_sun, stake.withdrawable_sun) == (9_000_000, 0)
+
+
+async def test_a_delegation_receiver_that_is_not_an_address_is_a_bad_response():
+    node = stake_node({}, {"toAccounts": [42]})
+
+    with pytest.raises(TronGridBadResponse):
+        await trongrid.stake(node, OWNER.address)
+
+
 async def test_a_receipt_is_read_with_its_logs_and_the_energy_paid_by_burning():
     node = ScriptedTronGrid({("walletsolidity", "gettransactioninfobyid"): receipt_json()})
 

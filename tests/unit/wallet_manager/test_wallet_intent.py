@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lucid_tron.chain import (
+    cancel_all_unfreeze_v2,
     build_transaction,
     decode_transaction,
     delegate_resource,
@@ -80,6 +81,12 @@ def test_a_locked_delegation_reads_with_its_lock_period() -> None:
     seen = observe(decoded(contract), TOKENS).intent
 
     assert (seen.kind, seen.resource, seen.lock, seen.lock_period_blocks) == ("DELEGATE_RESOURCE", "ENERGY", True, 100)
+
+
+def test_cancelling_all_unstakes_reads_as_its_own_kind_with_nothing_moved() -> None:
+    seen = observe(decoded(cancel_all_unfreeze_v2(OWNER)), TOKENS).intent
+
+    assert seen == intent(kind="CANCEL_ALL_UNFREEZE_V2", asset="TRX")
 
 
 def test_matching_intents_have_no_mismatch_and_each_differing_field_is_named() -> None:

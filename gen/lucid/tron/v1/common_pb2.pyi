@@ -320,6 +320,74 @@ class AccountResources(_message.Message):
 Global___AccountResources: _TypeAlias = AccountResources  # noqa: Y015
 
 @_typing.final
+class PendingUnfreeze(_message.Message):
+    """An unstake waiting out the unfreeze delay."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESOURCE_FIELD_NUMBER: _builtins.int
+    AMOUNT_SUN_FIELD_NUMBER: _builtins.int
+    WITHDRAWABLE_TIME_FIELD_NUMBER: _builtins.int
+    resource: Global___Resource.ValueType
+    """Resource the TRX was staked for."""
+    amount_sun: _builtins.int
+    """TRX being unstaked, in SUN."""
+    @_builtins.property
+    def withdrawable_time(self) -> _timestamp_pb2.Timestamp:
+        """When it becomes withdrawable."""
+
+    def __init__(
+        self,
+        *,
+        resource: Global___Resource.ValueType = ...,
+        amount_sun: _builtins.int = ...,
+        withdrawable_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["withdrawable_time", b"withdrawable_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_sun", b"amount_sun", "resource", b"resource", "withdrawable_time", b"withdrawable_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PendingUnfreeze: _TypeAlias = PendingUnfreeze  # noqa: Y015
+
+@_typing.final
+class Delegation(_message.Message):
+    """Resources one account delegated to another."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECEIVER_ADDRESS_FIELD_NUMBER: _builtins.int
+    RESOURCE_FIELD_NUMBER: _builtins.int
+    AMOUNT_SUN_FIELD_NUMBER: _builtins.int
+    LOCK_EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    receiver_address: _builtins.str
+    """Base58 address that receives the resource."""
+    resource: Global___Resource.ValueType
+    """Resource delegated."""
+    amount_sun: _builtins.int
+    """Stake behind the delegated resource, in SUN."""
+    @_builtins.property
+    def lock_expire_time(self) -> _timestamp_pb2.Timestamp:
+        """When the lock ends; unset when the delegation is not locked."""
+
+    def __init__(
+        self,
+        *,
+        receiver_address: _builtins.str = ...,
+        resource: Global___Resource.ValueType = ...,
+        amount_sun: _builtins.int = ...,
+        lock_expire_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["lock_expire_time", b"lock_expire_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_sun", b"amount_sun", "lock_expire_time", b"lock_expire_time", "receiver_address", b"receiver_address", "resource", b"resource"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Delegation: _TypeAlias = Delegation  # noqa: Y015
+
+@_typing.final
 class Log(_message.Message):
     """One event log emitted by a smart contract during a transaction."""
 

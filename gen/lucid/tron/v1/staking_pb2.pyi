@@ -472,74 +472,6 @@ class CancelAllUnfreezeResponse(_message.Message):
 Global___CancelAllUnfreezeResponse: _TypeAlias = CancelAllUnfreezeResponse  # noqa: Y015
 
 @_typing.final
-class PendingUnfreeze(_message.Message):
-    """An unstake waiting out the unfreeze delay."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    RESOURCE_FIELD_NUMBER: _builtins.int
-    AMOUNT_SUN_FIELD_NUMBER: _builtins.int
-    WITHDRAWABLE_TIME_FIELD_NUMBER: _builtins.int
-    resource: _common_pb2.Resource.ValueType
-    """Resource the TRX was staked for."""
-    amount_sun: _builtins.int
-    """TRX being unstaked, in SUN."""
-    @_builtins.property
-    def withdrawable_time(self) -> _timestamp_pb2.Timestamp:
-        """When it becomes withdrawable."""
-
-    def __init__(
-        self,
-        *,
-        resource: _common_pb2.Resource.ValueType = ...,
-        amount_sun: _builtins.int = ...,
-        withdrawable_time: _timestamp_pb2.Timestamp | None = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["withdrawable_time", b"withdrawable_time"]  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_sun", b"amount_sun", "resource", b"resource", "withdrawable_time", b"withdrawable_time"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___PendingUnfreeze: _TypeAlias = PendingUnfreeze  # noqa: Y015
-
-@_typing.final
-class Delegation(_message.Message):
-    """Resources one account delegated to another."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    RECEIVER_ADDRESS_FIELD_NUMBER: _builtins.int
-    RESOURCE_FIELD_NUMBER: _builtins.int
-    AMOUNT_SUN_FIELD_NUMBER: _builtins.int
-    LOCK_EXPIRE_TIME_FIELD_NUMBER: _builtins.int
-    receiver_address: _builtins.str
-    """Base58 address that receives the resource."""
-    resource: _common_pb2.Resource.ValueType
-    """Resource delegated."""
-    amount_sun: _builtins.int
-    """Stake behind the delegated resource, in SUN."""
-    @_builtins.property
-    def lock_expire_time(self) -> _timestamp_pb2.Timestamp:
-        """When the lock ends; unset when the delegation is not locked."""
-
-    def __init__(
-        self,
-        *,
-        receiver_address: _builtins.str = ...,
-        resource: _common_pb2.Resource.ValueType = ...,
-        amount_sun: _builtins.int = ...,
-        lock_expire_time: _timestamp_pb2.Timestamp | None = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["lock_expire_time", b"lock_expire_time"]  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_sun", b"amount_sun", "lock_expire_time", b"lock_expire_time", "receiver_address", b"receiver_address", "resource", b"resource"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___Delegation: _TypeAlias = Delegation  # noqa: Y015
-
-@_typing.final
 class GetResourcesRequest(_message.Message):
     """Request for StakingService.GetResources."""
 
@@ -573,37 +505,45 @@ class GetResourcesResponse(_message.Message):
     DELEGATABLE_BANDWIDTH_SUN_FIELD_NUMBER: _builtins.int
     DELEGATABLE_ENERGY_SUN_FIELD_NUMBER: _builtins.int
     WITHDRAWABLE_SUN_FIELD_NUMBER: _builtins.int
+    ENERGY_AVAILABLE_FIELD_NUMBER: _builtins.int
+    BANDWIDTH_AVAILABLE_FIELD_NUMBER: _builtins.int
     delegatable_bandwidth_sun: _builtins.int
     """Most bandwidth stake the account can still delegate, in SUN (getcandelegatedmaxsize)."""
     delegatable_energy_sun: _builtins.int
     """Most energy stake the account can still delegate, in SUN (getcandelegatedmaxsize)."""
     withdrawable_sun: _builtins.int
     """TRX unstaked and already withdrawable, in SUN."""
+    energy_available: _builtins.int
+    """Energy the account can use now: energy_limit minus energy_used, in energy units."""
+    bandwidth_available: _builtins.int
+    """Bandwidth the account can use now, staked and free, in bandwidth points."""
     @_builtins.property
     def resources(self) -> _common_pb2.AccountResources:
         """Limits, usage, stake and network totals as of the head block."""
 
     @_builtins.property
-    def pending_unfreezes(self) -> _containers.RepeatedCompositeFieldContainer[Global___PendingUnfreeze]:
+    def pending_unfreezes(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.PendingUnfreeze]:
         """Unstakes still waiting, oldest first (at most 32)."""
 
     @_builtins.property
-    def delegations(self) -> _containers.RepeatedCompositeFieldContainer[Global___Delegation]:
+    def delegations(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Delegation]:
         """Delegations this account made to others."""
 
     def __init__(
         self,
         *,
         resources: _common_pb2.AccountResources | None = ...,
-        pending_unfreezes: _abc.Iterable[Global___PendingUnfreeze] | None = ...,
-        delegations: _abc.Iterable[Global___Delegation] | None = ...,
+        pending_unfreezes: _abc.Iterable[_common_pb2.PendingUnfreeze] | None = ...,
+        delegations: _abc.Iterable[_common_pb2.Delegation] | None = ...,
         delegatable_bandwidth_sun: _builtins.int = ...,
         delegatable_energy_sun: _builtins.int = ...,
         withdrawable_sun: _builtins.int = ...,
+        energy_available: _builtins.int = ...,
+        bandwidth_available: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["resources", b"resources"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["delegatable_bandwidth_sun", b"delegatable_bandwidth_sun", "delegatable_energy_sun", b"delegatable_energy_sun", "delegations", b"delegations", "pending_unfreezes", b"pending_unfreezes", "resources", b"resources", "withdrawable_sun", b"withdrawable_sun"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bandwidth_available", b"bandwidth_available", "delegatable_bandwidth_sun", b"delegatable_bandwidth_sun", "delegatable_energy_sun", b"delegatable_energy_sun", "delegations", b"delegations", "energy_available", b"energy_available", "pending_unfreezes", b"pending_unfreezes", "resources", b"resources", "withdrawable_sun", b"withdrawable_sun"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -215,6 +215,72 @@ class GetAccountResourcesResponse(_message.Message):
 Global___GetAccountResourcesResponse: _TypeAlias = GetAccountResourcesResponse  # noqa: Y015
 
 @_typing.final
+class GetStakeRequest(_message.Message):
+    """Request for TronClientService.GetStake."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ADDRESS_FIELD_NUMBER: _builtins.int
+    address: _builtins.str
+    """REQUIRED. Base58 address of the account."""
+    def __init__(
+        self,
+        *,
+        address: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetStakeRequest: _TypeAlias = GetStakeRequest  # noqa: Y015
+
+@_typing.final
+class GetStakeResponse(_message.Message):
+    """Response of TronClientService.GetStake."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    UNFREEZES_FIELD_NUMBER: _builtins.int
+    DELEGATIONS_FIELD_NUMBER: _builtins.int
+    DELEGATABLE_BANDWIDTH_SUN_FIELD_NUMBER: _builtins.int
+    DELEGATABLE_ENERGY_SUN_FIELD_NUMBER: _builtins.int
+    WITHDRAWABLE_SUN_FIELD_NUMBER: _builtins.int
+    delegatable_bandwidth_sun: _builtins.int
+    """Most bandwidth stake the account can still delegate, in SUN (getcandelegatedmaxsize)."""
+    delegatable_energy_sun: _builtins.int
+    """Most energy stake the account can still delegate, in SUN (getcandelegatedmaxsize)."""
+    withdrawable_sun: _builtins.int
+    """TRX unstaked and withdrawable at the time of the call, in SUN (getcanwithdrawunfreezeamount)."""
+    @_builtins.property
+    def unfreezes(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.PendingUnfreeze]:
+        """Every unstake not yet withdrawn (getaccount unfrozenV2), oldest first, including those already withdrawable."""
+
+    @_builtins.property
+    def delegations(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Delegation]:
+        """Delegations this account made to others (getdelegatedresourcev2 per receiver), a locked and an unlocked one per
+        receiver and resource at most.
+        """
+
+    def __init__(
+        self,
+        *,
+        unfreezes: _abc.Iterable[_common_pb2.PendingUnfreeze] | None = ...,
+        delegations: _abc.Iterable[_common_pb2.Delegation] | None = ...,
+        delegatable_bandwidth_sun: _builtins.int = ...,
+        delegatable_energy_sun: _builtins.int = ...,
+        withdrawable_sun: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["delegatable_bandwidth_sun", b"delegatable_bandwidth_sun", "delegatable_energy_sun", b"delegatable_energy_sun", "delegations", b"delegations", "unfreezes", b"unfreezes", "withdrawable_sun", b"withdrawable_sun"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetStakeResponse: _TypeAlias = GetStakeResponse  # noqa: Y015
+
+@_typing.final
 class GetTransactionRequest(_message.Message):
     """Request for TronClientService.GetTransaction."""
 

@@ -56,6 +56,11 @@ class TronClientServiceStub:
                 request_serializer=lucid_dot_tron_dot_v1_dot_tron__client__pb2.GetAccountResourcesRequest.SerializeToString,
                 response_deserializer=lucid_dot_tron_dot_v1_dot_tron__client__pb2.GetAccountResourcesResponse.FromString,
                 _registered_method=True)
+        self.GetStake = channel.unary_unary(
+                '/lucid.tron.v1.TronClientService/GetStake',
+                request_serializer=lucid_dot_tron_dot_v1_dot_tron__client__pb2.GetStakeRequest.SerializeToString,
+                response_deserializer=lucid_dot_tron_dot_v1_dot_tron__client__pb2.GetStakeResponse.FromString,
+                _registered_method=True)
         self.GetTransaction = channel.unary_unary(
                 '/lucid.tron.v1.TronClientService/GetTransaction',
                 request_serializer=lucid_dot_tron_dot_v1_dot_tron__client__pb2.GetTransactionRequest.SerializeToString,
@@ -116,6 +121,14 @@ class TronClientServiceServicer:
 
     def GetAccountResources(self, request, context):
         """Returns an account's bandwidth and energy limits, usage and staked amounts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetStake(self, request, context):
+        """Returns an account's Stake 2.0 state besides its resources, as of the head block: its unstakes, the delegations
+        it made, how much it can still delegate, and what is withdrawable now. A never-activated address has none of it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -197,6 +210,11 @@ def add_TronClientServiceServicer_to_server(servicer, server):
                     servicer.GetAccountResources,
                     request_deserializer=lucid_dot_tron_dot_v1_dot_tron__client__pb2.GetAccountResourcesRequest.FromString,
                     response_serializer=lucid_dot_tron_dot_v1_dot_tron__client__pb2.GetAccountResourcesResponse.SerializeToString,
+            ),
+            'GetStake': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStake,
+                    request_deserializer=lucid_dot_tron_dot_v1_dot_tron__client__pb2.GetStakeRequest.FromString,
+                    response_serializer=lucid_dot_tron_dot_v1_dot_tron__client__pb2.GetStakeResponse.SerializeToString,
             ),
             'GetTransaction': grpc.unary_unary_rpc_method_handler(
                     servicer.GetTransaction,
@@ -339,6 +357,33 @@ class TronClientService:
             '/lucid.tron.v1.TronClientService/GetAccountResources',
             lucid_dot_tron_dot_v1_dot_tron__client__pb2.GetAccountResourcesRequest.SerializeToString,
             lucid_dot_tron_dot_v1_dot_tron__client__pb2.GetAccountResourcesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStake(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lucid.tron.v1.TronClientService/GetStake',
+            lucid_dot_tron_dot_v1_dot_tron__client__pb2.GetStakeRequest.SerializeToString,
+            lucid_dot_tron_dot_v1_dot_tron__client__pb2.GetStakeResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -43,6 +43,10 @@ class TronClientServiceStub:
     """Returns an account's TRX balance and activation state. A never-activated address is answered, not NOT_FOUND."""
     GetAccountResources: _grpc.UnaryUnaryMultiCallable[_tron_client_pb2.GetAccountResourcesRequest, _tron_client_pb2.GetAccountResourcesResponse]
     """Returns an account's bandwidth and energy limits, usage and staked amounts."""
+    GetStake: _grpc.UnaryUnaryMultiCallable[_tron_client_pb2.GetStakeRequest, _tron_client_pb2.GetStakeResponse]
+    """Returns an account's Stake 2.0 state besides its resources, as of the head block: its unstakes, the delegations
+    it made, how much it can still delegate, and what is withdrawable now. A never-activated address has none of it.
+    """
     GetTransaction: _grpc.UnaryUnaryMultiCallable[_tron_client_pb2.GetTransactionRequest, _tron_client_pb2.GetTransactionResponse]
     """Returns a transaction's signed bytes and where it was included. NOT_FOUND when the view does not know the txid."""
     GetTransactionInfo: _grpc.UnaryUnaryMultiCallable[_tron_client_pb2.GetTransactionInfoRequest, _tron_client_pb2.GetTransactionInfoResponse]
@@ -86,6 +90,10 @@ class TronClientServiceAsyncStub(TronClientServiceStub):
     """Returns an account's TRX balance and activation state. A never-activated address is answered, not NOT_FOUND."""
     GetAccountResources: _aio.UnaryUnaryMultiCallable[_tron_client_pb2.GetAccountResourcesRequest, _tron_client_pb2.GetAccountResourcesResponse]  # type: ignore[assignment]
     """Returns an account's bandwidth and energy limits, usage and staked amounts."""
+    GetStake: _aio.UnaryUnaryMultiCallable[_tron_client_pb2.GetStakeRequest, _tron_client_pb2.GetStakeResponse]  # type: ignore[assignment]
+    """Returns an account's Stake 2.0 state besides its resources, as of the head block: its unstakes, the delegations
+    it made, how much it can still delegate, and what is withdrawable now. A never-activated address has none of it.
+    """
     GetTransaction: _aio.UnaryUnaryMultiCallable[_tron_client_pb2.GetTransactionRequest, _tron_client_pb2.GetTransactionResponse]  # type: ignore[assignment]
     """Returns a transaction's signed bytes and where it was included. NOT_FOUND when the view does not know the txid."""
     GetTransactionInfo: _aio.UnaryUnaryMultiCallable[_tron_client_pb2.GetTransactionInfoRequest, _tron_client_pb2.GetTransactionInfoResponse]  # type: ignore[assignment]
@@ -150,6 +158,16 @@ class TronClientServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_tron_client_pb2.GetAccountResourcesResponse, _abc.Awaitable[_tron_client_pb2.GetAccountResourcesResponse]]:
         """Returns an account's bandwidth and energy limits, usage and staked amounts."""
+
+    @_abc_1.abstractmethod
+    def GetStake(
+        self,
+        request: _tron_client_pb2.GetStakeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_tron_client_pb2.GetStakeResponse, _abc.Awaitable[_tron_client_pb2.GetStakeResponse]]:
+        """Returns an account's Stake 2.0 state besides its resources, as of the head block: its unstakes, the delegations
+        it made, how much it can still delegate, and what is withdrawable now. A never-activated address has none of it.
+        """
 
     @_abc_1.abstractmethod
     def GetTransaction(
