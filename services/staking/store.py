@@ -1,12 +1,99 @@
 """staking's MongoDB: idempotency keys of the freeze, unfreeze, delegate, undelegate and withdraw requests,
-and the audit log of every stake change."""
+the audit log of every stake change, leases of its background jobs, and the energy plans and keeper delegations.
+
+Collections (money state written with DURABLE_WRITES):
+    energy_plans        one per CreateEnergyPlan request_id (unique): the plan, and the signed delegate and
+                        undelegate transactions it owns, stored before they are broadcast
+    keeper_delegations  one per delegation the keeper made: _id the txid, the signed bytes stored before broadcast
+"""
 
 from __future__ import annotations
 
-from lucid_tron.storage import MoneyStore
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING, IndexModel, ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from lucid_tron.storage import MoneyJobStore
+
+Document = dict[str, Any]
+
+ENERGY_PLANS = "energy_plans"
+KEEPER_DELEGATIONS = "keeper_delegations"
 
 
-class StakingStore(MoneyStore):
-    """Idempotency keys and audit log; the stake records come with the issue that builds the service."""
+class StakingStore(MoneyJobStore):
+    """Idempotency keys, audit log, leases; energy plans and the keeper's delegations."""
 
     service = "staking"
+    indexes = {
+        **MoneyJobStore.indexes,
+        ENERGY_PLANS: [
+            IndexModel("request_id", unique=True, name="request_id"),
+            IndexModel([("state", ASCENDING), ("created_at", ASCENDING)], name="state_age"),
+        ],
+        KEEPER_DELEGATIONS: [IndexModel([("receiver", ASCENDING), ("state", ASCENDING)], name="receiver_state")],
+    }
+
+    # -- energy plans ------------------------------------------------------------------------------------------
+
+    async def insert_plan(self, plan: Document) -> Document:
+        """Store a new plan (with its signed delegation, before any broadcast); when a concurrent twin with the
+        same request_id stored first, that one is returned and this one is dropped unsent."""
+        with self.bounded():
+            try:
+                await self.collection(ENERGY_PLANS, durable=True).insert_one(plan)
+            except DuplicateKeyError:
+                existing = await self.plan_for(plan["request_id"])
+                assert existing is not None
+                return existing
+        return plan
+
+    async def plan_for(self, request_id: str) -> Document | None:
+        with self.bounded():
+            return await self.collection(ENERGY_PLANS).find_one({"request_id": request_id})
+
+    async def plan(self, plan_id: str) -> Document | None:
+        with self.bounded():
+            return await self.collection(ENERGY_PLANS).find_one({"_id": plan_id})
+
+    async def move_plan(
+        self, plan_id: str, from_state: str, *, expect: dict[str, Any] | None = None, **fields: Any
+    ) -> Document | None:
+        """Set `fields` on the plan if it is still in `from_state` (and matches `expect`): compare-and-set, so of
+        two writers only one moves it; the plan after, or None when it had moved on."""
+        with self.bounded():
+            return await self.collection(ENERGY_PLANS, durable=True).find_one_and_update(
+                {"_id": plan_id, "state": from_state, **(expect or {})}, {"$set": fields},
+                return_document=ReturnDocument.AFTER,
+            )
+
+    async def plans_to_reap(self, states: list[str], older_than: datetime, limit: int) -> list[Document]:
+        """Plans in `states` made before `older_than`, oldest first."""
+        with self.bounded():
+            cursor = self.collection(ENERGY_PLANS).find(
+                {"state": {"$in": states}, "created_at": {"$lt": older_than}}
+            ).sort("created_at", ASCENDING).limit(limit)
+            return await cursor.to_list()
+
+    # -- keeper delegations ------------------------------------------------------------------------------------
+
+    async def insert_keeper_delegation(self, delegation: Document) -> None:
+        with self.bounded():
+            await self.collection(KEEPER_DELEGATIONS, durable=True).insert_one(delegation)
+
+    async def pending_keeper_delegation(self, receiver: str) -> Document | None:
+        """The keeper's delegation to `receiver` not yet seen in a block, if any."""
+        with self.bounded():
+            return await self.collection(KEEPER_DELEGATIONS).find_one({"receiver": receiver, "state": "SENT"})
+
+    async def set_keeper_delegation(self, txid: str, **fields: Any) -> None:
+        with self.bounded():
+            await self.collection(KEEPER_DELEGATIONS, durable=True).update_one({"_id": txid}, {"$set": fields})
+
+    async def keeper_delegations(self, receiver: str) -> list[Document]:
+        """Every delegation the keeper made to `receiver`, oldest first."""
+        with self.bounded():
+            cursor = self.collection(KEEPER_DELEGATIONS).find({"receiver": receiver}).sort("created_at", ASCENDING)
+            return await cursor.to_list()

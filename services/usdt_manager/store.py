@@ -4,7 +4,8 @@ and Approve, and the audit log.
 Collections (all written with DURABLE_WRITES):
     transactions    one per signed transaction: _id the txid; the exact raw_data and signature, so a retry
                     broadcasts the same bytes; `request` {method, request_id} unique, so one request_id never signs
-                    twice, even after its idempotency key is forgotten (24 h); the transfer's state once final
+                    twice, even after its idempotency key is forgotten (24 h); the transfer's state once final;
+                    `energy_plan` {plan_id, source, state, ...}: its StakingService energy plan, until COMPLETED
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ class UsdtManagerStore(MoneyStore):
     indexes = {
         **MoneyStore.indexes,
         TRANSACTIONS: [
-            IndexModel([("request.method", ASCENDING), ("request.request_id", ASCENDING)], unique=True, name="request")
+            IndexModel([("request.method", ASCENDING), ("request.request_id", ASCENDING)], unique=True, name="request"),
+            IndexModel("energy_plan.state", sparse=True, name="energy_plan_state"),
         ],
     }
 
@@ -60,3 +62,22 @@ class UsdtManagerStore(MoneyStore):
             await self.collection(TRANSACTIONS, durable=True).update_one(
                 {"_id": txid}, {"$set": {"state": state, **fields}}
             )
+
+    async def record_energy_plan(self, txid: str, plan: Document) -> None:
+        """Keep where the transfer's energy plan stands (and what it cost)."""
+        with self.bounded():
+            await self.collection(TRANSACTIONS, durable=True).update_one({"_id": txid}, {"$set": {"energy_plan": plan}})
+
+    async def transfers_with_open_plans(self, limit: int) -> list[Document]:
+        """Transfers whose energy plan is not COMPLETED yet, oldest first."""
+        with self.bounded():
+            cursor = self.collection(TRANSACTIONS).find(
+                {"energy_plan.state": {"$in": ["DELEGATING", "READY", "RELEASING"]}}
+            ).sort("created_at", ASCENDING).limit(limit)
+            return await cursor.to_list()
+
+    async def transactions(self, txids: list[str]) -> dict[str, Document]:
+        """The transactions among `txids` this service signed, by txid."""
+        with self.bounded():
+            found = await self.collection(TRANSACTIONS).find({"_id": {"$in": txids}}).to_list()
+        return {document["_id"]: document for document in found}

@@ -14,6 +14,10 @@ A write, for one request (method, request_id), runs:
 A crash or an outage anywhere leaves either nothing signed (the retry starts over) or the stored bytes (the retry
 broadcasts them again). The callers' idempotency keys (AIP-155) sit in front of this and replay the answer.
 
+With an energy planner (STAKING_ADDR), step 2 also makes the transfer's energy plan (StakingService.CreateEnergyPlan,
+request id derived from the Transfer's): the transaction carries the plan's fee limit, and once its receipt is seen
+(or it can never land) the plan is completed, which takes a delegation back and records what the transfer cost.
+
 A transfer's state is read from the chain and never from the contract's return value (mainnet USDT returns
 false): CONFIRMED needs a solidified receipt SUCCESS and a Transfer log emitted by the configured contract for the
 exact sender, recipient and amount. EXPIRED needs the solidified chain to have moved past the expiration without it.
@@ -22,22 +26,26 @@ exact sender, recipient and amount. EXPIRED needs the solidified chain to have m
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lucid.tron.v1 import common_pb2, tron_client_pb2, wallet_pb2
+from lucid.tron.v1 import common_pb2, staking_pb2, tron_client_pb2, wallet_pb2
 from lucid_tron.chain import AbiError, decode_transfer_log
 from lucid_tron.context import principal
-from lucid_tron.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
+from lucid_tron.errors import Aborted, FailedPrecondition, InvalidArgument, LucidError, NotFound
 from lucid_tron.peers import TronClientService, WalletService
 from lucid_tron.storage import IDEMPOTENCY_KEY_REUSED, utc_now
 
 from .contract import APPROVE, UsdtContract
+from .energy_plans import COMPLETED as PLAN_COMPLETED, EnergyPlans, plan_record
 from .estimates import (
+    FEE_LIMIT_CAP_TOO_LOW,
     RECIPIENT_NOT_ACTIVATED,
     TRX_BALANCE_INSUFFICIENT,
     USDT_BALANCE_INSUFFICIENT,
+    Estimate,
     Estimator,
 )
 from .store import Document, UsdtManagerStore
@@ -64,6 +72,9 @@ _BUILD_ATTEMPTS = 3
 #: transaction that landed is in a block older than its expiration, so a node would have to lag by this margin plus
 #: the 19 blocks of solidification to miss it in both the head and the solidified view that are read before.
 EXPIRY_MARGIN_MS = 30_000
+
+#: Transfers whose energy plan one settling round completes at most.
+_SETTLE_BATCH = 50
 
 _SOLIDIFIED = common_pb2.FINALITY_SOLIDIFIED
 _HEAD = common_pb2.FINALITY_HEAD
@@ -93,10 +104,22 @@ class WriteOrder:
     allow_unactivated_recipient: bool = False
 
 
+_log = logging.getLogger("lucid_tron.usdt_manager.transfers")
+
 _KINDS = {
     TRANSFER_METHOD: wallet_pb2.TRANSACTION_KIND_TRC20_TRANSFER,
     APPROVE_METHOD: wallet_pb2.TRANSACTION_KIND_TRC20_APPROVE,
 }
+
+
+def _check_trx(order: WriteOrder, estimate: Estimate, burn_sun: int) -> None:
+    if estimate.sender_trx_sun < burn_sun:
+        raise FailedPrecondition(
+            f"{order.owner} holds {estimate.sender_trx_sun} SUN; the transfer would burn about {burn_sun} SUN for "
+            "the energy and bandwidth it lacks",
+            reason=TRX_BALANCE_INSUFFICIENT,
+            subject="from_address",
+        )
 
 
 class UsdtTransfers:
@@ -111,8 +134,10 @@ class UsdtTransfers:
         wallet_manager: WalletService,
         contract: UsdtContract,
         estimator: Estimator,
+        energy: EnergyPlans | None = None,
     ) -> None:
         self.store = store
+        self.energy = energy
         self._tron_client = tron_client
         self._wallet_manager = wallet_manager
         self.contract = contract
@@ -148,17 +173,45 @@ class UsdtTransfers:
                     reason=USDT_BALANCE_INSUFFICIENT,
                     subject="from_address",
                 )
-            fee_limit = self.estimator.fee_limit(order.fee_limit_sun, estimate.energy_required, estimate.energy_price_sun)
-            if TRX_BALANCE_INSUFFICIENT in estimate.warnings:
-                raise FailedPrecondition(
-                    f"{order.owner} holds {estimate.sender_trx_sun} SUN; the transfer would burn about "
-                    f"{estimate.burn_fee_sun} SUN for the energy and bandwidth it lacks",
-                    reason=TRX_BALANCE_INSUFFICIENT,
-                    subject="from_address",
-                )
             call = self.contract.transfer_call(order.counterparty, order.amount)
-            stored = await self._sign_and_store(order, call, fee_limit)
+            if self.energy is not None:
+                stored = await self._planned_transfer(order, estimate, call, self.energy)
+            else:
+                fee_limit = self.estimator.fee_limit(
+                    order.fee_limit_sun, estimate.energy_required, estimate.energy_price_sun
+                )
+                _check_trx(order, estimate, estimate.burn_fee_sun)
+                stored = await self._sign_and_store(order, call, fee_limit)
         return await self._broadcast(stored)
+
+    async def _planned_transfer(
+        self, order: WriteOrder, estimate: Estimate, call: bytes, energy: EnergyPlans
+    ) -> Document:
+        """Plan the energy, then sign and store the transfer with the plan's fee limit; a plan whose transfer is
+        refused before it is stored is completed at once (nothing will be sent)."""
+        cap = self.estimator.policy.cap_sun
+        plan = await energy.plan(
+            order.request_id, order.owner, order.counterparty, order.amount, max_burn_sun=order.fee_limit_sun or cap
+        )
+        try:
+            if plan.fee_limit_sun > cap:
+                raise FailedPrecondition(
+                    f"the energy plan needs a fee limit of {plan.fee_limit_sun} SUN ({plan.energy_planned} energy), "
+                    f"above FEE_LIMIT_CAP_SUN {cap}",
+                    reason=FEE_LIMIT_CAP_TOO_LOW,
+                    subject="fee_limit_sun",
+                )
+            # The sender burns TRX for energy only when the plan says so; for bandwidth whatever the plan.
+            energy_burn = max(estimate.energy_required - estimate.energy_available, 0) * estimate.energy_price_sun
+            burn = estimate.burn_fee_sun if plan.source == staking_pb2.ENERGY_SOURCE_BURN else (
+                estimate.burn_fee_sun - energy_burn
+            )
+            _check_trx(order, estimate, burn)
+            return await self._sign_and_store(order, call, plan.fee_limit_sun, energy_plan=plan_record(plan))
+        except Exception:
+            if await self.store.transaction_for(order.method, order.request_id) is None:
+                await energy.abandon(plan.plan_id)
+            raise
 
     # -- Approve -------------------------------------------------------------------------------------------------
 
@@ -196,11 +249,13 @@ class UsdtTransfers:
             )
         return stored
 
-    async def _sign_and_store(self, order: WriteOrder, call_data: bytes, fee_limit_sun: int) -> Document:
+    async def _sign_and_store(
+        self, order: WriteOrder, call_data: bytes, fee_limit_sun: int, **extra: Any
+    ) -> Document:
         """Build the call, have wallet-manager sign it against the order's intent, store it (a concurrent twin that
         stored first wins: its document is returned and this signature is dropped unsent)."""
         for _ in range(_BUILD_ATTEMPTS):
-            stored = await self._sign_and_store_once(order, call_data, fee_limit_sun)
+            stored = await self._sign_and_store_once(order, call_data, fee_limit_sun, extra)
             if stored is not None:
                 return stored
         raise Aborted(
@@ -209,7 +264,9 @@ class UsdtTransfers:
             retry_after_s=0.1,
         )
 
-    async def _sign_and_store_once(self, order: WriteOrder, call_data: bytes, fee_limit_sun: int) -> Document | None:
+    async def _sign_and_store_once(
+        self, order: WriteOrder, call_data: bytes, fee_limit_sun: int, extra: Mapping[str, Any]
+    ) -> Document | None:
         built = await self.contract.build(order.owner, call_data, fee_limit_sun)
         intent = wallet_pb2.TransactionIntent(
             kind=_KINDS[order.method],
@@ -239,6 +296,7 @@ class UsdtTransfers:
             "signature": signed.signature,
             "state": SIGNED,
             "created_at": utc_now(),
+            **extra,
         }
         stored = await self.store.insert_transaction(document)
         if stored is not None and stored["_id"] == built.txid:
@@ -286,8 +344,43 @@ class UsdtTransfers:
         stored = await self.store.transaction(txid)
         if stored is None or stored["kind"] != TRANSFER_METHOD:
             raise NotFound("transfer", txid, f"usdt-manager sent no transfer {txid}")
-        if stored["state"] in FINAL_STATES:
-            return stored
+        if stored["state"] not in FINAL_STATES:
+            stored = await self._chain_state(stored)
+        return await self._settle_energy(stored)
+
+    async def _settle_energy(self, transfer: Document) -> Document:
+        """Complete the transfer's energy plan once its receipt is seen (or it can never land), and keep the plan's
+        state until it is COMPLETED; staking's outages and refusals leave it for the next look."""
+        plan = transfer.get("energy_plan")
+        if self.energy is None or plan is None or plan["state"] == PLAN_COMPLETED:
+            return transfer
+        if transfer["state"] == EXPIRED:
+            transfer_txid = ""
+        elif transfer["state"] in (INCLUDED, CONFIRMED, FAILED):
+            transfer_txid = transfer["_id"]
+        else:
+            return transfer
+        try:
+            completed = await self.energy.complete(plan["plan_id"], transfer_txid)
+        except LucidError as error:
+            _log.info("energy plan %s of %s not completed yet: %s", plan["plan_id"], transfer["_id"], error.message)
+            return transfer
+        record = plan_record(completed)
+        await self.store.record_energy_plan(transfer["_id"], record)
+        return {**transfer, "energy_plan": record}
+
+    async def settle_energy_plans(self) -> int:
+        """One round of completing the energy plans of transfers nobody asked about; how many were looked at."""
+        pending = await self.store.transfers_with_open_plans(_SETTLE_BATCH)
+        for transfer in pending:
+            try:
+                await self.transfer_status(transfer["_id"])
+            except LucidError as error:
+                _log.info("transfer %s not followed: %s", transfer["_id"], error.message)
+        return len(pending)
+
+    async def _chain_state(self, stored: Document) -> Document:
+        txid = stored["_id"]
         solidified = await self._receipt(txid, _SOLIDIFIED)
         if solidified is not None:
             state, failure = self._judge(stored, solidified)
@@ -295,6 +388,7 @@ class UsdtTransfers:
                 "block_number": solidified.block_number,
                 "fee_sun": solidified.fee_sun,
                 "energy_used": solidified.energy_used,
+                "bandwidth_used": solidified.bandwidth_used,
                 "failure_reason": failure,
             }
             await self.store.set_state(txid, state, **outcome)
@@ -307,6 +401,7 @@ class UsdtTransfers:
                 "block_number": head.block_number,
                 "fee_sun": head.fee_sun,
                 "energy_used": head.energy_used,
+                "bandwidth_used": head.bandwidth_used,
             }
         if await self._can_never_land(stored):
             await self.store.set_state(txid, EXPIRED)

@@ -35,6 +35,8 @@ SKELETONS = ["usdt_manager", "staking", "payment_gateway", "payout_router"]
 WITH_REDIS = ["payment_gateway", "payout_router"]
 #: The others' RPCs are implemented (tests/integration/usdt_manager, payment_gateway, payout_router).
 UNIMPLEMENTED = ["staking"]
+#: RPCs of UNIMPLEMENTED services that are implemented already (tests/integration/staking).
+IMPLEMENTED = {"CreateEnergyPlan", "GetEnergyPlan", "CompleteEnergyPlan"}
 
 
 @dataclasses.dataclass
@@ -126,6 +128,8 @@ async def test_redis_down_is_reported_under_its_own_name_and_the_service_stays_s
 async def test_every_rpc_answers_unimplemented(module: str, mongo: MongoServer, redis_url: str) -> None:
     async with start(module, mongo.url, redis_url) as running:
         for method in running.service.methods:
+            if method.name in IMPLEMENTED:
+                continue
             path = f"/{running.service.full_name}/{method.name}"
             with pytest.raises(grpc.aio.AioRpcError) as caught:
                 if method.server_streaming:
