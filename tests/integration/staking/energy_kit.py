@@ -27,7 +27,7 @@ from fixtures.service_processes import DEVNET_WITHOUT_TOR_FIELDS
 from fixtures.transactions import signed
 from integration.wallet_manager.wallet_kit import create_hd, generous_policy, wallet_manager
 from lucid.tron.v1 import common_pb2, staking_pb2, staking_pb2_grpc, tron_client_pb2, tron_client_pb2_grpc, wallet_pb2
-from lucid_tron.chain import PrivateKey, build_transaction, freeze_balance_v2, trc20_transfer
+from lucid_tron.chain import PrivateKey, build_transaction, freeze_balance_v2, trc20_transfer, txid
 from lucid_tron.devnet import Devnet
 from lucid_tron.mesh import MeshServer, serving
 from lucid_tron.services.staking.__main__ import StakingSettings, build
@@ -108,8 +108,9 @@ class EnergyStack:
         tx = signed(self.devnet, sender, trc20_transfer(sender.address, self.devnet.usdt_address, to, amount),
                     fee_limit_sun=fee_limit_sun)
         _accepted(self.devnet, tx)
-        [txid] = self.devnet.produce_block().txids
-        return txid
+        sent = txid(tx).hex()
+        assert sent in self.devnet.produce_block().txids
+        return sent
 
     async def resources(self, address: str) -> common_pb2.AccountResources:
         answer = await self.chain.GetAccountResources(tron_client_pb2.GetAccountResourcesRequest(address=address))
