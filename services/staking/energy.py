@@ -199,7 +199,8 @@ class EnergyPlanner:
         }
         if available >= planned:
             return await self.store.insert_plan({**plan, "source": OWN, "state": READY})
-        shortfall = planned - available
+        # Usage beyond the limit (left by energy lent before and taken back) is paid first: lend for it too.
+        shortfall = planned - (res.energy_limit - res.energy_used)
         lent = await self._lendable(shortfall, res)
         if lent:
             signed = await self._delegations.sign(

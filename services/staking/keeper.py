@@ -111,7 +111,8 @@ class EnergyKeeper:
         available = max(res.energy_limit - res.energy_used, 0)
         if available >= self.floor:
             return
-        missing = self.floor - available
+        # Usage beyond the limit (left by energy lent before and taken back) is paid first: lend for it too.
+        missing = self.floor - (res.energy_limit - res.energy_used)
         amount = stake_for_energy(missing, res)
         lendable = await self._delegations.delegatable_sun()
         if amount > lendable:

@@ -15,7 +15,7 @@ from typing import Any
 
 from google.protobuf import timestamp_pb2
 
-from lucid.tron.v1 import common_pb2, usdt_pb2
+from lucid.tron.v1 import common_pb2, staking_pb2, usdt_pb2
 from lucid_tron.storage import request_digest
 from lucid_tron.validation import FieldChecks
 
@@ -255,6 +255,7 @@ def _energy_fields(plan: Mapping[str, Any] | None) -> dict[str, Any]:
         "energy_plan_id": plan["plan_id"],
         "energy_plan_trx_burned_sun": plan["plan_trx_burned_sun"],
         "energy_delegated_sun": plan["delegated_sun"],
+        "energy_plan_state": staking_pb2.EnergyPlanState.Value(f"ENERGY_PLAN_STATE_{plan['state']}"),
     }
 
 

@@ -145,3 +145,19 @@ async def test_a_burn_over_the_cap_is_refused_with_energy_unavailable(devnet, mo
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert error_reason(error) == "ENERGY_UNAVAILABLE"
     assert "cap of 1000000 SUN" in (error.details() or "")
+
+
+async def test_a_second_delegated_transfer_from_the_same_sender_burns_nothing_either(stack: EnergyStack) -> None:
+    # Energy lent and taken back leaves the sender's usage behind (it recovers over 24 h): the next plan lends for it.
+    sender = stack.sender()
+    receipts = []
+    for _ in range(2):
+        holder = stack.holder()
+        plan = await stack.create_plan(sender.address, holder, 1_000_000)
+        txid = stack.send_usdt(sender, holder, 1_000_000, fee_limit_sun=plan.fee_limit_sun)
+        await stack.complete_plan(plan.plan_id, txid)
+        await stack.released(plan.plan_id)
+        receipts.append(await stack.receipt(txid))
+
+    assert [receipt.energy_burned for receipt in receipts] == [0, 0]
+    assert [receipt.result for receipt in receipts] == [common_pb2.EXECUTION_RESULT_SUCCESS] * 2

@@ -241,6 +241,7 @@ class UsdtTransfer(_message.Message):
     ENERGY_PLAN_ID_FIELD_NUMBER: _builtins.int
     ENERGY_PLAN_TRX_BURNED_SUN_FIELD_NUMBER: _builtins.int
     ENERGY_DELEGATED_SUN_FIELD_NUMBER: _builtins.int
+    ENERGY_PLAN_STATE_FIELD_NUMBER: _builtins.int
     txid: _builtins.str
     """Transaction id, 64 lowercase hex characters."""
     request_id: _builtins.str
@@ -281,6 +282,10 @@ class UsdtTransfer(_message.Message):
     """
     energy_delegated_sun: _builtins.int
     """Stake lent to from_address for this transfer, in SUN (ENERGY_SOURCE_DELEGATED only)."""
+    energy_plan_state: _staking_pb2.EnergyPlanState.ValueType
+    """Where the energy plan stands as last seen: COMPLETED once nothing is lent for this transfer any more and the
+    cost is recorded; unset when no plan was made.
+    """
     @_builtins.property
     def expiration_time(self) -> _timestamp_pb2.Timestamp:
         """After this time the transaction can never be included."""
@@ -311,10 +316,11 @@ class UsdtTransfer(_message.Message):
         energy_plan_id: _builtins.str = ...,
         energy_plan_trx_burned_sun: _builtins.int = ...,
         energy_delegated_sun: _builtins.int = ...,
+        energy_plan_state: _staking_pb2.EnergyPlanState.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "expiration_time", b"expiration_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_base_units", b"amount_base_units", "bandwidth_used", b"bandwidth_used", "block_number", b"block_number", "create_time", b"create_time", "energy_delegated_sun", b"energy_delegated_sun", "energy_plan_id", b"energy_plan_id", "energy_plan_trx_burned_sun", b"energy_plan_trx_burned_sun", "energy_source", b"energy_source", "energy_used", b"energy_used", "expiration_time", b"expiration_time", "failure_reason", b"failure_reason", "fee_limit_sun", b"fee_limit_sun", "fee_sun", b"fee_sun", "from_address", b"from_address", "request_id", b"request_id", "state", b"state", "to_address", b"to_address", "txid", b"txid", "wallet_id", b"wallet_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_base_units", b"amount_base_units", "bandwidth_used", b"bandwidth_used", "block_number", b"block_number", "create_time", b"create_time", "energy_delegated_sun", b"energy_delegated_sun", "energy_plan_id", b"energy_plan_id", "energy_plan_state", b"energy_plan_state", "energy_plan_trx_burned_sun", b"energy_plan_trx_burned_sun", "energy_source", b"energy_source", "energy_used", b"energy_used", "expiration_time", b"expiration_time", "failure_reason", b"failure_reason", "fee_limit_sun", b"fee_limit_sun", "fee_sun", b"fee_sun", "from_address", b"from_address", "request_id", b"request_id", "state", b"state", "to_address", b"to_address", "txid", b"txid", "wallet_id", b"wallet_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
