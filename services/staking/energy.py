@@ -239,8 +239,7 @@ class EnergyPlanner:
         except FailedPrecondition as refused:
             # The node refused the stored bytes (they expired, or the stake is no longer there): they can never
             # land, since only this plan holds them; close the plan with nothing lent.
-            failure = f"the delegation was refused: {refused.message}"
-            return await self._moved(plan, DELEGATING, state=COMPLETED, failure=failure, complete_time=utc_now())
+            return await self._failed(plan, f"the delegation was refused: {refused.message}")
         deadline = time.monotonic() + self.policy.wait_s
         while (receipt := await self._delegations.receipt(signed.txid)) is None:
             if time.monotonic() >= deadline:
@@ -254,10 +253,9 @@ class EnergyPlanner:
 
     async def _delegation_landed(self, plan: Document, receipt: common_pb2.TransactionReceipt) -> Document:
         if receipt.result != common_pb2.EXECUTION_RESULT_SUCCESS:
-            failure = f"the delegation failed in block {receipt.block_number}: {receipt.result_code}"
-            return await self._moved(
-                plan, DELEGATING, state=COMPLETED, failure=failure, plan_trx_burned_sun=receipt.fee_sun,
-                complete_time=utc_now(),
+            return await self._failed(
+                plan, f"the delegation failed in block {receipt.block_number}: {receipt.result_code}",
+                plan_trx_burned_sun=receipt.fee_sun,
             )
         return await self._moved(plan, DELEGATING, state=READY, plan_trx_burned_sun=receipt.fee_sun)
 
@@ -318,10 +316,7 @@ class EnergyPlanner:
         if receipt is not None:
             return await self._delegation_landed(plan, receipt)
         if await self._delegations.can_never_land(signed):
-            return await self._moved(
-                plan, DELEGATING, state=COMPLETED, failure="the delegation expired without landing",
-                complete_time=utc_now(),
-            )
+            return await self._failed(plan, "the delegation expired without landing")
         raise Aborted(
             f"the delegation {signed.txid} is not in a block yet; retry later", reason=DELEGATION_PENDING,
             retry_after_s=3.0,
@@ -399,6 +394,14 @@ class EnergyPlanner:
         if plan is None:
             raise NotFound("energy plan", plan_id)
         return plan
+
+    async def _failed(self, plan: Document, failure: str, **fields: Any) -> Document:
+        """Close a DELEGATING plan whose delegation can never land, nothing lent. Its request_id is freed (kept
+        with a suffix): as for any failed request, a retry with the same request_id plans anew."""
+        return await self._moved(
+            plan, DELEGATING, state=COMPLETED, failure=failure, complete_time=utc_now(),
+            request_id=f"{plan['request_id']}/failed/{plan['_id']}", **fields,
+        )
 
     async def _moved(self, plan: Document, from_state: str, **fields: Any) -> Document:
         """The plan moved from `from_state`, or as a concurrent writer left it."""
