@@ -185,6 +185,7 @@ class EnergyPlanner:
         plan: Document = {
             "_id": f"ep_{uuid.uuid4().hex[:24]}",
             "request_id": request.request_id,
+            "request_key": request.request_id,
             "request_hash": request.request_hash,
             "sender": request.sender,
             "recipient": request.recipient,
@@ -289,7 +290,11 @@ class EnergyPlanner:
         if plan["state"] == DELEGATING:
             plan = await self._settle_delegation(plan)
         if plan["state"] == READY:
-            cost = await self._transfer_cost(transfer_txid) if transfer_txid else {}
+            # Closed without a transfer, the plan frees its request_id: a caller that comes back with the same one
+            # (after the reaper took its energy back, say) gets a new plan, never a closed one.
+            cost = await self._transfer_cost(transfer_txid) if transfer_txid else {
+                "request_key": f"{plan['request_id']}/closed/{plan['_id']}"
+            }
             if plan["source"] != DELEGATED:
                 return await self._moved(plan, READY, state=COMPLETED, reaped=reaped, complete_time=utc_now(), **cost)
             signed = await self._delegations.sign(
@@ -400,7 +405,7 @@ class EnergyPlanner:
         with a suffix): as for any failed request, a retry with the same request_id plans anew."""
         return await self._moved(
             plan, DELEGATING, state=COMPLETED, failure=failure, complete_time=utc_now(),
-            request_id=f"{plan['request_id']}/failed/{plan['_id']}", **fields,
+            request_key=f"{plan['request_id']}/failed/{plan['_id']}", **fields,
         )
 
     async def _moved(self, plan: Document, from_state: str, **fields: Any) -> Document:

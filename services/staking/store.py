@@ -2,8 +2,9 @@
 the audit log of every stake change, leases of its background jobs, and the energy plans and keeper delegations.
 
 Collections (money state written with DURABLE_WRITES):
-    energy_plans        one per CreateEnergyPlan request_id (unique): the plan, and the signed delegate and
-                        undelegate transactions it owns, stored before they are broadcast
+    energy_plans        one per CreateEnergyPlan request: the plan, and the signed delegate and undelegate
+                        transactions it owns, stored before they are broadcast; `request_key` (unique) is the
+                        request_id while the plan holds it, suffixed once the plan frees it
     keeper_delegations  one per delegation the keeper made: _id the txid, the signed bytes stored before broadcast
 """
 
@@ -30,7 +31,7 @@ class StakingStore(MoneyJobStore):
     indexes = {
         **MoneyJobStore.indexes,
         ENERGY_PLANS: [
-            IndexModel("request_id", unique=True, name="request_id"),
+            IndexModel("request_key", unique=True, name="request_key"),
             IndexModel([("state", ASCENDING), ("created_at", ASCENDING)], name="state_age"),
         ],
         KEEPER_DELEGATIONS: [IndexModel([("receiver", ASCENDING), ("state", ASCENDING)], name="receiver_state")],
@@ -45,14 +46,14 @@ class StakingStore(MoneyJobStore):
             try:
                 await self.collection(ENERGY_PLANS, durable=True).insert_one(plan)
             except DuplicateKeyError:
-                existing = await self.plan_for(plan["request_id"])
+                existing = await self.plan_for(plan["request_key"])
                 assert existing is not None
                 return existing
         return plan
 
     async def plan_for(self, request_id: str) -> Document | None:
         with self.bounded():
-            return await self.collection(ENERGY_PLANS).find_one({"request_id": request_id})
+            return await self.collection(ENERGY_PLANS).find_one({"request_key": request_id})
 
     async def plan(self, plan_id: str) -> Document | None:
         with self.bounded():

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -209,8 +210,9 @@ class UsdtTransfers:
             _check_trx(order, estimate, burn)
             return await self._sign_and_store(order, call, plan.fee_limit_sun, energy_plan=plan_record(plan))
         except Exception:
-            if await self.store.transaction_for(order.method, order.request_id) is None:
-                await energy.abandon(plan.plan_id)
+            with suppress(LucidError):  # MongoDB down as well: the reaper takes the energy back
+                if await self.store.transaction_for(order.method, order.request_id) is None:
+                    await energy.abandon(plan.plan_id)
             raise
 
     # -- Approve -------------------------------------------------------------------------------------------------

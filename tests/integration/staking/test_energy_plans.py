@@ -161,3 +161,17 @@ async def test_a_second_delegated_transfer_from_the_same_sender_burns_nothing_ei
 
     assert [receipt.energy_burned for receipt in receipts] == [0, 0]
     assert [receipt.result for receipt in receipts] == [common_pb2.EXECUTION_RESULT_SUCCESS] * 2
+
+
+async def test_a_plan_closed_without_a_transfer_frees_its_request_id_for_a_new_plan(stack: EnergyStack) -> None:
+    sender, holder = stack.sender(), stack.holder()
+    request = stack.plan_request(sender.address, holder, 1_000_000)
+    first = (await stack.produce_while(stack.stub.CreateEnergyPlan(request))).plan
+    await stack.complete_plan(first.plan_id)
+    await stack.released(first.plan_id)
+
+    again = (await stack.produce_while(stack.stub.CreateEnergyPlan(request))).plan
+
+    assert again.plan_id != first.plan_id
+    assert again.state == S.ENERGY_PLAN_STATE_READY and again.request_id == request.request_id
+    assert (await stack.resources(sender.address)).delegated_energy_in_sun == again.delegated_sun

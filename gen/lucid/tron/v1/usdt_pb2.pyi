@@ -186,7 +186,8 @@ class TransferRequest(_message.Message):
     """REQUIRED. Amount to send, in USDT base units; greater than 0."""
     fee_limit_sun: _builtins.int
     """OPTIONAL. Most TRX the transaction may burn for energy, in SUN, at most FEE_LIMIT_CAP_SUN; 0 means the
-    estimate plus the server's margin (FEE_LIMIT_MARGIN_PERCENT).
+    estimate plus the server's margin (FEE_LIMIT_MARGIN_PERCENT). With energy planning (STAKING_ADDR) it is the
+    plan's max_burn_sun (0: FEE_LIMIT_CAP_SUN) and the transaction carries the plan's fee limit.
     """
     allow_unactivated_recipient: _builtins.bool
     """OPTIONAL. Send even when to_address is not activated (it receives the USDT but cannot move it until someone
