@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from functools import partial
@@ -29,8 +30,8 @@ from .servicer import StakingServicer, registration
 from .store import StakingStore
 
 NAME = "staking"
-#: How long a job's lease holds without renewal: a few rounds of the slowest default pace would be too long for a
-#: standby to wait, so it is fixed and each round renews it.
+#: How long a job's lease holds without renewal, at least: each round renews it, and it lasts three rounds of the
+#: job's pace, so a standby takes over within a few rounds of a holder's death and never while it lives.
 JOB_LEASE_S = 30.0
 
 
@@ -65,10 +66,15 @@ def build(settings: StakingSettings) -> ServiceSpec:
         store, tron_client=tron_client, delegations=delegations, addresses=settings.kept_addresses(),
         floor=settings.keeper_energy_floor,
     )
-    leases = partial(store.leases, owner=f"{socket.gethostname()}:{os.getpid()}", ttl_s=JOB_LEASE_S)
-    jobs = [LeasedJob("energy-reaper", energy.reap, leases=leases, interval_s=settings.energy_reaper_interval_s)]
+    owner = f"{socket.gethostname()}:{os.getpid()}"
+
+    def job(name: str, work: Callable[[], Awaitable[int]], interval_s: float) -> LeasedJob:
+        leases = partial(store.leases, owner=owner, ttl_s=max(JOB_LEASE_S, 3 * interval_s))
+        return LeasedJob(name, work, leases=leases, interval_s=interval_s)
+
+    jobs = [job("energy-reaper", energy.reap, settings.energy_reaper_interval_s)]
     if keeper.enabled:
-        jobs.append(LeasedJob("energy-keeper", keeper.keep, leases=leases, interval_s=settings.keeper_interval_s))
+        jobs.append(job("energy-keeper", keeper.keep, settings.keeper_interval_s))
     running: list[asyncio.Task[None]] = []
 
     async def start_jobs(_health: object) -> None:
