@@ -181,7 +181,11 @@ class EnergyPlanner:
         price = parameters.energy_price_sun
         estimated = estimate.energy_required
         planned = self.policy.planned(estimated)
-        available = max(res.energy_limit - res.energy_used, 0)
+        # Energy promised to the sender's other open plans is not this transfer's to spend (concurrent transfers
+        # from one address would otherwise all count on the same energy); usage beyond the limit (left by energy
+        # lent before and taken back) must be covered first.
+        free = res.energy_limit - res.energy_used - await self.store.energy_reserved(request.sender)
+        available = max(free, 0)
         plan: Document = {
             "_id": f"ep_{uuid.uuid4().hex[:24]}",
             "request_id": request.request_id,
@@ -200,8 +204,7 @@ class EnergyPlanner:
         }
         if available >= planned:
             return await self.store.insert_plan({**plan, "source": OWN, "state": READY})
-        # Usage beyond the limit (left by energy lent before and taken back) is paid first: lend for it too.
-        shortfall = planned - (res.energy_limit - res.energy_used)
+        shortfall = planned - free
         lent = await self._lendable(shortfall, res)
         if lent:
             signed = await self._delegations.sign(

@@ -33,6 +33,7 @@ class StakingStore(MoneyJobStore):
         ENERGY_PLANS: [
             IndexModel("request_key", unique=True, name="request_key"),
             IndexModel([("state", ASCENDING), ("created_at", ASCENDING)], name="state_age"),
+            IndexModel([("sender", ASCENDING), ("state", ASCENDING)], name="sender_state"),
         ],
         KEEPER_DELEGATIONS: [IndexModel([("receiver", ASCENDING), ("state", ASCENDING)], name="receiver_state")],
     }
@@ -69,6 +70,17 @@ class StakingStore(MoneyJobStore):
                 {"_id": plan_id, "state": from_state, **(expect or {})}, {"$set": fields},
                 return_document=ReturnDocument.AFTER,
             )
+
+    async def energy_reserved(self, sender: str) -> int:
+        """Energy planned for `sender`'s transfers whose plans are open (DELEGATING or READY): not yet spent, as far
+        as the plans know."""
+        with self.bounded():
+            cursor = await self.collection(ENERGY_PLANS).aggregate([
+                {"$match": {"sender": sender, "state": {"$in": ["DELEGATING", "READY"]}}},
+                {"$group": {"_id": None, "energy": {"$sum": "$energy_planned"}}},
+            ])
+            totals = await cursor.to_list()
+        return totals[0]["energy"] if totals else 0
 
     async def plans_to_reap(self, states: list[str], older_than: datetime, limit: int) -> list[Document]:
         """Plans in `states` made before `older_than`, oldest first."""

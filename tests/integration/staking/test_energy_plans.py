@@ -175,3 +175,17 @@ async def test_a_plan_closed_without_a_transfer_frees_its_request_id_for_a_new_p
     assert again.plan_id != first.plan_id
     assert again.state == S.ENERGY_PLAN_STATE_READY and again.request_id == request.request_id
     assert (await stack.resources(sender.address)).delegated_energy_in_sun == again.delegated_sun
+
+
+async def test_energy_promised_to_an_open_plan_is_not_promised_again(stack: EnergyStack) -> None:
+    # Enough own energy for one transfer to a holder (~83,600 planned), not for two.
+    sender = stack.sender(trx_sun=20_000_000_000)
+    stake_own_energy(stack.devnet, sender, 12_000_000_000)
+
+    first = await stack.create_plan(sender.address, stack.holder(), 1_000_000)
+    second = await stack.create_plan(sender.address, stack.holder(), 1_000_000)
+
+    assert first.source == S.ENERGY_SOURCE_OWN
+    assert second.source == S.ENERGY_SOURCE_DELEGATED
+    lent = await stack.resources(sender.address)
+    assert lent.energy_limit - lent.energy_used >= first.energy_planned + second.energy_planned
