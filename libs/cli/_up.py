@@ -88,6 +88,10 @@ DEVNET_STOP_TIMEOUT_S = 5.0
 STOP_MARGIN_S = 5.0
 
 
+#: Energy the keeper keeps at the payout wallet under `up`: two USDT transfers to addresses without USDT.
+UP_KEEPER_ENERGY_FLOOR = 2 * 130_285
+
+
 @dataclass(frozen=True, kw_only=True)
 class UpOptions:
     state_dir: Path
@@ -240,7 +244,9 @@ class _Up:
             {
                 "payment-gateway": {"PAYMENT_WALLET_ID": payment_wallet["wallet_id"], "TRON_NETWORK": "devnet"},
                 "payout-router": {"PAYOUT_WALLET_ID": payout_wallet["wallet_id"]},
-                "staking": {"STAKING_WALLET_ID": staking_wallet["wallet_id"]},
+                "staking": {"STAKING_WALLET_ID": staking_wallet["wallet_id"],
+                            "PAYOUT_ADDRESS": payout_wallet["address"],
+                            "KEEPER_ENERGY_FLOOR": str(UP_KEEPER_ENERGY_FLOOR)},
             },
         )
         await self._stake(services["staking"], tls, staking_wallet)

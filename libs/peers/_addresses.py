@@ -14,7 +14,7 @@ from lucid_tron.config import setting
 from lucid_tron.pki import TlsSettings
 
 from ._client import client_tls
-from ._services import RelayService, TronClientService, WalletService
+from ._services import RelayService, StakingService, TronClientService, WalletService
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,3 +48,14 @@ class WalletManagerAddress(TlsSettings):
     def wallet_manager(self) -> WalletService:
         """A client of wallet-manager at this address (close it on stop)."""
         return WalletService(self.wallet_manager_addr, tls=client_tls(self))
+
+
+@dataclass(frozen=True, kw_only=True)
+class StakingAddress(TlsSettings):
+    """staking's address; optional: empty means the caller runs without it (usdt-manager then plans no energy)."""
+
+    staking_addr: str = setting("STAKING_ADDR", default="")
+
+    def staking(self) -> StakingService | None:
+        """A client of staking at this address (close it on stop); None when STAKING_ADDR is unset."""
+        return StakingService(self.staking_addr, tls=client_tls(self)) if self.staking_addr else None

@@ -1,9 +1,8 @@
-"""The gRPC adapter of staking: lucid.tron.v1.StakingService over `Stakes` and its `ResourceReader`.
+"""The gRPC adapter of staking: lucid.tron.v1.StakingService over `Stakes`, its `ResourceReader` and `EnergyPlanner`.
 
 Each RPC checks its request (`messages`, every bad field named at once), calls the domain, and maps the answer back.
 The writes run under the store's idempotency keys (AIP-155); under them the domain finds the transaction a request
-already signed, so even a request whose key was forgotten never signs twice. The energy plans are not served yet:
-the generated base answers UNIMPLEMENTED.
+already signed, so even a request whose key was forgotten never signs twice.
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ from lucid.tron.v1 import staking_pb2, staking_pb2_grpc
 from lucid_tron.mesh import Registration
 
 from . import messages
+from .energy import EnergyPlanner
 from .stakes import CANCEL_ALL_UNFREEZE, DELEGATE, FREEZE, UNDELEGATE, UNFREEZE, WITHDRAW, StakeOrder, Stakes
 
 R = TypeVar("R", bound=Message)
@@ -25,8 +25,9 @@ R = TypeVar("R", bound=Message)
 class StakingServicer(staking_pb2_grpc.StakingServiceServicer):
     """lucid.tron.v1.StakingService."""
 
-    def __init__(self, stakes: Stakes) -> None:
+    def __init__(self, stakes: Stakes, energy: EnergyPlanner) -> None:
         self._stakes = stakes
+        self._energy = energy
 
     async def _write(
         self, method: str, request: messages.StakeRequest, send: Callable[[StakeOrder], Awaitable[R]],
@@ -97,6 +98,24 @@ class StakingServicer(staking_pb2_grpc.StakingServiceServicer):
             planned_usdt_transfers=request.planned_usdt_transfers,
         )
         return messages.forecast_response(forecast)
+
+    async def CreateEnergyPlan(
+        self, request: staking_pb2.CreateEnergyPlanRequest, context: Any
+    ) -> staking_pb2.CreateEnergyPlanResponse:
+        plan = await self._energy.create(messages.plan_request(request))
+        return staking_pb2.CreateEnergyPlanResponse(plan=messages.plan_message(plan))
+
+    async def GetEnergyPlan(
+        self, request: staking_pb2.GetEnergyPlanRequest, context: Any
+    ) -> staking_pb2.GetEnergyPlanResponse:
+        plan = await self._energy.get(messages.plan_id(request.plan_id))
+        return staking_pb2.GetEnergyPlanResponse(plan=messages.plan_message(plan))
+
+    async def CompleteEnergyPlan(
+        self, request: staking_pb2.CompleteEnergyPlanRequest, context: Any
+    ) -> staking_pb2.CompleteEnergyPlanResponse:
+        plan = await self._energy.complete(*messages.complete_request(request))
+        return staking_pb2.CompleteEnergyPlanResponse(plan=messages.plan_message(plan))
 
 
 def registration(servicer: StakingServicer) -> Registration:

@@ -15,11 +15,12 @@ from typing import Any
 
 from google.protobuf import timestamp_pb2
 
-from lucid.tron.v1 import common_pb2, usdt_pb2
+from lucid.tron.v1 import common_pb2, staking_pb2, usdt_pb2
 from lucid_tron.sending import BROADCAST, SIGNED
 from lucid_tron.storage import request_digest
 from lucid_tron.validation import FieldChecks
 
+from .energy_plans import SOURCE_NUMBERS
 from .estimates import Estimate
 from .history import INCOMING, OUTGOING, HistoryEntry, HistoryQuery
 from .transfers import APPROVE_METHOD, CONFIRMED, EXPIRED, FAILED, INCLUDED, TRANSFER_METHOD, WriteOrder
@@ -232,14 +233,34 @@ def transfer_message(document: Mapping[str, Any]) -> usdt_pb2.UsdtTransfer:
         fee_sun=document.get("fee_sun", 0),
         energy_used=document.get("energy_used", 0),
         failure_reason=document.get("failure_reason", ""),
+        bandwidth_used=document.get("bandwidth_used", 0),
+        **_energy_fields(document.get("energy_plan")),
     )
+
+
+def _energy_fields(plan: Mapping[str, Any] | None) -> dict[str, Any]:
+    if plan is None:
+        return {}
+    return {
+        "energy_source": SOURCE_NUMBERS[plan["source"]],
+        "energy_plan_id": plan["plan_id"],
+        "energy_plan_trx_burned_sun": plan["plan_trx_burned_sun"],
+        "energy_delegated_sun": plan["delegated_sun"],
+        "energy_plan_state": staking_pb2.EnergyPlanState.Value(f"ENERGY_PLAN_STATE_{plan['state']}"),
+    }
 
 
 def submitted_message(document: Mapping[str, Any]) -> common_pb2.SubmittedTransaction:
     return common_pb2.SubmittedTransaction(txid=document["_id"], expiration_time=milliseconds(document["expiration_ms"]))
 
 
-def history_message(entry: HistoryEntry) -> usdt_pb2.HistoryTransfer:
+def history_message(entry: HistoryEntry, sent: Mapping[str, Any] | None = None) -> usdt_pb2.HistoryTransfer:
+    """One history entry; `sent` is this service's record of it when it sent it (what it cost)."""
+    cost: dict[str, Any] = {}
+    if sent is not None:
+        cost = {key: sent.get(key, 0) for key in ("fee_sun", "energy_used", "bandwidth_used")}
+        if sent.get("energy_plan") is not None:
+            cost["energy_source"] = SOURCE_NUMBERS[sent["energy_plan"]["source"]]
     return usdt_pb2.HistoryTransfer(
         txid=entry.txid,
         from_address=entry.from_address,
@@ -247,6 +268,7 @@ def history_message(entry: HistoryEntry) -> usdt_pb2.HistoryTransfer:
         amount_base_units=entry.amount_base_units,
         block_time=timestamp(entry.block_time),
         direction=NUMBERS_BY_DIRECTION[entry.direction],
+        **cost,
     )
 
 

@@ -92,8 +92,9 @@ class UsdtManagerServicer(usdt_pb2_grpc.UsdtServiceServicer):
     ) -> usdt_pb2.ListTransfersResponse:
         query = messages.history_query(request)
         entries, relay_token = await self._history.page(query)
+        sent = await self._transfers.store.transactions([entry.txid for entry in entries])
         return usdt_pb2.ListTransfersResponse(
-            transfers=[messages.history_message(entry) for entry in entries],
+            transfers=[messages.history_message(entry, sent.get(entry.txid)) for entry in entries],
             next_page_token=messages.next_history_token(request, relay_token),
         )
 

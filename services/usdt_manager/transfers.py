@@ -17,26 +17,35 @@ broadcasts them again). The callers' idempotency keys (AIP-155) sit in front of 
 A transfer's state is read from the chain and never from the contract's return value (mainnet USDT returns
 false): CONFIRMED needs a solidified receipt SUCCESS and a Transfer log emitted by the configured contract for the
 exact sender, recipient and amount. EXPIRED needs the solidified chain to have moved past the expiration without it.
+
+With an energy planner (STAKING_ADDR), step 2 also makes the transfer's energy plan (StakingService.CreateEnergyPlan,
+request id derived from the Transfer's): the transaction carries the plan's fee limit, and once its receipt is seen
+(or it can never land) the plan is completed, which takes a delegation back and records what the transfer cost.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
-from lucid.tron.v1 import common_pb2, tron_client_pb2, wallet_pb2
+from lucid.tron.v1 import common_pb2, staking_pb2, tron_client_pb2, wallet_pb2
 from lucid_tron.chain import AbiError, decode_transfer_log, trigger_smart_contract
-from lucid_tron.errors import FailedPrecondition, NotFound
+from lucid_tron.errors import FailedPrecondition, LucidError, NotFound
 from lucid_tron.peers import TronClientService, WalletService
 from lucid_tron.sending import Order, Sender
 
 from .contract import APPROVE, UsdtContract
+from .energy_plans import COMPLETED as PLAN_COMPLETED, EnergyPlans, plan_record
 from .estimates import (
+    FEE_LIMIT_CAP_TOO_LOW,
     RECIPIENT_NOT_ACTIVATED,
     TRX_BALANCE_INSUFFICIENT,
     USDT_BALANCE_INSUFFICIENT,
+    Estimate,
     Estimator,
 )
 from .store import Document, UsdtManagerStore
@@ -56,6 +65,9 @@ NO_TRANSFER_LOG = "NO_TRANSFER_LOG"
 #: transaction that landed is in a block older than its expiration, so a node would have to lag by this margin plus
 #: the 19 blocks of solidification to miss it in both the head and the solidified view that are read before.
 EXPIRY_MARGIN_MS = 30_000
+
+#: Transfers whose energy plan one settling round completes at most.
+_SETTLE_BATCH = 50
 
 _SOLIDIFIED = common_pb2.FINALITY_SOLIDIFIED
 _HEAD = common_pb2.FINALITY_HEAD
@@ -85,10 +97,22 @@ class WriteOrder:
     allow_unactivated_recipient: bool = False
 
 
+_log = logging.getLogger("lucid_tron.usdt_manager.transfers")
+
 _KINDS = {
     TRANSFER_METHOD: wallet_pb2.TRANSACTION_KIND_TRC20_TRANSFER,
     APPROVE_METHOD: wallet_pb2.TRANSACTION_KIND_TRC20_APPROVE,
 }
+
+
+def _check_trx(order: WriteOrder, estimate: Estimate, burn_sun: int) -> None:
+    if estimate.sender_trx_sun < burn_sun:
+        raise FailedPrecondition(
+            f"{order.owner} holds {estimate.sender_trx_sun} SUN; the transfer would burn about {burn_sun} SUN for "
+            "the energy and bandwidth it lacks",
+            reason=TRX_BALANCE_INSUFFICIENT,
+            subject="from_address",
+        )
 
 
 class UsdtTransfers:
@@ -104,8 +128,10 @@ class UsdtTransfers:
         contract: UsdtContract,
         estimator: Estimator,
         lifetime_s: float,
+        energy: EnergyPlans | None = None,
     ) -> None:
         self.store = store
+        self.energy = energy
         self._tron_client = tron_client
         self._sender = Sender(store, tron_client=tron_client, wallet_manager=wallet_manager, lifetime_s=lifetime_s)
         self.contract = contract
@@ -139,17 +165,46 @@ class UsdtTransfers:
                     reason=USDT_BALANCE_INSUFFICIENT,
                     subject="from_address",
                 )
-            fee_limit = self.estimator.fee_limit(order.fee_limit_sun, estimate.energy_required, estimate.energy_price_sun)
-            if TRX_BALANCE_INSUFFICIENT in estimate.warnings:
-                raise FailedPrecondition(
-                    f"{order.owner} holds {estimate.sender_trx_sun} SUN; the transfer would burn about "
-                    f"{estimate.burn_fee_sun} SUN for the energy and bandwidth it lacks",
-                    reason=TRX_BALANCE_INSUFFICIENT,
-                    subject="from_address",
-                )
             call = self.contract.transfer_call(order.counterparty, order.amount)
-            stored = await self._sign_and_store(order, call, fee_limit)
+            if self.energy is not None:
+                stored = await self._planned_transfer(order, estimate, call, self.energy)
+            else:
+                fee_limit = self.estimator.fee_limit(
+                    order.fee_limit_sun, estimate.energy_required, estimate.energy_price_sun
+                )
+                _check_trx(order, estimate, estimate.burn_fee_sun)
+                stored = await self._sign_and_store(order, call, fee_limit)
         return await self._sender.broadcast(stored)
+
+    async def _planned_transfer(
+        self, order: WriteOrder, estimate: Estimate, call: bytes, energy: EnergyPlans
+    ) -> Document:
+        """Plan the energy, then sign and store the transfer with the plan's fee limit; a plan whose transfer is
+        refused before it is stored is completed at once (nothing will be sent)."""
+        cap = self.estimator.policy.cap_sun
+        plan = await energy.plan(
+            order.request_id, order.owner, order.counterparty, order.amount, max_burn_sun=order.fee_limit_sun or cap
+        )
+        try:
+            if plan.fee_limit_sun > cap:
+                raise FailedPrecondition(
+                    f"the energy plan needs a fee limit of {plan.fee_limit_sun} SUN ({plan.energy_planned} energy), "
+                    f"above FEE_LIMIT_CAP_SUN {cap}",
+                    reason=FEE_LIMIT_CAP_TOO_LOW,
+                    subject="fee_limit_sun",
+                )
+            # The sender burns TRX for energy only when the plan says so; for bandwidth whatever the plan.
+            energy_burn = max(estimate.energy_required - estimate.energy_available, 0) * estimate.energy_price_sun
+            burn = estimate.burn_fee_sun if plan.source == staking_pb2.ENERGY_SOURCE_BURN else (
+                estimate.burn_fee_sun - energy_burn
+            )
+            _check_trx(order, estimate, burn)
+            return await self._sign_and_store(order, call, plan.fee_limit_sun, energy_plan=plan_record(plan))
+        except Exception:
+            with suppress(LucidError):  # MongoDB down as well: the reaper takes the energy back
+                if await self._sender.transactions.for_request(order.method, order.request_id) is None:
+                    await energy.abandon(plan.plan_id)
+            raise
 
     # -- Approve -------------------------------------------------------------------------------------------------
 
@@ -179,7 +234,7 @@ class UsdtTransfers:
     async def _stored(self, order: WriteOrder) -> Document | None:
         return await self._sender.stored(self._sending_order(order))
 
-    async def _sign_and_store(self, order: WriteOrder, call_data: bytes, fee_limit_sun: int) -> Document:
+    async def _sign_and_store(self, order: WriteOrder, call_data: bytes, fee_limit_sun: int, **extra: Any) -> Document:
         """Have wallet-manager sign the call against the order's intent and store it (a concurrent twin that stored
         first wins: its document is returned and this signature is dropped unsent)."""
         intent = wallet_pb2.TransactionIntent(
@@ -191,7 +246,7 @@ class UsdtTransfers:
             fee_limit_sun=fee_limit_sun,
         )
         details = {"from_address": order.owner, "to_address": order.counterparty, "amount_base_units": order.amount,
-                   "fee_limit_sun": fee_limit_sun}
+                   "fee_limit_sun": fee_limit_sun, **extra}
         return await self._sender.sign_and_store(
             self._sending_order(order), trigger_smart_contract(order.owner, self.contract.address, call_data),
             intent, details, fee_limit_sun=fee_limit_sun,
@@ -208,8 +263,43 @@ class UsdtTransfers:
         stored = await self._sender.transactions.get(txid)
         if stored is None or stored["kind"] != TRANSFER_METHOD:
             raise NotFound("transfer", txid, f"usdt-manager sent no transfer {txid}")
-        if stored["state"] in FINAL_STATES:
-            return stored
+        if stored["state"] not in FINAL_STATES:
+            stored = await self._chain_state(stored)
+        return await self._settle_energy(stored)
+
+    async def _settle_energy(self, transfer: Document) -> Document:
+        """Complete the transfer's energy plan once its receipt is seen (or it can never land), and keep the plan's
+        state until it is COMPLETED; staking's outages and refusals leave it for the next look."""
+        plan = transfer.get("energy_plan")
+        if self.energy is None or plan is None or plan["state"] == PLAN_COMPLETED:
+            return transfer
+        if transfer["state"] == EXPIRED:
+            transfer_txid = ""
+        elif transfer["state"] in (INCLUDED, CONFIRMED, FAILED):
+            transfer_txid = transfer["_id"]
+        else:
+            return transfer
+        try:
+            completed = await self.energy.complete(plan["plan_id"], transfer_txid)
+        except LucidError as error:
+            _log.info("energy plan %s of %s not completed yet: %s", plan["plan_id"], transfer["_id"], error.message)
+            return transfer
+        record = plan_record(completed)
+        await self.store.record_energy_plan(transfer["_id"], record)
+        return {**transfer, "energy_plan": record}
+
+    async def settle_energy_plans(self) -> int:
+        """One round of completing the energy plans of transfers nobody asked about; how many were looked at."""
+        pending = await self.store.transfers_with_open_plans(_SETTLE_BATCH)
+        for transfer in pending:
+            try:
+                await self.transfer_status(transfer["_id"])
+            except LucidError as error:
+                _log.info("transfer %s not followed: %s", transfer["_id"], error.message)
+        return len(pending)
+
+    async def _chain_state(self, stored: Document) -> Document:
+        txid = stored["_id"]
         solidified = await self._receipt(txid, _SOLIDIFIED)
         if solidified is not None:
             state, failure = self._judge(stored, solidified)
@@ -217,6 +307,7 @@ class UsdtTransfers:
                 "block_number": solidified.block_number,
                 "fee_sun": solidified.fee_sun,
                 "energy_used": solidified.energy_used,
+                "bandwidth_used": solidified.bandwidth_used,
                 "failure_reason": failure,
             }
             await self._sender.transactions.set_state(txid, state, **outcome)
@@ -229,6 +320,7 @@ class UsdtTransfers:
                 "block_number": head.block_number,
                 "fee_sun": head.fee_sun,
                 "energy_used": head.energy_used,
+                "bandwidth_used": head.bandwidth_used,
             }
         if await self._can_never_land(stored):
             await self._sender.transactions.set_state(txid, EXPIRED)

@@ -129,6 +129,7 @@ async def staking_stack(
             "mongo_database": f"staking_{uuid.uuid4().hex[:12]}",
             "tron_client_addr": client.address,
             "wallet_manager_addr": wallet.server.address,
+            "usdt_contract": devnet.usdt_address,
             "dependency_check_interval_s": 5.0,
             "insecure_plaintext": True,
             **tls("staking"),

@@ -709,6 +709,9 @@ class EnergyPlan(_message.Message):
     PLAN_TRX_BURNED_SUN_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     COMPLETE_TIME_FIELD_NUMBER: _builtins.int
+    RECIPIENT_ADDRESS_FIELD_NUMBER: _builtins.int
+    REAPED_FIELD_NUMBER: _builtins.int
+    ENERGY_AVAILABLE_FIELD_NUMBER: _builtins.int
     plan_id: _builtins.str
     """Server-assigned id."""
     request_id: _builtins.str
@@ -730,7 +733,9 @@ class EnergyPlan(_message.Message):
     undelegate_txid: _builtins.str
     """The undelegation's txid once sent; empty otherwise."""
     fee_limit_sun: _builtins.int
-    """Fee limit the transfer must carry, in SUN: the cap for a burn, a small bound otherwise."""
+    """Fee limit the transfer must carry, in SUN: energy_planned at the current energy price. TRON counts staked and
+    delegated energy against the fee limit too, so it must cover all the energy, not only the part burned.
+    """
     transfer_txid: _builtins.str
     """The transfer's txid, as given to CompleteEnergyPlan."""
     energy_used: _builtins.int
@@ -738,9 +743,19 @@ class EnergyPlan(_message.Message):
     trx_burned_sun: _builtins.int
     """TRX burned by the transfer for energy and bandwidth, in SUN."""
     bandwidth_used: _builtins.int
-    """Bandwidth points the transfer used."""
+    """Bandwidth points the transfer took from the sender's free or staked bandwidth (bandwidth paid in TRX is in
+    trx_burned_sun).
+    """
     plan_trx_burned_sun: _builtins.int
     """TRX the plan's own transactions (delegate, undelegate) burned, in SUN."""
+    recipient_address: _builtins.str
+    """Base58 address the transfer pays."""
+    reaped: _builtins.bool
+    """Whether the reaper closed the plan because nobody completed it within ENERGY_PLAN_TIMEOUT_S (its delegation
+    taken back, no cost recorded).
+    """
+    energy_available: _builtins.int
+    """Energy the sender had available when the plan was made, in energy units."""
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """When the plan was made."""
@@ -770,10 +785,13 @@ class EnergyPlan(_message.Message):
         plan_trx_burned_sun: _builtins.int = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         complete_time: _timestamp_pb2.Timestamp | None = ...,
+        recipient_address: _builtins.str = ...,
+        reaped: _builtins.bool = ...,
+        energy_available: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["complete_time", b"complete_time", "create_time", b"create_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bandwidth_used", b"bandwidth_used", "complete_time", b"complete_time", "create_time", b"create_time", "delegate_txid", b"delegate_txid", "delegated_sun", b"delegated_sun", "energy_estimated", b"energy_estimated", "energy_planned", b"energy_planned", "energy_used", b"energy_used", "fee_limit_sun", b"fee_limit_sun", "plan_id", b"plan_id", "plan_trx_burned_sun", b"plan_trx_burned_sun", "request_id", b"request_id", "sender_address", b"sender_address", "source", b"source", "state", b"state", "transfer_txid", b"transfer_txid", "trx_burned_sun", b"trx_burned_sun", "undelegate_txid", b"undelegate_txid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bandwidth_used", b"bandwidth_used", "complete_time", b"complete_time", "create_time", b"create_time", "delegate_txid", b"delegate_txid", "delegated_sun", b"delegated_sun", "energy_available", b"energy_available", "energy_estimated", b"energy_estimated", "energy_planned", b"energy_planned", "energy_used", b"energy_used", "fee_limit_sun", b"fee_limit_sun", "plan_id", b"plan_id", "plan_trx_burned_sun", b"plan_trx_burned_sun", "reaped", b"reaped", "recipient_address", b"recipient_address", "request_id", b"request_id", "sender_address", b"sender_address", "source", b"source", "state", b"state", "transfer_txid", b"transfer_txid", "trx_burned_sun", b"trx_burned_sun", "undelegate_txid", b"undelegate_txid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

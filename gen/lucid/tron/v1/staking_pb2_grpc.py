@@ -166,7 +166,11 @@ class StakingServiceServicer:
         """Plans the energy of one USDT transfer the node is about to send from sender_address, the cheapest way the policy
         allows: the sender's own energy; energy delegated for the moment from the staking wallet (returned by
         CompleteEnergyPlan); or TRX burned within the fee cap. With a delegation it answers once the delegation is in a
-        block. Idempotent on request_id. FAILED_PRECONDITION (reason ENERGY_UNAVAILABLE) when no way fits the policy.
+        block. Idempotent on request_id; a plan closed without a transfer (CompleteEnergyPlan with none, or the reaper
+        after ENERGY_PLAN_TIMEOUT_S) or whose delegation failed frees its request_id, so a retry plans anew. The transfer
+        must carry the plan's fee_limit_sun. FAILED_PRECONDITION with reason ENERGY_UNAVAILABLE when no way fits the
+        policy, SENDER_NOT_ACTIVATED for a sender without an account; ABORTED DELEGATION_PENDING (retry with the same
+        request_id) when the delegation is not in a block within ENERGY_DELEGATION_WAIT_S.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -181,7 +185,8 @@ class StakingServiceServicer:
 
     def CompleteEnergyPlan(self, request, context):
         """Closes a plan once its transfer is in a block (or will not be sent): takes a delegation back and records what the
-        transfer cost. Idempotent: completing a completed plan returns it unchanged.
+        transfer cost. Idempotent: completing a completed plan returns it unchanged. FAILED_PRECONDITION
+        TRANSFER_NOT_IN_BLOCK while the transfer has no receipt (taking the energy back first would make it burn).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

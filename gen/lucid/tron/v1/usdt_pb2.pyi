@@ -10,6 +10,7 @@ from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from lucid.tron.v1 import common_pb2 as _common_pb2
+from lucid.tron.v1 import staking_pb2 as _staking_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -185,7 +186,8 @@ class TransferRequest(_message.Message):
     """REQUIRED. Amount to send, in USDT base units; greater than 0."""
     fee_limit_sun: _builtins.int
     """OPTIONAL. Most TRX the transaction may burn for energy, in SUN, at most FEE_LIMIT_CAP_SUN; 0 means the
-    estimate plus the server's margin (FEE_LIMIT_MARGIN_PERCENT).
+    estimate plus the server's margin (FEE_LIMIT_MARGIN_PERCENT). With energy planning (STAKING_ADDR) it is the
+    plan's max_burn_sun (0: FEE_LIMIT_CAP_SUN) and the transaction carries the plan's fee limit.
     """
     allow_unactivated_recipient: _builtins.bool
     """OPTIONAL. Send even when to_address is not activated (it receives the USDT but cannot move it until someone
@@ -235,6 +237,12 @@ class UsdtTransfer(_message.Message):
     FEE_SUN_FIELD_NUMBER: _builtins.int
     ENERGY_USED_FIELD_NUMBER: _builtins.int
     FAILURE_REASON_FIELD_NUMBER: _builtins.int
+    BANDWIDTH_USED_FIELD_NUMBER: _builtins.int
+    ENERGY_SOURCE_FIELD_NUMBER: _builtins.int
+    ENERGY_PLAN_ID_FIELD_NUMBER: _builtins.int
+    ENERGY_PLAN_TRX_BURNED_SUN_FIELD_NUMBER: _builtins.int
+    ENERGY_DELEGATED_SUN_FIELD_NUMBER: _builtins.int
+    ENERGY_PLAN_STATE_FIELD_NUMBER: _builtins.int
     txid: _builtins.str
     """Transaction id, 64 lowercase hex characters."""
     request_id: _builtins.str
@@ -259,6 +267,26 @@ class UsdtTransfer(_message.Message):
     """Energy the execution consumed, from the receipt; 0 before INCLUDED."""
     failure_reason: _builtins.str
     """FAILED only: TRON's result code (REVERT, OUT_OF_ENERGY, ...) or NO_TRANSFER_LOG."""
+    bandwidth_used: _builtins.int
+    """Bandwidth points the transaction took from the sender's free or staked bandwidth, from the receipt (bandwidth
+    paid in TRX is in fee_sun); 0 before INCLUDED.
+    """
+    energy_source: _staking_pb2.EnergySource.ValueType
+    """Where the transfer's energy came from (StakingService.CreateEnergyPlan); unset when no plan was made
+    (STAKING_ADDR unset: the sender burns within the fee limit).
+    """
+    energy_plan_id: _builtins.str
+    """The energy plan's id; empty when no plan was made."""
+    energy_plan_trx_burned_sun: _builtins.int
+    """TRX the energy plan's own transactions (delegate, undelegate) burned, in SUN, paid by the staking wallet;
+    counted once the plan is completed.
+    """
+    energy_delegated_sun: _builtins.int
+    """Stake lent to from_address for this transfer, in SUN (ENERGY_SOURCE_DELEGATED only)."""
+    energy_plan_state: _staking_pb2.EnergyPlanState.ValueType
+    """Where the energy plan stands as last seen: COMPLETED once nothing is lent for this transfer any more and the
+    cost is recorded; unset when no plan was made.
+    """
     @_builtins.property
     def expiration_time(self) -> _timestamp_pb2.Timestamp:
         """After this time the transaction can never be included."""
@@ -284,10 +312,16 @@ class UsdtTransfer(_message.Message):
         fee_sun: _builtins.int = ...,
         energy_used: _builtins.int = ...,
         failure_reason: _builtins.str = ...,
+        bandwidth_used: _builtins.int = ...,
+        energy_source: _staking_pb2.EnergySource.ValueType = ...,
+        energy_plan_id: _builtins.str = ...,
+        energy_plan_trx_burned_sun: _builtins.int = ...,
+        energy_delegated_sun: _builtins.int = ...,
+        energy_plan_state: _staking_pb2.EnergyPlanState.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "expiration_time", b"expiration_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_base_units", b"amount_base_units", "block_number", b"block_number", "create_time", b"create_time", "energy_used", b"energy_used", "expiration_time", b"expiration_time", "failure_reason", b"failure_reason", "fee_limit_sun", b"fee_limit_sun", "fee_sun", b"fee_sun", "from_address", b"from_address", "request_id", b"request_id", "state", b"state", "to_address", b"to_address", "txid", b"txid", "wallet_id", b"wallet_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_base_units", b"amount_base_units", "bandwidth_used", b"bandwidth_used", "block_number", b"block_number", "create_time", b"create_time", "energy_delegated_sun", b"energy_delegated_sun", "energy_plan_id", b"energy_plan_id", "energy_plan_state", b"energy_plan_state", "energy_plan_trx_burned_sun", b"energy_plan_trx_burned_sun", "energy_source", b"energy_source", "energy_used", b"energy_used", "expiration_time", b"expiration_time", "failure_reason", b"failure_reason", "fee_limit_sun", b"fee_limit_sun", "fee_sun", b"fee_sun", "from_address", b"from_address", "request_id", b"request_id", "state", b"state", "to_address", b"to_address", "txid", b"txid", "wallet_id", b"wallet_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -555,6 +589,10 @@ class HistoryTransfer(_message.Message):
     AMOUNT_BASE_UNITS_FIELD_NUMBER: _builtins.int
     BLOCK_TIME_FIELD_NUMBER: _builtins.int
     DIRECTION_FIELD_NUMBER: _builtins.int
+    FEE_SUN_FIELD_NUMBER: _builtins.int
+    ENERGY_USED_FIELD_NUMBER: _builtins.int
+    BANDWIDTH_USED_FIELD_NUMBER: _builtins.int
+    ENERGY_SOURCE_FIELD_NUMBER: _builtins.int
     txid: _builtins.str
     """Id of the transaction, 64 lowercase hex characters."""
     from_address: _builtins.str
@@ -565,6 +603,16 @@ class HistoryTransfer(_message.Message):
     """Amount moved, in USDT base units."""
     direction: Global___TransferDirection.ValueType
     """Whether the listed address received (INCOMING) or sent (OUTGOING) it."""
+    fee_sun: _builtins.int
+    """For a transfer this service sent and has read the receipt of: TRX it cost its sender, in SUN; 0 otherwise."""
+    energy_used: _builtins.int
+    """For a transfer this service sent and has read the receipt of: energy it consumed; 0 otherwise."""
+    bandwidth_used: _builtins.int
+    """For a transfer this service sent and has read the receipt of: bandwidth points it took from free or staked
+    bandwidth; 0 otherwise.
+    """
+    energy_source: _staking_pb2.EnergySource.ValueType
+    """For a transfer this service sent: where its energy came from; unset otherwise."""
     @_builtins.property
     def block_time(self) -> _timestamp_pb2.Timestamp:
         """Time of the block that includes the transaction."""
@@ -578,10 +626,14 @@ class HistoryTransfer(_message.Message):
         amount_base_units: _builtins.int = ...,
         block_time: _timestamp_pb2.Timestamp | None = ...,
         direction: Global___TransferDirection.ValueType = ...,
+        fee_sun: _builtins.int = ...,
+        energy_used: _builtins.int = ...,
+        bandwidth_used: _builtins.int = ...,
+        energy_source: _staking_pb2.EnergySource.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["block_time", b"block_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_base_units", b"amount_base_units", "block_time", b"block_time", "direction", b"direction", "from_address", b"from_address", "to_address", b"to_address", "txid", b"txid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_base_units", b"amount_base_units", "bandwidth_used", b"bandwidth_used", "block_time", b"block_time", "direction", b"direction", "energy_source", b"energy_source", "energy_used", b"energy_used", "fee_sun", b"fee_sun", "from_address", b"from_address", "to_address", b"to_address", "txid", b"txid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

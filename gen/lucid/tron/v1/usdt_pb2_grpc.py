@@ -102,8 +102,10 @@ class UsdtServiceServicer:
         RECIPIENT_NOT_ACTIVATED (unless allow_unactivated_recipient), FEE_LIMIT_CAP_TOO_LOW (the estimate with its
         margin exceeds FEE_LIMIT_CAP_SUN), FEE_LIMIT_BELOW_ESTIMATE (an explicit fee_limit_sun that would run out of
         energy), TRANSACTION_EXPIRED (a retry whose stored transaction expired without landing: use a new
-        request_id), or WalletService's refusal (INTENT_MISMATCH, NOT_A_WALLET_ADDRESS, ...). INVALID_ARGUMENT naming
-        each bad field, fee_limit_sun above FEE_LIMIT_CAP_SUN included.
+        request_id), or WalletService's refusal (INTENT_MISMATCH, NOT_A_WALLET_ADDRESS, ...), or, with energy planning
+        (STAKING_ADDR), StakingService.CreateEnergyPlan's (ENERGY_UNAVAILABLE, ...); UNAVAILABLE at once when staking
+        does not answer (no fallback to burning). INVALID_ARGUMENT naming each bad field, fee_limit_sun above
+        FEE_LIMIT_CAP_SUN included.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
