@@ -11,6 +11,8 @@ the lease's token, so a paused former holder cannot write. Each round it takes t
   counts as sent). After its expiration a new attempt is signed only once the chain proves the old one can no
   longer land: a solidified block stamped after the expiration exists, and no block from the reference block up to
   it holds the txid. Until then the payout waits: never a second transaction that could land beside the first.
+  A payout an operator gave up (FailPayout: `failed_by`) is not broadcast again, and becomes FAILED instead of
+  being re-signed once that proof holds.
 
 A crash anywhere leaves a state the next round continues from: unsigned (nothing left the process), signed and
 stored (rebroadcast the same bytes), or broadcast (follow the receipt). tron-client or wallet-manager down: the
@@ -36,7 +38,7 @@ from lucid_tron.chain import (
     trc20_transfer,
     txid,
 )
-from lucid_tron.errors import Aborted, FailedPrecondition, LucidError, NotFound
+from lucid_tron.errors import Aborted, FailedPrecondition, LucidError, NotFound, Unavailable
 from lucid_tron.storage import Lease, LeaseLost, Leases, utc_now
 
 from . import breaker as fault_breaker
@@ -184,7 +186,11 @@ class PayoutExecutor:
         # The reference block (TaPoS) is the solidified head: a reorganisation cannot take it away, so a fork switch
         # never turns a stored transaction into a TAPOS_ERROR. Its life is counted from the head's time.
         reference = await self._now_block(common_pb2.FINALITY_SOLIDIFIED)
-        block_ms = _ms(head.block_time.ToDatetime(UTC))
+        # A node behind the others (load-balanced reads) can answer an older head than the solidified one, down to
+        # a genesis block without a time: the newer of the two counts, and without any the payout waits.
+        block_ms = max(_ms(head.block_time.ToDatetime(UTC)), _ms(reference.block_time.ToDatetime(UTC)))
+        if block_ms <= 0:
+            raise Unavailable("tron-client answered blocks without a time (a node at genesis); signing waits")
         usdt = payout["asset"] == "USDT"
         contract = (trc20_transfer(owner, self._usdt, payout["recipient"], payout["amount"]) if usdt
                     else transfer_contract(owner, payout["recipient"], payout["amount"]))
@@ -261,12 +267,16 @@ class PayoutExecutor:
         head = await self._now_block(common_pb2.FINALITY_HEAD)
         expiration = attempt["expiration"].replace(tzinfo=UTC)
         if head.block_time.ToDatetime(UTC) <= expiration and time.time() < expiration.timestamp():
-            await self._broadcast(payout, attempt)
+            if not payout["failed_by"]:  # an operator gave it up: the stored bytes are not sent again
+                await self._broadcast(payout, attempt)
             return
         proof = await self._lost(attempt, expiration)
         if proof is None:
             return
         self._scanned.pop(attempt["txid"], None)
+        if payout["failed_by"]:
+            await self._store.apply(payout, states.lost_after_failure_decision(payout, proof), lease=self._fence)
+            return
         breaker = None
         if attempt["state"] == states.ATTEMPT_BROADCAST:
             # Accepted by a node but never included: a fault of the way out, counted by the breaker.

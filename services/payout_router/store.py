@@ -1,4 +1,4 @@
-"""payout-router's MongoDB: payouts (with every attempt's signed bytes), the counters of the hourly and daily limit
+"""payout-router's MongoDB: payouts (with every attempt's signed bytes), batches of payouts, the counters of the hourly and daily limit
 windows, the recipient allowlist, the fault breaker, and the money-job store's idempotency keys, outbox (payout
 events, committed with each change), leases (the executor's) and audit log.
 
@@ -9,7 +9,7 @@ are also fenced by its lease, so a paused former executor cannot write.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
@@ -30,10 +30,11 @@ from lucid_tron.webhooks import WebhookStore
 
 from . import breaker as fault_breaker
 from . import events, states
-from .limits import DAILY_LIMIT, HOURLY_LIMIT, AssetPolicy
+from .limits import DAILY_LIMIT, HOURLY_LIMIT, Policy
 
 Document = dict[str, Any]
 PAYOUTS = "payouts"
+BATCHES = "payout_batches"
 WINDOWS = "limit_windows"
 ALLOWLIST = "allowed_recipients"
 BREAKER = "breaker"
@@ -50,6 +51,27 @@ def window_id(asset: str, period: str, key: str) -> str:
     return f"{asset}:{period}:{key}"
 
 
+def role_window_id(asset: str, role: str, period: str, key: str) -> str:
+    return f"{asset}:role={role}:{period}:{key}"
+
+
+def _changed(payout: Document, transition: states.Transition) -> Document:
+    """The payout after `transition`: a new version and etag."""
+    return {**payout, **transition.changes, "version": payout["version"] + 1, "etag": new_etag(),
+            "updated_at": utc_now()}
+
+
+class _LimitReached(Exception):
+    """Inside a create's transaction: a window has no room for `amount` (turned into ResourceExhausted after it)."""
+
+    def __init__(self, window: str, amount: int, limit: int, period: str) -> None:
+        super().__init__(window)
+        self.window = window
+        self.amount = amount
+        self.limit = limit
+        self.period = period
+
+
 class PayoutRouterStore(MoneyJobStore):
     """Payouts by id (newest first; by state, recipient, asset), one per request_id; limit windows by asset and
     period; the allowlist by address; one breaker document."""
@@ -63,62 +85,95 @@ class PayoutRouterStore(MoneyJobStore):
             IndexModel([("state", ASCENDING), ("created_at", ASCENDING)], name="state"),
             IndexModel([("created_at", DESCENDING), ("_id", DESCENDING)], name="newest"),
             IndexModel([("recipient", ASCENDING), ("created_at", DESCENDING)], name="recipient"),
+            IndexModel([("batch_id", ASCENDING), ("batch_index", ASCENDING)], name="batch"),
+        ],
+        BATCHES: [
+            IndexModel("request_id", unique=True, name="request_id"),
+            IndexModel([("created_at", DESCENDING), ("_id", DESCENDING)], name="newest"),
         ],
         WINDOWS: [],
         ALLOWLIST: [],
         BREAKER: [],
     }
 
-    async def create_payout(
+    async def create_payouts(
         self,
-        payout: Document,
-        policy: AssetPolicy,
-        allowlist_enabled: bool,
+        payouts: Sequence[Document],
+        batch: Document | None,
+        policy: Policy,
         keys: IdempotencyKeys,
         call: IdempotentCall,
         response: bytes,
     ) -> None:
-        """The payout, its share of the hourly and daily windows, its first event and the idempotent call's response,
-        in one transaction: all or nothing. A conditional increment of each window's counter refuses a payout that
-        would take it past its limit, so concurrent creates never overshoot (write conflicts retry the loser)."""
+        """The payouts (one alone, or the payouts of `batch` with it), their share of the hourly and daily windows,
+        their first events and the idempotent call's response, in one transaction: all or nothing. A conditional
+        increment of each window's counter by the total per asset refuses payouts that would take it past its limit
+        (overall, and the creator role's), so concurrent creates never overshoot (write conflicts retry the loser)."""
 
         async def work(session: AsyncClientSession) -> None:
-            if allowlist_enabled:
-                listed = await self.collection(ALLOWLIST).find_one({"_id": payout["recipient"]}, session=session)
-                if listed is None:
-                    raise FailedPrecondition(
-                        f"{payout['recipient']} is not on the recipient allowlist", reason=RECIPIENT_NOT_ALLOWED,
-                        subject=payout["recipient"],
-                    )
-            for period, limit, reason in (("hour", policy.hourly_limit, HOURLY_LIMIT),
-                                          ("day", policy.daily_limit, DAILY_LIMIT)):
-                await self._reserve(session, payout, period, limit, reason)
-            await self.collection(PAYOUTS, durable=True).insert_one(payout, session=session)
-            await self.outbox.emit(session, events.subject(payout["_id"]), events.PAYOUT_CREATED,
-                                   events.payload(payout, "created", {}))
+            if policy.allowlist_enabled:
+                await self._allowed(session, payouts)
+            first = payouts[0]
+            totals: dict[str, int] = {}
+            for payout in payouts:
+                totals[payout["asset"]] = totals.get(payout["asset"], 0) + payout["amount"]
+            for asset, total in sorted(totals.items()):
+                for period, (overall, own) in policy.limits(asset, first["role"]).items():
+                    key = first["windows"][period]
+                    await self._reserve(session, window_id(asset, period, key), total, overall, period)
+                    await self._reserve(session, role_window_id(asset, first["role"], period, key), total, own, period)
+            if batch is not None:
+                await self.collection(BATCHES, durable=True).insert_one(batch, session=session)
+            await self.collection(PAYOUTS, durable=True).insert_many(list(payouts), session=session)
+            for payout in payouts:
+                await self.outbox.emit(session, events.subject(payout["_id"]), events.PAYOUT_CREATED,
+                                       events.payload(payout, "created", {}))
             await keys.complete(call, response, session=session)
 
-        with self.bounded():
-            await in_transaction(self.db.client, work)
+        try:
+            with self.bounded():
+                await in_transaction(self.db.client, work)
+        except _LimitReached as reached:
+            raise await self._exhausted(reached) from None
 
-    async def _reserve(self, session: AsyncClientSession, payout: Document, period: str, limit: int,
-                       reason: str) -> None:
-        windows = self.collection(WINDOWS, durable=True)
-        key = window_id(payout["asset"], period, payout["windows"][period])
-        await windows.update_one({"_id": key}, {"$setOnInsert": {"used": 0}}, upsert=True, session=session)
-        amount = payout["amount"]
-        taken = await windows.update_one(
-            {"_id": key, "used": {"$lte": limit - amount}}, {"$inc": {"used": amount}}, session=session
-        )
-        if taken.matched_count == 0:
-            window = await windows.find_one({"_id": key}, session=session)
-            left = max(0, limit - (window or {}).get("used", 0))
-            raise ResourceExhausted(
-                f"the payout of {amount} would exceed the {period}ly {payout['asset']} limit of {limit} "
-                f"({left} left in this window)",
-                reason=reason,
-                quota=QuotaViolation(key, f"{left} of {limit} base units left"),
+    async def _allowed(self, session: AsyncClientSession, payouts: Sequence[Document]) -> None:
+        recipients = sorted({payout["recipient"] for payout in payouts})
+        listed = await self.collection(ALLOWLIST).find({"_id": {"$in": recipients}}, session=session).to_list()
+        missing = sorted(set(recipients) - {entry["_id"] for entry in listed})
+        if missing:
+            raise FailedPrecondition(
+                f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not on the recipient allowlist",
+                reason=RECIPIENT_NOT_ALLOWED, subject=missing[0],
             )
+
+    async def _reserve(self, session: AsyncClientSession, window: str, amount: int, limit: int | None,
+                       period: str) -> None:
+        """Add `amount` to the window's counter, only while it stays within `limit` (None: counted, not limited).
+
+        One round trip: the counter is matched only with room left and upserted; a window that exists without room
+        makes the upsert collide with it (E11000), which ends the transaction and is a limit reached."""
+        windows = self.collection(WINDOWS, durable=True)
+        if limit is None:
+            await windows.update_one({"_id": window}, {"$inc": {"used": amount}}, upsert=True, session=session)
+            return
+        if amount > limit:
+            raise _LimitReached(window, amount, limit, period)
+        try:
+            await windows.update_one({"_id": window, "used": {"$lte": limit - amount}}, {"$inc": {"used": amount}},
+                                     upsert=True, session=session)
+        except DuplicateKeyError:
+            raise _LimitReached(window, amount, limit, period) from None
+
+    async def _exhausted(self, reached: _LimitReached) -> ResourceExhausted:
+        with self.bounded():
+            window = await self.collection(WINDOWS).find_one({"_id": reached.window})
+        left = max(0, reached.limit - (window or {}).get("used", 0))
+        return ResourceExhausted(
+            f"payouts of {reached.amount} would exceed the {reached.period}ly limit {reached.window} of "
+            f"{reached.limit} ({left} left in this window)",
+            reason=HOURLY_LIMIT if reached.period == "hour" else DAILY_LIMIT,
+            quota=QuotaViolation(reached.window, f"{left} of {reached.limit} base units left"),
+        )
 
     async def payout(self, payout_id: str) -> Document | None:
         with self.bounded():
@@ -151,28 +206,14 @@ class PayoutRouterStore(MoneyJobStore):
         without payment gives its share of the limits back; `breaker`, when given, is written too. With `lease`
         (the executor's), the whole commits only while the lease is the newest (LeaseLost otherwise). Aborted
         (ETAG_MISMATCH) when the payout changed in between: read it again and decide again."""
-        now = utc_now()
-        changes = {**transition.changes, "version": payout["version"] + 1, "etag": new_etag(), "updated_at": now}
-        updated = {**payout, **changes}
+        updated = _changed(payout, transition)
 
         async def work(session: AsyncClientSession) -> None:
-            result = await self.collection(PAYOUTS, durable=True).update_one(
-                {"_id": payout["_id"], "version": payout["version"]}, {"$set": changes}, session=session
-            )
-            if result.matched_count == 0:
-                raise Aborted("the payout changed concurrently; read it again", reason=ETAG_MISMATCH)
-            if updated["state"] in states.RELEASED and payout["state"] not in states.RELEASED:
-                windows = self.collection(WINDOWS, durable=True)
-                for period, key in payout["windows"].items():
-                    await windows.update_one({"_id": window_id(payout["asset"], period, key)},
-                                             {"$inc": {"used": -payout["amount"]}}, session=session)
+            await self._write(session, payout, updated, transition)
             if breaker is not None:
                 await self.collection(BREAKER, durable=True).replace_one(
                     {"_id": _BREAKER_ID}, {**breaker, "_id": _BREAKER_ID}, upsert=True, session=session
                 )
-            if transition.event_type is not None:
-                await self.outbox.emit(session, events.subject(payout["_id"]), transition.event_type,
-                                       events.payload(updated, transition.reason, transition.data))
 
         try:
             with self.bounded():
@@ -185,9 +226,72 @@ class PayoutRouterStore(MoneyJobStore):
             raise Aborted("the payout changed concurrently; read it again", reason=ETAG_MISMATCH) from error
         return updated
 
-    async def window_use(self, asset: str, keys: Mapping[str, str]) -> dict[str, int]:
-        """How much of each window (period -> key) is used."""
-        ids = {window_id(asset, period, key): period for period, key in keys.items()}
+    async def _write(self, session: AsyncClientSession, payout: Document, updated: Document,
+                     transition: states.Transition) -> None:
+        """One payout's change as read (its `version`), its limits given back when it ends unpaid, and its event."""
+        changes = {name: updated[name] for name in (*transition.changes, "version", "etag", "updated_at")}
+        result = await self.collection(PAYOUTS, durable=True).update_one(
+            {"_id": payout["_id"], "version": payout["version"]}, {"$set": changes}, session=session
+        )
+        if result.matched_count == 0:
+            raise Aborted("the payout changed concurrently; read it again", reason=ETAG_MISMATCH)
+        if updated["state"] in states.RELEASED and payout["state"] not in states.RELEASED:
+            windows = self.collection(WINDOWS, durable=True)
+            for period, key in payout["windows"].items():
+                for window in (window_id(payout["asset"], period, key),
+                               role_window_id(payout["asset"], payout["role"], period, key)):
+                    await windows.update_one({"_id": window}, {"$inc": {"used": -payout["amount"]}}, session=session)
+        if transition.event_type is not None:
+            await self.outbox.emit(session, events.subject(payout["_id"]), transition.event_type,
+                                   events.payload(updated, transition.reason, transition.data))
+
+    async def decide_batch(self, batch: Document, changes: Mapping[str, Any],
+                           follow: Callable[[Document], states.Transition]) -> Document:
+        """Commit the batch's decision (`changes` to it as read, by its `version`) and `follow(payout)` for each of
+        its payouts still AWAITING_APPROVAL, in one transaction. Aborted (ETAG_MISMATCH) when the batch changed."""
+        now = utc_now()
+        batch_changes = {**changes, "version": batch["version"] + 1, "etag": new_etag(), "updated_at": now}
+
+        async def work(session: AsyncClientSession) -> None:
+            result = await self.collection(BATCHES, durable=True).update_one(
+                {"_id": batch["_id"], "version": batch["version"]}, {"$set": batch_changes}, session=session
+            )
+            if result.matched_count == 0:
+                raise Aborted("the batch changed concurrently; read it again", reason=ETAG_MISMATCH)
+            waiting = await self.collection(PAYOUTS).find(
+                {"batch_id": batch["_id"], "state": states.AWAITING_APPROVAL}, session=session
+            ).to_list()
+            for payout in waiting:
+                transition = follow(payout)
+                await self._write(session, payout, _changed(payout, transition), transition)
+
+        with self.bounded():
+            await in_transaction(self.db.client, work)
+        return {**batch, **batch_changes}
+
+    async def batch(self, batch_id: str) -> Document | None:
+        with self.bounded():
+            return await self.collection(BATCHES).find_one({"_id": batch_id})
+
+    async def batch_by_request(self, request_id: str) -> Document | None:
+        with self.bounded():
+            return await self.collection(BATCHES).find_one({"request_id": request_id})
+
+    async def batch_payouts(self, batch_id: str) -> list[Document]:
+        """The batch's payouts in the order they were given."""
+        with self.bounded():
+            cursor = self.collection(PAYOUTS).find({"batch_id": batch_id}).sort("batch_index", ASCENDING)
+            return await cursor.to_list()
+
+    async def list_batches(self, query: Mapping[str, Any], limit: int) -> list[Document]:
+        with self.bounded():
+            cursor = self.collection(BATCHES).find(query).sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+            return await cursor.limit(limit).to_list()
+
+    async def window_use(self, asset: str, keys: Mapping[str, str], role: str = "") -> dict[str, int]:
+        """How much of each window (period -> key) is used, overall or (`role`) by one caller role."""
+        ids = {(role_window_id(asset, role, period, key) if role else window_id(asset, period, key)): period
+               for period, key in keys.items()}
         with self.bounded():
             found = await self.collection(WINDOWS).find({"_id": {"$in": list(ids)}}).to_list()
         used = {period: 0 for period in keys}

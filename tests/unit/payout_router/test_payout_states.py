@@ -17,7 +17,8 @@ POLICY = BreakerPolicy(failure_threshold=3, recovery_s=300, half_open_max_calls=
 
 
 def payout(state: str = states.AWAITING_APPROVAL, **fields) -> dict:
-    return {"_id": "po_1", "state": state, "creator": ALICE, "attempts": [], "txid": "", **fields}
+    return {"_id": "po_1", "state": state, "creator": ALICE, "attempts": [], "txid": "", "batch_id": "",
+            "failed_by": "", "state_reason": "", **fields}
 
 
 def signed(state: str = states.SIGNED) -> dict:
