@@ -120,9 +120,9 @@ class PayoutRouterSettings(
 
 def executor(
     settings: PayoutRouterSettings, store: PayoutRouterStore, tron_client: TronClientService,
-    wallet_manager: WalletService,
+    wallet_manager: WalletService, ready: asyncio.Event | None = None,
 ) -> PayoutExecutor:
-    """The payout executor of this process, holding the lease as host:pid."""
+    """The payout executor of this process, holding the lease as host:pid; `ready` wakes it (`Payouts` sets it)."""
     owner = f"{socket.gethostname()}:{os.getpid()}"
     return PayoutExecutor(
         store,
@@ -135,6 +135,7 @@ def executor(
         fee_limit_sun=settings.payout_fee_limit_sun,
         expiration_s=settings.payout_expiration_s,
         interval_s=settings.payout_executor_interval_s,
+        ready=ready,
     )
 
 
@@ -143,11 +144,12 @@ def build(settings: PayoutRouterSettings) -> ServiceSpec:
     tron_client = settings.tron_client()
     wallet_manager = settings.wallet_manager()
     redis = connect_redis(settings.redis_url, app_name=NAME)
-    payouts = Payouts(store, settings.policy())
+    ready = asyncio.Event()
+    payouts = Payouts(store, settings.policy(), ready)
     running: list[asyncio.Task[None]] = []
 
     async def start_executor(_health: object) -> None:
-        job = executor(settings, store, tron_client, wallet_manager)
+        job = executor(settings, store, tron_client, wallet_manager, ready)
         running.append(asyncio.get_running_loop().create_task(job.run()))
 
     async def stop_executor() -> None:

@@ -22,6 +22,7 @@ payout waits and the round goes on with the others.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -81,6 +82,7 @@ class PayoutExecutor:
         fee_limit_sun: int,
         expiration_s: float,
         interval_s: float,
+        ready: asyncio.Event | None = None,
     ) -> None:
         self._store = store
         self._tron = tron_client
@@ -94,6 +96,8 @@ class PayoutExecutor:
         self._fee_limit_sun = fee_limit_sun
         self._expiration_ms = int(expiration_s * 1000)
         self._interval_s = interval_s
+        # Set when a payout of this process becomes APPROVED: the next round starts at once, not after interval_s.
+        self._ready = ready or asyncio.Event()
         self._lease: Lease | None = None
         self._from_address = ""
         self._warned_unset = False
@@ -104,8 +108,9 @@ class PayoutExecutor:
         self._scanned: dict[str, int] = {}
 
     async def run(self) -> None:
-        """Rounds until cancelled; a failed round is logged and the next one tries again (an outage must not end
-        the job). Cancelled, it releases the lease so a standby takes over at once."""
+        """Rounds until cancelled, every `interval_s` or as soon as `ready` is set; a failed round is logged and the
+        next one tries again (an outage must not end the job). Cancelled, it releases the lease so a standby takes
+        over at once."""
         try:
             while True:
                 try:
@@ -114,7 +119,9 @@ class PayoutExecutor:
                     _log.warning("payout round skipped: %s", error)
                 except Exception:
                     _log.exception("payout round failed")
-                await asyncio.sleep(self._interval_s)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._ready.wait(), self._interval_s)
+                self._ready.clear()
         finally:
             if self._lease is not None and self._leases is not None:
                 lease, self._lease = self._lease, None

@@ -14,6 +14,9 @@ DAILY_LIMIT = "DAILY_LIMIT"
 #: The role of a caller without an authenticated identity (plaintext, tests).
 UNAUTHENTICATED = "unauthenticated"
 OPERATOR_ROLE = "operator"
+#: Any other identity the mesh authenticated (the mesh issues none other): held to the overall limits.
+OTHER_ROLE = "other"
+_SERVICE_NAME = re.compile(r"[a-z0-9-]{1,63}")
 _OPERATOR = "spiffe://lucid/operator/"
 _SERVICE = "spiffe://lucid/tron/"
 #: PAYOUT_ROLE_LIMITS: `role:ASSET:hourly:daily` entries (base units), comma separated.
@@ -69,14 +72,15 @@ class Policy:
 
 def caller_role(principal: str | None) -> str:
     """The role whose limits a caller's payouts count in, from its authenticated identity: every operator shares
-    "operator"; a mesh service is its own role, "tron/<service>"."""
+    "operator"; a mesh service is its own role, "tron/<service>". (A role is a field name in MongoDB: no dots.)"""
     if principal is None:
         return UNAUTHENTICATED
     if principal.startswith(_OPERATOR):
         return OPERATOR_ROLE
-    if principal.startswith(_SERVICE):
-        return "tron/" + principal.removeprefix(_SERVICE)
-    return principal
+    service = principal.removeprefix(_SERVICE)
+    if principal.startswith(_SERVICE) and _SERVICE_NAME.fullmatch(service):
+        return "tron/" + service
+    return OTHER_ROLE
 
 
 def is_role_limits(text: str) -> bool:

@@ -85,9 +85,11 @@ async def _newest_first(
 class Payouts:
     """payout-router's requests, on its MongoDB store and its policy."""
 
-    def __init__(self, store: PayoutRouterStore, policy: Policy) -> None:
+    def __init__(self, store: PayoutRouterStore, policy: Policy, ready: asyncio.Event | None = None) -> None:
         self.store = store
         self.policy = policy
+        # Set whenever payouts become APPROVED here, so this process's executor signs them at once.
+        self._ready = ready or asyncio.Event()
         # Creates of one asset increment the same window counters: in one process they take turns, so they do not
         # spend the caller's deadline retrying write conflicts against each other. MongoDB's conditional increment
         # is still what keeps the limit, also across replicas.
@@ -116,6 +118,7 @@ class Payouts:
             async with self._creating[new.asset]:
                 await self.store.create_payouts([payout], None, self.policy, self._keys, call,
                                                 response.SerializeToString(deterministic=True))
+            self._approved(payout)
         except DuplicateKeyError:
             # The key was forgotten (kept 24 h) but its payout stays: the same request_id names the same payout.
             await self._keys.abandon(call)
@@ -183,6 +186,7 @@ class Payouts:
                     await held.enter_async_context(self._creating[asset])
                 await self.store.create_payouts(payouts, batch, self.policy, self._keys, call,
                                                 response.SerializeToString(deterministic=True))
+            self._approved(first)
         except DuplicateKeyError:
             await self._keys.abandon(call)
             existing = await self.store.batch_by_request(request_id)
@@ -272,7 +276,10 @@ class Payouts:
         )
         await self._audit("payout_batch.approve" if approve_it else "payout_batch.reject",
                           {"batch_id": batch_id, "reason": reason})
-        return await self.batch(batch_id)
+        decided = await self.batch(batch_id)
+        for payout in decided[1]:
+            self._approved(payout)
+        return decided
 
     async def fail(self, payout_id: str, etag: str, reason: str) -> dict[str, Any]:
         """An operator's decision that the payout failed: FAILED now when no attempt can still land, else recorded
@@ -289,6 +296,7 @@ class Payouts:
         payout = await self._current(payout_id, etag)
         approver = principal()
         updated = await self.store.apply(payout, states.approve(payout, approver))
+        self._approved(updated)
         await self._audit("payout.approve", {"payout_id": payout_id, "amount": payout["amount"]})
         return updated
 
@@ -354,6 +362,10 @@ class Payouts:
 
     async def allowed_recipients(self, after: str, limit: int) -> list[dict[str, Any]]:
         return await self.store.allowed_recipients(after, limit)
+
+    def _approved(self, payout: Mapping[str, Any]) -> None:
+        if payout["state"] == states.APPROVED:
+            self._ready.set()
 
     async def _current(self, payout_id: str, etag: str) -> dict[str, Any]:
         payout = await self.get(payout_id)

@@ -47,12 +47,26 @@ def new_etag() -> str:
     return secrets.token_hex(8)
 
 
-def window_id(asset: str, period: str, key: str) -> str:
-    return f"{asset}:{period}:{key}"
+def window_id(asset: str, windows: Mapping[str, str]) -> str:
+    """The counters of one asset's UTC day: `used` (the day), `hours.HH`, and per caller role `roles.ROLE.used` and
+    `roles.ROLE.hours.HH`; one document, so a create checks and counts all of them in one round trip."""
+    return f"{asset}:{windows['day']}"
 
 
-def role_window_id(asset: str, role: str, period: str, key: str) -> str:
-    return f"{asset}:role={role}:{period}:{key}"
+def _counters(windows: Mapping[str, str], role: str) -> dict[tuple[str, str], str]:
+    """(period, "" or the role) -> the counter's field in the day's document."""
+    hour = windows["hour"][-2:]
+    counters = {("day", ""): "used", ("hour", ""): f"hours.{hour}"}
+    if role:
+        counters.update({("day", role): f"roles.{role}.used", ("hour", role): f"roles.{role}.hours.{hour}"})
+    return counters
+
+
+def _field(document: Mapping[str, Any] | None, path: str) -> int:
+    value: Any = document or {}
+    for part in path.split("."):
+        value = value.get(part, {}) if isinstance(value, Mapping) else {}
+    return value if isinstance(value, int) else 0
 
 
 def _changed(payout: Document, transition: states.Transition) -> Document:
@@ -62,14 +76,17 @@ def _changed(payout: Document, transition: states.Transition) -> Document:
 
 
 class _LimitReached(Exception):
-    """Inside a create's transaction: a window has no room for `amount` (turned into ResourceExhausted after it)."""
+    """Inside a create's transaction: the day's counters of `asset` have no room for `amount` in some limit (worked
+    out into ResourceExhausted after the transaction, which the refusal ended)."""
 
-    def __init__(self, window: str, amount: int, limit: int, period: str) -> None:
-        super().__init__(window)
-        self.window = window
+    def __init__(self, asset: str, windows: Mapping[str, str], role: str, amount: int,
+                 limits: Mapping[tuple[str, str], int]) -> None:
+        super().__init__(asset)
+        self.asset = asset
+        self.windows = windows
+        self.role = role
         self.amount = amount
-        self.limit = limit
-        self.period = period
+        self.limits = limits
 
 
 class PayoutRouterStore(MoneyJobStore):
@@ -118,10 +135,7 @@ class PayoutRouterStore(MoneyJobStore):
             for payout in payouts:
                 totals[payout["asset"]] = totals.get(payout["asset"], 0) + payout["amount"]
             for asset, total in sorted(totals.items()):
-                for period, (overall, own) in policy.limits(asset, first["role"]).items():
-                    key = first["windows"][period]
-                    await self._reserve(session, window_id(asset, period, key), total, overall, period)
-                    await self._reserve(session, role_window_id(asset, first["role"], period, key), total, own, period)
+                await self._reserve(session, asset, first["windows"], first["role"], total, policy)
             if batch is not None:
                 await self.collection(BATCHES, durable=True).insert_one(batch, session=session)
             await self.collection(PAYOUTS, durable=True).insert_many(list(payouts), session=session)
@@ -146,33 +160,45 @@ class PayoutRouterStore(MoneyJobStore):
                 reason=RECIPIENT_NOT_ALLOWED, subject=missing[0],
             )
 
-    async def _reserve(self, session: AsyncClientSession, window: str, amount: int, limit: int | None,
-                       period: str) -> None:
-        """Add `amount` to the window's counter, only while it stays within `limit` (None: counted, not limited).
-
-        One round trip: the counter is matched only with room left and upserted; a window that exists without room
-        makes the upsert collide with it (E11000), which ends the transaction and is a limit reached."""
-        windows = self.collection(WINDOWS, durable=True)
-        if limit is None:
-            await windows.update_one({"_id": window}, {"$inc": {"used": amount}}, upsert=True, session=session)
-            return
-        if amount > limit:
-            raise _LimitReached(window, amount, limit, period)
+    async def _reserve(self, session: AsyncClientSession, asset: str, windows: Mapping[str, str], role: str,
+                       amount: int, policy: Policy) -> None:
+        """Add `amount` to the day's and the hour's counters of `asset`, overall and for `role`, only while each
+        limited one stays within its limit: one conditional upsert. A counter not yet written matches (`$not $gt`);
+        a document that exists without room makes the upsert collide with it (E11000), which ends the transaction
+        and is a limit reached."""
+        fields = _counters(windows, role)
+        limits: dict[tuple[str, str], int] = {}
+        for period, (overall, own) in policy.limits(asset, role).items():
+            limits[(period, "")] = overall
+            if own is not None:
+                limits[(period, role)] = own
+        if any(amount > limit for limit in limits.values()):
+            raise _LimitReached(asset, windows, role, amount, limits)
+        room = {fields[counter]: {"$not": {"$gt": limit - amount}} for counter, limit in limits.items()}
         try:
-            await windows.update_one({"_id": window, "used": {"$lte": limit - amount}}, {"$inc": {"used": amount}},
-                                     upsert=True, session=session)
+            await self.collection(WINDOWS, durable=True).update_one(
+                {"_id": window_id(asset, windows), **room}, {"$inc": dict.fromkeys(fields.values(), amount)},
+                upsert=True, session=session,
+            )
         except DuplicateKeyError:
-            raise _LimitReached(window, amount, limit, period) from None
+            raise _LimitReached(asset, windows, role, amount, limits) from None
 
     async def _exhausted(self, reached: _LimitReached) -> ResourceExhausted:
         with self.bounded():
-            window = await self.collection(WINDOWS).find_one({"_id": reached.window})
-        left = max(0, reached.limit - (window or {}).get("used", 0))
+            found = await self.collection(WINDOWS).find_one({"_id": window_id(reached.asset, reached.windows)})
+        fields = _counters(reached.windows, reached.role)
+        # The limit that has no room, the hour before the day and the overall one before the role's.
+        order = sorted(reached.limits, key=lambda counter: (counter[0] != "hour", counter[1] != ""))
+        counter = next((c for c in order if _field(found, fields[c]) + reached.amount > reached.limits[c]), order[0])
+        period, role = counter
+        limit = reached.limits[counter]
+        left = max(0, limit - _field(found, fields[counter]))
+        name = f"{reached.asset}:{period}:{reached.windows[period]}" + (f":role={role}" if role else "")
         return ResourceExhausted(
-            f"payouts of {reached.amount} would exceed the {reached.period}ly limit {reached.window} of "
-            f"{reached.limit} ({left} left in this window)",
-            reason=HOURLY_LIMIT if reached.period == "hour" else DAILY_LIMIT,
-            quota=QuotaViolation(reached.window, f"{left} of {reached.limit} base units left"),
+            f"payouts of {reached.amount} would exceed the {period}ly {reached.asset} limit of {limit}"
+            f"{f' of the caller role {role}' if role else ''} ({left} left in this window)",
+            reason=HOURLY_LIMIT if period == "hour" else DAILY_LIMIT,
+            quota=QuotaViolation(name, f"{left} of {limit} base units left"),
         )
 
     async def payout(self, payout_id: str) -> Document | None:
@@ -236,11 +262,11 @@ class PayoutRouterStore(MoneyJobStore):
         if result.matched_count == 0:
             raise Aborted("the payout changed concurrently; read it again", reason=ETAG_MISMATCH)
         if updated["state"] in states.RELEASED and payout["state"] not in states.RELEASED:
-            windows = self.collection(WINDOWS, durable=True)
-            for period, key in payout["windows"].items():
-                for window in (window_id(payout["asset"], period, key),
-                               role_window_id(payout["asset"], payout["role"], period, key)):
-                    await windows.update_one({"_id": window}, {"$inc": {"used": -payout["amount"]}}, session=session)
+            fields = _counters(payout["windows"], payout["role"]).values()
+            await self.collection(WINDOWS, durable=True).update_one(
+                {"_id": window_id(payout["asset"], payout["windows"])},
+                {"$inc": dict.fromkeys(fields, -payout["amount"])}, session=session,
+            )
         if transition.event_type is not None:
             await self.outbox.emit(session, events.subject(payout["_id"]), transition.event_type,
                                    events.payload(updated, transition.reason, transition.data))
@@ -288,16 +314,13 @@ class PayoutRouterStore(MoneyJobStore):
             cursor = self.collection(BATCHES).find(query).sort([("created_at", DESCENDING), ("_id", DESCENDING)])
             return await cursor.limit(limit).to_list()
 
-    async def window_use(self, asset: str, keys: Mapping[str, str], role: str = "") -> dict[str, int]:
-        """How much of each window (period -> key) is used, overall or (`role`) by one caller role."""
-        ids = {(role_window_id(asset, role, period, key) if role else window_id(asset, period, key)): period
-               for period, key in keys.items()}
+    async def window_use(self, asset: str, windows: Mapping[str, str], role: str = "") -> dict[str, int]:
+        """How much of the current hour and day (`windows`: period -> key) is used, overall or (`role`) by one caller
+        role."""
         with self.bounded():
-            found = await self.collection(WINDOWS).find({"_id": {"$in": list(ids)}}).to_list()
-        used = {period: 0 for period in keys}
-        for window in found:
-            used[ids[window["_id"]]] = window["used"]
-        return used
+            found = await self.collection(WINDOWS).find_one({"_id": window_id(asset, windows)})
+        fields = _counters(windows, role)
+        return {period: _field(found, fields[(period, role)]) for period in ("hour", "day")}
 
     async def breaker(self) -> Document:
         with self.bounded():

@@ -14,6 +14,7 @@ from lucid_tron.services.payout_router.limits import RoleLimits, caller_role, pa
     ("spiffe://lucid/operator/bob", "operator"),
     ("spiffe://lucid/tron/staking", "tron/staking"),
     (None, "unauthenticated"),
+    ("spiffe://elsewhere.example/x", "other"),
 ])
 def test_a_callers_role_comes_from_its_authenticated_identity(principal, role):
     assert caller_role(principal) == role
