@@ -4,6 +4,7 @@ etag as for one payout), and then each payout executed on its own, exactly once.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 
@@ -221,3 +222,25 @@ async def test_an_unknown_or_malformed_batch_id_is_not_found_or_invalid(
             await stack.stub.GetPayoutBatch(pr.GetPayoutBatchRequest(batch_id="po_" + "0" * 24))
     assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
     assert set(field_violations(malformed.value)) == {"batch_id"}
+
+
+async def test_parallel_batches_beyond_the_daily_limit_never_overshoot_it(
+    mongo_url, redis_url, tmp_path: Path, chain: Devnet
+):
+    async def one(stub) -> object:
+        try:
+            return (await stub.CreatePayoutBatch(batch_request([ONE_USDT] * 3))).batch
+        except grpc.aio.AioRpcError as error:
+            return error
+
+    async with payout_stack(mongo_url, redis_url, tmp_path, chain, payout_wallet_id="",
+                            circuit_breaker_daily_limit=10) as stack:
+        results = await asyncio.gather(*(one(stack.stub) for _ in range(8)))
+        limits = await stack.stub.GetLimits(pr.GetLimitsRequest())
+        listed = await stack.stub.ListPayouts(pr.ListPayoutsRequest())
+    created = [result for result in results if isinstance(result, pr.PayoutBatch)]
+    refused = [result for result in results if isinstance(result, grpc.aio.AioRpcError)]
+    assert len(created) == 3
+    assert {error.code() for error in refused} == {grpc.StatusCode.RESOURCE_EXHAUSTED}
+    assert _usdt_daily_used(limits) == 9 * ONE_USDT
+    assert len(listed.payouts) == 9
