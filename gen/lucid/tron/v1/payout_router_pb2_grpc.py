@@ -26,9 +26,10 @@ if _version_not_supported:
 
 
 class PayoutRouterServiceStub:
-    """Payouts from the payout wallet in TRX or USDT, exactly once. A payout is created idempotently within the hourly and
-    daily limits (counted in MongoDB, so losing Redis never resets them), waits for a second person's approval when its
-    amount is above the approval threshold, and is then executed by one executor at a time: the transaction is built
+    """Payouts from the payout wallet in TRX or USDT, exactly once. A payout is created idempotently, alone or in a batch,
+    within the hourly and daily limits, overall and per caller role (counted in MongoDB, so losing Redis never resets
+    them), waits for a second person's approval when its amount (a batch: its total) is above the approval threshold,
+    and is then executed by one executor at a time: the transaction is built
     here, signed by wallet-manager, stored, and only then broadcast through tron-client; after any crash the same bytes
     are broadcast again. A new transaction replaces a stored one only when the chain proves the stored one can no longer
     land. The fault breaker stops new signatures after consecutive failures.
@@ -133,9 +134,10 @@ class PayoutRouterServiceStub:
 
 
 class PayoutRouterServiceServicer:
-    """Payouts from the payout wallet in TRX or USDT, exactly once. A payout is created idempotently within the hourly and
-    daily limits (counted in MongoDB, so losing Redis never resets them), waits for a second person's approval when its
-    amount is above the approval threshold, and is then executed by one executor at a time: the transaction is built
+    """Payouts from the payout wallet in TRX or USDT, exactly once. A payout is created idempotently, alone or in a batch,
+    within the hourly and daily limits, overall and per caller role (counted in MongoDB, so losing Redis never resets
+    them), waits for a second person's approval when its amount (a batch: its total) is above the approval threshold,
+    and is then executed by one executor at a time: the transaction is built
     here, signed by wallet-manager, stored, and only then broadcast through tron-client; after any crash the same bytes
     are broadcast again. A new transaction replaces a stored one only when the chain proves the stored one can no longer
     land. The fault breaker stops new signatures after consecutive failures.
@@ -392,9 +394,10 @@ def add_PayoutRouterServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class PayoutRouterService:
-    """Payouts from the payout wallet in TRX or USDT, exactly once. A payout is created idempotently within the hourly and
-    daily limits (counted in MongoDB, so losing Redis never resets them), waits for a second person's approval when its
-    amount is above the approval threshold, and is then executed by one executor at a time: the transaction is built
+    """Payouts from the payout wallet in TRX or USDT, exactly once. A payout is created idempotently, alone or in a batch,
+    within the hourly and daily limits, overall and per caller role (counted in MongoDB, so losing Redis never resets
+    them), waits for a second person's approval when its amount (a batch: its total) is above the approval threshold,
+    and is then executed by one executor at a time: the transaction is built
     here, signed by wallet-manager, stored, and only then broadcast through tron-client; after any crash the same bytes
     are broadcast again. A new transaction replaces a stored one only when the chain proves the stored one can no longer
     land. The fault breaker stops new signatures after consecutive failures.

@@ -27,9 +27,10 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class PayoutRouterServiceStub:
-    """Payouts from the payout wallet in TRX or USDT, exactly once. A payout is created idempotently within the hourly and
-    daily limits (counted in MongoDB, so losing Redis never resets them), waits for a second person's approval when its
-    amount is above the approval threshold, and is then executed by one executor at a time: the transaction is built
+    """Payouts from the payout wallet in TRX or USDT, exactly once. A payout is created idempotently, alone or in a batch,
+    within the hourly and daily limits, overall and per caller role (counted in MongoDB, so losing Redis never resets
+    them), waits for a second person's approval when its amount (a batch: its total) is above the approval threshold,
+    and is then executed by one executor at a time: the transaction is built
     here, signed by wallet-manager, stored, and only then broadcast through tron-client; after any crash the same bytes
     are broadcast again. A new transaction replaces a stored one only when the chain proves the stored one can no longer
     land. The fault breaker stops new signatures after consecutive failures.
@@ -110,9 +111,10 @@ class PayoutRouterServiceStub:
 
 @_typing.type_check_only
 class PayoutRouterServiceAsyncStub(PayoutRouterServiceStub):
-    """Payouts from the payout wallet in TRX or USDT, exactly once. A payout is created idempotently within the hourly and
-    daily limits (counted in MongoDB, so losing Redis never resets them), waits for a second person's approval when its
-    amount is above the approval threshold, and is then executed by one executor at a time: the transaction is built
+    """Payouts from the payout wallet in TRX or USDT, exactly once. A payout is created idempotently, alone or in a batch,
+    within the hourly and daily limits, overall and per caller role (counted in MongoDB, so losing Redis never resets
+    them), waits for a second person's approval when its amount (a batch: its total) is above the approval threshold,
+    and is then executed by one executor at a time: the transaction is built
     here, signed by wallet-manager, stored, and only then broadcast through tron-client; after any crash the same bytes
     are broadcast again. A new transaction replaces a stored one only when the chain proves the stored one can no longer
     land. The fault breaker stops new signatures after consecutive failures.
@@ -189,9 +191,10 @@ class PayoutRouterServiceAsyncStub(PayoutRouterServiceStub):
     """Opens (stops new signatures) or closes the fault breaker by an operator's decision."""
 
 class PayoutRouterServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Payouts from the payout wallet in TRX or USDT, exactly once. A payout is created idempotently within the hourly and
-    daily limits (counted in MongoDB, so losing Redis never resets them), waits for a second person's approval when its
-    amount is above the approval threshold, and is then executed by one executor at a time: the transaction is built
+    """Payouts from the payout wallet in TRX or USDT, exactly once. A payout is created idempotently, alone or in a batch,
+    within the hourly and daily limits, overall and per caller role (counted in MongoDB, so losing Redis never resets
+    them), waits for a second person's approval when its amount (a batch: its total) is above the approval threshold,
+    and is then executed by one executor at a time: the transaction is built
     here, signed by wallet-manager, stored, and only then broadcast through tron-client; after any crash the same bytes
     are broadcast again. A new transaction replaces a stored one only when the chain proves the stored one can no longer
     land. The fault breaker stops new signatures after consecutive failures.
