@@ -17,7 +17,7 @@ from uuid import UUID
 from bson import Binary
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from lucid_tron.errors import Aborted, FailedPrecondition, NotFound, QuotaViolation, ResourceExhausted
 from lucid_tron.storage import (
@@ -46,6 +46,7 @@ ALLOWLIST = "allowed_recipients"
 BREAKER = "breaker"
 _BREAKER_ID = "fault"
 ETAG_MISMATCH = "ETAG_MISMATCH"
+_DUPLICATE_KEY = 11000
 RECIPIENT_NOT_ALLOWED = "RECIPIENT_NOT_ALLOWED"
 
 
@@ -149,7 +150,13 @@ class PayoutRouterStore(MoneyJobStore):
                 await self._reserve(session, asset, first["windows"], first["role"], total, policy)
             if batch is not None:
                 await self.collection(BATCHES, durable=True).insert_one(batch, session=session)
-            await self.collection(PAYOUTS, durable=True).insert_many(list(payouts), session=session)
+            try:
+                await self.collection(PAYOUTS, durable=True).insert_many(list(payouts), session=session)
+            except BulkWriteError as error:
+                # A payout id or request_id taken: the same DuplicateKeyError as a single insert gives its caller.
+                if any(failed.get("code") == _DUPLICATE_KEY for failed in error.details.get("writeErrors", [])):
+                    raise DuplicateKeyError("a payout of this request exists", _DUPLICATE_KEY) from error
+                raise
             for payout in payouts:
                 await self.outbox.emit(session, events.subject(payout["_id"]), events.PAYOUT_CREATED,
                                        events.payload(payout, "created", {}))
