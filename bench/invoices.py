@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,18 +68,22 @@ def invoice_document() -> dict[str, Any]:
     }
 
 
-async def raw_inserts(mongo_url: str, concurrency: int, duration_s: float) -> dict[str, Any]:
-    """Durable inserts per second of distinct invoice documents, `concurrency` in flight, and their p50."""
+async def raw_inserts(
+    mongo_url: str, concurrency: int, duration_s: float, *,
+    document: Callable[[], dict[str, Any]] = invoice_document, collection: str = "invoices",
+) -> dict[str, Any]:
+    """Durable inserts per second of distinct `document()`s (invoices by default), `concurrency` in flight, and
+    their p50."""
     client, db = connect_mongo(mongo_url, "bench_raw", app_name="bench")
-    invoices = db.get_collection("invoices", write_concern=DURABLE_WRITES)
+    invoices = db.get_collection(collection, write_concern=DURABLE_WRITES)
     latencies: list[int] = []
     deadline = time.perf_counter() + duration_s
 
     async def inserter() -> None:
         while time.perf_counter() < deadline:
-            document = invoice_document()
+            written = document()
             started = time.perf_counter_ns()
-            await invoices.insert_one(document)
+            await invoices.insert_one(written)
             latencies.append(time.perf_counter_ns() - started)
 
     try:

@@ -2,7 +2,7 @@
 payout executor (one replica at a time executes: a lease).
 
 Settings (MONGO_URL, MONGO_DATABASE, REDIS_URL, TRON_CLIENT_ADDR, WALLET_MANAGER_ADDR, USDT_CONTRACT, PAYOUT_WALLET_ID,
-the limits and CIRCUIT_BREAKER_* below, DEPENDENCY_CHECK_INTERVAL_S and the mesh's) come from the environment and
+the limits (overall and PAYOUT_ROLE_LIMITS per caller role) and CIRCUIT_BREAKER_* below, DEPENDENCY_CHECK_INTERVAL_S and the mesh's) come from the environment and
 secret files; every problem is reported at once and the process exits 78 before serving. MongoDB holds this service's
 state, limits included: the process is NOT_SERVING while MongoDB does not answer, checked every
 DEPENDENCY_CHECK_INTERVAL_S. Redis is soft and holds nothing of payouts: while it is down the process stays SERVING
@@ -26,7 +26,7 @@ from lucid_tron.storage import MongoSettings, RedisSettings, connect_redis, redi
 from lucid_tron.webhooks import WebhookSettings, with_webhooks
 
 from .executor import PayoutExecutor
-from .limits import AssetPolicy, BreakerPolicy, Policy
+from .limits import AssetPolicy, BreakerPolicy, Policy, is_role_limits, parse_role_limits
 from .payouts import Payouts
 from .servicer import PayoutRouterServicer, registration
 from .store import PayoutRouterStore
@@ -59,6 +59,12 @@ class PayoutSettings(Settings):
     trx_hourly_limit_sun: int = setting("TRX_HOURLY_LIMIT_SUN", default=10_000_000_000, ge=0)
     trx_daily_limit_sun: int = setting("TRX_DAILY_LIMIT_SUN", default=100_000_000_000, ge=0)
     payout_allowlist_enabled: bool = setting("PAYOUT_ALLOWLIST_ENABLED", default=False)
+    # Limits per caller role, on top of the overall ones: "role:ASSET:hourly:daily" in base units, comma separated,
+    # e.g. "operator:USDT:500000000:2000000000,tron/staking:TRX:0:0". A role is "operator", "tron/<service>" or
+    # "unauthenticated" (see GetLimits); a role or asset not listed is held to the overall limits alone.
+    payout_role_limits: str = setting(
+        "PAYOUT_ROLE_LIMITS", default="", valid_if=(is_role_limits, "role:ASSET:hourly:daily entries, comma separated")
+    )
     # The most TRX a USDT payout may burn for energy; the payout wallet's spend policy must allow it.
     payout_fee_limit_sun: int = setting("PAYOUT_FEE_LIMIT_SUN", default=30_000_000, ge=1, le=15_000_000_000)
     # How long a signed payout transaction can land (TRON's default is 60 s, at most 24 h).
@@ -90,6 +96,7 @@ class PayoutSettings(Settings):
                 half_open_max_calls=self.circuit_breaker_half_open_max_calls,
             ),
             allowlist_enabled=self.payout_allowlist_enabled,
+            roles=parse_role_limits(self.payout_role_limits),
         )
 
 
@@ -113,21 +120,23 @@ class PayoutRouterSettings(
 
 def executor(
     settings: PayoutRouterSettings, store: PayoutRouterStore, tron_client: TronClientService,
-    wallet_manager: WalletService,
+    wallet_manager: WalletService, ready: asyncio.Event | None = None,
 ) -> PayoutExecutor:
-    """The payout executor of this process, holding the lease as host:pid."""
+    """The payout executor of this process, holding the lease as host:pid; `ready` wakes it (`Payouts` sets it)."""
     owner = f"{socket.gethostname()}:{os.getpid()}"
     return PayoutExecutor(
         store,
         tron_client=tron_client,
         wallet_manager=wallet_manager,
         leases=partial(store.leases, owner=owner, ttl_s=settings.payout_executor_lease_s),
+        owner=owner,
         policy=settings.policy(),
         payout_wallet_id=settings.payout_wallet_id,
         usdt_contract=settings.usdt_contract,
         fee_limit_sun=settings.payout_fee_limit_sun,
         expiration_s=settings.payout_expiration_s,
         interval_s=settings.payout_executor_interval_s,
+        ready=ready,
     )
 
 
@@ -136,11 +145,12 @@ def build(settings: PayoutRouterSettings) -> ServiceSpec:
     tron_client = settings.tron_client()
     wallet_manager = settings.wallet_manager()
     redis = connect_redis(settings.redis_url, app_name=NAME)
-    payouts = Payouts(store, settings.policy())
+    ready = asyncio.Event()
+    payouts = Payouts(store, settings.policy(), ready)
     running: list[asyncio.Task[None]] = []
 
     async def start_executor(_health: object) -> None:
-        job = executor(settings, store, tron_client, wallet_manager)
+        job = executor(settings, store, tron_client, wallet_manager, ready)
         running.append(asyncio.get_running_loop().create_task(job.run()))
 
     async def stop_executor() -> None:

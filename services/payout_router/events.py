@@ -37,5 +37,6 @@ def payload(payout: Mapping[str, Any], reason: str, data: Mapping[str, Any]) -> 
         "recipient": payout["recipient"],
         "reference": payout["reference"],
         "reason": reason,
+        "batch_id": payout["batch_id"],
         **data,
     })

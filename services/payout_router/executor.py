@@ -11,6 +11,8 @@ the lease's token, so a paused former holder cannot write. Each round it takes t
   counts as sent). After its expiration a new attempt is signed only once the chain proves the old one can no
   longer land: a solidified block stamped after the expiration exists, and no block from the reference block up to
   it holds the txid. Until then the payout waits: never a second transaction that could land beside the first.
+  A payout an operator gave up (FailPayout: `failed_by`) is not broadcast again, and becomes FAILED instead of
+  being re-signed once that proof holds.
 
 A crash anywhere leaves a state the next round continues from: unsigned (nothing left the process), signed and
 stored (rebroadcast the same bytes), or broadcast (follow the receipt). tron-client or wallet-manager down: the
@@ -20,6 +22,7 @@ payout waits and the round goes on with the others.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -36,7 +39,7 @@ from lucid_tron.chain import (
     trc20_transfer,
     txid,
 )
-from lucid_tron.errors import Aborted, FailedPrecondition, LucidError, NotFound
+from lucid_tron.errors import Aborted, FailedPrecondition, LucidError, NotFound, Unavailable
 from lucid_tron.storage import Lease, LeaseLost, Leases, utc_now
 
 from . import breaker as fault_breaker
@@ -73,12 +76,14 @@ class PayoutExecutor:
         tron_client: TronClientService,
         wallet_manager: WalletService,
         leases: Callable[[], Leases],
+        owner: str,
         policy: Policy,
         payout_wallet_id: str,
         usdt_contract: str,
         fee_limit_sun: int,
         expiration_s: float,
         interval_s: float,
+        ready: asyncio.Event | None = None,
     ) -> None:
         self._store = store
         self._tron = tron_client
@@ -86,12 +91,15 @@ class PayoutExecutor:
         # A factory: the store opens only after the start hooks that create the executor.
         self._leases_of = leases
         self._leases: Leases | None = None
+        self._owner = owner
         self._policy = policy
         self._wallet_id = payout_wallet_id
         self._usdt = usdt_contract
         self._fee_limit_sun = fee_limit_sun
         self._expiration_ms = int(expiration_s * 1000)
         self._interval_s = interval_s
+        # Set when a payout of this process becomes APPROVED: the next round starts at once, not after interval_s.
+        self._ready = ready or asyncio.Event()
         self._lease: Lease | None = None
         self._from_address = ""
         self._warned_unset = False
@@ -102,8 +110,9 @@ class PayoutExecutor:
         self._scanned: dict[str, int] = {}
 
     async def run(self) -> None:
-        """Rounds until cancelled; a failed round is logged and the next one tries again (an outage must not end
-        the job). Cancelled, it releases the lease so a standby takes over at once."""
+        """Rounds until cancelled, every `interval_s` or as soon as `ready` is set; a failed round is logged and the
+        next one tries again (an outage must not end the job). Cancelled, it releases the lease so a standby takes
+        over at once."""
         try:
             while True:
                 try:
@@ -112,7 +121,9 @@ class PayoutExecutor:
                     _log.warning("payout round skipped: %s", error)
                 except Exception:
                     _log.exception("payout round failed")
-                await asyncio.sleep(self._interval_s)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._ready.wait(), self._interval_s)
+                self._ready.clear()
         finally:
             if self._lease is not None and self._leases is not None:
                 lease, self._lease = self._lease, None
@@ -133,6 +144,9 @@ class PayoutExecutor:
             self._leases = self._leases_of()
         try:
             if self._lease is None:
+                # A former holder killed inside a fenced transaction left it open: end it, or taking the lease
+                # waits for the server to (see PayoutRouterStore._fenced).
+                await self._store.end_abandoned(LEASE, self._owner)
                 self._lease = await self._leases.acquire(LEASE)
             else:
                 self._lease = await self._leases.renew(self._lease)
@@ -184,7 +198,11 @@ class PayoutExecutor:
         # The reference block (TaPoS) is the solidified head: a reorganisation cannot take it away, so a fork switch
         # never turns a stored transaction into a TAPOS_ERROR. Its life is counted from the head's time.
         reference = await self._now_block(common_pb2.FINALITY_SOLIDIFIED)
-        block_ms = _ms(head.block_time.ToDatetime(UTC))
+        # A node behind the others (load-balanced reads) can answer an older head than the solidified one, down to
+        # a genesis block without a time: the newer of the two counts, and without any the payout waits.
+        block_ms = max(_ms(head.block_time.ToDatetime(UTC)), _ms(reference.block_time.ToDatetime(UTC)))
+        if block_ms <= 0:
+            raise Unavailable("tron-client answered blocks without a time (a node at genesis); signing waits")
         usdt = payout["asset"] == "USDT"
         contract = (trc20_transfer(owner, self._usdt, payout["recipient"], payout["amount"]) if usdt
                     else transfer_contract(owner, payout["recipient"], payout["amount"]))
@@ -261,12 +279,16 @@ class PayoutExecutor:
         head = await self._now_block(common_pb2.FINALITY_HEAD)
         expiration = attempt["expiration"].replace(tzinfo=UTC)
         if head.block_time.ToDatetime(UTC) <= expiration and time.time() < expiration.timestamp():
-            await self._broadcast(payout, attempt)
+            if not payout["failed_by"]:  # an operator gave it up: the stored bytes are not sent again
+                await self._broadcast(payout, attempt)
             return
         proof = await self._lost(attempt, expiration)
         if proof is None:
             return
         self._scanned.pop(attempt["txid"], None)
+        if payout["failed_by"]:
+            await self._store.apply(payout, states.lost_after_failure_decision(payout, proof), lease=self._fence)
+            return
         breaker = None
         if attempt["state"] == states.ATTEMPT_BROADCAST:
             # Accepted by a node but never included: a fault of the way out, counted by the breaker.

@@ -5,6 +5,7 @@ Each RPC checks its request (`messages`, every bad field named at once), calls `
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from lucid.tron.v1 import payout_router_pb2 as pr
@@ -53,21 +54,12 @@ class PayoutRouterServicer(payout_router_pb2_grpc.PayoutRouterServiceServicer):
         )
 
     async def ApprovePayout(self, request: pr.ApprovePayoutRequest, context: Any) -> pr.ApprovePayoutResponse:
-        check = FieldChecks()
-        payout_id = messages.payout_id(check, request.payout_id)
-        etag = check.string("etag", request.etag, max_length=64)
-        check.done()
-        assert payout_id is not None and etag is not None
+        payout_id, etag, _ = _decision(messages.payout_id, request.payout_id, request.etag, None)
         payout = await self._payouts.approve(payout_id, etag)
         return pr.ApprovePayoutResponse(payout=messages.payout_message(payout))
 
     async def RejectPayout(self, request: pr.RejectPayoutRequest, context: Any) -> pr.RejectPayoutResponse:
-        check = FieldChecks()
-        payout_id = messages.payout_id(check, request.payout_id)
-        etag = check.string("etag", request.etag, max_length=64)
-        reason = check.string("reason", request.reason, max_length=messages.MAX_TEXT)
-        check.done()
-        assert payout_id is not None and etag is not None and reason is not None
+        payout_id, etag, reason = _decision(messages.payout_id, request.payout_id, request.etag, request.reason)
         payout = await self._payouts.reject(payout_id, etag, reason)
         return pr.RejectPayoutResponse(payout=messages.payout_message(payout))
 
@@ -79,6 +71,64 @@ class PayoutRouterServicer(payout_router_pb2_grpc.PayoutRouterServiceServicer):
         assert payout_id is not None
         payout = await self._payouts.cancel(payout_id, reason)
         return pr.CancelPayoutResponse(payout=messages.payout_message(payout))
+
+    async def FailPayout(self, request: pr.FailPayoutRequest, context: Any) -> pr.FailPayoutResponse:
+        payout_id, etag, reason = _decision(messages.payout_id, request.payout_id, request.etag, request.reason)
+        payout = await self._payouts.fail(payout_id, etag, reason)
+        return pr.FailPayoutResponse(payout=messages.payout_message(payout))
+
+    async def CreatePayoutBatch(
+        self, request: pr.CreatePayoutBatchRequest, context: Any
+    ) -> pr.CreatePayoutBatchResponse:
+        check = FieldChecks()
+        new = messages.new_batch(check, request, self._payouts.policy)
+        check.done()
+        assert new is not None
+        payouts, reference = new
+        return await self._payouts.create_batch(
+            request.request_id,
+            request,
+            payouts,
+            reference,
+            lambda batch, created: pr.CreatePayoutBatchResponse(batch=messages.batch_message(batch, created)),
+            pr.CreatePayoutBatchResponse,
+        )
+
+    async def GetPayoutBatch(self, request: pr.GetPayoutBatchRequest, context: Any) -> pr.GetPayoutBatchResponse:
+        check = FieldChecks()
+        batch_id = messages.batch_id(check, request.batch_id)
+        check.done()
+        assert batch_id is not None
+        return pr.GetPayoutBatchResponse(batch=messages.batch_message(*await self._payouts.batch(batch_id)))
+
+    async def ListPayoutBatches(
+        self, request: pr.ListPayoutBatchesRequest, context: Any
+    ) -> pr.ListPayoutBatchesResponse:
+        check = FieldChecks()
+        query = messages.batch_query(check, request)
+        size = check.page_size("page_size", request.page_size, default=messages.DEFAULT_PAGE_SIZE,
+                               maximum=messages.MAX_PAGE_SIZE)
+        after = messages.page_token(check, request.page_token, prefix="pb")
+        check.done()
+        assert size is not None
+        page, last = await self._payouts.list_batches(query, size, after)
+        return pr.ListPayoutBatchesResponse(
+            batches=[messages.batch_message(batch) for batch in page], next_page_token=messages.next_page_token(last)
+        )
+
+    async def ApprovePayoutBatch(
+        self, request: pr.ApprovePayoutBatchRequest, context: Any
+    ) -> pr.ApprovePayoutBatchResponse:
+        batch_id, etag, _ = _decision(messages.batch_id, request.batch_id, request.etag, None)
+        decided = await self._payouts.decide_batch(batch_id, etag, True, "")
+        return pr.ApprovePayoutBatchResponse(batch=messages.batch_message(*decided))
+
+    async def RejectPayoutBatch(
+        self, request: pr.RejectPayoutBatchRequest, context: Any
+    ) -> pr.RejectPayoutBatchResponse:
+        batch_id, etag, reason = _decision(messages.batch_id, request.batch_id, request.etag, request.reason)
+        decided = await self._payouts.decide_batch(batch_id, etag, False, reason)
+        return pr.RejectPayoutBatchResponse(batch=messages.batch_message(*decided))
 
     async def GetLimits(self, request: pr.GetLimitsRequest, context: Any) -> pr.GetLimitsResponse:
         policy = self._payouts.policy
@@ -140,6 +190,19 @@ class PayoutRouterServicer(payout_router_pb2_grpc.PayoutRouterServiceServicer):
         assert open_it is not None and reason is not None
         current = await self._payouts.set_breaker(open_it, reason)
         return pr.SetBreakerResponse(breaker=messages.breaker_message(current, self._payouts.policy))
+
+
+def _decision(
+    checked_id: Callable[[FieldChecks, str], str | None], identifier: str, etag: str, reason: str | None
+) -> tuple[str, str, str]:
+    """The (id, etag, reason) of a decision on a payout or batch; `reason` None when the RPC has none (then "")."""
+    check = FieldChecks()
+    checked = checked_id(check, identifier)
+    seen = check.string("etag", etag, max_length=64)
+    why = "" if reason is None else check.string("reason", reason, max_length=messages.MAX_TEXT)
+    check.done()
+    assert checked is not None and seen is not None and why is not None
+    return checked, seen, why
 
 
 def _payout_id(value: str) -> str:

@@ -8,6 +8,10 @@ transition and its event together.
            |               |  ^ HELD   |  (attempt proven expired: back to APPROVED, re-signed as a new attempt)
            v               v
        REJECTED        CANCELLED (until signed)
+
+FAILED is a failed receipt, or an operator's decision (`fail_by_operator`) that takes effect only once the chain
+proved no attempt can still land. The payouts of a batch are approved and rejected with their batch (`decide_batch`),
+never alone.
 """
 
 from __future__ import annotations
@@ -45,7 +49,12 @@ ATTEMPT_CONFIRMED = "CONFIRMED"
 ATTEMPT_FAILED = "FAILED"
 ATTEMPT_EXPIRED = "EXPIRED"
 
+BATCH_AWAITING_APPROVAL = "AWAITING_APPROVAL"
+BATCH_APPROVED = "APPROVED"
+BATCH_REJECTED = "REJECTED"
+
 SELF_APPROVAL = "SELF_APPROVAL"
+IN_BATCH = "IN_BATCH"
 APPROVER_UNKNOWN = "APPROVER_UNKNOWN"
 PAYOUT_STATE = "PAYOUT_STATE"
 
@@ -65,18 +74,75 @@ class Transition:
 def approve(payout: Payout, approver: str | None) -> Transition:
     """AWAITING_APPROVAL -> APPROVED by `approver`, the caller's authenticated identity, never the creator."""
     _decider(payout, approver)
+    _alone(payout)
     if payout["state"] != AWAITING_APPROVAL:
         raise _refused(payout, "only a payout AWAITING_APPROVAL can be approved")
-    return Transition({"state": APPROVED, "approver": approver}, events.PAYOUT_APPROVED, f"approved by {approver}")
+    return approved_with_batch(payout, approver or "")
 
 
 def reject(payout: Payout, approver: str | None, reason: str) -> Transition:
     """AWAITING_APPROVAL -> REJECTED by `approver` (the same identity rules as `approve`)."""
     _decider(payout, approver)
+    _alone(payout)
     if payout["state"] != AWAITING_APPROVAL:
         raise _refused(payout, "only a payout AWAITING_APPROVAL can be rejected")
+    return rejected_with_batch(payout, approver or "", reason)
+
+
+def approved_with_batch(payout: Payout, approver: str) -> Transition:
+    """AWAITING_APPROVAL -> APPROVED, the approver already checked (alone, or for its batch by `decide_batch`)."""
+    return Transition({"state": APPROVED, "approver": approver}, events.PAYOUT_APPROVED, f"approved by {approver}")
+
+
+def rejected_with_batch(payout: Payout, approver: str, reason: str) -> Transition:
+    """AWAITING_APPROVAL -> REJECTED, the rejecter already checked."""
     return Transition(
         {"state": REJECTED, "approver": approver, "state_reason": reason}, events.PAYOUT_REJECTED, reason
+    )
+
+
+def decide_batch(batch: Payout, approver: str | None, approve_it: bool, reason: str) -> dict[str, Any]:
+    """The batch's changes when `approver` approves (`approve_it`) or rejects it: the same identity rules as for a
+    payout; its payouts still AWAITING_APPROVAL follow with `approved_with_batch` or `rejected_with_batch`."""
+    _decider(batch, approver)
+    if batch["state"] != BATCH_AWAITING_APPROVAL:
+        raise FailedPrecondition(
+            f"only a batch AWAITING_APPROVAL can be approved or rejected; the batch is {batch['state']}",
+            reason=PAYOUT_STATE, subject=batch["_id"],
+        )
+    if approve_it:
+        return {"state": BATCH_APPROVED, "approver": approver}
+    return {"state": BATCH_REJECTED, "approver": approver, "state_reason": reason}
+
+
+def fail_by_operator(payout: Payout, operator: str | None, reason: str) -> Transition | None:
+    """An operator gives the payout up. FAILED at once when no attempt is in flight (every one was proven lost, the
+    payout back in APPROVED or HELD); while one is, only the decision is recorded (`failed_by`) and
+    `lost_after_failure_decision` makes it FAILED once the chain proves the attempt lost. None when already recorded."""
+    if not operator:
+        raise PermissionDenied("failing a payout needs an authenticated identity (mutual TLS)", reason=APPROVER_UNKNOWN)
+    if payout["state"] in TO_SIGN and payout["attempts"]:
+        return Transition(
+            {"state": FAILED, "failed_by": operator, "state_reason": reason}, events.PAYOUT_FAILED, reason,
+            {"failed_by": operator},
+        )
+    if payout["state"] in IN_FLIGHT:
+        if payout["failed_by"]:
+            return None
+        return Transition({"failed_by": operator, "state_reason": reason}, None,
+                          f"{operator} asked for FAILED: {reason}")
+    if payout["state"] in TO_SIGN:
+        raise _refused(payout, "a payout never signed is cancelled, not failed")
+    raise _refused(payout, "only a signed payout that is not final can be failed")
+
+
+def lost_after_failure_decision(payout: Payout, proof: str) -> Transition:
+    """SIGNED or BROADCAST -> FAILED: an operator decided so, and the chain proved the attempt can never land."""
+    _in_flight(payout)
+    attempts = _with_last(payout, state=ATTEMPT_EXPIRED, result_message=proof)
+    return Transition(
+        {"state": FAILED, "attempts": attempts}, events.PAYOUT_FAILED, payout["state_reason"],
+        {"failed_by": payout["failed_by"], "proof": proof},
     )
 
 
@@ -177,6 +243,14 @@ def _decider(payout: Payout, approver: str | None) -> None:
         )
     if approver == payout["creator"]:
         raise PermissionDenied("the creator of a payout cannot approve or reject it", reason=SELF_APPROVAL)
+
+
+def _alone(payout: Payout) -> None:
+    if payout["batch_id"]:
+        raise FailedPrecondition(
+            f"the payout belongs to batch {payout['batch_id']}: approve or reject the batch", reason=IN_BATCH,
+            subject=payout["_id"],
+        )
 
 
 def _refused(payout: Payout, message: str) -> FailedPrecondition:

@@ -1,4 +1,4 @@
-"""payout-router's MongoDB: payouts (with every attempt's signed bytes), the counters of the hourly and daily limit
+"""payout-router's MongoDB: payouts (with every attempt's signed bytes), batches of payouts, the counters of the hourly and daily limit
 windows, the recipient allowlist, the fault breaker, and the money-job store's idempotency keys, outbox (payout
 events, committed with each change), leases (the executor's) and audit log.
 
@@ -9,20 +9,26 @@ are also fenced by its lease, so a paused former executor cannot write.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC
 from typing import Any, ClassVar
+from uuid import UUID
 
+from bson import Binary
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from lucid_tron.errors import Aborted, FailedPrecondition, NotFound, QuotaViolation, ResourceExhausted
 from lucid_tron.storage import (
+    DURABLE_WRITES,
     IdempotencyKeys,
     IdempotentCall,
     Lease,
+    LeaseLost,
     Leases,
     MoneyJobStore,
+    MongoSettings,
     in_transaction,
     utc_now,
 )
@@ -30,15 +36,17 @@ from lucid_tron.webhooks import WebhookStore
 
 from . import breaker as fault_breaker
 from . import events, states
-from .limits import DAILY_LIMIT, HOURLY_LIMIT, AssetPolicy
+from .limits import DAILY_LIMIT, HOURLY_LIMIT, Policy
 
 Document = dict[str, Any]
 PAYOUTS = "payouts"
+BATCHES = "payout_batches"
 WINDOWS = "limit_windows"
 ALLOWLIST = "allowed_recipients"
 BREAKER = "breaker"
 _BREAKER_ID = "fault"
 ETAG_MISMATCH = "ETAG_MISMATCH"
+_DUPLICATE_KEY = 11000
 RECIPIENT_NOT_ALLOWED = "RECIPIENT_NOT_ALLOWED"
 
 
@@ -46,8 +54,46 @@ def new_etag() -> str:
     return secrets.token_hex(8)
 
 
-def window_id(asset: str, period: str, key: str) -> str:
-    return f"{asset}:{period}:{key}"
+def window_id(asset: str, windows: Mapping[str, str]) -> str:
+    """The counters of one asset's UTC day: `used` (the day), `hours.HH`, and per caller role `roles.ROLE.used` and
+    `roles.ROLE.hours.HH`; one document, so a create checks and counts all of them in one round trip."""
+    return f"{asset}:{windows['day']}"
+
+
+def _counters(windows: Mapping[str, str], role: str) -> dict[tuple[str, str], str]:
+    """(period, "" or the role) -> the counter's field in the day's document."""
+    hour = windows["hour"][-2:]
+    counters = {("day", ""): "used", ("hour", ""): f"hours.{hour}"}
+    if role:
+        counters.update({("day", role): f"roles.{role}.used", ("hour", role): f"roles.{role}.hours.{hour}"})
+    return counters
+
+
+def _field(document: Mapping[str, Any] | None, path: str) -> int:
+    value: Any = document or {}
+    for part in path.split("."):
+        value = value.get(part, {}) if isinstance(value, Mapping) else {}
+    return value if isinstance(value, int) else 0
+
+
+def _changed(payout: Document, transition: states.Transition) -> Document:
+    """The payout after `transition`: a new version and etag."""
+    return {**payout, **transition.changes, "version": payout["version"] + 1, "etag": new_etag(),
+            "updated_at": utc_now()}
+
+
+class _LimitReached(Exception):
+    """Inside a create's transaction: the day's counters of `asset` have no room for `amount` in some limit (worked
+    out into ResourceExhausted after the transaction, which the refusal ended)."""
+
+    def __init__(self, asset: str, windows: Mapping[str, str], role: str, amount: int,
+                 limits: Mapping[tuple[str, str], int]) -> None:
+        super().__init__(asset)
+        self.asset = asset
+        self.windows = windows
+        self.role = role
+        self.amount = amount
+        self.limits = limits
 
 
 class PayoutRouterStore(MoneyJobStore):
@@ -63,62 +109,115 @@ class PayoutRouterStore(MoneyJobStore):
             IndexModel([("state", ASCENDING), ("created_at", ASCENDING)], name="state"),
             IndexModel([("created_at", DESCENDING), ("_id", DESCENDING)], name="newest"),
             IndexModel([("recipient", ASCENDING), ("created_at", DESCENDING)], name="recipient"),
+            IndexModel([("batch_id", ASCENDING), ("batch_index", ASCENDING)], name="batch"),
+        ],
+        BATCHES: [
+            IndexModel("request_id", unique=True, name="request_id"),
+            IndexModel([("created_at", DESCENDING), ("_id", DESCENDING)], name="newest"),
         ],
         WINDOWS: [],
         ALLOWLIST: [],
         BREAKER: [],
     }
 
-    async def create_payout(
+    def __init__(self, settings: MongoSettings) -> None:
+        super().__init__(settings)
+        # (lease name, token) -> the ids of the sessions the lease document lists for this process (`_fenced`).
+        self._sessions_listed: dict[tuple[str, int], set[bytes]] = {}
+
+    async def create_payouts(
         self,
-        payout: Document,
-        policy: AssetPolicy,
-        allowlist_enabled: bool,
+        payouts: Sequence[Document],
+        batch: Document | None,
+        policy: Policy,
         keys: IdempotencyKeys,
         call: IdempotentCall,
         response: bytes,
     ) -> None:
-        """The payout, its share of the hourly and daily windows, its first event and the idempotent call's response,
-        in one transaction: all or nothing. A conditional increment of each window's counter refuses a payout that
-        would take it past its limit, so concurrent creates never overshoot (write conflicts retry the loser)."""
+        """The payouts (one alone, or the payouts of `batch` with it), their share of the hourly and daily windows,
+        their first events and the idempotent call's response, in one transaction: all or nothing. A conditional
+        increment of each window's counter by the total per asset refuses payouts that would take it past its limit
+        (overall, and the creator role's), so concurrent creates never overshoot (write conflicts retry the loser)."""
 
         async def work(session: AsyncClientSession) -> None:
-            if allowlist_enabled:
-                listed = await self.collection(ALLOWLIST).find_one({"_id": payout["recipient"]}, session=session)
-                if listed is None:
-                    raise FailedPrecondition(
-                        f"{payout['recipient']} is not on the recipient allowlist", reason=RECIPIENT_NOT_ALLOWED,
-                        subject=payout["recipient"],
-                    )
-            for period, limit, reason in (("hour", policy.hourly_limit, HOURLY_LIMIT),
-                                          ("day", policy.daily_limit, DAILY_LIMIT)):
-                await self._reserve(session, payout, period, limit, reason)
-            await self.collection(PAYOUTS, durable=True).insert_one(payout, session=session)
-            await self.outbox.emit(session, events.subject(payout["_id"]), events.PAYOUT_CREATED,
-                                   events.payload(payout, "created", {}))
+            if policy.allowlist_enabled:
+                await self._allowed(session, payouts)
+            first = payouts[0]
+            totals: dict[str, int] = {}
+            for payout in payouts:
+                totals[payout["asset"]] = totals.get(payout["asset"], 0) + payout["amount"]
+            for asset, total in sorted(totals.items()):
+                await self._reserve(session, asset, first["windows"], first["role"], total, policy)
+            if batch is not None:
+                await self.collection(BATCHES, durable=True).insert_one(batch, session=session)
+            try:
+                await self.collection(PAYOUTS, durable=True).insert_many(list(payouts), session=session)
+            except BulkWriteError as error:
+                # A payout id or request_id taken: the same DuplicateKeyError as a single insert gives its caller.
+                if any(failed.get("code") == _DUPLICATE_KEY for failed in error.details.get("writeErrors", [])):
+                    raise DuplicateKeyError("a payout of this request exists", _DUPLICATE_KEY) from error
+                raise
+            for payout in payouts:
+                await self.outbox.emit(session, events.subject(payout["_id"]), events.PAYOUT_CREATED,
+                                       events.payload(payout, "created", {}))
             await keys.complete(call, response, session=session)
 
-        with self.bounded():
-            await in_transaction(self.db.client, work)
+        try:
+            with self.bounded():
+                await in_transaction(self.db.client, work)
+        except _LimitReached as reached:
+            raise await self._exhausted(reached) from None
 
-    async def _reserve(self, session: AsyncClientSession, payout: Document, period: str, limit: int,
-                       reason: str) -> None:
-        windows = self.collection(WINDOWS, durable=True)
-        key = window_id(payout["asset"], period, payout["windows"][period])
-        await windows.update_one({"_id": key}, {"$setOnInsert": {"used": 0}}, upsert=True, session=session)
-        amount = payout["amount"]
-        taken = await windows.update_one(
-            {"_id": key, "used": {"$lte": limit - amount}}, {"$inc": {"used": amount}}, session=session
-        )
-        if taken.matched_count == 0:
-            window = await windows.find_one({"_id": key}, session=session)
-            left = max(0, limit - (window or {}).get("used", 0))
-            raise ResourceExhausted(
-                f"the payout of {amount} would exceed the {period}ly {payout['asset']} limit of {limit} "
-                f"({left} left in this window)",
-                reason=reason,
-                quota=QuotaViolation(key, f"{left} of {limit} base units left"),
+    async def _allowed(self, session: AsyncClientSession, payouts: Sequence[Document]) -> None:
+        recipients = sorted({payout["recipient"] for payout in payouts})
+        listed = await self.collection(ALLOWLIST).find({"_id": {"$in": recipients}}, session=session).to_list()
+        missing = sorted(set(recipients) - {entry["_id"] for entry in listed})
+        if missing:
+            raise FailedPrecondition(
+                f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not on the recipient allowlist",
+                reason=RECIPIENT_NOT_ALLOWED, subject=missing[0],
             )
+
+    async def _reserve(self, session: AsyncClientSession, asset: str, windows: Mapping[str, str], role: str,
+                       amount: int, policy: Policy) -> None:
+        """Add `amount` to the day's and the hour's counters of `asset`, overall and for `role`, only while each
+        limited one stays within its limit: one conditional upsert. A counter not yet written matches (`$not $gt`);
+        a document that exists without room makes the upsert collide with it (E11000), which ends the transaction
+        and is a limit reached."""
+        fields = _counters(windows, role)
+        limits: dict[tuple[str, str], int] = {}
+        for period, (overall, own) in policy.limits(asset, role).items():
+            limits[(period, "")] = overall
+            if own is not None:
+                limits[(period, role)] = own
+        if any(amount > limit for limit in limits.values()):
+            raise _LimitReached(asset, windows, role, amount, limits)
+        room = {fields[counter]: {"$not": {"$gt": limit - amount}} for counter, limit in limits.items()}
+        try:
+            await self.collection(WINDOWS, durable=True).update_one(
+                {"_id": window_id(asset, windows), **room}, {"$inc": dict.fromkeys(fields.values(), amount)},
+                upsert=True, session=session,
+            )
+        except DuplicateKeyError:
+            raise _LimitReached(asset, windows, role, amount, limits) from None
+
+    async def _exhausted(self, reached: _LimitReached) -> ResourceExhausted:
+        with self.bounded():
+            found = await self.collection(WINDOWS).find_one({"_id": window_id(reached.asset, reached.windows)})
+        fields = _counters(reached.windows, reached.role)
+        # The limit that has no room, the hour before the day and the overall one before the role's.
+        order = sorted(reached.limits, key=lambda counter: (counter[0] != "hour", counter[1] != ""))
+        counter = next((c for c in order if _field(found, fields[c]) + reached.amount > reached.limits[c]), order[0])
+        period, role = counter
+        limit = reached.limits[counter]
+        left = max(0, limit - _field(found, fields[counter]))
+        name = f"{reached.asset}:{period}:{reached.windows[period]}" + (f":role={role}" if role else "")
+        return ResourceExhausted(
+            f"payouts of {reached.amount} would exceed the {period}ly {reached.asset} limit of {limit}"
+            f"{f' of the caller role {role}' if role else ''} ({left} left in this window)",
+            reason=HOURLY_LIMIT if period == "hour" else DAILY_LIMIT,
+            quota=QuotaViolation(name, f"{left} of {limit} base units left"),
+        )
 
     async def payout(self, payout_id: str) -> Document | None:
         with self.bounded():
@@ -151,49 +250,138 @@ class PayoutRouterStore(MoneyJobStore):
         without payment gives its share of the limits back; `breaker`, when given, is written too. With `lease`
         (the executor's), the whole commits only while the lease is the newest (LeaseLost otherwise). Aborted
         (ETAG_MISMATCH) when the payout changed in between: read it again and decide again."""
-        now = utc_now()
-        changes = {**transition.changes, "version": payout["version"] + 1, "etag": new_etag(), "updated_at": now}
-        updated = {**payout, **changes}
+        updated = _changed(payout, transition)
 
         async def work(session: AsyncClientSession) -> None:
-            result = await self.collection(PAYOUTS, durable=True).update_one(
-                {"_id": payout["_id"], "version": payout["version"]}, {"$set": changes}, session=session
-            )
-            if result.matched_count == 0:
-                raise Aborted("the payout changed concurrently; read it again", reason=ETAG_MISMATCH)
-            if updated["state"] in states.RELEASED and payout["state"] not in states.RELEASED:
-                windows = self.collection(WINDOWS, durable=True)
-                for period, key in payout["windows"].items():
-                    await windows.update_one({"_id": window_id(payout["asset"], period, key)},
-                                             {"$inc": {"used": -payout["amount"]}}, session=session)
+            await self._write(session, payout, updated, transition)
             if breaker is not None:
                 await self.collection(BREAKER, durable=True).replace_one(
                     {"_id": _BREAKER_ID}, {**breaker, "_id": _BREAKER_ID}, upsert=True, session=session
                 )
-            if transition.event_type is not None:
-                await self.outbox.emit(session, events.subject(payout["_id"]), transition.event_type,
-                                       events.payload(updated, transition.reason, transition.data))
 
         try:
             with self.bounded():
                 if lease is None:
                     await in_transaction(self.db.client, work)
                 else:
-                    leases, held = lease
-                    await leases.fenced(held, work)
+                    await self._fenced(lease[1], work)
         except DuplicateKeyError as error:
             raise Aborted("the payout changed concurrently; read it again", reason=ETAG_MISMATCH) from error
         return updated
 
-    async def window_use(self, asset: str, keys: Mapping[str, str]) -> dict[str, int]:
-        """How much of each window (period -> key) is used."""
-        ids = {window_id(asset, period, key): period for period, key in keys.items()}
+    async def _write(self, session: AsyncClientSession, payout: Document, updated: Document,
+                     transition: states.Transition) -> None:
+        """One payout's change as read (its `version`), its limits given back when it ends unpaid, and its event."""
+        changes = {name: updated[name] for name in (*transition.changes, "version", "etag", "updated_at")}
+        result = await self.collection(PAYOUTS, durable=True).update_one(
+            {"_id": payout["_id"], "version": payout["version"]}, {"$set": changes}, session=session
+        )
+        if result.matched_count == 0:
+            raise Aborted("the payout changed concurrently; read it again", reason=ETAG_MISMATCH)
+        if updated["state"] in states.RELEASED and payout["state"] not in states.RELEASED:
+            fields = _counters(payout["windows"], payout["role"]).values()
+            await self.collection(WINDOWS, durable=True).update_one(
+                {"_id": window_id(payout["asset"], payout["windows"])},
+                {"$inc": dict.fromkeys(fields, -payout["amount"])}, session=session,
+            )
+        if transition.event_type is not None:
+            await self.outbox.emit(session, events.subject(payout["_id"]), transition.event_type,
+                                   events.payload(updated, transition.reason, transition.data))
+
+    async def decide_batch(self, batch: Document, changes: Mapping[str, Any],
+                           follow: Callable[[Document], states.Transition]) -> Document:
+        """Commit the batch's decision (`changes` to it as read, by its `version`) and `follow(payout)` for each of
+        its payouts still AWAITING_APPROVAL, in one transaction. Aborted (ETAG_MISMATCH) when the batch changed."""
+        now = utc_now()
+        batch_changes = {**changes, "version": batch["version"] + 1, "etag": new_etag(), "updated_at": now}
+
+        async def work(session: AsyncClientSession) -> None:
+            result = await self.collection(BATCHES, durable=True).update_one(
+                {"_id": batch["_id"], "version": batch["version"]}, {"$set": batch_changes}, session=session
+            )
+            if result.matched_count == 0:
+                raise Aborted("the batch changed concurrently; read it again", reason=ETAG_MISMATCH)
+            waiting = await self.collection(PAYOUTS).find(
+                {"batch_id": batch["_id"], "state": states.AWAITING_APPROVAL}, session=session
+            ).to_list()
+            for payout in waiting:
+                transition = follow(payout)
+                await self._write(session, payout, _changed(payout, transition), transition)
+
         with self.bounded():
-            found = await self.collection(WINDOWS).find({"_id": {"$in": list(ids)}}).to_list()
-        used = {period: 0 for period in keys}
-        for window in found:
-            used[ids[window["_id"]]] = window["used"]
-        return used
+            await in_transaction(self.db.client, work)
+        return {**batch, **batch_changes}
+
+    async def batch(self, batch_id: str) -> Document | None:
+        with self.bounded():
+            return await self.collection(BATCHES).find_one({"_id": batch_id})
+
+    async def batch_by_request(self, request_id: str) -> Document | None:
+        with self.bounded():
+            return await self.collection(BATCHES).find_one({"request_id": request_id})
+
+    async def batch_payouts(self, batch_id: str) -> list[Document]:
+        """The batch's payouts in the order they were given."""
+        with self.bounded():
+            cursor = self.collection(PAYOUTS).find({"batch_id": batch_id}).sort("batch_index", ASCENDING)
+            return await cursor.to_list()
+
+    async def list_batches(self, query: Mapping[str, Any], limit: int) -> list[Document]:
+        with self.bounded():
+            cursor = self.collection(BATCHES).find(query).sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+            return await cursor.limit(limit).to_list()
+
+    async def _fenced(self, lease: Lease, work: Callable[[AsyncClientSession], Awaitable[None]]) -> None:
+        """The executor's writes `work(session)` in one transaction that commits only while `lease` is the newest
+        holder (as `Leases.fenced`: a write to the lease document last, LeaseLost when it was taken over), in a
+        session whose id the lease document lists before it is first used.
+
+        Why the list: a holder killed inside the transaction leaves the documents it wrote locked until the server
+        ends the transaction (60 s on mongod; SecantusDB only when another transaction statement reaches it), and
+        the next holder's writes to them, taking the lease included, wait that long. With the ids listed, the next
+        holder ends those transactions first (`end_abandoned`). The pool reuses a handful of sessions, so the list
+        is written once per session and lease token, not per transaction."""
+        leases = self.collection(Leases.COLLECTION, durable=True)
+        async with self.db.client.start_session() as session:
+            lsid = session.session_id
+            recorded = self._sessions_listed.setdefault((lease.name, lease.token), set())
+            if bytes(lsid["id"]) not in recorded:
+                # The first session of a token replaces the list: the former holders' ones were ended on takeover.
+                listed = {"$addToSet": {"sessions": lsid}} if recorded else {"$set": {"sessions": [lsid]}}
+                await leases.update_one({"_id": lease.name, "token": lease.token}, listed)
+                recorded.add(bytes(lsid["id"]))
+
+            async def checked(transaction: AsyncClientSession) -> None:
+                await work(transaction)
+                current = await leases.update_one({"_id": lease.name, "token": lease.token},
+                                                  {"$set": {"fenced_at": utc_now()}}, session=transaction)
+                if current.matched_count == 0:
+                    raise LeaseLost(f"lease {lease.name!r} was taken over; write refused")
+
+            await session.with_transaction(checked, write_concern=DURABLE_WRITES)
+
+    async def end_abandoned(self, name: str, owner: str) -> int:
+        """Before `owner` takes the expired lease `name` over: end the transactions its former holder may have left
+        open (killSessions on the sessions its `_fenced` listed), so they release what they locked now rather than
+        when the server's transaction lifetime runs out. How many sessions were ended (0: nothing to do)."""
+        with self.bounded():
+            held = await self.collection(Leases.COLLECTION).find_one({"_id": name})
+            if (held is None or held["owner"] == owner or held["expires_at"].replace(tzinfo=UTC) > utc_now()
+                    or not held.get("sessions")):
+                return 0
+            # Read back, a session id's UUID comes as uuid.UUID, which this client does not encode implicitly.
+            sessions = [{"id": Binary.from_uuid(listed["id"]) if isinstance(listed["id"], UUID) else listed["id"]}
+                        for listed in held["sessions"]]
+            await self.db.client.admin.command("killSessions", sessions)
+        return len(held["sessions"])
+
+    async def window_use(self, asset: str, windows: Mapping[str, str], role: str = "") -> dict[str, int]:
+        """How much of the current hour and day (`windows`: period -> key) is used, overall or (`role`) by one caller
+        role."""
+        with self.bounded():
+            found = await self.collection(WINDOWS).find_one({"_id": window_id(asset, windows)})
+        fields = _counters(windows, role)
+        return {period: _field(found, fields[(period, role)]) for period in ("hour", "day")}
 
     async def breaker(self) -> Document:
         with self.bounded():
@@ -212,7 +400,7 @@ class PayoutRouterStore(MoneyJobStore):
             if lease is None:
                 await in_transaction(self.db.client, work)
             else:
-                await lease[0].fenced(lease[1], work)
+                await self._fenced(lease[1], work)
 
     async def allow_recipient(self, address: str, label: str, added_by: str) -> Document:
         with self.bounded():

@@ -4,16 +4,14 @@ restarted, until every payout is final. Then the chain must show each payout exa
 
 Used by tests/integration/payout_router/test_payout_crash.py (a bounded run) and `python -m bench.payout_crash`.
 
-A worker killed inside a transaction leaves the documents it wrote locked until the server aborts the transaction:
-mongod does that by time (transactionLifetimeLimitSeconds, 60 s); SecantusDB only when some later transaction statement
-reaches it, and a worker that cannot take the lease (its document is one of those) sends none. `_reap_abandoned` sends
-a trivial transaction every few seconds, so the test server ends abandoned transactions after 60 s as mongod does.
+A worker killed inside a transaction leaves the documents it wrote locked until the server aborts the transaction
+(mongod: after transactionLifetimeLimitSeconds, 60 s; SecantusDB: only when a later transaction statement reaches it).
+Nothing here ends them: the next worker does, before it takes the lease (PayoutRouterStore.end_abandoned).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import random
@@ -25,8 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pymongo import AsyncMongoClient
-from pymongo.errors import PyMongoError
 
 from integration.payout_router.payout_kit import TRX, USDT, PayoutStack, recipient, tronpy_client, usdt_balance
 from lucid.tron.v1 import payout_router_pb2 as pr
@@ -69,7 +65,6 @@ async def run_crashes(stack: PayoutStack, log: Path, *, payouts: int, kills: int
     draw = random.Random(seed)
     run = CrashRun()
     started = time.monotonic()
-    reaping = asyncio.create_task(_reap_abandoned(stack.settings.mongo_url, stack.settings.mongo_database or ""))
     for index in range(payouts):
         asset = USDT if index % 3 else TRX
         amount = draw.randint(1, 50) * 100_000
@@ -96,23 +91,8 @@ async def run_crashes(stack: PayoutStack, log: Path, *, payouts: int, kills: int
                 break
         finally:
             await _kill(worker)
-    reaping.cancel()
     run.seconds = time.monotonic() - started
     return run
-
-
-async def _reap_abandoned(mongo_url: str, database: str) -> None:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
-    try:
-        while True:
-            await asyncio.sleep(2)
-            with contextlib.suppress(PyMongoError):
-                async with client.start_session() as session, await session.start_transaction():
-                    await client[database]["crash_test_nudge"].update_one(
-                        {"_id": "nudge"}, {"$inc": {"count": 1}}, upsert=True, session=session
-                    )
-    finally:
-        await client.close()
 
 
 async def _all_final(stack: PayoutStack, run: CrashRun) -> bool:

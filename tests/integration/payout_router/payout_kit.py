@@ -11,6 +11,7 @@ The chain is checked with unmodified tronpy (`usdt_balance`, `trx_balance`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -31,7 +32,8 @@ from lucid.tron.v1 import payout_router_pb2 as pr
 from lucid.tron.v1 import payout_router_pb2_grpc
 from lucid_tron.devnet import Devnet
 from lucid_tron.mesh import MeshServer, serving
-from lucid_tron.services.payout_router.__main__ import PayoutRouterSettings, build
+from lucid_tron.services.payout_router.__main__ import PayoutRouterSettings, build, executor
+from lucid_tron.services.payout_router.store import PayoutRouterStore
 
 USDT = common_pb2.ASSET_USDT
 TRX = common_pb2.ASSET_TRX
@@ -139,3 +141,22 @@ async def usdt_balance(client: AsyncTron, devnet: Devnet, address: str) -> int:
     contract = await client.get_contract(devnet.usdt_address)
     return int(await contract.functions.balanceOf(address))
 
+
+
+@asynccontextmanager
+async def running_executor(settings: PayoutRouterSettings) -> AsyncIterator[None]:
+    """payout-router's executor alone, in this process, on `settings` (the router answering RPCs may then be
+    another one on the same database, e.g. over mutual TLS while the stack's peers are plaintext)."""
+    store = PayoutRouterStore(settings)
+    await store.open()
+    tron_client, wallet_manager = settings.tron_client(), settings.wallet_manager()
+    task = asyncio.create_task(executor(settings, store, tron_client, wallet_manager).run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await tron_client.close()
+        await wallet_manager.close()
+        await store.close()

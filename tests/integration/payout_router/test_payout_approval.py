@@ -4,54 +4,18 @@ authenticated (mutual TLS with operator certificates), never a request field; th
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import grpc
 import pytest
 
-from fixtures.pki import tls_fields
 from fixtures.rpc_errors import error_reason
+from integration.payout_router.approval_kit import ALICE, BOB, USDT_CONTRACT, alice_and_bob, router, stub
 from integration.payout_router.payout_kit import USDT, recipient
 from lucid.tron.v1 import payout_router_pb2 as pr
 from lucid.tron.v1 import payout_router_pb2_grpc
 from lucid_tron.mesh import serving
-from lucid_tron.pki import PkiDirectory, TlsFiles
 from lucid_tron.services.payout_router.__main__ import PayoutRouterSettings, build
-
-ALICE = "spiffe://lucid/operator/alice"
-BOB = "spiffe://lucid/operator/bob"
-USDT_CONTRACT = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
-
-
-@pytest.fixture(scope="module")
-def operators(tmp_path_factory: pytest.TempPathFactory) -> tuple[PkiDirectory, dict[str, TlsFiles]]:
-    pki = PkiDirectory(tmp_path_factory.mktemp("payout-pki") / "pki")
-    pki.init_ca()
-    pki.issue_service("payout-router")
-    return pki, {ALICE: pki.issue_operator("alice"), BOB: pki.issue_operator("bob")}
-
-
-@asynccontextmanager
-async def router(mongo_url: str, redis_url: str, pki: PkiDirectory) -> AsyncIterator[str]:
-    """payout-router over mutual TLS with the mesh's ACL; no payout wallet, so nothing is signed."""
-    settings = PayoutRouterSettings(
-        port=0, mongo_url=mongo_url, mongo_database=f"payout_{uuid.uuid4().hex[:12]}", redis_url=redis_url,
-        tron_client_addr="127.0.0.1:9", wallet_manager_addr="127.0.0.1:9", usdt_contract=USDT_CONTRACT,
-        approval_threshold_usdt_base_units=1_000_000, dependency_check_interval_s=5.0,
-        **tls_fields(pki.files("services", "payout-router")),
-    )
-    async with serving(build(settings), settings) as server:
-        yield server.address
-
-
-def stub(address: str, files: TlsFiles) -> tuple[grpc.aio.Channel, payout_router_pb2_grpc.PayoutRouterServiceStub]:
-    credentials = grpc.ssl_channel_credentials(files.ca.read_bytes(), files.key.read_bytes(),
-                                               files.certificate.read_bytes())
-    channel = grpc.aio.secure_channel(address, credentials, options=[("grpc.ssl_target_name_override", "localhost")])
-    return channel, payout_router_pb2_grpc.PayoutRouterServiceStub(channel)
-
 
 async def _create_large(client: payout_router_pb2_grpc.PayoutRouterServiceStub) -> pr.Payout:
     return (await client.CreatePayout(pr.CreatePayoutRequest(
@@ -63,9 +27,7 @@ async def _create_large(client: payout_router_pb2_grpc.PayoutRouterServiceStub) 
 async def test_a_payout_above_the_threshold_is_approved_by_a_second_operator(mongo_url, redis_url, operators):
     pki, files = operators
     async with router(mongo_url, redis_url, pki) as address:
-        alice_channel, alice = stub(address, files[ALICE])
-        bob_channel, bob = stub(address, files[BOB])
-        async with alice_channel, bob_channel:
+        async with alice_and_bob(address, files) as (alice, bob):
             created = await _create_large(alice)
             approved = await bob.ApprovePayout(pr.ApprovePayoutRequest(payout_id=created.payout_id, etag=created.etag))
     assert created.state == pr.PAYOUT_STATE_AWAITING_APPROVAL
@@ -91,9 +53,7 @@ async def test_the_creator_cannot_approve_their_own_payout(mongo_url, redis_url,
 async def test_approval_with_a_stale_etag_is_aborted(mongo_url, redis_url, operators):
     pki, files = operators
     async with router(mongo_url, redis_url, pki) as address:
-        alice_channel, alice = stub(address, files[ALICE])
-        bob_channel, bob = stub(address, files[BOB])
-        async with alice_channel, bob_channel:
+        async with alice_and_bob(address, files) as (alice, bob):
             created = await _create_large(alice)
             with pytest.raises(grpc.aio.AioRpcError) as refused:
                 await bob.ApprovePayout(pr.ApprovePayoutRequest(payout_id=created.payout_id, etag="0" * 16))
@@ -104,9 +64,7 @@ async def test_approval_with_a_stale_etag_is_aborted(mongo_url, redis_url, opera
 async def test_a_rejected_payout_is_final_and_gives_its_limit_back(mongo_url, redis_url, operators):
     pki, files = operators
     async with router(mongo_url, redis_url, pki) as address:
-        alice_channel, alice = stub(address, files[ALICE])
-        bob_channel, bob = stub(address, files[BOB])
-        async with alice_channel, bob_channel:
+        async with alice_and_bob(address, files) as (alice, bob):
             created = await _create_large(alice)
             rejected = await bob.RejectPayout(
                 pr.RejectPayoutRequest(payout_id=created.payout_id, etag=created.etag, reason="unknown recipient"))
@@ -123,9 +81,7 @@ async def test_a_rejected_payout_is_final_and_gives_its_limit_back(mongo_url, re
 async def test_approving_a_cancelled_payout_is_a_failed_precondition(mongo_url, redis_url, operators):
     pki, files = operators
     async with router(mongo_url, redis_url, pki) as address:
-        alice_channel, alice = stub(address, files[ALICE])
-        bob_channel, bob = stub(address, files[BOB])
-        async with alice_channel, bob_channel:
+        async with alice_and_bob(address, files) as (alice, bob):
             created = await _create_large(alice)
             cancelled = await alice.CancelPayout(pr.CancelPayoutRequest(payout_id=created.payout_id))
             with pytest.raises(grpc.aio.AioRpcError) as refused:

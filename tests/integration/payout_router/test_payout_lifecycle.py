@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import grpc
 import pytest
+from pymongo import AsyncMongoClient
 from standardwebhooks import Webhook
 
 from fixtures.rpc_errors import error_reason, field_violations
@@ -171,3 +173,27 @@ async def test_a_payouts_events_reach_a_webhook_endpoint_of_payout_router_signed
     assert {body["data"]["payout_id"] for body in bodies} == {created.payout_id}
     for request in received:
         Webhook(endpoint.secret).verify(request.body, request.headers)
+
+
+async def test_a_request_retried_after_its_key_was_forgotten_still_names_the_same_payout(
+    mongo_url, redis_url, tmp_path: Path, chain: Devnet
+):
+    async with payout_stack(mongo_url, redis_url, tmp_path, chain, payout_wallet_id="") as stack:
+        request = pr.CreatePayoutRequest(request_id=str(uuid.uuid4()),
+                                         payout=pr.Payout(recipient=recipient(), asset=USDT, amount_base_units=5))
+        first = (await stack.stub.CreatePayout(request)).payout
+        batch = pr.CreatePayoutBatchRequest(request_id=str(uuid.uuid4()), batch=pr.PayoutBatch(payouts=[request.payout]))
+        first_batch = (await stack.stub.CreatePayoutBatch(batch)).batch
+        # Idempotency keys are kept 24 h; the payouts and batches, for good.
+        client: AsyncMongoClient = AsyncMongoClient(mongo_url)
+        try:
+            await client[stack.settings.mongo_database]["idempotency_keys"].delete_many({})
+        finally:
+            await client.close()
+        again = (await stack.stub.CreatePayout(request)).payout
+        again_batch = (await stack.stub.CreatePayoutBatch(batch)).batch
+        listed = await stack.stub.ListPayouts(pr.ListPayoutsRequest())
+    assert again.payout_id == first.payout_id
+    assert again_batch.batch_id == first_batch.batch_id
+    assert [payout.payout_id for payout in again_batch.payouts] == [first_batch.payouts[0].payout_id]
+    assert len(listed.payouts) == 2

@@ -5,11 +5,14 @@ windows hold exactly what was created."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
 
 import grpc
 import pytest
 
+from fixtures.rpc_errors import error_reason, quota_violation
+from integration.payout_router.approval_kit import alice_and_bob, router
 from integration.payout_router.payout_kit import USDT, payout_stack, recipient
 from lucid.tron.v1 import payout_router_pb2 as pr
 from lucid.tron.v1 import payout_router_pb2_grpc
@@ -170,3 +173,40 @@ async def test_payouts_are_listed_newest_first_page_by_page_and_filtered(
     assert listed == [payout.payout_id for payout in reversed(created)]
     assert other.payout_id not in listed
     assert [payout.payout_id for payout in cancelled.payouts] == [created[0].payout_id]
+
+
+async def test_a_caller_role_is_held_to_its_own_limits_within_the_overall_ones(mongo_url, redis_url, operators):
+    pki, files = operators
+    async with router(mongo_url, redis_url, pki, payout_role_limits="operator:USDT:3000000:3000000") as address:
+        async with alice_and_bob(address, files) as (alice, bob):
+            first = (await alice.CreatePayout(_request(2 * ONE_USDT))).payout
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await bob.CreatePayout(_request(2 * ONE_USDT))
+            limits = (await bob.GetLimits(pr.GetLimitsRequest())).limits
+    usdt = {entry.caller_role: entry for entry in limits if entry.asset == USDT}
+    assert first.caller_role == "operator"
+    assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert error_reason(refused.value) == "HOURLY_LIMIT"
+    assert "role=operator" in quota_violation(refused.value).subject
+    assert set(usdt) == {"", "operator"}
+    assert (usdt["operator"].hourly_limit_base_units, usdt["operator"].hourly_headroom_base_units) == (
+        3 * ONE_USDT, ONE_USDT)
+    assert usdt[""].hourly_used_base_units == usdt["operator"].hourly_used_base_units == 2 * ONE_USDT
+
+
+async def test_other_roles_keep_creating_while_one_roles_limit_is_used_up(
+    mongo_url, redis_url, tmp_path: Path, chain: Devnet
+):
+    # Plaintext: these callers have no identity, so their role is "unauthenticated"; operators' limit is not theirs.
+    async with payout_stack(mongo_url, redis_url, tmp_path, chain, payout_wallet_id="",
+                            payout_role_limits="operator:USDT:0:0") as stack:
+        created = await stack.create(amount=ONE_USDT)
+        limits = (await stack.stub.GetLimits(pr.GetLimitsRequest())).limits
+    assert created.caller_role == "unauthenticated"
+    assert [(entry.caller_role, entry.hourly_used_base_units) for entry in limits if entry.asset == USDT] == [
+        ("", ONE_USDT), ("operator", 0)]
+
+
+def _request(amount: int) -> pr.CreatePayoutRequest:
+    return pr.CreatePayoutRequest(request_id=str(uuid.uuid4()),
+                                  payout=pr.Payout(recipient=recipient(), asset=USDT, amount_base_units=amount))

@@ -17,7 +17,8 @@ POLICY = BreakerPolicy(failure_threshold=3, recovery_s=300, half_open_max_calls=
 
 
 def payout(state: str = states.AWAITING_APPROVAL, **fields) -> dict:
-    return {"_id": "po_1", "state": state, "creator": ALICE, "attempts": [], "txid": "", **fields}
+    return {"_id": "po_1", "state": state, "creator": ALICE, "attempts": [], "txid": "", "batch_id": "",
+            "failed_by": "", "state_reason": "", **fields}
 
 
 def signed(state: str = states.SIGNED) -> dict:
@@ -122,3 +123,57 @@ def test_a_closed_breaker_that_admits_or_succeeds_is_not_written_again():
     assert not breaker.changed(stored, breaker.admit(stored, POLICY, NOW))
     assert not breaker.changed(stored, breaker.succeeded(stored))
     assert breaker.changed(stored, breaker.failed(stored, POLICY, NOW, "refused"))
+
+
+def test_an_operator_fails_a_payout_whose_attempts_were_all_proven_lost_at_once():
+    expired = {"number": 1, "txid": "ab" * 32, "state": states.ATTEMPT_EXPIRED}
+    transition = states.fail_by_operator(payout(states.APPROVED, attempts=[expired]), BOB, "account closed")
+    assert transition is not None
+    assert transition.changes == {"state": states.FAILED, "failed_by": BOB, "state_reason": "account closed"}
+    assert transition.event_type == "payout.failed" and transition.data == {"failed_by": BOB}
+
+
+@pytest.mark.parametrize("state", [states.SIGNED, states.BROADCAST])
+def test_an_operator_failing_a_payout_in_flight_only_records_the_decision(state):
+    transition = states.fail_by_operator(signed(state), BOB, "account closed")
+    assert transition is not None
+    assert transition.changes == {"failed_by": BOB, "state_reason": "account closed"}
+    assert transition.event_type is None
+    assert states.fail_by_operator({**signed(state), "failed_by": BOB}, ALICE, "again") is None
+
+
+def test_the_recorded_decision_fails_the_payout_once_its_attempt_is_proven_lost():
+    decided = {**signed(states.BROADCAST), "failed_by": BOB, "state_reason": "account closed"}
+    transition = states.lost_after_failure_decision(decided, "proven lost")
+    assert transition.changes["state"] == states.FAILED
+    assert transition.changes["attempts"][0]["state"] == states.ATTEMPT_EXPIRED
+    assert transition.event_type == "payout.failed"
+    assert transition.data == {"failed_by": BOB, "proof": "proven lost"}
+
+
+@pytest.mark.parametrize("state", [states.AWAITING_APPROVAL, states.APPROVED, states.HELD, states.CONFIRMED,
+                                   states.CANCELLED])
+def test_a_payout_never_signed_or_final_is_not_failed_by_an_operator(state):
+    with pytest.raises(FailedPrecondition):
+        states.fail_by_operator(payout(state), BOB, "no")
+
+
+def test_failing_a_payout_needs_an_identity():
+    with pytest.raises(PermissionDenied) as refused:
+        states.fail_by_operator(signed(), None, "no")
+    assert refused.value.reason == states.APPROVER_UNKNOWN
+
+
+def test_a_payout_of_a_batch_is_decided_with_its_batch_only():
+    with pytest.raises(FailedPrecondition) as refused:
+        states.approve(payout(batch_id="pb_1"), BOB)
+    assert refused.value.reason == states.IN_BATCH
+
+
+def test_the_creator_of_a_batch_cannot_decide_it():
+    batch = {"_id": "pb_1", "state": states.BATCH_AWAITING_APPROVAL, "creator": ALICE}
+    with pytest.raises(PermissionDenied) as refused:
+        states.decide_batch(batch, ALICE, True, "")
+    assert refused.value.reason == states.SELF_APPROVAL
+    assert states.decide_batch(batch, BOB, False, "no") == {"state": states.BATCH_REJECTED, "approver": BOB,
+                                                            "state_reason": "no"}

@@ -44,7 +44,9 @@ class _PayoutStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PayoutSta
     amount): the money moved, once.
     """
     PAYOUT_STATE_FAILED: _PayoutState.ValueType  # 7
-    """Final. Solidified with a failed receipt; state_reason says which. Nothing was paid (the fee was burned)."""
+    """Final. Solidified with a failed receipt, or an operator's decision once the chain proved no attempt can still
+    land (failed_by); state_reason says which. Nothing was paid.
+    """
     PAYOUT_STATE_REJECTED: _PayoutState.ValueType  # 8
     """Final. Refused by an approver."""
     PAYOUT_STATE_CANCELLED: _PayoutState.ValueType  # 9
@@ -70,7 +72,9 @@ PAYOUT_STATE_CONFIRMED: PayoutState.ValueType  # 6
 amount): the money moved, once.
 """
 PAYOUT_STATE_FAILED: PayoutState.ValueType  # 7
-"""Final. Solidified with a failed receipt; state_reason says which. Nothing was paid (the fee was burned)."""
+"""Final. Solidified with a failed receipt, or an operator's decision once the chain proved no attempt can still
+land (failed_by); state_reason says which. Nothing was paid.
+"""
 PAYOUT_STATE_REJECTED: PayoutState.ValueType  # 8
 """Final. Refused by an approver."""
 PAYOUT_STATE_CANCELLED: PayoutState.ValueType  # 9
@@ -112,6 +116,34 @@ ATTEMPT_STATE_FAILED: AttemptState.ValueType  # 4
 ATTEMPT_STATE_EXPIRED: AttemptState.ValueType  # 5
 """Proven lost: past its expiration and absent from every solidified block up to one stamped after it."""
 Global___AttemptState: _TypeAlias = AttemptState  # noqa: Y015
+
+class _PayoutBatchState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _PayoutBatchStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PayoutBatchState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    PAYOUT_BATCH_STATE_UNSPECIFIED: _PayoutBatchState.ValueType  # 0
+    """Never used for a stored batch."""
+    PAYOUT_BATCH_STATE_AWAITING_APPROVAL: _PayoutBatchState.ValueType  # 1
+    """Its total is above an approval threshold: waits for ApprovePayoutBatch or RejectPayoutBatch."""
+    PAYOUT_BATCH_STATE_APPROVED: _PayoutBatchState.ValueType  # 2
+    """Approved (by an approver, or automatically when no total is above its threshold); its payouts are executed."""
+    PAYOUT_BATCH_STATE_REJECTED: _PayoutBatchState.ValueType  # 3
+    """Final. Refused by an approver, with its payouts."""
+
+class PayoutBatchState(_PayoutBatchState, metaclass=_PayoutBatchStateEnumTypeWrapper):
+    """Where a batch's approval is. Its payouts' own states say how far each got."""
+
+PAYOUT_BATCH_STATE_UNSPECIFIED: PayoutBatchState.ValueType  # 0
+"""Never used for a stored batch."""
+PAYOUT_BATCH_STATE_AWAITING_APPROVAL: PayoutBatchState.ValueType  # 1
+"""Its total is above an approval threshold: waits for ApprovePayoutBatch or RejectPayoutBatch."""
+PAYOUT_BATCH_STATE_APPROVED: PayoutBatchState.ValueType  # 2
+"""Approved (by an approver, or automatically when no total is above its threshold); its payouts are executed."""
+PAYOUT_BATCH_STATE_REJECTED: PayoutBatchState.ValueType  # 3
+"""Final. Refused by an approver, with its payouts."""
+Global___PayoutBatchState: _TypeAlias = PayoutBatchState  # noqa: Y015
 
 class _BreakerState:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -256,6 +288,9 @@ class Payout(_message.Message):
     ETAG_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    BATCH_ID_FIELD_NUMBER: _builtins.int
+    FAILED_BY_FIELD_NUMBER: _builtins.int
+    CALLER_ROLE_FIELD_NUMBER: _builtins.int
     payout_id: _builtins.str
     """OUTPUT_ONLY. Server-assigned id of the payout, derived from its request_id."""
     state: Global___PayoutState.ValueType
@@ -290,6 +325,14 @@ class Payout(_message.Message):
     """OUTPUT_ONLY. What the payout cost the payout wallet in SUN, from the receipt; 0 before."""
     etag: _builtins.str
     """OUTPUT_ONLY. Changes whenever the payout changes; ApprovePayout and RejectPayout require the current one."""
+    batch_id: _builtins.str
+    """OUTPUT_ONLY. Id of the batch it was created in; empty for a payout created alone."""
+    failed_by: _builtins.str
+    """OUTPUT_ONLY. Authenticated identity of the operator who decided it FAILED (FailPayout), or asked for it while
+    an attempt could still land (state_reason says why); empty otherwise.
+    """
+    caller_role: _builtins.str
+    """OUTPUT_ONLY. The caller role whose limits it counts in (see AssetLimits.caller_role)."""
     @_builtins.property
     def attempts(self) -> _containers.RepeatedCompositeFieldContainer[Global___PayoutAttempt]:
         """OUTPUT_ONLY. Every signed transaction of the payout, oldest first."""
@@ -324,10 +367,13 @@ class Payout(_message.Message):
         etag: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
+        batch_id: _builtins.str = ...,
+        failed_by: _builtins.str = ...,
+        caller_role: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_base_units", b"amount_base_units", "approval_required", b"approval_required", "approver", b"approver", "asset", b"asset", "attempts", b"attempts", "block_number", b"block_number", "create_time", b"create_time", "creator", b"creator", "etag", b"etag", "fee_sun", b"fee_sun", "from_address", b"from_address", "payout_id", b"payout_id", "recipient", b"recipient", "reference", b"reference", "request_id", b"request_id", "state", b"state", "state_reason", b"state_reason", "txid", b"txid", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_base_units", b"amount_base_units", "approval_required", b"approval_required", "approver", b"approver", "asset", b"asset", "attempts", b"attempts", "batch_id", b"batch_id", "block_number", b"block_number", "caller_role", b"caller_role", "create_time", b"create_time", "creator", b"creator", "etag", b"etag", "failed_by", b"failed_by", "fee_sun", b"fee_sun", "from_address", b"from_address", "payout_id", b"payout_id", "recipient", b"recipient", "reference", b"reference", "request_id", b"request_id", "state", b"state", "state_reason", b"state_reason", "txid", b"txid", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -442,6 +488,7 @@ class ListPayoutsRequest(_message.Message):
     ASSET_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    BATCH_ID_FIELD_NUMBER: _builtins.int
     recipient: _builtins.str
     """OPTIONAL. Only payouts to this base58 address; empty means any."""
     asset: _common_pb2.Asset.ValueType
@@ -450,6 +497,8 @@ class ListPayoutsRequest(_message.Message):
     """OPTIONAL. Most payouts to return; 0 means the server default (50), at most 500."""
     page_token: _builtins.str
     """OPTIONAL. next_page_token from a previous call with the same filters, to continue; empty for the first page."""
+    batch_id: _builtins.str
+    """OPTIONAL. Only the payouts of this batch; empty means any."""
     @_builtins.property
     def states(self) -> _containers.RepeatedScalarFieldContainer[Global___PayoutState.ValueType]:
         """OPTIONAL. Only payouts in one of these states; empty means every state."""
@@ -462,10 +511,11 @@ class ListPayoutsRequest(_message.Message):
         asset: _common_pb2.Asset.ValueType = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        batch_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset", "page_size", b"page_size", "page_token", b"page_token", "recipient", b"recipient", "states", b"states"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset", "batch_id", b"batch_id", "page_size", b"page_size", "page_token", b"page_token", "recipient", b"recipient", "states", b"states"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -654,9 +704,440 @@ class CancelPayoutResponse(_message.Message):
 Global___CancelPayoutResponse: _TypeAlias = CancelPayoutResponse  # noqa: Y015
 
 @_typing.final
+class FailPayoutRequest(_message.Message):
+    """Request for PayoutRouterService.FailPayout."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAYOUT_ID_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    payout_id: _builtins.str
+    """REQUIRED. Id of the payout."""
+    etag: _builtins.str
+    """REQUIRED. The etag of the payout as the operator saw it."""
+    reason: _builtins.str
+    """REQUIRED. Why it is given up; becomes state_reason. At most 256 characters."""
+    def __init__(
+        self,
+        *,
+        payout_id: _builtins.str = ...,
+        etag: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "payout_id", b"payout_id", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FailPayoutRequest: _TypeAlias = FailPayoutRequest  # noqa: Y015
+
+@_typing.final
+class FailPayoutResponse(_message.Message):
+    """Response of PayoutRouterService.FailPayout."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAYOUT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def payout(self) -> Global___Payout:
+        """The payout: FAILED, or still SIGNED or BROADCAST with failed_by set until the chain proves its attempt lost."""
+
+    def __init__(
+        self,
+        *,
+        payout: Global___Payout | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["payout", b"payout"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["payout", b"payout"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FailPayoutResponse: _TypeAlias = FailPayoutResponse  # noqa: Y015
+
+@_typing.final
+class PayoutBatchTotal(_message.Message):
+    """The total of one asset in a batch."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ASSET_FIELD_NUMBER: _builtins.int
+    AMOUNT_BASE_UNITS_FIELD_NUMBER: _builtins.int
+    PAYOUT_COUNT_FIELD_NUMBER: _builtins.int
+    asset: _common_pb2.Asset.ValueType
+    """The asset."""
+    amount_base_units: _builtins.int
+    """Sum of the batch's payouts in it, in base units."""
+    payout_count: _builtins.int
+    """How many of the batch's payouts are in it."""
+    def __init__(
+        self,
+        *,
+        asset: _common_pb2.Asset.ValueType = ...,
+        amount_base_units: _builtins.int = ...,
+        payout_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_base_units", b"amount_base_units", "asset", b"asset", "payout_count", b"payout_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PayoutBatchTotal: _TypeAlias = PayoutBatchTotal  # noqa: Y015
+
+@_typing.final
+class PayoutBatch(_message.Message):
+    """Many payouts under one approval."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BATCH_ID_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    PAYOUTS_FIELD_NUMBER: _builtins.int
+    REFERENCE_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    APPROVAL_REQUIRED_FIELD_NUMBER: _builtins.int
+    CREATOR_FIELD_NUMBER: _builtins.int
+    APPROVER_FIELD_NUMBER: _builtins.int
+    STATE_REASON_FIELD_NUMBER: _builtins.int
+    TOTALS_FIELD_NUMBER: _builtins.int
+    PAYOUT_COUNT_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    batch_id: _builtins.str
+    """OUTPUT_ONLY. Server-assigned id of the batch, derived from its request_id."""
+    state: Global___PayoutBatchState.ValueType
+    """OUTPUT_ONLY. Where its approval is."""
+    reference: _builtins.str
+    """OPTIONAL. The caller's reference for the whole batch; at most 256 characters."""
+    request_id: _builtins.str
+    """OUTPUT_ONLY. The request_id it was created with."""
+    approval_required: _builtins.bool
+    """OUTPUT_ONLY. Whether its totals needed an approver."""
+    creator: _builtins.str
+    """OUTPUT_ONLY. Authenticated identity of the creator; empty without one."""
+    approver: _builtins.str
+    """OUTPUT_ONLY. Authenticated identity of the approver or rejecter; empty before a decision or when automatic."""
+    state_reason: _builtins.str
+    """OUTPUT_ONLY. Why it was rejected; empty otherwise."""
+    payout_count: _builtins.int
+    """OUTPUT_ONLY. How many payouts it holds."""
+    etag: _builtins.str
+    """OUTPUT_ONLY. Changes whenever the batch's approval changes; ApprovePayoutBatch and RejectPayoutBatch require it."""
+    @_builtins.property
+    def payouts(self) -> _containers.RepeatedCompositeFieldContainer[Global___Payout]:
+        """REQUIRED. 1 to 100 payouts, of which recipient, asset, amount_base_units and reference are read. In answers:
+        the batch's payouts as they are now, in the order given (empty in ListPayoutBatches).
+        """
+
+    @_builtins.property
+    def totals(self) -> _containers.RepeatedCompositeFieldContainer[Global___PayoutBatchTotal]:
+        """OUTPUT_ONLY. The total per asset."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """OUTPUT_ONLY. When it was created."""
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """OUTPUT_ONLY. When its approval last changed."""
+
+    def __init__(
+        self,
+        *,
+        batch_id: _builtins.str = ...,
+        state: Global___PayoutBatchState.ValueType = ...,
+        payouts: _abc.Iterable[Global___Payout] | None = ...,
+        reference: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+        approval_required: _builtins.bool = ...,
+        creator: _builtins.str = ...,
+        approver: _builtins.str = ...,
+        state_reason: _builtins.str = ...,
+        totals: _abc.Iterable[Global___PayoutBatchTotal] | None = ...,
+        payout_count: _builtins.int = ...,
+        etag: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approval_required", b"approval_required", "approver", b"approver", "batch_id", b"batch_id", "create_time", b"create_time", "creator", b"creator", "etag", b"etag", "payout_count", b"payout_count", "payouts", b"payouts", "reference", b"reference", "request_id", b"request_id", "state", b"state", "state_reason", b"state_reason", "totals", b"totals", "update_time", b"update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PayoutBatch: _TypeAlias = PayoutBatch  # noqa: Y015
+
+@_typing.final
+class CreatePayoutBatchRequest(_message.Message):
+    """Request for PayoutRouterService.CreatePayoutBatch."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    BATCH_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """REQUIRED. Idempotency key (AIP-155): a retry with the same key returns the same batch and never pays twice."""
+    @_builtins.property
+    def batch(self) -> Global___PayoutBatch:
+        """REQUIRED. The batch: payouts and reference are read, output-only fields ignored."""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        batch: Global___PayoutBatch | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["batch", b"batch"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch", b"batch", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreatePayoutBatchRequest: _TypeAlias = CreatePayoutBatchRequest  # noqa: Y015
+
+@_typing.final
+class CreatePayoutBatchResponse(_message.Message):
+    """Response of PayoutRouterService.CreatePayoutBatch."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BATCH_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def batch(self) -> Global___PayoutBatch:
+        """The batch as created, with its payouts."""
+
+    def __init__(
+        self,
+        *,
+        batch: Global___PayoutBatch | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["batch", b"batch"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch", b"batch"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreatePayoutBatchResponse: _TypeAlias = CreatePayoutBatchResponse  # noqa: Y015
+
+@_typing.final
+class GetPayoutBatchRequest(_message.Message):
+    """Request for PayoutRouterService.GetPayoutBatch."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BATCH_ID_FIELD_NUMBER: _builtins.int
+    batch_id: _builtins.str
+    """REQUIRED. Id of the batch."""
+    def __init__(
+        self,
+        *,
+        batch_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPayoutBatchRequest: _TypeAlias = GetPayoutBatchRequest  # noqa: Y015
+
+@_typing.final
+class GetPayoutBatchResponse(_message.Message):
+    """Response of PayoutRouterService.GetPayoutBatch."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BATCH_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def batch(self) -> Global___PayoutBatch:
+        """The batch with its payouts as they are now."""
+
+    def __init__(
+        self,
+        *,
+        batch: Global___PayoutBatch | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["batch", b"batch"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch", b"batch"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPayoutBatchResponse: _TypeAlias = GetPayoutBatchResponse  # noqa: Y015
+
+@_typing.final
+class ListPayoutBatchesRequest(_message.Message):
+    """Request for PayoutRouterService.ListPayoutBatches."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATES_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """OPTIONAL. Most batches to return; 0 means the server default (50), at most 500."""
+    page_token: _builtins.str
+    """OPTIONAL. next_page_token from a previous call with the same filters, to continue; empty for the first page."""
+    @_builtins.property
+    def states(self) -> _containers.RepeatedScalarFieldContainer[Global___PayoutBatchState.ValueType]:
+        """OPTIONAL. Only batches in one of these states; empty means every state."""
+
+    def __init__(
+        self,
+        *,
+        states: _abc.Iterable[Global___PayoutBatchState.ValueType] | None = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "states", b"states"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListPayoutBatchesRequest: _TypeAlias = ListPayoutBatchesRequest  # noqa: Y015
+
+@_typing.final
+class ListPayoutBatchesResponse(_message.Message):
+    """Response of PayoutRouterService.ListPayoutBatches."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BATCHES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty when this is the last page."""
+    @_builtins.property
+    def batches(self) -> _containers.RepeatedCompositeFieldContainer[Global___PayoutBatch]:
+        """One page of batches, newest first, without their payouts."""
+
+    def __init__(
+        self,
+        *,
+        batches: _abc.Iterable[Global___PayoutBatch] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batches", b"batches", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListPayoutBatchesResponse: _TypeAlias = ListPayoutBatchesResponse  # noqa: Y015
+
+@_typing.final
+class ApprovePayoutBatchRequest(_message.Message):
+    """Request for PayoutRouterService.ApprovePayoutBatch."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BATCH_ID_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    batch_id: _builtins.str
+    """REQUIRED. Id of the batch."""
+    etag: _builtins.str
+    """REQUIRED. The etag of the batch as the approver saw it."""
+    def __init__(
+        self,
+        *,
+        batch_id: _builtins.str = ...,
+        etag: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "etag", b"etag"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApprovePayoutBatchRequest: _TypeAlias = ApprovePayoutBatchRequest  # noqa: Y015
+
+@_typing.final
+class ApprovePayoutBatchResponse(_message.Message):
+    """Response of PayoutRouterService.ApprovePayoutBatch."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BATCH_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def batch(self) -> Global___PayoutBatch:
+        """The batch, now APPROVED, with its payouts."""
+
+    def __init__(
+        self,
+        *,
+        batch: Global___PayoutBatch | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["batch", b"batch"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch", b"batch"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApprovePayoutBatchResponse: _TypeAlias = ApprovePayoutBatchResponse  # noqa: Y015
+
+@_typing.final
+class RejectPayoutBatchRequest(_message.Message):
+    """Request for PayoutRouterService.RejectPayoutBatch."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BATCH_ID_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    batch_id: _builtins.str
+    """REQUIRED. Id of the batch."""
+    etag: _builtins.str
+    """REQUIRED. The etag of the batch as the rejecter saw it."""
+    reason: _builtins.str
+    """REQUIRED. Why it is refused; becomes the state_reason of the batch and its payouts. At most 256 characters."""
+    def __init__(
+        self,
+        *,
+        batch_id: _builtins.str = ...,
+        etag: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "etag", b"etag", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RejectPayoutBatchRequest: _TypeAlias = RejectPayoutBatchRequest  # noqa: Y015
+
+@_typing.final
+class RejectPayoutBatchResponse(_message.Message):
+    """Response of PayoutRouterService.RejectPayoutBatch."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BATCH_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def batch(self) -> Global___PayoutBatch:
+        """The batch, now REJECTED, with its payouts."""
+
+    def __init__(
+        self,
+        *,
+        batch: Global___PayoutBatch | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["batch", b"batch"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch", b"batch"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RejectPayoutBatchResponse: _TypeAlias = RejectPayoutBatchResponse  # noqa: Y015
+
+@_typing.final
 class AssetLimits(_message.Message):
     """Limits for one asset, and their use in the current UTC windows. Use counts every payout created in the window that
-    was not cancelled, rejected or failed: a payout in flight counts before it lands.
+    was not cancelled, rejected or failed: a payout in flight counts before it lands. An entry is either the overall
+    limits (caller_role empty: every payout counts) or those of one caller role, which a payout must also keep.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -673,6 +1154,7 @@ class AssetLimits(_message.Message):
     DAILY_USED_BASE_UNITS_FIELD_NUMBER: _builtins.int
     DAILY_HEADROOM_BASE_UNITS_FIELD_NUMBER: _builtins.int
     DAILY_RESET_TIME_FIELD_NUMBER: _builtins.int
+    CALLER_ROLE_FIELD_NUMBER: _builtins.int
     asset: _common_pb2.Asset.ValueType
     """The asset."""
     per_payout_min_base_units: _builtins.int
@@ -693,6 +1175,11 @@ class AssetLimits(_message.Message):
     """Used in the current day, in base units."""
     daily_headroom_base_units: _builtins.int
     """What is left of the daily limit now, in base units."""
+    caller_role: _builtins.str
+    """The caller role these limits are of, empty for the overall ones. A caller's role comes from its authenticated
+    identity: "operator" for spiffe://lucid/operator/*, "tron/<service>" for spiffe://lucid/tron/<service>,
+    "unauthenticated" without one. Per-payout bounds and the approval threshold are the asset's, in every entry.
+    """
     @_builtins.property
     def hourly_reset_time(self) -> _timestamp_pb2.Timestamp:
         """When the current hour ends."""
@@ -716,10 +1203,11 @@ class AssetLimits(_message.Message):
         daily_used_base_units: _builtins.int = ...,
         daily_headroom_base_units: _builtins.int = ...,
         daily_reset_time: _timestamp_pb2.Timestamp | None = ...,
+        caller_role: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["daily_reset_time", b"daily_reset_time", "hourly_reset_time", b"hourly_reset_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["approval_threshold_base_units", b"approval_threshold_base_units", "asset", b"asset", "daily_headroom_base_units", b"daily_headroom_base_units", "daily_limit_base_units", b"daily_limit_base_units", "daily_reset_time", b"daily_reset_time", "daily_used_base_units", b"daily_used_base_units", "hourly_headroom_base_units", b"hourly_headroom_base_units", "hourly_limit_base_units", b"hourly_limit_base_units", "hourly_reset_time", b"hourly_reset_time", "hourly_used_base_units", b"hourly_used_base_units", "per_payout_max_base_units", b"per_payout_max_base_units", "per_payout_min_base_units", b"per_payout_min_base_units"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approval_threshold_base_units", b"approval_threshold_base_units", "asset", b"asset", "caller_role", b"caller_role", "daily_headroom_base_units", b"daily_headroom_base_units", "daily_limit_base_units", b"daily_limit_base_units", "daily_reset_time", b"daily_reset_time", "daily_used_base_units", b"daily_used_base_units", "hourly_headroom_base_units", b"hourly_headroom_base_units", "hourly_limit_base_units", b"hourly_limit_base_units", "hourly_reset_time", b"hourly_reset_time", "hourly_used_base_units", b"hourly_used_base_units", "per_payout_max_base_units", b"per_payout_max_base_units", "per_payout_min_base_units", b"per_payout_min_base_units"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -754,7 +1242,7 @@ class GetLimitsResponse(_message.Message):
     """Whether payouts must go to a recipient of the allowlist."""
     @_builtins.property
     def limits(self) -> _containers.RepeatedCompositeFieldContainer[Global___AssetLimits]:
-        """One entry per asset that can be paid out."""
+        """One entry per asset that can be paid out (caller_role empty), then one per configured caller role and asset."""
 
     def __init__(
         self,

@@ -26,9 +26,10 @@ if _version_not_supported:
 
 
 class PayoutRouterServiceStub:
-    """Payouts from the payout wallet in TRX or USDT, exactly once. A payout is created idempotently within the hourly and
-    daily limits (counted in MongoDB, so losing Redis never resets them), waits for a second person's approval when its
-    amount is above the approval threshold, and is then executed by one executor at a time: the transaction is built
+    """Payouts from the payout wallet in TRX or USDT, exactly once. A payout is created idempotently, alone or in a batch,
+    within the hourly and daily limits, overall and per caller role (counted in MongoDB, so losing Redis never resets
+    them), waits for a second person's approval when its amount (a batch: its total) is above the approval threshold,
+    and is then executed by one executor at a time: the transaction is built
     here, signed by wallet-manager, stored, and only then broadcast through tron-client; after any crash the same bytes
     are broadcast again. A new transaction replaces a stored one only when the chain proves the stored one can no longer
     land. The fault breaker stops new signatures after consecutive failures.
@@ -70,6 +71,36 @@ class PayoutRouterServiceStub:
                 request_serializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.CancelPayoutRequest.SerializeToString,
                 response_deserializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.CancelPayoutResponse.FromString,
                 _registered_method=True)
+        self.FailPayout = channel.unary_unary(
+                '/lucid.tron.v1.PayoutRouterService/FailPayout',
+                request_serializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.FailPayoutRequest.SerializeToString,
+                response_deserializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.FailPayoutResponse.FromString,
+                _registered_method=True)
+        self.CreatePayoutBatch = channel.unary_unary(
+                '/lucid.tron.v1.PayoutRouterService/CreatePayoutBatch',
+                request_serializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.CreatePayoutBatchRequest.SerializeToString,
+                response_deserializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.CreatePayoutBatchResponse.FromString,
+                _registered_method=True)
+        self.GetPayoutBatch = channel.unary_unary(
+                '/lucid.tron.v1.PayoutRouterService/GetPayoutBatch',
+                request_serializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.GetPayoutBatchRequest.SerializeToString,
+                response_deserializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.GetPayoutBatchResponse.FromString,
+                _registered_method=True)
+        self.ListPayoutBatches = channel.unary_unary(
+                '/lucid.tron.v1.PayoutRouterService/ListPayoutBatches',
+                request_serializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.ListPayoutBatchesRequest.SerializeToString,
+                response_deserializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.ListPayoutBatchesResponse.FromString,
+                _registered_method=True)
+        self.ApprovePayoutBatch = channel.unary_unary(
+                '/lucid.tron.v1.PayoutRouterService/ApprovePayoutBatch',
+                request_serializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.ApprovePayoutBatchRequest.SerializeToString,
+                response_deserializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.ApprovePayoutBatchResponse.FromString,
+                _registered_method=True)
+        self.RejectPayoutBatch = channel.unary_unary(
+                '/lucid.tron.v1.PayoutRouterService/RejectPayoutBatch',
+                request_serializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.RejectPayoutBatchRequest.SerializeToString,
+                response_deserializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.RejectPayoutBatchResponse.FromString,
+                _registered_method=True)
         self.GetLimits = channel.unary_unary(
                 '/lucid.tron.v1.PayoutRouterService/GetLimits',
                 request_serializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.GetLimitsRequest.SerializeToString,
@@ -103,9 +134,10 @@ class PayoutRouterServiceStub:
 
 
 class PayoutRouterServiceServicer:
-    """Payouts from the payout wallet in TRX or USDT, exactly once. A payout is created idempotently within the hourly and
-    daily limits (counted in MongoDB, so losing Redis never resets them), waits for a second person's approval when its
-    amount is above the approval threshold, and is then executed by one executor at a time: the transaction is built
+    """Payouts from the payout wallet in TRX or USDT, exactly once. A payout is created idempotently, alone or in a batch,
+    within the hourly and daily limits, overall and per caller role (counted in MongoDB, so losing Redis never resets
+    them), waits for a second person's approval when its amount (a batch: its total) is above the approval threshold,
+    and is then executed by one executor at a time: the transaction is built
     here, signed by wallet-manager, stored, and only then broadcast through tron-client; after any crash the same bytes
     are broadcast again. A new transaction replaces a stored one only when the chain proves the stored one can no longer
     land. The fault breaker stops new signatures after consecutive failures.
@@ -139,7 +171,8 @@ class PayoutRouterServiceServicer:
     def ApprovePayout(self, request, context):
         """Approves a payout AWAITING_APPROVAL. The approver is the caller's authenticated identity; the payout's creator is
         refused (PERMISSION_DENIED, reason SELF_APPROVAL), and so is a caller without one (APPROVER_UNKNOWN).
-        ABORTED (ETAG_MISMATCH) when the etag is not the payout's current one; FAILED_PRECONDITION from another state.
+        ABORTED (ETAG_MISMATCH) when the etag is not the payout's current one; FAILED_PRECONDITION from another state,
+        and (reason IN_BATCH) for a payout of a batch: its batch is approved as a whole.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -161,8 +194,64 @@ class PayoutRouterServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def FailPayout(self, request, context):
+        """Marks a payout FAILED by an operator's decision (the caller's authenticated identity, recorded as failed_by),
+        only when the chain proves none of its attempts can still land. APPROVED or HELD after an attempt was proven
+        lost: FAILED at once. SIGNED or BROADCAST: the request is recorded (failed_by set, the state unchanged) and the
+        stored transaction is no longer broadcast; the payout becomes FAILED when the executor proves the attempt lost,
+        or CONFIRMED if it landed after all. Releases its share of the limits when FAILED. FAILED_PRECONDITION
+        (PAYOUT_STATE) for a payout never signed (cancel it instead) or already final; ABORTED (ETAG_MISMATCH) for a stale
+        etag; PERMISSION_DENIED (APPROVER_UNKNOWN) without an identity.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreatePayoutBatch(self, request, context):
+        """Creates many payouts under one approval. Idempotent on request_id like CreatePayout. The limits are checked
+        for the batch's total per asset at once: all its payouts are created or none (RESOURCE_EXHAUSTED, HOURLY_LIMIT
+        or DAILY_LIMIT). The batch needs an approver when its total in some asset is above that asset's approval
+        threshold; then every payout in it is AWAITING_APPROVAL until ApprovePayoutBatch or RejectPayoutBatch, and
+        ApprovePayout and RejectPayout refuse them (FAILED_PRECONDITION, IN_BATCH). Each payout is then executed on its
+        own, exactly once. INVALID_ARGUMENT names the bad field of each bad payout ("payouts[3].recipient").
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPayoutBatch(self, request, context):
+        """Returns one batch with its payouts. NOT_FOUND for an unknown batch_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPayoutBatches(self, request, context):
+        """Lists batches, newest first, without their payouts, one page at a time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ApprovePayoutBatch(self, request, context):
+        """Approves a batch AWAITING_APPROVAL and with it every payout of it still AWAITING_APPROVAL. The same identity
+        and etag rules as ApprovePayout (the batch's creator is refused: SELF_APPROVAL).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RejectPayoutBatch(self, request, context):
+        """Refuses a batch AWAITING_APPROVAL and every payout of it still AWAITING_APPROVAL; they release their share of
+        the limits. The same identity and etag rules as ApprovePayout.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetLimits(self, request, context):
-        """Returns the limits per asset with their use in the current windows, and the allowlist's switch.
+        """Returns the limits per asset with their use in the current windows, overall and per caller role, and the
+        allowlist's switch.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -236,6 +325,36 @@ def add_PayoutRouterServiceServicer_to_server(servicer, server):
                     request_deserializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.CancelPayoutRequest.FromString,
                     response_serializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.CancelPayoutResponse.SerializeToString,
             ),
+            'FailPayout': grpc.unary_unary_rpc_method_handler(
+                    servicer.FailPayout,
+                    request_deserializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.FailPayoutRequest.FromString,
+                    response_serializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.FailPayoutResponse.SerializeToString,
+            ),
+            'CreatePayoutBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreatePayoutBatch,
+                    request_deserializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.CreatePayoutBatchRequest.FromString,
+                    response_serializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.CreatePayoutBatchResponse.SerializeToString,
+            ),
+            'GetPayoutBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPayoutBatch,
+                    request_deserializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.GetPayoutBatchRequest.FromString,
+                    response_serializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.GetPayoutBatchResponse.SerializeToString,
+            ),
+            'ListPayoutBatches': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPayoutBatches,
+                    request_deserializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.ListPayoutBatchesRequest.FromString,
+                    response_serializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.ListPayoutBatchesResponse.SerializeToString,
+            ),
+            'ApprovePayoutBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApprovePayoutBatch,
+                    request_deserializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.ApprovePayoutBatchRequest.FromString,
+                    response_serializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.ApprovePayoutBatchResponse.SerializeToString,
+            ),
+            'RejectPayoutBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.RejectPayoutBatch,
+                    request_deserializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.RejectPayoutBatchRequest.FromString,
+                    response_serializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.RejectPayoutBatchResponse.SerializeToString,
+            ),
             'GetLimits': grpc.unary_unary_rpc_method_handler(
                     servicer.GetLimits,
                     request_deserializer=lucid_dot_tron_dot_v1_dot_payout__router__pb2.GetLimitsRequest.FromString,
@@ -275,9 +394,10 @@ def add_PayoutRouterServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class PayoutRouterService:
-    """Payouts from the payout wallet in TRX or USDT, exactly once. A payout is created idempotently within the hourly and
-    daily limits (counted in MongoDB, so losing Redis never resets them), waits for a second person's approval when its
-    amount is above the approval threshold, and is then executed by one executor at a time: the transaction is built
+    """Payouts from the payout wallet in TRX or USDT, exactly once. A payout is created idempotently, alone or in a batch,
+    within the hourly and daily limits, overall and per caller role (counted in MongoDB, so losing Redis never resets
+    them), waits for a second person's approval when its amount (a batch: its total) is above the approval threshold,
+    and is then executed by one executor at a time: the transaction is built
     here, signed by wallet-manager, stored, and only then broadcast through tron-client; after any crash the same bytes
     are broadcast again. A new transaction replaces a stored one only when the chain proves the stored one can no longer
     land. The fault breaker stops new signatures after consecutive failures.
@@ -435,6 +555,168 @@ class PayoutRouterService:
             '/lucid.tron.v1.PayoutRouterService/CancelPayout',
             lucid_dot_tron_dot_v1_dot_payout__router__pb2.CancelPayoutRequest.SerializeToString,
             lucid_dot_tron_dot_v1_dot_payout__router__pb2.CancelPayoutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FailPayout(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lucid.tron.v1.PayoutRouterService/FailPayout',
+            lucid_dot_tron_dot_v1_dot_payout__router__pb2.FailPayoutRequest.SerializeToString,
+            lucid_dot_tron_dot_v1_dot_payout__router__pb2.FailPayoutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreatePayoutBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lucid.tron.v1.PayoutRouterService/CreatePayoutBatch',
+            lucid_dot_tron_dot_v1_dot_payout__router__pb2.CreatePayoutBatchRequest.SerializeToString,
+            lucid_dot_tron_dot_v1_dot_payout__router__pb2.CreatePayoutBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPayoutBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lucid.tron.v1.PayoutRouterService/GetPayoutBatch',
+            lucid_dot_tron_dot_v1_dot_payout__router__pb2.GetPayoutBatchRequest.SerializeToString,
+            lucid_dot_tron_dot_v1_dot_payout__router__pb2.GetPayoutBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPayoutBatches(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lucid.tron.v1.PayoutRouterService/ListPayoutBatches',
+            lucid_dot_tron_dot_v1_dot_payout__router__pb2.ListPayoutBatchesRequest.SerializeToString,
+            lucid_dot_tron_dot_v1_dot_payout__router__pb2.ListPayoutBatchesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApprovePayoutBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lucid.tron.v1.PayoutRouterService/ApprovePayoutBatch',
+            lucid_dot_tron_dot_v1_dot_payout__router__pb2.ApprovePayoutBatchRequest.SerializeToString,
+            lucid_dot_tron_dot_v1_dot_payout__router__pb2.ApprovePayoutBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RejectPayoutBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lucid.tron.v1.PayoutRouterService/RejectPayoutBatch',
+            lucid_dot_tron_dot_v1_dot_payout__router__pb2.RejectPayoutBatchRequest.SerializeToString,
+            lucid_dot_tron_dot_v1_dot_payout__router__pb2.RejectPayoutBatchResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -27,9 +27,10 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class PayoutRouterServiceStub:
-    """Payouts from the payout wallet in TRX or USDT, exactly once. A payout is created idempotently within the hourly and
-    daily limits (counted in MongoDB, so losing Redis never resets them), waits for a second person's approval when its
-    amount is above the approval threshold, and is then executed by one executor at a time: the transaction is built
+    """Payouts from the payout wallet in TRX or USDT, exactly once. A payout is created idempotently, alone or in a batch,
+    within the hourly and daily limits, overall and per caller role (counted in MongoDB, so losing Redis never resets
+    them), waits for a second person's approval when its amount (a batch: its total) is above the approval threshold,
+    and is then executed by one executor at a time: the transaction is built
     here, signed by wallet-manager, stored, and only then broadcast through tron-client; after any crash the same bytes
     are broadcast again. A new transaction replaces a stored one only when the chain proves the stored one can no longer
     land. The fault breaker stops new signatures after consecutive failures.
@@ -53,7 +54,8 @@ class PayoutRouterServiceStub:
     ApprovePayout: _grpc.UnaryUnaryMultiCallable[_payout_router_pb2.ApprovePayoutRequest, _payout_router_pb2.ApprovePayoutResponse]
     """Approves a payout AWAITING_APPROVAL. The approver is the caller's authenticated identity; the payout's creator is
     refused (PERMISSION_DENIED, reason SELF_APPROVAL), and so is a caller without one (APPROVER_UNKNOWN).
-    ABORTED (ETAG_MISMATCH) when the etag is not the payout's current one; FAILED_PRECONDITION from another state.
+    ABORTED (ETAG_MISMATCH) when the etag is not the payout's current one; FAILED_PRECONDITION from another state,
+    and (reason IN_BATCH) for a payout of a batch: its batch is approved as a whole.
     """
     RejectPayout: _grpc.UnaryUnaryMultiCallable[_payout_router_pb2.RejectPayoutRequest, _payout_router_pb2.RejectPayoutResponse]
     """Refuses a payout AWAITING_APPROVAL. Final; releases its share of the limits. The same identity and etag rules
@@ -63,8 +65,39 @@ class PayoutRouterServiceStub:
     """Withdraws a payout before it is signed (AWAITING_APPROVAL, APPROVED or HELD). Final; releases its share of the
     limits. FAILED_PRECONDITION once SIGNED or later: a signed transaction may already be on its way.
     """
+    FailPayout: _grpc.UnaryUnaryMultiCallable[_payout_router_pb2.FailPayoutRequest, _payout_router_pb2.FailPayoutResponse]
+    """Marks a payout FAILED by an operator's decision (the caller's authenticated identity, recorded as failed_by),
+    only when the chain proves none of its attempts can still land. APPROVED or HELD after an attempt was proven
+    lost: FAILED at once. SIGNED or BROADCAST: the request is recorded (failed_by set, the state unchanged) and the
+    stored transaction is no longer broadcast; the payout becomes FAILED when the executor proves the attempt lost,
+    or CONFIRMED if it landed after all. Releases its share of the limits when FAILED. FAILED_PRECONDITION
+    (PAYOUT_STATE) for a payout never signed (cancel it instead) or already final; ABORTED (ETAG_MISMATCH) for a stale
+    etag; PERMISSION_DENIED (APPROVER_UNKNOWN) without an identity.
+    """
+    CreatePayoutBatch: _grpc.UnaryUnaryMultiCallable[_payout_router_pb2.CreatePayoutBatchRequest, _payout_router_pb2.CreatePayoutBatchResponse]
+    """Creates many payouts under one approval. Idempotent on request_id like CreatePayout. The limits are checked
+    for the batch's total per asset at once: all its payouts are created or none (RESOURCE_EXHAUSTED, HOURLY_LIMIT
+    or DAILY_LIMIT). The batch needs an approver when its total in some asset is above that asset's approval
+    threshold; then every payout in it is AWAITING_APPROVAL until ApprovePayoutBatch or RejectPayoutBatch, and
+    ApprovePayout and RejectPayout refuse them (FAILED_PRECONDITION, IN_BATCH). Each payout is then executed on its
+    own, exactly once. INVALID_ARGUMENT names the bad field of each bad payout ("payouts[3].recipient").
+    """
+    GetPayoutBatch: _grpc.UnaryUnaryMultiCallable[_payout_router_pb2.GetPayoutBatchRequest, _payout_router_pb2.GetPayoutBatchResponse]
+    """Returns one batch with its payouts. NOT_FOUND for an unknown batch_id."""
+    ListPayoutBatches: _grpc.UnaryUnaryMultiCallable[_payout_router_pb2.ListPayoutBatchesRequest, _payout_router_pb2.ListPayoutBatchesResponse]
+    """Lists batches, newest first, without their payouts, one page at a time."""
+    ApprovePayoutBatch: _grpc.UnaryUnaryMultiCallable[_payout_router_pb2.ApprovePayoutBatchRequest, _payout_router_pb2.ApprovePayoutBatchResponse]
+    """Approves a batch AWAITING_APPROVAL and with it every payout of it still AWAITING_APPROVAL. The same identity
+    and etag rules as ApprovePayout (the batch's creator is refused: SELF_APPROVAL).
+    """
+    RejectPayoutBatch: _grpc.UnaryUnaryMultiCallable[_payout_router_pb2.RejectPayoutBatchRequest, _payout_router_pb2.RejectPayoutBatchResponse]
+    """Refuses a batch AWAITING_APPROVAL and every payout of it still AWAITING_APPROVAL; they release their share of
+    the limits. The same identity and etag rules as ApprovePayout.
+    """
     GetLimits: _grpc.UnaryUnaryMultiCallable[_payout_router_pb2.GetLimitsRequest, _payout_router_pb2.GetLimitsResponse]
-    """Returns the limits per asset with their use in the current windows, and the allowlist's switch."""
+    """Returns the limits per asset with their use in the current windows, overall and per caller role, and the
+    allowlist's switch.
+    """
     AddAllowedRecipient: _grpc.UnaryUnaryMultiCallable[_payout_router_pb2.AddAllowedRecipientRequest, _payout_router_pb2.AddAllowedRecipientResponse]
     """Adds a recipient to the allowlist (idempotent: adding a listed address changes nothing)."""
     RemoveAllowedRecipient: _grpc.UnaryUnaryMultiCallable[_payout_router_pb2.RemoveAllowedRecipientRequest, _payout_router_pb2.RemoveAllowedRecipientResponse]
@@ -78,9 +111,10 @@ class PayoutRouterServiceStub:
 
 @_typing.type_check_only
 class PayoutRouterServiceAsyncStub(PayoutRouterServiceStub):
-    """Payouts from the payout wallet in TRX or USDT, exactly once. A payout is created idempotently within the hourly and
-    daily limits (counted in MongoDB, so losing Redis never resets them), waits for a second person's approval when its
-    amount is above the approval threshold, and is then executed by one executor at a time: the transaction is built
+    """Payouts from the payout wallet in TRX or USDT, exactly once. A payout is created idempotently, alone or in a batch,
+    within the hourly and daily limits, overall and per caller role (counted in MongoDB, so losing Redis never resets
+    them), waits for a second person's approval when its amount (a batch: its total) is above the approval threshold,
+    and is then executed by one executor at a time: the transaction is built
     here, signed by wallet-manager, stored, and only then broadcast through tron-client; after any crash the same bytes
     are broadcast again. A new transaction replaces a stored one only when the chain proves the stored one can no longer
     land. The fault breaker stops new signatures after consecutive failures.
@@ -101,7 +135,8 @@ class PayoutRouterServiceAsyncStub(PayoutRouterServiceStub):
     ApprovePayout: _aio.UnaryUnaryMultiCallable[_payout_router_pb2.ApprovePayoutRequest, _payout_router_pb2.ApprovePayoutResponse]  # type: ignore[assignment]
     """Approves a payout AWAITING_APPROVAL. The approver is the caller's authenticated identity; the payout's creator is
     refused (PERMISSION_DENIED, reason SELF_APPROVAL), and so is a caller without one (APPROVER_UNKNOWN).
-    ABORTED (ETAG_MISMATCH) when the etag is not the payout's current one; FAILED_PRECONDITION from another state.
+    ABORTED (ETAG_MISMATCH) when the etag is not the payout's current one; FAILED_PRECONDITION from another state,
+    and (reason IN_BATCH) for a payout of a batch: its batch is approved as a whole.
     """
     RejectPayout: _aio.UnaryUnaryMultiCallable[_payout_router_pb2.RejectPayoutRequest, _payout_router_pb2.RejectPayoutResponse]  # type: ignore[assignment]
     """Refuses a payout AWAITING_APPROVAL. Final; releases its share of the limits. The same identity and etag rules
@@ -111,8 +146,39 @@ class PayoutRouterServiceAsyncStub(PayoutRouterServiceStub):
     """Withdraws a payout before it is signed (AWAITING_APPROVAL, APPROVED or HELD). Final; releases its share of the
     limits. FAILED_PRECONDITION once SIGNED or later: a signed transaction may already be on its way.
     """
+    FailPayout: _aio.UnaryUnaryMultiCallable[_payout_router_pb2.FailPayoutRequest, _payout_router_pb2.FailPayoutResponse]  # type: ignore[assignment]
+    """Marks a payout FAILED by an operator's decision (the caller's authenticated identity, recorded as failed_by),
+    only when the chain proves none of its attempts can still land. APPROVED or HELD after an attempt was proven
+    lost: FAILED at once. SIGNED or BROADCAST: the request is recorded (failed_by set, the state unchanged) and the
+    stored transaction is no longer broadcast; the payout becomes FAILED when the executor proves the attempt lost,
+    or CONFIRMED if it landed after all. Releases its share of the limits when FAILED. FAILED_PRECONDITION
+    (PAYOUT_STATE) for a payout never signed (cancel it instead) or already final; ABORTED (ETAG_MISMATCH) for a stale
+    etag; PERMISSION_DENIED (APPROVER_UNKNOWN) without an identity.
+    """
+    CreatePayoutBatch: _aio.UnaryUnaryMultiCallable[_payout_router_pb2.CreatePayoutBatchRequest, _payout_router_pb2.CreatePayoutBatchResponse]  # type: ignore[assignment]
+    """Creates many payouts under one approval. Idempotent on request_id like CreatePayout. The limits are checked
+    for the batch's total per asset at once: all its payouts are created or none (RESOURCE_EXHAUSTED, HOURLY_LIMIT
+    or DAILY_LIMIT). The batch needs an approver when its total in some asset is above that asset's approval
+    threshold; then every payout in it is AWAITING_APPROVAL until ApprovePayoutBatch or RejectPayoutBatch, and
+    ApprovePayout and RejectPayout refuse them (FAILED_PRECONDITION, IN_BATCH). Each payout is then executed on its
+    own, exactly once. INVALID_ARGUMENT names the bad field of each bad payout ("payouts[3].recipient").
+    """
+    GetPayoutBatch: _aio.UnaryUnaryMultiCallable[_payout_router_pb2.GetPayoutBatchRequest, _payout_router_pb2.GetPayoutBatchResponse]  # type: ignore[assignment]
+    """Returns one batch with its payouts. NOT_FOUND for an unknown batch_id."""
+    ListPayoutBatches: _aio.UnaryUnaryMultiCallable[_payout_router_pb2.ListPayoutBatchesRequest, _payout_router_pb2.ListPayoutBatchesResponse]  # type: ignore[assignment]
+    """Lists batches, newest first, without their payouts, one page at a time."""
+    ApprovePayoutBatch: _aio.UnaryUnaryMultiCallable[_payout_router_pb2.ApprovePayoutBatchRequest, _payout_router_pb2.ApprovePayoutBatchResponse]  # type: ignore[assignment]
+    """Approves a batch AWAITING_APPROVAL and with it every payout of it still AWAITING_APPROVAL. The same identity
+    and etag rules as ApprovePayout (the batch's creator is refused: SELF_APPROVAL).
+    """
+    RejectPayoutBatch: _aio.UnaryUnaryMultiCallable[_payout_router_pb2.RejectPayoutBatchRequest, _payout_router_pb2.RejectPayoutBatchResponse]  # type: ignore[assignment]
+    """Refuses a batch AWAITING_APPROVAL and every payout of it still AWAITING_APPROVAL; they release their share of
+    the limits. The same identity and etag rules as ApprovePayout.
+    """
     GetLimits: _aio.UnaryUnaryMultiCallable[_payout_router_pb2.GetLimitsRequest, _payout_router_pb2.GetLimitsResponse]  # type: ignore[assignment]
-    """Returns the limits per asset with their use in the current windows, and the allowlist's switch."""
+    """Returns the limits per asset with their use in the current windows, overall and per caller role, and the
+    allowlist's switch.
+    """
     AddAllowedRecipient: _aio.UnaryUnaryMultiCallable[_payout_router_pb2.AddAllowedRecipientRequest, _payout_router_pb2.AddAllowedRecipientResponse]  # type: ignore[assignment]
     """Adds a recipient to the allowlist (idempotent: adding a listed address changes nothing)."""
     RemoveAllowedRecipient: _aio.UnaryUnaryMultiCallable[_payout_router_pb2.RemoveAllowedRecipientRequest, _payout_router_pb2.RemoveAllowedRecipientResponse]  # type: ignore[assignment]
@@ -125,9 +191,10 @@ class PayoutRouterServiceAsyncStub(PayoutRouterServiceStub):
     """Opens (stops new signatures) or closes the fault breaker by an operator's decision."""
 
 class PayoutRouterServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Payouts from the payout wallet in TRX or USDT, exactly once. A payout is created idempotently within the hourly and
-    daily limits (counted in MongoDB, so losing Redis never resets them), waits for a second person's approval when its
-    amount is above the approval threshold, and is then executed by one executor at a time: the transaction is built
+    """Payouts from the payout wallet in TRX or USDT, exactly once. A payout is created idempotently, alone or in a batch,
+    within the hourly and daily limits, overall and per caller role (counted in MongoDB, so losing Redis never resets
+    them), waits for a second person's approval when its amount (a batch: its total) is above the approval threshold,
+    and is then executed by one executor at a time: the transaction is built
     here, signed by wallet-manager, stored, and only then broadcast through tron-client; after any crash the same bytes
     are broadcast again. A new transaction replaces a stored one only when the chain proves the stored one can no longer
     land. The fault breaker stops new signatures after consecutive failures.
@@ -170,7 +237,8 @@ class PayoutRouterServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_payout_router_pb2.ApprovePayoutResponse, _abc.Awaitable[_payout_router_pb2.ApprovePayoutResponse]]:
         """Approves a payout AWAITING_APPROVAL. The approver is the caller's authenticated identity; the payout's creator is
         refused (PERMISSION_DENIED, reason SELF_APPROVAL), and so is a caller without one (APPROVER_UNKNOWN).
-        ABORTED (ETAG_MISMATCH) when the etag is not the payout's current one; FAILED_PRECONDITION from another state.
+        ABORTED (ETAG_MISMATCH) when the etag is not the payout's current one; FAILED_PRECONDITION from another state,
+        and (reason IN_BATCH) for a payout of a batch: its batch is approved as a whole.
         """
 
     @_abc_1.abstractmethod
@@ -194,12 +262,79 @@ class PayoutRouterServiceServicer(metaclass=_abc_1.ABCMeta):
         """
 
     @_abc_1.abstractmethod
+    def FailPayout(
+        self,
+        request: _payout_router_pb2.FailPayoutRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payout_router_pb2.FailPayoutResponse, _abc.Awaitable[_payout_router_pb2.FailPayoutResponse]]:
+        """Marks a payout FAILED by an operator's decision (the caller's authenticated identity, recorded as failed_by),
+        only when the chain proves none of its attempts can still land. APPROVED or HELD after an attempt was proven
+        lost: FAILED at once. SIGNED or BROADCAST: the request is recorded (failed_by set, the state unchanged) and the
+        stored transaction is no longer broadcast; the payout becomes FAILED when the executor proves the attempt lost,
+        or CONFIRMED if it landed after all. Releases its share of the limits when FAILED. FAILED_PRECONDITION
+        (PAYOUT_STATE) for a payout never signed (cancel it instead) or already final; ABORTED (ETAG_MISMATCH) for a stale
+        etag; PERMISSION_DENIED (APPROVER_UNKNOWN) without an identity.
+        """
+
+    @_abc_1.abstractmethod
+    def CreatePayoutBatch(
+        self,
+        request: _payout_router_pb2.CreatePayoutBatchRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payout_router_pb2.CreatePayoutBatchResponse, _abc.Awaitable[_payout_router_pb2.CreatePayoutBatchResponse]]:
+        """Creates many payouts under one approval. Idempotent on request_id like CreatePayout. The limits are checked
+        for the batch's total per asset at once: all its payouts are created or none (RESOURCE_EXHAUSTED, HOURLY_LIMIT
+        or DAILY_LIMIT). The batch needs an approver when its total in some asset is above that asset's approval
+        threshold; then every payout in it is AWAITING_APPROVAL until ApprovePayoutBatch or RejectPayoutBatch, and
+        ApprovePayout and RejectPayout refuse them (FAILED_PRECONDITION, IN_BATCH). Each payout is then executed on its
+        own, exactly once. INVALID_ARGUMENT names the bad field of each bad payout ("payouts[3].recipient").
+        """
+
+    @_abc_1.abstractmethod
+    def GetPayoutBatch(
+        self,
+        request: _payout_router_pb2.GetPayoutBatchRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payout_router_pb2.GetPayoutBatchResponse, _abc.Awaitable[_payout_router_pb2.GetPayoutBatchResponse]]:
+        """Returns one batch with its payouts. NOT_FOUND for an unknown batch_id."""
+
+    @_abc_1.abstractmethod
+    def ListPayoutBatches(
+        self,
+        request: _payout_router_pb2.ListPayoutBatchesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payout_router_pb2.ListPayoutBatchesResponse, _abc.Awaitable[_payout_router_pb2.ListPayoutBatchesResponse]]:
+        """Lists batches, newest first, without their payouts, one page at a time."""
+
+    @_abc_1.abstractmethod
+    def ApprovePayoutBatch(
+        self,
+        request: _payout_router_pb2.ApprovePayoutBatchRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payout_router_pb2.ApprovePayoutBatchResponse, _abc.Awaitable[_payout_router_pb2.ApprovePayoutBatchResponse]]:
+        """Approves a batch AWAITING_APPROVAL and with it every payout of it still AWAITING_APPROVAL. The same identity
+        and etag rules as ApprovePayout (the batch's creator is refused: SELF_APPROVAL).
+        """
+
+    @_abc_1.abstractmethod
+    def RejectPayoutBatch(
+        self,
+        request: _payout_router_pb2.RejectPayoutBatchRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payout_router_pb2.RejectPayoutBatchResponse, _abc.Awaitable[_payout_router_pb2.RejectPayoutBatchResponse]]:
+        """Refuses a batch AWAITING_APPROVAL and every payout of it still AWAITING_APPROVAL; they release their share of
+        the limits. The same identity and etag rules as ApprovePayout.
+        """
+
+    @_abc_1.abstractmethod
     def GetLimits(
         self,
         request: _payout_router_pb2.GetLimitsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_payout_router_pb2.GetLimitsResponse, _abc.Awaitable[_payout_router_pb2.GetLimitsResponse]]:
-        """Returns the limits per asset with their use in the current windows, and the allowlist's switch."""
+        """Returns the limits per asset with their use in the current windows, overall and per caller role, and the
+        allowlist's switch.
+        """
 
     @_abc_1.abstractmethod
     def AddAllowedRecipient(
