@@ -21,7 +21,10 @@ from ._parsing import (
     parse_account,
     parse_account_resources,
     parse_block,
+    parse_block_body,
     parse_block_receipts,
+    parse_receipts,
+    with_receipts,
     parse_chain_parameters,
     parse_constant_call,
     parse_energy_required,
@@ -48,7 +51,9 @@ __all__ = [
     "account",
     "account_resources",
     "block",
+    "block_body",
     "block_receipts",
+    "block_with_receipts",
     "both",
     "chain_parameters",
     "constant_call",
@@ -101,10 +106,43 @@ async def block_receipts(client: TronGridClient, number: int, finality: Finality
     # The two calls can reach two nodes of a load-balanced TronGrid, the second not holding the block yet: it answers
     # no receipts, which would hide every Transfer log of the block. A contract call always has a receipt, so one
     # missing means the view does not hold the whole block yet.
-    read = {receipt.txid for receipt in found.receipts} | {native.txid for native in found.native_transfers}
-    if not read.issuperset(found.block.txids):
+    return found if _complete(found) else None
+
+
+async def block_body(client: TronGridClient, number: int | None, finality: Finality) -> BlockReceipts | None:
+    """Block `number` of the view (the newest when None: getnowblock, which answers the whole block) with its TRX
+    transfers and no receipts: one request. None when the view does not hold it yet. `needs_receipts` says whether
+    `block_with_receipts` must complete it before its token transfers are known."""
+    view = _view(client, finality)
+    if number is None:
+        answer = json_object(await view("getnowblock", {"visible": True}), "getnowblock")
+    else:
+        answer = json_object(await view("getblockbynum", {"num": number, "visible": True}), "getblockbynum")
+    if not answer:
         return None
-    return found
+    return parse_block_body(answer, solidified=finality is Finality.SOLIDIFIED)
+
+
+def needs_receipts(body: BlockReceipts) -> bool:
+    """Whether the block holds a transaction other than a plain TRX transfer: only those can emit logs (a block of
+    TRX transfers alone, or an empty one, has no token transfer to find)."""
+    return len(body.native_transfers) < len(body.block.txids)
+
+
+async def block_with_receipts(client: TronGridClient, body: BlockReceipts, finality: Finality) -> BlockReceipts | None:
+    """`body` completed with its receipts (gettransactioninfobyblocknum: one request); None when the node that
+    answered does not hold that very block (a receipt missing, or one of a transaction the block does not hold)."""
+    number = body.block.header.number
+    answer = await _view(client, finality)("gettransactioninfobyblocknum", {"num": number})
+    found = with_receipts(body, parse_receipts(answer, number, solidified=finality is Finality.SOLIDIFIED))
+    return found if _complete(found) else None
+
+
+def _complete(found: BlockReceipts) -> bool:
+    """Every transaction of the block has a receipt or is a TRX transfer, and every receipt is of the block's."""
+    txids = set(found.block.txids)
+    receipts = {receipt.txid for receipt in found.receipts}
+    return receipts <= txids and (receipts | {native.txid for native in found.native_transfers}) >= txids
 
 
 async def token_transfers(

@@ -15,10 +15,11 @@ from lucid_tron.trongrid import (
     Finality,
     Receipt,
     HistoryPage,
+    TronGridBadResponse,
     TronGridClient,
 )
 
-from .cache import Cached, CacheStatus, Kind, ReadThroughCache
+from .cache import FETCHED, Cached, CacheStatus, Kind, ReadThroughCache
 from .transfers import BlockTransfer, transfers_in
 from .verify import Expected, Verdict, verify
 
@@ -46,6 +47,8 @@ class BlockTransfers:
     last_block_number: int
     solidified_block_number: int
     cache: CacheStatus
+    #: Every block read, in order.
+    headers: list[BlockHeader]
 
 
 def _combined(statuses: Iterable[CacheStatus]) -> CacheStatus:
@@ -64,10 +67,18 @@ class ChainRelay:
         self._cache = cache
 
     async def now_block(self, finality: Finality, max_age_s: float | None) -> Cached[BlockHeader]:
-        return await self._cache.read(
-            _BLOCK_KINDS[finality], "now", BlockHeader,
-            lambda: trongrid.now_block(self._trongrid, finality), max_age_s=max_age_s,
-        )  # fmt: skip
+        """The newest block of the view. getnowblock answers the whole block: at head it is kept too (its body, TRX
+        transfers and txids), so a watcher that then lists that block's transfers costs no second read of it."""
+        fetch = self._head_now if finality is Finality.HEAD else lambda: trongrid.now_block(self._trongrid, finality)
+        return await self._cache.read(_BLOCK_KINDS[finality], "now", BlockHeader, fetch, max_age_s=max_age_s)
+
+    async def _head_now(self) -> BlockHeader:
+        body = await trongrid.block_body(self._trongrid, None, Finality.HEAD)
+        if body is None:
+            raise TronGridBadResponse("getnowblock answered without a block")
+        header = body.block.header
+        await self._cache.put(Kind.HEAD_BLOCK_BODY, str(header.number), body)
+        return header
 
     async def account(self, address: str, finality: Finality, max_age_s: float | None) -> Cached[Account]:
         return await self._cache.read(
@@ -116,17 +127,43 @@ class ChainRelay:
             lambda: trongrid.block_receipts(self._trongrid, number, Finality.HEAD),
         )  # fmt: skip
 
+    async def head_block(self, number: int, with_logs: bool, max_age_s: float | None) -> Cached[BlockReceipts | None]:
+        """Block `number` of the head view: its body (one request, none when getnowblock already answered it) and,
+        when `with_logs` and it holds a transaction other than a TRX transfer, its receipts (one more request, cached
+        by block id, so they are always those of that very body). None when the view does not hold it yet."""
+        body = await self._cache.read(
+            Kind.HEAD_BLOCK_BODY, str(number), BlockReceipts | None,
+            lambda: trongrid.block_body(self._trongrid, number, Finality.HEAD), max_age_s=max_age_s,
+        )  # fmt: skip
+        if body.value is None or not with_logs or not trongrid.needs_receipts(body.value):
+            return body
+        read = body.value
+        return await self._cache.read(
+            Kind.HEAD_BLOCK_RECEIPTS, f"id:{read.block.header.block_id}", BlockReceipts | None,
+            lambda: trongrid.block_with_receipts(self._trongrid, read, Finality.HEAD),
+        )  # fmt: skip
+
     async def block_transfers(
-        self, first: int, last: int, contracts: Collection[str], include_trx: bool
+        self, first: int, last: int, contracts: Collection[str], include_trx: bool, *,
+        finality: Finality = Finality.SOLIDIFIED, max_age_s: float | None = None,
     ) -> BlockTransfers:
         """The transfers of blocks first..last, up to the head (see relay.proto's GetBlockTransfers)."""
-        head = await self.now_block(Finality.SOLIDIFIED, None)
-        solidified_number = head.value.number
         gate = asyncio.Semaphore(_BLOCKS_AT_ONCE)
+        if finality is Finality.HEAD:
+            solidified_number = 0
+            statuses = []
 
-        async def read(number: int) -> Cached[BlockReceipts | None]:
-            async with gate:
-                return await self.block_receipts(number, number <= solidified_number)
+            async def read(number: int) -> Cached[BlockReceipts | None]:
+                async with gate:
+                    return await self.head_block(number, bool(contracts), max_age_s)
+        else:
+            head = await self.now_block(Finality.SOLIDIFIED, None)
+            solidified_number = head.value.number
+            statuses = [head.status]
+
+            async def read(number: int) -> Cached[BlockReceipts | None]:
+                async with gate:
+                    return await self.block_receipts(number, number <= solidified_number)
 
         # Not a TaskGroup: its ExceptionGroup would hide the domain error (UNAVAILABLE) the first failure is.
         reads = [asyncio.ensure_future(read(number)) for number in range(first, last + 1)]
@@ -136,15 +173,15 @@ class ChainRelay:
             for pending in reads:
                 pending.cancel()
         transfers: list[BlockTransfer] = []
-        statuses = [head.status]
-        last_read = first - 1
+        headers: list[BlockHeader] = []
         for answer in answers:
             if answer.value is None:
                 break  # past the head; a later block a lagging node did hold is read next time, in order
             statuses.append(answer.status)
             transfers.extend(transfers_in(answer.value, contracts, include_trx))
-            last_read = answer.value.block.header.number
-        return BlockTransfers(transfers, last_read, solidified_number, _combined(statuses))
+            headers.append(answer.value.block.header)
+        last_read = headers[-1].number if headers else first - 1
+        return BlockTransfers(transfers, last_read, solidified_number, _combined(statuses or [FETCHED]), headers)
 
     async def address_transfers(
         self, address: str, contract: str, *, only_confirmed: bool, min_time_ms: int, max_time_ms: int,
