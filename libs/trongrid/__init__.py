@@ -17,8 +17,8 @@ and typed reads.
     exceptions          TronGridError > TronGridUnavailable (> Throttled, NodeBusy, BadResponse), TronGridNodeError
 
 Reads (TronGrid's JSON parsed once into plain frozen dataclasses; "not found" is None, an unusable answer
-TronGridBadResponse): now_block, block, block_receipts, block_body (+ needs_receipts, block_with_receipts: a block
-read in one request, its receipts only when it can hold logs), token_transfers, account, account_resources, transaction,
+TronGridBadResponse): now_block, block, block_receipts, block_bodies (+ needs_receipts, block_with_receipts: a range
+of blocks read in one request, a block's receipts only when it can hold logs), token_transfers, account, account_resources, transaction,
 transaction_info,
 chain_parameters, estimate_energy, constant_call, and `both` (two calls at once). The one write: broadcast (DUP_TRANSACTION_ERROR
 is success with duplicate=True). Values: Finality, Block, BlockHeader, BlockReceipts, NativeTransfer, HistoryTransfer,
@@ -81,7 +81,7 @@ if TYPE_CHECKING:
         account,
         account_resources,
         block,
-        block_body,
+        block_bodies,
         block_receipts,
         block_with_receipts,
         both,
@@ -105,7 +105,7 @@ _LAZY = {
     "account_resources": "._reads",
     "account_resources_message": "._messages",
     "block": "._reads",
-    "block_body": "._reads",
+    "block_bodies": "._reads",
     "block_receipts": "._reads",
     "block_with_receipts": "._reads",
     "needs_receipts": "._reads",
@@ -166,7 +166,7 @@ __all__ = [
     "account_resources_message",
     "block",
     "block_header_message",
-    "block_body",
+    "block_bodies",
     "block_receipts",
     "block_with_receipts",
     "both",

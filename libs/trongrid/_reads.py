@@ -51,7 +51,7 @@ __all__ = [
     "account",
     "account_resources",
     "block",
-    "block_body",
+    "block_bodies",
     "block_receipts",
     "block_with_receipts",
     "both",
@@ -109,18 +109,28 @@ async def block_receipts(client: TronGridClient, number: int, finality: Finality
     return found if _complete(found) else None
 
 
-async def block_body(client: TronGridClient, number: int | None, finality: Finality) -> BlockReceipts | None:
-    """Block `number` of the view (the newest when None: getnowblock, which answers the whole block) with its TRX
-    transfers and no receipts: one request. None when the view does not hold it yet. `needs_receipts` says whether
-    `block_with_receipts` must complete it before its token transfers are known."""
-    view = _view(client, finality)
-    if number is None:
-        answer = json_object(await view("getnowblock", {"visible": True}), "getnowblock")
-    else:
-        answer = json_object(await view("getblockbynum", {"num": number, "visible": True}), "getblockbynum")
-    if not answer:
-        return None
-    return parse_block_body(answer, solidified=finality is Finality.SOLIDIFIED)
+async def block_bodies(client: TronGridClient, first: int, last: int, finality: Finality) -> list[BlockReceipts]:
+    """Blocks first..last (at most 100) of the view with their TRX transfers and no receipts, in one request
+    (getblockbylimitnext): the consecutive run from `first` the view holds, empty when it holds none of them.
+    `needs_receipts` says whether `block_with_receipts` must complete a block before its token transfers are known."""
+    answer = json_object(
+        await _view(client, finality)("getblockbylimitnext", {"startNum": first, "endNum": last + 1, "visible": True}),
+        "getblockbylimitnext",
+    )
+    solidified = finality is Finality.SOLIDIFIED
+    entries = answer.get("block", [])
+    if not isinstance(entries, list):
+        raise bad_response("getblockbylimitnext answered a block list that is not a list")
+    bodies = sorted(
+        (parse_block_body(json_object(entry, "getblockbylimitnext.block[]"), solidified=solidified) for entry in entries),
+        key=lambda body: body.block.header.number,
+    )
+    run: list[BlockReceipts] = []
+    for body in bodies:
+        if body.block.header.number != first + len(run):
+            break  # a gap (or a block outside the range): only a consecutive run is of use
+        run.append(body)
+    return run
 
 
 def needs_receipts(body: BlockReceipts) -> bool:

@@ -9,16 +9,16 @@ credited only from a block at or below the solidified head that the relay read f
 (txid, log_index) once (`states` ignores what it already knows).
 
 A pass, by cost (`WatcherSettings.scan_threshold`):
-- block scan (many open invoices): each new block is read once, at head, as soon as it is due (the watcher learns
-  the block interval and when blocks arrive, and asks for the head then, not every pass): its payments are SEEN and
-  the block joins the `head_window` (header and transfers, in memory). A block whose parent id is not the id read
-  at the height below shows a reorg: the window is read again (fresh), a payment gone from its block is reverted,
-  one found at another height is reverted and seen there. Now and then (every `watcher_confirm_blocks` blocks, or
-  as soon as a SEEN payment's block should be solidified) the solidified head is read: when its id is the id read
-  at head, every window block up to it is final as read, and its payments are credited without reading the blocks
-  again; otherwise (or far behind, or after a restart) the blocks are read from the solidified view in ranges.
-  tron-relay keeps the block getnowblock answered, so a block read as the head costs no second request, and a
-  block's receipts are read only when it holds a transaction other than a TRX transfer;
+- block scan (many open invoices): every `watcher_head_read_blocks` blocks (2: a payment SEEN at most one block after
+  its own) the blocks after the last one read are read at head, in one request (GetBlockTransfers at FINALITY_HEAD:
+  the bodies at once, a block's receipts only when it holds more than TRX transfers), when they should have arrived
+  (`HeadPolls` learns the block interval and how late blocks arrive). Their payments are SEEN and the blocks join
+  the `head_window` (header and transfers, in memory). A block whose parent id is not the id read at the height
+  below shows a reorg: the window is read again, a payment gone from its block is reverted, one found at another
+  height is reverted and seen there. Every `watcher_confirm_blocks` blocks, or as soon as a SEEN payment's block
+  should be solidified, the solidified head is read: when its id is the id read at head, every window block up to
+  it is final as read and its payments are credited without reading the blocks again; otherwise (and far behind,
+  after a restart) the blocks are read from the solidified view in ranges;
 - address history (few open invoices): each deposit address's history (ListAddressTransfers) names new txids;
   their blocks, and the blocks of SEEN payments, are read one by one (GetTransactionInfo, GetBlockTransfers);
 - heartbeat (none open): the solidified head is read every `heartbeat_s`, to keep the cursor near the chain.
@@ -69,8 +69,10 @@ HISTORY = "address-history"
 HEARTBEAT = "heartbeat"
 #: GetBlockTransfers' largest range.
 MAX_BLOCKS_PER_CALL = 100
-#: Further behind the head than this, block scanning reads the solidified blocks from the solidified view first
-#: (in ranges, cached for good by tron-relay) instead of holding them all in its window.
+#: Blocks read at head in one call: a read normally finds one or two new blocks; this bounds the answer when more.
+MAX_HEAD_BLOCKS_PER_CALL = 20
+#: Further behind the solidified head than this, block scanning reads the solidified blocks from the solidified view
+#: first (in ranges, cached for good by tron-relay) instead of reading them at head into its window.
 CATCH_UP_BLOCKS = 2 * MAX_BLOCKS_PER_CALL
 #: Pages of an address's history read per pass (newest first): far more than an invoice is paid in.
 HISTORY_PAGES = 4
@@ -109,6 +111,9 @@ class WatcherSettings(Settings):
     # Block scanning reads the solidified head (to credit, and move the cursor, the chain's clock for expiry) every
     # this many blocks, or sooner for a SEEN payment whose block should be solidified.
     watcher_confirm_blocks: int = setting("WATCHER_CONFIRM_BLOCKS", default=20, ge=1, le=1000)
+    # Block scanning reads the head every this many blocks (each read lists every block since the last): 1 shows a
+    # payment SEEN in its own block; 2 (half the requests) at most one block later.
+    watcher_head_read_blocks: int = setting("WATCHER_HEAD_READ_BLOCKS", default=2, ge=1, le=20)
 
 
 class ChainWatcher:
@@ -134,7 +139,7 @@ class ChainWatcher:
         self._heartbeat_at: float | None = None
         # Solidified heads seen by address-history passes: (monotonic time, number, block time).
         self._observed: collections.deque[tuple[float, int, datetime]] = collections.deque(maxlen=10_000)
-        self._heads = HeadPolls(settings.watcher_interval_s)
+        self._heads = HeadPolls(settings.watcher_interval_s, settings.watcher_head_read_blocks)
 
     async def run(self) -> None:
         """Passes until cancelled; a failed pass is logged and the next comes after a backoff."""
@@ -240,17 +245,20 @@ class ChainWatcher:
 
 
 class HeadPolls:
-    """What block scanning keeps between passes: the window of blocks read at head, the newest head seen, the
-    solidification lags observed, and when the next block is worth asking for.
+    """What block scanning keeps between passes: the window of blocks read at head, the newest block read, the
+    solidification lags observed, and when the head is next worth reading.
 
-    The next head is asked for one block interval (learned from the window) after the last head's time, plus how
-    late blocks arrive: asked too early (no new block), that delay grows by a tenth of an interval; each block found
-    shrinks it by 1/200 of one. So the head is asked about once per block however often the watcher passes, and
-    hardly ever in vain."""
+    The head is read `watcher_head_read_blocks` block intervals (learned from the window) after the newest block's
+    time, plus how late blocks arrive: read too early (no new block), that delay grows by a tenth of an interval;
+    each read that finds blocks shrinks it by 1/200 of one. So the head is read about once per that many blocks
+    however often the watcher passes, and hardly ever in vain. Every second block (the default) a payment is SEEN
+    at most one block after its own: each read lists the block before the newest too."""
 
-    def __init__(self, default_interval_s: float) -> None:
+    def __init__(self, default_interval_s: float, blocks_per_read: int) -> None:
         self._default_interval_s = default_interval_s
+        self._blocks_per_read = blocks_per_read
         self.window = HeadWindow()
+        #: The newest block read at head.
         self.head: common_pb2.BlockHeader | None = None
         self._lags: collections.deque[int] = collections.deque(maxlen=20)
         self._arrival_s = 0.0
@@ -270,20 +278,31 @@ class HeadPolls:
         return self._next_at is None or time.time() >= self._next_at
 
     def wait_s(self) -> float:
-        """Until the next head is due: 0 when it is, infinite when nothing is planned."""
+        """Until the head is due: 0 when it is, infinite when nothing is planned."""
         return math.inf if self._next_at is None else max(0.0, self._next_at - time.time())
 
-    def saw_head(self, polled: common_pb2.BlockHeader) -> None:
+    def read(self, headers: Iterable[common_pb2.BlockHeader]) -> None:
+        """A read of the head found these blocks (none: it came too early, or a node behind answered)."""
         interval_s = self.interval_s()
-        if self.head is not None and polled.number <= self.head.number:
-            self._arrival_s = min(interval_s, self._arrival_s + interval_s / 10)  # early, or a node behind
-        else:
-            self._arrival_s = max(0.0, self._arrival_s - interval_s / 200)
-            self.head = polled
+        newest = max(headers, key=lambda header: header.number, default=None)
+        if newest is None:
+            self._arrival_s = min(interval_s, self._arrival_s + interval_s / 10)
+            return
+        self._arrival_s = max(0.0, self._arrival_s - interval_s / 200)
+        if self.head is None or newest.number > self.head.number:
+            self.head = newest
+
+    def head_by_now(self) -> int | None:
+        """The head's number now, by the clock: the newest block read plus the intervals since."""
+        if self.head is None:
+            return None
+        elapsed_s = time.time() - self.head.block_time.ToMilliseconds() / 1000 - self._arrival_s
+        return self.head.number + max(0, math.floor(elapsed_s / self.interval_s()))
 
     def saw_solidified(self, solid: common_pb2.BlockHeader) -> None:
-        if self.head is not None and self.head.number >= solid.number:
-            self._lags.append(self.head.number - solid.number)
+        head = self.head_by_now()
+        if head is not None and head >= solid.number:
+            self._lags.append(head - solid.number)
 
     def lag(self) -> int | None:
         """Blocks between the head and the solidified head: the least seen lately (a cached solidified head only
@@ -291,12 +310,12 @@ class HeadPolls:
         return min(self._lags) if self._lags else None
 
     def plan(self) -> None:
-        """When to ask for the head next: when the block after the newest seen should have arrived."""
+        """When to read the head next."""
         if self.head is None:
             self._next_at = None
             return
         interval_s = self.interval_s()
-        due = self.head.block_time.ToMilliseconds() / 1000 + interval_s + self._arrival_s
+        due = self.head.block_time.ToMilliseconds() / 1000 + self._blocks_per_read * interval_s + self._arrival_s
         now = time.time()
         self._next_at = due if due > now else now + interval_s / 10
 
@@ -313,26 +332,27 @@ class _Relay:
     def _count(self, method: str) -> None:
         RELAY_CALLS.labels(method, self.strategy).inc()
 
-    async def now_block(self, finality: int) -> common_pb2.BlockHeader:
+    async def now_block(self, finality: int, max_age_s: float = 0.0) -> common_pb2.BlockHeader:
+        """The newest block of the view; no older than `max_age_s` when given (0: the relay's default)."""
         self._count("GetNowBlock")
-        answer = await self._invoices.tron_relay.rpc.GetNowBlock(
-            relay_pb2.RelayServiceGetNowBlockRequest(finality=finality)  # type: ignore[arg-type]
-        )
+        request = relay_pb2.RelayServiceGetNowBlockRequest(finality=finality)  # type: ignore[arg-type]
+        if max_age_s:
+            request.max_age.FromMilliseconds(max(1, round(max_age_s * 1000)))
+        answer = await self._invoices.tron_relay.rpc.GetNowBlock(request)
         return answer.block
 
     async def block_transfers(
-        self, first: int, last: int, *, at_head: bool = False, fresh: bool = False
+        self, first: int, last: int, *, at_head: bool = False
     ) -> relay_pb2.GetBlockTransfersResponse:
-        """Blocks first..last: from the solidified view up to its head, or all `at_head` (`fresh`: not from a cache
-        older than a millisecond, after a reorg)."""
+        """Blocks first..last: from the solidified view up to its head, or all `at_head` (read afresh)."""
         self._count("GetBlockTransfers")
-        request = relay_pb2.GetBlockTransfersRequest(
-            first_block_number=first, last_block_number=last, contract_addresses=self.contracts, include_trx=True,
-            finality=common_pb2.FINALITY_HEAD if at_head else common_pb2.FINALITY_SOLIDIFIED,
-        )  # fmt: skip
-        if fresh:
-            request.max_age.FromMilliseconds(1)
-        return await self._invoices.tron_relay.rpc.GetBlockTransfers(request)
+        finality = common_pb2.FINALITY_HEAD if at_head else common_pb2.FINALITY_SOLIDIFIED
+        return await self._invoices.tron_relay.rpc.GetBlockTransfers(
+            relay_pb2.GetBlockTransfersRequest(
+                first_block_number=first, last_block_number=last, contract_addresses=self.contracts, include_trx=True,
+                finality=finality,  # type: ignore[arg-type]
+            )
+        )
 
     async def address_transfers(
         self, address: str, contract: str, since: datetime, page_token: str
@@ -390,27 +410,30 @@ class _Pass:
     async def scan(self, heads: HeadPolls) -> None:
         window = heads.window
         window.prune(self.cursor.block)
-        if heads.due():
-            heads.saw_head(await self.relay.now_block(common_pb2.FINALITY_HEAD))
-        head = heads.head
-        if head is None:
-            return
         solid = None
-        if window.top is None and head.number - self.cursor.block > CATCH_UP_BLOCKS:
-            # Far behind (downtime): the solidified blocks are read from the solidified view, in ranges.
+        if window.top is None:
             solid = await self._solidified(heads)
-            await self._credit_solidified(solid.number, _time(solid.block_time))
-        while True:
-            top = self._read_top(window)
-            if top < head.number and not await self._read_at_head(window, top + 1, min(head.number, top + MAX_BLOCKS_PER_CALL)):
-                break  # the node that answered is behind: the rest comes next pass
-            if solid is None and self._confirm_due(heads, head.number):
-                solid = await self._solidified(heads)
-            if solid is not None and self.cursor.block < solid.number <= self._read_top(window):
-                await self._confirm(window, solid)
-            if self._read_top(window) >= head.number:
-                break
-            await self._keep_lease()
+            if solid.number - self.cursor.block > CATCH_UP_BLOCKS:
+                # Far behind (downtime): the solidified blocks are read from the solidified view, in ranges.
+                await self._credit_solidified(solid.number, _time(solid.block_time))
+        if heads.due():
+            first_read = True
+            while True:
+                top = self._read_top(window)
+                read = await self._read_at_head(window, top + 1, top + MAX_HEAD_BLOCKS_PER_CALL)
+                if first_read:
+                    heads.read(read)
+                    first_read = False
+                if solid is not None and self.cursor.block < solid.number <= self._read_top(window):
+                    await self._confirm(window, solid)
+                if len(read) < MAX_HEAD_BLOCKS_PER_CALL:
+                    break  # at the head (or a node behind answered): the rest comes next time
+                await self._keep_lease()  # catching up
+        if solid is None and (why := self._confirm_due(heads)):
+            # For a payment, a solidified head no older than half a block: it is credited as soon as it is final.
+            solid = await self._solidified(heads, heads.interval_s() / 2 if why == "payment" else 0.0)
+        if solid is not None and self.cursor.block < solid.number <= self._read_top(window):
+            await self._confirm(window, solid)
         top = self._read_top(window)
         if top > self.cursor.scanned_head:
             await self._save(ChainCursor(self.cursor.block, self.cursor.time, top))
@@ -451,65 +474,69 @@ class _Pass:
         top = window.top
         return self.cursor.block if top is None else max(top, self.cursor.block)
 
-    async def _solidified(self, heads: HeadPolls) -> common_pb2.BlockHeader:
-        solid = await self.relay.now_block(common_pb2.FINALITY_SOLIDIFIED)
+    async def _solidified(self, heads: HeadPolls, max_age_s: float = 0.0) -> common_pb2.BlockHeader:
+        solid = await self.relay.now_block(common_pb2.FINALITY_SOLIDIFIED, max_age_s)
         heads.saw_solidified(solid)
         return solid
 
-    def _confirm_due(self, heads: HeadPolls, head_number: int) -> bool:
-        """Whether to read the solidified head now: its lag is unknown, `watcher_confirm_blocks` blocks should have
-        solidified since the cursor, or a SEEN payment's block should have."""
-        lag = heads.lag()
-        if lag is None:
-            return True
-        solid_by_now = head_number - lag
+    def _confirm_due(self, heads: HeadPolls) -> str:
+        """Why to read the solidified head now ("" not to): its lag is unknown ("lag"), `watcher_confirm_blocks`
+        blocks should have solidified since the cursor ("cursor"), or a SEEN payment's block should have
+        ("payment")."""
+        lag, head = heads.lag(), heads.head_by_now()
+        if lag is None or head is None:
+            return "lag"
+        solid_by_now = head - lag
         if solid_by_now - self.cursor.block >= self._settings.watcher_confirm_blocks:
-            return True
-        return any(
+            return "cursor"
+        seen = any(
             p["state"] == states.PAYMENT_SEEN and self.cursor.block < p["block_number"] <= solid_by_now
             for invoice in self._by_id.values()
             for p in invoice["payments"]
         )
+        return "payment" if seen else ""
 
-    async def _read_at_head(self, window: HeadWindow, first: int, last: int) -> bool:
+    async def _read_at_head(self, window: HeadWindow, first: int, last: int) -> list[common_pb2.BlockHeader]:
         """Read blocks first..last at head into the window, seeing their payments; a block not on the one read below
-        it (a reorg) has the whole window read again. Whether any block was read."""
+        it (a reorg) has the whole window read again. The headers read."""
         answer = await self.relay.block_transfers(first, last, at_head=True)
         by_block = _by_block(answer.transfers)
         for header in answer.blocks:
             if not window.extends(header):
-                await self._read_again(window, header.number)
-                return True
+                return await self._read_again(window, header.number)
             transfers = by_block.get(header.number, [])
             window.add(header, transfers)
             for transfer in transfers:
                 await self._record(transfer, final=False)
             await self._revert_missing(header.number, header.number, transfers)
-        return len(answer.blocks) > 0
+        return list(answer.blocks)
 
-    async def _read_again(self, window: HeadWindow, through: int) -> None:
-        """The chain changed under the window: read it again, fresh, from the cursor through `through` at least;
-        revert what is gone, see what moved. A read that is itself not one chain (nodes of a load balancer on two
-        forks) stops there; the next pass goes on."""
+    async def _read_again(self, window: HeadWindow, through: int) -> list[common_pb2.BlockHeader]:
+        """The chain changed under the window: read it again from the cursor through `through` at least; revert
+        what is gone, see what moved. A read that is itself not one chain (nodes of a load balancer on two forks)
+        stops there; the next read goes on. The headers read."""
         window.clear()
         first = self.cursor.block + 1
-        read: list[relay_pb2.BlockTransfer] = []
+        transfers: list[relay_pb2.BlockTransfer] = []
+        headers: list[common_pb2.BlockHeader] = []
         last_read = first - 1
         while last_read < through:
-            last = min(through, last_read + MAX_BLOCKS_PER_CALL)
-            answer = await self.relay.block_transfers(last_read + 1, last, at_head=True, fresh=True)
+            last = min(through, last_read + MAX_HEAD_BLOCKS_PER_CALL)
+            answer = await self.relay.block_transfers(last_read + 1, last, at_head=True)
             by_block = _by_block(answer.transfers)
             for header in answer.blocks:
                 if not window.extends(header):
                     break
                 window.add(header, by_block.get(header.number, []))
-                read.extend(by_block.get(header.number, []))
+                transfers.extend(by_block.get(header.number, []))
+                headers.append(header)
                 last_read = header.number
             if last_read < last:
                 break  # a node behind, or on another fork, answered
-        for transfer in _latest(read):
+        for transfer in _latest(transfers):
             await self._record(transfer, final=False)
-        await self._revert_missing(first, last_read, read)
+        await self._revert_missing(first, last_read, transfers)
+        return headers
 
     async def _confirm(self, window: HeadWindow, solid: common_pb2.BlockHeader) -> None:
         """Credit the window's blocks up to `solid` when it is the block read at head; read them from the solidified

@@ -76,8 +76,6 @@ class Kind(enum.Enum):
     #: A block's TRX transfers and receipts, read from the head view (may still change) or the solidified one.
     HEAD_BLOCK_RECEIPTS = "head-block-receipts"
     SOLIDIFIED_BLOCK_RECEIPTS = "solidified-block-receipts"
-    #: A block of the head view with its TRX transfers, no receipts: what getnowblock answers (stored by that read).
-    HEAD_BLOCK_BODY = "head-block-body"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -152,7 +150,6 @@ _TTL_FIELDS = {
     Kind.SOLIDIFIED_RECEIPT: "solidified_receipt_s",
     Kind.HEAD_BLOCK_RECEIPTS: "head_receipt_s",
     Kind.SOLIDIFIED_BLOCK_RECEIPTS: "solidified_receipt_s",
-    Kind.HEAD_BLOCK_BODY: "head_receipt_s",
 }
 _FINAL_KINDS = frozenset({Kind.SOLIDIFIED_RECEIPT, Kind.SOLIDIFIED_BLOCK_RECEIPTS})
 
@@ -327,18 +324,10 @@ class ReadThroughCache:
             return limit
         return max(0.0, min(limit, left - deadlines.MARGIN_S))
 
-    async def put(self, kind: Kind, argument: str, value: Any) -> None:
-        """Store `value`, fetched just now by another read (a head block that getnowblock answered whole), as the
-        answer to (`kind`, `argument`)."""
-        await self._keep(kind, self.key(kind, argument), _Entry(value, self._clock()))
-
     async def _refresh(self, kind: Kind, key: str, fetch: Callable[[], Awaitable[Any]]) -> _Entry:
         with deadlines.within(self._policy.fetch_timeout_s):
             value = await fetch()
-        return await self._keep(kind, key, _Entry(value, self._clock()))
-
-    async def _keep(self, kind: Kind, key: str, entry: _Entry) -> _Entry:
-        value = entry.value
+        entry = _Entry(value, self._clock())
         found = value is not None
         payload = json.dumps({"at": entry.fetched_at, "v": to_json(value)}, separators=(",", ":")).encode()
         if await self._store.put(key, payload, self._policy.keep_s(kind, found)):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Iterable
+from collections.abc import Awaitable, Collection, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from lucid_tron import trongrid
 from lucid_tron.trongrid import (
@@ -15,7 +16,6 @@ from lucid_tron.trongrid import (
     Finality,
     Receipt,
     HistoryPage,
-    TronGridBadResponse,
     TronGridClient,
 )
 
@@ -27,6 +27,8 @@ __all__ = ["BlockTransfers", "ChainRelay", "Verification"]
 
 #: Blocks of one range read at once: enough to fill a range in a few round trips, few enough not to be throttled.
 _BLOCKS_AT_ONCE = 8
+
+T = TypeVar("T")
 
 _BLOCK_KINDS = {Finality.HEAD: Kind.HEAD_BLOCK, Finality.SOLIDIFIED: Kind.SOLIDIFIED_BLOCK}
 _ACCOUNT_KINDS = {Finality.HEAD: Kind.HEAD_ACCOUNT, Finality.SOLIDIFIED: Kind.SOLIDIFIED_ACCOUNT}
@@ -51,6 +53,17 @@ class BlockTransfers:
     headers: list[BlockHeader]
 
 
+async def _all(reads: Iterable[Awaitable[T]]) -> list[T]:
+    """Every read's answer, run at once; the first failure cancels the rest."""
+    # Not a TaskGroup: its ExceptionGroup would hide the domain error (UNAVAILABLE) the first failure is.
+    tasks = [asyncio.ensure_future(read) for read in reads]
+    try:
+        return list(await asyncio.gather(*tasks))
+    finally:
+        for pending in tasks:
+            pending.cancel()
+
+
 def _combined(statuses: Iterable[CacheStatus]) -> CacheStatus:
     """One status for an answer drawn from several reads: cached only if all were, stale if any was."""
     seen = list(statuses)
@@ -67,18 +80,10 @@ class ChainRelay:
         self._cache = cache
 
     async def now_block(self, finality: Finality, max_age_s: float | None) -> Cached[BlockHeader]:
-        """The newest block of the view. getnowblock answers the whole block: at head it is kept too (its body, TRX
-        transfers and txids), so a watcher that then lists that block's transfers costs no second read of it."""
-        fetch = self._head_now if finality is Finality.HEAD else lambda: trongrid.now_block(self._trongrid, finality)
-        return await self._cache.read(_BLOCK_KINDS[finality], "now", BlockHeader, fetch, max_age_s=max_age_s)
-
-    async def _head_now(self) -> BlockHeader:
-        body = await trongrid.block_body(self._trongrid, None, Finality.HEAD)
-        if body is None:
-            raise TronGridBadResponse("getnowblock answered without a block")
-        header = body.block.header
-        await self._cache.put(Kind.HEAD_BLOCK_BODY, str(header.number), body)
-        return header
+        return await self._cache.read(
+            _BLOCK_KINDS[finality], "now", BlockHeader,
+            lambda: trongrid.now_block(self._trongrid, finality), max_age_s=max_age_s,
+        )  # fmt: skip
 
     async def account(self, address: str, finality: Finality, max_age_s: float | None) -> Cached[Account]:
         return await self._cache.read(
@@ -127,51 +132,45 @@ class ChainRelay:
             lambda: trongrid.block_receipts(self._trongrid, number, Finality.HEAD),
         )  # fmt: skip
 
-    async def head_block(self, number: int, with_logs: bool, max_age_s: float | None) -> Cached[BlockReceipts | None]:
-        """Block `number` of the head view: its body (one request, none when getnowblock already answered it) and,
-        when `with_logs` and it holds a transaction other than a TRX transfer, its receipts (one more request, cached
-        by block id, so they are always those of that very body). None when the view does not hold it yet."""
-        body = await self._cache.read(
-            Kind.HEAD_BLOCK_BODY, str(number), BlockReceipts | None,
-            lambda: trongrid.block_body(self._trongrid, number, Finality.HEAD), max_age_s=max_age_s,
-        )  # fmt: skip
-        if body.value is None or not with_logs or not trongrid.needs_receipts(body.value):
-            return body
-        read = body.value
-        return await self._cache.read(
-            Kind.HEAD_BLOCK_RECEIPTS, f"id:{read.block.header.block_id}", BlockReceipts | None,
-            lambda: trongrid.block_with_receipts(self._trongrid, read, Finality.HEAD),
-        )  # fmt: skip
+    async def head_blocks(self, first: int, last: int, with_logs: bool) -> list[Cached[BlockReceipts | None]]:
+        """Blocks first..last of the head view, up to its head: their bodies in one request (getblockbylimitnext,
+        never cached: this is how a watcher learns of new blocks) and, when `with_logs`, the receipts of each block
+        holding a transaction other than a TRX transfer (one request each, cached by block id, so they are always
+        those of that very body). A block whose receipts the node does not hold ends the run (None)."""
+        bodies = await trongrid.block_bodies(self._trongrid, first, last, Finality.HEAD)
+        gate = asyncio.Semaphore(_BLOCKS_AT_ONCE)
+
+        async def complete(body: BlockReceipts) -> Cached[BlockReceipts | None]:
+            if not with_logs or not trongrid.needs_receipts(body):
+                return Cached(body, FETCHED)
+            async with gate:
+                return await self._cache.read(
+                    Kind.HEAD_BLOCK_RECEIPTS, f"id:{body.block.header.block_id}", BlockReceipts | None,
+                    lambda: trongrid.block_with_receipts(self._trongrid, body, Finality.HEAD),
+                )  # fmt: skip
+
+        return await _all(complete(body) for body in bodies)
 
     async def block_transfers(
         self, first: int, last: int, contracts: Collection[str], include_trx: bool, *,
-        finality: Finality = Finality.SOLIDIFIED, max_age_s: float | None = None,
+        finality: Finality = Finality.SOLIDIFIED,
     ) -> BlockTransfers:
         """The transfers of blocks first..last, up to the head (see relay.proto's GetBlockTransfers)."""
-        gate = asyncio.Semaphore(_BLOCKS_AT_ONCE)
         if finality is Finality.HEAD:
             solidified_number = 0
             statuses = []
-
-            async def read(number: int) -> Cached[BlockReceipts | None]:
-                async with gate:
-                    return await self.head_block(number, bool(contracts), max_age_s)
+            answers = await self.head_blocks(first, last, bool(contracts))
         else:
             head = await self.now_block(Finality.SOLIDIFIED, None)
             solidified_number = head.value.number
             statuses = [head.status]
+            gate = asyncio.Semaphore(_BLOCKS_AT_ONCE)
 
             async def read(number: int) -> Cached[BlockReceipts | None]:
                 async with gate:
                     return await self.block_receipts(number, number <= solidified_number)
 
-        # Not a TaskGroup: its ExceptionGroup would hide the domain error (UNAVAILABLE) the first failure is.
-        reads = [asyncio.ensure_future(read(number)) for number in range(first, last + 1)]
-        try:
-            answers = await asyncio.gather(*reads)
-        finally:
-            for pending in reads:
-                pending.cancel()
+            answers = await _all(read(number) for number in range(first, last + 1))
         transfers: list[BlockTransfer] = []
         headers: list[BlockHeader] = []
         for answer in answers:

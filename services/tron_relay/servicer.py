@@ -174,12 +174,9 @@ class RelayServicer(relay_pb2_grpc.RelayServiceServicer):
         if not request.contract_addresses and not request.include_trx:
             check.fail("contract_addresses", "required unless include_trx is set: nothing to list")
         finality = _finality(check, request.finality)
-        max_age = _max_age(check, request)
         check.done()
         assert first is not None and last is not None and finality is not None  # done() raised otherwise
-        answer = await self._relay.block_transfers(
-            first, last, contracts, request.include_trx, finality=finality, max_age_s=max_age
-        )
+        answer = await self._relay.block_transfers(first, last, contracts, request.include_trx, finality=finality)
         response = relay_pb2.GetBlockTransfersResponse(
             transfers=[messages.block_transfer(t) for t in answer.transfers if messages.fits_int64(t)],
             last_block_number=answer.last_block_number,

@@ -443,7 +443,6 @@ class GetBlockTransfersRequest(_message.Message):
     CONTRACT_ADDRESSES_FIELD_NUMBER: _builtins.int
     INCLUDE_TRX_FIELD_NUMBER: _builtins.int
     FINALITY_FIELD_NUMBER: _builtins.int
-    MAX_AGE_FIELD_NUMBER: _builtins.int
     first_block_number: _builtins.int
     """REQUIRED. First block of the range; greater than 0."""
     last_block_number: _builtins.int
@@ -455,17 +454,12 @@ class GetBlockTransfersRequest(_message.Message):
     finality: _common_pb2.Finality.ValueType
     """OPTIONAL. Unset or FINALITY_SOLIDIFIED: blocks up to the solidified head are read from the solidified view, newer
     ones from the head view (the solidified head is read for that). FINALITY_HEAD: every block from the head view,
-    without reading the solidified head; what a watcher of new blocks asks, confirming them later by block id.
+    never from the cache, the range in one request (plus one per block whose receipts are needed), without reading
+    the solidified head: what a watcher of new blocks asks, confirming them later by block id.
     """
     @_builtins.property
     def contract_addresses(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """OPTIONAL. Base58 addresses of the token contracts whose Transfer events are listed; at most 10, no repeats."""
-
-    @_builtins.property
-    def max_age(self) -> _duration_pb2.Duration:
-        """OPTIONAL. Oldest cached answer acceptable for a block read from the head view; unset or zero means the server's
-        default. A watcher that found a block replaced (its parent id is not the id it read) asks again with a small one.
-        """
 
     def __init__(
         self,
@@ -475,11 +469,10 @@ class GetBlockTransfersRequest(_message.Message):
         contract_addresses: _abc.Iterable[_builtins.str] | None = ...,
         include_trx: _builtins.bool = ...,
         finality: _common_pb2.Finality.ValueType = ...,
-        max_age: _duration_pb2.Duration | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["max_age", b"max_age"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["contract_addresses", b"contract_addresses", "finality", b"finality", "first_block_number", b"first_block_number", "include_trx", b"include_trx", "last_block_number", b"last_block_number", "max_age", b"max_age"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["contract_addresses", b"contract_addresses", "finality", b"finality", "first_block_number", b"first_block_number", "include_trx", b"include_trx", "last_block_number", b"last_block_number"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
