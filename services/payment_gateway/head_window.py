@@ -67,11 +67,12 @@ class HeadWindow:
         return blocks  # type: ignore[return-value]
 
     def block_interval_ms(self) -> int | None:
-        """The shortest time between two consecutive blocks read (a missed slot only lengthens a gap)."""
+        """The usual time between two consecutive blocks read: the median gap (a missed slot, or a block made out of
+        turn, moves it little)."""
         gaps = [
             self._blocks[n].header.block_time.ToMilliseconds() - self._blocks[n - 1].header.block_time.ToMilliseconds()
             for n in self._blocks
             if n - 1 in self._blocks
         ]
-        positive = [gap for gap in gaps if gap > 0]
-        return min(positive) if positive else None
+        positive = sorted(gap for gap in gaps if gap > 0)
+        return positive[len(positive) // 2] if positive else None
