@@ -263,12 +263,15 @@ class HeadPolls:
         self._lags: collections.deque[int] = collections.deque(maxlen=20)
         self._arrival_s = 0.0
         self._next_at: float | None = None  # wall clock, as block times are
+        #: When the solidified head was last read (monotonic).
+        self.solidified_at: float | None = None
 
     def reset(self) -> None:
         self.window.clear()
         self.head = None
         self._lags.clear()
         self._next_at = None
+        self.solidified_at = None
 
     def interval_s(self) -> float:
         interval_ms = self.window.block_interval_ms()
@@ -300,6 +303,7 @@ class HeadPolls:
         return self.head.number + max(0, math.floor(elapsed_s / self.interval_s()))
 
     def saw_solidified(self, solid: common_pb2.BlockHeader) -> None:
+        self.solidified_at = time.monotonic()
         head = self.head_by_now()
         if head is not None and head >= solid.number:
             self._lags.append(head - solid.number)
@@ -487,7 +491,10 @@ class _Pass:
         if lag is None or head is None:
             return "lag"
         solid_by_now = head - lag
-        if solid_by_now - self.cursor.block >= self._settings.watcher_confirm_blocks:
+        every = self._settings.watcher_confirm_blocks
+        # Also by the clock: a cached solidified head a little behind must not have it read again each pass.
+        waited = heads.solidified_at is None or time.monotonic() - heads.solidified_at >= every * heads.interval_s()
+        if solid_by_now - self.cursor.block >= every and waited:
             return "cursor"
         seen = any(
             p["state"] == states.PAYMENT_SEEN and self.cursor.block < p["block_number"] <= solid_by_now
