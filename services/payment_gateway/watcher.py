@@ -171,6 +171,7 @@ class ChainWatcher:
         except LeaseLost:
             self._lease = None
         if self._lease is None:
+            self._heads.reset()  # another replica scans: nothing is due here, and what was read may go stale
             return ""
         lease = self._lease
         try:
@@ -425,9 +426,9 @@ class _Pass:
             while True:
                 top = self._read_top(window)
                 read = await self._read_at_head(window, top + 1, top + MAX_HEAD_BLOCKS_PER_CALL)
-                if first_read:
+                if first_read or read:  # an empty read after the first is the head reached, not a read too early
                     heads.read(read)
-                    first_read = False
+                first_read = False
                 if solid is not None and self.cursor.block < solid.number <= self._read_top(window):
                     await self._confirm(window, solid)
                 if len(read) < MAX_HEAD_BLOCKS_PER_CALL:
