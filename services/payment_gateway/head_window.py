@@ -59,12 +59,12 @@ class HeadWindow:
     def confirmed_by(self, solid: common_pb2.BlockHeader, first: int) -> list[ReadBlock] | None:
         """Blocks first..solid.number as read, when the window holds them all and `solid` (read from the solidified
         view) is the block read at its height: then they are final. None otherwise."""
-        blocks = [self._blocks.get(number) for number in range(first, solid.number + 1)]
-        if not blocks or any(block is None for block in blocks):
+        numbers = range(first, solid.number + 1)
+        if not numbers or any(number not in self._blocks for number in numbers):
             return None
-        if blocks[-1].header.block_id != solid.block_id:  # type: ignore[union-attr]
+        if self._blocks[solid.number].header.block_id != solid.block_id:
             return None
-        return blocks  # type: ignore[return-value]
+        return [self._blocks[number] for number in numbers]
 
     def block_interval_ms(self) -> int | None:
         """The usual time between two consecutive blocks read: the median gap (a missed slot, or a block made out of
