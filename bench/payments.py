@@ -12,7 +12,9 @@ The rows (all measured in this one run):
     each event's commit (its `time`) to its signed POST arriving (target < 1 s p50);
   - TronGrid requests per block (and per hour at TRON's 3 s blocks) with 0, 10 and 1,000 open invoices: the growth
     of tron-relay's and tron-client's `lucid_trongrid_requests_total` over a window of blocks (target: 0 open ->
-    heartbeat only; 1,000 open -> no more than one request per block).
+    heartbeat only; 1,000 open -> no more than one request per block), and devnet's count of them by path (where
+    each comes from); then the TronGrid requests of one reconciliation run at that many open invoices, and what a
+    run every RECONCILE_INTERVAL_S (300 s) adds per hour and per block.
 """
 
 from __future__ import annotations
@@ -56,6 +58,15 @@ SEEN_TARGET_BLOCKS = 1
 PAID_TARGET_BLOCKS = 1
 WEBHOOK_TARGET_S = 1.0
 TRON_BLOCKS_PER_HOUR = 1200
+#: RECONCILE_INTERVAL_S's default: how often the reconciliation job runs.
+RECONCILE_INTERVAL_S = 300.0
+#: Where the TronGrid requests of the TronGrid rows go, counted by devnet.
+COUNTED_PATHS = tuple(
+    f"/{view}/{name}"
+    for view in ("wallet", "walletsolidity")
+    for name in ("getnowblock", "getblockbynum", "getblockbylimitnext", "gettransactioninfobyblocknum",
+                 "gettransactioninfobyid", "getaccount")
+) + ("/v1/",)
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -78,6 +89,22 @@ class Devnet:
 
     def head(self) -> int:
         return int(self.info()["head"])
+
+    def _faults(self, method: str, body: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(f"{self.url}/devnet/faults", data=data, method=method,
+                                         headers={"content-type": "application/json"})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return list(json.loads(response.read())["rules"])
+
+    def count_paths(self) -> None:
+        """Count the requests devnet receives on each of COUNTED_PATHS from now on (fault rules that do nothing)."""
+        self._faults("DELETE")
+        self._faults("POST", {"rules": [{"paths": [path]} for path in COUNTED_PATHS]})
+
+    def counted(self) -> dict[str, int]:
+        """Requests per path since count_paths, the paths no request took left out."""
+        return {rule["paths"][0]: rule["matched"] for rule in self._faults("GET") if rule["matched"]}
 
     async def wait_blocks(self, count: int) -> tuple[int, int]:
         first = await asyncio.to_thread(self.head)
@@ -132,13 +159,34 @@ async def trongrid_rows(
             opened = target
         await devnet.wait_blocks(2)  # the watcher has noticed them
         before = await asyncio.to_thread(trongrid_requests, mesh)
+        await asyncio.to_thread(devnet.count_paths)
         first, last = await devnet.wait_blocks(args.window_blocks)
         sent = await asyncio.to_thread(trongrid_requests, mesh) - before
+        by_path = await asyncio.to_thread(devnet.counted)
         per_block = sent / (last - first)
-        rows.append({"open_invoices": target, "blocks": last - first, "requests": sent, "per_block": per_block,
-                     "per_hour_at_3s_blocks": per_block * TRON_BLOCKS_PER_HOUR})
+        row = {"open_invoices": target, "blocks": last - first, "requests": sent, "per_block": per_block,
+               "per_hour_at_3s_blocks": per_block * TRON_BLOCKS_PER_HOUR, "by_path": by_path}
         print(f"{target} open: {sent:.0f} TronGrid requests in {last - first} blocks", file=sys.stderr, flush=True)
+        if target:
+            row["reconcile"] = await reconcile_cost(mesh, devnet, gateway)
+        rows.append(row)
     return rows
+
+
+async def reconcile_cost(
+    mesh: Mesh, devnet: Devnet, gateway: payment_gateway_pb2_grpc.PaymentGatewayServiceStub
+) -> dict[str, Any]:
+    """TronGrid requests of one reconciliation run (on demand; the job runs one every RECONCILE_INTERVAL_S), the
+    watcher's meanwhile included."""
+    before = await asyncio.to_thread(trongrid_requests, mesh)
+    await asyncio.to_thread(devnet.count_paths)
+    started = time.monotonic()
+    await gateway.ReconcileInvoices(pg.ReconcileInvoicesRequest(), timeout=900)
+    sent = await asyncio.to_thread(trongrid_requests, mesh) - before
+    by_path = await asyncio.to_thread(devnet.counted)
+    runs_per_hour = 3600 / RECONCILE_INTERVAL_S
+    return {"requests": sent, "seconds": time.monotonic() - started, "by_path": by_path,
+            "per_hour": sent * runs_per_hour, "per_block_at_3s_blocks": sent * runs_per_hour / TRON_BLOCKS_PER_HOUR}
 
 
 class Receiver:
@@ -294,10 +342,20 @@ def table(result: dict[str, Any]) -> str:
         verdict = "PASS" if hooks["p50_s"] < WEBHOOK_TARGET_S else "MISS"
         lines.append(f"| webhook after the state change ({hooks['delivered']}) | {hooks['p50_s']:.3f} s "
                      f"| {hooks['max_s']:.3f} s | < {WEBHOOK_TARGET_S:g} s p50 | {verdict} |")
-    lines += ["", "| open invoices | TronGrid requests | blocks | per block | per hour at 3 s blocks |", "|---|---|---|---|---|"]
+    lines += ["", "| open invoices | TronGrid requests | blocks | per block | per hour at 3 s blocks | by path (devnet) |",
+              "|---|---|---|---|---|---|"]
     for entry in result["trongrid"]:
+        paths = ", ".join(f"{path} {count}" for path, count in sorted(entry["by_path"].items())) or "-"
         lines.append(f"| {entry['open_invoices']} | {entry['requests']:.0f} | {entry['blocks']} | {entry['per_block']:.2f} "
-                     f"| {entry['per_hour_at_3s_blocks']:.0f} |")
+                     f"| {entry['per_hour_at_3s_blocks']:.0f} | {paths} |")
+    lines += ["", f"| open invoices | reconciliation run: TronGrid requests | seconds | per hour (a run every "
+                  f"{RECONCILE_INTERVAL_S:g} s) | per block at 3 s blocks | by path (devnet) |", "|---|---|---|---|---|---|"]
+    for entry in result["trongrid"]:
+        if "reconcile" in entry:
+            run = entry["reconcile"]
+            paths = ", ".join(f"{path} {count}" for path, count in sorted(run["by_path"].items())) or "-"
+            lines.append(f"| {entry['open_invoices']} | {run['requests']:.0f} | {run['seconds']:.1f} | {run['per_hour']:.0f} "
+                         f"| {run['per_block_at_3s_blocks']:.2f} | {paths} |")
     return "\n".join(lines)
 
 

@@ -170,6 +170,12 @@ def parse_block_receipts(block_answer: Mapping[str, Any], infos_answer: Any, *, 
     TRX transfers are read from the transactions' raw_data (the only place a TransferContract shows); token
     transfers are left to the receipts' logs, where transfers made from inside other contracts show too.
     """
+    body = parse_block_body(block_answer, solidified=solidified)
+    return with_receipts(body, parse_receipts(infos_answer, body.block.header.number, solidified=solidified))
+
+
+def parse_block_body(block_answer: Mapping[str, Any], *, solidified: bool) -> BlockReceipts:
+    """A getblockbynum / getnowblock answer (visible) as a block with its TRX transfers and no receipts yet."""
     block = parse_block(block_answer, solidified=solidified)
     header = block.header
     native = []
@@ -181,6 +187,11 @@ def parse_block_receipts(block_answer: Mapping[str, Any], infos_answer: Any, *, 
         transfer = _native_transfer(tx)
         if transfer is not None:
             native.append(transfer)
+    return BlockReceipts(block=block, native_transfers=tuple(native), receipts=())
+
+
+def parse_receipts(infos_answer: Any, number: int, *, solidified: bool) -> tuple[Receipt, ...]:
+    """A gettransactioninfobyblocknum answer: the receipts of block `number`."""
     if not isinstance(infos_answer, list):
         raise bad_response(f"gettransactioninfobyblocknum answered a {type(infos_answer).__name__}, not a list")
     receipts = []
@@ -188,10 +199,14 @@ def parse_block_receipts(block_answer: Mapping[str, Any], infos_answer: Any, *, 
         info = json_object(entry, "gettransactioninfobyblocknum[]")
         receipt = parse_receipt(info, _hex_id(_Json(info, "transactioninfo").str("id"), "transactioninfo.id"),
                                 solidified=solidified)
-        if receipt.block_number != header.number:
-            raise bad_response(f"the receipts of block {header.number} include one of block {receipt.block_number}")
+        if receipt.block_number != number:
+            raise bad_response(f"the receipts of block {number} include one of block {receipt.block_number}")
         receipts.append(receipt)
-    return BlockReceipts(block=block, native_transfers=tuple(native), receipts=tuple(receipts))
+    return tuple(receipts)
+
+
+def with_receipts(body: BlockReceipts, receipts: tuple[Receipt, ...]) -> BlockReceipts:
+    return BlockReceipts(block=body.block, native_transfers=body.native_transfers, receipts=receipts)
 
 
 def _native_transfer(tx: protocol.Transaction) -> NativeTransfer | None:

@@ -22,7 +22,10 @@ from ._parsing import (
     parse_account,
     parse_account_resources,
     parse_block,
+    parse_block_body,
     parse_block_receipts,
+    parse_receipts,
+    with_receipts,
     parse_chain_parameters,
     parse_constant_call,
     parse_energy_required,
@@ -52,7 +55,9 @@ __all__ = [
     "account",
     "account_resources",
     "block",
+    "block_bodies",
     "block_receipts",
+    "block_with_receipts",
     "both",
     "chain_parameters",
     "constant_call",
@@ -106,10 +111,53 @@ async def block_receipts(client: TronGridClient, number: int, finality: Finality
     # The two calls can reach two nodes of a load-balanced TronGrid, the second not holding the block yet: it answers
     # no receipts, which would hide every Transfer log of the block. A contract call always has a receipt, so one
     # missing means the view does not hold the whole block yet.
-    read = {receipt.txid for receipt in found.receipts} | {native.txid for native in found.native_transfers}
-    if not read.issuperset(found.block.txids):
-        return None
-    return found
+    return found if _complete(found) else None
+
+
+async def block_bodies(client: TronGridClient, first: int, last: int, finality: Finality) -> list[BlockReceipts]:
+    """Blocks first..last (at most 100) of the view with their TRX transfers and no receipts, in one request
+    (getblockbylimitnext): the consecutive run from `first` the view holds, empty when it holds none of them.
+    `needs_receipts` says whether `block_with_receipts` must complete a block before its token transfers are known."""
+    answer = json_object(
+        await _view(client, finality)("getblockbylimitnext", {"startNum": first, "endNum": last + 1, "visible": True}),
+        "getblockbylimitnext",
+    )
+    solidified = finality is Finality.SOLIDIFIED
+    entries = answer.get("block", [])
+    if not isinstance(entries, list):
+        raise bad_response("getblockbylimitnext answered a block list that is not a list")
+    bodies = sorted(
+        (parse_block_body(json_object(entry, "getblockbylimitnext.block[]"), solidified=solidified) for entry in entries),
+        key=lambda body: body.block.header.number,
+    )
+    run: list[BlockReceipts] = []
+    for body in bodies:
+        if body.block.header.number != first + len(run):
+            break  # a gap (or a block outside the range): only a consecutive run is of use
+        run.append(body)
+    return run
+
+
+def needs_receipts(body: BlockReceipts) -> bool:
+    """Whether the block holds a transaction other than a plain TRX transfer: only those can emit logs (a block of
+    TRX transfers alone, or an empty one, has no token transfer to find)."""
+    return len(body.native_transfers) < len(body.block.txids)
+
+
+async def block_with_receipts(client: TronGridClient, body: BlockReceipts, finality: Finality) -> BlockReceipts | None:
+    """`body` completed with its receipts (gettransactioninfobyblocknum: one request); None when the node that
+    answered does not hold that very block (a receipt missing, or one of a transaction the block does not hold)."""
+    number = body.block.header.number
+    answer = await _view(client, finality)("gettransactioninfobyblocknum", {"num": number})
+    found = with_receipts(body, parse_receipts(answer, number, solidified=finality is Finality.SOLIDIFIED))
+    return found if _complete(found) else None
+
+
+def _complete(found: BlockReceipts) -> bool:
+    """Every transaction of the block has a receipt or is a TRX transfer, and every receipt is of the block's."""
+    txids = set(found.block.txids)
+    receipts = {receipt.txid for receipt in found.receipts}
+    return receipts <= txids and (receipts | {native.txid for native in found.native_transfers}) >= txids
 
 
 async def token_transfers(

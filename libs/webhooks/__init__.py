@@ -15,7 +15,8 @@ settings include WebhookSettings)::
 - DeliveryWorker, backoff_s     POSTs due deliveries under a lease: per-attempt timeout, exponential backoff with
                                 full jitter, dead letter after N attempts, an endpoint disabled after a failure
                                 streak, at most N attempts in flight per endpoint so one receiver never delays others
-- WebhookSettings               WEBHOOK_* settings of delivery
+- WebhookSettings               WEBHOOK_* settings of delivery, and the key sealing secrets at rest
+- SecretSealer, SealingError    secrets sealed at rest with AES-256-GCM; Webhooks.reseal seals them under a new key
 - WebhookStore                  the collections (endpoints, events, deliveries) and their INDEXES
 - check_url                     https only; http for loopback, localhost and .test hosts
 - new_secret, message_body, signed_headers   the spec's secret, body and headers (signed by `standardwebhooks`)
@@ -27,8 +28,8 @@ redelivery). Attempts to one endpoint may overlap, so events can arrive out of o
 sequence in the data for receivers to order by. Events and deliveries are kept 30 days.
 
 Counters (Prometheus, served on METRICS_PORT): lucid_webhook_attempts_total{outcome=succeeded|retried|dead_letter},
-lucid_webhook_endpoints_disabled_total. Secrets are stored as they are (the database is the service's own, like its
-idempotency keys) and never appear in a read, a listing, a log or an error.
+lucid_webhook_endpoints_disabled_total. Secrets are stored sealed (AES-256-GCM under WEBHOOK_SECRETS_KEY, bound to
+their endpoint; `SecretSealer`, rotation in its module) and never appear in a read, a listing, a log or an error.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from lucid_tron.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from ._delivery import DeliveryWorker, backoff_s
+    from ._sealing import SealingError, SecretSealer
     from ._service import with_webhooks
     from ._servicer import WebhookServicer, webhooks_registration
     from ._settings import WebhookSettings
@@ -61,6 +63,8 @@ __all__ = [
     "PENDING",
     "SUCCEEDED",
     "DeliveryWorker",
+    "SealingError",
+    "SecretSealer",
     "NewEndpoint",
     "WebhookServicer",
     "WebhookSettings",
@@ -81,6 +85,8 @@ __getattr__, __dir__ = lazy_exports(
     {
         "DeliveryWorker": "._delivery",
         "backoff_s": "._delivery",
+        "SealingError": "._sealing",
+        "SecretSealer": "._sealing",
         "with_webhooks": "._service",
         "WebhookServicer": "._servicer",
         "webhooks_registration": "._servicer",

@@ -33,7 +33,8 @@ from . import _metrics
 from ._settings import WebhookSettings
 from ._signing import signed_headers
 from ._store import DEAD_LETTER, PENDING, SUCCEEDED
-from ._webhooks import Webhooks, signing_secrets
+from ._sealing import SealingError
+from ._webhooks import Webhooks
 
 __all__ = ["DeliveryWorker", "backoff_s"]
 
@@ -154,7 +155,11 @@ class DeliveryWorker:
     ) -> tuple[datetime, int, float, str]:
         """One POST: when it was sent, the HTTP status (0 without an answer), its latency in seconds, the error."""
         sent_at = utc_now()
-        headers = signed_headers(delivery["event_id"], delivery["body"], signing_secrets(endpoint, sent_at), sent_at)
+        try:
+            signing = self._webhooks.signing_secrets(endpoint, sent_at)
+        except SealingError as failure:  # not sent unsigned: a failed attempt, retried (the key may be restored)
+            return sent_at, 0, 0.0, str(failure)
+        headers = signed_headers(delivery["event_id"], delivery["body"], signing, sent_at)
         timeout_s = self._settings.webhook_attempt_timeout_s
         started = time.monotonic()
         status, error = 0, ""

@@ -31,13 +31,18 @@ def with_webhooks(spec: ServiceSpec, store: MoneyJobStore, settings: WebhookSett
     the events of its outbox as webhooks: an OutboxDispatcher fans them out into deliveries and a DeliveryWorker
     POSTs them, each under its lease (one of each across replicas), from the first moment the store answers
     until the service stops (before its other stop hooks, which close the store)."""
-    webhooks = Webhooks(store)
+    webhooks = Webhooks(store, settings.secret_sealer)
     running: list[asyncio.Task[None]] = []
 
     async def send() -> None:
         # Start hooks run before the store opens, and the store may be down at start: wait until it answers.
         while not await store.ping():
             await asyncio.sleep(settings.webhook_poll_s)
+        if not webhooks.sealer.sealing:
+            _log.warning("WEBHOOK_SECRETS_KEY is unset: webhook endpoint secrets are stored unsealed")
+        resealed = await webhooks.reseal()
+        if resealed:
+            _log.info("sealed the secrets of %d webhook endpoints under the current key", resealed)
         leases = store.leases(owner=f"{socket.gethostname()}:{os.getpid()}", ttl_s=LEASE_S)
         dispatcher = OutboxDispatcher(store.outbox, webhooks.fan_out, leases, poll_s=settings.webhook_poll_s)
         await asyncio.gather(dispatcher.run(), DeliveryWorker(webhooks, leases, settings).run())

@@ -79,6 +79,19 @@ class WebhookStore:
         with self._host.bounded():
             return await self._host.collection(ENDPOINTS).find({"disabled": False}).to_list()
 
+    async def endpoints_secrets(self) -> list[Document]:
+        """Every endpoint's id and stored secrets."""
+        with self._host.bounded():
+            return await self._host.collection(ENDPOINTS).find({}, {field: 1 for field in _SECRETS}).to_list()
+
+    async def replace_secrets(self, endpoint_id: str, stored: Mapping[str, Any], replacing: Mapping[str, Any]) -> bool:
+        """Store `replacing` for the secrets still as `stored` (not changed meanwhile); whether they were."""
+        with self._host.bounded():
+            result = await self._host.collection(ENDPOINTS, durable=True).update_one(
+                {"_id": endpoint_id, **stored}, {"$set": dict(replacing)}
+            )
+        return result.modified_count == 1
+
     async def update_endpoint(self, endpoint_id: str, etag: str | None, changes: Mapping[str, Any]) -> Document | None:
         """Apply `changes` ($set) to the endpoint at `etag` (any version when None): the endpoint after, or None
         when there is no such endpoint at that version."""

@@ -2,12 +2,14 @@
 with an overlap), the fan-out of outbox events into deliveries, and redeliveries.
 
 Plain async Python, no grpc: `_servicer` adapts it to lucid.tron.v1.WebhookService; it raises `lucid_tron.errors`.
-A secret leaves this module only in the response of a create or a rotation (and in the signatures).
+A secret leaves this module only in the response of a create or a rotation (and in the signatures); it is stored
+sealed (`_sealing`), and opened only to sign.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import suppress
@@ -22,6 +24,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from lucid_tron.errors import Aborted, NotFound
 from lucid_tron.storage import MoneyStore, OutboxEvent, in_transaction, utc_now
 
+from ._sealing import SealingError, SecretSealer
 from ._signing import message_body, new_secret
 from ._store import DEAD_LETTER, ENDPOINTS, PENDING, SUCCEEDED, WebhookStore
 
@@ -37,6 +40,8 @@ __all__ = [
 ]
 
 ETAG_MISMATCH = "ETAG_MISMATCH"
+_SECRET_FIELDS = ("secret", "previous_secret")
+_log = logging.getLogger("lucid_tron.webhooks")
 OPERATOR_DISABLED = "disabled by an operator"
 
 M = TypeVar("M", bound=Message)
@@ -60,9 +65,11 @@ class NewEndpoint:
 class Webhooks:
     """The webhooks of one service, on its MongoDB store (a MoneyStore: idempotency keys for creates)."""
 
-    def __init__(self, store: MoneyStore) -> None:
+    def __init__(self, store: MoneyStore, sealer: SecretSealer | None = None) -> None:
         self._host = store
         self.store = WebhookStore(store)
+        #: How secrets are stored: unsealed without one.
+        self.sealer = sealer or SecretSealer(None)
         self._due = asyncio.Event()
 
     # -- endpoints ----------------------------------------------------------------------------------------------
@@ -84,15 +91,16 @@ class Webhooks:
         try:
             now = utc_now()
             secret = new_secret()
+            endpoint_id = f"whe_{ObjectId()}"
             endpoint = {
-                "_id": f"whe_{ObjectId()}",
+                "_id": endpoint_id,
                 "url": new.url,
                 "description": new.description,
                 "event_types": list(new.event_types),
                 "disabled": False,
                 "disabled_reason": "",
                 "failure_streak": 0,
-                "secret": secret,
+                "secret": self.sealer.seal(secret, endpoint_id),
                 "previous_secret": None,
                 "previous_secret_expire_at": None,
                 "etag": _new_etag(),
@@ -158,8 +166,8 @@ class Webhooks:
         now = utc_now()
         secret = new_secret()
         changes = {
-            "secret": secret,
-            "previous_secret": endpoint["secret"] if overlap > timedelta(0) else None,
+            "secret": self.sealer.seal(secret, endpoint_id),
+            "previous_secret": endpoint["secret"] if overlap > timedelta(0) else None,  # as stored: it opens alike
             "previous_secret_expire_at": now + overlap if overlap > timedelta(0) else None,
             "etag": _new_etag(),
             "updated_at": now,
@@ -169,6 +177,32 @@ class Webhooks:
             await self._missed(endpoint_id)
         assert updated is not None
         return updated, secret
+
+    def signing_secrets(self, endpoint: Mapping[str, Any], now: datetime) -> list[str]:
+        """The secrets, opened, that a delivery to `endpoint` at `now` is signed with (SealingError when one does
+        not open)."""
+        return [self.sealer.open(stored, endpoint["_id"]) for stored in signing_secrets(endpoint, now)]
+
+    async def reseal(self) -> int:
+        """Store every endpoint's secrets as the sealer seals now: under a new key (the previous one still opens
+        them), or sealed for the first time. How many endpoints changed; one whose secret no key opens is left as
+        it is (and logged), as is one changed meanwhile (it was sealed by that change)."""
+        changed = 0
+        for endpoint in await self.store.endpoints_secrets():
+            stored = {field: endpoint.get(field) for field in _SECRET_FIELDS}
+            if all(value is None or self.sealer.is_current(value) for value in stored.values()):
+                continue
+            try:
+                resealed = {
+                    field: None if value is None else self.sealer.seal(self.sealer.open(value, endpoint["_id"]),
+                                                                       endpoint["_id"])
+                    for field, value in stored.items()
+                }  # fmt: skip
+            except SealingError as error:
+                _log.warning("left a webhook secret as it is: %s", error)
+                continue
+            changed += await self.store.replace_secrets(endpoint["_id"], stored, resealed)
+        return changed
 
     async def disable(self, endpoint_id: str, reason: str) -> bool:
         """Disable an enabled endpoint (the delivery worker does, after a failure streak); False when it was not
@@ -276,7 +310,7 @@ def _new_delivery(delivery_id: str, key: str, endpoint_id: str, event: Mapping[s
 
 
 def _public(endpoint: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in endpoint.items() if key not in ("secret", "previous_secret")}
+    return {key: value for key, value in endpoint.items() if key not in _SECRET_FIELDS}
 
 
 def _new_etag() -> str:

@@ -85,9 +85,13 @@ class Invoices:
         respond: Callable[[Mapping[str, Any]], M],
         response_type: type[M],
     ) -> M:
-        """The response (`respond(invoice)`) of CreateInvoice, run once per request_id: the address is derived with
-        the same request_id, so a retry after a failure gets the same address, and the invoice, its first event and
-        the stored response commit together."""
+        """The response (`respond(invoice)`) of CreateInvoice, run once per request_id: the invoice, its first event,
+        its outbox event and the stored response commit together.
+
+        The claim on request_id comes first, so nothing is derived while MongoDB is down, nor twice for concurrent
+        retries. The address is derived without an idempotency key of wallet-manager's own: the claim already makes
+        a completed call answer the same address, and a key there cost two more durable writes per invoice (a third
+        of the call). An attempt that fails after the derivation leaves that index unused: it was never shown."""
         if not self.payment_wallet_id:
             raise FailedPrecondition(
                 "no payment wallet is configured (PAYMENT_WALLET_ID): deposit addresses cannot be derived",
@@ -98,9 +102,7 @@ class Invoices:
             return response_type.FromString(call.replay)
         try:
             derived = await self.wallet_manager.rpc.DeriveAddress(
-                wallet_pb2.DeriveAddressRequest(
-                    wallet_id=self.payment_wallet_id, label=f"invoice:{request_id}"[:128], request_id=request_id
-                )
+                wallet_pb2.DeriveAddressRequest(wallet_id=self.payment_wallet_id, label=f"invoice:{request_id}"[:128])
             )
             now = utc_now()
             invoice_id = f"inv_{ObjectId()}"

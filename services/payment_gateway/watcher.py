@@ -9,10 +9,16 @@ credited only from a block at or below the solidified head that the relay read f
 (txid, log_index) once (`states` ignores what it already knows).
 
 A pass, by cost (`WatcherSettings.scan_threshold`):
-- block scan (many open invoices): the blocks from the cursor to the solidified head are read in ranges and their
-  payments credited, then the new unsolidified blocks for SEEN. While the unsolidified window holds a SEEN (or a
-  just REVERTED) payment the whole window is read again each pass: a payment gone from its block is reverted, one
-  found at another height is reverted and seen there (a reorg re-queues transactions);
+- block scan (many open invoices): every `watcher_head_read_blocks` blocks (2: a payment SEEN at most one block after
+  its own) the blocks after the last one read are read at head, in one request (GetBlockTransfers at FINALITY_HEAD:
+  the bodies at once, a block's receipts only when it holds more than TRX transfers), when they should have arrived
+  (`HeadPolls` learns the block interval and how late blocks arrive). Their payments are SEEN and the blocks join
+  the `head_window` (header and transfers, in memory). A block whose parent id is not the id read at the height
+  below shows a reorg: the window is read again, a payment gone from its block is reverted, one found at another
+  height is reverted and seen there. Every `watcher_confirm_blocks` blocks, or as soon as a SEEN payment's block
+  should be solidified, the solidified head is read: when its id is the id read at head, every window block up to
+  it is final as read and its payments are credited without reading the blocks again; otherwise (and far behind,
+  after a restart) the blocks are read from the solidified view in ranges;
 - address history (few open invoices): each deposit address's history (ListAddressTransfers) names new txids;
   their blocks, and the blocks of SEEN payments, are read one by one (GetTransactionInfo, GetBlockTransfers);
 - heartbeat (none open): the solidified head is read every `heartbeat_s`, to keep the cursor near the chain.
@@ -32,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -47,6 +54,7 @@ from lucid_tron.mesh import metrics
 from lucid_tron.storage import Lease, LeaseLost, Leases, raise_if_cancelled, utc_now
 
 from . import states
+from .head_window import HeadWindow
 from .store import Fence
 from .watcher_store import ChainCursor, WatcherStore
 
@@ -61,6 +69,11 @@ HISTORY = "address-history"
 HEARTBEAT = "heartbeat"
 #: GetBlockTransfers' largest range.
 MAX_BLOCKS_PER_CALL = 100
+#: Blocks read at head in one call: a read normally finds one or two new blocks; this bounds the answer when more.
+MAX_HEAD_BLOCKS_PER_CALL = 20
+#: Further behind the solidified head than this, block scanning reads the solidified blocks from the solidified view
+#: first (in ranges, cached for good by tron-relay) instead of reading them at head into its window.
+CATCH_UP_BLOCKS = 2 * MAX_BLOCKS_PER_CALL
 #: Pages of an address's history read per pass (newest first): far more than an invoice is paid in.
 HISTORY_PAGES = 4
 HISTORY_PAGE_SIZE = 50
@@ -95,6 +108,12 @@ class WatcherSettings(Settings):
     watcher_history_settle_s: float = setting("WATCHER_HISTORY_SETTLE_S", default=30.0, ge=0, le=3600)
     watcher_lease_ttl_s: float = setting("WATCHER_LEASE_TTL_S", default=15.0, ge=0.5, le=600)
     watcher_max_backoff_s: float = setting("WATCHER_MAX_BACKOFF_S", default=30.0, ge=0.01, le=3600)
+    # Block scanning reads the solidified head (to credit, and move the cursor, the chain's clock for expiry) every
+    # this many blocks, or sooner for a SEEN payment whose block should be solidified.
+    watcher_confirm_blocks: int = setting("WATCHER_CONFIRM_BLOCKS", default=20, ge=1, le=1000)
+    # Block scanning reads the head every this many blocks (each read lists every block since the last): 1 shows a
+    # payment SEEN in its own block; 2 (half the requests) at most one block later.
+    watcher_head_read_blocks: int = setting("WATCHER_HEAD_READ_BLOCKS", default=2, ge=1, le=20)
 
 
 class ChainWatcher:
@@ -120,6 +139,7 @@ class ChainWatcher:
         self._heartbeat_at: float | None = None
         # Solidified heads seen by address-history passes: (monotonic time, number, block time).
         self._observed: collections.deque[tuple[float, int, datetime]] = collections.deque(maxlen=10_000)
+        self._heads = HeadPolls(settings.watcher_interval_s, settings.watcher_head_read_blocks)
 
     async def run(self) -> None:
         """Passes until cancelled; a failed pass is logged and the next comes after a backoff."""
@@ -139,7 +159,7 @@ class ChainWatcher:
     def _delay_s(self) -> float:
         interval = self._settings.watcher_interval_s
         if not self._failures:
-            return interval
+            return min(interval, self._heads.wait_s())
         backoff = min(self._settings.watcher_max_backoff_s, interval * 2 ** min(self._failures, 16))
         return backoff * random.uniform(0.5, 1.0)
 
@@ -151,6 +171,7 @@ class ChainWatcher:
         except LeaseLost:
             self._lease = None
         if self._lease is None:
+            self._heads.reset()  # another replica scans: nothing is due here, and what was read may go stale
             return ""
         lease = self._lease
         try:
@@ -184,6 +205,8 @@ class ChainWatcher:
         run = _Pass(
             self._invoices, self._chain, self._settings, relay, fence, self._renew, cursor, watched, self._dust_base_units
         )
+        if strategy != SCAN:
+            self._heads.reset()  # the window is not kept current meanwhile: a scan starts afresh
         if strategy == HEARTBEAT:
             await self._heartbeat(run, started_at)
         else:
@@ -192,7 +215,7 @@ class ChainWatcher:
                 await self._history(run)
             else:
                 self._observed.clear()
-                await run.scan()
+                await run.scan(self._heads)
         PASSES.labels(strategy).inc()
         return strategy
 
@@ -222,6 +245,86 @@ class ChainWatcher:
             await run.advance(settled[1], settled[2])
 
 
+class HeadPolls:
+    """What block scanning keeps between passes: the window of blocks read at head, the newest block read, the
+    solidification lags observed, and when the head is next worth reading.
+
+    The head is read `watcher_head_read_blocks` block intervals (learned from the window) after the newest block's
+    time, plus how late blocks arrive: read too early (no new block), that delay grows by a tenth of an interval;
+    each read that finds blocks shrinks it by 1/200 of one. So the head is read about once per that many blocks
+    however often the watcher passes, and hardly ever in vain. Every second block (the default) a payment is SEEN
+    at most one block after its own: each read lists the block before the newest too."""
+
+    def __init__(self, default_interval_s: float, blocks_per_read: int) -> None:
+        self._default_interval_s = default_interval_s
+        self._blocks_per_read = blocks_per_read
+        self.window = HeadWindow()
+        #: The newest block read at head.
+        self.head: common_pb2.BlockHeader | None = None
+        self._lags: collections.deque[int] = collections.deque(maxlen=20)
+        self._arrival_s = 0.0
+        self._next_at: float | None = None  # wall clock, as block times are
+        #: When the solidified head was last read (monotonic).
+        self.solidified_at: float | None = None
+
+    def reset(self) -> None:
+        self.window.clear()
+        self.head = None
+        self._lags.clear()
+        self._next_at = None
+        self.solidified_at = None
+
+    def interval_s(self) -> float:
+        interval_ms = self.window.block_interval_ms()
+        return self._default_interval_s if interval_ms is None else interval_ms / 1000
+
+    def due(self) -> bool:
+        return self._next_at is None or time.time() >= self._next_at
+
+    def wait_s(self) -> float:
+        """Until the head is due: 0 when it is, infinite when nothing is planned."""
+        return math.inf if self._next_at is None else max(0.0, self._next_at - time.time())
+
+    def read(self, headers: Iterable[common_pb2.BlockHeader]) -> None:
+        """A read of the head found these blocks (none: it came too early, or a node behind answered)."""
+        interval_s = self.interval_s()
+        newest = max(headers, key=lambda header: header.number, default=None)
+        if newest is None:
+            self._arrival_s = min(interval_s, self._arrival_s + interval_s / 10)
+            return
+        self._arrival_s = max(0.0, self._arrival_s - interval_s / 200)
+        if self.head is None or newest.number > self.head.number:
+            self.head = newest
+
+    def head_by_now(self) -> int | None:
+        """The head's number now, by the clock: the newest block read plus the intervals since."""
+        if self.head is None:
+            return None
+        elapsed_s = time.time() - self.head.block_time.ToMilliseconds() / 1000 - self._arrival_s
+        return self.head.number + max(0, math.floor(elapsed_s / self.interval_s()))
+
+    def saw_solidified(self, solid: common_pb2.BlockHeader) -> None:
+        self.solidified_at = time.monotonic()
+        head = self.head_by_now()
+        if head is not None and head >= solid.number:
+            self._lags.append(head - solid.number)
+
+    def lag(self) -> int | None:
+        """Blocks between the head and the solidified head: the least seen lately (a cached solidified head only
+        looks further behind)."""
+        return min(self._lags) if self._lags else None
+
+    def plan(self) -> None:
+        """When to read the head next."""
+        if self.head is None:
+            self._next_at = None
+            return
+        interval_s = self.interval_s()
+        due = self.head.block_time.ToMilliseconds() / 1000 + self._blocks_per_read * interval_s + self._arrival_s
+        now = time.time()
+        self._next_at = due if due > now else now + interval_s / 10
+
+
 class _Relay:
     """tron-relay's reads the watcher makes, each counted by method and strategy."""
 
@@ -234,18 +337,25 @@ class _Relay:
     def _count(self, method: str) -> None:
         RELAY_CALLS.labels(method, self.strategy).inc()
 
-    async def now_block(self, finality: int) -> common_pb2.BlockHeader:
+    async def now_block(self, finality: int, max_age_s: float = 0.0) -> common_pb2.BlockHeader:
+        """The newest block of the view; no older than `max_age_s` when given (0: the relay's default)."""
         self._count("GetNowBlock")
-        answer = await self._invoices.tron_relay.rpc.GetNowBlock(
-            relay_pb2.RelayServiceGetNowBlockRequest(finality=finality)  # type: ignore[arg-type]
-        )
+        request = relay_pb2.RelayServiceGetNowBlockRequest(finality=finality)  # type: ignore[arg-type]
+        if max_age_s:
+            request.max_age.FromMilliseconds(max(1, round(max_age_s * 1000)))
+        answer = await self._invoices.tron_relay.rpc.GetNowBlock(request)
         return answer.block
 
-    async def block_transfers(self, first: int, last: int) -> relay_pb2.GetBlockTransfersResponse:
+    async def block_transfers(
+        self, first: int, last: int, *, at_head: bool = False
+    ) -> relay_pb2.GetBlockTransfersResponse:
+        """Blocks first..last: from the solidified view up to its head, or all `at_head` (read afresh)."""
         self._count("GetBlockTransfers")
+        finality = common_pb2.FINALITY_HEAD if at_head else common_pb2.FINALITY_SOLIDIFIED
         return await self._invoices.tron_relay.rpc.GetBlockTransfers(
             relay_pb2.GetBlockTransfersRequest(
-                first_block_number=first, last_block_number=last, contract_addresses=self.contracts, include_trx=True
+                first_block_number=first, last_block_number=last, contract_addresses=self.contracts, include_trx=True,
+                finality=finality,  # type: ignore[arg-type]
             )
         )
 
@@ -302,25 +412,37 @@ class _Pass:
 
     # -- strategies ---------------------------------------------------------------------------------------------
 
-    async def scan(self) -> None:
-        solid = await self.relay.now_block(common_pb2.FINALITY_SOLIDIFIED)
-        await self._credit_solidified(solid.number, _time(solid.block_time))
-        head = await self.relay.now_block(common_pb2.FINALITY_HEAD)
-        window_first = max(self.cursor.block, solid.number) + 1
-        first = window_first if self._window_has_payments() else max(window_first, self.cursor.scanned_head + 1)
-        scanned = self.cursor.scanned_head
-        while first <= head.number:
-            last = min(head.number, first + MAX_BLOCKS_PER_CALL - 1)
-            answer = await self.relay.block_transfers(first, last)
-            for transfer in _latest(answer.transfers):
-                await self._record(transfer, final=False)
-            await self._revert_missing(first, answer.last_block_number, answer.transfers)
-            scanned = max(scanned, answer.last_block_number)
-            if answer.last_block_number < last:
-                break  # a node behind the head answered: the rest comes next pass
-            first = last + 1
-        if scanned > self.cursor.scanned_head:
-            await self._save(ChainCursor(self.cursor.block, self.cursor.time, scanned))
+    async def scan(self, heads: HeadPolls) -> None:
+        window = heads.window
+        window.prune(self.cursor.block)
+        solid = None
+        if window.top is None:
+            solid = await self._solidified(heads)
+            if solid.number - self.cursor.block > CATCH_UP_BLOCKS:
+                # Far behind (downtime): the solidified blocks are read from the solidified view, in ranges.
+                await self._credit_solidified(solid.number, _time(solid.block_time))
+        if heads.due():
+            first_read = True
+            while True:
+                top = self._read_top(window)
+                read = await self._read_at_head(window, top + 1, top + MAX_HEAD_BLOCKS_PER_CALL)
+                if first_read or read:  # an empty read after the first is the head reached, not a read too early
+                    heads.read(read)
+                first_read = False
+                if solid is not None and self.cursor.block < solid.number <= self._read_top(window):
+                    await self._confirm(window, solid)
+                if len(read) < MAX_HEAD_BLOCKS_PER_CALL:
+                    break  # at the head (or a node behind answered): the rest comes next time
+                await self._keep_lease()  # catching up
+        if solid is None and (why := self._confirm_due(heads)):
+            # For a payment, a solidified head no older than half a block: it is credited as soon as it is final.
+            solid = await self._solidified(heads, heads.interval_s() / 2 if why == "payment" else 0.0)
+        if solid is not None and self.cursor.block < solid.number <= self._read_top(window):
+            await self._confirm(window, solid)
+        top = self._read_top(window)
+        if top > self.cursor.scanned_head:
+            await self._save(ChainCursor(self.cursor.block, self.cursor.time, top))
+        heads.plan()
 
     async def history(self, solid_number: int) -> bool:
         """Whether every transfer the histories named was judged (none skipped because a node lagged)."""
@@ -351,6 +473,93 @@ class _Pass:
             await self._save(ChainCursor(block, block_time, max(self.cursor.scanned_head, block)))
 
     # -- steps --------------------------------------------------------------------------------------------------
+
+    def _read_top(self, window: HeadWindow) -> int:
+        """The highest block read: at head (the window), or final (the cursor)."""
+        top = window.top
+        return self.cursor.block if top is None else max(top, self.cursor.block)
+
+    async def _solidified(self, heads: HeadPolls, max_age_s: float = 0.0) -> common_pb2.BlockHeader:
+        solid = await self.relay.now_block(common_pb2.FINALITY_SOLIDIFIED, max_age_s)
+        heads.saw_solidified(solid)
+        return solid
+
+    def _confirm_due(self, heads: HeadPolls) -> str:
+        """Why to read the solidified head now ("" not to): its lag is unknown ("lag"), `watcher_confirm_blocks`
+        blocks should have solidified since the cursor ("cursor"), or a SEEN payment's block should have
+        ("payment")."""
+        lag, head = heads.lag(), heads.head_by_now()
+        if lag is None or head is None:
+            return "lag"
+        solid_by_now = head - lag
+        every = self._settings.watcher_confirm_blocks
+        # Also by the clock: a cached solidified head a little behind must not have it read again each pass.
+        waited = heads.solidified_at is None or time.monotonic() - heads.solidified_at >= every * heads.interval_s()
+        if solid_by_now - self.cursor.block >= every and waited:
+            return "cursor"
+        seen = any(
+            p["state"] == states.PAYMENT_SEEN and self.cursor.block < p["block_number"] <= solid_by_now
+            for invoice in self._by_id.values()
+            for p in invoice["payments"]
+        )
+        return "payment" if seen else ""
+
+    async def _read_at_head(self, window: HeadWindow, first: int, last: int) -> list[common_pb2.BlockHeader]:
+        """Read blocks first..last at head into the window, seeing their payments; a block not on the one read below
+        it (a reorg) has the whole window read again. The headers read."""
+        answer = await self.relay.block_transfers(first, last, at_head=True)
+        by_block = _by_block(answer.transfers)
+        for header in answer.blocks:
+            if not window.extends(header):
+                return await self._read_again(window, header.number)
+            transfers = by_block.get(header.number, [])
+            window.add(header, transfers)
+            for transfer in transfers:
+                await self._record(transfer, final=False)
+            await self._revert_missing(header.number, header.number, transfers)
+        return list(answer.blocks)
+
+    async def _read_again(self, window: HeadWindow, through: int) -> list[common_pb2.BlockHeader]:
+        """The chain changed under the window: read it again from the cursor through `through` at least; revert
+        what is gone, see what moved. A read that is itself not one chain (nodes of a load balancer on two forks)
+        stops there; the next read goes on. The headers read."""
+        window.clear()
+        first = self.cursor.block + 1
+        transfers: list[relay_pb2.BlockTransfer] = []
+        headers: list[common_pb2.BlockHeader] = []
+        last_read = first - 1
+        while last_read < through:
+            last = min(through, last_read + MAX_HEAD_BLOCKS_PER_CALL)
+            answer = await self.relay.block_transfers(last_read + 1, last, at_head=True)
+            by_block = _by_block(answer.transfers)
+            for header in answer.blocks:
+                if not window.extends(header):
+                    break
+                window.add(header, by_block.get(header.number, []))
+                transfers.extend(by_block.get(header.number, []))
+                headers.append(header)
+                last_read = header.number
+            if last_read < last:
+                break  # a node behind, or on another fork, answered
+        for transfer in _latest(transfers):
+            await self._record(transfer, final=False)
+        await self._revert_missing(first, last_read, transfers)
+        return headers
+
+    async def _confirm(self, window: HeadWindow, solid: common_pb2.BlockHeader) -> None:
+        """Credit the window's blocks up to `solid` when it is the block read at head; read them from the solidified
+        view otherwise."""
+        blocks = window.confirmed_by(solid, self.cursor.block + 1)
+        if blocks is None:
+            window.clear()  # not the chain read at head: it is read again, from the solidified view, then at head
+            await self._credit_solidified(solid.number, _time(solid.block_time))
+            return
+        for block in blocks:
+            for transfer in block.transfers:
+                await self._record(transfer, final=True)
+            await self._revert_missing(block.header.number, block.header.number, block.transfers)
+        await self.advance(solid.number, _time(solid.block_time))
+        window.prune(solid.number)
 
     async def _credit_solidified(self, solid_number: int, solid_time: datetime) -> None:
         """Read the blocks after the cursor up to the solidified head, credit their payments, move the cursor over
@@ -452,15 +661,6 @@ class _Pass:
                     transition = states.revert_payment(current, payment["txid"], payment["log_index"], self.cursor.time)
                     await self._commit(current, transition, "reverted")
 
-    def _window_has_payments(self) -> bool:
-        """Whether a SEEN or REVERTED payment sits above the cursor: the window is then read whole each pass."""
-        unsettled = (states.PAYMENT_SEEN, states.PAYMENT_REVERTED)
-        return any(
-            p["state"] in unsettled and p["block_number"] > self.cursor.block
-            for invoice in self._by_id.values()
-            for p in invoice["payments"]
-        )
-
     def _is_dust(self, invoice: Mapping[str, Any], amount: int) -> bool:
         return states.is_dust(invoice, amount, self._dust_base_units)
 
@@ -484,6 +684,13 @@ def _latest(transfers: Iterable[relay_pb2.BlockTransfer]) -> list[relay_pb2.Bloc
     still list a transaction that has landed again higher up, where it now is."""
     latest = {(transfer.txid, transfer.log_index): transfer for transfer in transfers}  # in block order
     return sorted(latest.values(), key=lambda transfer: transfer.block_number)
+
+
+def _by_block(transfers: Iterable[relay_pb2.BlockTransfer]) -> dict[int, list[relay_pb2.BlockTransfer]]:
+    found: dict[int, list[relay_pb2.BlockTransfer]] = {}
+    for transfer in transfers:
+        found.setdefault(transfer.block_number, []).append(transfer)
+    return found
 
 
 def _payment(invoice: Mapping[str, Any], txid: str, log_index: int) -> Mapping[str, Any] | None:

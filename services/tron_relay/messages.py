@@ -45,7 +45,7 @@ def transfer(value: Transfer) -> common_pb2.Trc20Transfer:
 
 def block_transfer(value: BlockTransfer) -> relay_pb2.BlockTransfer:
     result = common_pb2.ExecutionResult.Value(f"EXECUTION_RESULT_{value.result.value}")
-    return relay_pb2.BlockTransfer(**_moved(value), result=result)
+    return relay_pb2.BlockTransfer(**_moved(value), result=result, block_id=value.block_id)
 
 
 def address_transfer(value: HistoryTransfer) -> relay_pb2.AddressTransfer:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Iterable
+from collections.abc import Awaitable, Collection, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from lucid_tron import trongrid
 from lucid_tron.trongrid import (
@@ -18,7 +19,7 @@ from lucid_tron.trongrid import (
     TronGridClient,
 )
 
-from .cache import Cached, CacheStatus, Kind, ReadThroughCache
+from .cache import FETCHED, Cached, CacheStatus, Kind, ReadThroughCache
 from .transfers import BlockTransfer, transfers_in
 from .verify import Expected, Verdict, verify
 
@@ -26,6 +27,8 @@ __all__ = ["BlockTransfers", "ChainRelay", "Verification"]
 
 #: Blocks of one range read at once: enough to fill a range in a few round trips, few enough not to be throttled.
 _BLOCKS_AT_ONCE = 8
+
+T = TypeVar("T")
 
 _BLOCK_KINDS = {Finality.HEAD: Kind.HEAD_BLOCK, Finality.SOLIDIFIED: Kind.SOLIDIFIED_BLOCK}
 _ACCOUNT_KINDS = {Finality.HEAD: Kind.HEAD_ACCOUNT, Finality.SOLIDIFIED: Kind.SOLIDIFIED_ACCOUNT}
@@ -46,6 +49,19 @@ class BlockTransfers:
     last_block_number: int
     solidified_block_number: int
     cache: CacheStatus
+    #: Every block read, in order.
+    headers: list[BlockHeader]
+
+
+async def _all(reads: Iterable[Awaitable[T]]) -> list[T]:
+    """Every read's answer, run at once; the first failure cancels the rest."""
+    # Not a TaskGroup: its ExceptionGroup would hide the domain error (UNAVAILABLE) the first failure is.
+    tasks = [asyncio.ensure_future(read) for read in reads]
+    try:
+        return list(await asyncio.gather(*tasks))
+    finally:
+        for pending in tasks:
+            pending.cancel()
 
 
 def _combined(statuses: Iterable[CacheStatus]) -> CacheStatus:
@@ -116,35 +132,55 @@ class ChainRelay:
             lambda: trongrid.block_receipts(self._trongrid, number, Finality.HEAD),
         )  # fmt: skip
 
-    async def block_transfers(
-        self, first: int, last: int, contracts: Collection[str], include_trx: bool
-    ) -> BlockTransfers:
-        """The transfers of blocks first..last, up to the head (see relay.proto's GetBlockTransfers)."""
-        head = await self.now_block(Finality.SOLIDIFIED, None)
-        solidified_number = head.value.number
+    async def head_blocks(self, first: int, last: int, with_logs: bool) -> list[Cached[BlockReceipts | None]]:
+        """Blocks first..last of the head view, up to its head: their bodies in one request (getblockbylimitnext,
+        never cached: this is how a watcher learns of new blocks) and, when `with_logs`, the receipts of each block
+        holding a transaction other than a TRX transfer (one request each, cached by block id, so they are always
+        those of that very body). A block whose receipts the node does not hold ends the run (None)."""
+        bodies = await trongrid.block_bodies(self._trongrid, first, last, Finality.HEAD)
         gate = asyncio.Semaphore(_BLOCKS_AT_ONCE)
 
-        async def read(number: int) -> Cached[BlockReceipts | None]:
+        async def complete(body: BlockReceipts) -> Cached[BlockReceipts | None]:
+            if not with_logs or not trongrid.needs_receipts(body):
+                return Cached(body, FETCHED)
             async with gate:
-                return await self.block_receipts(number, number <= solidified_number)
+                return await self._cache.read(
+                    Kind.HEAD_BLOCK_RECEIPTS, f"id:{body.block.header.block_id}", BlockReceipts | None,
+                    lambda: trongrid.block_with_receipts(self._trongrid, body, Finality.HEAD),
+                )  # fmt: skip
 
-        # Not a TaskGroup: its ExceptionGroup would hide the domain error (UNAVAILABLE) the first failure is.
-        reads = [asyncio.ensure_future(read(number)) for number in range(first, last + 1)]
-        try:
-            answers = await asyncio.gather(*reads)
-        finally:
-            for pending in reads:
-                pending.cancel()
+        return await _all(complete(body) for body in bodies)
+
+    async def block_transfers(
+        self, first: int, last: int, contracts: Collection[str], include_trx: bool, *,
+        finality: Finality = Finality.SOLIDIFIED,
+    ) -> BlockTransfers:
+        """The transfers of blocks first..last, up to the head (see relay.proto's GetBlockTransfers)."""
+        if finality is Finality.HEAD:
+            solidified_number = 0
+            statuses = []
+            answers = await self.head_blocks(first, last, bool(contracts))
+        else:
+            head = await self.now_block(Finality.SOLIDIFIED, None)
+            solidified_number = head.value.number
+            statuses = [head.status]
+            gate = asyncio.Semaphore(_BLOCKS_AT_ONCE)
+
+            async def read(number: int) -> Cached[BlockReceipts | None]:
+                async with gate:
+                    return await self.block_receipts(number, number <= solidified_number)
+
+            answers = await _all(read(number) for number in range(first, last + 1))
         transfers: list[BlockTransfer] = []
-        statuses = [head.status]
-        last_read = first - 1
+        headers: list[BlockHeader] = []
         for answer in answers:
             if answer.value is None:
                 break  # past the head; a later block a lagging node did hold is read next time, in order
             statuses.append(answer.status)
             transfers.extend(transfers_in(answer.value, contracts, include_trx))
-            last_read = answer.value.block.header.number
-        return BlockTransfers(transfers, last_read, solidified_number, _combined(statuses))
+            headers.append(answer.value.block.header)
+        last_read = headers[-1].number if headers else first - 1
+        return BlockTransfers(transfers, last_read, solidified_number, _combined(statuses or [FETCHED]), headers)
 
     async def address_transfers(
         self, address: str, contract: str, *, only_confirmed: bool, min_time_ms: int, max_time_ms: int,

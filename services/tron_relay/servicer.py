@@ -173,13 +173,15 @@ class RelayServicer(relay_pb2_grpc.RelayServiceServicer):
                 check.fail("last_block_number", f"a range is at most {MAX_BLOCKS_PER_CALL} blocks, got {span}")
         if not request.contract_addresses and not request.include_trx:
             check.fail("contract_addresses", "required unless include_trx is set: nothing to list")
+        finality = _finality(check, request.finality)
         check.done()
-        assert first is not None and last is not None  # done() raised otherwise
-        answer = await self._relay.block_transfers(first, last, contracts, request.include_trx)
+        assert first is not None and last is not None and finality is not None  # done() raised otherwise
+        answer = await self._relay.block_transfers(first, last, contracts, request.include_trx, finality=finality)
         response = relay_pb2.GetBlockTransfersResponse(
             transfers=[messages.block_transfer(t) for t in answer.transfers if messages.fits_int64(t)],
             last_block_number=answer.last_block_number,
             solidified_block_number=answer.solidified_block_number,
+            blocks=[trongrid.block_header_message(header) for header in answer.headers],
         )
         return _answered(response, answer.cache)
 

@@ -37,6 +37,7 @@ class BlockTransfer:
     block_time_ms: int
     result: ExecutionResult
     solidified: bool
+    block_id: str
 
 
 def transfers_in(block: BlockReceipts, contracts: Collection[str], include_trx: bool) -> list[BlockTransfer]:
@@ -54,7 +55,7 @@ def transfers_in(block: BlockReceipts, contracts: Collection[str], include_trx: 
                 txid=native.txid, log_index=TRX_LOG_INDEX, contract_address="",
                 from_address=native.from_address, to_address=native.to_address, amount_base_units=native.amount_sun,
                 block_number=header.number, block_time_ms=header.block_time_ms, result=result,
-                solidified=header.solidified,
+                solidified=header.solidified, block_id=header.block_id,
             )))  # fmt: skip
     for receipt in block.receipts:
         for event in transfers_of(receipt):
@@ -64,6 +65,7 @@ def transfers_in(block: BlockReceipts, contracts: Collection[str], include_trx: 
                     from_address=event.from_address, to_address=event.to_address,
                     amount_base_units=event.amount_base_units, block_number=header.number,
                     block_time_ms=header.block_time_ms, result=receipt.result, solidified=header.solidified,
+                    block_id=header.block_id,
                 )))  # fmt: skip
     found.sort(key=lambda item: (item[0], item[1].log_index))
     return [transfer for _, transfer in found]

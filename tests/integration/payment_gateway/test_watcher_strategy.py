@@ -132,3 +132,29 @@ async def test_from_the_threshold_on_blocks_are_scanned_in_ranges(
     assert (tally.passes(HISTORY), tally.passes(HEARTBEAT), histories.matched) == (0, 0, 0)
     assert [(p.txid, p.state) for p in paid.payments] == [(txid, pg.PAYMENT_STATE_CREDITED)]
     print(f"\nblock scan, 2 invoices: {per_block(everything, head, bench):.2f} TronGrid requests per block")
+
+
+async def test_block_scanning_reads_each_block_once_in_at_most_one_request_per_block(
+    bench: ChainBench, watching: Gateway
+) -> None:
+    for _ in range(2):
+        await create_invoice(watching, asset=USDT, amount_base_units=1_000_000)
+    await passes_at_least(Tally(), SCAN, 3)  # the watcher follows the head
+    everything = trongrid_requests(bench, "/wallet", "/v1/")
+    ranges = trongrid_requests(bench, "/wallet/getblockbylimitnext")
+    single = trongrid_requests(bench, "/wallet/getblockbynum", "/walletsolidity/getblockbynum")
+    receipts = trongrid_requests(bench, "/wallet/gettransactioninfobyblocknum", "/walletsolidity/gettransactioninfo")
+    first_head = bench.devnet.head_number
+
+    await eventually(lambda: _past(bench, first_head + 20))
+
+    blocks = bench.devnet.head_number - first_head
+    # Every second block at head, in one request; the solidified head now and then; no block read twice.
+    assert ranges.matched <= blocks / 2 + 2
+    assert (single.matched, receipts.matched) == (0, 0)
+    assert everything.matched <= blocks
+    print(f"\nblock scan, no payment: {per_block(everything, first_head, bench):.2f} TronGrid requests per block")
+
+
+async def _past(bench: ChainBench, number: int) -> bool:
+    return bench.devnet.head_number >= number

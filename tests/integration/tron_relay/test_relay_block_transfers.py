@@ -1,6 +1,7 @@
 """GetBlockTransfers over gRPC for real transfers made on devnet: TRX and USDT with their amounts, USDT moved from
 inside another contract, a look-alike token only when asked for, the solidified flag, solidified blocks answered
-from the cache, the range cut at the head, and bad input named by field."""
+from the cache, the range cut at the head, block ids, the head view read in one request (receipts only where
+logs can be), and bad input named by field."""
 
 from __future__ import annotations
 
@@ -45,10 +46,10 @@ def call(devnet, account, contract_address: str, data: bytes) -> dict:
     return signed_json(devnet, account.key, contract, fee_limit_sun=FEE_LIMIT)
 
 
-def listing(devnet, first: int, last: int = 0, *contracts: str, include_trx: bool = True):
+def listing(devnet, first: int, last: int = 0, *contracts: str, include_trx: bool = True, finality: int = 0):
     return pb.GetBlockTransfersRequest(
         first_block_number=first, last_block_number=last,
-        contract_addresses=list(contracts or (devnet.usdt_address,)), include_trx=include_trx,
+        contract_addresses=list(contracts or (devnet.usdt_address,)), include_trx=include_trx, finality=finality,
     )  # fmt: skip
 
 
@@ -141,6 +142,47 @@ async def test_a_solidified_block_is_answered_a_second_time_without_trongrid(
     assert (receipts.matched, blocks.matched) == (0, 0)
     assert list(again.transfers) == list(first.transfers) and again.transfers[0].solidified
     assert not first.cache.from_cache
+
+
+async def test_every_block_read_is_answered_with_its_id_and_its_parent_id(relay, devnet, devnet_http, devnet_accounts):
+    payer, merchant = devnet_accounts[0], fresh_address("merchant of a block with an id")
+    devnet.produce_block()
+    await broadcast(devnet, devnet_http, signed_json(devnet, payer.key, transfer_contract(payer.address, merchant, 7)))
+    block = devnet.produce_block().number
+    devnet.produce_block()
+
+    answer = await relay.stub.GetBlockTransfers(listing(devnet, block - 1, block + 1))
+
+    assert [header.number for header in answer.blocks] == [block - 1, block, block + 1]
+    ids = {header.number: header.block_id for header in answer.blocks}
+    assert [header.parent_block_id for header in answer.blocks[1:]] == [ids[block - 1], ids[block]]
+    assert ids[block] == devnet.chain.blocks[block].id.hex()
+    assert [t.block_id for t in answer.transfers] == [ids[block]]
+
+
+async def test_at_head_a_range_is_one_request_and_receipts_are_read_only_for_blocks_with_contract_calls(
+    relay, devnet, devnet_http, devnet_accounts
+):
+    payer, merchant = devnet_accounts[0], fresh_address("merchant read at head")
+    trx_only = devnet.produce_block().number + 1
+    await broadcast(devnet, devnet_http, signed_json(devnet, payer.key, transfer_contract(payer.address, merchant, 9)))
+    assert devnet.produce_block().number == trx_only
+    usdt = await broadcast(devnet, devnet_http, call(devnet, payer, devnet.usdt_address,
+                                                     encode_call("transfer(address,uint256)", merchant, 11)))
+    with_call = devnet.produce_block().number
+    devnet.produce_block()  # an empty block
+    ranges, bodies = requests_to(devnet, "/wallet/getblockbylimitnext"), requests_to(devnet, "/wallet/getblockbynum")
+    receipts = requests_to(devnet, "/wallet/gettransactioninfobyblocknum")
+    solidified = requests_to(devnet, "/walletsolidity/")
+
+    at_head = listing(devnet, trx_only, with_call + 5, finality=common_pb2.FINALITY_HEAD)
+    answer = await relay.stub.GetBlockTransfers(at_head)
+
+    assert (ranges.matched, bodies.matched, receipts.matched, solidified.matched) == (1, 0, 1, 0)
+    assert [header.number for header in answer.blocks] == [trx_only, with_call, with_call + 1]
+    assert [(t.block_number, t.log_index) for t in answer.transfers] == [(trx_only, -1), (with_call, 0)]
+    assert answer.transfers[1].txid == usdt and not answer.transfers[1].solidified
+    assert (answer.last_block_number, answer.solidified_block_number) == (with_call + 1, 0)
 
 
 async def test_a_range_past_the_head_stops_at_the_head(relay, devnet):

@@ -26,7 +26,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from lucid.tron.v1 import events_pb2, webhooks_pb2 as wh, webhooks_pb2_grpc
 from lucid_tron.mesh import Dependency, ServiceSettings, ServiceSpec, serving
 from lucid_tron.storage import MongoSettings, MoneyJobStore, OutboxDispatcher, in_transaction, utc_now
-from lucid_tron.webhooks import DeliveryWorker, Webhooks, WebhookSettings, WebhookStore, event_payload
+from lucid_tron.webhooks import DeliveryWorker, SecretSealer, Webhooks, WebhookSettings, WebhookStore, event_payload
 from lucid_tron.webhooks import webhooks_registration
 
 #: Delivery settings for tests: retries within milliseconds, a short attempt timeout.
@@ -173,9 +173,10 @@ class Hub:
 
 
 @asynccontextmanager
-async def webhook_service(mongo_url: str) -> AsyncIterator[Hub]:
+async def webhook_service(mongo_url: str, sealer: SecretSealer | None = None) -> AsyncIterator[Hub]:
+    """WebhookService on a database of its own; secrets sealed by `sealer` (unsealed without one)."""
     store = HostStore(MongoSettings(mongo_url=mongo_url, mongo_database=f"webhooks_{uuid.uuid4().hex[:12]}"))
-    webhooks = Webhooks(store)
+    webhooks = Webhooks(store, sealer)
     spec = ServiceSpec(
         name="webhooks-test",
         services=[webhooks_registration(webhooks)],

@@ -442,6 +442,7 @@ class GetBlockTransfersRequest(_message.Message):
     LAST_BLOCK_NUMBER_FIELD_NUMBER: _builtins.int
     CONTRACT_ADDRESSES_FIELD_NUMBER: _builtins.int
     INCLUDE_TRX_FIELD_NUMBER: _builtins.int
+    FINALITY_FIELD_NUMBER: _builtins.int
     first_block_number: _builtins.int
     """REQUIRED. First block of the range; greater than 0."""
     last_block_number: _builtins.int
@@ -450,6 +451,12 @@ class GetBlockTransfersRequest(_message.Message):
     """
     include_trx: _builtins.bool
     """OPTIONAL. Whether top-level TRX transfers are listed. At least one contract address or this must be set."""
+    finality: _common_pb2.Finality.ValueType
+    """OPTIONAL. Unset or FINALITY_SOLIDIFIED: blocks up to the solidified head are read from the solidified view, newer
+    ones from the head view (the solidified head is read for that). FINALITY_HEAD: every block from the head view,
+    never from the cache, the range in one request (plus one per block whose receipts are needed), without reading
+    the solidified head: what a watcher of new blocks asks, confirming them later by block id.
+    """
     @_builtins.property
     def contract_addresses(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """OPTIONAL. Base58 addresses of the token contracts whose Transfer events are listed; at most 10, no repeats."""
@@ -461,10 +468,11 @@ class GetBlockTransfersRequest(_message.Message):
         last_block_number: _builtins.int = ...,
         contract_addresses: _abc.Iterable[_builtins.str] | None = ...,
         include_trx: _builtins.bool = ...,
+        finality: _common_pb2.Finality.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["contract_addresses", b"contract_addresses", "first_block_number", b"first_block_number", "include_trx", b"include_trx", "last_block_number", b"last_block_number"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["contract_addresses", b"contract_addresses", "finality", b"finality", "first_block_number", b"first_block_number", "include_trx", b"include_trx", "last_block_number", b"last_block_number"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -486,6 +494,7 @@ class BlockTransfer(_message.Message):
     BLOCK_TIME_FIELD_NUMBER: _builtins.int
     RESULT_FIELD_NUMBER: _builtins.int
     SOLIDIFIED_FIELD_NUMBER: _builtins.int
+    BLOCK_ID_FIELD_NUMBER: _builtins.int
     txid: _builtins.str
     """Id of the transaction, 64 lowercase hex characters."""
     log_index: _builtins.int
@@ -506,6 +515,10 @@ class BlockTransfer(_message.Message):
     """How the transaction's execution ended; only EXECUTION_RESULT_SUCCESS moved funds."""
     solidified: _builtins.bool
     """Whether the block was at or below the solidified head when read: final, safe to credit."""
+    block_id: _builtins.str
+    """Id of the block that includes the transaction, 64 lowercase hex characters: the block read, among the blocks a
+    reorg may put at that height.
+    """
     @_builtins.property
     def block_time(self) -> _timestamp_pb2.Timestamp:
         """Time of that block."""
@@ -523,10 +536,11 @@ class BlockTransfer(_message.Message):
         block_time: _timestamp_pb2.Timestamp | None = ...,
         result: _common_pb2.ExecutionResult.ValueType = ...,
         solidified: _builtins.bool = ...,
+        block_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["block_time", b"block_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_base_units", b"amount_base_units", "block_number", b"block_number", "block_time", b"block_time", "contract_address", b"contract_address", "from_address", b"from_address", "log_index", b"log_index", "result", b"result", "solidified", b"solidified", "to_address", b"to_address", "txid", b"txid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_base_units", b"amount_base_units", "block_id", b"block_id", "block_number", b"block_number", "block_time", b"block_time", "contract_address", b"contract_address", "from_address", b"from_address", "log_index", b"log_index", "result", b"result", "solidified", b"solidified", "to_address", b"to_address", "txid", b"txid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -542,12 +556,13 @@ class GetBlockTransfersResponse(_message.Message):
     LAST_BLOCK_NUMBER_FIELD_NUMBER: _builtins.int
     SOLIDIFIED_BLOCK_NUMBER_FIELD_NUMBER: _builtins.int
     CACHE_FIELD_NUMBER: _builtins.int
+    BLOCKS_FIELD_NUMBER: _builtins.int
     last_block_number: _builtins.int
     """The last block read: last_block_number of the request, or the head when the range reaches past it;
     first_block_number - 1 when the head is below the range. Continue from the block after it.
     """
     solidified_block_number: _builtins.int
-    """The solidified head the solidified flags were set against."""
+    """The solidified head the solidified flags were set against; 0 for FINALITY_HEAD, which does not read it."""
     @_builtins.property
     def transfers(self) -> _containers.RepeatedCompositeFieldContainer[Global___BlockTransfer]:
         """The transfers in block order, then transaction order, then log order."""
@@ -556,6 +571,13 @@ class GetBlockTransfersResponse(_message.Message):
     def cache(self) -> Global___CacheStatus:
         """Whether every block came from the cache, whether any was stale, and the oldest's age."""
 
+    @_builtins.property
+    def blocks(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.BlockHeader]:
+        """The header of every block read, in order (first_block_number to last_block_number), with or without transfers:
+        its id and its parent's id tell a watcher that a block it read before was replaced, and a solidified block whose
+        id is the one read at head holds exactly what was read then.
+        """
+
     def __init__(
         self,
         *,
@@ -563,10 +585,11 @@ class GetBlockTransfersResponse(_message.Message):
         last_block_number: _builtins.int = ...,
         solidified_block_number: _builtins.int = ...,
         cache: Global___CacheStatus | None = ...,
+        blocks: _abc.Iterable[_common_pb2.BlockHeader] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["cache", b"cache"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cache", b"cache", "last_block_number", b"last_block_number", "solidified_block_number", b"solidified_block_number", "transfers", b"transfers"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["blocks", b"blocks", "cache", b"cache", "last_block_number", b"last_block_number", "solidified_block_number", b"solidified_block_number", "transfers", b"transfers"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

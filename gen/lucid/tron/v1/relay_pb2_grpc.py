@@ -122,8 +122,10 @@ class RelayServiceServicer:
         """Lists the transfers of a range of blocks (at most 100): top-level TRX transfers (TransferContract) and the TRC20
         Transfer events emitted by the given token contracts, read from the receipts' logs, so that tokens moved from
         inside another contract are listed and a look-alike token's events are not (unless its address is given).
-        Blocks up to the solidified head are read from the solidified view and cached for good; newer ones briefly.
-        The range stops at the head: blocks beyond it are not listed (see last_block_number).
+        Blocks up to the solidified head are read from the solidified view and cached for good; newer ones briefly. At
+        FINALITY_HEAD every block is read from the head view, uncached, the range in one request. Every block read is
+        answered with its id and its parent's id (blocks). The range stops at the head: blocks beyond it are not listed
+        (see last_block_number).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
