@@ -14,7 +14,7 @@ from lucid_tron.config import setting
 from lucid_tron.pki import TlsSettings
 
 from ._client import client_tls
-from ._services import RelayService, TronClientService, WalletService
+from ._services import PaymentGatewayService, RelayService, TronClientService, WalletService
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,3 +48,14 @@ class WalletManagerAddress(TlsSettings):
     def wallet_manager(self) -> WalletService:
         """A client of wallet-manager at this address (close it on stop)."""
         return WalletService(self.wallet_manager_addr, tls=client_tls(self))
+
+
+@dataclass(frozen=True, kw_only=True)
+class PaymentGatewayAddress(TlsSettings):
+    """payment-gateway's address."""
+
+    payment_gateway_addr: str = setting("PAYMENT_GATEWAY_ADDR")
+
+    def payment_gateway(self) -> PaymentGatewayService:
+        """A client of payment-gateway at this address (close it on stop)."""
+        return PaymentGatewayService(self.payment_gateway_addr, tls=client_tls(self))

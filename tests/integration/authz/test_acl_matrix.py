@@ -23,6 +23,7 @@ from lucid.tron.v1 import (
     payout_router_pb2_grpc,
     relay_pb2_grpc,
     staking_pb2_grpc,
+    treasury_pb2_grpc,
     tron_client_pb2_grpc,
     usdt_pb2_grpc,
     wallet_pb2_grpc,
@@ -43,6 +44,8 @@ CALLERS = [
 METHODS = sorted(method for method in known_shapes() if method.startswith(f"/{V1}.") or "reflection" in method)
 WALLET_ADMINISTRATION = {"CreateWallet", "ListWallets", "UpdateWallet", "ListAuditEntries", "VerifyAuditLog"}
 WALLET_READS = {"GetWallet", "ListAddresses"}
+#: What the treasury (in the staking process) reads of invoices to find the paid ones.
+INVOICE_READS = {"GetInvoice", "ListInvoices"}
 
 
 def may_call(caller: str, method: str) -> bool:
@@ -67,7 +70,9 @@ def may_call(caller: str, method: str) -> bool:
         return member or operator
     if service_name == f"{V1}.RelayService":
         return member or operator
-    # The payment services' APIs and reflection: operators (nothing in the mesh calls them).
+    if service_name == f"{V1}.PaymentGatewayService" and name in INVOICE_READS:
+        return caller == service("staking") or operator
+    # The payment services' other APIs and reflection: operators (nothing in the mesh calls them).
     return operator
 
 
@@ -88,6 +93,7 @@ def stub_services() -> ServiceSpec:
         (payment_gateway_pb2_grpc, "PaymentGatewayService"),
         (webhooks_pb2_grpc, "WebhookService"),
         (payout_router_pb2_grpc, "PayoutRouterService"),
+        (treasury_pb2_grpc, "TreasuryService"),
     ]
     registrations = [
         Registration(getattr(module, f"add_{name}Servicer_to_server"), getattr(module, f"{name}Servicer")(), f"{V1}.{name}")
@@ -154,7 +160,7 @@ async def test_sidecar_follows_the_shipped_border_and_mesh_policies(
     assert await reaches(mesh_tls, channels, sidecar.address, caller, method) is may_call_through_sidecar(caller, method)
 
 
-def test_the_matrix_covers_all_seven_services_and_the_webhook_api() -> None:
+def test_the_matrix_covers_all_seven_services_the_webhook_api_and_the_treasury() -> None:
     services = {method.lstrip("/").partition("/")[0] for method in METHODS}
     assert {s for s in services if s.startswith(V1)} == {
         f"{V1}.{name}"
@@ -167,6 +173,7 @@ def test_the_matrix_covers_all_seven_services_and_the_webhook_api() -> None:
             "PaymentGatewayService",
             "WebhookService",
             "PayoutRouterService",
+            "TreasuryService",
         )
     }
 
