@@ -1,4 +1,5 @@
-"""staking: `python -m lucid_tron.services.staking` serves lucid.tron.v1.StakingService.
+"""staking: `python -m lucid_tron.services.staking` serves lucid.tron.v1.StakingService, and the treasury
+(lucid.tron.v1.TreasuryService and its sweeper, see `treasury_servicer.with_treasury`).
 
 Settings (MONGO_URL, MONGO_DATABASE, TRON_CLIENT_ADDR, WALLET_MANAGER_ADDR, DEPENDENCY_CHECK_INTERVAL_S and the mesh's)
 come from the environment and secret files; every problem is reported at once and the process exits 78 before serving.
@@ -17,6 +18,8 @@ from lucid_tron.storage import MongoSettings
 from .stakes import Stakes
 from .servicer import StakingServicer, registration
 from .store import StakingStore
+from .sweeper import TreasurySettings
+from .treasury_servicer import with_treasury
 
 NAME = "staking"
 
@@ -24,6 +27,7 @@ NAME = "staking"
 @dataclass(frozen=True, kw_only=True)
 class StakingSettings(
     ServiceSettings,
+    TreasurySettings,
     WalletManagerAddress,
     TronClientAddress,
     MongoSettings,
@@ -40,12 +44,13 @@ def build(settings: StakingSettings) -> ServiceSpec:
     tron_client = settings.tron_client()
     wallet_manager = settings.wallet_manager()
     stakes = Stakes(store, tron_client=tron_client, wallet_manager=wallet_manager)
-    return ServiceSpec(
+    spec = ServiceSpec(
         name=NAME,
         services=[registration(StakingServicer(stakes))],
         dependencies=[Dependency("mongodb", store.ping, open=store.open)],
         on_stop=[store.close, tron_client.close, wallet_manager.close],
     )
+    return with_treasury(spec, settings, tron_client, wallet_manager)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,41 @@
+"""One sweep of each kind on devnet, followed step by step: a USDT deposit address (never activated) is activated,
+lent energy, sends its USDT and gives the energy back; a TRX deposit address sends its TRX; the records trace each
+invoice's funds from payment to the payout wallet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from integration.treasury.treasury_kit import SWEPT, TRX, USDT, treasury_stack, trx_of, usdt_of
+from lucid.tron.v1 import treasury_pb2 as tr
+
+KIND = tr.SweepStepKind.Name
+
+
+@pytest.mark.timeout(300)
+async def test_a_usdt_and_a_trx_invoice_are_each_swept_once_into_the_payout_wallet(
+    mongo_url, redis_url, tmp_path: Path
+):
+    async with treasury_stack(mongo_url, redis_url, tmp_path) as stack:
+        [usdt, trx] = await stack.pay_invoices(usdt=[12_500_000], trx=[3_000_000])
+        sweeps = await stack.wait_swept(2)
+        by_invoice = {sweep.invoice_id: sweep for sweep in sweeps}
+        payout_usdt = await usdt_of(stack.chain, stack.addresses["payout"])
+        deposit_usdt = await usdt_of(stack.chain, usdt.deposit_address)
+        deposit_trx = await trx_of(stack.chain, trx.deposit_address)
+
+    swept_usdt, swept_trx = by_invoice[usdt.invoice_id], by_invoice[trx.invoice_id]
+    assert [s.state for s in sweeps] == [SWEPT, SWEPT]
+    assert (swept_usdt.asset, swept_usdt.amount_base_units, swept_usdt.deposit_address) == (
+        USDT, 12_500_000, usdt.deposit_address)
+    assert [KIND(step.kind) for step in swept_usdt.steps if step.state == tr.SWEEP_STEP_STATE_CONFIRMED] == [
+        "SWEEP_STEP_KIND_ACTIVATE", "SWEEP_STEP_KIND_DELEGATE", "SWEEP_STEP_KIND_TRANSFER",
+        "SWEEP_STEP_KIND_UNDELEGATE",
+    ]
+    assert [KIND(step.kind) for step in swept_trx.steps] == ["SWEEP_STEP_KIND_TRANSFER"]
+    assert (swept_trx.asset, swept_trx.amount_base_units) == (TRX, 3_000_000)
+    assert payout_usdt == 12_500_000 and deposit_usdt == 0 and deposit_trx == 0
+    # Only the activation burns TRX (its create-account fee); the transfer's energy was lent, its bytes free.
+    assert swept_usdt.fee_sun == 1_000_000 and swept_trx.fee_sun == 0
