@@ -56,7 +56,7 @@ FAST = {
     "sweep_usdt_threshold_base_units": 1, "sweep_trx_threshold_sun": 1, "sweep_interval_s": 1.0,
     "sweeper_round_s": 0.2, "sweeper_lease_s": 3.0, "sweep_expiration_s": 15.0,
 }  # fmt: skip
-WAIT_S = 60.0
+WAIT_S = 240.0
 #: Every payment wallet may pay at most this fee limit per transfer (the sweeps' USDT transfers set it).
 PAYMENT_FEE_LIMIT_SUN = 200_000_000
 
@@ -180,6 +180,7 @@ async def treasury_stack(
         if chain is None:
             chain = await stack.enter_async_context(chain_bench(redis_url, **DYNAMIC_ENERGY))
         devnet = chain.devnet
+        directory.mkdir(parents=True, exist_ok=True)
         tron = await stack.enter_async_context(start_tron_client(devnet))
         wallet = await stack.enter_async_context(
             wallet_manager(mongo_url, directory, usdt_contract=devnet.usdt_address)
