@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -71,6 +72,7 @@ MAX_STEPS = 16
 #: The least stake a delegation may move (TRON's minimum).
 MIN_DELEGATION_SUN = SUN_PER_TRX
 TRANSFER_SELECTOR = "transfer(address,uint256)"
+ENERGY_PRICE_TTL_S = 600.0
 #: What payment-gateway's ListInvoices pages hold when the treasury looks for paid invoices.
 _INVOICE_PAGE = 500
 
@@ -181,15 +183,16 @@ async def plan(sweep: Mapping[str, Any], chain: ChainView, policy: TreasuryPolic
         return end
     if sweep["asset"] == "TRX":
         return Next(kind=TRANSFER, amount=sweep["amount"])
+    lending = sweep["strategy"] == DELEGATE_STRATEGY
+    if lending and not confirmed(sweep, ACTIVATE) and not await chain.activated(sweep["deposit_address"]):
+        return Next(kind=ACTIVATE, amount=ACTIVATION_SUN)
     energy = energy_needed(await chain.transfer_energy(sweep), policy.energy_margin_bps, transfer_failures(sweep))
     fee_limit = energy * await chain.energy_price_sun()
-    if sweep["strategy"] == BURN_STRATEGY:
+    if not lending:
         balance = await chain.balance_sun(sweep["deposit_address"])
         if balance < fee_limit:
             return Next(kind=ACTIVATE, amount=fee_limit - balance)
         return Next(kind=TRANSFER, amount=sweep["amount"], energy=energy, fee_limit_sun=fee_limit)
-    if not confirmed(sweep, ACTIVATE) and not await chain.activated(sweep["deposit_address"]):
-        return Next(kind=ACTIVATE, amount=ACTIVATION_SUN)
     missing = energy - await chain.available_energy(sweep["deposit_address"])
     if missing > 0:
         return Next(kind=DELEGATE, amount=await chain.stake_for(missing), energy=missing)
@@ -203,12 +206,13 @@ class ChainView:
         self._tron = tron_client
         self._usdt = usdt_contract
         self._staking_address = staking_address
-        # Read once per round (`new_round`): they change per maintenance period, not per sweep.
-        self._energy_price: int | None = None
+        # The network's energy totals are read once per round (`new_round`): they move with every stake, a little.
+        # The energy price changes only by a governance proposal: read every ENERGY_PRICE_TTL_S.
         self._totals: tuple[int, int] | None = None
+        self._energy_price: tuple[int, float] | None = None
 
     def new_round(self) -> None:
-        self._energy_price = self._totals = None
+        self._totals = None
 
     async def _account(self, address: str) -> Any:
         request = tron_client_pb2.GetAccountRequest(address=address, finality=common_pb2.FINALITY_SOLIDIFIED)
@@ -240,10 +244,10 @@ class ChainView:
 
     async def energy_price_sun(self) -> int:
         """SUN per energy unit burned, from the chain parameters (getEnergyFee)."""
-        if self._energy_price is None:
+        if self._energy_price is None or time.monotonic() - self._energy_price[1] > ENERGY_PRICE_TTL_S:
             answer = await self._tron.rpc.GetChainParameters(tron_client_pb2.GetChainParametersRequest())
-            self._energy_price = int(answer.energy_price_sun)
-        return self._energy_price
+            self._energy_price = (int(answer.energy_price_sun), time.monotonic())
+        return self._energy_price[0]
 
     async def _estimate(self, sweep: Mapping[str, Any]) -> Any:
         return await self._tron.rpc.EstimateEnergy(tron_client_pb2.EstimateEnergyRequest(

@@ -137,6 +137,13 @@ class TreasuryStack:
 
 
 @dataclass
+class _At:
+    """What start_tron_client reads of a devnet: where it answers."""
+
+    url: str
+
+
+@dataclass
 class _Gateway:
     """What watcher_kit's `until` reads of a running gateway."""
 
@@ -173,15 +180,18 @@ async def stake(stack_wallet: RunningWallet, tron: RunningClient, wallet_id: str
 @asynccontextmanager
 async def treasury_stack(
     mongo_url: str, redis_url: str, directory: Path, *, serve_staking: bool = True, chain: ChainBench | None = None,
-    **settings: Any,
+    trongrid_url: str | None = None, **settings: Any,
 ) -> AsyncIterator[TreasuryStack]:
-    """The stack; `settings` change staking's (StakingSettings field names). `chain`: reuse a running devnet."""
+    """The stack; `settings` change staking's (StakingSettings field names). `chain`: reuse a running devnet.
+    `trongrid_url`: where tron-client reads devnet (a counting proxy in front of it, say)."""
     async with AsyncExitStack() as stack:
         if chain is None:
             chain = await stack.enter_async_context(chain_bench(redis_url, **DYNAMIC_ENERGY))
         devnet = chain.devnet
         directory.mkdir(parents=True, exist_ok=True)
-        tron = await stack.enter_async_context(start_tron_client(devnet))
+        tron = await stack.enter_async_context(
+            start_tron_client(devnet if trongrid_url is None else _At(trongrid_url))  # type: ignore[arg-type]
+        )
         wallet = await stack.enter_async_context(
             wallet_manager(mongo_url, directory, usdt_contract=devnet.usdt_address)
         )
