@@ -252,6 +252,10 @@ class Sweeper:
             await self._follow(sweep)
             return
         step = await t.plan(sweep, self._chain, self._policy)
+        if step.wait:
+            if sweep["state_reason"] != step.wait:
+                await self._store.apply(sweep, {"state_reason": step.wait}, lease=self._fence)
+            return
         if step.final:
             await self._store.apply(sweep, {"state": step.final, "state_reason": step.reason}, lease=self._fence)
             return

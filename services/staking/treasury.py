@@ -92,8 +92,8 @@ class TreasuryPolicy:
 
 @dataclass(frozen=True)
 class Next:
-    """The next step of a sweep: a transaction to sign (`kind`, `amount`, `energy`, `fee_limit_sun`), or an end
-    (`final` SWEPT or FAILED, with `reason`)."""
+    """The next step of a sweep: a transaction to sign (`kind`, `amount`, `energy`, `fee_limit_sun`), an end
+    (`final` SWEPT or FAILED, with `reason`), or nothing this round (`wait`, why)."""
 
     kind: str = ""
     amount: int = 0
@@ -101,6 +101,7 @@ class Next:
     fee_limit_sun: int = 0
     final: str = ""
     reason: str = ""
+    wait: str = ""
 
 
 def new_sweep_id() -> str:
@@ -195,7 +196,11 @@ async def plan(sweep: Mapping[str, Any], chain: ChainView, policy: TreasuryPolic
         return Next(kind=TRANSFER, amount=sweep["amount"], energy=energy, fee_limit_sun=fee_limit)
     missing = energy - await chain.available_energy(sweep["deposit_address"])
     if missing > 0:
-        return Next(kind=DELEGATE, amount=await chain.stake_for(missing), energy=missing)
+        stake = await chain.stake_for(missing)
+        if not await chain.reserve_stake(stake):
+            return Next(wait=f"waits for {stake} SUN of stake to lend (the staking wallet's energy stake is lent "
+                             "to other sweeps); it comes back as they end")
+        return Next(kind=DELEGATE, amount=stake, energy=missing)
     return Next(kind=TRANSFER, amount=sweep["amount"], energy=energy, fee_limit_sun=fee_limit)
 
 
@@ -210,9 +215,17 @@ class ChainView:
         # The energy price changes only by a governance proposal: read every ENERGY_PRICE_TTL_S.
         self._totals: tuple[int, int] | None = None
         self._energy_price: tuple[int, float] | None = None
+        # The staking wallet's energy stake not lent yet, read once per round and lowered by each delegation the
+        # round signs (they are in no block yet when the next sweep is planned).
+        self._lendable: int | None = None
 
     def new_round(self) -> None:
-        self._totals = None
+        self._totals = self._lendable = None
+
+    async def _staking_resources(self) -> None:
+        resources = await self._resources(await self._staking_address())
+        self._totals = (resources.total_energy_limit, resources.total_energy_weight)
+        self._lendable = resources.staked_for_energy_sun - resources.delegated_energy_out_sun
 
     async def _account(self, address: str) -> Any:
         request = tron_client_pb2.GetAccountRequest(address=address, finality=common_pb2.FINALITY_SOLIDIFIED)
@@ -234,9 +247,19 @@ class ChainView:
 
     async def stake_for(self, energy: int) -> int:
         if self._totals is None:
-            resources = await self._resources(await self._staking_address())
-            self._totals = (resources.total_energy_limit, resources.total_energy_weight)
+            await self._staking_resources()
+        assert self._totals is not None
         return stake_for_energy(energy, *self._totals)
+
+    async def reserve_stake(self, sun: int) -> bool:
+        """Whether the staking wallet can lend `sun` more of its energy stake this round (then counted as lent)."""
+        if self._lendable is None:
+            await self._staking_resources()
+        assert self._lendable is not None
+        if sun > self._lendable:
+            return False
+        self._lendable -= sun
+        return True
 
     async def transfer_energy(self, sweep: Mapping[str, Any]) -> int:
         estimate = await self._estimate(sweep)
