@@ -3,7 +3,7 @@ certificate.
 
     status                                       totals per asset, the payout address, last and next run
     sweep [--all] [--request-id ID]              look for paid invoices now and start their sweeps
-    history [--invoice INV] [--address T...] [--asset USDT|TRX] [--state STATE] [--limit N]
+    history [--invoice INV] [--deposit-address T...] [--asset USDT|TRX] [--state STATE] [--limit N]
     show SWEEP_ID                                one sweep with the transaction of every step
 
 Amounts are shown in whole units (12.5 USDT, 3 TRX; fees in TRX). `sweep --all` also sweeps invoices under the sweep
@@ -51,7 +51,7 @@ def add_treasury_commands(commands: Any, state_dir_option: Any) -> None:
     sweep.add_argument("--request-id", default=None, help="idempotency key (default: a new UUID)")
     history = action("history", "sweeps, newest first")
     history.add_argument("--invoice", default="", metavar="INVOICE_ID", help="only this invoice's sweep")
-    history.add_argument("--address", default="", metavar="ADDRESS", help="only this deposit address")
+    history.add_argument("--deposit-address", default="", metavar="ADDRESS", help="only this deposit address")
     history.add_argument("--asset", choices=("USDT", "TRX"), default=None)
     history.add_argument("--state", choices=_STATES, default=None)
     history.add_argument("--limit", type=int, default=50, help="most rows (default 50)")
@@ -84,7 +84,7 @@ async def _run(args: argparse.Namespace, out: TextIO) -> int:
                 _print_sweeps(out, list(started.sweeps))
         elif command == "history":
             request = tr.ListSweepsRequest(
-                invoice_id=args.invoice, deposit_address=args.address,
+                invoice_id=args.invoice, deposit_address=args.deposit_address,
                 asset={"TRX": 1, "USDT": 2}.get(args.asset or "", 0),
                 state=tr.SweepState.Value(f"SWEEP_STATE_{args.state}") if args.state else 0,
                 page_size=min(max(args.limit, 1), 500),

@@ -80,6 +80,8 @@ class TreasuryStack:
     gateway_server: MeshServer
     settings: StakingSettings
     stub: treasury_pb2_grpc.TreasuryServiceStub | None
+    #: Where staking serves TreasuryService; empty when the stack does not serve it.
+    staking_server: str = ""
     paid: list[Paid] = field(default_factory=list)
 
     @property
@@ -222,14 +224,14 @@ async def treasury_stack(
             "payment_wallet_id": wallets["payment"], "staking_wallet_id": wallets["staking"],
             "dependency_check_interval_s": 5.0, **FAST, **settings,
         })  # fmt: skip
-        stub = None
+        stub, staking_server = None, ""
         if serve_staking:
             server = await stack.enter_async_context(serving(build_staking(staking_settings), staking_settings))
             channel = await stack.enter_async_context(grpc.aio.insecure_channel(server.address))
-            stub = treasury_pb2_grpc.TreasuryServiceStub(channel)
+            stub, staking_server = treasury_pb2_grpc.TreasuryServiceStub(channel), server.address
         yield TreasuryStack(chain, tron, wallet, wallets, addresses,
                             payment_gateway_pb2_grpc.PaymentGatewayServiceStub(gateway_channel), gateway_server,
-                            staking_settings, stub)
+                            staking_settings, stub, staking_server)
 
 
 async def burned_sun(chain: ChainBench, txids: list[str]) -> int:
