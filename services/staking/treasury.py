@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from lucid.tron.v1 import common_pb2, payment_gateway_pb2, tron_client_pb2
 from lucid_tron.chain import SUN_PER_TRX, encode_transfer
-from lucid_tron.errors import NotFound
+from lucid_tron.errors import FailedPrecondition, NotFound
 from lucid_tron.storage import IdempotencyKeys, utc_now
 
 from .treasury_store import TreasuryStore
@@ -73,6 +73,7 @@ MAX_STEPS = 16
 MIN_DELEGATION_SUN = SUN_PER_TRX
 TRANSFER_SELECTOR = "transfer(address,uint256)"
 ENERGY_PRICE_TTL_S = 600.0
+PAYOUT_WALLET_UNSET = "PAYOUT_WALLET_UNSET"
 #: What payment-gateway's ListInvoices pages hold when the treasury looks for paid invoices.
 _INVOICE_PAGE = 500
 
@@ -356,6 +357,9 @@ class Treasury:
         """RunSweep, at most once per request_id."""
 
         async def work() -> Message:
+            if not await self._payout_address():
+                raise FailedPrecondition("no payout wallet is configured (PAYOUT_WALLET_ID): nothing can be swept",
+                                         reason=PAYOUT_WALLET_UNSET, subject="PAYOUT_WALLET_ID")
             return respond(await self.discover(include_below_threshold=include_below_threshold))
 
         return await self.idempotency_keys.run("RunSweep", request_id, request, work, response_type)

@@ -30,7 +30,9 @@ async def test_an_operator_sweeps_now_and_traces_an_invoice_from_payment_to_swee
     async with treasury_stack(mongo_url, redis_url, tmp_path, sweep_interval_s=86_400) as stack:
         [invoice] = await stack.pay_invoices(usdt=[7_250_000])
         address = stack.staking_server
-        started = await cli(address, "sweep")
+        started = await cli(address, "sweep", "--request-id", "sweep-now-1")
+        replayed = await cli(address, "sweep", "--request-id", "sweep-now-1")
+        reused = await cli(address, "sweep", "--request-id", "sweep-now-1", "--all")
         await stack.wait_swept(1)
         history = await cli(address, "history", "--invoice", invoice.invoice_id)
         sweep_id = history[1].splitlines()[1].split()[0]
@@ -40,6 +42,8 @@ async def test_an_operator_sweeps_now_and_traces_an_invoice_from_payment_to_swee
         unknown = await cli(address, "show", "swp_" + "0" * 24)
 
     assert started[0] == 0 and started[1].startswith("1 sweeps started")
+    assert replayed == started  # the same request_id answers the first run's answer, and starts nothing more
+    assert reused[0] == 1
     assert history[0] == 0 and "SWEPT" in history[1] and invoice.deposit_address in history[1]
     assert shown[0] == 0 and invoice.invoice_id in shown[1] and "7.25 USDT" in shown[1]
     assert [line.split()[0] for line in shown[1].split("\n\n")[1].splitlines()[1:]] == [

@@ -1,5 +1,5 @@
 """TreasuryService refuses what it cannot use, each with its own code and the field named: a malformed id, an
-unknown sweep, bad filters and paging, a missing or reused request_id, and its peers (wallet-manager, payment-gateway) out of reach (UNAVAILABLE,
+unknown sweep, bad filters and paging, a missing request_id, no payout wallet, and its peers (wallet-manager, payment-gateway) out of reach (UNAVAILABLE,
 fast). Served by a real staking process on a real SecantusDB; no chain is needed (no wallet is configured, so the
 sweeper idles)."""
 
@@ -74,12 +74,10 @@ async def test_run_sweep_without_a_request_id_is_invalid(treasury):
     assert "request_id" in field_violations(error)
 
 
-async def test_a_request_id_reused_for_another_run_sweep_is_invalid(treasury):
-    request_id = str(uuid.uuid4())
-    await treasury.RunSweep(tr.RunSweepRequest(request_id=request_id))  # no payout wallet: starts nothing
-    error = await refusal(treasury.RunSweep(tr.RunSweepRequest(request_id=request_id, include_below_threshold=True)))
-    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert error_reason(error) == "IDEMPOTENCY_KEY_REUSED"
+async def test_run_sweep_without_a_payout_wallet_is_a_failed_precondition(treasury):
+    error = await refusal(treasury.RunSweep(tr.RunSweepRequest(request_id=str(uuid.uuid4()))))
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert error_reason(error) == "PAYOUT_WALLET_UNSET"
 
 
 async def test_run_sweep_with_its_peers_out_of_reach_is_unavailable_fast(mongo_url):
