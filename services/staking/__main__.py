@@ -1,5 +1,6 @@
 """staking: `python -m lucid_tron.services.staking` serves lucid.tron.v1.StakingService, and the treasury
-(lucid.tron.v1.TreasuryService and its sweeper, see `treasury_servicer.with_treasury`).
+(lucid.tron.v1.TreasuryService and its sweeper, see `treasury_servicer.with_treasury`; its settings, from
+PAYMENT_GATEWAY_ADDR and USDT_CONTRACT to SWEEPER_LEASE_S, are `sweeper.TreasurySettings`).
 
 Settings (MONGO_URL, MONGO_DATABASE, TRON_CLIENT_ADDR, WALLET_MANAGER_ADDR, DEPENDENCY_CHECK_INTERVAL_S and the mesh's)
 come from the environment and secret files; every problem is reported at once and the process exits 78 before serving.
