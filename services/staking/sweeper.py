@@ -236,7 +236,12 @@ class Sweeper:
         due = schedule.get("next_run_at")
         if due is not None and due.replace(tzinfo=UTC) > now:
             return
-        started = await self._treasury.discover()
+        try:
+            started = await self._treasury.discover()
+        except LucidError as error:
+            # payment-gateway down: the sweeps under way still move; the schedule tries again next round.
+            _log.warning("could not look for paid invoices: %s", error.message)
+            return
         if started:
             _log.info("the scheduled run started %d sweeps", len(started))
         await self._store.set_schedule(now, now + timedelta(seconds=self._policy.interval_s))
