@@ -21,6 +21,7 @@ with twice the energy, at most MAX_TRANSFER_FAILURES times; the delegation is al
 
 from __future__ import annotations
 
+import logging
 import math
 import secrets
 import time
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from lucid.tron.v1 import common_pb2, payment_gateway_pb2, tron_client_pb2
 from lucid_tron.chain import SUN_PER_TRX, encode_transfer
+from lucid_tron.context import principal
 from lucid_tron.errors import FailedPrecondition, NotFound
 from lucid_tron.storage import IdempotencyKeys, utc_now
 
@@ -78,6 +80,8 @@ PAYOUT_WALLET_UNSET = "PAYOUT_WALLET_UNSET"
 _INVOICE_PAGE = 500
 
 Sweep = dict[str, Any]
+
+_log = logging.getLogger("lucid_tron.services.staking.treasury")
 
 
 @dataclass(frozen=True)
@@ -360,9 +364,19 @@ class Treasury:
             if not await self._payout_address():
                 raise FailedPrecondition("no payout wallet is configured (PAYOUT_WALLET_ID): nothing can be swept",
                                          reason=PAYOUT_WALLET_UNSET, subject="PAYOUT_WALLET_ID")
-            return respond(await self.discover(include_below_threshold=include_below_threshold))
+            started = await self.discover(include_below_threshold=include_below_threshold)
+            await self._audit("treasury.run_sweep", {"request_id": request_id, "started": len(started),
+                                                     "include_below_threshold": include_below_threshold})
+            return respond(started)
 
         return await self.idempotency_keys.run("RunSweep", request_id, request, work, response_type)
+
+    async def _audit(self, action: str, details: Mapping[str, Any]) -> None:
+        """Who asked for a sweep now. A failure is logged, not raised: the sweeps it started stand."""
+        try:
+            await self.store.audit_log.append(principal() or "unauthenticated", action, details)
+        except Exception:
+            _log.warning("could not append %s to the audit log", action, exc_info=True)
 
     async def get(self, sweep_id: str) -> Sweep:
         sweep = await self.store.sweep(sweep_id)
