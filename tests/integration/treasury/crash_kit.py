@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from integration.payout_router.crash_kit import _kill, _reap_abandoned
+from integration.payout_router.crash_kit import _reap_abandoned, kill_and_restart
 from integration.treasury.treasury_kit import USDT, Paid, TreasuryStack, trx_of, usdt_of
 from lucid.tron.v1 import treasury_pb2 as tr
 
@@ -60,26 +60,10 @@ async def run_crashes(stack: TreasuryStack, log: Path, *, invoices: int, kills: 
     started = time.monotonic()
     reaping = asyncio.create_task(_reap_abandoned(stack.settings.mongo_url, stack.settings.mongo_database or ""))
     try:
-        while True:
-            if time.monotonic() - started > timeout_s:
-                raise AssertionError(f"sweeps not final after {timeout_s} s and {run.kills} kills (log: {log})")
-            worker = await _start_worker(stack, log)
-            try:
-                assert worker.stdout is not None
-                await asyncio.wait_for(worker.stdout.readline(), 30)
-                if run.kills < kills:
-                    await asyncio.sleep(draw.uniform(0.2, 1.5))
-                    await _kill(worker)
-                    run.kills += 1
-                    continue
-                while worker.returncode is None and not await _all_final(stack, invoices):
-                    if time.monotonic() - started > timeout_s:
-                        break
-                    await asyncio.sleep(0.5)
-                if worker.returncode is None and await _all_final(stack, invoices):
-                    break
-            finally:
-                await _kill(worker)
+        run.kills = await kill_and_restart(
+            lambda: _start_worker(stack, log), lambda: _all_final(stack, invoices), kills=kills, draw=draw,
+            started=started, timeout_s=timeout_s, what="sweeps", log=log,
+        )
     finally:
         reaping.cancel()
     run.seconds = time.monotonic() - started

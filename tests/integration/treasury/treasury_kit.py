@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from tronpy.exceptions import TransactionNotFound
+from tronpy.exceptions import AddressNotFound, TransactionNotFound
 
 from fixtures.devnet import DEVNET_ACCOUNTS
 from integration.payment_gateway.watcher_kit import WATCHER, ChainBench, chain_bench, is_paid, until
@@ -251,5 +251,5 @@ async def usdt_of(chain: ChainBench, address: str) -> int:
 async def trx_of(chain: ChainBench, address: str) -> int:
     try:
         return int((await chain.tron.get_account(address)).get("balance", 0))
-    except Exception:  # tronpy raises AddressNotFound for an account that does not exist
+    except AddressNotFound:  # an account that was never activated
         return 0
