@@ -235,6 +235,9 @@ class _Up:
             {
                 "payment-gateway": {"PAYMENT_WALLET_ID": payment_wallet["wallet_id"], "TRON_NETWORK": "devnet"},
                 "payout-router": {"PAYOUT_WALLET_ID": payout_wallet["wallet_id"]},
+                # The treasury sweeps paid invoices' deposit addresses (payment wallet) into the payout wallet.
+                "staking": {"PAYMENT_WALLET_ID": payment_wallet["wallet_id"],
+                            "PAYOUT_WALLET_ID": payout_wallet["wallet_id"]},
             },
         )
         return _EndpointsWithTor(
