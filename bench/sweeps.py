@@ -26,48 +26,23 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
-
-import aiohttp
-from aiohttp import web
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from integration.payment_gateway.watcher_kit import chain_bench  # noqa: E402
-from integration.treasury.treasury_kit import DYNAMIC_ENERGY, SWEPT, TreasuryStack, burned_sun, treasury_stack  # noqa: E402
+from integration.treasury.treasury_kit import (  # noqa: E402
+    DYNAMIC_ENERGY,
+    SWEPT,
+    TreasuryStack,
+    burned_sun,
+    node_proxy,
+    treasury_stack,
+)
 from lucid.tron.v1 import treasury_pb2 as tr  # noqa: E402
 from lucid_tron.testing import MongoServer, RedisServer  # noqa: E402
-
-
-@asynccontextmanager
-async def counting_proxy(target: str) -> AsyncIterator[tuple[str, Counter[str]]]:
-    """An HTTP proxy on loopback in front of `target` that counts the requests per path."""
-    counts: Counter[str] = Counter()
-    async with aiohttp.ClientSession() as session:
-
-        async def forward(request: web.Request) -> web.Response:
-            counts[request.path] += 1
-            body = await request.read()
-            async with session.request(request.method, target + request.path_qs, data=body,
-                                       headers={"Content-Type": request.content_type}) as answer:
-                return web.Response(body=await answer.read(), status=answer.status,
-                                    content_type=answer.content_type)
-
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", forward)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        try:
-            yield f"http://127.0.0.1:{port}", counts
-        finally:
-            await runner.cleanup()
 
 
 async def sweep_all(stack: TreasuryStack, counts: Counter[str], addresses: int) -> dict[str, Any]:
@@ -98,7 +73,7 @@ async def main(args: argparse.Namespace) -> int:
         async with chain_bench(redis.url, **DYNAMIC_ENERGY) as chain:
             for name, settings in (("lend", {}), ("burn", {"sweep_energy_strategy": "burn",
                                                           "sweep_energy_margin_bps": 2_000})):
-                async with counting_proxy(chain.devnet.url) as (url, counts):
+                async with node_proxy(chain.devnet.url) as (url, counts):
                     async with treasury_stack(mongo.url, redis.url, Path(directory) / name, chain=chain,
                                               trongrid_url=url, sweep_interval_s=86_400,
                                               sweep_batch_size=args.addresses, **settings) as stack:

@@ -16,7 +16,9 @@ steps so far and what the chain says now:
     TRX: TRANSFER of the amount (the address was activated by the payment; free bandwidth pays).
 
 A TRANSFER that fails on chain (OUT_OF_ENERGY when the dynamic energy factor rose past the margin) is planned again
-with twice the energy, at most MAX_TRANSFER_FAILURES times; the delegation is always taken back before the sweep ends.
+with twice the energy, at most MAX_TRANSFER_FAILURES times; the failed one spent the address's free bandwidth, so the
+retry's bytes are paid by TRX the staking wallet sends first (ACTIVATE again). The delegation is always taken back
+before the sweep ends.
 """
 
 from __future__ import annotations
@@ -74,7 +76,9 @@ MAX_STEPS = 16
 #: The least stake a delegation may move (TRON's minimum).
 MIN_DELEGATION_SUN = SUN_PER_TRX
 TRANSFER_SELECTOR = "transfer(address,uint256)"
-ENERGY_PRICE_TTL_S = 600.0
+PRICES_TTL_S = 600.0
+#: Bandwidth points a USDT transfer's bytes take, with room (a signed TRC20 transfer is ~345).
+TRANSFER_BANDWIDTH = 400
 PAYOUT_WALLET_UNSET = "PAYOUT_WALLET_UNSET"
 #: What payment-gateway's ListInvoices pages hold when the treasury looks for paid invoices.
 _INVOICE_PAGE = 500
@@ -193,13 +197,20 @@ async def plan(sweep: Mapping[str, Any], chain: ChainView, policy: TreasuryPolic
     if lending and not confirmed(sweep, ACTIVATE) and not await chain.activated(sweep["deposit_address"]):
         return Next(kind=ACTIVATE, amount=ACTIVATION_SUN)
     energy = energy_needed(await chain.transfer_energy(sweep), policy.energy_margin_bps, transfer_failures(sweep))
-    fee_limit = energy * await chain.energy_price_sun()
-    if not lending:
+    energy_price, bandwidth_price = await chain.prices_sun()
+    fee_limit = energy * energy_price
+    resources = await chain.resources(sweep["deposit_address"])
+    # The transfer's bytes: free bandwidth (600 a day) pays for one; a retry the same day finds it spent, and the
+    # chain then burns TRX for all the bytes, which the staking wallet sends first.
+    free = resources.free_bandwidth_limit - resources.free_bandwidth_used
+    staked = resources.bandwidth_limit - resources.bandwidth_used
+    bytes_fee = 0 if max(free, staked) >= TRANSFER_BANDWIDTH else TRANSFER_BANDWIDTH * bandwidth_price
+    trx_needed = bytes_fee if lending else fee_limit + bytes_fee
+    if trx_needed:
         balance = await chain.balance_sun(sweep["deposit_address"])
-        if balance < fee_limit:
-            return Next(kind=ACTIVATE, amount=fee_limit - balance)
-        return Next(kind=TRANSFER, amount=sweep["amount"], energy=energy, fee_limit_sun=fee_limit)
-    missing = energy - await chain.available_energy(sweep["deposit_address"])
+        if balance < trx_needed:
+            return Next(kind=ACTIVATE, amount=trx_needed - balance)
+    missing = energy - max(0, resources.energy_limit - resources.energy_used) if lending else 0
     if missing > 0:
         stake = await chain.stake_for(missing)
         if not await chain.reserve_stake(stake):
@@ -217,9 +228,9 @@ class ChainView:
         self._usdt = usdt_contract
         self._staking_address = staking_address
         # The network's energy totals are read once per round (`new_round`): they move with every stake, a little.
-        # The energy price changes only by a governance proposal: read every ENERGY_PRICE_TTL_S.
+        # The prices change only by a governance proposal: read every PRICES_TTL_S.
         self._totals: tuple[int, int] | None = None
-        self._energy_price: tuple[int, float] | None = None
+        self._prices: tuple[tuple[int, int], float] | None = None
         # The staking wallet's energy stake not lent yet, read once per round and lowered by each delegation the
         # round signs (they are in no block yet when the next sweep is planned).
         self._lendable: int | None = None
@@ -246,9 +257,9 @@ class ChainView:
     async def balance_sun(self, address: str) -> int:
         return int((await self._account(address)).balance_sun)
 
-    async def available_energy(self, address: str) -> int:
-        resources = await self._resources(address)
-        return max(0, resources.energy_limit - resources.energy_used)
+    async def resources(self, address: str) -> Any:
+        """The account's energy and bandwidth as of the head."""
+        return await self._resources(address)
 
     async def stake_for(self, energy: int) -> int:
         if self._totals is None:
@@ -270,12 +281,13 @@ class ChainView:
         estimate = await self._estimate(sweep)
         return int(estimate.energy_required)
 
-    async def energy_price_sun(self) -> int:
-        """SUN per energy unit burned, from the chain parameters (getEnergyFee)."""
-        if self._energy_price is None or time.monotonic() - self._energy_price[1] > ENERGY_PRICE_TTL_S:
+    async def prices_sun(self) -> tuple[int, int]:
+        """SUN burned per energy unit and per bandwidth point, from the chain parameters (getEnergyFee,
+        getTransactionFee)."""
+        if self._prices is None or time.monotonic() - self._prices[1] > PRICES_TTL_S:
             answer = await self._tron.rpc.GetChainParameters(tron_client_pb2.GetChainParametersRequest())
-            self._energy_price = (int(answer.energy_price_sun), time.monotonic())
-        return self._energy_price[0]
+            self._prices = ((int(answer.energy_price_sun), int(answer.bandwidth_price_sun)), time.monotonic())
+        return self._prices[0]
 
     async def _estimate(self, sweep: Mapping[str, Any]) -> Any:
         return await self._tron.rpc.EstimateEnergy(tron_client_pb2.EstimateEnergyRequest(

@@ -8,7 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from integration.treasury.treasury_kit import SWEPT, TRX, USDT, treasury_stack, trx_of, usdt_of
+from integration.payment_gateway.watcher_kit import chain_bench
+from integration.treasury.treasury_kit import (
+    DYNAMIC_ENERGY,
+    SWEPT,
+    TRX,
+    USDT,
+    node_proxy,
+    treasury_stack,
+    trx_of,
+    usdt_of,
+)
 from lucid.tron.v1 import treasury_pb2 as tr
 
 KIND = tr.SweepStepKind.Name
@@ -39,3 +49,36 @@ async def test_a_usdt_and_a_trx_invoice_are_each_swept_once_into_the_payout_wall
     assert payout_usdt == 12_500_000 and deposit_usdt == 0 and deposit_trx == 0
     # Only the activation burns TRX (its create-account fee); the transfer's energy was lent, its bytes free.
     assert swept_usdt.fee_sun == 1_000_000 and swept_trx.fee_sun == 0
+
+
+def halve_estimates(path: str, answer: dict) -> dict:
+    """A node whose estimateenergy answers half the energy the transfer then uses, as mainnet's estimate does when the
+    dynamic energy factor rises between the estimate and the block (a proxy in front of devnet plays it)."""
+    if path.endswith("/estimateenergy") and "energy_required" in answer:
+        return {**answer, "energy_required": answer["energy_required"] // 2}
+    return answer
+
+
+@pytest.mark.timeout(300)
+async def test_a_transfer_that_runs_out_of_energy_is_retried_with_more_and_the_invoice_is_still_swept_once(
+    mongo_url, redis_url, tmp_path: Path
+):
+    async with chain_bench(redis_url, **DYNAMIC_ENERGY) as chain, node_proxy(
+        chain.devnet.url, halve_estimates
+    ) as (url, _), treasury_stack(
+        mongo_url, redis_url, tmp_path, chain=chain, trongrid_url=url, sweep_energy_margin_bps=0
+    ) as stack:
+        [usdt] = await stack.pay_invoices(usdt=[4_000_000])
+        [sweep] = await stack.wait_swept(1)
+        payout_usdt = await usdt_of(stack.chain, stack.addresses["payout"])
+
+    transfers = [step for step in sweep.steps if step.kind == tr.SWEEP_STEP_KIND_TRANSFER]
+    lent = [step.amount_base_units for step in sweep.steps
+            if step.kind == tr.SWEEP_STEP_KIND_DELEGATE and step.state == tr.SWEEP_STEP_STATE_CONFIRMED]
+    returned = [step.amount_base_units for step in sweep.steps
+                if step.kind == tr.SWEEP_STEP_KIND_UNDELEGATE and step.state == tr.SWEEP_STEP_STATE_CONFIRMED]
+    assert sweep.state == SWEPT and payout_usdt == 4_000_000
+    assert transfers[0].state == tr.SWEEP_STEP_STATE_FAILED and "OUT_OF_ENERGY" in transfers[0].result
+    assert [step.state for step in transfers].count(tr.SWEEP_STEP_STATE_CONFIRMED) == 1
+    assert transfers[-1].energy >= 2 * transfers[0].energy
+    assert len(lent) >= 2 and sum(lent) == sum(returned)

@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import grpc
+from aiohttp import web
 from tronpy.exceptions import AddressNotFound, TransactionNotFound
 
 from fixtures.devnet import DEVNET_ACCOUNTS
@@ -253,3 +257,37 @@ async def trx_of(chain: ChainBench, address: str) -> int:
         return int((await chain.tron.get_account(address)).get("balance", 0))
     except AddressNotFound:  # an account that was never activated
         return 0
+
+
+#: Rewrites the JSON answer of one path: (path, answer) -> answer.
+Rewrite = Callable[[str, dict[str, Any]], dict[str, Any]]
+
+
+@asynccontextmanager
+async def node_proxy(target: str, rewrite: Rewrite | None = None) -> AsyncIterator[tuple[str, Counter[str]]]:
+    """An HTTP proxy on loopback in front of the node at `target`: it counts the requests per path, and `rewrite`
+    (when given) changes JSON answers, to play a node that answers what devnet would not."""
+    counts: Counter[str] = Counter()
+    async with aiohttp.ClientSession() as session:
+
+        async def forward(request: web.Request) -> web.Response:
+            counts[request.path] += 1
+            body = await request.read()
+            async with session.request(request.method, target + request.path_qs, data=body,
+                                       headers={"Content-Type": request.content_type}) as answer:
+                payload = await answer.read()
+                if rewrite is not None and answer.content_type == "application/json":
+                    payload = json.dumps(rewrite(request.path, json.loads(payload))).encode()
+                return web.Response(body=payload, status=answer.status, content_type=answer.content_type)
+
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", forward)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        try:
+            yield f"http://127.0.0.1:{port}", counts
+        finally:
+            await runner.cleanup()

@@ -62,7 +62,9 @@ class _SweepStepKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_SweepSt
     SWEEP_STEP_KIND_UNSPECIFIED: _SweepStepKind.ValueType  # 0
     """Unset; never stored."""
     SWEEP_STEP_KIND_ACTIVATE: _SweepStepKind.ValueType  # 1
-    """The staking wallet sends TRX to the deposit address, creating (activating) its account."""
+    """The staking wallet sends TRX to the deposit address: it creates (activates) the account, or pays what the
+    address's own resources do not (the burn strategy's energy; the bytes of a transfer retried the same day).
+    """
     SWEEP_STEP_KIND_DELEGATE: _SweepStepKind.ValueType  # 2
     """The staking wallet delegates energy to the deposit address for its USDT transfer."""
     SWEEP_STEP_KIND_TRANSFER: _SweepStepKind.ValueType  # 3
@@ -76,7 +78,9 @@ class SweepStepKind(_SweepStepKind, metaclass=_SweepStepKindEnumTypeWrapper):
 SWEEP_STEP_KIND_UNSPECIFIED: SweepStepKind.ValueType  # 0
 """Unset; never stored."""
 SWEEP_STEP_KIND_ACTIVATE: SweepStepKind.ValueType  # 1
-"""The staking wallet sends TRX to the deposit address, creating (activating) its account."""
+"""The staking wallet sends TRX to the deposit address: it creates (activates) the account, or pays what the
+address's own resources do not (the burn strategy's energy; the bytes of a transfer retried the same day).
+"""
 SWEEP_STEP_KIND_DELEGATE: SweepStepKind.ValueType  # 2
 """The staking wallet delegates energy to the deposit address for its USDT transfer."""
 SWEEP_STEP_KIND_TRANSFER: SweepStepKind.ValueType  # 3
