@@ -82,3 +82,31 @@ async def test_a_transfer_that_runs_out_of_energy_is_retried_with_more_and_the_i
     assert [step.state for step in transfers].count(tr.SWEEP_STEP_STATE_CONFIRMED) == 1
     assert transfers[-1].energy >= 2 * transfers[0].energy
     assert len(lent) >= 2 and sum(lent) == sum(returned)
+
+
+@pytest.mark.timeout(300)
+async def test_sweeps_are_listed_newest_first_page_by_page_and_filtered(mongo_url, redis_url, tmp_path: Path):
+    async with treasury_stack(mongo_url, redis_url, tmp_path) as stack:
+        paid = await stack.pay_invoices(usdt=[1_500_000, 2_500_000], trx=[4_000_000])
+        everything = await stack.wait_swept(3)
+        assert stack.stub is not None
+        pages, token = [], ""
+        while True:
+            page = await stack.stub.ListSweeps(tr.ListSweepsRequest(page_size=1, page_token=token))
+            pages.append([sweep.sweep_id for sweep in page.sweeps])
+            token = page.next_page_token
+            if not token:
+                break
+        usdt = await stack.sweeps(asset=USDT)
+        by_address = await stack.sweeps(deposit_address=paid[2].deposit_address)
+        failed = await stack.sweeps(state=tr.SWEEP_STATE_FAILED)
+        treasury = (await stack.stub.GetTreasury(tr.GetTreasuryRequest())).treasury
+
+    newest_first = sorted(everything, key=lambda s: (s.create_time.ToNanoseconds(), s.sweep_id), reverse=True)
+    assert pages == [[sweep.sweep_id] for sweep in newest_first]
+    assert sorted(s.amount_base_units for s in usdt) == [1_500_000, 2_500_000]
+    assert [(s.invoice_id, s.asset) for s in by_address] == [(paid[2].invoice_id, TRX)]
+    assert failed == []
+    totals = {t.asset: (t.swept_base_units, t.swept_count, t.pending_count) for t in treasury.totals}
+    assert totals == {USDT: (4_000_000, 2, 0), TRX: (4_000_000, 1, 0)}
+    assert treasury.payout_address == stack.addresses["payout"] and treasury.HasField("next_run_time")
