@@ -4,6 +4,7 @@ invoice's funds from payment to the payout wallet."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,17 @@ async def test_sweeps_are_listed_newest_first_page_by_page_and_filtered(mongo_ur
     totals = {t.asset: (t.swept_base_units, t.swept_count, t.pending_count) for t in treasury.totals}
     assert totals == {USDT: (4_000_000, 2, 0), TRX: (4_000_000, 1, 0)}
     assert treasury.payout_address == stack.addresses["payout"] and treasury.HasField("next_run_time")
+
+
+@pytest.mark.timeout(300)
+async def test_sweeps_under_way_go_on_while_payment_gateway_is_down(mongo_url, redis_url, tmp_path: Path):
+    # The sweeper looks for paid invoices every second (FAST): during the outage every look fails.
+    async with treasury_stack(mongo_url, redis_url, tmp_path) as stack:
+        paid = await stack.pay_invoices(usdt=[1_100_000, 2_200_000])
+        while len(await stack.sweeps()) < 2:
+            await asyncio.sleep(0.05)
+        await stack.gateway_server.shutdown()
+        sweeps = await stack.wait_swept(2)
+        payout_usdt = await usdt_of(stack.chain, stack.addresses["payout"])
+
+    assert [sweep.state for sweep in sweeps] == [SWEPT, SWEPT] and payout_usdt == sum(p.amount for p in paid)
