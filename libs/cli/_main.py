@@ -198,6 +198,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_staking_commands(commands, _state_dir_option)
 
+    from lucid_tron.cli._treasury import add_treasury_commands
+
+    add_treasury_commands(commands, _state_dir_option)
+
     # Parsed by devnet itself (see main); declared here for the command list and `lucid-tron devnet --help`.
     commands.add_parser("devnet", help="serve a devnet alone (see `lucid-tron devnet --help`)", add_help=False)
     return parser
@@ -306,6 +310,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from lucid_tron.cli._staking import run_staking
 
         return run_staking(args)
+
+    if args.command == "treasury":
+        from lucid_tron.cli._treasury import run_treasury
+
+        return run_treasury(args)
     from lucid_tron.cli._up import UpOptions, run_up
 
     return run_up(

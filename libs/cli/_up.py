@@ -244,7 +244,10 @@ class _Up:
             {
                 "payment-gateway": {"PAYMENT_WALLET_ID": payment_wallet["wallet_id"], "TRON_NETWORK": "devnet"},
                 "payout-router": {"PAYOUT_WALLET_ID": payout_wallet["wallet_id"]},
+                # The treasury sweeps paid invoices' deposit addresses (payment wallet) into the payout wallet.
                 "staking": {"STAKING_WALLET_ID": staking_wallet["wallet_id"],
+                            "PAYMENT_WALLET_ID": payment_wallet["wallet_id"],
+                            "PAYOUT_WALLET_ID": payout_wallet["wallet_id"],
                             "PAYOUT_ADDRESS": payout_wallet["address"],
                             "KEEPER_ENERGY_FLOOR": str(UP_KEEPER_ENERGY_FLOOR)},
             },

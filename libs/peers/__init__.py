@@ -3,7 +3,7 @@
     TronClientService, RelayService, WalletService, UsdtService, StakingService, PaymentGatewayService,
     PayoutRouterService, WebhookService  `client.rpc.<Method>(request)`: typed request in, typed response out
     PeerClient, DEFAULT_PEER_TIMEOUT_S   their base; the timeout of a call made without a caller's deadline
-    TronClientAddress, TronRelayAddress, WalletManagerAddress, StakingAddress
+    TronClientAddress, TronRelayAddress, WalletManagerAddress, StakingAddress, PaymentGatewayAddress
                                          settings groups (TRON_CLIENT_ADDR, ...); `settings.wallet_manager()` -> client
 
 A call carries the caller's deadline, request id and trace, and a peer's failure arrives as the caller's own error
@@ -14,7 +14,13 @@ A call carries the caller's deadline, request id and trace, and a peer's failure
     await wallet.close()
 """
 
-from ._addresses import StakingAddress, TronClientAddress, TronRelayAddress, WalletManagerAddress
+from ._addresses import (
+    PaymentGatewayAddress,
+    StakingAddress,
+    TronClientAddress,
+    TronRelayAddress,
+    WalletManagerAddress,
+)
 from ._client import DEFAULT_PEER_TIMEOUT_S, PeerClient
 from ._services import (
     PaymentGatewayService,
@@ -29,6 +35,7 @@ from ._services import (
 
 __all__ = [
     "DEFAULT_PEER_TIMEOUT_S",
+    "PaymentGatewayAddress",
     "PaymentGatewayService",
     "PayoutRouterService",
     "PeerClient",

@@ -14,7 +14,7 @@ from lucid_tron.config import setting
 from lucid_tron.pki import TlsSettings
 
 from ._client import client_tls
-from ._services import RelayService, StakingService, TronClientService, WalletService
+from ._services import PaymentGatewayService, RelayService, StakingService, TronClientService, WalletService
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,3 +59,17 @@ class StakingAddress(TlsSettings):
     def staking(self) -> StakingService | None:
         """A client of staking at this address (close it on stop); None when STAKING_ADDR is unset."""
         return StakingService(self.staking_addr, tls=client_tls(self)) if self.staking_addr else None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PaymentGatewayAddress(TlsSettings):
+    """payment-gateway's address; optional: empty means the caller runs without it (staking's treasury then finds no
+    invoices to sweep)."""
+
+    payment_gateway_addr: str = setting("PAYMENT_GATEWAY_ADDR", default="")
+
+    def payment_gateway(self) -> PaymentGatewayService | None:
+        """A client of payment-gateway at this address (close it on stop); None when PAYMENT_GATEWAY_ADDR is unset."""
+        if not self.payment_gateway_addr:
+            return None
+        return PaymentGatewayService(self.payment_gateway_addr, tls=client_tls(self))

@@ -9,6 +9,11 @@ A lease alone cannot stop a worker that was paused (SIGSTOP, a long GC, a frozen
 expired and another worker took over: it does not know that time passed. So every acquisition increments the
 lease's fencing token, and every write of the job goes through `fenced()`, which in the same transaction checks
 that the token is still the newest. A former holder's write then fails with LeaseLost instead of landing.
+
+A holder killed inside a fenced transaction leaves the documents it wrote (the lease's included) locked until the
+server ends the transaction: 60 s on mongod (transactionLifetimeLimitSeconds), and on SecantusDB only when another
+transaction statement reaches it. So the lease document lists the sessions its holder's fenced transactions run in,
+and whoever takes an expired lease over first ends those sessions (killSessions): the job goes on at once.
 """
 
 from __future__ import annotations
@@ -18,6 +23,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
+from uuid import UUID
+
+from bson.binary import Binary
 from pymongo import IndexModel, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
@@ -28,7 +36,7 @@ from lucid_tron.errors import Aborted
 
 from ._bounds import bounded
 from ._mongo import DURABLE_WRITES
-from ._transactions import in_transaction, utc_now
+from ._transactions import utc_now
 
 __all__ = ["LEASE_LOST", "Lease", "LeaseLost", "Leases"]
 
@@ -65,6 +73,8 @@ class Leases:
         self._leases = collection
         self._owner = owner
         self._ttl = timedelta(seconds=ttl_s)
+        # (lease name, token) -> the ids of the sessions the lease document lists for this owner (see `fenced`).
+        self._sessions_listed: dict[tuple[str, int], set[bytes]] = {}
 
     @classmethod
     def in_database(cls, db: AsyncDatabase[Any], *, owner: str, ttl_s: float) -> Leases:
@@ -79,6 +89,7 @@ class Leases:
     async def acquire(self, name: str) -> Lease | None:
         """Take the lease `name` if nobody holds it (never held, released or expired), with a new fencing token;
         None while another worker (or this one: use `renew`) holds it."""
+        await self._end_abandoned(name)
         now = utc_now()
         with bounded():
             try:
@@ -119,9 +130,9 @@ class Leases:
 
         The check is a write to the lease document at the end of the transaction: a takeover committed at any time
         since the transaction began conflicts with it, so the transaction is retried, finds the new token and raises.
-        Being last, it holds the lease document only for the commit's round trip. A holder killed or paused inside
-        the transaction keeps the documents it wrote locked until the server aborts the transaction
-        (transactionLifetimeLimitSeconds, 60 s by default on mongod): the next holder's writes to them wait for that.
+        Being last, it holds the lease document only for the commit's round trip. The session's id is listed on
+        the lease document before its first transaction (once per session and token: the pool reuses a handful),
+        so that a holder killed inside the transaction has it ended by the next one (`acquire`).
         """
 
         async def checked(session: AsyncClientSession) -> T:
@@ -134,7 +145,33 @@ class Leases:
             return result
 
         with bounded():
-            return await in_transaction(self._leases.database.client, checked)
+            async with self._leases.database.client.start_session() as session:
+                await self._list_session(lease, session)
+                return await session.with_transaction(checked, write_concern=DURABLE_WRITES)
+
+    async def _list_session(self, lease: Lease, session: AsyncClientSession) -> None:
+        lsid = session.session_id
+        listed = self._sessions_listed.setdefault((lease.name, lease.token), set())
+        if bytes(lsid["id"]) in listed:
+            return
+        # A token's first session replaces the list: the former holders' sessions were ended on the takeover.
+        update = {"$addToSet": {"sessions": lsid}} if listed else {"$set": {"sessions": [lsid]}}
+        await self._leases.update_one({"_id": lease.name, "token": lease.token}, update)
+        listed.add(bytes(lsid["id"]))
+
+    async def _end_abandoned(self, name: str) -> None:
+        """End the transactions an expired lease's former holder may have left open (killSessions on the sessions
+        its `fenced` listed), so what they locked is free before the lease is taken over."""
+        with bounded():
+            held = await self._leases.find_one({"_id": name}, {"owner": 1, "expires_at": 1, "sessions": 1})
+            if (held is None or held["owner"] == self._owner or not held.get("sessions")
+                    or held["expires_at"].replace(tzinfo=UTC) > utc_now()
+                    or held["expires_at"].replace(tzinfo=UTC) == _RELEASED):
+                return
+            # Read back, a session id's UUID comes as uuid.UUID, which the client does not encode implicitly.
+            sessions = [{"id": Binary.from_uuid(listed["id"]) if isinstance(listed["id"], UUID) else listed["id"]}
+                        for listed in held["sessions"]]
+            await self._leases.database.client.admin.command("killSessions", sessions)
 
 
 def _lease_of(document: Mapping[str, Any]) -> Lease:

@@ -129,7 +129,6 @@ def executor(
         tron_client=tron_client,
         wallet_manager=wallet_manager,
         leases=partial(store.leases, owner=owner, ttl_s=settings.payout_executor_lease_s),
-        owner=owner,
         policy=settings.policy(),
         payout_wallet_id=settings.payout_wallet_id,
         usdt_contract=settings.usdt_contract,

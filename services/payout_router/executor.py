@@ -76,7 +76,6 @@ class PayoutExecutor:
         tron_client: TronClientService,
         wallet_manager: WalletService,
         leases: Callable[[], Leases],
-        owner: str,
         policy: Policy,
         payout_wallet_id: str,
         usdt_contract: str,
@@ -91,7 +90,6 @@ class PayoutExecutor:
         # A factory: the store opens only after the start hooks that create the executor.
         self._leases_of = leases
         self._leases: Leases | None = None
-        self._owner = owner
         self._policy = policy
         self._wallet_id = payout_wallet_id
         self._usdt = usdt_contract
@@ -144,9 +142,6 @@ class PayoutExecutor:
             self._leases = self._leases_of()
         try:
             if self._lease is None:
-                # A former holder killed inside a fenced transaction left it open: end it, or taking the lease
-                # waits for the server to (see PayoutRouterStore._fenced).
-                await self._store.end_abandoned(LEASE, self._owner)
                 self._lease = await self._leases.acquire(LEASE)
             else:
                 self._lease = await self._leases.renew(self._lease)

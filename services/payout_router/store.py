@@ -9,26 +9,20 @@ are also fenced by its lease, so a paused former executor cannot write.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import UTC
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
-from uuid import UUID
 
-from bson import Binary
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from lucid_tron.errors import Aborted, FailedPrecondition, NotFound, QuotaViolation, ResourceExhausted
 from lucid_tron.storage import (
-    DURABLE_WRITES,
     IdempotencyKeys,
     IdempotentCall,
     Lease,
-    LeaseLost,
     Leases,
     MoneyJobStore,
-    MongoSettings,
     in_transaction,
     utc_now,
 )
@@ -119,11 +113,6 @@ class PayoutRouterStore(MoneyJobStore):
         ALLOWLIST: [],
         BREAKER: [],
     }
-
-    def __init__(self, settings: MongoSettings) -> None:
-        super().__init__(settings)
-        # (lease name, token) -> the ids of the sessions the lease document lists for this process (`_fenced`).
-        self._sessions_listed: dict[tuple[str, int], set[bytes]] = {}
 
     async def create_payouts(
         self,
@@ -264,7 +253,7 @@ class PayoutRouterStore(MoneyJobStore):
                 if lease is None:
                     await in_transaction(self.db.client, work)
                 else:
-                    await self._fenced(lease[1], work)
+                    await lease[0].fenced(lease[1], work)
         except DuplicateKeyError as error:
             raise Aborted("the payout changed concurrently; read it again", reason=ETAG_MISMATCH) from error
         return updated
@@ -331,50 +320,6 @@ class PayoutRouterStore(MoneyJobStore):
             cursor = self.collection(BATCHES).find(query).sort([("created_at", DESCENDING), ("_id", DESCENDING)])
             return await cursor.limit(limit).to_list()
 
-    async def _fenced(self, lease: Lease, work: Callable[[AsyncClientSession], Awaitable[None]]) -> None:
-        """The executor's writes `work(session)` in one transaction that commits only while `lease` is the newest
-        holder (as `Leases.fenced`: a write to the lease document last, LeaseLost when it was taken over), in a
-        session whose id the lease document lists before it is first used.
-
-        Why the list: a holder killed inside the transaction leaves the documents it wrote locked until the server
-        ends the transaction (60 s on mongod; SecantusDB only when another transaction statement reaches it), and
-        the next holder's writes to them, taking the lease included, wait that long. With the ids listed, the next
-        holder ends those transactions first (`end_abandoned`). The pool reuses a handful of sessions, so the list
-        is written once per session and lease token, not per transaction."""
-        leases = self.collection(Leases.COLLECTION, durable=True)
-        async with self.db.client.start_session() as session:
-            lsid = session.session_id
-            recorded = self._sessions_listed.setdefault((lease.name, lease.token), set())
-            if bytes(lsid["id"]) not in recorded:
-                # The first session of a token replaces the list: the former holders' ones were ended on takeover.
-                listed = {"$addToSet": {"sessions": lsid}} if recorded else {"$set": {"sessions": [lsid]}}
-                await leases.update_one({"_id": lease.name, "token": lease.token}, listed)
-                recorded.add(bytes(lsid["id"]))
-
-            async def checked(transaction: AsyncClientSession) -> None:
-                await work(transaction)
-                current = await leases.update_one({"_id": lease.name, "token": lease.token},
-                                                  {"$set": {"fenced_at": utc_now()}}, session=transaction)
-                if current.matched_count == 0:
-                    raise LeaseLost(f"lease {lease.name!r} was taken over; write refused")
-
-            await session.with_transaction(checked, write_concern=DURABLE_WRITES)
-
-    async def end_abandoned(self, name: str, owner: str) -> int:
-        """Before `owner` takes the expired lease `name` over: end the transactions its former holder may have left
-        open (killSessions on the sessions its `_fenced` listed), so they release what they locked now rather than
-        when the server's transaction lifetime runs out. How many sessions were ended (0: nothing to do)."""
-        with self.bounded():
-            held = await self.collection(Leases.COLLECTION).find_one({"_id": name})
-            if (held is None or held["owner"] == owner or held["expires_at"].replace(tzinfo=UTC) > utc_now()
-                    or not held.get("sessions")):
-                return 0
-            # Read back, a session id's UUID comes as uuid.UUID, which this client does not encode implicitly.
-            sessions = [{"id": Binary.from_uuid(listed["id"]) if isinstance(listed["id"], UUID) else listed["id"]}
-                        for listed in held["sessions"]]
-            await self.db.client.admin.command("killSessions", sessions)
-        return len(held["sessions"])
-
     async def window_use(self, asset: str, windows: Mapping[str, str], role: str = "") -> dict[str, int]:
         """How much of the current hour and day (`windows`: period -> key) is used, overall or (`role`) by one caller
         role."""
@@ -400,7 +345,7 @@ class PayoutRouterStore(MoneyJobStore):
             if lease is None:
                 await in_transaction(self.db.client, work)
             else:
-                await self._fenced(lease[1], work)
+                await lease[0].fenced(lease[1], work)
 
     async def allow_recipient(self, address: str, label: str, added_by: str) -> Document:
         with self.bounded():

@@ -1,10 +1,13 @@
-"""staking: `python -m lucid_tron.services.staking` serves lucid.tron.v1.StakingService.
+"""staking: `python -m lucid_tron.services.staking` serves lucid.tron.v1.StakingService, and the treasury
+(lucid.tron.v1.TreasuryService and its sweeper, see `treasury_servicer.with_treasury`; its settings, from
+PAYMENT_GATEWAY_ADDR and USDT_CONTRACT to SWEEPER_LEASE_S, are `sweeper.TreasurySettings`).
 
 Settings (MONGO_URL, MONGO_DATABASE, TRON_CLIENT_ADDR, WALLET_MANAGER_ADDR, USDT_CONTRACT, STAKING_WALLET_ID, the
-ENERGY_* and KEEPER_* settings, PAYOUT_ADDRESS, DEPENDENCY_CHECK_INTERVAL_S and the mesh's) come from the environment
-and secret files; every problem is reported at once and the process exits 78 before serving. MongoDB holds this
-service's state: the process is NOT_SERVING while MongoDB does not answer, checked every DEPENDENCY_CHECK_INTERVAL_S.
-Two background jobs run on whichever replica holds their lease: the energy reaper and the energy keeper.
+ENERGY_*, KEEPER_* and SWEEP* settings, PAYOUT_ADDRESS, DEPENDENCY_CHECK_INTERVAL_S and the mesh's) come from the
+environment and secret files; every problem is reported at once and the process exits 78 before serving. MongoDB holds
+this service's state: the process is NOT_SERVING while MongoDB does not answer, checked every
+DEPENDENCY_CHECK_INTERVAL_S. Three background jobs run on whichever replica holds their lease: the energy reaper, the
+energy keeper and the treasury's sweeper.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from contextlib import suppress
 from dataclasses import dataclass
 from functools import partial
 
-from lucid_tron.chain import UsdtContractSettings
 from lucid_tron.mesh import Dependency, ServiceSettings, ServiceSpec, run
 from lucid_tron.peers import TronClientAddress, WalletManagerAddress
 from lucid_tron.storage import MongoSettings
@@ -28,6 +30,8 @@ from .keeper import EnergyKeeper, KeeperSettings
 from .stakes import Stakes
 from .servicer import StakingServicer, registration
 from .store import StakingStore
+from .sweeper import TreasurySettings
+from .treasury_servicer import with_treasury
 
 NAME = "staking"
 #: How long a job's lease holds without renewal, at least: each round renews it, and it lasts three rounds of the
@@ -40,7 +44,7 @@ class StakingSettings(
     ServiceSettings,
     KeeperSettings,
     EnergySettings,
-    UsdtContractSettings,
+    TreasurySettings,
     WalletManagerAddress,
     TronClientAddress,
     MongoSettings,
@@ -86,13 +90,14 @@ def build(settings: StakingSettings) -> ServiceSpec:
             with suppress(asyncio.CancelledError):
                 await task
 
-    return ServiceSpec(
+    spec = ServiceSpec(
         name=NAME,
         services=[registration(StakingServicer(stakes, energy))],
         dependencies=[Dependency("mongodb", store.ping, open=store.open)],
         on_start=[start_jobs],
         on_stop=[stop_jobs, store.close, tron_client.close, wallet_manager.close],
     )
+    return with_treasury(spec, settings, tron_client, wallet_manager)
 
 
 if __name__ == "__main__":

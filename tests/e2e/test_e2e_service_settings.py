@@ -18,7 +18,7 @@ from lucid_tron.mesh import EXIT_CONFIG
 REQUIRED = {
     "wallet_manager": ["MONGO_URL", "USDT_CONTRACT"],
     "usdt_manager": ["MONGO_URL", "TRON_CLIENT_ADDR", "TRON_RELAY_ADDR", "WALLET_MANAGER_ADDR", "USDT_CONTRACT"],
-    "staking": ["MONGO_URL", "TRON_CLIENT_ADDR", "WALLET_MANAGER_ADDR", "USDT_CONTRACT"],
+    "staking": ["MONGO_URL", "USDT_CONTRACT", "TRON_CLIENT_ADDR", "WALLET_MANAGER_ADDR"],
     "payment_gateway": [
         "MONGO_URL",
         "REDIS_URL",

@@ -135,8 +135,9 @@ def _all_methods() -> list[MethodDescriptor]:
 
 #: Types shared by several services, in files of their own without a service: common types and the event model.
 SHARED_TYPES = ("common", "events")
-#: APIs that several services serve, each in a file of its own: webhook endpoints (payment-gateway, payout-router).
-SHARED_APIS = ("webhooks",)
+#: APIs that are not a service of their own, each in a file of its own: webhook endpoints (served by payment-gateway and
+#: payout-router) and the treasury (served by the staking process).
+SHARED_APIS = ("webhooks", "treasury")
 #: Fields that carry a webhook endpoint's signing secret: a shared HMAC key the receiver must hold to verify
 #: signatures, returned once when made (Create, Rotate). Never a wallet's key: those have no field at all.
 WEBHOOK_SIGNING_SECRETS = {

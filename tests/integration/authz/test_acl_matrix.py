@@ -23,6 +23,7 @@ from lucid.tron.v1 import (
     payout_router_pb2_grpc,
     relay_pb2_grpc,
     staking_pb2_grpc,
+    treasury_pb2_grpc,
     tron_client_pb2_grpc,
     usdt_pb2_grpc,
     wallet_pb2_grpc,
@@ -44,6 +45,8 @@ METHODS = sorted(method for method in known_shapes() if method.startswith(f"/{V1
 WALLET_ADMINISTRATION = {"CreateWallet", "ListWallets", "UpdateWallet", "ListAuditEntries", "VerifyAuditLog"}
 WALLET_READS = {"GetWallet", "ListAddresses"}
 ENERGY_PLANS = {"CreateEnergyPlan", "GetEnergyPlan", "CompleteEnergyPlan"}
+#: What the treasury (in the staking process) reads of invoices to find the paid ones.
+INVOICE_READS = {"GetInvoice", "ListInvoices"}
 
 
 def may_call(caller: str, method: str) -> bool:
@@ -71,7 +74,9 @@ def may_call(caller: str, method: str) -> bool:
     if service_name == f"{V1}.StakingService" and name in ENERGY_PLANS:
         # usdt-manager plans the energy of every transfer it sends.
         return caller == service("usdt-manager") or operator
-    # The payment services' APIs and reflection: operators (nothing in the mesh calls them).
+    if service_name == f"{V1}.PaymentGatewayService" and name in INVOICE_READS:
+        return caller == service("staking") or operator
+    # The payment services' other APIs and reflection: operators (nothing in the mesh calls them).
     return operator
 
 
@@ -92,6 +97,7 @@ def stub_services() -> ServiceSpec:
         (payment_gateway_pb2_grpc, "PaymentGatewayService"),
         (webhooks_pb2_grpc, "WebhookService"),
         (payout_router_pb2_grpc, "PayoutRouterService"),
+        (treasury_pb2_grpc, "TreasuryService"),
     ]
     registrations = [
         Registration(getattr(module, f"add_{name}Servicer_to_server"), getattr(module, f"{name}Servicer")(), f"{V1}.{name}")
@@ -158,7 +164,7 @@ async def test_sidecar_follows_the_shipped_border_and_mesh_policies(
     assert await reaches(mesh_tls, channels, sidecar.address, caller, method) is may_call_through_sidecar(caller, method)
 
 
-def test_the_matrix_covers_all_seven_services_and_the_webhook_api() -> None:
+def test_the_matrix_covers_all_seven_services_the_webhook_api_and_the_treasury() -> None:
     services = {method.lstrip("/").partition("/")[0] for method in METHODS}
     assert {s for s in services if s.startswith(V1)} == {
         f"{V1}.{name}"
@@ -171,6 +177,7 @@ def test_the_matrix_covers_all_seven_services_and_the_webhook_api() -> None:
             "PaymentGatewayService",
             "WebhookService",
             "PayoutRouterService",
+            "TreasuryService",
         )
     }
 

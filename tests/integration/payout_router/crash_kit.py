@@ -19,6 +19,7 @@ import signal
 import sys
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,36 @@ async def _kill(process: asyncio.subprocess.Process) -> None:
     await process.wait()
 
 
+async def kill_and_restart(
+    start_worker: Callable[[], Awaitable[asyncio.subprocess.Process]], all_final: Callable[[], Awaitable[bool]], *,
+    kills: int, draw: random.Random, started: float, timeout_s: float, what: str, log: Path,
+) -> int:
+    """Start a worker (it prints a line when ready) and kill it `kills` times at random moments 0.2..1.5 s after it
+    is ready, then let a last worker run until `all_final()` (one that exits by itself is started again); the kills
+    made. Also the treasury's crash test (tests/integration/treasury/crash_kit.py)."""
+    killed = 0
+    while True:
+        if time.monotonic() - started > timeout_s:
+            raise AssertionError(f"{what} not final after {timeout_s} s and {killed} kills (workers' log: {log})")
+        worker = await start_worker()
+        try:
+            assert worker.stdout is not None
+            await asyncio.wait_for(worker.stdout.readline(), 30)
+            if killed < kills:
+                await asyncio.sleep(draw.uniform(0.2, 1.5))
+                await _kill(worker)
+                killed += 1
+                continue
+            while worker.returncode is None and not await all_final():
+                if time.monotonic() - started > timeout_s:
+                    break
+                await asyncio.sleep(0.5)
+            if worker.returncode is None and await all_final():
+                return killed
+        finally:
+            await _kill(worker)
+
+
 async def run_crashes(stack: PayoutStack, log: Path, *, payouts: int, kills: int, seed: int = 1,
                       timeout_s: float = 600.0) -> CrashRun:
     """Create `payouts` payouts (USDT and TRX, each to a fresh address), then run the worker, killing it `kills`
@@ -71,26 +102,10 @@ async def run_crashes(stack: PayoutStack, log: Path, *, payouts: int, kills: int
         to = recipient()
         created = await stack.create(amount=amount, asset=asset, to=to, request_id=f"crash-{uuid.uuid4()}")
         run.payouts[created.payout_id] = ("USDT" if asset == USDT else "TRX", to, amount)
-    while True:
-        if time.monotonic() - started > timeout_s:
-            raise AssertionError(f"payouts not final after {timeout_s} s and {run.kills} kills (workers' log: {log})")
-        worker = await _start_worker(stack, log)
-        try:
-            assert worker.stdout is not None
-            await asyncio.wait_for(worker.stdout.readline(), 30)
-            if run.kills < kills:
-                await asyncio.sleep(draw.uniform(0.2, 1.5))
-                await _kill(worker)
-                run.kills += 1
-                continue
-            while worker.returncode is None and not await _all_final(stack, run):
-                if time.monotonic() - started > timeout_s:
-                    break
-                await asyncio.sleep(0.5)
-            if worker.returncode is None and await _all_final(stack, run):
-                break
-        finally:
-            await _kill(worker)
+    run.kills = await kill_and_restart(
+        lambda: _start_worker(stack, log), lambda: _all_final(stack, run), kills=kills, draw=draw, started=started,
+        timeout_s=timeout_s, what="payouts", log=log,
+    )
     run.seconds = time.monotonic() - started
     return run
 

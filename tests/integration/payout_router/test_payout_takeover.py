@@ -25,7 +25,8 @@ async def test_an_executor_that_died_inside_a_fenced_transaction_does_not_hold_u
         created = await stack.create(amount=1_000_000)
         dead = PayoutRouterStore(stack.settings)
         await dead.open()
-        lease = await dead.leases(owner="dead-host:1", ttl_s=1.0).acquire(LEASE)
+        dead_leases = dead.leases(owner="dead-host:1", ttl_s=1.0)
+        lease = await dead_leases.acquire(LEASE)
         assert lease is not None
         never = asyncio.Event()
         wrote = asyncio.Event()
@@ -40,7 +41,7 @@ async def test_an_executor_that_died_inside_a_fenced_transaction_does_not_hold_u
             wrote.set()
             await never.wait()
 
-        stuck = asyncio.create_task(dead._fenced(lease, dies_before_commit))
+        stuck = asyncio.create_task(dead_leases.fenced(lease, dies_before_commit))
         await wrote.wait()
         await asyncio.sleep(1.5)  # the dead holder's lease expires
         started = time.monotonic()

@@ -6,6 +6,7 @@ The takeover tests run each worker as a real OS process and crash (SIGKILL) or p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 import pytest
@@ -171,3 +172,34 @@ async def test_a_paused_holder_loses_the_lease_and_its_writes_are_refused_when_i
     writes = (await mongo_db.job.find_one({"_id": "job"}))["writes"]
     first_of_waiter = writes.index({"owner": "waiter", "token": 2})
     assert all(write["token"] == 2 for write in writes[first_of_waiter:])
+
+
+async def test_a_holder_that_died_inside_a_fenced_transaction_does_not_hold_up_the_next(mongo_db):
+    # The first holder's transaction has written the job's document and the lease's, then never commits: as far as
+    # the server can tell its process is gone. Both stay locked until the server ends the transaction (60 s on
+    # mongod, never on SecantusDB unless asked), unless the next holder ends it, by the session the lease lists.
+    dead = leases_of(mongo_db, "a", ttl_s=0.5)
+    held = await dead.acquire("watcher")
+    wrote, never = asyncio.Event(), asyncio.Event()
+
+    async def dies_before_commit(session) -> None:
+        await record(mongo_db, session, "a")
+        await mongo_db.leases.update_one({"_id": "watcher"}, {"$set": {"fenced_at": 0}}, session=session)
+        wrote.set()
+        await never.wait()
+
+    stuck = asyncio.create_task(dead.fenced(held, dies_before_commit))
+    await wrote.wait()
+    await asyncio.sleep(0.6)
+    started = time.monotonic()
+    leases = leases_of(mongo_db, "b")
+    taken = await asyncio.wait_for(leases.acquire("watcher"), 10)
+    assert taken is not None
+    await asyncio.wait_for(leases.fenced(taken, lambda session: record(mongo_db, session, "b")), 10)
+    took = time.monotonic() - started
+    never.set()
+    with contextlib.suppress(Exception):
+        await stuck
+
+    assert (await mongo_db.job.find_one({"_id": "job"}))["writes"] == ["b"]
+    assert took < 5
