@@ -1,13 +1,14 @@
 """The wallets `lucid-tron up` provides so that the main job works out of the box:
 
 - the payment wallet, an HD wallet whose addresses payment-gateway hands out as invoice deposit addresses
-  (PAYMENT_WALLET_ID). Its spend policy is empty: it receives, and signs nothing until an operator sets one;
+  (PAYMENT_WALLET_ID), with a spend policy that lets the treasury sweep them (TRX and USDT transfers of the devnet's
+  USDT contract, with the fee limit a sweep's transfer carries);
 - the payout wallet, an HD wallet whose first address pays payout-router's payouts (PAYOUT_WALLET_ID), with a spend
   policy as wide as payout-router's default limits (TRX and USDT transfers of the devnet's USDT contract), funded
   by devnet at every `up` with TRX and USDT so that a payout works at once;
 - the staking wallet, an HD wallet whose first address stakes TRX and delegates resources for the node
-  (STAKING_WALLET_ID), with a spend policy that allows the Stake 2.0 kinds and nothing else (no transfer), funded by
-  devnet at every `up`; once the mesh serves, `stake_up_wallet` stakes its TRX for energy and bandwidth through
+  (STAKING_WALLET_ID), with a spend policy that allows the Stake 2.0 kinds and small TRX transfers (the treasury
+  activates deposit addresses with 1 SUN, and pays a retried sweep's bytes), funded by devnet at every `up`; once the mesh serves, `stake_up_wallet` stakes its TRX for energy and bandwidth through
   staking, only what the chain does not already have staked (so a second `up` on a chain that kept the stake stakes
   nothing more).
 
@@ -52,7 +53,7 @@ async def ensure_up_wallets(
     known: dict[str, Any] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     async with HostWallets.open(mongo_url, database, master_key_file) as host:
         for name, display_name, policy in (
-            (PAYMENT_WALLET, "payments", None),
+            (PAYMENT_WALLET, "payments", _payment_policy(usdt_contract)),
             (PAYOUT_WALLET, "payouts", _payout_policy(usdt_contract)),
             (STAKING_WALLET, "staking", _staking_policy()),
         ):
@@ -93,15 +94,33 @@ def _payout_policy(usdt_contract: str) -> Any:
     )
 
 
-def _staking_policy() -> Any:
-    """The Stake 2.0 kinds and nothing else: staking moves no TRX out of the wallet (a delegation lends the
-    resource, never the TRX), so there is no cap, and its transactions carry no fee limit."""
-    from lucid_tron.services.wallet_manager.spend_policy import SpendPolicy
+def _payment_policy(usdt_contract: str) -> Any:
+    """What the treasury's sweeps of deposit addresses need: a whole deposit's USDT or TRX in one transfer, and a
+    USDT transfer's fee limit with the sweep's energy margin and a retry's doubling (SWEEP_ENERGY_MARGIN_BPS)."""
+    from lucid_tron.services.wallet_manager.spend_policy import AssetCap, SpendPolicy
 
     return SpendPolicy(
+        caps=(
+            AssetCap("USDT", per_transaction_max=100_000 * USDT_BASE_UNITS, daily_max=1_000_000 * USDT_BASE_UNITS),
+            AssetCap("TRX", per_transaction_max=100_000 * SUN_PER_TRX, daily_max=1_000_000 * SUN_PER_TRX),
+        ),
+        allowed_kinds=frozenset({"TRX_TRANSFER", "TRC20_TRANSFER"}),
+        allowed_contracts=frozenset({usdt_contract}),
+        max_fee_limit_sun=200 * SUN_PER_TRX,
+    )
+
+
+def _staking_policy() -> Any:
+    """The Stake 2.0 kinds (a delegation lends the resource, never the TRX: no cap, no fee limit), and TRX
+    transfers of at most 1 TRX: the treasury activates a deposit address with 1 SUN, and sends a retried sweep's
+    bytes fee (0.4 TRX)."""
+    from lucid_tron.services.wallet_manager.spend_policy import AssetCap, SpendPolicy
+
+    return SpendPolicy(
+        caps=(AssetCap("TRX", per_transaction_max=SUN_PER_TRX, daily_max=1_000 * SUN_PER_TRX),),
         allowed_kinds=frozenset({
             "FREEZE_BALANCE_V2", "UNFREEZE_BALANCE_V2", "DELEGATE_RESOURCE", "UNDELEGATE_RESOURCE",
-            "WITHDRAW_EXPIRE_UNFREEZE", "CANCEL_ALL_UNFREEZE_V2",
+            "WITHDRAW_EXPIRE_UNFREEZE", "CANCEL_ALL_UNFREEZE_V2", "TRX_TRANSFER",
         }),
     )
 

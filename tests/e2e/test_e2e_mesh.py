@@ -41,6 +41,8 @@ from lucid.tron.v1 import (
     relay_pb2_grpc,
     staking_pb2,
     staking_pb2_grpc,
+    treasury_pb2,
+    treasury_pb2_grpc,
     tron_client_pb2,
     tron_client_pb2_grpc,
     wallet_pb2,
@@ -296,6 +298,48 @@ async def test_an_operators_payout_is_paid_on_devnet_from_the_payout_wallet(
 
     assert payout.from_address == mesh.endpoints["payout_wallet"]["address"]
     assert payout.txid and payout.block_number > 0
+
+
+async def test_a_paid_invoice_is_swept_into_the_payout_wallet_by_the_treasury(
+    mesh: Up, channels: dict[str, grpc.aio.Channel]
+) -> None:
+    # The payer is the payout wallet (devnet funds it): a payout to the invoice's deposit address pays the invoice.
+    gateway = payment_gateway_pb2_grpc.PaymentGatewayServiceStub(channels["payment-gateway"])
+    router = payout_router_pb2_grpc.PayoutRouterServiceStub(channels["payout-router"])
+    treasury = treasury_pb2_grpc.TreasuryServiceStub(channels["staking"])
+    invoice = (await gateway.CreateInvoice(
+        payment_gateway_pb2.CreateInvoiceRequest(
+            request_id=str(uuid.uuid4()), asset=common_pb2.ASSET_USDT, amount_base_units=2_000_000
+        ),
+        timeout=10,
+    )).invoice
+    await router.CreatePayout(
+        payout_router_pb2.CreatePayoutRequest(
+            request_id=str(uuid.uuid4()),
+            payout=payout_router_pb2.Payout(
+                recipient=invoice.deposit_address, asset=common_pb2.ASSET_USDT, amount_base_units=2_000_000
+            ),
+        ),
+        timeout=10,
+    )
+    async with asyncio.timeout(180):  # the payout's and the payment's solidification: 19 blocks each
+        while invoice.status != payment_gateway_pb2.INVOICE_STATUS_PAID:
+            await asyncio.sleep(1)
+            request = payment_gateway_pb2.GetInvoiceRequest(invoice_id=invoice.invoice_id)
+            invoice = (await gateway.GetInvoice(request, timeout=10)).invoice
+    ran = await treasury.RunSweep(
+        treasury_pb2.RunSweepRequest(request_id=str(uuid.uuid4()), include_below_threshold=True), timeout=30
+    )
+    assert [sweep.invoice_id for sweep in ran.sweeps] == [invoice.invoice_id]
+    sweep = ran.sweeps[0]
+    async with asyncio.timeout(300):  # activation, delegation, transfer, undelegation: each solidified
+        while sweep.state not in (treasury_pb2.SWEEP_STATE_SWEPT, treasury_pb2.SWEEP_STATE_FAILED):
+            await asyncio.sleep(1)
+            sweep = (await treasury.GetSweep(treasury_pb2.GetSweepRequest(sweep_id=sweep.sweep_id), timeout=10)).sweep
+
+    assert sweep.state == treasury_pb2.SWEEP_STATE_SWEPT, sweep.state_reason
+    assert sweep.amount_base_units == 2_000_000
+    assert sweep.destination_address == mesh.endpoints["payout_wallet"]["address"]
 
 
 @pytest.mark.parametrize("path", sorted(NOT_FOR_OPERATORS))
