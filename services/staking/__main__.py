@@ -26,6 +26,7 @@ from lucid_tron.storage import MongoSettings
 
 from .delegations import DelegationSender
 from .energy import EnergyPlanner, EnergySettings, LeasedJob
+from .forecast import PlannedTransfers
 from .keeper import EnergyKeeper, KeeperSettings
 from .stakes import Stakes
 from .servicer import StakingServicer, registration
@@ -71,6 +72,8 @@ def build(settings: StakingSettings) -> ServiceSpec:
         floor=settings.keeper_energy_floor,
     )
     owner = f"{socket.gethostname()}:{os.getpid()}"
+    # The treasury adds its open sweeps (with_treasury): ForecastResources counts them as planned transfers.
+    planned = PlannedTransfers()
 
     def job(name: str, work: Callable[[], Awaitable[int]], interval_s: float) -> LeasedJob:
         leases = partial(store.leases, owner=owner, ttl_s=max(JOB_LEASE_S, 3 * interval_s))
@@ -92,12 +95,12 @@ def build(settings: StakingSettings) -> ServiceSpec:
 
     spec = ServiceSpec(
         name=NAME,
-        services=[registration(StakingServicer(stakes, energy))],
+        services=[registration(StakingServicer(stakes, energy, planned))],
         dependencies=[Dependency("mongodb", store.ping, open=store.open)],
         on_start=[start_jobs],
         on_stop=[stop_jobs, store.close, tron_client.close, wallet_manager.close],
     )
-    return with_treasury(spec, settings, tron_client, wallet_manager)
+    return with_treasury(spec, settings, tron_client, wallet_manager, planned)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ with the network totals: a forecast, not a promise.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from lucid.tron.v1 import common_pb2
@@ -52,6 +53,20 @@ class Forecast:
     hourly: tuple[Point, ...]
     planned_usdt_transfers: int
     energy_shortfall: int
+
+
+class PlannedTransfers:
+    """The USDT transfers the node already knows an address will send (or lend energy for) in the next 24 hours:
+    the sum over its sources, each `source(address) -> count` (the treasury's open sweeps, for the staking wallet)."""
+
+    def __init__(self) -> None:
+        self._sources: list[Callable[[str], Awaitable[int]]] = []
+
+    def add(self, source: Callable[[str], Awaitable[int]]) -> None:
+        self._sources.append(source)
+
+    async def __call__(self, address: str) -> int:
+        return sum([await source(address) for source in self._sources])
 
 
 def energy_of_stake(stake_sun: int, total_energy_limit: int, total_energy_weight: int) -> int:

@@ -17,6 +17,7 @@ from lucid_tron.mesh import Registration
 
 from . import messages
 from .energy import EnergyPlanner
+from .forecast import PlannedTransfers
 from .stakes import CANCEL_ALL_UNFREEZE, DELEGATE, FREEZE, UNDELEGATE, UNFREEZE, WITHDRAW, StakeOrder, Stakes
 
 R = TypeVar("R", bound=Message)
@@ -25,9 +26,10 @@ R = TypeVar("R", bound=Message)
 class StakingServicer(staking_pb2_grpc.StakingServiceServicer):
     """lucid.tron.v1.StakingService."""
 
-    def __init__(self, stakes: Stakes, energy: EnergyPlanner) -> None:
+    def __init__(self, stakes: Stakes, energy: EnergyPlanner, planned: PlannedTransfers | None = None) -> None:
         self._stakes = stakes
         self._energy = energy
+        self._planned = planned or PlannedTransfers()
 
     async def _write(
         self, method: str, request: messages.StakeRequest, send: Callable[[StakeOrder], Awaitable[R]],
@@ -95,7 +97,7 @@ class StakingServicer(staking_pb2_grpc.StakingServiceServicer):
             address,
             additional_energy_stake_sun=request.additional_energy_stake_sun,
             target_usdt_transfers_per_day=request.target_usdt_transfers_per_day,
-            planned_usdt_transfers=request.planned_usdt_transfers,
+            planned_usdt_transfers=request.planned_usdt_transfers + await self._planned(address),
         )
         return messages.forecast_response(forecast)
 

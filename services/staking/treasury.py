@@ -331,15 +331,24 @@ class Treasury:
         payment_gateway: PaymentGatewayService | None,
         policy: TreasuryPolicy,
         payout_address: Callable[[], Awaitable[str]],
+        lender_address: Callable[[], Awaitable[str]],
     ) -> None:
         self.store = store
         self.policy = policy
         self._gateway = payment_gateway
         self._payout_address = payout_address
+        self._lender_address = lender_address
 
     @property
     def idempotency_keys(self) -> IdempotencyKeys:
         return self.store.idempotency_keys
+
+    async def planned_transfers(self, address: str) -> int:
+        """The USDT transfers `address` will lend energy for: the open USDT sweeps when it is the staking wallet's
+        (with the delegate strategy, each sweep's transfer runs on energy lent from it)."""
+        if self.policy.strategy != DELEGATE_STRATEGY or address != await self._lender_address():
+            return 0
+        return await self.store.open_sweep_count("USDT")
 
     async def discover(self, *, include_below_threshold: bool = False) -> list[Sweep]:
         """Record a sweep for every PAID invoice without one whose credited amount reaches its asset's threshold

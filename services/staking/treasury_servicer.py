@@ -23,6 +23,7 @@ from lucid_tron.peers import PaymentGatewayService, TronClientService, WalletSer
 from lucid_tron.validation import FieldChecks
 
 from . import treasury as t
+from .forecast import PlannedTransfers
 from .sweeper import Sweeper, TreasurySettings, WalletAddresses
 from .treasury import Treasury
 from .treasury_store import TreasuryStore
@@ -154,7 +155,8 @@ def sweep_message(sweep: Mapping[str, Any]) -> tr.Sweep:
 
 
 def with_treasury(
-    spec: ServiceSpec, settings: TreasurySettings, tron_client: TronClientService, wallet_manager: WalletService
+    spec: ServiceSpec, settings: TreasurySettings, tron_client: TronClientService, wallet_manager: WalletService,
+    planned: PlannedTransfers,
 ) -> ServiceSpec:
     """`spec` that also serves TreasuryService and runs the sweeper (one across replicas: its lease) from the first
     moment the treasury's store answers until the service stops (before its other stop hooks close the clients)."""
@@ -162,6 +164,7 @@ def with_treasury(
     gateway = settings.payment_gateway()
     addresses = WalletAddresses(wallet_manager)
     treasury = treasury_of(settings, store, gateway, addresses)
+    planned.add(treasury.planned_transfers)
     running: list[asyncio.Task[None]] = []
 
     async def sweep() -> None:
@@ -192,7 +195,8 @@ def with_treasury(
 def treasury_of(settings: TreasurySettings, store: TreasuryStore, gateway: PaymentGatewayService | None,
                 addresses: WalletAddresses) -> Treasury:
     return Treasury(store, payment_gateway=gateway, policy=settings.treasury_policy(),
-                    payout_address=lambda: addresses.first(settings.payout_wallet_id))
+                    payout_address=lambda: addresses.first(settings.payout_wallet_id),
+                    lender_address=lambda: addresses.first(settings.staking_wallet_id))
 
 
 def sweeper_of(settings: TreasurySettings, store: TreasuryStore, treasury: Treasury, tron_client: TronClientService,

@@ -73,6 +73,10 @@ class TreasuryStore(MoneyJobStore):
             cursor = self.collection(SWEEPS).find({"state": {"$in": list(OPEN_STATES)}})
             return await cursor.sort([("state", DESCENDING), ("created_at", ASCENDING)]).limit(limit).to_list()
 
+    async def open_sweep_count(self, asset: str) -> int:
+        with self.bounded():
+            return await self.collection(SWEEPS).count_documents({"asset": asset, "state": {"$in": list(OPEN_STATES)}})
+
     async def totals(self) -> list[Document]:
         """Per asset and state: the count, the amount and the TRX burned."""
         pipeline = [{"$group": {"_id": {"asset": "$asset", "state": "$state"}, "count": {"$sum": 1},

@@ -566,8 +566,8 @@ class ForecastResourcesRequest(_message.Message):
     target_usdt_transfers_per_day: _builtins.int
     """OPTIONAL. USDT transfers per day (to existing holders) to plan for; 0 skips stake_needed_sun."""
     planned_usdt_transfers: _builtins.int
-    """OPTIONAL. USDT transfers this account will send in the next 24 h besides the sweeps and payouts the node already
-    knows of (the treasury's pending sweeps are always counted).
+    """OPTIONAL. USDT transfers this account will send in the next 24 h besides those the node already knows of (for the
+    staking wallet's address, the treasury's open USDT sweeps, whose energy it lends, are always counted).
     """
     def __init__(
         self,
@@ -621,7 +621,9 @@ class ForecastResourcesResponse(_message.Message):
     daily_burn_without_stake_sun: _builtins.int
     """SUN per day that would be burned for the target's energy without the extra stake."""
     planned_usdt_transfers: _builtins.int
-    """USDT transfers counted as planned in the next 24 h: planned_usdt_transfers plus the pending sweeps and payouts."""
+    """USDT transfers counted as planned in the next 24 h: planned_usdt_transfers plus the treasury's open USDT sweeps
+    when the address is the staking wallet's.
+    """
     energy_shortfall: _builtins.int
     """Energy the planned transfers take beyond what the account will have, in energy units; 0 when it all fits."""
     @_builtins.property
