@@ -17,6 +17,7 @@ Primitives (each guarantee is stated in its class docstring):
     IdempotencyKeys, IdempotentCall, request_digest    AIP-155 request_id: replay, reuse refused, in-flight aborted
     IDEMPOTENCY_KEY_REUSED, REQUEST_IN_FLIGHT, IDEMPOTENCY_CLAIM_LOST   their `reason` codes
     Leases, Lease, LeaseLost, LEASE_LOST               single-worker jobs with fencing tokens
+    LeasedJob, Fence                                   a job's rounds on whichever replica holds its lease
     Outbox, OutboxEvent, OutboxDispatcher              state change + event in one transaction, delivered in order
                                                        by whichever dispatcher holds the lease, marks fenced
     AuditLog, AuditEntry, BrokenLink, GENESIS_HASH     hash-chained audit log and its verification
@@ -63,6 +64,7 @@ if TYPE_CHECKING:
         IdempotentCall,
         request_digest,
     )
+    from ._jobs import Fence, LeasedJob
     from ._leases import LEASE_LOST, Lease, LeaseLost, Leases
     from ._mongo import DURABLE_WRITES, connect_mongo, ensure_indexes, mongo_ping
     from ._money_stores import MoneyJobStore, MoneyStore
@@ -86,7 +88,9 @@ __all__ = [
     "BrokenLink",
     "IdempotencyKeys",
     "IdempotentCall",
+    "Fence",
     "Lease",
+    "LeasedJob",
     "LeaseLost",
     "Leases",
     "MongoSettings",
@@ -126,6 +130,8 @@ __getattr__, __dir__ = lazy_exports(
         "IdempotencyKeys": "._idempotency",
         "IdempotentCall": "._idempotency",
         "request_digest": "._idempotency",
+        "Fence": "._jobs",
+        "LeasedJob": "._jobs",
         "LEASE_LOST": "._leases",
         "Lease": "._leases",
         "LeaseLost": "._leases",

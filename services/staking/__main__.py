@@ -22,10 +22,10 @@ from functools import partial
 
 from lucid_tron.mesh import Dependency, ServiceSettings, ServiceSpec, run
 from lucid_tron.peers import TronClientAddress, WalletManagerAddress
-from lucid_tron.storage import MongoSettings
+from lucid_tron.storage import LeasedJob, MongoSettings
 
 from .delegations import DelegationSender
-from .energy import EnergyPlanner, EnergySettings, LeasedJob
+from .energy import EnergyPlanner, EnergySettings
 from .forecast import PlannedTransfers
 from .keeper import EnergyKeeper, KeeperSettings
 from .stakes import Stakes
@@ -76,8 +76,10 @@ def build(settings: StakingSettings) -> ServiceSpec:
     planned = PlannedTransfers()
 
     def job(name: str, work: Callable[[], Awaitable[int]], interval_s: float) -> LeasedJob:
+        # The energy jobs' writes are compare-and-set on the plans' stored state: a paused former holder that
+        # writes late at worst broadcasts stored bytes again, so they need no fence.
         leases = partial(store.leases, owner=owner, ttl_s=max(JOB_LEASE_S, 3 * interval_s))
-        return LeasedJob(name, work, leases=leases, interval_s=interval_s)
+        return LeasedJob(name, lambda _fence: work(), leases=leases, interval_s=interval_s)
 
     jobs = [job("energy-reaper", energy.reap, settings.energy_reaper_interval_s)]
     if keeper.enabled:

@@ -27,7 +27,6 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -38,7 +37,7 @@ from lucid_tron.config import setting
 from lucid_tron.context import principal
 from lucid_tron.errors import Aborted, FailedPrecondition, InvalidArgument, LucidError, NotFound
 from lucid_tron.peers import TronClientService
-from lucid_tron.storage import IDEMPOTENCY_KEY_REUSED, Lease, LeaseLost, Leases, utc_now
+from lucid_tron.storage import IDEMPOTENCY_KEY_REUSED, utc_now
 
 from .delegations import DelegationSender, SignedTransaction, stake_for_energy
 from .settings import StakingWalletSettings
@@ -424,54 +423,3 @@ class EnergyPlanner:
                 {"plan_id": plan["_id"], "txid": signed.txid, "receiver": signed.receiver,
                  "amount_sun": signed.amount_sun},
             )
-
-
-class LeasedJob:
-    """Runs `work()` every `interval_s` on whichever replica holds the lease `name` (acquired, then renewed each
-    round). The jobs' writes are compare-and-set on stored state, so a paused former holder that writes late at
-    worst re-broadcasts stored bytes: no fencing token is needed for them."""
-
-    def __init__(
-        self, name: str, work: Callable[[], Awaitable[int]], *, leases: Callable[[], Leases], interval_s: float
-    ) -> None:
-        self.name = name
-        self._work = work
-        self._leases_of = leases
-        self._leases: Leases | None = None
-        self._lease: Lease | None = None
-        self._interval_s = interval_s
-
-    async def run(self) -> None:
-        """Rounds until cancelled; a failed round is logged and the next one tries again. Cancelled, it releases
-        the lease so a standby takes over at once."""
-        try:
-            while True:
-                try:
-                    await self.run_once()
-                except LucidError as error:
-                    _log.warning("%s round skipped: %s", self.name, error.message)
-                except Exception:
-                    _log.exception("%s round failed", self.name)
-                await asyncio.sleep(self._interval_s)
-        finally:
-            if self._lease is not None and self._leases is not None:
-                lease, self._lease = self._lease, None
-                try:
-                    await asyncio.shield(self._leases.release(lease))
-                except Exception:
-                    _log.warning("could not release the lease %s", self.name, exc_info=True)
-
-    async def run_once(self) -> int:
-        """One round: take or renew the lease, then the work; what the work looked at (0 without the lease)."""
-        if self._leases is None:
-            self._leases = self._leases_of()
-        try:
-            if self._lease is None:
-                self._lease = await self._leases.acquire(self.name)
-            else:
-                self._lease = await self._leases.renew(self._lease)
-        except LeaseLost:
-            self._lease = None
-        if self._lease is None:
-            return 0
-        return await self._work()

@@ -21,7 +21,6 @@ once a solidified block stamped after the step was signed exists, so a waiting s
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -45,7 +44,7 @@ from lucid_tron.chain import (
 from lucid_tron.config import setting
 from lucid_tron.errors import Aborted, FailedPrecondition, LucidError, NotFound
 from lucid_tron.peers import PaymentGatewayAddress
-from lucid_tron.storage import Lease, LeaseLost, Leases, utc_now
+from lucid_tron.storage import Fence, LeasedJob, LeaseLost, Leases, utc_now
 
 from . import treasury as t
 from .settings import StakingWalletSettings
@@ -149,9 +148,10 @@ class Sweeper:
         self._tron = tron_client
         self._wallet = wallet_manager
         self._addresses = addresses
-        self._leases_of = leases
-        self._leases: Leases | None = None
-        self._lease: Lease | None = None
+        self._job = LeasedJob(LEASE, self._round, leases=leases, interval_s=settings.sweeper_round_s,
+                              ready=self._configured)
+        # The lease of the round under way, which every write of the round is fenced by.
+        self._fence: Fence | None = None
         self._settings = settings
         self._policy = settings.treasury_policy()
         self._usdt = settings.usdt_contract
@@ -166,47 +166,27 @@ class Sweeper:
         self._scanned: dict[str, int] = {}
 
     async def run(self) -> None:
-        """Rounds until cancelled; a failed round is logged and the next one tries again. Cancelled, it releases
-        the lease so a standby takes over at once."""
-        try:
-            while True:
-                try:
-                    await self.run_once()
-                except LucidError as error:
-                    _log.warning("sweep round skipped: %s", error)
-                except Exception:
-                    _log.exception("sweep round failed")
-                await asyncio.sleep(self._settings.sweeper_round_s)
-        finally:
-            if self._lease is not None and self._leases is not None:
-                lease, self._lease = self._lease, None
-                try:
-                    await asyncio.shield(self._leases.release(lease))
-                except Exception:
-                    _log.warning("could not release the sweeper's lease", exc_info=True)
+        """Rounds until cancelled (`LeasedJob`: a failed round is logged and the next one tries again; cancelled,
+        the lease is released so a standby takes over at once)."""
+        await self._job.run()
 
     async def run_once(self) -> int:
         """One round: take or renew the lease, look for paid invoices when the schedule says so, then move every
         open sweep of the batch one step; how many sweeps were looked at (0 without the lease)."""
+        return await self._job.run_once()
+
+    def _configured(self) -> bool:
         missing = [name for name, value in (("PAYOUT_WALLET_ID", self._settings.payout_wallet_id),
                                             ("PAYMENT_WALLET_ID", self._settings.payment_wallet_id),
                                             ("STAKING_WALLET_ID", self._settings.staking_wallet_id),
                                             ("PAYMENT_GATEWAY_ADDR", self._settings.payment_gateway_addr)) if not value]
-        if missing:
-            if not self._warned_unset:
-                _log.warning("nothing is swept until %s %s set", ", ".join(missing),
-                             "is" if len(missing) == 1 else "are")
-                self._warned_unset = True
-            return 0
-        if self._leases is None:
-            self._leases = self._leases_of()
-        try:
-            self._lease = await (self._leases.acquire(LEASE) if self._lease is None
-                                 else self._leases.renew(self._lease))
-        except LeaseLost:
-            self._lease = None
-        if self._lease is None:
-            return 0
+        if missing and not self._warned_unset:
+            _log.warning("nothing is swept until %s %s set", ", ".join(missing), "is" if len(missing) == 1 else "are")
+            self._warned_unset = True
+        return not missing
+
+    async def _round(self, fence: Fence) -> int:
+        self._fence = fence
         await self._on_schedule()
         sweeps = await self._store.open_sweeps(self._settings.sweep_batch_size)
         if not sweeps:
@@ -218,9 +198,7 @@ class Sweeper:
             try:
                 await self._advance(sweep)
             except LeaseLost:
-                _log.warning("the sweeper's lease was taken over; stopping this round")
-                self._lease = None
-                return 0
+                raise  # the round stops: another sweeper holds the lease
             except Aborted as error:
                 _log.info("sweep %s changed meanwhile (%s); next round", sweep["_id"], error.message)
             except LucidError as error:
@@ -245,11 +223,6 @@ class Sweeper:
         if started:
             _log.info("the scheduled run started %d sweeps", len(started))
         await self._store.set_schedule(now, now + timedelta(seconds=self._policy.interval_s))
-
-    @property
-    def _fence(self) -> tuple[Leases, Lease]:
-        assert self._leases is not None and self._lease is not None
-        return self._leases, self._lease
 
     async def _advance(self, sweep: dict[str, Any]) -> None:
         steps = sweep["steps"]
