@@ -32,8 +32,9 @@ State dir layout:
     mongo/              SecantusDB: data/ (kept between runs) and server.log
     redis/              redis-server's working dir and server.log (no persistence)
     secrets/            SECRETS_DIR of the services, so no /run/secrets file of this machine leaks in; holds only
-                        wallet_master_key, wallet-manager's ENCRYPTION_KEY_FILE: random, created by the first `up`
-                        (0600) and kept, since it opens every wallet sealed before
+                        wallet_master_key, wallet-manager's ENCRYPTION_KEY_FILE, and webhook_secrets_key, the
+                        WEBHOOK_SECRETS_KEY that seals webhook endpoints' secrets: random, created by the first `up`
+                        (0600) and kept, since each opens what was sealed before
     tor/                with --tor: one data dir per tor (auth0, auth1, auth2, client), each with its torrc and
                         tor.log; fresh keys on every start
     up.lock             held while `up` runs: one `up` per state dir (the database files are not shareable)
@@ -42,10 +43,12 @@ State dir layout:
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import fcntl
 import json
 import os
+import secrets
 import signal
 import sys
 import time
@@ -84,6 +87,8 @@ __all__ = ["DEFAULT_REDIS_URL", "UpOptions", "run_up"]
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEVNET_START_TIMEOUT_S = 20.0
 DEVNET_STOP_TIMEOUT_S = 5.0
+#: The file in SECRETS_DIR that WEBHOOK_SECRETS_KEY is read from.
+WEBHOOK_KEY_FILE = "webhook_secrets_key"
 # What a service may take beyond its own grace period to run its stop hooks and exit, before SIGKILL.
 STOP_MARGIN_S = 5.0
 
@@ -178,6 +183,7 @@ class _Up:
             for directory in (self.logs, self.state_dir / "secrets"):
                 directory.mkdir(parents=True, exist_ok=True)
             _ensure_master_key(self.state_dir / "secrets" / MASTER_KEY_FILE)
+            _ensure_webhook_key(self.state_dir / "secrets" / WEBHOOK_KEY_FILE)
             return await self._run()
         finally:
             await self._stop_all()
@@ -641,6 +647,16 @@ def _ensure_master_key(path: Path) -> None:
 
     if not path.exists():
         MasterSecret.create_file(path)
+
+
+def _ensure_webhook_key(path: Path) -> None:
+    """WEBHOOK_SECRETS_KEY, read by payment-gateway and payout-router from SECRETS_DIR, created once: a new one would
+    not open the endpoint secrets sealed under the old."""
+    if path.exists():
+        return
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as file:
+        file.write(base64.b64encode(secrets.token_bytes(32)).decode("ascii"))
 
 
 def _reachable_url(url: str) -> str:

@@ -67,9 +67,10 @@ class Up:
 
 def sharing_database_of(mesh: Up, state_dir: Path) -> list[str]:
     """`up` options for a second mesh on `mesh`'s database and Redis (only devnet and the services start); its state
-    dir gets `mesh`'s wallet master secret, the one that opens the wallets in that database."""
+    dir gets `mesh`'s wallet master secret and webhook key, the ones that open what that database holds sealed."""
     (state_dir / "secrets").mkdir(parents=True, exist_ok=True)
-    shutil.copy2(mesh.state_dir / "secrets" / "wallet_master_key", state_dir / "secrets")
+    for name in ("wallet_master_key", "webhook_secrets_key"):
+        shutil.copy2(mesh.state_dir / "secrets" / name, state_dir / "secrets")
     return ["--mongo-url", mesh.endpoints["mongo_url"], "--redis-url", mesh.endpoints["redis_url"]]
 
 

@@ -138,6 +138,14 @@ async def test_reflection_lists_and_describes_each_service(channels: dict[str, g
     assert described.WhichOneof("message_response") == "file_descriptor_response"
 
 
+@pytest.mark.parametrize("name", ["payment-gateway", "payout-router"])
+def test_webhook_endpoint_secrets_are_sealed_under_the_key_up_keeps(mesh: Up, name: str) -> None:
+    key = mesh.state_dir / "secrets" / "webhook_secrets_key"
+    assert key.stat().st_mode & 0o777 == 0o600
+    log = (mesh.state_dir / "logs" / f"{name}.log").read_text()
+    assert "WEBHOOK_SECRETS_KEY is unset" not in log
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_every_service_logs_json_lines_to_its_own_file(mesh: Up, name: str) -> None:
     lines = (mesh.state_dir / "logs" / f"{name}.log").read_text().splitlines()

@@ -46,8 +46,10 @@ PORTS = {GRPC_PORT, HEALTH_PORT, METRICS_PORT, 27017, 6379, 9050, 9051}
 #: The label a scraper's pod and its namespace both carry to reach METRICS_PORT (networkpolicies.yaml).
 SCRAPER_LABEL = {"lucid.tron/metrics-scraper": "true"}
 SECRETS_MOUNT = "/run/secrets"
-#: A stand-in for a mounted secret file: 32 bytes as hex, the shape a key or a password takes.
+#: A stand-in for a mounted secret file: 32 bytes as hex, the shape a key or a password takes; as base64 for the
+#: secrets read that way.
 PLACEHOLDER_SECRET = "00" * 32
+PLACEHOLDER_SECRETS = {"webhook_secrets_key": "A" * 43 + "="}
 #: Words that make a variable name look like it holds a secret value.
 SECRET_WORDS = ("KEY", "PASSWORD", "SECRET", "TOKEN", "SEED", "MNEMONIC")
 
@@ -112,7 +114,7 @@ def _load(service: MeshService, env: dict[str, str], secret_files: set[str], tmp
     secrets_dir.mkdir()
     for name in secret_files:
         (secrets_dir / name).parent.mkdir(parents=True, exist_ok=True)
-        (secrets_dir / name).write_text(PLACEHOLDER_SECRET + "\n")
+        (secrets_dir / name).write_text(PLACEHOLDER_SECRETS.get(name, PLACEHOLDER_SECRET) + "\n")
     return load_settings(_settings_class(service), {**env, "SECRETS_DIR": str(secrets_dir)})
 
 
