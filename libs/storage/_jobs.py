@@ -13,6 +13,7 @@ outage must not end the job.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -29,8 +30,9 @@ _log = logging.getLogger("lucid_tron.storage.jobs")
 
 
 class LeasedJob:
-    """Runs `work(fence)` every `interval_s` while holding the lease `name`; `ready()` false skips a round without
-    taking the lease (a replica that is not configured for the job leaves it to one that is)."""
+    """Runs `work(fence)` every `interval_s` while holding the lease `name`, or at once when `wake` is set (work
+    this process just made); `ready()` false skips a round without taking the lease (a replica that is not
+    configured for the job leaves it to one that is)."""
 
     def __init__(
         self,
@@ -40,6 +42,7 @@ class LeasedJob:
         leases: Callable[[], Leases],
         interval_s: float,
         ready: Callable[[], bool] = lambda: True,
+        wake: asyncio.Event | None = None,
     ) -> None:
         self.name = name
         self._work = work
@@ -49,6 +52,7 @@ class LeasedJob:
         self._lease: Lease | None = None
         self._interval_s = interval_s
         self._ready = ready
+        self._wake = wake or asyncio.Event()
 
     async def run(self) -> None:
         """Rounds until cancelled; a failed round is logged and the next one tries again. Cancelled, it releases
@@ -62,7 +66,9 @@ class LeasedJob:
                     _log.warning("%s round skipped: %s", self.name, error.message)
                 except Exception:
                     _log.exception("%s round failed", self.name)
-                await asyncio.sleep(self._interval_s)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._interval_s)
+                self._wake.clear()
         finally:
             if self._lease is not None and self._leases is not None:
                 lease, self._lease = self._lease, None

@@ -22,7 +22,6 @@ payout waits and the round goes on with the others.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -40,7 +39,7 @@ from lucid_tron.chain import (
     txid,
 )
 from lucid_tron.errors import Aborted, FailedPrecondition, LucidError, NotFound, Unavailable
-from lucid_tron.storage import Lease, LeaseLost, Leases, utc_now
+from lucid_tron.storage import Fence, LeasedJob, LeaseLost, Leases, utc_now
 
 from . import breaker as fault_breaker
 from . import states
@@ -87,18 +86,16 @@ class PayoutExecutor:
         self._store = store
         self._tron = tron_client
         self._wallet = wallet_manager
-        # A factory: the store opens only after the start hooks that create the executor.
-        self._leases_of = leases
-        self._leases: Leases | None = None
+        # Woken when a payout of this process becomes APPROVED: the next round starts at once, not after interval_s.
+        self._job = LeasedJob(LEASE, self._round, leases=leases, interval_s=interval_s, ready=self._configured,
+                              wake=ready)
+        # The lease of the round under way, which every write of the round is fenced by.
+        self._fence: Fence | None = None
         self._policy = policy
         self._wallet_id = payout_wallet_id
         self._usdt = usdt_contract
         self._fee_limit_sun = fee_limit_sun
         self._expiration_ms = int(expiration_s * 1000)
-        self._interval_s = interval_s
-        # Set when a payout of this process becomes APPROVED: the next round starts at once, not after interval_s.
-        self._ready = ready or asyncio.Event()
-        self._lease: Lease | None = None
         self._from_address = ""
         self._warned_unset = False
         # Only to pace rebroadcasts and to count a refused broadcast once: losing them to a restart is harmless.
@@ -108,55 +105,29 @@ class PayoutExecutor:
         self._scanned: dict[str, int] = {}
 
     async def run(self) -> None:
-        """Rounds until cancelled, every `interval_s` or as soon as `ready` is set; a failed round is logged and the
-        next one tries again (an outage must not end the job). Cancelled, it releases the lease so a standby takes
-        over at once."""
-        try:
-            while True:
-                try:
-                    await self.run_once()
-                except LucidError as error:
-                    _log.warning("payout round skipped: %s", error)
-                except Exception:
-                    _log.exception("payout round failed")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._ready.wait(), self._interval_s)
-                self._ready.clear()
-        finally:
-            if self._lease is not None and self._leases is not None:
-                lease, self._lease = self._lease, None
-                try:
-                    await asyncio.shield(self._leases.release(lease))
-                except Exception:
-                    _log.warning("could not release the executor's lease", exc_info=True)
+        """Rounds until cancelled, every `interval_s` or as soon as `ready` is set (`LeasedJob`: a failed round is
+        logged and the next one tries again; cancelled, the lease is released so a standby takes over at once)."""
+        await self._job.run()
 
     async def run_once(self) -> int:
         """One round: take or renew the lease, then move every payout with work one step or more; how many payouts
         were looked at (0 without the lease)."""
-        if not self._wallet_id:
-            if not self._warned_unset:
-                _log.warning("no payout wallet is configured (PAYOUT_WALLET_ID): payouts wait unsigned")
-                self._warned_unset = True
-            return 0
-        if self._leases is None:
-            self._leases = self._leases_of()
-        try:
-            if self._lease is None:
-                self._lease = await self._leases.acquire(LEASE)
-            else:
-                self._lease = await self._leases.renew(self._lease)
-        except LeaseLost:
-            self._lease = None
-        if self._lease is None:
-            return 0
+        return await self._job.run_once()
+
+    def _configured(self) -> bool:
+        if not self._wallet_id and not self._warned_unset:
+            _log.warning("no payout wallet is configured (PAYOUT_WALLET_ID): payouts wait unsigned")
+            self._warned_unset = True
+        return bool(self._wallet_id)
+
+    async def _round(self, fence: Fence) -> int:
+        self._fence = fence
         payouts = await self._store.actionable(ROUND_SIZE)
         for payout in payouts:
             try:
                 await self._step(payout)
             except LeaseLost:
-                _log.warning("the executor's lease was taken over; stopping this round")
-                self._lease = None
-                return 0
+                raise  # the round stops: another executor holds the lease
             except Aborted as error:
                 _log.info("payout %s changed meanwhile (%s); next round", payout["_id"], error.message)
             except LucidError as error:
@@ -166,11 +137,6 @@ class PayoutExecutor:
             except Exception:
                 _log.exception("payout %s failed a step; retried next round", payout["_id"])
         return len(payouts)
-
-    @property
-    def _fence(self) -> tuple[Leases, Lease]:
-        assert self._leases is not None and self._lease is not None
-        return self._leases, self._lease
 
     async def _step(self, payout: dict[str, Any]) -> None:
         if payout["state"] in states.TO_SIGN:
