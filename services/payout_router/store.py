@@ -22,8 +22,6 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from lucid_tron.errors import Aborted, FailedPrecondition, NotFound, QuotaViolation, ResourceExhausted
 from lucid_tron.storage import (
     DURABLE_WRITES,
-    IdempotencyKeys,
-    IdempotentCall,
     Lease,
     LeaseLost,
     Leases,
@@ -130,16 +128,16 @@ class PayoutRouterStore(MoneyJobStore):
         payouts: Sequence[Document],
         batch: Document | None,
         policy: Policy,
-        keys: IdempotencyKeys,
-        call: IdempotentCall,
-        response: bytes,
+        record: Callable[[AsyncClientSession], Awaitable[None]],
     ) -> None:
         """The payouts (one alone, or the payouts of `batch` with it), their share of the hourly and daily windows,
-        their first events and the idempotent call's response, in one transaction: all or nothing. A conditional
+        their first events and the idempotency key with its response (`record(session)`, the first write, so a twin
+        meets it before anything else), in one transaction: all or nothing. A conditional
         increment of each window's counter by the total per asset refuses payouts that would take it past its limit
         (overall, and the creator role's), so concurrent creates never overshoot (write conflicts retry the loser)."""
 
         async def work(session: AsyncClientSession) -> None:
+            await record(session)
             if policy.allowlist_enabled:
                 await self._allowed(session, payouts)
             first = payouts[0]
@@ -160,7 +158,6 @@ class PayoutRouterStore(MoneyJobStore):
             for payout in payouts:
                 await self.outbox.emit(session, events.subject(payout["_id"]), events.PAYOUT_CREATED,
                                        events.payload(payout, "created", {}))
-            await keys.complete(call, response, session=session)
 
         try:
             with self.bounded():
