@@ -253,19 +253,31 @@ class IdempotencyKeys:
                 raise _in_flight(_IN_FLIGHT_RETRY_S) from None
             raise
 
-    async def stored(self, method: str, request_id: str, request: Message | Mapping[str, Any]) -> bytes:
-        """The response stored for this request (after IdempotencyKeyTaken). Raises InvalidArgument when the key
-        was used for a different request, Aborted while a claim on it is running or when it was forgotten since
-        (TTL; a retry runs the work again)."""
+    async def replay(self, method: str, request_id: str, request: Message | Mapping[str, Any]) -> bytes | None:
+        """The response stored for this request, None when its key is not stored: a read, for a claim-free create
+        to check before work it would not want to do twice (a call to another service). Raises InvalidArgument when
+        the key was used for a different request or is missing, Aborted while a claim on it is running."""
+        _check_request_id(request_id)
         with bounded():
             existing = await self._keys.find_one(
                 {"_id": {"service": self._service, "method": method, "request_id": request_id}}
             )
-        if existing is not None and existing["request_hash"] != request_digest(request):
+        if existing is None:
+            return None
+        if existing["request_hash"] != request_digest(request):
             raise _reused()
-        if existing is None or existing["state"] != _DONE:
+        if existing["state"] != _DONE:
             raise _in_flight(_IN_FLIGHT_RETRY_S)
         body: bytes = existing["response"]
+        return body
+
+    async def stored(self, method: str, request_id: str, request: Message | Mapping[str, Any]) -> bytes:
+        """The response stored for this request (after IdempotencyKeyTaken). Raises InvalidArgument when the key
+        was used for a different request, Aborted while a claim on it is running or when it was forgotten since
+        (TTL; a retry runs the work again)."""
+        body = await self.replay(method, request_id, request)
+        if body is None:
+            raise _in_flight(_IN_FLIGHT_RETRY_S)
         return body
 
     async def abandon(self, call: IdempotentCall) -> None:

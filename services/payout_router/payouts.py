@@ -29,7 +29,7 @@ from lucid_tron.storage import IdempotencyKeys, IdempotencyKeyTaken, utc_now
 from . import breaker as fault_breaker
 from . import states
 from .limits import UNAUTHENTICATED, Policy, caller_role, window_ends
-from .store import ETAG_MISMATCH, PayoutRouterStore, new_etag
+from .store import ETAG_MISMATCH, EVENT_SEQ, PayoutRouterStore, new_etag
 
 M = TypeVar("M", bound=Message)
 
@@ -230,6 +230,7 @@ class Payouts:
             "attempts": [],
             "windows": states.window_keys(now),
             "version": 1,
+            EVENT_SEQ: 1,
             "etag": new_etag(),
             "created_at": now,
             "updated_at": now,

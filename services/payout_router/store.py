@@ -46,6 +46,8 @@ _BREAKER_ID = "fault"
 ETAG_MISMATCH = "ETAG_MISMATCH"
 _DUPLICATE_KEY = 11000
 RECIPIENT_NOT_ALLOWED = "RECIPIENT_NOT_ALLOWED"
+#: A payout's field: the sequence number of its latest outbox event (the outbox's `seq` of its subject).
+EVENT_SEQ = "event_seq"
 
 
 def new_etag() -> str:
@@ -157,7 +159,7 @@ class PayoutRouterStore(MoneyJobStore):
                 raise
             for payout in payouts:
                 await self.outbox.emit(session, events.subject(payout["_id"]), events.PAYOUT_CREATED,
-                                       events.payload(payout, "created", {}))
+                                       events.payload(payout, "created", {}), seq=payout[EVENT_SEQ])
 
         try:
             with self.bounded():
@@ -268,8 +270,18 @@ class PayoutRouterStore(MoneyJobStore):
 
     async def _write(self, session: AsyncClientSession, payout: Document, updated: Document,
                      transition: states.Transition) -> None:
-        """One payout's change as read (its `version`), its limits given back when it ends unpaid, and its event."""
+        """One payout's change as read (its `version`), its limits given back when it ends unpaid, and its event,
+        numbered by the payout's own `event_seq` (advanced here, with the version the write is conditional on, so
+        gap-free); a payout stored before it had one is numbered once more by the outbox's counter, and keeps the
+        number from then on. `updated` gets the new `event_seq`, so the caller's copy stays the stored one."""
         changes = {name: updated[name] for name in (*transition.changes, "version", "etag", "updated_at")}
+        if transition.event_type is not None:
+            own = payout.get(EVENT_SEQ)
+            updated[EVENT_SEQ] = changes[EVENT_SEQ] = await self.outbox.emit(
+                session, events.subject(payout["_id"]), transition.event_type,
+                events.payload(updated, transition.reason, transition.data),
+                seq=None if own is None else own + 1,
+            )
         result = await self.collection(PAYOUTS, durable=True).update_one(
             {"_id": payout["_id"], "version": payout["version"]}, {"$set": changes}, session=session
         )
@@ -281,9 +293,6 @@ class PayoutRouterStore(MoneyJobStore):
                 {"_id": window_id(payout["asset"], payout["windows"])},
                 {"$inc": dict.fromkeys(fields, -payout["amount"])}, session=session,
             )
-        if transition.event_type is not None:
-            await self.outbox.emit(session, events.subject(payout["_id"]), transition.event_type,
-                                   events.payload(updated, transition.reason, transition.data))
 
     async def decide_batch(self, batch: Document, changes: Mapping[str, Any],
                            follow: Callable[[Document], states.Transition]) -> Document:

@@ -111,3 +111,14 @@ async def test_a_claim_free_create_without_a_request_id_is_invalid_argument(keys
         pass
 
     assert [violation.field for violation in caught.value.violations] == ["request_id"]
+
+
+async def test_reading_a_key_before_the_work_finds_nothing_for_a_new_request_and_the_answer_for_a_done_one(
+    mongo_db, keys
+):
+    assert await keys.replay(METHOD, "req-1", payout_request()) is None
+    await create(mongo_db, keys, payout_request(), "po-1")
+
+    assert await keys.replay(METHOD, "req-1", payout_request()) == created("po-1").SerializeToString(deterministic=True)
+    with pytest.raises(InvalidArgument):
+        await keys.replay(METHOD, "req-1", payout_request(amount=2))
