@@ -8,9 +8,9 @@ What runs: a SecantusDB (in memory), a Redis of its own, wallet-manager and paym
 lucid_tron.services.<name>`, as `up` runs them, in plaintext like the baseline), one HD payment wallet. The rows:
   - raw insert: `insert_one` of an invoice document as payment-gateway stores it, with the durable write concern the
     gateway uses for money state (w=majority, j=True), from this process, `concurrency` inserts in flight;
-  - CreateInvoice: a closed loop of distinct requests (each its own request_id): the read of the idempotency key,
-    DeriveAddress on wallet-manager (its own atomic index, insert and audit entry), and the transaction that writes
-    the key with the response, the invoice, its first event and its outbox event; then the Redis announcement.
+  - CreateInvoice: a closed loop of distinct requests (each its own request_id): the idempotency claim, DeriveAddress
+    on wallet-manager (its own atomic index, insert and audit entry), and the transaction that writes the invoice, its
+    first event, its outbox event and the stored response; then the Redis announcement.
 Rounds are interleaved (raw, then CreateInvoice, at each concurrency) and the median is reported with the spread.
 """
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
-from functools import partial
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -19,7 +18,7 @@ from google.protobuf.message import Message
 
 from lucid.tron.v1 import wallet_pb2
 from lucid_tron.errors import Aborted, FailedPrecondition, NotFound
-from lucid_tron.storage import IdempotencyKeys, IdempotencyKeyTaken, utc_now
+from lucid_tron.storage import IdempotencyKeys, utc_now
 
 from . import events, states
 from .store import ETAG_MISMATCH, Fence, PaymentGatewayStore, new_etag
@@ -89,22 +88,19 @@ class Invoices:
         """The response (`respond(invoice)`) of CreateInvoice, run once per request_id: the invoice, its first event,
         its outbox event and the stored response commit together.
 
-        Claim-free (lucid_tron.storage's IdempotencyKeys.record): the stored response is read first, so nothing is
-        derived while MongoDB is down nor for a completed request, and the key is written with its response in the
-        invoice's transaction. A twin in this process is answered at once (`creating`); one in another replica at
-        the same moment also derives an address, and its transaction then meets the first one's key (ABORTED, or
-        the stored response). The address is derived without an idempotency key of wallet-manager's own: the key
-        here already makes a completed call answer the same address, and a key there cost two more durable writes
-        per invoice. An attempt that fails after the derivation leaves that index unused: it was never shown."""
+        The claim on request_id comes first, so nothing is derived while MongoDB is down, nor twice for concurrent
+        retries. The address is derived without an idempotency key of wallet-manager's own: the claim already makes
+        a completed call answer the same address, and a key there cost two more durable writes per invoice (a third
+        of the call). An attempt that fails after the derivation leaves that index unused: it was never shown."""
         if not self.payment_wallet_id:
             raise FailedPrecondition(
                 "no payment wallet is configured (PAYMENT_WALLET_ID): deposit addresses cannot be derived",
                 reason="PAYMENT_WALLET_UNSET",
             )
-        with self._keys.creating("CreateInvoice", request_id, request):
-            stored = await self._keys.replay("CreateInvoice", request_id, request)
-            if stored is not None:
-                return response_type.FromString(stored)
+        call = await self._keys.begin("CreateInvoice", request_id, request)
+        if call.replay is not None:
+            return response_type.FromString(call.replay)
+        try:
             derived = await self.wallet_manager.rpc.DeriveAddress(
                 wallet_pb2.DeriveAddressRequest(wallet_id=self.payment_wallet_id, label=f"invoice:{request_id}"[:128])
             )
@@ -138,12 +134,12 @@ class Invoices:
             }
             event = events.document(invoice_id, 1, events.INVOICE_CREATED, "created", now, events.snapshot(invoice))
             response = respond(invoice)
-            try:
-                await self.store.create_invoice(invoice, event, partial(
-                    self._keys.record, method="CreateInvoice", request_id=request_id, request=request,
-                    response=response))
-            except IdempotencyKeyTaken:
-                return response_type.FromString(await self._keys.stored("CreateInvoice", request_id, request))
+            await self.store.create_invoice(
+                invoice, event, self._keys, call, response.SerializeToString(deterministic=True)
+            )
+        except BaseException:
+            await self._keys.abandon(call)
+            raise
         await events.publish(self.redis, event)
         return response
 

@@ -13,7 +13,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
 from lucid_tron.errors import Aborted
-from lucid_tron.storage import MoneyJobStore, in_transaction, utc_now
+from lucid_tron.storage import IdempotencyKeys, IdempotentCall, MoneyJobStore, in_transaction, utc_now
 from lucid_tron.webhooks import WebhookStore, event_payload
 
 from . import events
@@ -54,16 +54,15 @@ class PaymentGatewayStore(MoneyJobStore):
     }
 
     async def create_invoice(
-        self, invoice: Document, event: Document, record: Callable[[AsyncClientSession], Awaitable[None]]
+        self, invoice: Document, event: Document, keys: IdempotencyKeys, call: IdempotentCall, response: bytes
     ) -> None:
-        """The invoice, its first event and the idempotency key with its response (`record(session)`, the first
-        write, so a twin meets it before anything else), in one transaction: all or nothing."""
+        """The invoice, its first event and the idempotent call's response, in one transaction: all or nothing."""
 
         async def work(session: AsyncClientSession) -> None:
-            await record(session)
             await self.collection(INVOICES, durable=True).insert_one(invoice, session=session)
             await self.collection(EVENTS, durable=True).insert_one(event, session=session)
             await self._announce(session, event)
+            await keys.complete(call, response, session=session)
 
         with self.bounded():
             await in_transaction(self.db.client, work)
