@@ -10,7 +10,7 @@ lucid_tron.services.<name>`, as `up` runs them, in plaintext like the baseline),
     gateway uses for money state (w=majority, j=True), from this process, `concurrency` inserts in flight;
   - CreateInvoice: a closed loop of distinct requests (each its own request_id): the idempotency claim, DeriveAddress
     on wallet-manager (its own atomic index, insert and audit entry), and the transaction that writes the invoice, its
-    first event and the stored response; then the Redis announcement.
+    first event, its outbox event and the stored response; then the Redis announcement.
 Rounds are interleaved (raw, then CreateInvoice, at each concurrency) and the median is reported with the spread.
 """
 

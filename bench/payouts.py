@@ -75,7 +75,7 @@ def payout_document() -> dict[str, Any]:
         "approval_required": False, "creator": "", "role": "unauthenticated", "approver": "", "state_reason": "",
         "failed_by": "", "batch_id": "", "batch_index": 0, "txid": "", "block_number": 0, "fee_sun": 0,
         "attempts": [], "windows": {"hour": now.strftime("%Y-%m-%dT%H"), "day": now.strftime("%Y-%m-%d")},
-        "version": 1, "etag": os.urandom(8).hex(), "created_at": now, "updated_at": now,
+        "version": 1, "event_seq": 1, "etag": os.urandom(8).hex(), "created_at": now, "updated_at": now,
     }
 
 

@@ -15,6 +15,7 @@ A service's MongoDB:
 
 Primitives (each guarantee is stated in its class docstring):
     IdempotencyKeys, IdempotentCall, request_digest    AIP-155 request_id: replay, reuse refused, in-flight aborted
+    IdempotencyKeyTaken                                a claim-free create's key is stored already: answer from `stored`
     IDEMPOTENCY_KEY_REUSED, REQUEST_IN_FLIGHT, IDEMPOTENCY_CLAIM_LOST   their `reason` codes
     Leases, Lease, LeaseLost, LEASE_LOST               single-worker jobs with fencing tokens
     LeasedJob, Fence                                   a job's rounds on whichever replica holds its lease
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
         IDEMPOTENCY_KEY_REUSED,
         REQUEST_IN_FLIGHT,
         IdempotencyKeys,
+        IdempotencyKeyTaken,
         IdempotentCall,
         request_digest,
     )
@@ -87,6 +89,7 @@ __all__ = [
     "AuditLog",
     "BrokenLink",
     "IdempotencyKeys",
+    "IdempotencyKeyTaken",
     "IdempotentCall",
     "Fence",
     "Lease",
@@ -128,6 +131,7 @@ __getattr__, __dir__ = lazy_exports(
         "IDEMPOTENCY_KEY_REUSED": "._idempotency",
         "REQUEST_IN_FLIGHT": "._idempotency",
         "IdempotencyKeys": "._idempotency",
+        "IdempotencyKeyTaken": "._idempotency",
         "IdempotentCall": "._idempotency",
         "request_digest": "._idempotency",
         "Fence": "._jobs",

@@ -9,6 +9,21 @@ The contract (said once for callers in protos/lucid/tron/v1/common.proto):
 - same key while the first is still running: ABORTED (REQUEST_IN_FLIGHT) with RetryInfo;
 - a key is kept at least 24 h (a TTL index removes it later); keys are scoped per service and method.
 
+Creates whose whole work is one transaction need no claim (`record` and `stored`): the key goes in as done, with
+its response, as the transaction's first write. A twin whose transaction meets the first one's uncommitted key gets
+ABORTED (REQUEST_IN_FLIGHT); one that comes after the commit finds the key taken (`IdempotencyKeyTaken`, the
+transaction ends) and answers from `stored`. A crash before the commit leaves no key, so a retry just runs again.
+
+    with keys.creating("CreatePayout", request.request_id, request):
+        try:
+            await in_transaction(client, work)        # work: await keys.record(session, ...) first, then the writes
+        except IdempotencyKeyTaken:
+            return Response.FromString(await keys.stored("CreatePayout", request.request_id, request))
+
+Within one process, `creating` answers a twin at once as `begin` would (ABORTED, or INVALID_ARGUMENT for another
+body), before it waits on anything the first one holds. Across processes a twin in flight is ABORTED whatever its
+body (its retry after the commit tells a reused key apart).
+
 A claim is a lease: if the process running the work dies, the key is free again after `lease_s` and the next retry
 runs the work. Choose `lease_s` longer than the longest deadline of the method, so a live first attempt is never
 taken over. The work itself must still write its effect under a key derived from the request (e.g. a payout's id
@@ -21,7 +36,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, ClassVar, TypeVar
@@ -32,7 +48,7 @@ from pymongo import IndexModel, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 
 from lucid_tron.errors import Aborted, InvalidArgument
 
@@ -43,6 +59,7 @@ from ._transactions import canonical_json, utc_now
 __all__ = [
     "IDEMPOTENCY_CLAIM_LOST",
     "IDEMPOTENCY_KEY_REUSED",
+    "IdempotencyKeyTaken",
     "IdempotencyKeys",
     "IdempotentCall",
     "REQUEST_IN_FLIGHT",
@@ -61,6 +78,9 @@ _REQUEST_ID_MAX_LENGTH = 128
 _RUNNING = "running"
 _DONE = "done"
 
+#: MongoDB's code for a write that met another transaction's uncommitted write of the same document.
+_WRITE_CONFLICT = 112
+
 M = TypeVar("M", bound=Message)
 _log = logging.getLogger("lucid_tron.storage.idempotency")
 
@@ -72,6 +92,11 @@ class IdempotentCall:
     key: Mapping[str, str]
     claim: str
     replay: bytes | None
+
+
+class IdempotencyKeyTaken(Exception):
+    """Raised by `record` inside the work's transaction (which it ends) when the key is already stored: answer from
+    `stored`."""
 
 
 class IdempotencyKeys:
@@ -90,6 +115,8 @@ class IdempotencyKeys:
         self._service = service
         self._lease = timedelta(seconds=lease_s)
         self._retention = retention
+        # (method, request_id) -> request digest, of the claim-free creates running in this process (`creating`).
+        self._creating: dict[tuple[str, str], str] = {}
 
     @classmethod
     def in_database(cls, db: AsyncDatabase[Any], *, service: str, lease_s: float = 60.0) -> IdempotencyKeys:
@@ -146,20 +173,12 @@ class IdempotencyKeys:
                 if existing is None:
                     continue  # forgotten (TTL) between the insert and the read
                 if existing["request_hash"] != digest:
-                    raise InvalidArgument.field(
-                        "request_id",
-                        "already used for a different request; use a new request_id for a new request",
-                        reason=IDEMPOTENCY_KEY_REUSED,
-                    )
+                    raise _reused()
                 if existing["state"] == _DONE:
                     return IdempotentCall(key, existing["claim"], existing["response"])
                 left = (existing["lease_until"] - now).total_seconds()
                 if left > 0:
-                    raise Aborted(
-                        "a request with this request_id is still running; retry later",
-                        reason=REQUEST_IN_FLIGHT,
-                        retry_after_s=min(left, _IN_FLIGHT_RETRY_S),
-                    )
+                    raise _in_flight(min(left, _IN_FLIGHT_RETRY_S))
                 # The claim's holder died: take the key over, unless another retry just did.
                 taken = await self._keys.find_one_and_update(
                     {"_id": key, "state": _RUNNING, "claim": existing["claim"]},
@@ -189,6 +208,78 @@ class IdempotencyKeys:
         if result.matched_count == 0:
             raise Aborted("the idempotency claim expired and was taken over", reason=IDEMPOTENCY_CLAIM_LOST)
 
+    @contextmanager
+    def creating(self, method: str, request_id: str, request: Message | Mapping[str, Any]) -> Iterator[None]:
+        """Around a claim-free create (module docstring): a twin arriving in this process meanwhile is answered at
+        once, ABORTED (REQUEST_IN_FLIGHT) or, for a different request, INVALID_ARGUMENT (IDEMPOTENCY_KEY_REUSED).
+        Raises InvalidArgument for a missing or too long key."""
+        _check_request_id(request_id)
+        running = (method, request_id)
+        digest = request_digest(request)
+        first = self._creating.get(running)
+        if first is not None:
+            raise _reused() if first != digest else _in_flight(_IN_FLIGHT_RETRY_S)
+        self._creating[running] = digest
+        try:
+            yield
+        finally:
+            del self._creating[running]
+
+    async def record(
+        self, session: AsyncClientSession, method: str, request_id: str, request: Message | Mapping[str, Any],
+        response: Message | bytes,
+    ) -> None:
+        """A claim-free create (module docstring): store the key as done with `response` in the transaction of
+        `session`; make it the transaction's first write. Raises IdempotencyKeyTaken when the key is stored already,
+        Aborted (REQUEST_IN_FLIGHT) while another transaction is writing it, InvalidArgument for a bad key."""
+        _check_request_id(request_id)
+        body = response if isinstance(response, bytes) else response.SerializeToString(deterministic=True)
+        try:
+            await self._keys.insert_one(
+                {
+                    "_id": {"service": self._service, "method": method, "request_id": request_id},
+                    "request_hash": request_digest(request),
+                    "state": _DONE,
+                    "claim": "",
+                    "response": body,
+                    "expires_at": utc_now() + self._retention,
+                },
+                session=session,
+            )
+        except DuplicateKeyError:
+            raise IdempotencyKeyTaken(request_id) from None
+        except OperationFailure as error:
+            if error.code == _WRITE_CONFLICT:
+                raise _in_flight(_IN_FLIGHT_RETRY_S) from None
+            raise
+
+    async def replay(self, method: str, request_id: str, request: Message | Mapping[str, Any]) -> bytes | None:
+        """The response stored for this request, None when its key is not stored: a read, for a claim-free create
+        to check before work it would not want to do twice (a call to another service). Raises InvalidArgument when
+        the key was used for a different request or is missing, Aborted while a claim on it is running."""
+        _check_request_id(request_id)
+        with bounded():
+            existing = await self._keys.find_one(
+                {"_id": {"service": self._service, "method": method, "request_id": request_id}}
+            )
+        if existing is None:
+            return None
+        if existing["request_hash"] != request_digest(request):
+            raise _reused()
+        if existing["state"] != _DONE:
+            raise _in_flight(_IN_FLIGHT_RETRY_S)
+        body: bytes = existing["response"]
+        return body
+
+    async def stored(self, method: str, request_id: str, request: Message | Mapping[str, Any]) -> bytes:
+        """The response stored for this request (after IdempotencyKeyTaken). Raises InvalidArgument when the key
+        was used for a different request, Aborted while a claim on it is running or when it was forgotten since
+        (TTL; a retry runs the work again)."""
+        body = await self.replay(method, request_id, request)
+        if body is None:
+            raise _in_flight(_IN_FLIGHT_RETRY_S)
+        return body
+
     async def abandon(self, call: IdempotentCall) -> None:
         """Release a claim whose work failed, so a retry runs it again. Best effort, whatever the deadline left:
         a claim that cannot be released frees itself after the lease."""
@@ -212,6 +303,22 @@ def request_digest(request: Message | Mapping[str, Any]) -> str:
         fields = {name: value for name, value in request.items() if name != "request_id"}
         body = canonical_json(fields)
     return hashlib.sha256(body).hexdigest()
+
+
+def _reused() -> InvalidArgument:
+    return InvalidArgument.field(
+        "request_id",
+        "already used for a different request; use a new request_id for a new request",
+        reason=IDEMPOTENCY_KEY_REUSED,
+    )
+
+
+def _in_flight(retry_after_s: float) -> Aborted:
+    return Aborted(
+        "a request with this request_id is still running; retry later",
+        reason=REQUEST_IN_FLIGHT,
+        retry_after_s=retry_after_s,
+    )
 
 
 def _check_request_id(request_id: str) -> None:

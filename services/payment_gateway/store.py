@@ -106,10 +106,13 @@ class PaymentGatewayStore(MoneyJobStore):
 
     async def _announce(self, session: AsyncClientSession, event: Document) -> None:
         """The event into the outbox, in its change's transaction: webhooks are sent from there (endpoints and
-        deliveries live in this database too, WebhookStore.INDEXES), with the event's id as webhook-id."""
+        deliveries live in this database too, WebhookStore.INDEXES), with the event's id as webhook-id. Numbered by
+        the invoice's own sequence (gap-free: every step of it is a conditional write with this event), not the
+        outbox's counter."""
         subject = events.subject(event["invoice_id"])
         data = {"subject": subject, "sequence": event["sequence"], "reason": event["reason"], **event["data"]}
-        await self.outbox.emit(session, subject, event["type"], event_payload(event["_id"], event["time"], data))
+        await self.outbox.emit(session, subject, event["type"], event_payload(event["_id"], event["time"], data),
+                               seq=event["sequence"])
 
     async def list_invoices(self, query: Mapping[str, Any], limit: int) -> list[Document]:
         with self.bounded():

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any, TypeVar
 
 from google.protobuf.message import Message
@@ -23,12 +24,12 @@ from pymongo.errors import DuplicateKeyError
 
 from lucid_tron.context import principal
 from lucid_tron.errors import Aborted, AlreadyExists, NotFound
-from lucid_tron.storage import IdempotencyKeys, utc_now
+from lucid_tron.storage import IdempotencyKeys, IdempotencyKeyTaken, utc_now
 
 from . import breaker as fault_breaker
 from . import states
 from .limits import UNAUTHENTICATED, Policy, caller_role, window_ends
-from .store import ETAG_MISMATCH, PayoutRouterStore, new_etag
+from .store import ETAG_MISMATCH, EVENT_SEQ, PayoutRouterStore, new_etag
 
 M = TypeVar("M", bound=Message)
 
@@ -109,27 +110,21 @@ class Payouts:
     ) -> M:
         """The response (`respond(payout)`) of CreatePayout, once per request_id: the payout, its share of the limits,
         its event and the stored response commit together."""
-        call = await self._keys.begin("CreatePayout", request_id, request)
-        if call.replay is not None:
-            return response_type.FromString(call.replay)
-        try:
+        with self._keys.creating("CreatePayout", request_id, request):
             payout = self._new_payout(payout_id_for(request_id), request_id, new, approval_required=None)
             response = respond(payout)
-            async with self._creating[new.asset]:
-                await self.store.create_payouts([payout], None, self.policy, self._keys, call,
-                                                response.SerializeToString(deterministic=True))
+            try:
+                answer = await self._commit("CreatePayout", request_id, request, [payout], None, response,
+                                            response_type)
+            except DuplicateKeyError:
+                # The key was forgotten (kept 24 h) but its payout stays: the same request_id names the same payout.
+                existing = await self.store.payout_by_request(request_id)
+                if existing is None:
+                    raise
+                return respond(existing)
+        if answer is response:
             self._approved(payout)
-        except DuplicateKeyError:
-            # The key was forgotten (kept 24 h) but its payout stays: the same request_id names the same payout.
-            await self._keys.abandon(call)
-            existing = await self.store.payout_by_request(request_id)
-            if existing is None:
-                raise
-            return respond(existing)
-        except BaseException:
-            await self._keys.abandon(call)
-            raise
-        return response
+        return answer
 
     async def create_batch(
         self,
@@ -144,10 +139,7 @@ class Payouts:
         payouts, their share of the limits (the batch's total per asset, checked at once), their events and the
         stored response commit together. The batch needs an approver when its total in an asset is above that
         asset's threshold, so splitting a payout into a batch of small ones does not avoid the second person."""
-        call = await self._keys.begin("CreatePayoutBatch", request_id, request)
-        if call.replay is not None:
-            return response_type.FromString(call.replay)
-        try:
+        with self._keys.creating("CreatePayoutBatch", request_id, request):
             batch_id = batch_id_for(request_id)
             totals: dict[str, list[int]] = {}
             for payout in new:
@@ -181,22 +173,31 @@ class Payouts:
                 "updated_at": first["created_at"],
             }
             response = respond(batch, payouts)
-            async with contextlib.AsyncExitStack() as held:
-                for asset in sorted(totals):
-                    await held.enter_async_context(self._creating[asset])
-                await self.store.create_payouts(payouts, batch, self.policy, self._keys, call,
-                                                response.SerializeToString(deterministic=True))
+            try:
+                answer = await self._commit("CreatePayoutBatch", request_id, request, payouts, batch, response,
+                                            response_type)
+            except DuplicateKeyError:
+                existing = await self.store.batch_by_request(request_id)
+                if existing is None:
+                    raise AlreadyExists("payout", request_id, "a payout of another request already has this "
+                                        "request_id of a batch payout") from None
+                return respond(existing, await self.store.batch_payouts(existing["_id"]))
+        if answer is response:
             self._approved(first)
-        except DuplicateKeyError:
-            await self._keys.abandon(call)
-            existing = await self.store.batch_by_request(request_id)
-            if existing is None:
-                raise AlreadyExists("payout", request_id, "a payout of another request already has this request_id "
-                                    "of a batch payout") from None
-            return respond(existing, await self.store.batch_payouts(existing["_id"]))
-        except BaseException:
-            await self._keys.abandon(call)
-            raise
+        return answer
+
+    async def _commit(self, method: str, request_id: str, request: Message, payouts: Sequence[dict[str, Any]],
+                      batch: dict[str, Any] | None, response: M, response_type: type[M]) -> M:
+        """Commit a create (`payouts`, with their `batch` if any, and the key with `response`) holding the locks of
+        its assets, in order; the stored response instead when the key is taken already (a replay)."""
+        try:
+            async with contextlib.AsyncExitStack() as held:
+                for asset in sorted({payout["asset"] for payout in payouts}):
+                    await held.enter_async_context(self._creating[asset])
+                await self.store.create_payouts(payouts, batch, self.policy, partial(
+                    self._keys.record, method=method, request_id=request_id, request=request, response=response))
+        except IdempotencyKeyTaken:
+            return response_type.FromString(await self._keys.stored(method, request_id, request))
         return response
 
     def _new_payout(self, payout_id: str, request_id: str, new: NewPayout,
@@ -229,6 +230,7 @@ class Payouts:
             "attempts": [],
             "windows": states.window_keys(now),
             "version": 1,
+            EVENT_SEQ: 1,
             "etag": new_etag(),
             "created_at": now,
             "updated_at": now,

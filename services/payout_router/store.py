@@ -9,7 +9,7 @@ are also fenced by its lease, so a paused former executor cannot write.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
@@ -18,8 +18,6 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from lucid_tron.errors import Aborted, FailedPrecondition, NotFound, QuotaViolation, ResourceExhausted
 from lucid_tron.storage import (
-    IdempotencyKeys,
-    IdempotentCall,
     Lease,
     Leases,
     MoneyJobStore,
@@ -42,6 +40,8 @@ _BREAKER_ID = "fault"
 ETAG_MISMATCH = "ETAG_MISMATCH"
 _DUPLICATE_KEY = 11000
 RECIPIENT_NOT_ALLOWED = "RECIPIENT_NOT_ALLOWED"
+#: A payout's field: the sequence number of its latest outbox event (the outbox's `seq` of its subject).
+EVENT_SEQ = "event_seq"
 
 
 def new_etag() -> str:
@@ -119,16 +119,16 @@ class PayoutRouterStore(MoneyJobStore):
         payouts: Sequence[Document],
         batch: Document | None,
         policy: Policy,
-        keys: IdempotencyKeys,
-        call: IdempotentCall,
-        response: bytes,
+        record: Callable[[AsyncClientSession], Awaitable[None]],
     ) -> None:
         """The payouts (one alone, or the payouts of `batch` with it), their share of the hourly and daily windows,
-        their first events and the idempotent call's response, in one transaction: all or nothing. A conditional
+        their first events and the idempotency key with its response (`record(session)`, the first write, so a twin
+        meets it before anything else), in one transaction: all or nothing. A conditional
         increment of each window's counter by the total per asset refuses payouts that would take it past its limit
         (overall, and the creator role's), so concurrent creates never overshoot (write conflicts retry the loser)."""
 
         async def work(session: AsyncClientSession) -> None:
+            await record(session)
             if policy.allowlist_enabled:
                 await self._allowed(session, payouts)
             first = payouts[0]
@@ -148,8 +148,7 @@ class PayoutRouterStore(MoneyJobStore):
                 raise
             for payout in payouts:
                 await self.outbox.emit(session, events.subject(payout["_id"]), events.PAYOUT_CREATED,
-                                       events.payload(payout, "created", {}))
-            await keys.complete(call, response, session=session)
+                                       events.payload(payout, "created", {}), seq=payout[EVENT_SEQ])
 
         try:
             with self.bounded():
@@ -260,8 +259,18 @@ class PayoutRouterStore(MoneyJobStore):
 
     async def _write(self, session: AsyncClientSession, payout: Document, updated: Document,
                      transition: states.Transition) -> None:
-        """One payout's change as read (its `version`), its limits given back when it ends unpaid, and its event."""
+        """One payout's change as read (its `version`), its limits given back when it ends unpaid, and its event,
+        numbered by the payout's own `event_seq` (advanced here, with the version the write is conditional on, so
+        gap-free); a payout stored before it had one is numbered once more by the outbox's counter, and keeps the
+        number from then on. `updated` gets the new `event_seq`, so the caller's copy stays the stored one."""
         changes = {name: updated[name] for name in (*transition.changes, "version", "etag", "updated_at")}
+        if transition.event_type is not None:
+            own = payout.get(EVENT_SEQ)
+            updated[EVENT_SEQ] = changes[EVENT_SEQ] = await self.outbox.emit(
+                session, events.subject(payout["_id"]), transition.event_type,
+                events.payload(updated, transition.reason, transition.data),
+                seq=None if own is None else own + 1,
+            )
         result = await self.collection(PAYOUTS, durable=True).update_one(
             {"_id": payout["_id"], "version": payout["version"]}, {"$set": changes}, session=session
         )
@@ -273,9 +282,6 @@ class PayoutRouterStore(MoneyJobStore):
                 {"_id": window_id(payout["asset"], payout["windows"])},
                 {"$inc": dict.fromkeys(fields, -payout["amount"])}, session=session,
             )
-        if transition.event_type is not None:
-            await self.outbox.emit(session, events.subject(payout["_id"]), transition.event_type,
-                                   events.payload(updated, transition.reason, transition.data))
 
     async def decide_batch(self, batch: Document, changes: Mapping[str, Any],
                            follow: Callable[[Document], states.Transition]) -> Document:

@@ -64,6 +64,23 @@ async def test_a_payout_emits_created_broadcast_and_confirmed_in_order(
     ]
 
 
+async def test_a_payout_stored_before_its_own_event_numbering_goes_on_from_the_outbox_counter(
+    mongo_url, redis_url, tmp_path: Path, chain: Devnet, mongo_client
+):
+    async with payout_stack(mongo_url, redis_url, tmp_path, chain, approval_threshold_usdt_base_units=1) as stack:
+        created = await stack.create(amount=5_000_000)
+        db = mongo_client[stack.settings.mongo_database]
+        subject = f"payout/{created.payout_id}"
+        # As an older payout-router stored it: no event_seq on the payout, its first event numbered by the counter.
+        await db["payouts"].update_one({"_id": created.payout_id}, {"$unset": {"event_seq": ""}})
+        await db["outbox_sequences"].insert_one({"_id": subject, "seq": 1})
+        await stack.stub.CancelPayout(pr.CancelPayoutRequest(payout_id=created.payout_id, reason="typo"))
+        events = await db["outbox"].find({"subject": subject}).sort("seq").to_list()
+        stored = await db["payouts"].find_one({"_id": created.payout_id})
+    assert [(event["seq"], event["kind"]) for event in events] == [(1, "payout.created"), (2, "payout.cancelled")]
+    assert stored["event_seq"] == 2
+
+
 async def test_the_same_request_id_returns_the_same_payout(mongo_url, redis_url, tmp_path: Path, chain: Devnet):
     to = recipient()
     async with payout_stack(mongo_url, redis_url, tmp_path, chain, serve_router=True) as stack:

@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
+from pymongo.errors import DuplicateKeyError
 
 from integration.storage.storage_processes import Worker
 from integration.storage.storage_workers import DISPATCH_POLL_S
@@ -118,6 +119,29 @@ async def test_concurrent_changes_number_a_subjects_events_without_gaps_or_dupli
     events = await outbox.pending(100)
     assert [event.seq for event in events if event.subject == "inv-1"] == list(range(1, 9))
     assert [event.seq for event in events if event.subject == "inv-2"] == [1]
+
+
+async def test_a_subject_numbered_by_its_own_sequence_leaves_the_counter_alone(mongo_db, outbox):
+    async def change(session):
+        await mongo_db.invoices.insert_one({"_id": "inv-1", "sequence": 1}, session=session)
+        return await outbox.emit(session, "inv-1", "invoice.created", {}, seq=1)
+
+    assert await in_transaction(mongo_db.client, change) == 1
+    assert [(event.subject, event.seq) for event in await outbox.pending(10)] == [("inv-1", 1)]
+    assert await mongo_db[Outbox.SEQUENCES].count_documents({}) == 0
+
+
+async def test_an_own_sequence_number_the_subject_already_has_is_refused_with_its_change(mongo_db, outbox):
+    async def change(session):
+        await mongo_db.invoices.update_one({"_id": "inv-1"}, {"$inc": {"changes": 1}}, upsert=True, session=session)
+        await outbox.emit(session, "inv-1", "invoice.paid", {}, seq=1)
+
+    await in_transaction(mongo_db.client, change)
+    with pytest.raises(DuplicateKeyError):
+        await in_transaction(mongo_db.client, change)
+
+    assert (await mongo_db.invoices.find_one({"_id": "inv-1"}))["changes"] == 1
+    assert [event.seq for event in await outbox.pending(10)] == [1]
 
 
 async def test_an_event_outside_a_transaction_is_refused(mongo_db, outbox):
