@@ -18,6 +18,7 @@ lookup (nscd, systemd-resolved's varlink), so they are reported too and must be 
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import shutil
 from collections.abc import Iterable, Sequence
@@ -64,6 +65,12 @@ class SocketContact:
 
     @property
     def endpoint(self) -> tuple[str | None, int | None]:
+        """(address, port), an IPv4-mapped IPv6 address as the IPv4 address it is: gRPC's C core connects to an IPv4
+        peer through a dual-stack AF_INET6 socket to ::ffff:a.b.c.d."""
+        if self.family == "AF_INET6" and self.address:
+            mapped = ipaddress.ip_address(self.address).ipv4_mapped
+            if mapped is not None:
+                return (str(mapped), self.port)
         return (self.address, self.port)
 
     @property
