@@ -96,7 +96,14 @@ async def rotate_master_key(
             if await state.slots[state.active].open_with(new) is not None:
                 return RotationResult(None, state.active, 0)
             raise WrongMasterSecret(f"the old master secret from {old.source} does not open this vault")
-        state, new_cipher = await _begin(db, state, new, kdf)
+        try:
+            state, new_cipher = await _begin(db, state, new, kdf)
+        except KeyCustodyError as error:
+            # A concurrent run with the same secrets may have begun and finished the whole rotation meanwhile.
+            done = await read_install(db) if error.reason == "CONCURRENT_CHANGE" else None
+            if done is None or done.rotation_to is not None or await done.slots[done.active].open_with(new) is None:
+                raise
+            return RotationResult(None, done.active, 0)
     else:
         old_cipher = await state.slots[state.rotation_from].open_with(old)
         if old_cipher is None:
