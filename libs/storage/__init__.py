@@ -18,7 +18,7 @@ Primitives (each guarantee is stated in its class docstring):
     IdempotencyKeyTaken                                a claim-free create's key is stored already: answer from `stored`
     IDEMPOTENCY_KEY_REUSED, REQUEST_IN_FLIGHT, IDEMPOTENCY_CLAIM_LOST   their `reason` codes
     Leases, Lease, LeaseLost, LEASE_LOST               single-worker jobs with fencing tokens
-    LeasedJob, Fence                                   a job's rounds on whichever replica holds its lease
+    LeasedJob, Fence, step_each                        a job's rounds on whichever replica holds its lease
     Outbox, OutboxEvent, OutboxDispatcher              state change + event in one transaction, delivered in order
                                                        by whichever dispatcher holds the lease, marks fenced
     AuditLog, AuditEntry, BrokenLink, GENESIS_HASH     hash-chained audit log and its verification
@@ -66,7 +66,7 @@ if TYPE_CHECKING:
         IdempotentCall,
         request_digest,
     )
-    from ._jobs import Fence, LeasedJob
+    from ._jobs import Fence, LeasedJob, step_each
     from ._leases import LEASE_LOST, Lease, LeaseLost, Leases
     from ._mongo import DURABLE_WRITES, connect_mongo, ensure_indexes, mongo_ping
     from ._money_stores import MoneyJobStore, MoneyStore
@@ -115,6 +115,7 @@ __all__ = [
     "mongo_ping",
     "redis_ping",
     "request_digest",
+    "step_each",
     "utc_now",
 ]
 
@@ -136,6 +137,7 @@ __getattr__, __dir__ = lazy_exports(
         "request_digest": "._idempotency",
         "Fence": "._jobs",
         "LeasedJob": "._jobs",
+        "step_each": "._jobs",
         "LEASE_LOST": "._leases",
         "Lease": "._leases",
         "LeaseLost": "._leases",

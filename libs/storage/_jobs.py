@@ -15,18 +15,40 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
 
-from lucid_tron.errors import LucidError
+from lucid_tron.errors import Aborted, LucidError
 
 from ._leases import Lease, LeaseLost, Leases
 from ._outbox import raise_if_cancelled
 
-__all__ = ["Fence", "LeasedJob"]
+__all__ = ["Fence", "LeasedJob", "step_each"]
 
 Fence = tuple[Leases, Lease]
 
 _log = logging.getLogger("lucid_tron.storage.jobs")
+
+
+async def step_each(
+    items: Sequence[Mapping[str, Any]], step: Callable[[Any], Awaitable[None]], *, what: str, log: logging.Logger
+) -> int:
+    """A round's work on each of `items` (documents with an `_id`), each alone: one that changed meanwhile
+    (Aborted), whose dependency is down or refuses (LucidError), or that fails unexpectedly waits for the next round
+    and the others behind it still move. LeaseLost stops the round (another replica holds the lease). How many were
+    looked at."""
+    for item in items:
+        try:
+            await step(item)
+        except LeaseLost:
+            raise
+        except Aborted as error:
+            log.info("%s %s changed meanwhile (%s); next round", what, item["_id"], error.message)
+        except LucidError as error:
+            log.warning("%s %s waits: %s", what, item["_id"], error.message)
+        except Exception:
+            log.exception("%s %s failed a step; retried next round", what, item["_id"])
+    return len(items)
 
 
 class LeasedJob:

@@ -38,8 +38,8 @@ from lucid_tron.chain import (
     trc20_transfer,
     txid,
 )
-from lucid_tron.errors import Aborted, FailedPrecondition, LucidError, NotFound, Unavailable
-from lucid_tron.storage import Fence, LeasedJob, LeaseLost, Leases, utc_now
+from lucid_tron.errors import FailedPrecondition, NotFound, Unavailable
+from lucid_tron.storage import Fence, LeasedJob, Leases, step_each, utc_now
 
 from . import breaker as fault_breaker
 from . import states
@@ -123,20 +123,7 @@ class PayoutExecutor:
     async def _round(self, fence: Fence) -> int:
         self._fence = fence
         payouts = await self._store.actionable(ROUND_SIZE)
-        for payout in payouts:
-            try:
-                await self._step(payout)
-            except LeaseLost:
-                raise  # the round stops: another executor holds the lease
-            except Aborted as error:
-                _log.info("payout %s changed meanwhile (%s); next round", payout["_id"], error.message)
-            except LucidError as error:
-                # A dependency down (Unavailable), or wallet-manager refusing to sign (its spend policy): this payout
-                # waits, and the others behind it still move.
-                _log.warning("payout %s waits: %s", payout["_id"], error.message)
-            except Exception:
-                _log.exception("payout %s failed a step; retried next round", payout["_id"])
-        return len(payouts)
+        return await step_each(payouts, self._step, what="payout", log=_log)
 
     async def _step(self, payout: dict[str, Any]) -> None:
         if payout["state"] in states.TO_SIGN:

@@ -42,9 +42,9 @@ from lucid_tron.chain import (
     undelegate_resource,
 )
 from lucid_tron.config import setting
-from lucid_tron.errors import Aborted, FailedPrecondition, LucidError, NotFound
+from lucid_tron.errors import FailedPrecondition, LucidError, NotFound
 from lucid_tron.peers import PaymentGatewayAddress
-from lucid_tron.storage import Fence, LeasedJob, LeaseLost, Leases, utc_now
+from lucid_tron.storage import Fence, LeasedJob, Leases, step_each, utc_now
 
 from . import treasury as t
 from .settings import StakingWalletSettings
@@ -194,19 +194,7 @@ class Sweeper:
         self._chain.new_round()
         self._head = await self._now_block(common_pb2.FINALITY_HEAD)
         self._solid = await self._now_block(common_pb2.FINALITY_SOLIDIFIED)
-        for sweep in sweeps:
-            try:
-                await self._advance(sweep)
-            except LeaseLost:
-                raise  # the round stops: another sweeper holds the lease
-            except Aborted as error:
-                _log.info("sweep %s changed meanwhile (%s); next round", sweep["_id"], error.message)
-            except LucidError as error:
-                # A dependency down, or wallet-manager refusing to sign: this sweep waits, the others still move.
-                _log.warning("sweep %s waits: %s", sweep["_id"], error.message)
-            except Exception:
-                _log.exception("sweep %s failed a step; retried next round", sweep["_id"])
-        return len(sweeps)
+        return await step_each(sweeps, self._advance, what="sweep", log=_log)
 
     async def _on_schedule(self) -> None:
         schedule = await self._store.schedule()
