@@ -104,7 +104,7 @@ async def test_a_retry_while_the_first_call_runs_is_aborted_with_retry_info(chan
     pay = channel.unary_unary(f"/{SERVICE}/Pay")
     payouts.release.clear()
     first = pay(b"req-running:5")
-    while not await payouts.store.collection(IdempotencyKeys.COLLECTION).find_one({"_id.request_id": "req-running"}):
+    while not await payouts.store.collection(IdempotencyKeys.COLLECTION).find_one({"state": "running"}):
         await asyncio.sleep(0.01)
 
     error = await failed(pay(b"req-running:5"))
