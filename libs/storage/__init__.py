@@ -10,12 +10,14 @@ A service's MongoDB:
     MoneyStore, MoneyJobStore   a money service's store: + idempotency keys and audit log (+ outbox and leases)
     bounded(default_s)          the same bound outside a store; DEFAULT_QUERY_TIMEOUT_S without a deadline
     in_transaction(client, work)   work(session) in one transaction, committed with DURABLE_WRITES
+    write_together(db, session, [Insert(...), Update(...)])   a transaction's writes in one round trip (MongoDB 8's
+                                   bulkWrite; one command each on older servers)
     utc_now()                      now, to MongoDB's precision (milliseconds)
     DURABLE_WRITES              WriteConcern(w="majority", j=True) for money state
 
 Primitives (each guarantee is stated in its class docstring):
     IdempotencyKeys, IdempotentCall, request_digest    AIP-155 request_id: replay, reuse refused, in-flight aborted
-    IdempotencyKeyTaken                                a claim-free create's key is stored already: answer from `stored`
+    embedded_key, embedded_replay                      a claim-free create's key as fields of the record it inserts
     IDEMPOTENCY_KEY_REUSED, REQUEST_IN_FLIGHT, IDEMPOTENCY_CLAIM_LOST   their `reason` codes
     Leases, Lease, LeaseLost, LEASE_LOST               single-worker jobs with fencing tokens
     LeasedJob, Fence, step_each                        a job's rounds on whichever replica holds its lease
@@ -57,13 +59,15 @@ from ._settings import MongoSettings, RedisSettings
 if TYPE_CHECKING:
     from ._audit import GENESIS_HASH, AuditEntry, AuditLog, BrokenLink
     from ._bounds import DEFAULT_QUERY_TIMEOUT_S, bounded
+    from ._bulk import Insert, Update, Write, write_together
     from ._idempotency import (
         IDEMPOTENCY_CLAIM_LOST,
         IDEMPOTENCY_KEY_REUSED,
         REQUEST_IN_FLIGHT,
         IdempotencyKeys,
-        IdempotencyKeyTaken,
         IdempotentCall,
+        embedded_key,
+        embedded_replay,
         request_digest,
     )
     from ._jobs import Fence, LeasedJob, step_each
@@ -89,7 +93,7 @@ __all__ = [
     "AuditLog",
     "BrokenLink",
     "IdempotencyKeys",
-    "IdempotencyKeyTaken",
+    "Insert",
     "IdempotentCall",
     "Fence",
     "Lease",
@@ -105,10 +109,14 @@ __all__ = [
     "OutboxEvent",
     "raise_if_cancelled",
     "RedisSettings",
+    "Update",
+    "Write",
     "as_unavailable",
     "bounded",
     "connect_mongo",
     "connect_redis",
+    "embedded_key",
+    "embedded_replay",
     "ensure_indexes",
     "in_transaction",
     "map_storage_errors",
@@ -117,6 +125,7 @@ __all__ = [
     "request_digest",
     "step_each",
     "utc_now",
+    "write_together",
 ]
 
 __getattr__, __dir__ = lazy_exports(
@@ -128,13 +137,18 @@ __getattr__, __dir__ = lazy_exports(
         "BrokenLink": "._audit",
         "DEFAULT_QUERY_TIMEOUT_S": "._bounds",
         "bounded": "._bounds",
+        "Insert": "._bulk",
+        "Update": "._bulk",
+        "Write": "._bulk",
+        "write_together": "._bulk",
         "IDEMPOTENCY_CLAIM_LOST": "._idempotency",
         "IDEMPOTENCY_KEY_REUSED": "._idempotency",
         "REQUEST_IN_FLIGHT": "._idempotency",
         "IdempotencyKeys": "._idempotency",
-        "IdempotencyKeyTaken": "._idempotency",
         "IdempotentCall": "._idempotency",
         "request_digest": "._idempotency",
+        "embedded_key": "._idempotency",
+        "embedded_replay": "._idempotency",
         "Fence": "._jobs",
         "LeasedJob": "._jobs",
         "step_each": "._jobs",

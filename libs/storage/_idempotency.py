@@ -9,20 +9,20 @@ The contract (said once for callers in protos/lucid/tron/v1/common.proto):
 - same key while the first is still running: ABORTED (REQUEST_IN_FLIGHT) with RetryInfo;
 - a key is kept at least 24 h (a TTL index removes it later); keys are scoped per service and method.
 
-Creates whose whole work is one transaction need no claim (`record` and `stored`): the key goes in as done, with
-its response, as the transaction's first write. A twin whose transaction meets the first one's uncommitted key gets
-ABORTED (REQUEST_IN_FLIGHT); one that comes after the commit finds the key taken (`IdempotencyKeyTaken`, the
-transaction ends) and answers from `stored`. A crash before the commit leaves no key, so a retry just runs again.
+Creates whose whole work is one transaction need no claim: the key is fields of the record they insert
+(`embedded_key`, in a collection with a unique index on request_id), written in the same insert. A twin whose
+transaction meets the first one's uncommitted record retries on the write conflict until that one ends; then, or
+when it comes after the commit, its insert fails on the index (DuplicateKeyError) and it answers from the record
+(`embedded_replay`). A crash before the commit leaves no key, so a retry just runs again.
 
     with keys.creating("CreatePayout", request.request_id, request):
         try:
-            await in_transaction(client, work)        # work: await keys.record(session, ...) first, then the writes
-        except IdempotencyKeyTaken:
-            return Response.FromString(await keys.stored("CreatePayout", request.request_id, request))
+            await in_transaction(client, work)        # work inserts {**payout, **embedded_key(...)}
+        except DuplicateKeyError:
+            return Response.FromString(embedded_replay(await payouts.find_one({"request_id": ...}), request))
 
-Within one process, `creating` answers a twin at once as `begin` would (ABORTED, or INVALID_ARGUMENT for another
-body), before it waits on anything the first one holds. Across processes a twin in flight is ABORTED whatever its
-body (its retry after the commit tells a reused key apart).
+Within one process, `creating` answers a twin at once (ABORTED, or INVALID_ARGUMENT for another body), before it
+waits on anything the first one holds.
 
 A claim is a lease: if the process running the work dies, the key is free again after `lease_s` and the next retry
 runs the work. Choose `lease_s` longer than the longest deadline of the method, so a live first attempt is never
@@ -48,7 +48,7 @@ from pymongo import IndexModel, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from lucid_tron.errors import Aborted, InvalidArgument
 
@@ -59,10 +59,11 @@ from ._transactions import canonical_json, utc_now
 __all__ = [
     "IDEMPOTENCY_CLAIM_LOST",
     "IDEMPOTENCY_KEY_REUSED",
-    "IdempotencyKeyTaken",
     "IdempotencyKeys",
     "IdempotentCall",
     "REQUEST_IN_FLIGHT",
+    "embedded_key",
+    "embedded_replay",
     "request_digest",
 ]
 
@@ -78,8 +79,6 @@ _REQUEST_ID_MAX_LENGTH = 128
 _RUNNING = "running"
 _DONE = "done"
 
-#: MongoDB's code for a write that met another transaction's uncommitted write of the same document.
-_WRITE_CONFLICT = 112
 
 M = TypeVar("M", bound=Message)
 _log = logging.getLogger("lucid_tron.storage.idempotency")
@@ -92,11 +91,6 @@ class IdempotentCall:
     key: str
     claim: str
     replay: bytes | None
-
-
-class IdempotencyKeyTaken(Exception):
-    """Raised by `record` inside the work's transaction (which it ends) when the key is already stored: answer from
-    `stored`."""
 
 
 class IdempotencyKeys:
@@ -225,59 +219,6 @@ class IdempotencyKeys:
         finally:
             del self._creating[running]
 
-    async def record(
-        self, session: AsyncClientSession, method: str, request_id: str, request: Message | Mapping[str, Any],
-        response: Message | bytes,
-    ) -> None:
-        """A claim-free create (module docstring): store the key as done with `response` in the transaction of
-        `session`; make it the transaction's first write. Raises IdempotencyKeyTaken when the key is stored already,
-        Aborted (REQUEST_IN_FLIGHT) while another transaction is writing it, InvalidArgument for a bad key."""
-        _check_request_id(request_id)
-        body = response if isinstance(response, bytes) else response.SerializeToString(deterministic=True)
-        try:
-            await self._keys.insert_one(
-                {
-                    "_id": self._key(method, request_id),
-                    "request_hash": request_digest(request),
-                    "state": _DONE,
-                    "claim": "",
-                    "response": body,
-                    "expires_at": utc_now() + self._retention,
-                },
-                session=session,
-            )
-        except DuplicateKeyError:
-            raise IdempotencyKeyTaken(request_id) from None
-        except OperationFailure as error:
-            if error.code == _WRITE_CONFLICT:
-                raise _in_flight(_IN_FLIGHT_RETRY_S) from None
-            raise
-
-    async def replay(self, method: str, request_id: str, request: Message | Mapping[str, Any]) -> bytes | None:
-        """The response stored for this request, None when its key is not stored: a read, for a claim-free create
-        to check before work it would not want to do twice (a call to another service). Raises InvalidArgument when
-        the key was used for a different request or is missing, Aborted while a claim on it is running."""
-        _check_request_id(request_id)
-        with bounded():
-            existing = await self._keys.find_one({"_id": self._key(method, request_id)})
-        if existing is None:
-            return None
-        if existing["request_hash"] != request_digest(request):
-            raise _reused()
-        if existing["state"] != _DONE:
-            raise _in_flight(_IN_FLIGHT_RETRY_S)
-        body: bytes = existing["response"]
-        return body
-
-    async def stored(self, method: str, request_id: str, request: Message | Mapping[str, Any]) -> bytes:
-        """The response stored for this request (after IdempotencyKeyTaken). Raises InvalidArgument when the key
-        was used for a different request, Aborted while a claim on it is running or when it was forgotten since
-        (TTL; a retry runs the work again)."""
-        body = await self.replay(method, request_id, request)
-        if body is None:
-            raise _in_flight(_IN_FLIGHT_RETRY_S)
-        return body
-
     def _key(self, method: str, request_id: str) -> str:
         # A string, not a {service, method, request_id} document: SecantusDB (the test server) looks documents up
         # by a document-valued _id with a full scan, which made every key write O(keys kept). request_id comes last,
@@ -292,6 +233,25 @@ class IdempotencyKeys:
                 await self._keys.delete_one({"_id": call.key, "state": _RUNNING, "claim": call.claim})
         except PyMongoError:
             _log.warning("could not release an idempotency claim; it expires with its lease", exc_info=True)
+
+
+def embedded_key(request_id: str, request: Message | Mapping[str, Any], response: Message | bytes) -> dict[str, Any]:
+    """The key of a claim-free create as fields of the record it inserts, whose collection has a unique index on
+    `request_id`: the record is the key (kept as long as the record), written in the same insert, so a create is
+    one document less. The insert failing on that index (DuplicateKeyError) means the key is stored already: read
+    the record by request_id and answer with `embedded_replay`. Raises InvalidArgument for a bad key."""
+    _check_request_id(request_id)
+    body = response if isinstance(response, bytes) else response.SerializeToString(deterministic=True)
+    return {"request_id": request_id, "request_hash": request_digest(request), "create_response": body}
+
+
+def embedded_replay(record: Mapping[str, Any], request: Message | Mapping[str, Any]) -> bytes:
+    """The response stored in `record` (fields of `embedded_key`) for a retry of its request; InvalidArgument
+    (IDEMPOTENCY_KEY_REUSED) when the request_id was used for a different request."""
+    if record["request_hash"] != request_digest(request):
+        raise _reused()
+    body: bytes = record["create_response"]
+    return body
 
 
 def request_digest(request: Message | Mapping[str, Any]) -> str:

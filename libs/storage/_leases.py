@@ -36,7 +36,7 @@ from lucid_tron.errors import Aborted
 
 from ._bounds import bounded
 from ._mongo import DURABLE_WRITES
-from ._transactions import utc_now
+from ._transactions import TRANSACTION_CAUSAL_CONSISTENCY, utc_now
 
 __all__ = ["LEASE_LOST", "Lease", "LeaseLost", "Leases"]
 
@@ -145,7 +145,9 @@ class Leases:
             return result
 
         with bounded():
-            async with self._leases.database.client.start_session() as session:
+            async with self._leases.database.client.start_session(
+                causal_consistency=TRANSACTION_CAUSAL_CONSISTENCY
+            ) as session:
                 await self._list_session(lease, session)
                 return await session.with_transaction(checked, write_concern=DURABLE_WRITES)
 

@@ -16,10 +16,10 @@ aborted change takes its number back); the dispatcher delivers each event at lea
 subject, and marks it delivered only after `deliver` returned. A crash after the commit loses nothing: the event
 stays pending until a dispatcher delivers it. Consumers deduplicate by (subject, seq).
 
-Order per subject needs a single deliverer, so a dispatcher delivers only while it holds its lease, and each mark
-is fenced by the lease's token: a dispatcher that was paused (SIGSTOP, a long GC) past its lease time and wakes up
-after another took over has its mark refused and stops, having delivered at most the one event it was on (again:
-the new holder delivers it too, since it was not marked).
+Order per subject needs a single deliverer, so a dispatcher delivers only while it holds its lease, and each
+batch's marks are fenced by the lease's token: a dispatcher that was paused (SIGSTOP, a long GC) past its lease
+time and wakes up after another took over has its marks refused and stops, having delivered at most the rest of the
+batch it was on (again: the new holder delivers those too, since they were not marked).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -43,6 +43,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from lucid_tron.errors import Unavailable
 
 from ._bounds import bounded
+from ._bulk import Insert
 from ._leases import Lease, LeaseLost, Leases
 from ._mongo import DURABLE_WRITES
 from ._transactions import utc_now
@@ -117,19 +118,12 @@ class Outbox:
                 session=session,
             )
             seq = int(counter["seq"])
-        await self._events.insert_one(
-            {
-                "subject": subject,
-                "seq": seq,
-                "kind": kind,
-                "payload": dict(payload),
-                "created_at": utc_now(),
-                "delivered": False,
-                "delivered_at": None,
-            },
-            session=session,
-        )
+        await self._events.insert_one(_pending(subject, seq, kind, payload), session=session)
         return seq
+
+    def emit_write(self, subject: str, kind: str, payload: Mapping[str, Any], *, seq: int) -> Insert:
+        """`emit` with the subject's own `seq` as a write for `write_together`, among its change's writes."""
+        return Insert(self._events.name, _pending(subject, seq, kind, payload))
 
     async def pending(self, limit: int) -> list[OutboxEvent]:
         """Up to `limit` undelivered events, by subject and then sequence: a subject's oldest pending event first."""
@@ -141,10 +135,12 @@ class Outbox:
             for doc in documents
         ]
 
-    async def mark_delivered(self, event: OutboxEvent, session: AsyncClientSession) -> None:
-        """Mark `event` delivered in the transaction of `session` (the dispatcher's fenced one)."""
-        await self._events.update_one(
-            {"_id": event.id}, {"$set": {"delivered": True, "delivered_at": utc_now()}}, session=session
+    async def mark_delivered(self, events: Sequence[OutboxEvent], session: AsyncClientSession) -> None:
+        """Mark `events` delivered in the transaction of `session` (the dispatcher's fenced one)."""
+        await self._events.update_many(
+            {"_id": {"$in": [event.id for event in events]}},
+            {"$set": {"delivered": True, "delivered_at": utc_now()}},
+            session=session,
         )
 
 
@@ -174,6 +170,11 @@ class OutboxDispatcher:
     When `deliver` raises for an event, the later events of that subject wait for the next round (order holds);
     other subjects go on. A batch takes pending events by subject name, so a backlog larger than `batch_size`
     delays the subjects late in that order until it drains.
+
+    A batch's events are marked together, in one fenced transaction after the last delivery (a lost lease leaves
+    the whole batch to the next holder: at least once). After a batch that was not full, the next one waits `linger_s`,
+    so that events committed one by one in a burst are read and marked a batch at a time: the database work per
+    event shrinks with the load instead of growing with it, for at most `linger_s` more latency.
     """
 
     def __init__(
@@ -185,6 +186,7 @@ class OutboxDispatcher:
         lease_name: str = "outbox-dispatcher",
         batch_size: int = 100,
         poll_s: float = 0.5,
+        linger_s: float = 0.05,
     ) -> None:
         self._outbox = outbox
         self._deliver = deliver
@@ -192,6 +194,7 @@ class OutboxDispatcher:
         self._lease_name = lease_name
         self._batch_size = batch_size
         self._poll_s = poll_s
+        self._linger_s = linger_s
 
     async def dispatch_once(self, lease: Lease) -> int:
         """Deliver one batch of pending events under `lease`, which the caller holds and renews; how many were
@@ -256,10 +259,12 @@ class OutboxDispatcher:
                 delivered = 0
             if delivered == 0:
                 await asyncio.sleep(self._poll_s)
+            elif delivered < self._batch_size:
+                await asyncio.sleep(self._linger_s)
 
     async def _dispatch_batch(self, lease: Lease, held: Callable[[], bool]) -> int:
         blocked: set[str] = set()
-        delivered = 0
+        delivered: list[OutboxEvent] = []
         for event in await self._outbox.pending(self._batch_size):
             if event.subject in blocked:
                 continue
@@ -273,13 +278,26 @@ class OutboxDispatcher:
                 )
                 blocked.add(event.subject)
                 continue
+            delivered.append(event)
+        if delivered:
             try:
-                await self._leases.fenced(lease, partial(self._outbox.mark_delivered, event))
+                await self._leases.fenced(lease, partial(self._outbox.mark_delivered, delivered))
             except LeaseLost:
-                _log.warning("the mark of %s %s #%d was refused", event.kind, event.subject, event.seq)
+                _log.warning("the marks of %d delivered events were refused", len(delivered))
                 raise
-            delivered += 1
-        return delivered
+        return len(delivered)
+
+
+def _pending(subject: str, seq: int, kind: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "subject": subject,
+        "seq": seq,
+        "kind": kind,
+        "payload": dict(payload),
+        "created_at": utc_now(),
+        "delivered": False,
+        "delivered_at": None,
+    }
 
 
 def raise_if_cancelled() -> None:

@@ -12,9 +12,14 @@ from pymongo.asynchronous.mongo_client import AsyncMongoClient
 
 from ._mongo import DURABLE_WRITES
 
-__all__ = ["canonical_json", "in_transaction", "utc_now"]
+__all__ = ["TRANSACTION_CAUSAL_CONSISTENCY", "canonical_json", "in_transaction", "utc_now"]
 
 T = TypeVar("T")
+
+#: Transaction sessions read and write the primary only, so causal consistency buys nothing there; off, a retried
+#: transaction's first command carries no readConcern {afterClusterTime}, which SecantusDB (the test server)
+#: refuses on a bulkWrite (write_together) though mongod 8 takes it.
+TRANSACTION_CAUSAL_CONSISTENCY = False
 
 
 async def in_transaction(
@@ -26,7 +31,7 @@ async def in_transaction(
     the commit on an unknown result, so `work` must do nothing but database writes through the session. Run it
     inside `bounded()` (or a store's `bounded()`): the bound covers the retries.
     """
-    async with client.start_session() as session:
+    async with client.start_session(causal_consistency=TRANSACTION_CAUSAL_CONSISTENCY) as session:
         return await session.with_transaction(work, write_concern=DURABLE_WRITES)
 
 

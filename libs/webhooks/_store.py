@@ -7,11 +7,13 @@ The hosting service's store declares `WebhookStore.INDEXES` among its own and ha
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
 from lucid_tron.storage import MongoStore
@@ -55,12 +57,23 @@ class WebhookStore:
 
     def __init__(self, host: MongoStore) -> None:
         self._host = host
+        # (monotonic time read, endpoints) of `enabled_endpoints(reuse_s=...)`; dropped by every change made here.
+        self._enabled: tuple[float, list[Document]] | None = None
+        # Counts those changes, so that a read that overlapped one is not kept.
+        self._changes = 0
 
     # -- endpoints ----------------------------------------------------------------------------------------------
 
-    async def insert_endpoint(self, endpoint: Document) -> None:
+    async def insert_endpoint(self, endpoint: Document, *, session: AsyncClientSession | None = None) -> None:
+        """Insert an endpoint (in `session`'s transaction: call `endpoints_changed` after its commit too)."""
         with self._host.bounded():
-            await self._host.collection(ENDPOINTS, durable=True).insert_one(endpoint)
+            await self._host.collection(ENDPOINTS, durable=True).insert_one(endpoint, session=session)
+        self.endpoints_changed()
+
+    def endpoints_changed(self) -> None:
+        """Forget the enabled endpoints read last (`enabled_endpoints(reuse_s=...)`): one was changed."""
+        self._enabled = None
+        self._changes += 1
 
     async def endpoint(self, endpoint_id: str, *, with_secrets: bool = False) -> Document | None:
         with self._host.bounded():
@@ -74,10 +87,19 @@ class WebhookStore:
             cursor = self._host.collection(ENDPOINTS).find(query, _SECRETS).sort("_id", ASCENDING).limit(limit)
             return await cursor.to_list()
 
-    async def enabled_endpoints(self) -> list[Document]:
-        """Every endpoint that is not disabled, with its secrets: what deliveries are made to."""
+    async def enabled_endpoints(self, *, reuse_s: float = 0.0) -> list[Document]:
+        """Every endpoint that is not disabled, with its secrets: what deliveries are made to. `reuse_s`: the
+        previous read when it is at most that old and no endpoint was changed through this store since (another
+        replica's changes show after at most `reuse_s`)."""
+        now = time.monotonic()
+        if self._enabled is not None and now - self._enabled[0] <= reuse_s:
+            return self._enabled[1]
+        changes = self._changes
         with self._host.bounded():
-            return await self._host.collection(ENDPOINTS).find({"disabled": False}).to_list()
+            enabled = await self._host.collection(ENDPOINTS).find({"disabled": False}).to_list()
+        if self._changes == changes:
+            self._enabled = (now, enabled)
+        return enabled
 
     async def endpoints_secrets(self) -> list[Document]:
         """Every endpoint's id and stored secrets."""
@@ -90,6 +112,7 @@ class WebhookStore:
             result = await self._host.collection(ENDPOINTS, durable=True).update_one(
                 {"_id": endpoint_id, **stored}, {"$set": dict(replacing)}
             )
+        self.endpoints_changed()
         return result.modified_count == 1
 
     async def update_endpoint(self, endpoint_id: str, etag: str | None, changes: Mapping[str, Any]) -> Document | None:
@@ -99,9 +122,11 @@ class WebhookStore:
         if etag is not None:
             query["etag"] = etag
         with self._host.bounded():
-            return await self._host.collection(ENDPOINTS, durable=True).find_one_and_update(
+            updated = await self._host.collection(ENDPOINTS, durable=True).find_one_and_update(
                 query, {"$set": dict(changes)}, projection=_SECRETS, return_document=ReturnDocument.AFTER
             )
+        self.endpoints_changed()
+        return updated
 
     async def delete_endpoint(self, endpoint_id: str, etag: str | None, now: datetime) -> bool:
         """Delete the endpoint (at `etag` when given) and dead-letter its pending deliveries; False when there is no
@@ -111,6 +136,7 @@ class WebhookStore:
             query["etag"] = etag
         with self._host.bounded():
             deleted = await self._host.collection(ENDPOINTS, durable=True).delete_one(query)
+            self.endpoints_changed()
             if deleted.deleted_count == 0:
                 return False
             await self._host.collection(DELIVERIES, durable=True).update_many(
@@ -138,6 +164,7 @@ class WebhookStore:
                 {"_id": endpoint_id, "disabled": False},
                 {"$set": {"disabled": True, "disabled_reason": reason, "etag": etag, "updated_at": now}},
             )
+        self.endpoints_changed()
         return result.modified_count == 1
 
     async def reset_failures(self, endpoint_id: str) -> None:

@@ -26,7 +26,7 @@ from lucid_tron.storage import MoneyStore, OutboxEvent, in_transaction, utc_now
 
 from ._sealing import SealingError, SecretSealer
 from ._signing import message_body, new_secret
-from ._store import DEAD_LETTER, ENDPOINTS, PENDING, SUCCEEDED, WebhookStore
+from ._store import DEAD_LETTER, PENDING, SUCCEEDED, WebhookStore
 
 __all__ = [
     "DEAD_LETTER",
@@ -43,6 +43,9 @@ ETAG_MISMATCH = "ETAG_MISMATCH"
 _SECRET_FIELDS = ("secret", "previous_secret")
 _log = logging.getLogger("lucid_tron.webhooks")
 OPERATOR_DISABLED = "disabled by an operator"
+#: How long fan_out reuses its read of the enabled endpoints. Changes made through this process apply at once;
+#: another replica's endpoint created (or disabled) this long before an event may miss (or still get) it.
+ENDPOINTS_REUSED_S = 0.5
 
 M = TypeVar("M", bound=Message)
 
@@ -111,11 +114,12 @@ class Webhooks:
             body = response.SerializeToString(deterministic=True)
 
             async def work(session: AsyncClientSession) -> None:
-                await self._host.collection(ENDPOINTS, durable=True).insert_one(endpoint, session=session)
+                await self.store.insert_endpoint(endpoint, session=session)
                 await keys.complete(call, body, session=session)
 
             with self._host.bounded():
                 await in_transaction(self._host.db.client, work)
+            self.store.endpoints_changed()
         except BaseException:
             await keys.abandon(call)
             raise
@@ -242,7 +246,16 @@ class Webhooks:
 
     async def fan_out(self, event: OutboxEvent) -> None:
         """The OutboxDispatcher's `deliver`: one PENDING delivery of the event per enabled endpoint whose filter
-        takes its type. Idempotent (a delivery per (endpoint, event)), so the dispatcher may call it again."""
+        takes its type, and the event kept for redeliveries when any does. Idempotent (a delivery per (endpoint,
+        event)), so the dispatcher may call it again.
+
+        The enabled endpoints are read at most every ENDPOINTS_REUSED_S: a burst of events reads them once."""
+        endpoints = [
+            endpoint for endpoint in await self.store.enabled_endpoints(reuse_s=ENDPOINTS_REUSED_S)
+            if not endpoint["event_types"] or event.kind in endpoint["event_types"]
+        ]
+        if not endpoints:
+            return
         payload = event.payload
         event_id = payload["event_id"]
         record = {
@@ -255,9 +268,7 @@ class Webhooks:
         }
         await self.store.record_event(record)
         added = 0
-        for endpoint in await self.store.enabled_endpoints():
-            if endpoint["event_types"] and event.kind not in endpoint["event_types"]:
-                continue
+        for endpoint in endpoints:
             delivery = _new_delivery(
                 f"whd_{ObjectId()}", f"{endpoint['_id']}/{event_id}", endpoint["_id"], record
             )

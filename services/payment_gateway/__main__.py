@@ -1,7 +1,7 @@
 """payment-gateway: `python -m lucid_tron.services.payment_gateway` serves lucid.tron.v1.PaymentGatewayService.
 
 Settings (MONGO_URL, MONGO_DATABASE, REDIS_URL, TRON_CLIENT_ADDR, TRON_RELAY_ADDR, WALLET_MANAGER_ADDR, USDT_CONTRACT,
-PAYMENT_WALLET_ID, TRON_NETWORK, INVOICE_EXPIRY_INTERVAL_S, RECONCILE_INTERVAL_S, RECONCILE_LOOKBACK_S,
+PAYMENT_WALLET_ID, DEPOSIT_ADDRESS_BATCH, TRON_NETWORK, INVOICE_EXPIRY_INTERVAL_S, RECONCILE_INTERVAL_S, RECONCILE_LOOKBACK_S,
 PAYMENT_DUST_BASE_UNITS, the chain watcher's WATCHER_* (`watcher.WatcherSettings`), DEPENDENCY_CHECK_INTERVAL_S and
 the mesh's) come from the environment and secret files; every problem is reported at once and the process exits 78
 before serving. MongoDB holds this service's state: the process is NOT_SERVING while
@@ -45,6 +45,8 @@ class InvoiceSettings(Settings):
     """Where deposit addresses come from and how invoices are announced and expired."""
 
     payment_wallet_id: str = setting("PAYMENT_WALLET_ID", default="")
+    #: Deposit addresses derived per DeriveAddresses call, ahead of need (`deposit_addresses`).
+    deposit_address_batch: int = setting("DEPOSIT_ADDRESS_BATCH", default=50, ge=1, le=1000)
     tron_network: str = setting("TRON_NETWORK", default="mainnet")
     invoice_expiry_interval_s: float = setting("INVOICE_EXPIRY_INTERVAL_S", default=5.0, ge=0.05, le=3600)
 
@@ -84,6 +86,7 @@ def build(settings: PaymentGatewaySettings) -> ServiceSpec:
         redis=redis,
         usdt_contract=settings.usdt_contract,
         payment_wallet_id=settings.payment_wallet_id,
+        address_batch=settings.deposit_address_batch,
         network=settings.tron_network,
     )
     owner = f"{socket.gethostname()}:{os.getpid()}"

@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from bson import ObjectId
 from google.protobuf.message import Message
+from pymongo.errors import DuplicateKeyError
 
 from lucid.tron.v1 import wallet_pb2
 from lucid_tron.errors import Aborted, FailedPrecondition, NotFound
-from lucid_tron.storage import IdempotencyKeys, utc_now
+from lucid_tron.storage import REQUEST_IN_FLIGHT, IdempotencyKeys, embedded_key, embedded_replay, utc_now
 
 from . import events, states
+from .deposit_addresses import DepositAddress, DepositAddresses
 from .store import ETAG_MISMATCH, Fence, PaymentGatewayStore, new_etag
 
 if TYPE_CHECKING:
@@ -62,6 +64,7 @@ class Invoices:
         redis: Redis,
         usdt_contract: str,
         payment_wallet_id: str,
+        address_batch: int,
         network: str,
     ) -> None:
         self.store = store
@@ -72,6 +75,7 @@ class Invoices:
         self.usdt_contract = usdt_contract
         self.payment_wallet_id = payment_wallet_id
         self.network = network
+        self.deposit_addresses = DepositAddresses(self._derive_addresses, address_batch)
 
     @property
     def _keys(self) -> IdempotencyKeys:
@@ -85,25 +89,19 @@ class Invoices:
         respond: Callable[[Mapping[str, Any]], M],
         response_type: type[M],
     ) -> M:
-        """The response (`respond(invoice)`) of CreateInvoice, run once per request_id: the invoice, its first event,
-        its outbox event and the stored response commit together.
+        """The response (`respond(invoice)`) of CreateInvoice, run once per request_id: the invoice (holding the
+        idempotency key and the response), its first event and its outbox event commit together, in one round trip.
 
-        The claim on request_id comes first, so nothing is derived while MongoDB is down, nor twice for concurrent
-        retries. The address is derived without an idempotency key of wallet-manager's own: the claim already makes
-        a completed call answer the same address, and a key there cost two more durable writes per invoice (a third
-        of the call). An attempt that fails after the derivation leaves that index unused: it was never shown."""
+        Claim-free: the key is in the invoice, so a retry after the commit gets the stored response, and a crash
+        before it leaves nothing. The deposit address comes from the pool, derived ahead of need; it goes back when
+        the key turns out to be taken, since then no one saw it."""
         if not self.payment_wallet_id:
             raise FailedPrecondition(
                 "no payment wallet is configured (PAYMENT_WALLET_ID): deposit addresses cannot be derived",
                 reason="PAYMENT_WALLET_UNSET",
             )
-        call = await self._keys.begin("CreateInvoice", request_id, request)
-        if call.replay is not None:
-            return response_type.FromString(call.replay)
-        try:
-            derived = await self.wallet_manager.rpc.DeriveAddress(
-                wallet_pb2.DeriveAddressRequest(wallet_id=self.payment_wallet_id, label=f"invoice:{request_id}"[:128])
-            )
+        with self._keys.creating("CreateInvoice", request_id, request):
+            deposit = await self.deposit_addresses.take()
             now = utc_now()
             invoice_id = f"inv_{ObjectId()}"
             invoice = {
@@ -116,8 +114,8 @@ class Invoices:
                 # reconciliation match transfers by it.
                 "token_contract": self.usdt_contract if new.asset == "USDT" else "",
                 "network": self.network,
-                "deposit_address": derived.address.address,
-                "address_index": derived.address.index,
+                "deposit_address": deposit.address,
+                "address_index": deposit.index,
                 "expire_at": new.expire_at,
                 "monitoring_window_s": new.monitoring_window_s,
                 "tolerance_bps": new.tolerance_bps,
@@ -134,14 +132,25 @@ class Invoices:
             }
             event = events.document(invoice_id, 1, events.INVOICE_CREATED, "created", now, events.snapshot(invoice))
             response = respond(invoice)
-            await self.store.create_invoice(
-                invoice, event, self._keys, call, response.SerializeToString(deterministic=True)
-            )
-        except BaseException:
-            await self._keys.abandon(call)
-            raise
+            try:
+                await self.store.create_invoice({**invoice, **embedded_key(request_id, request, response)}, event)
+            except DuplicateKeyError as error:
+                if "request_id" not in (error.details or {}).get("keyPattern", {}):
+                    raise
+                self.deposit_addresses.give_back(deposit)
+                first = await self.store.invoice_by_request(request_id)
+                if first is None:  # a twin's commit is not visible yet
+                    raise Aborted("a request with this request_id is still running; retry later",
+                                  reason=REQUEST_IN_FLIGHT, retry_after_s=1.0) from None
+                return response_type.FromString(embedded_replay(first, request))
         await events.publish(self.redis, event)
         return response
+
+    async def _derive_addresses(self, count: int) -> list[DepositAddress]:
+        derived = await self.wallet_manager.rpc.DeriveAddresses(
+            wallet_pb2.DeriveAddressesRequest(wallet_id=self.payment_wallet_id, count=count, label="invoice")
+        )
+        return [DepositAddress(address.address, address.index) for address in derived.addresses]
 
     async def get(self, invoice_id: str) -> dict[str, Any]:
         invoice = await self.store.invoice(invoice_id)

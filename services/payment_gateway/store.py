@@ -13,7 +13,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
 from lucid_tron.errors import Aborted
-from lucid_tron.storage import IdempotencyKeys, IdempotentCall, MoneyJobStore, in_transaction, utc_now
+from lucid_tron.storage import Insert, MoneyJobStore, Update, Write, in_transaction, utc_now, write_together
 from lucid_tron.webhooks import WebhookStore, event_payload
 
 from . import events
@@ -41,6 +41,10 @@ class PaymentGatewayStore(MoneyJobStore):
         **MoneyJobStore.indexes,
         **WebhookStore.INDEXES,
         INVOICES: [
+            # CreateInvoice's idempotency key, kept in the invoice (`embedded_key`); invoices created before it was
+            # there have none.
+            IndexModel("request_id", unique=True, name="request_id",
+                       partialFilterExpression={"request_id": {"$type": "string"}}),
             IndexModel([("order_id", ASCENDING), ("_id", DESCENDING)], name="order_id"),
             IndexModel([("status", ASCENDING), ("_id", DESCENDING)], name="status"),
             IndexModel([("status", ASCENDING), ("expire_at", ASCENDING)], name="due_to_expire"),
@@ -53,19 +57,19 @@ class PaymentGatewayStore(MoneyJobStore):
         RUNS: [],
     }
 
-    async def create_invoice(
-        self, invoice: Document, event: Document, keys: IdempotencyKeys, call: IdempotentCall, response: bytes
-    ) -> None:
-        """The invoice, its first event and the idempotent call's response, in one transaction: all or nothing."""
+    async def create_invoice(self, invoice: Document, event: Document) -> None:
+        """The invoice (with its idempotency key, `embedded_key`) and its first event, in one transaction and one
+        round trip: all or nothing. Raises DuplicateKeyError when the request_id is taken."""
 
         async def work(session: AsyncClientSession) -> None:
-            await self.collection(INVOICES, durable=True).insert_one(invoice, session=session)
-            await self.collection(EVENTS, durable=True).insert_one(event, session=session)
-            await self._announce(session, event)
-            await keys.complete(call, response, session=session)
+            await write_together(self.db, session, [Insert(INVOICES, invoice), *self._recorded(event)])
 
         with self.bounded():
             await in_transaction(self.db.client, work)
+
+    async def invoice_by_request(self, request_id: str) -> Document | None:
+        with self.bounded():
+            return await self.collection(INVOICES).find_one({"request_id": request_id})
 
     async def invoice(self, invoice_id: str) -> Document | None:
         with self.bounded():
@@ -87,15 +91,13 @@ class PaymentGatewayStore(MoneyJobStore):
         )
 
         async def work(session: AsyncClientSession) -> None:
-            result = await self.collection(INVOICES, durable=True).update_one(
-                {"_id": invoice["_id"], "sequence": invoice["sequence"]},
-                {"$set": {**changes, "sequence": sequence, "etag": updated["etag"], "updated_at": now}},
-                session=session,
-            )
-            if result.matched_count == 0:
+            matched, *_ = await write_together(self.db, session, [
+                Update(INVOICES, {"_id": invoice["_id"], "sequence": invoice["sequence"]},
+                       {"$set": {**changes, "sequence": sequence, "etag": updated["etag"], "updated_at": now}}),
+                *self._recorded(event),
+            ])
+            if matched == 0:
                 raise Aborted("the invoice changed concurrently; read it again", reason=ETAG_MISMATCH)
-            await self.collection(EVENTS, durable=True).insert_one(event, session=session)
-            await self._announce(session, event)
 
         try:
             with self.bounded():
@@ -104,15 +106,15 @@ class PaymentGatewayStore(MoneyJobStore):
             raise Aborted("the invoice changed concurrently; read it again", reason=ETAG_MISMATCH) from error
         return updated, event
 
-    async def _announce(self, session: AsyncClientSession, event: Document) -> None:
-        """The event into the outbox, in its change's transaction: webhooks are sent from there (endpoints and
-        deliveries live in this database too, WebhookStore.INDEXES), with the event's id as webhook-id. Numbered by
-        the invoice's own sequence (gap-free: every step of it is a conditional write with this event), not the
-        outbox's counter."""
+    def _recorded(self, event: Document) -> list[Write]:
+        """The event's writes: into the invoice's events, and into the outbox, from where webhooks are sent
+        (endpoints and deliveries live in this database too, WebhookStore.INDEXES) with the event's id as
+        webhook-id. Numbered by the invoice's own sequence (gap-free: every step of it is a conditional write with
+        this event), not the outbox's counter."""
         subject = events.subject(event["invoice_id"])
         data = {"subject": subject, "sequence": event["sequence"], "reason": event["reason"], **event["data"]}
-        await self.outbox.emit(session, subject, event["type"], event_payload(event["_id"], event["time"], data),
-                               seq=event["sequence"])
+        payload = event_payload(event["_id"], event["time"], data)
+        return [Insert(EVENTS, event), self.outbox.emit_write(subject, event["type"], payload, seq=event["sequence"])]
 
     async def list_invoices(self, query: Mapping[str, Any], limit: int) -> list[Document]:
         with self.bounded():

@@ -16,7 +16,6 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 from typing import Any, TypeVar
 
 from google.protobuf.message import Message
@@ -24,7 +23,7 @@ from pymongo.errors import DuplicateKeyError
 
 from lucid_tron.context import principal
 from lucid_tron.errors import Aborted, AlreadyExists, NotFound
-from lucid_tron.storage import IdempotencyKeys, IdempotencyKeyTaken, utc_now
+from lucid_tron.storage import REQUEST_IN_FLIGHT, IdempotencyKeys, embedded_key, embedded_replay, utc_now
 
 from . import breaker as fault_breaker
 from . import states
@@ -56,6 +55,12 @@ class AssetUse:
     resets: Mapping[str, datetime]
     #: "" for the overall limits, else the caller role these are of.
     role: str = ""
+
+
+def _twin_in_flight() -> Aborted:
+    """A create whose request_id a twin's commit took, before that commit is visible to a read."""
+    return Aborted("a request with this request_id is still running; retry later", reason=REQUEST_IN_FLIGHT,
+                   retry_after_s=1.0)
 
 
 def payout_id_for(request_id: str) -> str:
@@ -114,17 +119,16 @@ class Payouts:
             payout = self._new_payout(payout_id_for(request_id), request_id, new, approval_required=None)
             response = respond(payout)
             try:
-                answer = await self._commit("CreatePayout", request_id, request, [payout], None, response,
-                                            response_type)
+                await self._commit([{**payout, **embedded_key(request_id, request, response)}], None)
             except DuplicateKeyError:
-                # The key was forgotten (kept 24 h) but its payout stays: the same request_id names the same payout.
                 existing = await self.store.payout_by_request(request_id)
                 if existing is None:
-                    raise
-                return respond(existing)
-        if answer is response:
-            self._approved(payout)
-        return answer
+                    raise _twin_in_flight() from None
+                if "create_response" not in existing:  # created before keys were kept in payouts: as it is now
+                    return respond(existing)
+                return response_type.FromString(embedded_replay(existing, request))
+        self._approved(payout)
+        return response
 
     async def create_batch(
         self,
@@ -174,31 +178,27 @@ class Payouts:
             }
             response = respond(batch, payouts)
             try:
-                answer = await self._commit("CreatePayoutBatch", request_id, request, payouts, batch, response,
-                                            response_type)
+                await self._commit(payouts, {**batch, **embedded_key(request_id, request, response)})
             except DuplicateKeyError:
                 existing = await self.store.batch_by_request(request_id)
-                if existing is None:
+                if existing is not None and "create_response" not in existing:
+                    return respond(existing, await self.store.batch_payouts(existing["_id"]))
+                if existing is not None:
+                    return response_type.FromString(embedded_replay(existing, request))
+                if await self.store.payout_by_request(payouts[0]["request_id"]) is not None:
                     raise AlreadyExists("payout", request_id, "a payout of another request already has this "
                                         "request_id of a batch payout") from None
-                return respond(existing, await self.store.batch_payouts(existing["_id"]))
-        if answer is response:
-            self._approved(first)
-        return answer
-
-    async def _commit(self, method: str, request_id: str, request: Message, payouts: Sequence[dict[str, Any]],
-                      batch: dict[str, Any] | None, response: M, response_type: type[M]) -> M:
-        """Commit a create (`payouts`, with their `batch` if any, and the key with `response`) holding the locks of
-        its assets, in order; the stored response instead when the key is taken already (a replay)."""
-        try:
-            async with contextlib.AsyncExitStack() as held:
-                for asset in sorted({payout["asset"] for payout in payouts}):
-                    await held.enter_async_context(self._creating[asset])
-                await self.store.create_payouts(payouts, batch, self.policy, partial(
-                    self._keys.record, method=method, request_id=request_id, request=request, response=response))
-        except IdempotencyKeyTaken:
-            return response_type.FromString(await self._keys.stored(method, request_id, request))
+                raise _twin_in_flight() from None
+        self._approved(first)
         return response
+
+    async def _commit(self, payouts: Sequence[dict[str, Any]], batch: dict[str, Any] | None) -> None:
+        """Commit a create (`payouts`, with their `batch` if any; the one holding the idempotency key) holding the
+        locks of its assets, in order. DuplicateKeyError: its request_id is taken."""
+        async with contextlib.AsyncExitStack() as held:
+            for asset in sorted({payout["asset"] for payout in payouts}):
+                await held.enter_async_context(self._creating[asset])
+            await self.store.create_payouts(payouts, batch, self.policy)
 
     def _new_payout(self, payout_id: str, request_id: str, new: NewPayout,
                     approval_required: bool | None) -> dict[str, Any]:

@@ -9,20 +9,24 @@ are also fenced by its lease, so a paused former executor cannot write.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from lucid_tron.errors import Aborted, FailedPrecondition, NotFound, QuotaViolation, ResourceExhausted
 from lucid_tron.storage import (
+    Insert,
     Lease,
     Leases,
     MoneyJobStore,
+    Update,
+    Write,
     in_transaction,
     utc_now,
+    write_together,
 )
 from lucid_tron.webhooks import WebhookStore
 
@@ -38,7 +42,6 @@ ALLOWLIST = "allowed_recipients"
 BREAKER = "breaker"
 _BREAKER_ID = "fault"
 ETAG_MISMATCH = "ETAG_MISMATCH"
-_DUPLICATE_KEY = 11000
 RECIPIENT_NOT_ALLOWED = "RECIPIENT_NOT_ALLOWED"
 #: A payout's field: the sequence number of its latest outbox event (the outbox's `seq` of its subject).
 EVENT_SEQ = "event_seq"
@@ -114,47 +117,45 @@ class PayoutRouterStore(MoneyJobStore):
         BREAKER: [],
     }
 
-    async def create_payouts(
-        self,
-        payouts: Sequence[Document],
-        batch: Document | None,
-        policy: Policy,
-        record: Callable[[AsyncClientSession], Awaitable[None]],
-    ) -> None:
-        """The payouts (one alone, or the payouts of `batch` with it), their share of the hourly and daily windows,
-        their first events and the idempotency key with its response (`record(session)`, the first write, so a twin
-        meets it before anything else), in one transaction: all or nothing. A conditional
-        increment of each window's counter by the total per asset refuses payouts that would take it past its limit
-        (overall, and the creator role's), so concurrent creates never overshoot (write conflicts retry the loser)."""
-
-        async def work(session: AsyncClientSession) -> None:
-            await record(session)
-            if policy.allowlist_enabled:
-                await self._allowed(session, payouts)
-            first = payouts[0]
-            totals: dict[str, int] = {}
-            for payout in payouts:
-                totals[payout["asset"]] = totals.get(payout["asset"], 0) + payout["amount"]
-            for asset, total in sorted(totals.items()):
-                await self._reserve(session, asset, first["windows"], first["role"], total, policy)
-            if batch is not None:
-                await self.collection(BATCHES, durable=True).insert_one(batch, session=session)
-            try:
-                await self.collection(PAYOUTS, durable=True).insert_many(list(payouts), session=session)
-            except BulkWriteError as error:
-                # A payout id or request_id taken: the same DuplicateKeyError as a single insert gives its caller.
-                if any(failed.get("code") == _DUPLICATE_KEY for failed in error.details.get("writeErrors", [])):
-                    raise DuplicateKeyError("a payout of this request exists", _DUPLICATE_KEY) from error
-                raise
-            for payout in payouts:
-                await self.outbox.emit(session, events.subject(payout["_id"]), events.PAYOUT_CREATED,
-                                       events.payload(payout, "created", {}), seq=payout[EVENT_SEQ])
-
+    async def create_payouts(self, payouts: Sequence[Document], batch: Document | None, policy: Policy) -> None:
+        """The payouts (one alone, or the payouts of `batch` with it), their share of the hourly and daily windows
+        and their first events, in one transaction and one round trip (after the allowlist's read, when it is on):
+        all or nothing. A conditional increment of each window's counter by the total per asset refuses payouts
+        that would take it past its limit (overall, and the creator role's), so concurrent creates never overshoot
+        (write conflicts retry the loser). DuplicateKeyError: a payout's or the batch's request_id is taken."""
         try:
-            with self.bounded():
-                await in_transaction(self.db.client, work)
+            await self._create_payouts(payouts, batch, policy)
         except _LimitReached as reached:
             raise await self._exhausted(reached) from None
+
+    async def _create_payouts(self, payouts: Sequence[Document], batch: Document | None, policy: Policy) -> None:
+        first = payouts[0]
+        totals: dict[str, int] = {}
+        for payout in payouts:
+            totals[payout["asset"]] = totals.get(payout["asset"], 0) + payout["amount"]
+        reservations = [self._reservation(asset, first["windows"], first["role"], total, policy)
+                        for asset, total in sorted(totals.items())]
+        writes: list[Write] = [write for write, _ in reservations]
+        if batch is not None:
+            writes.append(Insert(BATCHES, batch))
+        writes += [Insert(PAYOUTS, payout) for payout in payouts]
+        writes += [self.outbox.emit_write(events.subject(payout["_id"]), events.PAYOUT_CREATED,
+                                          events.payload(payout, "created", {}), seq=payout[EVENT_SEQ])
+                   for payout in payouts]
+
+        async def work(session: AsyncClientSession) -> None:
+            if policy.allowlist_enabled:
+                await self._allowed(session, payouts)
+            try:
+                await write_together(self.db, session, writes)
+            except DuplicateKeyError as error:
+                position = (error.details or {}).get("writeIndex")
+                if position is not None and position < len(reservations):
+                    raise reservations[position][1] from None
+                raise
+
+        with self.bounded():
+            await in_transaction(self.db.client, work)
 
     async def _allowed(self, session: AsyncClientSession, payouts: Sequence[Document]) -> None:
         recipients = sorted({payout["recipient"] for payout in payouts})
@@ -166,28 +167,25 @@ class PayoutRouterStore(MoneyJobStore):
                 reason=RECIPIENT_NOT_ALLOWED, subject=missing[0],
             )
 
-    async def _reserve(self, session: AsyncClientSession, asset: str, windows: Mapping[str, str], role: str,
-                       amount: int, policy: Policy) -> None:
-        """Add `amount` to the day's and the hour's counters of `asset`, overall and for `role`, only while each
-        limited one stays within its limit: one conditional upsert. A counter not yet written matches (`$not $gt`);
-        a document that exists without room makes the upsert collide with it (E11000), which ends the transaction
-        and is a limit reached."""
+    def _reservation(self, asset: str, windows: Mapping[str, str], role: str, amount: int,
+                     policy: Policy) -> tuple[Update, _LimitReached]:
+        """The write that adds `amount` to the day's and the hour's counters of `asset`, overall and for `role`,
+        only while each limited one stays within its limit: one conditional upsert, and the limit reached that a
+        collision of it means. A counter not yet written matches (`$not $gt`); a document that exists without room
+        makes the upsert collide with it (E11000), which ends the transaction. Raises the limit reached at once
+        when `amount` alone is over a limit."""
         fields = _counters(windows, role)
         limits: dict[tuple[str, str], int] = {}
         for period, (overall, own) in policy.limits(asset, role).items():
             limits[(period, "")] = overall
             if own is not None:
                 limits[(period, role)] = own
+        reached = _LimitReached(asset, windows, role, amount, limits)
         if any(amount > limit for limit in limits.values()):
-            raise _LimitReached(asset, windows, role, amount, limits)
+            raise reached
         room = {fields[counter]: {"$not": {"$gt": limit - amount}} for counter, limit in limits.items()}
-        try:
-            await self.collection(WINDOWS, durable=True).update_one(
-                {"_id": window_id(asset, windows), **room}, {"$inc": dict.fromkeys(fields.values(), amount)},
-                upsert=True, session=session,
-            )
-        except DuplicateKeyError:
-            raise _LimitReached(asset, windows, role, amount, limits) from None
+        return Update(WINDOWS, {"_id": window_id(asset, windows), **room},
+                      {"$inc": dict.fromkeys(fields.values(), amount)}, upsert=True), reached
 
     async def _exhausted(self, reached: _LimitReached) -> ResourceExhausted:
         with self.bounded():

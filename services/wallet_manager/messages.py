@@ -32,6 +32,8 @@ MAX_REFERENCE = 128
 #: Far above any transaction lucid-tron builds (a TRC20 transfer is ~200 bytes), so nobody makes us decode megabytes.
 MAX_RAW_DATA = 4096
 MAX_BIP32_INDEX = 2**31 - 1
+#: The most addresses one DeriveAddresses call derives: ~1 ms of key derivation each, on the event loop.
+MAX_DERIVED_AT_ONCE = 1000
 UPDATABLE_FIELDS = ("display_name", "spend_policy")
 _WALLET_ID = re.compile(r"w_[0-9a-f]{24}")
 

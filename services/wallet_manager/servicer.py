@@ -131,6 +131,29 @@ class WalletManagerServicer(wallet_pb2_grpc.WalletServiceServicer):
             return await derive()
         return await self._wallets.store.idempotency_keys.run("DeriveAddress", request.request_id, request, derive, wallet_pb2.DeriveAddressResponse)
 
+    async def DeriveAddresses(
+        self, request: wallet_pb2.DeriveAddressesRequest, context: Any
+    ) -> wallet_pb2.DeriveAddressesResponse:
+        check = FieldChecks()
+        wallet_id = messages.wallet_id(check, "wallet_id", request.wallet_id)
+        count = request.count
+        if not 1 <= count <= messages.MAX_DERIVED_AT_ONCE:
+            check.fail("count", f"must be between 1 and {messages.MAX_DERIVED_AT_ONCE}, got {count}")
+        label = check.string("label", request.label, required=False, max_length=messages.MAX_LABEL) or ""
+        check.string("request_id", request.request_id, required=False, max_length=128)
+        check.done()
+        assert wallet_id is not None
+
+        async def derive() -> wallet_pb2.DeriveAddressesResponse:
+            recorded = await self._wallets.derive_many(wallet_id, count, label)
+            return wallet_pb2.DeriveAddressesResponse(addresses=[messages.address_message(one) for one in recorded])
+
+        if not request.request_id:
+            return await derive()
+        return await self._wallets.store.idempotency_keys.run(
+            "DeriveAddresses", request.request_id, request, derive, wallet_pb2.DeriveAddressesResponse
+        )
+
     async def ListAddresses(self, request: wallet_pb2.ListAddressesRequest, context: Any) -> wallet_pb2.ListAddressesResponse:
         check = FieldChecks()
         wallet_id = messages.wallet_id(check, "wallet_id", request.wallet_id)

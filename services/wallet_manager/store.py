@@ -97,16 +97,16 @@ class WalletManagerStore(MoneyStore):
 
     # -- addresses --------------------------------------------------------------------------------------------------
 
-    async def claim_next_index(self, wallet_id: str, kind: str) -> Document | None:
-        """Take the next free index of a wallet of `kind` in one atomic increment, so concurrent derivations never
-        share one: the wallet as it is after the increment (its index is `address_count` - 1), None for an unknown
-        wallet or one of another kind."""
+    async def claim_next_index(self, wallet_id: str, kind: str, count: int) -> Document | None:
+        """Take the next `count` free indexes of a wallet of `kind` in one atomic increment, so concurrent
+        derivations never share one: the wallet as it is after the increment (the indexes end before
+        `address_count`), None for an unknown wallet or one of another kind."""
         # The document after the increment: SecantusDB (the tests' server) answers concurrent increments with stale
         # pre-images when asked for the document before, while the post-images are exact.
         with self.bounded():
             return await self.collection(WALLETS, durable=True).find_one_and_update(
                 {"_id": wallet_id, "kind": kind},
-                {"$inc": {"address_count": 1}},
+                {"$inc": {"address_count": count}},
                 return_document=ReturnDocument.AFTER,
             )
 
@@ -126,6 +126,11 @@ class WalletManagerStore(MoneyStore):
                 return address
             except DuplicateKeyError:
                 return await self.collection(ADDRESSES).find_one({"_id": address["_id"]}) or address
+
+    async def insert_addresses(self, addresses: list[Document]) -> None:
+        """Record addresses derived at freshly claimed indexes (none of them recorded before)."""
+        with self.bounded():
+            await self.collection(ADDRESSES, durable=True).insert_many(addresses)
 
     async def wallet_address(self, wallet_id: str, address: str) -> Document | None:
         """The record of `address` if it was derived from `wallet_id`."""

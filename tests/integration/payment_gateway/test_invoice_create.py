@@ -1,5 +1,5 @@
-"""CreateInvoice over real gRPC: a fresh derived deposit address per invoice, idempotent on request_id, and nothing
-created when wallet-manager cannot be reached."""
+"""CreateInvoice over real gRPC: a fresh derived deposit address per invoice (derived in batches ahead of need),
+idempotent on request_id, and nothing created when wallet-manager or MongoDB cannot be reached."""
 
 from __future__ import annotations
 
@@ -21,9 +21,22 @@ async def test_an_invoice_gets_a_fresh_address_derived_by_wallet_manager(running
     second = (await running.stub.CreateInvoice(create_request())).invoice
 
     derived = await running.wallet.stub.ListAddresses(wallet_pb2.ListAddressesRequest(wallet_id=running.wallet_id))
-    # Index 0 is the wallet's first address, derived when it was created.
-    assert [a.address for a in derived.addresses][1:] == [first.deposit_address, second.deposit_address]
+    index_of = {address.address: address.index for address in derived.addresses}
+    # Index 0 is the wallet's first address, derived when it was created; the invoices take the next ones in order.
+    assert (index_of[first.deposit_address], index_of[second.deposit_address]) == (1, 2)
     assert is_address(first.deposit_address) and first.deposit_address != second.deposit_address
+
+
+async def test_deposit_addresses_are_derived_a_batch_at_a_time_ahead_of_need(
+    mongo_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    async with gateway(mongo_url, redis_url, tmp_path, deposit_address_batch=2) as running:
+        invoices = [(await running.stub.CreateInvoice(create_request())).invoice for _ in range(3)]
+        derived = await running.wallet.stub.ListAddresses(wallet_pb2.ListAddressesRequest(wallet_id=running.wallet_id))
+
+    # Two batches of two: the first on the first invoice, the second when the pool ran below half a batch.
+    assert [address.index for address in derived.addresses] == [0, 1, 2, 3, 4]
+    assert [invoice.deposit_address for invoice in invoices] == [a.address for a in derived.addresses[1:4]]
 
 
 async def test_an_invoice_shows_what_a_checkout_needs(running: Gateway) -> None:
@@ -91,17 +104,13 @@ async def test_a_retry_while_wallet_manager_is_down_is_unavailable_again_not_in_
     assert codes == [grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNAVAILABLE]
 
 
-async def test_mongodb_down_is_unavailable_and_derives_no_address(
-    mongo_url: str, redis_url: str, tmp_path: Path
-) -> None:
+async def test_mongodb_down_is_unavailable(mongo_url: str, redis_url: str, tmp_path: Path) -> None:
     down = f"mongodb://127.0.0.1:{free_port()}/?directConnection=true"
     async with gateway(mongo_url, redis_url, tmp_path, gateway_mongo_url=down) as running:
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             await running.stub.CreateInvoice(create_request(), timeout=15)
-        derived = await running.wallet.stub.ListAddresses(wallet_pb2.ListAddressesRequest(wallet_id=running.wallet_id))
 
     assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
-    assert len(derived.addresses) == 1  # only the wallet's own first address
 
 
 async def test_without_a_payment_wallet_configured_create_is_a_failed_precondition(

@@ -1,10 +1,15 @@
-"""Claim-free creates (IdempotencyKeys.record / stored / creating): the key goes in as done, with its response, in
-the create's own transaction; a twin in flight is ABORTED, a replay answers the stored response, a reused key is
-INVALID_ARGUMENT, and a create that does not commit leaves no key."""
+"""Claim-free creates (`embedded_key`, `embedded_replay`, IdempotencyKeys.creating): the key is fields of the record
+the create inserts, in the create's own transaction; a replay answers the stored response, a reused key is
+INVALID_ARGUMENT, a twin in flight waits for the first and answers the same, and a create that does not commit
+leaves no key."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+from pymongo import IndexModel
+from pymongo.errors import DuplicateKeyError
 
 from integration.storage.test_idempotency_keys import created, payout_request
 from lucid.tron.v1 import payout_router_pb2
@@ -13,9 +18,12 @@ from lucid_tron.storage import (
     IDEMPOTENCY_KEY_REUSED,
     REQUEST_IN_FLIGHT,
     IdempotencyKeys,
-    IdempotencyKeyTaken,
+    Insert,
+    embedded_key,
+    embedded_replay,
     ensure_indexes,
     in_transaction,
+    write_together,
 )
 
 METHOD = "CreatePayout"
@@ -23,72 +31,72 @@ METHOD = "CreatePayout"
 
 @pytest.fixture
 async def keys(mongo_db) -> IdempotencyKeys:
-    await ensure_indexes(mongo_db, IdempotencyKeys.INDEXES)
+    await ensure_indexes(mongo_db, {"payouts": [IndexModel("request_id", unique=True, name="request_id")]})
     return IdempotencyKeys.in_database(mongo_db, service="payout-router")
 
 
-async def create(mongo_db, keys: IdempotencyKeys, request: payout_router_pb2.CreatePayoutRequest,
+def record(request: payout_router_pb2.CreatePayoutRequest, payout_id: str) -> dict:
+    return {"_id": payout_id, **embedded_key(request.request_id, request, created(payout_id))}
+
+
+async def create(mongo_db, request: payout_router_pb2.CreatePayoutRequest,
                  payout_id: str) -> payout_router_pb2.CreatePayoutResponse:
-    """A create as a service writes it: the key first, then its effect, in one transaction; a replay answers from
-    the stored response."""
-    response = created(payout_id)
+    """A create as a service writes it: the record holding its key, in one transaction; a replay answers from the
+    record's stored response."""
 
     async def work(session) -> None:
-        await keys.record(session, METHOD, request.request_id, request, response)
-        await mongo_db.payouts.insert_one({"_id": payout_id}, session=session)
+        await write_together(mongo_db, session, [Insert("payouts", record(request, payout_id))])
 
     try:
         await in_transaction(mongo_db.client, work)
-    except IdempotencyKeyTaken:
-        return payout_router_pb2.CreatePayoutResponse.FromString(
-            await keys.stored(METHOD, request.request_id, request)
-        )
-    return response
+    except DuplicateKeyError:
+        first = await mongo_db.payouts.find_one({"request_id": request.request_id})
+        return payout_router_pb2.CreatePayoutResponse.FromString(embedded_replay(first, request))
+    return created(payout_id)
 
 
 async def test_a_replayed_create_answers_the_stored_response_and_writes_nothing(mongo_db, keys):
-    first = await create(mongo_db, keys, payout_request(), "po-1")
-    again = await create(mongo_db, keys, payout_request(), "po-2")
+    first = await create(mongo_db, payout_request(), "po-1")
+    again = await create(mongo_db, payout_request(), "po-2")
 
     assert again == first == created("po-1")
     assert [payout["_id"] async for payout in mongo_db.payouts.find({})] == ["po-1"]
 
 
 async def test_a_create_reusing_a_key_for_a_different_request_is_invalid_argument(mongo_db, keys):
-    await create(mongo_db, keys, payout_request(amount=1), "po-1")
+    await create(mongo_db, payout_request(amount=1), "po-1")
 
     with pytest.raises(InvalidArgument) as caught:
-        await create(mongo_db, keys, payout_request(amount=2), "po-2")
+        await create(mongo_db, payout_request(amount=2), "po-2")
 
     assert caught.value.reason == IDEMPOTENCY_KEY_REUSED
     assert [violation.field for violation in caught.value.violations] == ["request_id"]
 
 
-async def test_a_twin_meeting_the_uncommitted_key_of_another_transaction_is_aborted_in_flight(mongo_db, keys):
-    other_process = IdempotencyKeys.in_database(mongo_db, service="payout-router")
+async def test_a_twin_meeting_the_uncommitted_record_of_another_transaction_waits_and_answers_the_same(
+    mongo_db, keys
+):
     async with mongo_db.client.start_session() as first:
         await first.start_transaction()
-        await other_process.record(first, METHOD, "req-1", payout_request(), created("po-1"))
-
-        with pytest.raises(Aborted) as caught:
-            await create(mongo_db, keys, payout_request(), "po-2")
+        await write_together(mongo_db, first, [Insert("payouts", record(payout_request(), "po-1"))])
+        twin = asyncio.create_task(create(mongo_db, payout_request(), "po-2"))
+        await asyncio.sleep(0.3)
+        assert not twin.done()  # its write conflicts with the uncommitted record: retried, not answered
         await first.commit_transaction()
 
-    assert caught.value.reason == REQUEST_IN_FLIGHT
-    assert caught.value.retry_after_s is not None and 0 < caught.value.retry_after_s <= 1.0
-    assert await create(mongo_db, keys, payout_request(), "po-2") == created("po-1")
-    assert await mongo_db.payouts.count_documents({}) == 0
+    assert await asyncio.wait_for(twin, 10) == created("po-1")
+    assert [payout["_id"] async for payout in mongo_db.payouts.find({})] == ["po-1"]
 
 
 async def test_a_create_that_does_not_commit_leaves_no_key_and_a_retry_runs_again(mongo_db, keys):
-    async def fails_after_the_key(session) -> None:
-        await keys.record(session, METHOD, "req-1", payout_request(), created("po-1"))
+    async def fails_after_the_record(session) -> None:
+        await write_together(mongo_db, session, [Insert("payouts", record(payout_request(), "po-1"))])
         raise RuntimeError("the effect failed")
 
     with pytest.raises(RuntimeError):
-        await in_transaction(mongo_db.client, fails_after_the_key)
+        await in_transaction(mongo_db.client, fails_after_the_record)
 
-    assert await create(mongo_db, keys, payout_request(), "po-2") == created("po-2")
+    assert await create(mongo_db, payout_request(), "po-2") == created("po-2")
 
 
 async def test_a_twin_in_the_same_process_is_aborted_at_once_and_one_with_another_body_is_invalid(keys):
@@ -109,16 +117,8 @@ async def test_a_twin_in_the_same_process_is_aborted_at_once_and_one_with_anothe
 async def test_a_claim_free_create_without_a_request_id_is_invalid_argument(keys):
     with pytest.raises(InvalidArgument) as caught, keys.creating(METHOD, "", payout_request(request_id="")):
         pass
+    with pytest.raises(InvalidArgument) as embedded:
+        embedded_key("", payout_request(request_id=""), created("po-1"))
 
     assert [violation.field for violation in caught.value.violations] == ["request_id"]
-
-
-async def test_reading_a_key_before_the_work_finds_nothing_for_a_new_request_and_the_answer_for_a_done_one(
-    mongo_db, keys
-):
-    assert await keys.replay(METHOD, "req-1", payout_request()) is None
-    await create(mongo_db, keys, payout_request(), "po-1")
-
-    assert await keys.replay(METHOD, "req-1", payout_request()) == created("po-1").SerializeToString(deterministic=True)
-    with pytest.raises(InvalidArgument):
-        await keys.replay(METHOD, "req-1", payout_request(amount=2))
+    assert [violation.field for violation in embedded.value.violations] == ["request_id"]

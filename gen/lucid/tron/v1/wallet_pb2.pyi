@@ -563,6 +563,66 @@ class DeriveAddressResponse(_message.Message):
 Global___DeriveAddressResponse: _TypeAlias = DeriveAddressResponse  # noqa: Y015
 
 @_typing.final
+class DeriveAddressesRequest(_message.Message):
+    """Request for WalletService.DeriveAddresses."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WALLET_ID_FIELD_NUMBER: _builtins.int
+    COUNT_FIELD_NUMBER: _builtins.int
+    LABEL_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    wallet_id: _builtins.str
+    """REQUIRED. Id of the wallet to derive from."""
+    count: _builtins.int
+    """REQUIRED. How many addresses, 1 to 1000."""
+    label: _builtins.str
+    """OPTIONAL. What the addresses are for, recorded with each, e.g. "invoices"; at most 128 characters."""
+    request_id: _builtins.str
+    """OPTIONAL. Idempotency key (AIP-155): a retry with the same key returns the same addresses instead of using up
+    more indexes.
+    """
+    def __init__(
+        self,
+        *,
+        wallet_id: _builtins.str = ...,
+        count: _builtins.int = ...,
+        label: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["count", b"count", "label", b"label", "request_id", b"request_id", "wallet_id", b"wallet_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeriveAddressesRequest: _TypeAlias = DeriveAddressesRequest  # noqa: Y015
+
+@_typing.final
+class DeriveAddressesResponse(_message.Message):
+    """Response of WalletService.DeriveAddresses."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ADDRESSES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def addresses(self) -> _containers.RepeatedCompositeFieldContainer[Global___WalletAddress]:
+        """The derived addresses, in index order (consecutive indexes)."""
+
+    def __init__(
+        self,
+        *,
+        addresses: _abc.Iterable[Global___WalletAddress] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["addresses", b"addresses"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeriveAddressesResponse: _TypeAlias = DeriveAddressesResponse  # noqa: Y015
+
+@_typing.final
 class ListAddressesRequest(_message.Message):
     """Request for WalletService.ListAddresses."""
 

@@ -66,6 +66,11 @@ class WalletServiceStub:
                 request_serializer=lucid_dot_tron_dot_v1_dot_wallet__pb2.DeriveAddressRequest.SerializeToString,
                 response_deserializer=lucid_dot_tron_dot_v1_dot_wallet__pb2.DeriveAddressResponse.FromString,
                 _registered_method=True)
+        self.DeriveAddresses = channel.unary_unary(
+                '/lucid.tron.v1.WalletService/DeriveAddresses',
+                request_serializer=lucid_dot_tron_dot_v1_dot_wallet__pb2.DeriveAddressesRequest.SerializeToString,
+                response_deserializer=lucid_dot_tron_dot_v1_dot_wallet__pb2.DeriveAddressesResponse.FromString,
+                _registered_method=True)
         self.ListAddresses = channel.unary_unary(
                 '/lucid.tron.v1.WalletService/ListAddresses',
                 request_serializer=lucid_dot_tron_dot_v1_dot_wallet__pb2.ListAddressesRequest.SerializeToString,
@@ -137,6 +142,16 @@ class WalletServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DeriveAddresses(self, request, context):
+        """Derives (and records) the next `count` unused addresses of an HD wallet at once: one index reservation, one
+        write and one audit entry for the lot, for a caller that hands out addresses faster than one call each
+        (payment-gateway's deposit addresses). An address derived and never used costs nothing: it stays recorded.
+        FAILED_PRECONDITION (WALLET_KIND) for other wallet kinds.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListAddresses(self, request, context):
         """Lists a wallet's derived addresses in index order, one page at a time.
         """
@@ -199,6 +214,11 @@ def add_WalletServiceServicer_to_server(servicer, server):
                     servicer.DeriveAddress,
                     request_deserializer=lucid_dot_tron_dot_v1_dot_wallet__pb2.DeriveAddressRequest.FromString,
                     response_serializer=lucid_dot_tron_dot_v1_dot_wallet__pb2.DeriveAddressResponse.SerializeToString,
+            ),
+            'DeriveAddresses': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeriveAddresses,
+                    request_deserializer=lucid_dot_tron_dot_v1_dot_wallet__pb2.DeriveAddressesRequest.FromString,
+                    response_serializer=lucid_dot_tron_dot_v1_dot_wallet__pb2.DeriveAddressesResponse.SerializeToString,
             ),
             'ListAddresses': grpc.unary_unary_rpc_method_handler(
                     servicer.ListAddresses,
@@ -363,6 +383,33 @@ class WalletService:
             '/lucid.tron.v1.WalletService/DeriveAddress',
             lucid_dot_tron_dot_v1_dot_wallet__pb2.DeriveAddressRequest.SerializeToString,
             lucid_dot_tron_dot_v1_dot_wallet__pb2.DeriveAddressResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeriveAddresses(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lucid.tron.v1.WalletService/DeriveAddresses',
+            lucid_dot_tron_dot_v1_dot_wallet__pb2.DeriveAddressesRequest.SerializeToString,
+            lucid_dot_tron_dot_v1_dot_wallet__pb2.DeriveAddressesResponse.FromString,
             options,
             channel_credentials,
             insecure,

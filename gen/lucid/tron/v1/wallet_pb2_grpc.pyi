@@ -57,6 +57,12 @@ class WalletServiceStub:
     """Derives (and records) an address of an HD wallet: the next unused index, or a given one. Deriving an index that
     was already derived returns the recorded address. FAILED_PRECONDITION (WALLET_KIND) for other wallet kinds.
     """
+    DeriveAddresses: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.DeriveAddressesRequest, _wallet_pb2.DeriveAddressesResponse]
+    """Derives (and records) the next `count` unused addresses of an HD wallet at once: one index reservation, one
+    write and one audit entry for the lot, for a caller that hands out addresses faster than one call each
+    (payment-gateway's deposit addresses). An address derived and never used costs nothing: it stays recorded.
+    FAILED_PRECONDITION (WALLET_KIND) for other wallet kinds.
+    """
     ListAddresses: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.ListAddressesRequest, _wallet_pb2.ListAddressesResponse]
     """Lists a wallet's derived addresses in index order, one page at a time."""
     SignTransaction: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.SignTransactionRequest, _wallet_pb2.SignTransactionResponse]
@@ -102,6 +108,12 @@ class WalletServiceAsyncStub(WalletServiceStub):
     DeriveAddress: _aio.UnaryUnaryMultiCallable[_wallet_pb2.DeriveAddressRequest, _wallet_pb2.DeriveAddressResponse]  # type: ignore[assignment]
     """Derives (and records) an address of an HD wallet: the next unused index, or a given one. Deriving an index that
     was already derived returns the recorded address. FAILED_PRECONDITION (WALLET_KIND) for other wallet kinds.
+    """
+    DeriveAddresses: _aio.UnaryUnaryMultiCallable[_wallet_pb2.DeriveAddressesRequest, _wallet_pb2.DeriveAddressesResponse]  # type: ignore[assignment]
+    """Derives (and records) the next `count` unused addresses of an HD wallet at once: one index reservation, one
+    write and one audit entry for the lot, for a caller that hands out addresses faster than one call each
+    (payment-gateway's deposit addresses). An address derived and never used costs nothing: it stays recorded.
+    FAILED_PRECONDITION (WALLET_KIND) for other wallet kinds.
     """
     ListAddresses: _aio.UnaryUnaryMultiCallable[_wallet_pb2.ListAddressesRequest, _wallet_pb2.ListAddressesResponse]  # type: ignore[assignment]
     """Lists a wallet's derived addresses in index order, one page at a time."""
@@ -175,6 +187,18 @@ class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_wallet_pb2.DeriveAddressResponse, _abc.Awaitable[_wallet_pb2.DeriveAddressResponse]]:
         """Derives (and records) an address of an HD wallet: the next unused index, or a given one. Deriving an index that
         was already derived returns the recorded address. FAILED_PRECONDITION (WALLET_KIND) for other wallet kinds.
+        """
+
+    @_abc_1.abstractmethod
+    def DeriveAddresses(
+        self,
+        request: _wallet_pb2.DeriveAddressesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_wallet_pb2.DeriveAddressesResponse, _abc.Awaitable[_wallet_pb2.DeriveAddressesResponse]]:
+        """Derives (and records) the next `count` unused addresses of an HD wallet at once: one index reservation, one
+        write and one audit entry for the lot, for a caller that hands out addresses faster than one call each
+        (payment-gateway's deposit addresses). An address derived and never used costs nothing: it stays recorded.
+        FAILED_PRECONDITION (WALLET_KIND) for other wallet kinds.
         """
 
     @_abc_1.abstractmethod
