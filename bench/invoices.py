@@ -72,6 +72,8 @@ def invoice_document() -> dict[str, Any]:
         "address_index": 1, "expire_at": now, "monitoring_window_s": 3600, "tolerance_bps": 0, "order_id": "order-1",
         "metadata": {}, "description": "", "paid": 0, "pending": 0, "payments": [], "sequence": 1,
         "etag": os.urandom(8).hex(), "created_at": now, "updated_at": now,
+        # The idempotency key it holds (`embedded_key`): a CreateInvoiceResponse is about 300 bytes.
+        "request_id": str(uuid.uuid4()), "request_hash": os.urandom(32).hex(), "create_response": os.urandom(300),
     }
 
 

@@ -6,7 +6,8 @@
   - CreatePayout per second against a raw MongoDB insert of the same payout document into the same server (target:
     >= 30% at every concurrency). CreatePayout runs on a second payout-router process started like `up`'s but with no
     payout wallet and a database of its own, so its executor idles (the baseline does no execution either); the raw
-    insert is `insert_one` with the durable write concern payout-router uses (w=majority, j=True);
+    insert is `insert_one` with the durable write concern payout-router uses (w=majority, j=True), into a collection
+    with the indexes payout-router keeps on its payouts (the same document stored the same way);
   - payouts end to end per second: `--payouts` payouts created at once on `up`'s payout-router, from the first
     create to the last one seen BROADCAST (GetPayout polled every 20 ms);
   - CreatePayout to BROADCAST, one payout at a time, no approval (target < 1 s), and to CONFIRMED: the time from the
@@ -33,6 +34,7 @@ from typing import Any
 import grpc
 
 from bench.invoices import raw_inserts
+from lucid_tron.services.payout_router.store import PAYOUTS, PayoutRouterStore
 from bench.mesh import FUNDED_ADDRESS, Mesh
 from bench.report import publish
 from bench.system import cmdline, environ, spawn, stop
@@ -48,6 +50,8 @@ __all__ = ["main"]
 CREATE = "/lucid.tron.v1.PayoutRouterService/CreatePayout"
 #: The budgets of the issue.
 TARGET_RATIO = 0.30
+#: The indexes payout-router keeps on its payouts: the baseline stores the same document the same way.
+PAYOUT_INDEXES = PayoutRouterStore.indexes[PAYOUTS]
 BROADCAST_TARGET_S = 1.0
 CONFIRMED_TARGET_BLOCKS = 1.0
 PAYOUT_UNITS = 10_000  # 0.01 USDT
@@ -76,6 +80,8 @@ def payout_document() -> dict[str, Any]:
         "failed_by": "", "batch_id": "", "batch_index": 0, "txid": "", "block_number": 0, "fee_sun": 0,
         "attempts": [], "windows": {"hour": now.strftime("%Y-%m-%dT%H"), "day": now.strftime("%Y-%m-%d")},
         "version": 1, "event_seq": 1, "etag": os.urandom(8).hex(), "created_at": now, "updated_at": now,
+        # The idempotency key it holds (`embedded_key`; request_id above): a CreatePayoutResponse is about 250 bytes.
+        "request_hash": os.urandom(32).hex(), "create_response": os.urandom(250),
     }
 
 
@@ -112,7 +118,7 @@ async def _throughput(args: argparse.Namespace, mesh: Mesh, work_dir: Path) -> d
                 for concurrency in concurrencies:
                     rows.setdefault(f"raw insert c={concurrency}", []).append(
                         await raw_inserts(str(mesh.endpoints["mongo_url"]), concurrency, args.duration,
-                                          document=payout_document, collection="payouts")
+                                          document=payout_document, collection=PAYOUTS, indexes=PAYOUT_INDEXES)
                     )
                     rows.setdefault(f"CreatePayout c={concurrency}", []).append(
                         await closed_loop(channel, CREATE, create_requests(budget), concurrency, args.duration,
