@@ -60,7 +60,7 @@ def may_call(caller: str, method: str) -> bool:
             return caller in SIGNERS
         if name in WALLET_READS:
             return caller in SIGNERS or operator
-        if name == "DeriveAddress":
+        if name in ("DeriveAddress", "DeriveAddresses"):
             return caller == SIDECAR or operator
         if name in WALLET_ADMINISTRATION:
             return operator
@@ -82,7 +82,9 @@ def may_call(caller: str, method: str) -> bool:
 
 def may_call_through_sidecar(caller: str, method: str) -> bool:
     """The border: payment-gateway derives invoice addresses, and nothing else crosses."""
-    border = caller == service("payment-gateway") and method == f"/{V1}.WalletService/DeriveAddress"
+    border = caller == service("payment-gateway") and method in (
+        f"/{V1}.WalletService/DeriveAddress", f"/{V1}.WalletService/DeriveAddresses"
+    )
     return border and may_call(SIDECAR, method)
 
 
