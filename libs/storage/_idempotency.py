@@ -245,9 +245,12 @@ def embedded_key(request_id: str, request: Message | Mapping[str, Any], response
     return {"request_id": request_id, "request_hash": request_digest(request), "create_response": body}
 
 
-def embedded_replay(record: Mapping[str, Any], request: Message | Mapping[str, Any]) -> bytes:
+def embedded_replay(record: Mapping[str, Any] | None, request: Message | Mapping[str, Any]) -> bytes:
     """The response stored in `record` (fields of `embedded_key`) for a retry of its request; InvalidArgument
-    (IDEMPOTENCY_KEY_REUSED) when the request_id was used for a different request."""
+    (IDEMPOTENCY_KEY_REUSED) when the request_id was used for a different request, Aborted (REQUEST_IN_FLIGHT) when
+    there is no record (a twin's commit took the request_id, and a read does not show it yet)."""
+    if record is None:
+        raise _in_flight(_IN_FLIGHT_RETRY_S)
     if record["request_hash"] != request_digest(request):
         raise _reused()
     body: bytes = record["create_response"]

@@ -19,7 +19,7 @@ from pymongo.errors import DuplicateKeyError
 
 from lucid.tron.v1 import wallet_pb2
 from lucid_tron.errors import Aborted, FailedPrecondition, NotFound
-from lucid_tron.storage import REQUEST_IN_FLIGHT, IdempotencyKeys, embedded_key, embedded_replay, utc_now
+from lucid_tron.storage import IdempotencyKeys, embedded_key, embedded_replay, utc_now
 
 from . import events, states
 from .deposit_addresses import DepositAddress, DepositAddresses
@@ -139,9 +139,6 @@ class Invoices:
                     raise
                 self.deposit_addresses.give_back(deposit)
                 first = await self.store.invoice_by_request(request_id)
-                if first is None:  # a twin's commit is not visible yet
-                    raise Aborted("a request with this request_id is still running; retry later",
-                                  reason=REQUEST_IN_FLIGHT, retry_after_s=1.0) from None
                 return response_type.FromString(embedded_replay(first, request))
         await events.publish(self.redis, event)
         return response

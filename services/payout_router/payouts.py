@@ -23,7 +23,7 @@ from pymongo.errors import DuplicateKeyError
 
 from lucid_tron.context import principal
 from lucid_tron.errors import Aborted, AlreadyExists, NotFound
-from lucid_tron.storage import REQUEST_IN_FLIGHT, IdempotencyKeys, embedded_key, embedded_replay, utc_now
+from lucid_tron.storage import IdempotencyKeys, embedded_key, embedded_replay, utc_now
 
 from . import breaker as fault_breaker
 from . import states
@@ -55,12 +55,6 @@ class AssetUse:
     resets: Mapping[str, datetime]
     #: "" for the overall limits, else the caller role these are of.
     role: str = ""
-
-
-def _twin_in_flight() -> Aborted:
-    """A create whose request_id a twin's commit took, before that commit is visible to a read."""
-    return Aborted("a request with this request_id is still running; retry later", reason=REQUEST_IN_FLIGHT,
-                   retry_after_s=1.0)
 
 
 def payout_id_for(request_id: str) -> str:
@@ -122,10 +116,8 @@ class Payouts:
                 await self._commit([{**payout, **embedded_key(request_id, request, response)}], None)
             except DuplicateKeyError:
                 existing = await self.store.payout_by_request(request_id)
-                if existing is None:
-                    raise _twin_in_flight() from None
-                if "create_response" not in existing:  # created before keys were kept in payouts: as it is now
-                    return respond(existing)
+                if existing is not None and "create_response" not in existing:
+                    return respond(existing)  # created before keys were kept in payouts: as it is now
                 return response_type.FromString(embedded_replay(existing, request))
         self._approved(payout)
         return response
@@ -183,12 +175,10 @@ class Payouts:
                 existing = await self.store.batch_by_request(request_id)
                 if existing is not None and "create_response" not in existing:
                     return respond(existing, await self.store.batch_payouts(existing["_id"]))
-                if existing is not None:
-                    return response_type.FromString(embedded_replay(existing, request))
-                if await self.store.payout_by_request(payouts[0]["request_id"]) is not None:
+                if existing is None and await self.store.payout_by_request(payouts[0]["request_id"]) is not None:
                     raise AlreadyExists("payout", request_id, "a payout of another request already has this "
                                         "request_id of a batch payout") from None
-                raise _twin_in_flight() from None
+                return response_type.FromString(embedded_replay(existing, request))
         self._approved(first)
         return response
 
