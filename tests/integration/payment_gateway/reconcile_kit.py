@@ -31,13 +31,16 @@ from lucid_tron.devnet import Devnet
 
 #: Long enough that the scheduled run never starts during a test: every run in these tests is requested.
 NEVER_S = 86_400.0
+#: The chain watcher's longest interval: its first pass comes this long after the start, after any test here, so
+#: it never credits a payment before reconciliation does (it did, now and then, with its 1 s default).
+WATCHER_IDLE_S = 60.0
 
 
 @asynccontextmanager
 async def chain_gateway(
     mongo_url: str, redis_url: str, directory: Path, chain: Devnet, relay_address: str, **values: Any
 ) -> AsyncIterator[Gateway]:
-    values = {"reconcile_interval_s": NEVER_S, **values}
+    values = {"reconcile_interval_s": NEVER_S, "watcher_interval_s": WATCHER_IDLE_S, **values}
     async with gateway(
         mongo_url, redis_url, directory, tron_relay_addr=relay_address, usdt_contract=chain.usdt_address, **values
     ) as running:
