@@ -8,7 +8,8 @@ payment is solidified is the test's decision, never a race.
     txid = await pay_usdt(tron, chain, payer, deposit_address, 12_500_000)
 
 Fixtures (import them into a test module to use them): `chain` (a manual devnet), `relay` (tron-relay in front of
-it), `on_chain` (payment-gateway reading it through the relay) and `tron` (tronpy's AsyncTron on it).
+it), `on_chain` (payment-gateway reading it through the relay), `gateway_store` (its database, for a test to arrange
+what it needs there) and `tron` (tronpy's AsyncTron on it).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from fixtures.servers import REDIS_TEST_DB
 from integration.payment_gateway.gateway_kit import Gateway, gateway
 from integration.tron_relay.tron_relay_kit import RunningRelay, start_relay
 from lucid_tron.devnet import Devnet
+from lucid_tron.services.payment_gateway.store import PaymentGatewayStore
+from lucid_tron.storage import MongoSettings
 
 #: Long enough that the scheduled run never starts during a test: every run in these tests is requested.
 NEVER_S = 86_400.0
@@ -66,6 +69,15 @@ async def on_chain(
 ) -> AsyncIterator[Gateway]:
     async with chain_gateway(mongo_url, redis_url, tmp_path, chain, relay.server.address) as served:
         yield served
+
+
+@pytest.fixture
+async def gateway_store(mongo_url: str, on_chain: Gateway) -> AsyncIterator[PaymentGatewayStore]:
+    """`on_chain`'s own database, written as the test needs (as a chain watcher would write it, say)."""
+    store = PaymentGatewayStore(MongoSettings(mongo_url=mongo_url, mongo_database=on_chain.database))
+    await store.open()
+    yield store
+    await store.close()
 
 
 @pytest.fixture
