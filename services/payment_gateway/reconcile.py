@@ -210,44 +210,36 @@ class Reconciler:
         await self._store.save_run(run)
         failure: LucidError | PeerFailed | None = None
         renewed = time.monotonic()
-        read: list[str] = []
         try:
             reads = _ChainReads(self._relay, self._usdt_contract)
-            if invoice_ids:
-                invoices = await self._store.invoices_by_id(invoice_ids)
-            else:
-                invoices = await self._chosen(run, utc_now(), interval_s)
-            for invoice in invoices:
+            chosen = list(dict.fromkeys(invoice_ids)) if invoice_ids else await self._chosen(run, utc_now(), interval_s)
+            for invoice_id in chosen:
                 if time.monotonic() - renewed > self._leases().ttl_s / 3:
                     lease = await self._leases().renew(lease)
                     renewed = time.monotonic()
+                # Read one by one, by _id (SecantusDB answers an $in of many ids by scanning every invoice once per
+                # id: seconds for a thousand), and as it is now, not as it was when the run chose it.
+                invoice = await self._store.invoice(invoice_id)
+                if invoice is None:
+                    continue
                 run["fixes"].extend(await self._reconcile(invoice, reads))
-                read.append(invoice["_id"])
+                await self._store.stamp_reconciled(invoice_id, utc_now())
                 run["invoices_checked"] += 1
         except (LucidError, PeerFailed) as error:
             failure = error
             run["error"] = str(getattr(error, "message", error))
         run["ended_at"] = utc_now()
         # In a context of its own, without the caller's deadline: a run stopped by that deadline is still recorded
-        # as ended, with its error, and what it read counts as read.
-        await asyncio.create_task(self._finish(run, read), context=contextvars.Context())
+        # as ended, with its error.
+        await asyncio.create_task(self._store.save_run(run), context=contextvars.Context())
         if run["fixes"]:
             _log.info("reconciliation run %s made %d fix(es)", run["_id"], len(run["fixes"]))
         return run, failure
 
-    async def _finish(self, run: dict[str, Any], read: Sequence[str]) -> None:
-        """The run recorded as ended, then the invoices it read stamped as read then (in one write, after the run's
-        record so that its fixes are listed as soon as possible). A stamp lost costs a read: logged, not raised."""
-        await self._store.save_run(run)
-        try:
-            await self._store.stamp_reconciled(read, run["ended_at"])
-        except LucidError:
-            _log.warning("run %s: could not stamp the invoices it read; they are read again sooner", run["_id"],
-                         exc_info=True)
-
-    async def _chosen(self, run: dict[str, Any], now: datetime, interval_s: float | None) -> list[dict[str, Any]]:
-        """The invoices the run reads, in the order it reads them: a run on request the newest MAX_INVOICES_PER_RUN
-        of those due, a scheduled one the budget's worth that need it most. The run counts the rest as deferred."""
+    async def _chosen(self, run: dict[str, Any], now: datetime, interval_s: float | None) -> list[str]:
+        """The ids of the invoices the run reads, in the order it reads them: a run on request the newest
+        MAX_INVOICES_PER_RUN of those due, a scheduled one the budget's worth that need it most. The run counts the
+        rest as deferred."""
         candidates = await self._store.invoices_to_reconcile(
             OPEN_STATUSES, now - self._lookback, now - self._lookback - MAX_MONITORING_WINDOW, MAX_CANDIDATES
         )
@@ -260,8 +252,7 @@ class Reconciler:
             closing_by = now + timedelta(seconds=CLOSING_SOON_INTERVALS * interval_s)
             chosen = _most_needed(due, now, self._budget, closing_by)
         run["invoices_deferred"] = len(due) - len(chosen)
-        full = {invoice["_id"]: invoice for invoice in await self._store.invoices_by_id([i["_id"] for i in chosen])}
-        return [full[invoice["_id"]] for invoice in chosen if invoice["_id"] in full]
+        return [invoice["_id"] for invoice in chosen]
 
     def _worth_reading(self, invoice: Mapping[str, Any], now: datetime) -> bool:
         """Open invoices, and closed or expired ones until `lookback` after they could last have been paid."""

@@ -146,15 +146,11 @@ class PaymentGatewayStore(MoneyJobStore):
             cursor = self.collection(INVOICES).find(query, dict.fromkeys(RECONCILE_FIELDS, 1))
             return await cursor.sort("_id", DESCENDING).limit(limit).to_list()
 
-    async def stamp_reconciled(self, invoice_ids: Sequence[str], at: datetime) -> None:
-        """Record when reconciliation last read these invoices. Not a change of an invoice: no event, and neither
+    async def stamp_reconciled(self, invoice_id: str, at: datetime) -> None:
+        """Record when reconciliation last read the invoice. Not a change of the invoice: no event, and neither
         `sequence` nor `updated_at` moves, so a watcher's conditional commit is not disturbed."""
-        if not invoice_ids:
-            return
         with self.bounded():
-            await self.collection(INVOICES).update_many(
-                {"_id": {"$in": list(invoice_ids)}}, {"$set": {"reconciled_at": at}}
-            )
+            await self.collection(INVOICES).update_one({"_id": invoice_id}, {"$set": {"reconciled_at": at}})
 
     async def invoices_by_id(self, invoice_ids: Sequence[str]) -> list[Document]:
         with self.bounded():

@@ -93,9 +93,15 @@ async def scheduled_run(reconciler: Reconciler) -> dict[str, Any]:
     return run
 
 
-async def read_since(gateway_store: PaymentGatewayStore, since: datetime) -> set[str]:
-    """The invoices a run that ended after `since` read (stamped)."""
-    documents = await gateway_store.collection(INVOICES).find({}, {"reconciled_at": 1}).to_list()
+async def read_at(store: PaymentGatewayStore, invoice_ids: list[str], at: datetime) -> None:
+    """As if reconciliation had last read these invoices `at`."""
+    for invoice_id in invoice_ids:
+        await store.stamp_reconciled(invoice_id, at)
+
+
+async def read_since(store: PaymentGatewayStore, since: datetime) -> set[str]:
+    """The invoices reconciliation read since `since` (as stamped)."""
+    documents = await store.collection(INVOICES).find({}, {"reconciled_at": 1}).to_list()
     return {d["_id"] for d in documents if d.get("reconciled_at") is not None and d["reconciled_at"] >= since}
 
 
@@ -124,7 +130,7 @@ async def test_scheduled_runs_in_turn_read_every_invoice(on_chain, reconciler, g
 async def test_an_invoice_never_read_is_read_before_those_read_long_ago(on_chain, reconciler, gateway_store):
     read_long_ago = await new_invoices(on_chain, 3)
     [never_read] = await new_invoices(on_chain, 1)
-    await gateway_store.stamp_reconciled(read_long_ago, datetime.now(UTC) - timedelta(hours=1))
+    await read_at(gateway_store, read_long_ago, datetime.now(UTC) - timedelta(hours=1))
     started = datetime.now(UTC)
 
     await scheduled_run(reconciler(2))  # half the budget, one read, for the urgent; the other for the rotation
@@ -138,8 +144,8 @@ async def test_an_invoice_whose_payable_window_is_about_to_close_is_read_before_
 ):
     [closing, *read_long_ago] = await new_invoices(on_chain, 3)
     now = datetime.now(UTC)
-    await gateway_store.stamp_reconciled(read_long_ago, now - timedelta(hours=1))
-    await gateway_store.stamp_reconciled([closing], now)  # read a moment ago, but its window closes before two intervals
+    await read_at(gateway_store, read_long_ago, now - timedelta(hours=1))
+    await read_at(gateway_store, [closing], now)  # read a moment ago, but its window closes before two intervals
     document = await gateway_store.invoice(closing)
     assert document is not None
     window = timedelta(seconds=document["monitoring_window_s"])
