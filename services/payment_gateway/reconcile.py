@@ -25,6 +25,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -210,24 +211,29 @@ class Reconciler:
         await self._store.save_run(run)
         failure: LucidError | PeerFailed | None = None
         renewed = time.monotonic()
+        stamping: asyncio.Task[None] | None = None
         try:
             reads = _ChainReads(self._relay, self._usdt_contract)
-            chosen = list(dict.fromkeys(invoice_ids)) if invoice_ids else await self._chosen(run, utc_now(), interval_s)
-            for invoice_id in chosen:
+            for invoice in await self._chosen(run, invoice_ids, utc_now(), interval_s):
                 if time.monotonic() - renewed > self._leases().ttl_s / 3:
                     lease = await self._leases().renew(lease)
                     renewed = time.monotonic()
-                # Read one by one, by _id (SecantusDB answers an $in of many ids by scanning every invoice once per
-                # id: seconds for a thousand), and as it is now, not as it was when the run chose it.
-                invoice = await self._store.invoice(invoice_id)
-                if invoice is None:
-                    continue
-                run["fixes"].extend(await self._reconcile(invoice, reads))
-                await self._store.stamp_reconciled(invoice_id, utc_now())
+                fixes = await self._reconcile(invoice, reads)
+                if fixes:
+                    run["fixes"].extend(fixes)
+                    await self._store.save_run(run)  # on record as soon as made, not only when the run ends
+                if stamping is not None:
+                    await stamping
+                # Written while the next invoice is read: a run on request reads up to MAX_INVOICES_PER_RUN within
+                # one RPC's deadline (CALL_TIMEOUT_S), and a write per invoice in line would add a tenth to it.
+                stamping = asyncio.create_task(self._store.stamp_reconciled(invoice["_id"], utc_now()))
                 run["invoices_checked"] += 1
         except (LucidError, PeerFailed) as error:
             failure = error
             run["error"] = str(getattr(error, "message", error))
+        if stamping is not None:
+            with suppress(LucidError):  # already the run's error, or lost: the invoice is only read again sooner
+                await stamping
         run["ended_at"] = utc_now()
         # In a context of its own, without the caller's deadline: a run stopped by that deadline is still recorded
         # as ended, with its error.
@@ -236,23 +242,41 @@ class Reconciler:
             _log.info("reconciliation run %s made %d fix(es)", run["_id"], len(run["fixes"]))
         return run, failure
 
-    async def _chosen(self, run: dict[str, Any], now: datetime, interval_s: float | None) -> list[str]:
-        """The ids of the invoices the run reads, in the order it reads them: a run on request the newest
-        MAX_INVOICES_PER_RUN of those due, a scheduled one the budget's worth that need it most. The run counts the
-        rest as deferred."""
-        candidates = await self._store.invoices_to_reconcile(
-            OPEN_STATUSES, now - self._lookback, now - self._lookback - MAX_MONITORING_WINDOW, MAX_CANDIDATES
-        )
+    async def _chosen(
+        self, run: dict[str, Any], invoice_ids: Sequence[str], now: datetime, interval_s: float | None
+    ) -> list[Mapping[str, Any]]:
+        """The invoices the run reads, in the order it reads them: those asked for; else for a run on request the
+        newest MAX_INVOICES_PER_RUN of those due, for a scheduled one the budget's worth that need it most. The run
+        counts the others due as deferred."""
+        if invoice_ids:
+            return await self._by_id(invoice_ids)
+        if interval_s is None:
+            newest = await self._store.invoices_to_reconcile(*self._horizons(now), MAX_INVOICES_PER_RUN, whole=True)
+            read = [invoice for invoice in newest if self._worth_reading(invoice, now)]
+            if len(newest) == MAX_INVOICES_PER_RUN:  # older ones may be due too
+                run["invoices_deferred"] = len(await self._due(now)) - len(read)
+            return read
+        due = await self._due(now)
+        chosen = _most_needed(due, now, self._budget, now + timedelta(seconds=CLOSING_SOON_INTERVALS * interval_s))
+        run["invoices_deferred"] = len(due) - len(chosen)
+        return await self._by_id([invoice["_id"] for invoice in chosen])
+
+    async def _by_id(self, invoice_ids: Sequence[str]) -> list[Mapping[str, Any]]:
+        """The invoices, read one by one: SecantusDB answers an $in of many ids by scanning every invoice once per
+        id (3 s for a thousand)."""
+        invoices = [await self._store.invoice(invoice_id) for invoice_id in dict.fromkeys(invoice_ids)]
+        return [invoice for invoice in invoices if invoice is not None]
+
+    async def _due(self, now: datetime) -> list[dict[str, Any]]:
+        """The invoices to read now (their RECONCILE_FIELDS only), newest first."""
+        candidates = await self._store.invoices_to_reconcile(*self._horizons(now), MAX_CANDIDATES)
         if len(candidates) == MAX_CANDIDATES:
             _log.warning("more than %d invoices to reconcile: the oldest are not read", MAX_CANDIDATES)
-        due = [invoice for invoice in candidates if self._worth_reading(invoice, now)]
-        if interval_s is None:
-            chosen = due[:MAX_INVOICES_PER_RUN]
-        else:
-            closing_by = now + timedelta(seconds=CLOSING_SOON_INTERVALS * interval_s)
-            chosen = _most_needed(due, now, self._budget, closing_by)
-        run["invoices_deferred"] = len(due) - len(chosen)
-        return [invoice["_id"] for invoice in chosen]
+        return [invoice for invoice in candidates if self._worth_reading(invoice, now)]
+
+    def _horizons(self, now: datetime) -> tuple[Sequence[str], datetime, datetime]:
+        """What invoices_to_reconcile selects by: open statuses, changed since, expiring since."""
+        return OPEN_STATUSES, now - self._lookback, now - self._lookback - MAX_MONITORING_WINDOW
 
     def _worth_reading(self, invoice: Mapping[str, Any], now: datetime) -> bool:
         """Open invoices, and closed or expired ones until `lookback` after they could last have been paid."""

@@ -132,18 +132,19 @@ class PaymentGatewayStore(MoneyJobStore):
             return await cursor.limit(limit).to_list()
 
     async def invoices_to_reconcile(
-        self, open_statuses: Sequence[str], changed_since: datetime, expiring_since: datetime, limit: int
+        self, open_statuses: Sequence[str], changed_since: datetime, expiring_since: datetime, limit: int,
+        *, whole: bool = False,
     ) -> list[Document]:
         """Invoices in `open_statuses`, changed since `changed_since`, or expiring since `expiring_since` (an expired
-        invoice stays payable for its monitoring window without changing), newest first: only the fields that
-        decide whether and when a run reads one (RECONCILE_FIELDS), so ranking thousands stays cheap."""
+        invoice stays payable for its monitoring window without changing), newest first: unless `whole`, only the
+        fields that decide whether and when a run reads one (RECONCILE_FIELDS), so ranking thousands stays cheap."""
         query = {"$or": [
             {"status": {"$in": list(open_statuses)}},
             {"updated_at": {"$gte": changed_since}},
             {"expire_at": {"$gte": expiring_since}},
         ]}
         with self.bounded():
-            cursor = self.collection(INVOICES).find(query, dict.fromkeys(RECONCILE_FIELDS, 1))
+            cursor = self.collection(INVOICES).find(query, None if whole else dict.fromkeys(RECONCILE_FIELDS, 1))
             return await cursor.sort("_id", DESCENDING).limit(limit).to_list()
 
     async def stamp_reconciled(self, invoice_id: str, at: datetime) -> None:

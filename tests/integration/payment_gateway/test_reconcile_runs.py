@@ -201,7 +201,11 @@ async def test_the_scheduled_run_credits_a_missed_payment_without_being_asked(
             if status == pg.INVOICE_STATUS_PAID:
                 break
             await asyncio.sleep(0.1)
-        listed = await served.stub.ListReconciliationRuns(pg.ListReconciliationRunsRequest(page_size=500))
+        for _ in range(50):  # the run records its fix a moment after committing it
+            listed = await served.stub.ListReconciliationRuns(pg.ListReconciliationRunsRequest(page_size=500))
+            if any(run.fixes for run in listed.runs):
+                break
+            await asyncio.sleep(0.1)
 
     assert status == pg.INVOICE_STATUS_PAID
     fixed = [(run.trigger, fix.txid, fix.action) for run in listed.runs for fix in run.fixes]
