@@ -230,8 +230,9 @@ async def scheduled_cost(
     mesh: Mesh, devnet: Devnet, reconciler: Reconciler, watcher_per_block: float, runs: int
 ) -> dict[str, Any]:
     """TronGrid requests of one scheduled run: `runs` of them one after the other (each told that the last run was
-    long enough ago), less the watcher's requests at `watcher_per_block` over the blocks they took; and what a run
-    every RECONCILE_INTERVAL_S makes of it per hour and per block."""
+    long enough ago, an interval of 0; none of the bench's invoices, open for an hour, is near its window's close
+    anyway), less the watcher's requests at `watcher_per_block` over the blocks they took; and what a run every
+    RECONCILE_INTERVAL_S makes of it per hour and per block."""
     before = await asyncio.to_thread(trongrid_requests, mesh)
     await asyncio.to_thread(devnet.count_paths)
     first = await asyncio.to_thread(devnet.head)
