@@ -12,7 +12,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,8 +60,16 @@ class Mesh:
         self.processes: dict[str, int] = {}
 
     @classmethod
-    def start(cls, work_dir: Path, *, block_interval_s: float, fund: Sequence[str] = ()) -> Mesh:
-        """`fund`: more ADDRESS:TRX_SUN:USDT_UNITS accounts for devnet's genesis."""
+    def start(
+        cls,
+        work_dir: Path,
+        *,
+        block_interval_s: float,
+        fund: Sequence[str] = (),
+        settings: Mapping[str, str] | None = None,
+    ) -> Mesh:
+        """`fund`: more ADDRESS:TRX_SUN:USDT_UNITS accounts for devnet's genesis. `settings`: variables for every
+        service (`up` passes its environment on), e.g. RECONCILE_INTERVAL_S."""
         state_dir = work_dir / "mesh"
         output_path = work_dir / "up.out"
         argv = [
@@ -77,6 +85,7 @@ class Mesh:
         ]  # fmt: skip
         # A MONGO_URL or REDIS_URL in the caller's shell must not point the benchmark's mesh elsewhere.
         env = {k: v for k, v in os.environ.items() if k not in {"MONGO_URL", "MONGO_URL_FILE", "REDIS_URL"}}
+        env.update(settings or {})
         launched = time.monotonic()
         process = spawn(argv, env=env, log_path=output_path)
         mesh = cls(process, output_path, 0.0)

@@ -10,11 +10,18 @@ The rows (all measured in this one run):
     when each event arrives on WatchInvoice;
   - webhook delivered after the state change: a receiver on loopback registered as a webhook endpoint; the time from
     each event's commit (its `time`) to its signed POST arriving (target < 1 s p50);
-  - TronGrid requests per block (and per hour at TRON's 3 s blocks) with 0, 10 and 1,000 open invoices: the growth
-    of tron-relay's and tron-client's `lucid_trongrid_requests_total` over a window of blocks (target: 0 open ->
-    heartbeat only; 1,000 open -> no more than one request per block), and devnet's count of them by path (where
-    each comes from); then the TronGrid requests of one reconciliation run at that many open invoices, and what a
-    run every RECONCILE_INTERVAL_S (300 s) adds per hour and per block.
+  - TronGrid requests per block (and per hour at TRON's 3 s blocks) with 0, 10 and 1,000 open invoices, watcher
+    and scheduled reconciliation together (target: 0 open -> heartbeat only; 1,000 open -> no more than one request
+    per block in all). The watcher: the growth of tron-relay's and tron-client's `lucid_trongrid_requests_total`
+    over a window of blocks, with devnet's count of them by path (where each comes from), less the requests on
+    NOT_PAYMENTS_PATHS (staking's account reads, on their own timers, not payment-gateway's). The scheduled
+    reconciliation: `--reconcile-runs` runs one after the other by `Reconciler.scheduled` (the call the job makes
+    every RECONCILE_INTERVAL_S), built in this process as payment-gateway builds it, from its environment and with
+    its budget RECONCILE_MAX_INVOICES_PER_RUN; the same counter's growth over the runs, less the watcher's rate over
+    the blocks they took, is a run's cost; a run every RECONCILE_INTERVAL_S (300 s) makes it per hour and per
+    block. The mesh's own job is kept from running (RECONCILE_INTERVAL_S a day), so that the watcher's windows
+    count the watcher alone. Last, for the record, one run on request (ReconcileInvoices of everything, an
+    operator's call, not part of the hourly cost).
 """
 
 from __future__ import annotations
@@ -23,12 +30,15 @@ import argparse
 import asyncio
 import hashlib
 import json
+import os
 import statistics
 import sys
 import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -39,6 +49,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bench.mesh import Mesh
 from bench.report import publish
+from bench.system import environ
 from lucid.tron.v1 import (
     common_pb2,
     events_pb2,
@@ -48,6 +59,11 @@ from lucid.tron.v1 import (
     webhooks_pb2_grpc,
 )
 from lucid_tron.chain import PrivateKey
+from lucid_tron.config import load_settings
+from lucid_tron.services.payment_gateway.__main__ import PaymentGatewaySettings
+from lucid_tron.services.payment_gateway.reconcile import Reconciler, ReconcileSettings
+from lucid_tron.services.payment_gateway.store import PaymentGatewayStore
+from lucid_tron.storage import connect_redis
 
 __all__ = ["main"]
 
@@ -58,8 +74,18 @@ SEEN_TARGET_BLOCKS = 1
 PAID_TARGET_BLOCKS = 1
 WEBHOOK_TARGET_S = 1.0
 TRON_BLOCKS_PER_HOUR = 1200
-#: RECONCILE_INTERVAL_S's default: how often the reconciliation job runs.
-RECONCILE_INTERVAL_S = 300.0
+#: At 1,000 open invoices and more: TronGrid requests per block, watcher and scheduled reconciliation together.
+REQUESTS_PER_BLOCK_TARGET = 1.0
+LOADED_OPEN_INVOICES = 1000
+#: Paths of requests that are not payment-gateway's: staking's keeper and treasury read accounts (GetAccount through
+#: tron-client) on their own timers. Counted in the "all services" column, left out of the watcher's.
+NOT_PAYMENTS_PATHS = ("/wallet/getaccount", "/walletsolidity/getaccount")
+#: At no open invoice: the watcher's heartbeat only (one request a minute: 0.05 per block at 3 s blocks).
+HEARTBEAT_PER_BLOCK = 0.1
+#: The reconciliation job as deployed: RECONCILE_INTERVAL_S and RECONCILE_MAX_INVOICES_PER_RUN at their defaults.
+RECONCILE = ReconcileSettings()
+#: RECONCILE_INTERVAL_S of the mesh: its own job does not run during the bench (it makes the scheduled runs itself).
+MESH_RECONCILE_INTERVAL_S = 86_400
 #: Where the TronGrid requests of the TronGrid rows go, counted by devnet.
 COUNTED_PATHS = tuple(
     f"/{view}/{name}"
@@ -75,6 +101,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--block-interval", type=float, default=1.0, help="devnet's block time in s (default 1)")
     parser.add_argument("--window-blocks", type=int, default=20, help="blocks per TronGrid count (default 20)")
     parser.add_argument("--open", default="0,10,1000", help="open-invoice counts for the TronGrid rows")
+    parser.add_argument("--reconcile-runs", type=int, default=3, help="scheduled reconciliation runs counted per "
+                        "open-invoice count (default 3)")
     parser.add_argument("--json", metavar="FILE", help="also write every number as JSON ('-' for stdout only)")
     return parser.parse_args(argv)
 
@@ -148,7 +176,11 @@ async def open_invoices(gateway: payment_gateway_pb2_grpc.PaymentGatewayServiceS
 
 
 async def trongrid_rows(
-    mesh: Mesh, devnet: Devnet, gateway: payment_gateway_pb2_grpc.PaymentGatewayServiceStub, args: argparse.Namespace
+    mesh: Mesh,
+    devnet: Devnet,
+    gateway: payment_gateway_pb2_grpc.PaymentGatewayServiceStub,
+    reconciler: Reconciler,
+    args: argparse.Namespace,
 ) -> list[dict[str, Any]]:
     rows = []
     opened = 0
@@ -163,30 +195,88 @@ async def trongrid_rows(
         first, last = await devnet.wait_blocks(args.window_blocks)
         sent = await asyncio.to_thread(trongrid_requests, mesh) - before
         by_path = await asyncio.to_thread(devnet.counted)
-        per_block = sent / (last - first)
-        row = {"open_invoices": target, "blocks": last - first, "requests": sent, "per_block": per_block,
-               "per_hour_at_3s_blocks": per_block * TRON_BLOCKS_PER_HOUR, "by_path": by_path}
+        others = sum(count for path, count in by_path.items() if path in NOT_PAYMENTS_PATHS)
+        per_block = (sent - others) / (last - first)
+        row = {"open_invoices": target, "blocks": last - first, "requests": sent, "not_payments": others,
+               "per_block": per_block, "per_hour_at_3s_blocks": per_block * TRON_BLOCKS_PER_HOUR, "by_path": by_path}
         print(f"{target} open: {sent:.0f} TronGrid requests in {last - first} blocks", file=sys.stderr, flush=True)
+        row["scheduled"] = await scheduled_cost(mesh, devnet, reconciler, per_block, args.reconcile_runs)
+        row["total_per_block"] = per_block + row["scheduled"]["per_block_at_3s_blocks"]
         if target:
-            row["reconcile"] = await reconcile_cost(mesh, devnet, gateway)
+            row["reconcile"] = await requested_cost(mesh, devnet, gateway)
         rows.append(row)
     return rows
 
 
-async def reconcile_cost(
+@asynccontextmanager
+async def gateway_reconciler(mesh: Mesh) -> AsyncIterator[Reconciler]:
+    """payment-gateway's reconciler, built in this process as payment-gateway builds it, from its environment: its
+    database, tron-relay, Redis, USDT contract and RECONCILE_MAX_INVOICES_PER_RUN."""
+    settings = load_settings(PaymentGatewaySettings, environ(mesh.services["payment-gateway"].pid))
+    store = PaymentGatewayStore(settings)
+    await store.open()
+    tron_relay = settings.tron_relay()
+    redis = connect_redis(settings.redis_url, app_name="bench-payments")
+    try:
+        yield Reconciler.configured(store, settings, owner=f"bench:{os.getpid()}", tron_relay=tron_relay, redis=redis,
+                                    usdt_contract=settings.usdt_contract)
+    finally:
+        await redis.aclose()
+        await tron_relay.close()
+        await store.close()
+
+
+async def scheduled_cost(
+    mesh: Mesh, devnet: Devnet, reconciler: Reconciler, watcher_per_block: float, runs: int
+) -> dict[str, Any]:
+    """TronGrid requests of one scheduled run: `runs` of them one after the other (each told that the last run was
+    long enough ago, an interval of 0; none of the bench's invoices, open for an hour, is near its window's close
+    anyway), less the watcher's requests at `watcher_per_block` over the blocks they took; and what a run every
+    RECONCILE_INTERVAL_S makes of it per hour and per block."""
+    before = await asyncio.to_thread(trongrid_requests, mesh)
+    await asyncio.to_thread(devnet.count_paths)
+    first = await asyncio.to_thread(devnet.head)
+    started = time.monotonic()
+    read, deferred = [], []
+    for _ in range(runs):
+        run = await reconciler.scheduled(0.0)
+        assert run is not None, "no run: another holds the reconciliation lease"
+        if run["error"]:
+            raise RuntimeError(f"scheduled run {run['_id']} stopped early: {run['error']}")
+        read.append(run["invoices_checked"])
+        deferred.append(run["invoices_deferred"])
+    sent = await asyncio.to_thread(trongrid_requests, mesh) - before
+    blocks = await asyncio.to_thread(devnet.head) - first
+    by_path = await asyncio.to_thread(devnet.counted)
+    watcher_share = watcher_per_block * blocks
+    per_run = max(0.0, sent - watcher_share) / runs
+    per_hour = per_run * 3600 / RECONCILE.reconcile_interval_s
+    print(f"{runs} scheduled runs: {sent:.0f} TronGrid requests in {blocks} blocks, read {read}, left {deferred}",
+          file=sys.stderr, flush=True)
+    return {"runs": runs, "budget": RECONCILE.reconcile_max_invoices_per_run, "read": read, "deferred": deferred,
+            "requests": sent, "blocks": blocks, "watcher_share": watcher_share, "seconds": time.monotonic() - started,
+            "per_run": per_run, "per_hour": per_hour, "per_block_at_3s_blocks": per_hour / TRON_BLOCKS_PER_HOUR,
+            "by_path": by_path}
+
+
+async def requested_cost(
     mesh: Mesh, devnet: Devnet, gateway: payment_gateway_pb2_grpc.PaymentGatewayServiceStub
 ) -> dict[str, Any]:
-    """TronGrid requests of one reconciliation run (on demand; the job runs one every RECONCILE_INTERVAL_S), the
-    watcher's meanwhile included."""
+    """TronGrid requests of one run on request (ReconcileInvoices of every invoice), the watcher's meanwhile
+    included: what an operator's call costs, once. A run that fails is recorded as it ended (its error)."""
     before = await asyncio.to_thread(trongrid_requests, mesh)
     await asyncio.to_thread(devnet.count_paths)
     started = time.monotonic()
-    await gateway.ReconcileInvoices(pg.ReconcileInvoicesRequest(), timeout=900)
+    try:
+        run = (await gateway.ReconcileInvoices(pg.ReconcileInvoicesRequest(), timeout=900)).run
+    except grpc.aio.AioRpcError as failure:
+        print(f"ReconcileInvoices failed: {failure.code().name} {failure.details()}", file=sys.stderr, flush=True)
+        listed = await gateway.ListReconciliationRuns(pg.ListReconciliationRunsRequest(page_size=1), timeout=30)
+        run = listed.runs[0]
     sent = await asyncio.to_thread(trongrid_requests, mesh) - before
     by_path = await asyncio.to_thread(devnet.counted)
-    runs_per_hour = 3600 / RECONCILE_INTERVAL_S
     return {"requests": sent, "seconds": time.monotonic() - started, "by_path": by_path,
-            "per_hour": sent * runs_per_hour, "per_block_at_3s_blocks": sent * runs_per_hour / TRON_BLOCKS_PER_HOUR}
+            "invoices_checked": run.invoices_checked, "error": run.error}
 
 
 class Receiver:
@@ -283,14 +373,16 @@ def webhook_latencies(receiver: Receiver) -> list[float]:
 
 
 async def _bench(args: argparse.Namespace, work_dir: Path) -> dict[str, Any]:
-    mesh = Mesh.start(work_dir, block_interval_s=args.block_interval, fund=[f"{PAYER.address}:1000000000:1000000000"])
+    mesh = Mesh.start(work_dir, block_interval_s=args.block_interval, fund=[f"{PAYER.address}:1000000000:1000000000"],
+                      settings={"RECONCILE_INTERVAL_S": str(MESH_RECONCILE_INTERVAL_S)})
     receiver = Receiver()
     try:
         devnet = Devnet(mesh.devnet_url)
         address = mesh.endpoints["services"]["payment-gateway"]  # type: ignore[index]
         async with grpc.aio.insecure_channel(address) as channel:
             gateway = payment_gateway_pb2_grpc.PaymentGatewayServiceStub(channel)
-            trongrid = await trongrid_rows(mesh, devnet, gateway, args)
+            async with gateway_reconciler(mesh) as reconciler:
+                trongrid = await trongrid_rows(mesh, devnet, gateway, reconciler, args)
             await receiver.start()
             await webhooks_pb2_grpc.WebhookServiceStub(channel).CreateWebhookEndpoint(
                 webhooks_pb2.CreateWebhookEndpointRequest(request_id=str(uuid.uuid4()), url=receiver.url), timeout=10
@@ -302,7 +394,9 @@ async def _bench(args: argparse.Namespace, work_dir: Path) -> dict[str, Any]:
         mesh.stop()
     latencies = webhook_latencies(receiver)
     return {
-        "settings": {"payments": args.payments, "block_interval": args.block_interval, "window_blocks": args.window_blocks},
+        "settings": {"payments": args.payments, "block_interval": args.block_interval, "window_blocks": args.window_blocks,
+                     "reconcile_interval_s": RECONCILE.reconcile_interval_s,
+                     "reconcile_max_invoices_per_run": RECONCILE.reconcile_max_invoices_per_run},
         "trongrid": trongrid,
         "chain": payments,
         "webhooks": {
@@ -342,21 +436,58 @@ def table(result: dict[str, Any]) -> str:
         verdict = "PASS" if hooks["p50_s"] < WEBHOOK_TARGET_S else "MISS"
         lines.append(f"| webhook after the state change ({hooks['delivered']}) | {hooks['p50_s']:.3f} s "
                      f"| {hooks['max_s']:.3f} s | < {WEBHOOK_TARGET_S:g} s p50 | {verdict} |")
-    lines += ["", "| open invoices | TronGrid requests | blocks | per block | per hour at 3 s blocks | by path (devnet) |",
-              "|---|---|---|---|---|---|"]
+    lines += ["", "| open invoices | TronGrid requests, all services (not payment-gateway's) | blocks "
+                  "| watcher per block | watcher per hour at 3 s blocks | by path (devnet) |", "|---|---|---|---|---|---|"]
     for entry in result["trongrid"]:
-        paths = ", ".join(f"{path} {count}" for path, count in sorted(entry["by_path"].items())) or "-"
-        lines.append(f"| {entry['open_invoices']} | {entry['requests']:.0f} | {entry['blocks']} | {entry['per_block']:.2f} "
-                     f"| {entry['per_hour_at_3s_blocks']:.0f} | {paths} |")
-    lines += ["", f"| open invoices | reconciliation run: TronGrid requests | seconds | per hour (a run every "
-                  f"{RECONCILE_INTERVAL_S:g} s) | per block at 3 s blocks | by path (devnet) |", "|---|---|---|---|---|---|"]
+        paths = _paths(entry["by_path"])
+        lines.append(f"| {entry['open_invoices']} | {entry['requests']:.0f} ({entry['not_payments']}) "
+                     f"| {entry['blocks']} | {entry['per_block']:.2f} | {entry['per_hour_at_3s_blocks']:.0f} | {paths} |")
+    interval = result["settings"]["reconcile_interval_s"]
+    budget = result["settings"]["reconcile_max_invoices_per_run"]
+    lines += ["", f"| open invoices | watcher per block | scheduled reconciliation (at most {budget} a run): invoices "
+                  f"read / left, each run | requests per run | per block (a run every {interval:g} s) | total per block "
+                  "| total per hour at 3 s blocks | target | verdict |", "|---|---|---|---|---|---|---|---|---|"]
+    for entry in result["trongrid"]:
+        scheduled = entry["scheduled"]
+        target, verdict = _target(entry)
+        counts = ", ".join(f"{read} / {left}" for read, left in zip(scheduled["read"], scheduled["deferred"]))
+        lines.append(f"| {entry['open_invoices']} | {entry['per_block']:.2f} | {counts} | {scheduled['per_run']:.1f} "
+                     f"| {scheduled['per_block_at_3s_blocks']:.2f} | {entry['total_per_block']:.2f} "
+                     f"| {entry['total_per_block'] * TRON_BLOCKS_PER_HOUR:.0f} | {target} | {verdict} |")
+    lines += ["", "| open invoices | scheduled runs | TronGrid requests (watcher's share) | blocks | seconds "
+                  "| by path (devnet) |", "|---|---|---|---|---|---|"]
+    for entry in result["trongrid"]:
+        scheduled = entry["scheduled"]
+        paths = _paths(scheduled["by_path"])
+        lines.append(f"| {entry['open_invoices']} | {scheduled['runs']} | {scheduled['requests']:.0f} "
+                     f"({scheduled['watcher_share']:.1f}) | {scheduled['blocks']} | {scheduled['seconds']:.1f} "
+                     f"| {paths} |")
+    lines += ["", "| open invoices | a run on request (ReconcileInvoices, every invoice): invoices read "
+                  "| TronGrid requests | seconds | error | by path (devnet) |", "|---|---|---|---|---|---|"]
     for entry in result["trongrid"]:
         if "reconcile" in entry:
             run = entry["reconcile"]
-            paths = ", ".join(f"{path} {count}" for path, count in sorted(run["by_path"].items())) or "-"
-            lines.append(f"| {entry['open_invoices']} | {run['requests']:.0f} | {run['seconds']:.1f} | {run['per_hour']:.0f} "
-                         f"| {run['per_block_at_3s_blocks']:.2f} | {paths} |")
+            paths = _paths(run["by_path"])
+            lines.append(f"| {entry['open_invoices']} | {run['invoices_checked']} | {run['requests']:.0f} "
+                         f"| {run['seconds']:.1f} | {run['error'] or '-'} | {paths} |")
     return "\n".join(lines)
+
+
+def _paths(by_path: dict[str, int]) -> str:
+    """devnet's count of requests by path, as a table cell."""
+    return ", ".join(f"{path} {count}" for path, count in sorted(by_path.items())) or "-"
+
+
+def _target(entry: dict[str, Any]) -> tuple[str, str]:
+    """The TronGrid target of a row and whether it was met: a heartbeat at no open invoice (and no reconciliation
+    request), at most one request per block at LOADED_OPEN_INVOICES and more; none in between."""
+    if entry["open_invoices"] == 0:
+        met = entry["total_per_block"] <= HEARTBEAT_PER_BLOCK and entry["scheduled"]["per_run"] == 0
+        return "heartbeat only", "PASS" if met else "MISS"
+    if entry["open_invoices"] >= LOADED_OPEN_INVOICES:
+        met = entry["total_per_block"] <= REQUESTS_PER_BLOCK_TARGET
+        return f"<= {REQUESTS_PER_BLOCK_TARGET:g} per block", "PASS" if met else "MISS"
+    return "-", "-"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,10 +1,10 @@
 """payment-gateway: `python -m lucid_tron.services.payment_gateway` serves lucid.tron.v1.PaymentGatewayService.
 
 Settings (MONGO_URL, MONGO_DATABASE, REDIS_URL, TRON_CLIENT_ADDR, TRON_RELAY_ADDR, WALLET_MANAGER_ADDR, USDT_CONTRACT,
-PAYMENT_WALLET_ID, DEPOSIT_ADDRESS_BATCH, TRON_NETWORK, INVOICE_EXPIRY_INTERVAL_S, RECONCILE_INTERVAL_S, RECONCILE_LOOKBACK_S,
-PAYMENT_DUST_BASE_UNITS, the chain watcher's WATCHER_* (`watcher.WatcherSettings`), DEPENDENCY_CHECK_INTERVAL_S and
-the mesh's) come from the environment and secret files; every problem is reported at once and the process exits 78
-before serving. MongoDB holds this service's state: the process is NOT_SERVING while
+PAYMENT_WALLET_ID, DEPOSIT_ADDRESS_BATCH, TRON_NETWORK, INVOICE_EXPIRY_INTERVAL_S, RECONCILE_INTERVAL_S,
+RECONCILE_LOOKBACK_S, RECONCILE_MAX_INVOICES_PER_RUN, PAYMENT_DUST_BASE_UNITS, the chain watcher's WATCHER_*
+(`watcher.WatcherSettings`), DEPENDENCY_CHECK_INTERVAL_S and the mesh's) come from the environment and secret files; every problem is reported at
+once and the process exits 78 before serving. MongoDB holds this service's state: the process is NOT_SERVING while
 MongoDB does not answer, checked every DEPENDENCY_CHECK_INTERVAL_S. Redis is soft: while it is down the process stays
 SERVING and reports it under the health service "redis".
 
@@ -90,14 +90,8 @@ def build(settings: PaymentGatewaySettings) -> ServiceSpec:
         network=settings.tron_network,
     )
     owner = f"{socket.gethostname()}:{os.getpid()}"
-    reconciler = Reconciler(
-        store,
-        partial(store.leases, owner=owner, ttl_s=60.0),
-        tron_relay=tron_relay,
-        redis=redis,
-        usdt_contract=settings.usdt_contract,
-        lookback_s=settings.reconcile_lookback_s,
-        dust_base_units=settings.payment_dust_base_units,
+    reconciler = Reconciler.configured(
+        store, settings, owner=owner, tron_relay=tron_relay, redis=redis, usdt_contract=settings.usdt_contract
     )
     job_tasks: list[asyncio.Task[None]] = []
     chain = WatcherStore(store)

@@ -270,6 +270,7 @@ def run_message(run: Mapping[str, Any]) -> pg.ReconciliationRun:
         trigger=trigger,
         start_time=timestamp(run["started_at"]),
         invoices_checked=run["invoices_checked"],
+        invoices_deferred=run.get("invoices_deferred", 0),  # absent from runs recorded before it was counted
         fixes=[
             pg.ReconciliationFix(
                 invoice_id=fix["invoice_id"],

@@ -23,7 +23,9 @@ import asyncio
 import contextvars
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -57,8 +59,14 @@ REVERTED = "REVERTED"
 OPEN_STATUSES = (states.PENDING, states.SEEN, states.CONFIRMING)
 #: CreateInvoice allows a monitoring window of at most 7 days: an invoice that expired longer ago is settled.
 MAX_MONITORING_WINDOW = timedelta(days=7)
-#: The most invoices one run reads (newest first: the likeliest to be paid); older ones beyond it are not read.
+#: The most invoices one run on request reads (newest first: the likeliest to be paid); older ones beyond it are
+#: not read.
 MAX_INVOICES_PER_RUN = 2_000
+#: The most candidates one run ranks (their RECONCILE_FIELDS only, newest first); older ones beyond it are not read.
+MAX_CANDIDATES = 20_000
+#: A scheduled run reads an invoice whose payable window closes within this many intervals ahead of the others: the
+#: job starts a run up to a tenth of an interval late, so one interval ahead could fall between two runs.
+CLOSING_SOON_INTERVALS = 2
 #: The most history pages (of HISTORY_PAGE_SIZE, newest first) read per address: a flood of poisoning transfers
 #: must not make one address cost a run hundreds of TronGrid requests.
 MAX_HISTORY_PAGES = 10
@@ -86,6 +94,16 @@ class ReconcileSettings(Settings):
     # Transfers below this many base units (0.01 TRX or USDT by default) are address-poisoning dust, never a
     # payment: crediting them would turn an attacker's 0.000001 USDT into PAID_PARTIAL or PAID_OVER.
     payment_dust_base_units: int = setting("PAYMENT_DUST_BASE_UNITS", default=10_000, ge=1, le=10**12)
+    # The most invoices a scheduled run reads; the rest wait for later runs (ReconciliationRun.invoices_deferred).
+    # The budget is one TronGrid request per block in all (1,200 an hour at TRON's 3 s blocks) with 1,000 invoices
+    # open. The chain watcher then takes 0.55-0.70 per block (bench/payments.py); reading an unpaid invoice costs
+    # one history request, so 15 invoices a run every 300 s is 15 * 12 = 180 requests an hour, 0.15 per block:
+    # 0.70-0.85 in all, the rest left for the receipts and blocks of transfers a run finds. With 1,000 open every
+    # invoice is read at least every ceil(1,000 / 8) = 125 runs (the rotation gets at least half the budget),
+    # every 67 runs (5.6 h) when none is urgent. A shorter RECONCILE_INTERVAL_S needs a smaller budget.
+    reconcile_max_invoices_per_run: int = setting(
+        "RECONCILE_MAX_INVOICES_PER_RUN", default=15, ge=1, le=MAX_INVOICES_PER_RUN
+    )
 
 
 class Reconciler:
@@ -101,6 +119,7 @@ class Reconciler:
         usdt_contract: str,
         lookback_s: float,
         dust_base_units: int,
+        max_invoices_per_run: int,
     ) -> None:
         # `leases` is a factory: the store opens only after the start hooks that build this object.
         self._store = store
@@ -110,6 +129,24 @@ class Reconciler:
         self._usdt_contract = usdt_contract
         self._lookback = timedelta(seconds=lookback_s)
         self._dust = dust_base_units
+        self._budget = max_invoices_per_run
+
+    @classmethod
+    def configured(
+        cls, store: PaymentGatewayStore, settings: ReconcileSettings, *, owner: str, tron_relay: RelayService,
+        redis: Redis, usdt_contract: str,
+    ) -> Reconciler:
+        """The reconciler as payment-gateway runs it: its lease held by `owner` (host:pid), for 60 s at a time."""
+        return cls(
+            store,
+            partial(store.leases, owner=owner, ttl_s=60.0),
+            tron_relay=tron_relay,
+            redis=redis,
+            usdt_contract=usdt_contract,
+            lookback_s=settings.reconcile_lookback_s,
+            dust_base_units=settings.payment_dust_base_units,
+            max_invoices_per_run=settings.reconcile_max_invoices_per_run,
+        )
 
     async def requested(self, principal: str | None, invoice_ids: Sequence[str] = ()) -> dict[str, Any]:
         """A run now (ReconcileInvoices), after any run in progress; the finished run. A run that stops early (the
@@ -122,7 +159,7 @@ class Reconciler:
                     raise NotFound("invoice", invoice_id)
         lease = await self._wait_for_lease()
         try:
-            run, failure = await self._run(lease, REQUEST, principal or "", invoice_ids)
+            run, failure = await self._run(lease, REQUEST, principal or "", invoice_ids, None)
         finally:
             await self._release(lease)
         if failure is not None:
@@ -131,7 +168,8 @@ class Reconciler:
 
     async def scheduled(self, interval_s: float) -> dict[str, Any] | None:
         """A run if none started in the last `interval_s` (on any replica) and no other is in progress; the run, or
-        None when it was not due. Replicas each try every interval: the newest run's start decides."""
+        None when it was not due. Replicas each try every interval: the newest run's start decides. It reads at most
+        the budget (RECONCILE_MAX_INVOICES_PER_RUN), the invoices that need it most (`_most_needed`)."""
         lease = await self._leases().acquire(LEASE)
         if lease is None:
             return None
@@ -139,7 +177,7 @@ class Reconciler:
             newest = await self._store.runs(None, 1)
             if newest and newest[0]["started_at"] > utc_now() - timedelta(seconds=interval_s):
                 return None
-            run, failure = await self._run(lease, SCHEDULE, "", ())
+            run, failure = await self._run(lease, SCHEDULE, "", (), interval_s)
         finally:
             await self._release(lease)
         if failure is not None:
@@ -154,9 +192,10 @@ class Reconciler:
         return page, ""
 
     async def _run(
-        self, lease: Lease, trigger: str, principal: str, invoice_ids: Sequence[str]
+        self, lease: Lease, trigger: str, principal: str, invoice_ids: Sequence[str], interval_s: float | None
     ) -> tuple[dict[str, Any], LucidError | PeerFailed | None]:
-        """The run, recorded, and the error that stopped it early (None when it read every invoice)."""
+        """The run, recorded, and the error that stopped it early (None when it read every invoice it chose).
+        `interval_s`: a scheduled run's interval (it reads within the budget); None for a run on request."""
         run: dict[str, Any] = {
             "_id": f"rec_{ObjectId()}",
             "trigger": trigger,
@@ -164,6 +203,7 @@ class Reconciler:
             "started_at": utc_now(),
             "ended_at": None,
             "invoices_checked": 0,
+            "invoices_deferred": 0,
             "fixes": [],
             "error": "",
         }
@@ -171,28 +211,29 @@ class Reconciler:
         await self._store.save_run(run)
         failure: LucidError | PeerFailed | None = None
         renewed = time.monotonic()
+        stamping: asyncio.Task[None] | None = None
         try:
             reads = _ChainReads(self._relay, self._usdt_contract)
-            now = utc_now()
-            if invoice_ids:
-                invoices = await self._store.invoices_by_id(invoice_ids)
-            else:
-                invoices = await self._store.invoices_to_reconcile(
-                    OPEN_STATUSES, now - self._lookback, now - self._lookback - MAX_MONITORING_WINDOW,
-                    MAX_INVOICES_PER_RUN,
-                )
-                if len(invoices) == MAX_INVOICES_PER_RUN:
-                    _log.warning("more than %d invoices to reconcile: the oldest are not read", MAX_INVOICES_PER_RUN)
-                invoices = [invoice for invoice in invoices if self._worth_reading(invoice, now)]
-            for invoice in invoices:
+            for invoice in await self._chosen(run, invoice_ids, utc_now(), interval_s):
                 if time.monotonic() - renewed > self._leases().ttl_s / 3:
                     lease = await self._leases().renew(lease)
                     renewed = time.monotonic()
-                run["fixes"].extend(await self._reconcile(invoice, reads))
+                fixes = await self._reconcile(invoice, reads)
+                if fixes:
+                    run["fixes"].extend(fixes)
+                    await self._store.save_run(run)  # on record as soon as made, not only when the run ends
+                if stamping is not None:
+                    await stamping
+                # Written while the next invoice is read: a run on request reads up to MAX_INVOICES_PER_RUN within
+                # one RPC's deadline (CALL_TIMEOUT_S), and a write per invoice in line would add a tenth to it.
+                stamping = asyncio.create_task(self._store.stamp_reconciled(invoice["_id"], utc_now()))
                 run["invoices_checked"] += 1
         except (LucidError, PeerFailed) as error:
             failure = error
             run["error"] = str(getattr(error, "message", error))
+        if stamping is not None:
+            with suppress(LucidError):  # already the run's error, or lost: the invoice is only read again sooner
+                await stamping
         run["ended_at"] = utc_now()
         # In a context of its own, without the caller's deadline: a run stopped by that deadline is still recorded
         # as ended, with its error.
@@ -200,6 +241,42 @@ class Reconciler:
         if run["fixes"]:
             _log.info("reconciliation run %s made %d fix(es)", run["_id"], len(run["fixes"]))
         return run, failure
+
+    async def _chosen(
+        self, run: dict[str, Any], invoice_ids: Sequence[str], now: datetime, interval_s: float | None
+    ) -> list[Mapping[str, Any]]:
+        """The invoices the run reads, in the order it reads them: those asked for; else for a run on request the
+        newest MAX_INVOICES_PER_RUN of those due, for a scheduled one the budget's worth that need it most. The run
+        counts the others due as deferred."""
+        if invoice_ids:
+            return await self._by_id(invoice_ids)
+        if interval_s is None:
+            newest = await self._store.invoices_to_reconcile(*self._horizons(now), MAX_INVOICES_PER_RUN, whole=True)
+            read = [invoice for invoice in newest if self._worth_reading(invoice, now)]
+            if len(newest) == MAX_INVOICES_PER_RUN:  # older ones may be due too
+                run["invoices_deferred"] = len(await self._due(now)) - len(read)
+            return read
+        due = await self._due(now)
+        chosen = _most_needed(due, now, self._budget, now + timedelta(seconds=CLOSING_SOON_INTERVALS * interval_s))
+        run["invoices_deferred"] = len(due) - len(chosen)
+        return await self._by_id([invoice["_id"] for invoice in chosen])
+
+    async def _by_id(self, invoice_ids: Sequence[str]) -> list[Mapping[str, Any]]:
+        """The invoices, read one by one: SecantusDB answers an $in of many ids by scanning every invoice once per
+        id (3 s for a thousand)."""
+        invoices = [await self._store.invoice(invoice_id) for invoice_id in dict.fromkeys(invoice_ids)]
+        return [invoice for invoice in invoices if invoice is not None]
+
+    async def _due(self, now: datetime) -> list[dict[str, Any]]:
+        """The invoices to read now (their RECONCILE_FIELDS only), newest first."""
+        candidates = await self._store.invoices_to_reconcile(*self._horizons(now), MAX_CANDIDATES)
+        if len(candidates) == MAX_CANDIDATES:
+            _log.warning("more than %d invoices to reconcile: the oldest are not read", MAX_CANDIDATES)
+        return [invoice for invoice in candidates if self._worth_reading(invoice, now)]
+
+    def _horizons(self, now: datetime) -> tuple[Sequence[str], datetime, datetime]:
+        """What invoices_to_reconcile selects by: open statuses, changed since, expiring since."""
+        return OPEN_STATUSES, now - self._lookback, now - self._lookback - MAX_MONITORING_WINDOW
 
     def _worth_reading(self, invoice: Mapping[str, Any], now: datetime) -> bool:
         """Open invoices, and closed or expired ones until `lookback` after they could last have been paid."""
@@ -250,13 +327,22 @@ class Reconciler:
         return _fix(invoice, payment, REVERTED) if done else None
 
     async def _credit_missed(self, invoice: Mapping[str, Any], reads: _ChainReads) -> list[dict[str, Any]]:
-        """Every final payment in the address's history that the invoice does not hold (or holds as REVERTED)."""
+        """Every final payment in the address's history that the invoice does not hold (or holds as REVERTED).
+        A transaction whose every transfer here the invoice holds as CREDITED is final and counted: it is not read
+        again, so an address whose history shows nothing new costs the one history request."""
         fixes: list[dict[str, Any]] = []
-        txids = await reads.received(
+        history = await reads.received(
             invoice["deposit_address"], invoice["token_contract"], invoice["created_at"] - CLOCK_SKEW,
             _window_end(invoice), lambda amount: not states.is_dust(invoice, amount, self._dust),
         )  # fmt: skip
-        for txid in txids:
+        held = Counter(
+            (payment["txid"], payment["amount"])
+            for payment in invoice["payments"]
+            if payment["state"] == states.PAYMENT_CREDITED
+        )
+        for txid, amounts in history.items():
+            if not Counter((txid, amount) for amount in amounts) - held:
+                continue
             final = await reads.final_receipt(txid)
             if final is None:
                 continue  # not solidified yet: the next run (or the watcher) takes it
@@ -363,29 +449,31 @@ class _ChainReads:
 
     async def received(
         self, address: str, contract: str, since: datetime, until: datetime, counts: Callable[[int], bool]
-    ) -> list[str]:
-        """Txids of the transfers into `address` (of `contract`'s token, or TRX) in solidified blocks stamped in
-        [since, until] whose amount `counts` (is not dust), oldest first."""
+    ) -> dict[str, list[int]]:
+        """The transfers into `address` (of `contract`'s token, or TRX) in solidified blocks stamped in
+        [since, until] whose amount `counts` (is not dust): their amounts by txid, oldest first."""
         request = relay_pb2.ListAddressTransfersRequest(
             address=address, contract_address=contract, only_confirmed=True, page_size=HISTORY_PAGE_SIZE
         )
         if until < since:
-            return []
+            return {}
         request.min_block_time.FromDatetime(since)
         request.max_block_time.FromDatetime(until)
-        txids: list[str] = []
+        newest_first: list[tuple[str, int]] = []
         for _ in range(MAX_HISTORY_PAGES):
             page = await self._relay.rpc.ListAddressTransfers(request)
             for transfer in page.transfers:
                 if transfer.to_address == address and counts(transfer.amount_base_units):
-                    if transfer.txid not in txids:
-                        txids.append(transfer.txid)
+                    newest_first.append((transfer.txid, transfer.amount_base_units))
             if not page.next_page_token:
                 break
             request.page_token = page.next_page_token
         else:
             _log.warning("history of %s longer than %d pages; older transfers wait", address, MAX_HISTORY_PAGES)
-        return txids[::-1]
+        amounts: dict[str, list[int]] = {}
+        for txid, amount in reversed(newest_first):
+            amounts.setdefault(txid, []).append(amount)
+        return amounts
 
     async def final_receipt(self, txid: str) -> common_pb2.TransactionReceipt | None:
         """The transaction's receipt in the solidified view; None while that view holds none."""
@@ -463,6 +551,40 @@ def _fix(invoice: Mapping[str, Any], payment: Mapping[str, Any], action: str) ->
         "action": action,
         "amount": payment["amount"],
     }
+
+
+def _most_needed(
+    due: Sequence[Mapping[str, Any]], now: datetime, budget: int, closing_by: datetime
+) -> list[Mapping[str, Any]]:
+    """Up to `budget` of the invoices `due`, in the order to read them.
+
+    First, in up to half the budget (rounded down), the urgent: still payable, and never read or with a payable
+    window (expiry + monitoring window) closing by `closing_by`; soonest closing first. Then, in the rest (and what
+    the urgent leave), the least recently read (one never read by its creation). The trade-off: when more invoices
+    close per interval than half the budget, the latest-closing of them close unread by reconciliation (the watcher
+    still credits them), because the rotation keeps its share: ahead of an invoice in the rotation are only those
+    read, or created, before it was, and each run reads at least ceil(budget / 2) of them, so every invoice due is
+    read within ceil(due / ceil(budget / 2)) runs however many new ones keep arriving (ceil(due / budget) runs when
+    none is urgent)."""
+    urgent = sorted(
+        (
+            invoice
+            for invoice in due
+            if _payable(invoice, now) and (invoice.get("reconciled_at") is None or _window_end(invoice) <= closing_by)
+        ),
+        key=_window_end,
+    )[: budget // 2]
+    picked = {invoice["_id"] for invoice in urgent}
+    rotation = sorted(
+        (invoice for invoice in due if invoice["_id"] not in picked),
+        key=lambda invoice: invoice.get("reconciled_at") or invoice["created_at"],
+    )
+    return [*urgent, *rotation[: budget - len(urgent)]]
+
+
+def _payable(invoice: Mapping[str, Any], now: datetime) -> bool:
+    """Whether a payment can still count for the invoice: open or expired, inside its payable window."""
+    return (invoice["status"] in OPEN_STATUSES or invoice["status"] == states.EXPIRED) and _window_end(invoice) > now
 
 
 def _window_end(invoice: Mapping[str, Any]) -> datetime:

@@ -23,6 +23,8 @@ INVOICES = "invoices"
 EVENTS = "invoice_events"
 RUNS = "reconciliation_runs"
 ETAG_MISMATCH = "ETAG_MISMATCH"
+#: What reconciliation ranks invoices by (invoices_to_reconcile): its candidates are read with these fields only.
+RECONCILE_FIELDS = ("_id", "status", "created_at", "updated_at", "expire_at", "monitoring_window_s", "reconciled_at")
 #: Runs a transaction's `work(session)` so that it commits only while a job's lease holds (`Leases.fenced`).
 Fence = Callable[[Callable[[AsyncClientSession], Awaitable[Any]]], Awaitable[Any]]
 
@@ -132,17 +134,26 @@ class PaymentGatewayStore(MoneyJobStore):
             return await cursor.limit(limit).to_list()
 
     async def invoices_to_reconcile(
-        self, open_statuses: Sequence[str], changed_since: datetime, expiring_since: datetime, limit: int
+        self, open_statuses: Sequence[str], changed_since: datetime, expiring_since: datetime, limit: int,
+        *, whole: bool = False,
     ) -> list[Document]:
         """Invoices in `open_statuses`, changed since `changed_since`, or expiring since `expiring_since` (an expired
-        invoice stays payable for its monitoring window without changing), newest first."""
+        invoice stays payable for its monitoring window without changing), newest first: unless `whole`, only the
+        fields that decide whether and when a run reads one (RECONCILE_FIELDS), so ranking thousands stays cheap."""
         query = {"$or": [
             {"status": {"$in": list(open_statuses)}},
             {"updated_at": {"$gte": changed_since}},
             {"expire_at": {"$gte": expiring_since}},
         ]}
         with self.bounded():
-            return await self.collection(INVOICES).find(query).sort("_id", DESCENDING).limit(limit).to_list()
+            cursor = self.collection(INVOICES).find(query, None if whole else dict.fromkeys(RECONCILE_FIELDS, 1))
+            return await cursor.sort("_id", DESCENDING).limit(limit).to_list()
+
+    async def stamp_reconciled(self, invoice_id: str, at: datetime) -> None:
+        """Record when reconciliation last read the invoice. Not a change of the invoice: no event, and neither
+        `sequence` nor `updated_at` moves, so a watcher's conditional commit is not disturbed."""
+        with self.bounded():
+            await self.collection(INVOICES).update_one({"_id": invoice_id}, {"$set": {"reconciled_at": at}})
 
     async def invoices_by_id(self, invoice_ids: Sequence[str]) -> list[Document]:
         with self.bounded():

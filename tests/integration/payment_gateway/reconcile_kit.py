@@ -8,7 +8,8 @@ payment is solidified is the test's decision, never a race.
     txid = await pay_usdt(tron, chain, payer, deposit_address, 12_500_000)
 
 Fixtures (import them into a test module to use them): `chain` (a manual devnet), `relay` (tron-relay in front of
-it), `on_chain` (payment-gateway reading it through the relay) and `tron` (tronpy's AsyncTron on it).
+it), `on_chain` (payment-gateway reading it through the relay), `gateway_store` (its database, for a test to arrange
+what it needs there) and `tron` (tronpy's AsyncTron on it).
 """
 
 from __future__ import annotations
@@ -28,10 +29,13 @@ from fixtures.servers import REDIS_TEST_DB
 from integration.payment_gateway.gateway_kit import Gateway, gateway
 from integration.tron_relay.tron_relay_kit import RunningRelay, start_relay
 from lucid_tron.devnet import Devnet
+from lucid_tron.services.payment_gateway.store import PaymentGatewayStore
+from lucid_tron.storage import MongoSettings
 
 #: Long enough that the scheduled run never starts during a test: every run in these tests is requested.
 NEVER_S = 86_400.0
-#: WATCHER_INTERVAL_S's maximum.
+#: The chain watcher's longest interval: its first pass comes this long after the start, after any test here, so
+#: it never credits a payment before reconciliation does (it did, now and then, with its 1 s default).
 WATCHER_IDLE_S = 60.0
 
 
@@ -39,7 +43,6 @@ WATCHER_IDLE_S = 60.0
 async def chain_gateway(
     mongo_url: str, redis_url: str, directory: Path, chain: Devnet, relay_address: str, **values: Any
 ) -> AsyncIterator[Gateway]:
-    # The watcher's first pass comes after its interval (the most it may be): after any test here is over.
     values = {"reconcile_interval_s": NEVER_S, "watcher_interval_s": WATCHER_IDLE_S, **values}
     async with gateway(
         mongo_url, redis_url, directory, tron_relay_addr=relay_address, usdt_contract=chain.usdt_address, **values
@@ -66,6 +69,15 @@ async def on_chain(
 ) -> AsyncIterator[Gateway]:
     async with chain_gateway(mongo_url, redis_url, tmp_path, chain, relay.server.address) as served:
         yield served
+
+
+@pytest.fixture
+async def gateway_store(mongo_url: str, on_chain: Gateway) -> AsyncIterator[PaymentGatewayStore]:
+    """`on_chain`'s own database, written as the test needs (as a chain watcher would write it, say)."""
+    store = PaymentGatewayStore(MongoSettings(mongo_url=mongo_url, mongo_database=on_chain.database))
+    await store.open()
+    yield store
+    await store.close()
 
 
 @pytest.fixture

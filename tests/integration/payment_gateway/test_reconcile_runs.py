@@ -5,7 +5,6 @@ SEEN payment whose block solidified is CONFIRMED, one whose transaction left the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import grpc
@@ -13,27 +12,17 @@ import pytest
 
 from integration.payment_gateway.gateway_kit import NOBODY, TRX, Gateway, create_request
 from integration.payment_gateway.reconcile_kit import (
-    chain, chain_gateway, on_chain, pay_trx, pay_usdt, relay, tron,
+    chain, chain_gateway, gateway_store, on_chain, pay_trx, pay_usdt, relay, tron,
 )
 from lucid.tron.v1 import payment_gateway_pb2 as pg
 from lucid_tron.devnet import Devnet
 from lucid_tron.services.payment_gateway import states
 from lucid_tron.services.payment_gateway.store import PaymentGatewayStore
-from lucid_tron.storage import MongoSettings
 
 #: Fixtures of reconcile_kit, used by name.
-__all__ = ["chain", "on_chain", "relay", "tron"]
+__all__ = ["chain", "gateway_store", "on_chain", "relay", "tron"]
 
 AMOUNT = 5_000_000
-
-
-@pytest.fixture
-async def watcher_store(mongo_url: str, on_chain: Gateway) -> AsyncIterator[PaymentGatewayStore]:
-    """The gateway's own database, written as a chain watcher would write it."""
-    store = PaymentGatewayStore(MongoSettings(mongo_url=mongo_url, mongo_database=on_chain.database))
-    await store.open()
-    yield store
-    await store.close()
 
 
 async def new_invoice(on_chain: Gateway) -> pg.Invoice:
@@ -124,12 +113,12 @@ async def test_only_the_invoices_asked_for_are_read(on_chain, chain, tron, devne
 
 
 async def test_a_seen_payment_whose_block_solidified_is_confirmed(
-    on_chain, chain, tron, devnet_accounts, watcher_store
+    on_chain, chain, tron, devnet_accounts, gateway_store
 ):
     invoice = await new_invoice(on_chain)
     txid = await pay_usdt(tron, chain, devnet_accounts[0], invoice.deposit_address, AMOUNT)
     block = chain.produce_block().number
-    await seen_by_watcher(watcher_store, chain, invoice.invoice_id, txid, block)
+    await seen_by_watcher(gateway_store, chain, invoice.invoice_id, txid, block)
     chain.solidify()
 
     run = await reconcile(on_chain)
@@ -144,12 +133,12 @@ async def test_a_seen_payment_whose_block_solidified_is_confirmed(
 
 
 async def test_a_seen_payment_whose_block_is_not_solidified_is_left_to_the_watcher(
-    on_chain, chain, tron, devnet_accounts, watcher_store
+    on_chain, chain, tron, devnet_accounts, gateway_store
 ):
     invoice = await new_invoice(on_chain)
     txid = await pay_usdt(tron, chain, devnet_accounts[0], invoice.deposit_address, AMOUNT)
     block = chain.produce_block().number
-    await seen_by_watcher(watcher_store, chain, invoice.invoice_id, txid, block)
+    await seen_by_watcher(gateway_store, chain, invoice.invoice_id, txid, block)
 
     run = await reconcile(on_chain)
 
@@ -158,11 +147,11 @@ async def test_a_seen_payment_whose_block_is_not_solidified_is_left_to_the_watch
     assert seen.status == pg.INVOICE_STATUS_CONFIRMING
 
 
-async def test_a_seen_payment_dropped_by_a_reorg_is_reverted(on_chain, chain, tron, devnet_accounts, watcher_store):
+async def test_a_seen_payment_dropped_by_a_reorg_is_reverted(on_chain, chain, tron, devnet_accounts, gateway_store):
     invoice = await new_invoice(on_chain)
     txid = await pay_usdt(tron, chain, devnet_accounts[0], invoice.deposit_address, AMOUNT)
     block = chain.produce_block().number
-    await seen_by_watcher(watcher_store, chain, invoice.invoice_id, txid, block)
+    await seen_by_watcher(gateway_store, chain, invoice.invoice_id, txid, block)
     assert chain.reorg(1, requeue=False) == [txid]
     chain.solidify()
 
@@ -175,12 +164,12 @@ async def test_a_seen_payment_dropped_by_a_reorg_is_reverted(on_chain, chain, tr
 
 
 async def test_a_seen_payment_moved_by_a_reorg_is_reverted_and_credited_at_its_new_height(
-    on_chain, chain, tron, devnet_accounts, watcher_store
+    on_chain, chain, tron, devnet_accounts, gateway_store
 ):
     invoice = await new_invoice(on_chain)
     txid = await pay_usdt(tron, chain, devnet_accounts[0], invoice.deposit_address, AMOUNT)
     block = chain.produce_block().number
-    await seen_by_watcher(watcher_store, chain, invoice.invoice_id, txid, block)
+    await seen_by_watcher(gateway_store, chain, invoice.invoice_id, txid, block)
     assert chain.reorg(1, requeue=True) == [txid]
     chain.produce_block()  # the requeued transaction lands one block higher
     chain.solidify()
@@ -212,13 +201,11 @@ async def test_the_scheduled_run_credits_a_missed_payment_without_being_asked(
             if status == pg.INVOICE_STATUS_PAID:
                 break
             await asyncio.sleep(0.1)
-        # The run records its fixes when it ends, just after the credit it commits.
-        for _ in range(100):
+        for _ in range(50):  # the run records its fix a moment after committing it
             listed = await served.stub.ListReconciliationRuns(pg.ListReconciliationRunsRequest(page_size=500))
             if any(run.fixes for run in listed.runs):
                 break
             await asyncio.sleep(0.1)
-
 
     assert status == pg.INVOICE_STATUS_PAID
     fixed = [(run.trigger, fix.txid, fix.action) for run in listed.runs for fix in run.fixes]
@@ -240,12 +227,12 @@ async def test_concurrent_requests_run_one_after_the_other_and_credit_once(on_ch
 
 @pytest.mark.parametrize("log_index", [-1, 0])
 async def test_a_seen_trx_payment_is_confirmed_once_whatever_log_index_the_watcher_gave_it(
-    on_chain, chain, tron, devnet_accounts, watcher_store, log_index
+    on_chain, chain, tron, devnet_accounts, gateway_store, log_index
 ):
     invoice = (await on_chain.stub.CreateInvoice(create_request(asset=TRX, amount_base_units=AMOUNT))).invoice
     txid = await pay_trx(tron, devnet_accounts[0], invoice.deposit_address, AMOUNT)
     block = chain.produce_block().number
-    await seen_by_watcher(watcher_store, chain, invoice.invoice_id, txid, block, log_index=log_index)
+    await seen_by_watcher(gateway_store, chain, invoice.invoice_id, txid, block, log_index=log_index)
     chain.solidify()
 
     run = await reconcile(on_chain)
@@ -267,10 +254,10 @@ async def expired_ago(store: PaymentGatewayStore, invoice_id: str, ago: timedelt
 
 
 async def test_a_payment_after_expiry_inside_the_monitoring_window_is_credited_as_paid_late(
-    on_chain, chain, tron, devnet_accounts, watcher_store
+    on_chain, chain, tron, devnet_accounts, gateway_store
 ):
     invoice = await new_invoice(on_chain)
-    await expired_ago(watcher_store, invoice.invoice_id, timedelta(minutes=1))
+    await expired_ago(gateway_store, invoice.invoice_id, timedelta(minutes=1))
     await pay_usdt(tron, chain, devnet_accounts[0], invoice.deposit_address, AMOUNT)
     chain.produce_block()
     chain.solidify()
@@ -284,10 +271,10 @@ async def test_a_payment_after_expiry_inside_the_monitoring_window_is_credited_a
 
 
 async def test_a_payment_after_the_monitoring_window_is_not_credited(
-    on_chain, chain, tron, devnet_accounts, watcher_store
+    on_chain, chain, tron, devnet_accounts, gateway_store
 ):
     invoice = await new_invoice(on_chain)  # monitoring window: 1 hour
-    await expired_ago(watcher_store, invoice.invoice_id, timedelta(hours=2))
+    await expired_ago(gateway_store, invoice.invoice_id, timedelta(hours=2))
     await pay_usdt(tron, chain, devnet_accounts[0], invoice.deposit_address, AMOUNT)
     chain.produce_block()
     chain.solidify()

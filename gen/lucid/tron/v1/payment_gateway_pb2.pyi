@@ -898,6 +898,7 @@ class ReconciliationRun(_message.Message):
     INVOICES_CHECKED_FIELD_NUMBER: _builtins.int
     FIXES_FIELD_NUMBER: _builtins.int
     ERROR_FIELD_NUMBER: _builtins.int
+    INVOICES_DEFERRED_FIELD_NUMBER: _builtins.int
     run_id: _builtins.str
     """"rec_..." """
     trigger: _builtins.str
@@ -908,6 +909,11 @@ class ReconciliationRun(_message.Message):
     """How many invoices' addresses were read."""
     error: _builtins.str
     """Set when the run stopped early (a dependency down); the fixes made until then are kept."""
+    invoices_deferred: _builtins.int
+    """How many invoices due for reading this run left to a later run: a scheduled run reads at most
+    RECONCILE_MAX_INVOICES_PER_RUN of them (those that need it most first), a run on request at most 2,000 (the
+    newest). 0 in runs recorded before this field existed.
+    """
     @_builtins.property
     def start_time(self) -> _timestamp_pb2.Timestamp:
         """When the run began."""
@@ -930,10 +936,11 @@ class ReconciliationRun(_message.Message):
         invoices_checked: _builtins.int = ...,
         fixes: _abc.Iterable[Global___ReconciliationFix] | None = ...,
         error: _builtins.str = ...,
+        invoices_deferred: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "error", b"error", "fixes", b"fixes", "invoices_checked", b"invoices_checked", "run_id", b"run_id", "start_time", b"start_time", "trigger", b"trigger"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "error", b"error", "fixes", b"fixes", "invoices_checked", b"invoices_checked", "invoices_deferred", b"invoices_deferred", "run_id", b"run_id", "start_time", b"start_time", "trigger", b"trigger"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
