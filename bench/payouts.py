@@ -7,7 +7,8 @@
     >= 30% at every concurrency). CreatePayout runs on a second payout-router process started like `up`'s but with no
     payout wallet and a database of its own, so its executor idles (the baseline does no execution either); the raw
     insert is `insert_one` with the durable write concern payout-router uses (w=majority, j=True), into a collection
-    with the indexes payout-router keeps on its payouts (the same document stored the same way);
+    with the indexes payout-router keeps on its payouts (the same document stored the same way; the target's
+    baseline) and, for comparison, into one with only the _id index;
   - payouts end to end per second: `--payouts` payouts created at once on `up`'s payout-router, from the first
     create to the last one seen BROADCAST (GetPayout polled every 20 ms);
   - CreatePayout to BROADCAST, one payout at a time, no approval (target < 1 s), and to CONFIRMED: the time from the
@@ -120,6 +121,10 @@ async def _throughput(args: argparse.Namespace, mesh: Mesh, work_dir: Path) -> d
                         await raw_inserts(str(mesh.endpoints["mongo_url"]), concurrency, args.duration,
                                           document=payout_document, collection=PAYOUTS, indexes=PAYOUT_INDEXES)
                     )
+                    rows.setdefault(f"raw insert, _id index only c={concurrency}", []).append(
+                        await raw_inserts(str(mesh.endpoints["mongo_url"]), concurrency, args.duration,
+                                          document=payout_document, collection=PAYOUTS)
+                    )
                     rows.setdefault(f"CreatePayout c={concurrency}", []).append(
                         await closed_loop(channel, CREATE, create_requests(budget), concurrency, args.duration,
                                           router.pid)
@@ -206,17 +211,21 @@ def _summary(rows: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
         }
         if name.startswith("CreatePayout"):
             raw = rows[name.replace("CreatePayout", "raw insert")]
+            bare = rows[name.replace("CreatePayout", "raw insert, _id index only")]
             ratios = [m["per_s"] / r["per_s"] for r, m in zip(raw, measured, strict=True) if r["per_s"]]
-            row.update(vs_raw=statistics.median(ratios), vs_raw_min=min(ratios), vs_raw_max=max(ratios))
+            bare_ratios = [m["per_s"] / r["per_s"] for r, m in zip(bare, measured, strict=True) if r["per_s"]]
+            row.update(vs_raw=statistics.median(ratios), vs_raw_min=min(ratios), vs_raw_max=max(ratios),
+                       vs_bare=statistics.median(bare_ratios))
         summary[name] = row
     return summary
 
 
 def table(result: dict[str, Any]) -> str:
-    lines = ["| row | per s (min..max) | vs raw insert (min..max) | p50 ms | errors |", "|---|---|---|---|---|"]
+    lines = ["| row | per s (min..max) | vs raw insert (min..max) | vs _id-only insert | p50 ms | errors |",
+             "|---|---|---|---|---|---|"]
     for name, row in result["rows"].items():
-        ratio = (f"{row['vs_raw']:.2f} ({row['vs_raw_min']:.2f}..{row['vs_raw_max']:.2f})" if "vs_raw" in row
-                 else "1")
+        ratio = (f"{row['vs_raw']:.2f} ({row['vs_raw_min']:.2f}..{row['vs_raw_max']:.2f}) | {row['vs_bare']:.2f}"
+                 if "vs_raw" in row else "- | -")
         lines.append(f"| {name} | {row['per_s']:.0f} ({row['min']:.0f}..{row['max']:.0f}) | {ratio} | "
                      f"{row['p50_ms']:.2f} | {row['errors']} |")
     e2e = result["end_to_end"]
@@ -234,7 +243,8 @@ def table(result: dict[str, Any]) -> str:
     ]
     worst = min(row["vs_raw"] for row in result["rows"].values() if "vs_raw" in row)
     for what, value, ok in (
-        (f"CreatePayout >= {TARGET_RATIO:.0%} of a raw insert at every concurrency", f"{worst:.2f}",
+        (f"CreatePayout >= {TARGET_RATIO:.0%} of a raw insert of the same document into a collection with the same "
+         "indexes, at every concurrency", f"{worst:.2f}",
          worst >= TARGET_RATIO),
         (f"CreatePayout -> BROADCAST < {BROADCAST_TARGET_S:g} s (max)", f"{max(to_broadcast):.3f} s",
          max(to_broadcast) < BROADCAST_TARGET_S),
