@@ -1,9 +1,10 @@
 """Launchers for real servers used by tests, benchmarks and `lucid-tron up`: a Mongo-wire server, redis-server, a private Tor network.
 
-Every server runs as a child process on a free 127.0.0.1 port, logs to a file in its own temp dir
+Every server runs as a child process on a free 127.0.0.1 port (held until it stops, even across a kill() or
+restart(), so parallel test processes never take each other's ports), logs to a file in its own temp dir
 (`log_path`), answers before `start()` returns, and stops with SIGTERM, then SIGKILL after a timeout::
 
-    free_port()                   a free TCP port on 127.0.0.1
+    free_port()                   a free TCP port on 127.0.0.1, reserved for this process: no other gets it
     MongoServer(storage_path)     SecantusDB (`secantusd-py`), one-node replica set "secantus"; `.url`
     RedisServer()                 redis-server without persistence; `.url`, `.url_for_db(n)`
     mongo_answers(url, timeout)   does a MongoDB server answer ping at url?

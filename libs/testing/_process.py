@@ -21,7 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from ._ports import LOOPBACK, free_port
+from ._ports import LOOPBACK, free_port, release_port
 
 __all__ = ["ServerProcess", "ServerStartError"]
 
@@ -63,8 +63,11 @@ class ServerProcess(ABC):
         start_timeout: float = 15.0,
         stop_timeout: float = 10.0,
     ) -> None:
+        # A port given by the caller is the caller's to reserve; one the launcher picks is held (see _ports) from here
+        # until stop(), so a kill() or restart() never loses it to another process.
         self._fixed_port = port is not None
         self.port: int = port if port is not None else free_port()
+        self._holds_port = not self._fixed_port
         self.host = LOOPBACK
         self._owns_workdir = workdir is None
         self._keep_workdir = keep_workdir
@@ -123,6 +126,9 @@ class ServerProcess(ABC):
         if self.running:
             raise RuntimeError(f"{self.kind} server already running on port {self.port}")
         self.workdir.mkdir(parents=True, exist_ok=True)
+        if not self._fixed_port and not self._holds_port:  # stopped earlier, its port given back: a new one
+            self.port = free_port()
+            self._holds_port = True
         began = time.monotonic()
         attempts = 1 if (self._fixed_port or self._started_once) else self._start_attempts
         for attempt in range(1, attempts + 1):
@@ -133,6 +139,7 @@ class ServerProcess(ABC):
                 if attempt == attempts:
                     what = f"exited while starting on port {self.port}"
                     raise ServerStartError(self._failure(what)) from None
+                release_port(self.port)
                 self.port = free_port()
         self._started_once = True
         self.started_in_s = time.monotonic() - began
@@ -167,9 +174,13 @@ class ServerProcess(ABC):
         return self.start()
 
     def stop(self) -> None:
-        """Terminate the process and delete the workdir if the launcher created it. Safe to call twice."""
+        """Terminate the process, give back a port the launcher picked and delete the workdir if the launcher created
+        it. Safe to call twice; start() afterwards picks a new port."""
         self.terminate()
         _live.discard(self)
+        if self._holds_port:
+            release_port(self.port)
+            self._holds_port = False
         if self._owns_workdir and not self._keep_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 

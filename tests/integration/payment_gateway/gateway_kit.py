@@ -46,13 +46,14 @@ async def gateway(
     *,
     wallet_addr: str | None = None,
     gateway_mongo_url: str | None = None,
+    database: str | None = None,
     **values: Any,
 ) -> AsyncIterator[Gateway]:
     """`wallet_addr` and `gateway_mongo_url` point the gateway elsewhere than its wallet-manager and its SecantusDB
-    (at a closed port, to test an outage)."""
+    (at a closed port, to test an outage); `database` is the gateway's (a fresh one by default)."""
     async with wallet_manager(mongo_url, directory) as wallet:
         hd = await create_hd(wallet.stub)
-        database = f"gateway_{uuid.uuid4().hex[:12]}"
+        database = database or f"gateway_{uuid.uuid4().hex[:12]}"
         fields: dict[str, Any] = {
             "port": 0,
             "mongo_url": gateway_mongo_url or mongo_url,

@@ -1,6 +1,8 @@
 """A payment-gateway reading a real devnet through a real tron-relay, and payments made with unmodified tronpy.
 
-No chain watcher runs in these tests: whatever the gateway learns of the chain, it learns by reconciliation.
+No chain watcher runs in these tests: whatever the gateway learns of the chain, it learns by reconciliation. (The
+gateway always starts one; `chain_gateway` has its lease held by a replica that is not there, or its first pass, a
+second after the start, would credit a payment first whenever a loaded machine slows the run under test.)
 Devnet produces blocks only when a test asks (`chain.produce_block()`, `chain.solidify()`), so whether a
 payment is solidified is the test's decision, never a race.
 
@@ -14,6 +16,7 @@ what it needs there) and `tron` (tronpy's AsyncTron on it).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -30,24 +33,36 @@ from integration.payment_gateway.gateway_kit import Gateway, gateway
 from integration.tron_relay.tron_relay_kit import RunningRelay, start_relay
 from lucid_tron.devnet import Devnet
 from lucid_tron.services.payment_gateway.store import PaymentGatewayStore
-from lucid_tron.storage import MongoSettings
+from lucid_tron.services.payment_gateway.watcher import LEASE as WATCHER_LEASE
+from lucid_tron.storage import Leases, MongoSettings, connect_mongo
 
 #: Long enough that the scheduled run never starts during a test: every run in these tests is requested.
 NEVER_S = 86_400.0
-#: The chain watcher's longest interval: its first pass comes this long after the start, after any test here, so
-#: it never credits a payment before reconciliation does (it did, now and then, with its 1 s default).
-WATCHER_IDLE_S = 60.0
 
 
 @asynccontextmanager
 async def chain_gateway(
     mongo_url: str, redis_url: str, directory: Path, chain: Devnet, relay_address: str, **values: Any
 ) -> AsyncIterator[Gateway]:
-    values = {"reconcile_interval_s": NEVER_S, "watcher_interval_s": WATCHER_IDLE_S, **values}
+    values = {"reconcile_interval_s": NEVER_S, **values}
+    database = f"gateway_{uuid.uuid4().hex[:12]}"
+    await hold_watcher_lease_elsewhere(mongo_url, database)
     async with gateway(
-        mongo_url, redis_url, directory, tron_relay_addr=relay_address, usdt_contract=chain.usdt_address, **values
+        mongo_url, redis_url, directory, tron_relay_addr=relay_address, usdt_contract=chain.usdt_address,
+        database=database, **values,
     ) as running:
         yield running
+
+
+async def hold_watcher_lease_elsewhere(mongo_url: str, database: str) -> None:
+    """Take the chain watcher's lease in the gateway's `database` for a replica that is not there, for longer than any
+    test: the gateway's own watcher then finds it held and never reads the chain."""
+    client, db = connect_mongo(mongo_url, database, app_name="lucid-tron-tests")
+    try:
+        held = await Leases.in_database(db, owner="absent-replica", ttl_s=NEVER_S).acquire(WATCHER_LEASE)
+    finally:
+        await client.close()
+    assert held is not None
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from pymongo.errors import DuplicateKeyError
@@ -23,6 +24,7 @@ from lucid_tron.storage import (
     Outbox,
     OutboxDispatcher,
     OutboxEvent,
+    connect_mongo,
     ensure_indexes,
     in_transaction,
 )
@@ -252,8 +254,24 @@ async def test_a_dispatcher_keeps_its_lease_through_a_delivery_longer_than_the_l
     assert await outbox.pending(1) == []
 
 
+def taken_over_while_this_process_stands_still(mongo_url: str, database: str) -> None:
+    """Block this thread, and so its event loop, as SIGSTOP would, until another worker ("b", on a thread and client
+    of its own) has taken the lease over once its time ran out unrenewed. Taking it over after the pause instead would
+    race the holder's own renewal, which is due the moment its loop runs again and may land first."""
+
+    async def take() -> None:
+        client, db = connect_mongo(mongo_url, database, app_name="lucid-tron-tests")
+        try:
+            await take_over(leases_of(db, "b"))
+        finally:
+            await client.close()
+
+    with ThreadPoolExecutor(max_workers=1) as other_worker:
+        other_worker.submit(asyncio.run, take()).result()
+
+
 async def test_a_dispatcher_paused_past_its_lease_delivers_nothing_more_even_after_a_failed_delivery(
-    mongo_db, outbox
+    mongo_url, mongo_db, outbox
 ):
     await pay_invoice(mongo_db, outbox, "inv-1")
     await pay_invoice(mongo_db, outbox, "inv-2")
@@ -262,8 +280,7 @@ async def test_a_dispatcher_paused_past_its_lease_delivers_nothing_more_even_aft
     async def paused_then_failing(event: OutboxEvent) -> None:
         attempts.append((event.subject, event.seq))
         if len(attempts) == 1:
-            time.sleep(0.4)  # the whole process stands still, as under SIGSTOP: its lease runs out unrenewed
-            await take_over(leases_of(mongo_db, "b"))
+            taken_over_while_this_process_stands_still(mongo_url, mongo_db.name)
             raise ConnectionError("consumer down")  # so there is no mark to refuse
 
     async with running(OutboxDispatcher(outbox, paused_then_failing, leases_of(mongo_db, "a", ttl_s=0.3), poll_s=0.05)):

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from pymongo import AsyncMongoClient
@@ -16,6 +19,19 @@ from lucid_tron.testing import (
     mongo_answers,
     redis_answers,
 )
+from lucid_tron.testing._ports import LOCK_PATH, release_port
+
+# Another process's attempt to take a port's reservation: "held" when a process holds it, "free" when it was taken.
+_TAKE_RESERVATION = '''
+import fcntl, sys
+with open(sys.argv[1], "r+") as lock_file:
+    try:
+        fcntl.lockf(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, int(sys.argv[2]))
+    except OSError:
+        print("held")
+    else:
+        print("free")
+'''
 
 
 def _alive(pid: int) -> bool:
@@ -26,6 +42,13 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _held_against_another_process(port: int) -> bool:
+    outcome = subprocess.run(
+        [sys.executable, "-c", _TAKE_RESERVATION, str(LOCK_PATH), str(port)], capture_output=True, text=True, check=True
+    )
+    return outcome.stdout.strip() == "held"
+
+
 def test_free_port_gives_distinct_ports_that_can_be_bound():
     ports = {free_port() for _ in range(20)}
 
@@ -33,6 +56,29 @@ def test_free_port_gives_distinct_ports_that_can_be_bound():
     for port in ports:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", port))
+
+
+def test_free_port_is_below_the_kernels_ephemeral_range_where_no_connection_takes_it_on_its_own():
+    ephemeral_low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+
+    assert 20000 <= free_port() < ephemeral_low
+
+
+def test_a_port_from_free_port_is_held_against_other_processes_until_released():
+    port = free_port()
+    assert _held_against_another_process(port)
+
+    release_port(port)
+
+    assert not _held_against_another_process(port)
+
+
+def test_a_killed_server_keeps_its_port_held_until_it_is_stopped():
+    with RedisServer() as server:
+        server.kill()
+        assert _held_against_another_process(server.port)
+
+    assert not _held_against_another_process(server.port)
 
 
 def test_a_mongo_server_answers_at_its_url_until_stopped():

@@ -271,13 +271,16 @@ async def test_the_scheduled_rotation_fires_every_interval(start_runtime):
 async def test_a_request_slower_than_the_latency_limit_moves_its_purpose_to_a_new_circuit(
     devnet, start_runtime, stream_log
 ):
-    # Every request is "slow" at 1 ms; a purpose is rotated at most once per health interval (0.5 s here).
-    tor = await start_runtime(max_latency_ms=1, health_check_interval_s=0.5)
+    # Every request is "slow" at 1 ms; a purpose is rotated at most once per health interval, counted from its
+    # session's start. The interval outlasts a request that builds a circuit (2.7 s seen on a loaded 2-core machine),
+    # or the first request, and the third on its new circuit, would each be old enough to rotate too.
+    interval_s = 5.0
+    tor = await start_runtime(max_latency_ms=1, health_check_interval_s=interval_s)
     trongrid = TronGridClient(trongrid_url(devnet), tor.proxy)
     first_username = tor.proxy.socks_username("chain-read")
     await trongrid.wallet("getnowblock")
     assert tor.stats.latency_rotations == 0  # the session is younger than the interval
-    await asyncio.sleep(0.6)
+    await asyncio.sleep(interval_s + 0.1)
 
     await trongrid.wallet("getnowblock")  # slow again: now its purpose gets new credentials
     await trongrid.wallet("getnowblock")

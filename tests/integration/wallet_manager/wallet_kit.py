@@ -11,6 +11,7 @@ chain, so no devnet is needed.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -71,7 +72,18 @@ async def wallet_manager(
     }
     settings = WalletManagerSettings(**{**fields, **values})
     async with serving(build(settings), settings) as server, grpc.aio.insecure_channel(server.address) as channel:
+        await until_serving(server)
         yield Running(server, channel, wallet_pb2_grpc.WalletServiceStub(channel), database, key_file)
+
+
+async def until_serving(server: MeshServer, timeout_s: float = 30.0) -> None:
+    """Until wallet-manager reports SERVING: MongoDB answered and the key vault is open. Its first probe, before the
+    port opens, can miss a SecantusDB slowed by a loaded machine; the vault then opens at the next probe, up to
+    dependency_check_interval_s later, and a call before that is refused UNAVAILABLE (VAULT_NOT_OPEN)."""
+    deadline = time.monotonic() + timeout_s
+    while not server.health.serving:
+        assert time.monotonic() < deadline, f"wallet-manager not SERVING within {timeout_s} s"
+        await asyncio.sleep(0.05)
 
 
 def generous_policy(**changes: Any) -> wallet_pb2.SpendPolicy:
