@@ -55,6 +55,8 @@ pytestmark = pytest.mark.e2e
 
 NAMES = [service.name for service in SERVICES]
 GRPC_SERVICE = {service.name: service.grpc_service for service in SERVICES}
+#: A well-formed address no transaction of the mesh involves.
+UNKNOWN_ADDRESS = "TJRabPrwbZy45sbavfcjinPJC18kjpRTv8"
 #: What the shipped mesh policy lets no operator call (README.md, "Who may call what"): only the services that build
 #: transactions sign.
 NOT_FOR_OPERATORS = {"/lucid.tron.v1.WalletService/SignTransaction"}
@@ -224,9 +226,15 @@ async def test_the_relay_counts_its_rpcs_and_where_its_answers_came_from(
     mesh: Up, channels: dict[str, grpc.aio.Channel]
 ) -> None:
     stub = relay_pb2_grpc.RelayServiceStub(channels["tron-relay"])
-    method = (("grpc_code", "OK"), ("grpc_method", "GetNowBlock"), ("grpc_service", GRPC_SERVICE["tron-relay"]))
+    # Nothing in the mesh verifies TRC20 transfers in the background (GetNowBlock, say, the watcher calls): the count
+    # of this method is the test's own calls, exactly.
+    method = (("grpc_code", "OK"), ("grpc_method", "VerifyTrc20Transfer"), ("grpc_service", GRPC_SERVICE["tron-relay"]))
+    unknown = relay_pb2.VerifyTrc20TransferRequest(
+        txid="ab" * 32, contract_address=UNKNOWN_ADDRESS, to_address=UNKNOWN_ADDRESS, amount_base_units=1
+    )
     before = await asyncio.to_thread(scrape, mesh, "tron-relay")
     for _ in range(3):
+        await stub.VerifyTrc20Transfer(unknown, timeout=10)
         await stub.GetNowBlock(relay_pb2.RelayServiceGetNowBlockRequest(finality=common_pb2.FINALITY_HEAD), timeout=10)
     await health_pb2_grpc.HealthStub(channels["tron-relay"]).Check(health_pb2.HealthCheckRequest(), timeout=5)
     after = await asyncio.to_thread(scrape, mesh, "tron-relay")

@@ -24,7 +24,7 @@ def test_the_payouts_bench_prints_every_row_and_writes_its_json(tmp_path: Path) 
     )
     assert finished.returncode == 0, finished.stdout + finished.stderr
     result = json.loads(json_path.read_text())
-    assert list(result["rows"]) == ["raw insert c=1", "CreatePayout c=1"]
+    assert list(result["rows"]) == ["raw insert c=1", "raw insert, _id index only c=1", "CreatePayout c=1"]
     assert result["rows"]["CreatePayout c=1"]["errors"] == 0
     assert len(result["end_to_end"]["to_broadcast_s"]) == 1
     assert finished.stdout.count("budget:") == 3
