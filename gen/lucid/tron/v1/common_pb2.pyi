@@ -14,8 +14,9 @@ Types shared by every lucid.tron.v1 service, and the conventions all the contrac
   the service and method. A retry with the same key and the same request returns the stored result and never moves
   money twice. The same key with a different request (any field other than request_id differs) is INVALID_ARGUMENT
   with reason IDEMPOTENCY_KEY_REUSED naming the field `request_id`. A retry while the first request is still running
-  is ABORTED with reason REQUEST_IN_FLIGHT and RetryInfo: retry after the delay, with the same key. A key is
-  remembered at least 24 hours; a failed request (any error status) is not remembered, so its retry runs again.
+  is ABORTED with reason REQUEST_IN_FLIGHT and RetryInfo: retry after the delay, with the same key (a create whose
+  key is kept in the record it creates may instead wait for the first and return its result). A key is remembered
+  at least 24 hours; a failed request (any error status) is not remembered, so its retry runs again.
 - Errors are google.rpc.Status with details: INVALID_ARGUMENT (with BadRequest field violations) for bad input,
   NOT_FOUND for unknown ids, FAILED_PRECONDITION for a wrong state, UNAVAILABLE when a dependency is down.
 """

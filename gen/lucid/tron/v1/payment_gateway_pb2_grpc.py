@@ -91,8 +91,9 @@ class PaymentGatewayServiceServicer:
     """
 
     def CreateInvoice(self, request, context):
-        """Creates an invoice and its deposit address. Idempotent on request_id. UNAVAILABLE, nothing created, when
-        wallet-manager or MongoDB cannot be reached.
+        """Creates an invoice with a fresh deposit address (derived by wallet-manager ahead of need, a batch at a time).
+        Idempotent on request_id. UNAVAILABLE, nothing created, when MongoDB cannot be reached, or wallet-manager when no
+        address derived ahead is left.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

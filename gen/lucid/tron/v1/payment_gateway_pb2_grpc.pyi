@@ -37,8 +37,9 @@ class PaymentGatewayServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> PaymentGatewayServiceAsyncStub: ...
     CreateInvoice: _grpc.UnaryUnaryMultiCallable[_payment_gateway_pb2.CreateInvoiceRequest, _payment_gateway_pb2.CreateInvoiceResponse]
-    """Creates an invoice and its deposit address. Idempotent on request_id. UNAVAILABLE, nothing created, when
-    wallet-manager or MongoDB cannot be reached.
+    """Creates an invoice with a fresh deposit address (derived by wallet-manager ahead of need, a batch at a time).
+    Idempotent on request_id. UNAVAILABLE, nothing created, when MongoDB cannot be reached, or wallet-manager when no
+    address derived ahead is left.
     """
     GetInvoice: _grpc.UnaryUnaryMultiCallable[_payment_gateway_pb2.GetInvoiceRequest, _payment_gateway_pb2.GetInvoiceResponse]
     """Returns one invoice. NOT_FOUND for an unknown invoice_id."""
@@ -74,8 +75,9 @@ class PaymentGatewayServiceAsyncStub(PaymentGatewayServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     CreateInvoice: _aio.UnaryUnaryMultiCallable[_payment_gateway_pb2.CreateInvoiceRequest, _payment_gateway_pb2.CreateInvoiceResponse]  # type: ignore[assignment]
-    """Creates an invoice and its deposit address. Idempotent on request_id. UNAVAILABLE, nothing created, when
-    wallet-manager or MongoDB cannot be reached.
+    """Creates an invoice with a fresh deposit address (derived by wallet-manager ahead of need, a batch at a time).
+    Idempotent on request_id. UNAVAILABLE, nothing created, when MongoDB cannot be reached, or wallet-manager when no
+    address derived ahead is left.
     """
     GetInvoice: _aio.UnaryUnaryMultiCallable[_payment_gateway_pb2.GetInvoiceRequest, _payment_gateway_pb2.GetInvoiceResponse]  # type: ignore[assignment]
     """Returns one invoice. NOT_FOUND for an unknown invoice_id."""
@@ -114,8 +116,9 @@ class PaymentGatewayServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _payment_gateway_pb2.CreateInvoiceRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_payment_gateway_pb2.CreateInvoiceResponse, _abc.Awaitable[_payment_gateway_pb2.CreateInvoiceResponse]]:
-        """Creates an invoice and its deposit address. Idempotent on request_id. UNAVAILABLE, nothing created, when
-        wallet-manager or MongoDB cannot be reached.
+        """Creates an invoice with a fresh deposit address (derived by wallet-manager ahead of need, a batch at a time).
+        Idempotent on request_id. UNAVAILABLE, nothing created, when MongoDB cannot be reached, or wallet-manager when no
+        address derived ahead is left.
         """
 
     @_abc_1.abstractmethod
