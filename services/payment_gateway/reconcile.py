@@ -153,7 +153,7 @@ class Reconciler:
         relay down) is recorded with its error and the error is raised (Unavailable for a relay that is down).
         NotFound, and no run, when one of `invoice_ids` is unknown."""
         if invoice_ids:
-            known = {invoice["_id"] for invoice in await self._store.invoices_by_id(invoice_ids)}
+            known = {invoice["_id"] for invoice in await self._by_id(invoice_ids)}
             for invoice_id in invoice_ids:
                 if invoice_id not in known:
                     raise NotFound("invoice", invoice_id)

@@ -155,11 +155,6 @@ class PaymentGatewayStore(MoneyJobStore):
         with self.bounded():
             await self.collection(INVOICES).update_one({"_id": invoice_id}, {"$set": {"reconciled_at": at}})
 
-    async def invoices_by_id(self, invoice_ids: Sequence[str]) -> list[Document]:
-        with self.bounded():
-            cursor = self.collection(INVOICES).find({"_id": {"$in": list(invoice_ids)}})
-            return await cursor.sort("_id", ASCENDING).to_list()
-
     async def save_run(self, run: Document) -> None:
         """Insert or replace a reconciliation run (written when it starts and again when it ends)."""
         with self.bounded():
