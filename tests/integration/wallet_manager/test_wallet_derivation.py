@@ -10,7 +10,7 @@ import grpc
 import pytest
 
 from fixtures.rpc_errors import error_reason, field_violations
-from integration.wallet_manager.wallet_kit import RECIPIENT, Running, create_hd
+from integration.wallet_manager.wallet_kit import Running, create_hd, create_watch_only
 from lucid.tron.v1 import wallet_pb2
 
 
@@ -70,15 +70,10 @@ async def test_list_addresses_pages_in_index_order(running: Running) -> None:
 
 
 async def test_deriving_from_a_watch_only_wallet_is_a_failed_precondition(running: Running) -> None:
-    watch = await running.stub.CreateWallet(
-        wallet_pb2.CreateWalletRequest(
-            request_id=str(uuid.uuid4()),
-            wallet=wallet_pb2.Wallet(kind=wallet_pb2.WALLET_KIND_WATCH_ONLY, first_address=RECIPIENT),
-        )
-    )
+    watch = await create_watch_only(running.stub)
 
     with pytest.raises(grpc.aio.AioRpcError) as refused:
-        await running.stub.DeriveAddress(wallet_pb2.DeriveAddressRequest(wallet_id=watch.wallet.wallet_id))
+        await running.stub.DeriveAddress(wallet_pb2.DeriveAddressRequest(wallet_id=watch.wallet_id))
 
     assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert error_reason(refused.value) == "WALLET_KIND"

@@ -121,6 +121,17 @@ async def create_hd(stub: wallet_pb2_grpc.WalletServiceStub, **wallet: Any) -> w
     return response.wallet
 
 
+async def create_watch_only(stub: wallet_pb2_grpc.WalletServiceStub) -> wallet_pb2.Wallet:
+    """A watch-only wallet of RECIPIENT: nothing to derive, nothing to sign."""
+    response = await stub.CreateWallet(
+        wallet_pb2.CreateWalletRequest(
+            request_id=str(uuid.uuid4()),
+            wallet=wallet_pb2.Wallet(kind=wallet_pb2.WALLET_KIND_WATCH_ONLY, first_address=RECIPIENT),
+        )
+    )
+    return response.wallet
+
+
 def raw_data(contract: protocol.Transaction.Contract, *, fee_limit_sun: int = 0, memo: bytes = b"",
              expiration_ms: int | None = None) -> bytes:
     """raw_data of `contract`, expiring a minute from now unless told."""
