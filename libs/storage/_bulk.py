@@ -13,7 +13,7 @@ and, inside a transaction, the transaction.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pymongo import InsertOne, UpdateOne
@@ -43,7 +43,7 @@ class Update:
     collection: str
     filter: Mapping[str, Any]
     update: Mapping[str, Any]
-    upsert: bool = field(default=False)
+    upsert: bool = False
 
 
 Write = Insert | Update
